@@ -1,0 +1,135 @@
+"""Greedy ensemble selection (paper Fig. 5, §3.8).
+
+From a start model, repeatedly add the pool model (without replacement) that
+maximises the accuracy of the ensemble argmax_k Σ_{m ∈ S} score_m[k], the members
+summed in selection order in float32 (the average of calibrated probabilities; the
+1/|S| factor is left out so that no rounding of the division can create ties).
+Ties between candidates go to the lowest model index; ties between classes to the
+lowest class id, as ``numpy.argmax``.
+
+Each step scores every remaining candidate on every example at once through the
+certified candidate view (:mod:`metrics.candidates`), recomputing over all K classes
+only the cases the bound does not decide.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from metrics import _checks
+from metrics import candidates as candidates_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class GreedyResult:
+  """Outcome of :func:`greedy_selection`.
+
+  Attributes:
+    members: model indices in the order they joined; ``members[0]`` is the start.
+    accuracy: float64[steps + 1] accuracy on the selection split after each step
+      (entry 0: the start model alone).
+    eval_accuracy: the same ensembles' accuracy on the report split, if given.
+  """
+  members: list[int]
+  accuracy: np.ndarray
+  eval_accuracy: np.ndarray | None = None
+
+  @property
+  def added(self) -> list[int]:
+    return self.members[1:]
+
+
+@jax.jit
+def _score_candidates(running_scores, running_bound, candidate_scores, candidate_bound, ties_win):
+  """Certifies S ∪ {c} for every candidate c: (certain_correct, undecided) bool[C, E]."""
+  summed = running_scores[None] + candidate_scores               # [C, E, M]
+  return candidates_lib.certify(summed[..., 0], summed[..., 1:], ties_win[None, :, 1:],
+                                running_bound[None] + candidate_bound)
+
+
+class _Ensemble:
+  """Running candidate-view sums of an ensemble on one split."""
+
+  def __init__(self, probs, view: candidates_lib.CandidateView, combine: str, start: int):
+    self.probs, self.view, self.combine = probs, view, combine
+    self.members = [start]
+    self.scores = view.scores[start]
+    self.bound = view.outside[start]
+
+  def correct_with(self, candidates: list[int]) -> np.ndarray:
+    """bool[C, E]: correctness of the current members plus each candidate."""
+    index = jnp.asarray(candidates)
+    certain, undecided = _score_candidates(self.scores, self.bound, self.view.scores[index],
+                                           self.view.outside[index], self.view.ties_win)
+    certain = np.array(certain)
+    rows, examples = np.nonzero(np.asarray(undecided))
+    if rows.size:
+      members = np.array([self.members + [candidates[row]] for row in rows], dtype=np.int64)
+      certain[rows, examples] = candidates_lib.full_sum_correct(
+          self.probs, members, examples, np.asarray(self.view.labels), self.combine)
+    return certain
+
+  def add(self, model: int) -> None:
+    self.members.append(model)
+    self.scores = self.scores + self.view.scores[model]
+    self.bound = self.bound + self.view.outside[model]
+
+
+def greedy_selection(probs, labels, start: int, pool, steps: int, *, eval_probs=None,
+                     eval_labels=None, combine: str = "prob", num_candidates: int = 16,
+                     atol: float | None = None) -> GreedyResult:
+  """Greedy forward selection of ensemble members (paper Fig. 5).
+
+  Args:
+    probs: float[N, E, K] calibrated probabilities on the selection split.
+    labels: int[E].
+    start: index of the (high-accuracy) start model.
+    pool: indices of the candidate models (must not contain ``start``).
+    steps: number of models to add, 1 <= steps <= len(pool).
+    eval_probs, eval_labels: optional float[N, E', K] / int[E'] of a held-out report
+      split: selection uses ``probs`` only, and the chosen ensembles are also scored here.
+    combine: "prob" or "logit" (sum of log-probabilities).
+  Returns:
+    :class:`GreedyResult`.
+  """
+  num_models = _checks.check_prediction_stack(probs, "probs")[0]
+  start = _checks.check_index_list([start], num_models, "start")[0]
+  pool = _checks.check_index_list(pool, num_models, "pool")
+  pool = sorted(i for i in pool if i != start) if start not in pool else None
+  if pool is None:
+    raise ValueError(f"pool contains the start model {start}; remove it from the pool.")
+  if not 1 <= steps <= len(pool):
+    raise ValueError(f"steps must be in [1, len(pool)={len(pool)}]; got {steps}.")
+  if (eval_probs is None) != (eval_labels is None):
+    raise ValueError("eval_probs and eval_labels must be given together.")
+
+  view = candidates_lib.build_candidate_view(probs, labels, combine, num_candidates, atol)
+  ensemble = _Ensemble(probs, view, combine, start)
+  accuracy = [float(np.mean(np.asarray(view.correct[start])))]
+  report = None
+  if eval_probs is not None:
+    eval_models = _checks.check_prediction_stack(eval_probs, "eval_probs")[0]
+    if eval_models != num_models or eval_probs.shape[2] != probs.shape[2]:
+      raise ValueError(f"eval_probs has shape {eval_probs.shape}; it must hold the same "
+                       f"{num_models} models and {probs.shape[2]} classes as probs {probs.shape}.")
+    eval_view = candidates_lib.build_candidate_view(eval_probs, eval_labels, combine, num_candidates,
+                                                    atol, name="eval_probs")
+    report = _Ensemble(eval_probs, eval_view, combine, start)
+    eval_accuracy = [float(np.mean(np.asarray(eval_view.correct[start])))]
+
+  remaining = list(pool)
+  for _ in range(steps):
+    counts = ensemble.correct_with(remaining).sum(axis=1)
+    best = int(np.argmax(counts))          # first maximum: the lowest model index
+    chosen = remaining.pop(best)
+    ensemble.add(chosen)
+    accuracy.append(counts[best] / view.correct.shape[1])
+    if report is not None:
+      eval_accuracy.append(float(report.correct_with([chosen])[0].mean()))
+      report.add(chosen)
+  return GreedyResult(members=ensemble.members, accuracy=np.asarray(accuracy, np.float64),
+                      eval_accuracy=None if report is None else np.asarray(eval_accuracy, np.float64))
