@@ -7,3 +7,8 @@ formula and the paper figure it serves.
 from metrics.agreement import accuracy, cohen_kappa, error_inconsistency, outcome_rates, top1_correct
 from metrics.ensemble import PairwiseOutcomes, pair_indices, pairwise_ensemble, pairwise_outcomes, summarize
 from metrics.greedy import GreedyResult, greedy_selection
+from metrics.bootstrap import Interval, paired_bootstrap, pairwise_intervals, resample_counts
+from metrics.calibration import apply_temperature, fit_temperature, negative_log_likelihood
+from metrics.fit import linear_fit, pair_values
+from metrics.specialisation import (OUTCOME_GROUPS, class_specialisation, inconsistent_anywhere, outcome_group,
+                                    per_class_outcomes, theta, theta_histograms, top1_confidence)

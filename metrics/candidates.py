@@ -7,8 +7,7 @@ always be decided from a handful of classes, a threshold-algorithm bound:
 * Per example e, keep a small candidate set U_e of M classes: the label first, then
   the classes with the highest score under *any* model.
 * Store every model's score at those classes, ``scores[n, e, :]``, and an upper bound
-  ``outside[n, e] ≥ x_n[e, k]`` for every class k ∉ U_e: the (M+1)-th largest of the
-  max over models, which bounds every model at once.
+  ``outside[n, e] = max_{k ∉ U_e} x_n[e, k]``, its best score at any other class.
 * For an ensemble, sums over candidate columns are computed exactly as the naive
   full-K sum would compute them (same float32 adds, same order), and every class
   outside U_e scores at most the same sum of the bounds (floating-point addition is
@@ -25,8 +24,10 @@ per-example constant).
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import functools
+import os
 
 import jax
 import jax.numpy as jnp
@@ -108,26 +109,28 @@ def _value_problem(row_max_bits: np.ndarray, dtype_name: str) -> str | None:
 
 
 @functools.partial(jax.jit, static_argnames=("num_candidates",))
-def _choose_candidates(max_over_models, labels, num_candidates):
-  """Top (M+1) of the max over models, with the label forced first."""
+def _choose_candidates(max_over_models, votes, labels, num_candidates):
+  """Top (M+1) classes by (top-1 votes, max over models), with the label forced first."""
   num_classes = max_over_models.shape[-1]
   is_label = jax.lax.broadcasted_iota(jnp.int32, max_over_models.shape, 1) == labels[:, None]
-  # Widened first: XLA:CPU's top_k on 16-bit floats is ~30x slower than on float32.
-  keyed = jnp.where(is_label, jnp.inf, max_over_models.astype(jnp.float32))
+  # Classes that are some model's top-1 come first (most votes first), then by max
+  # probability (< 2); widened first: XLA:CPU's top_k on 16-bit floats is ~30x slower.
+  keyed = 2.0 * votes + max_over_models.astype(jnp.float32)
+  keyed = jnp.where(is_label, jnp.inf, keyed)
   if num_candidates >= num_classes:
     _, classes = jax.lax.top_k(keyed, num_classes)
     return classes, jnp.zeros(labels.shape, jnp.float32)
   return jax.lax.top_k(keyed, num_candidates + 1)
 
 
-def _candidates_and_bound(max_over_models, labels, num_candidates):
+def _candidates_and_bound(max_over_models, votes, labels, num_candidates):
   """(classes int32[E, M], bound float32[E]) for the candidate view."""
   num_classes = max_over_models.shape[-1]
   if num_candidates >= num_classes:
-    return _choose_candidates(max_over_models, labels, num_candidates)
+    return _choose_candidates(max_over_models, votes, labels, num_candidates)
   # Sliced outside the jit: XLA:CPU rewrites top_k followed by a slice into a full
   # sort, 25x slower.
-  values, classes = _choose_candidates(max_over_models, labels, num_candidates)
+  values, classes = _choose_candidates(max_over_models, votes, labels, num_candidates)
   # The (M+1)-th largest "max over models" bounds every model at every non-candidate.
   return classes[:, :num_candidates], values[:, num_candidates]
 
@@ -138,13 +141,66 @@ def _transform_view(scores, bound, combine):
   return transform(scores, combine), transform(bound, combine)
 
 
-def build_candidate_view(probs, labels, combine: str = "prob", num_candidates: int = 16,
+def _workers() -> int:
+  return max(1, min(4, os.cpu_count() or 1))
+
+
+def _split(num_models: int, parts: int) -> list[range]:
+  bounds = np.linspace(0, num_models, parts + 1).astype(int)
+  return [range(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+
+
+def _scan_models(probs, models: range, labels, combine, atol, name):
+  """Pass 1 over some models: top-1 classes, value checks, and their max bit pattern."""
+  rows = np.arange(labels.shape[0])
+  predicted = np.empty((len(models), labels.shape[0]), dtype=np.int64)
+  max_bits = dtype = None
+  for row, model in enumerate(models):
+    raw = _model_array(probs, model)
+    bits = raw.view(_BIT_VIEWS[raw.dtype.name][0])
+    top = bits.argmax(axis=1)
+    problem = _value_problem(bits[rows, top], raw.dtype.name)
+    if problem:
+      raise ValueError(f"{name}[{model}] holds {problem}.")
+    if combine == "prob":
+      tolerance = default_atol(raw.dtype) if atol is None else atol
+      sum_error = float(_row_sum_error(_as_device(raw)))
+      if not sum_error <= tolerance:
+        raise ValueError(
+            f"{name}[{model}] rows do not sum to 1 (max |Σ_k p − 1| = {sum_error:.3g} > atol={tolerance:.3g}); "
+            "pass calibrated softmax probabilities (see metrics.apply_temperature), not logits.")
+    if dtype is not None and raw.dtype != dtype:
+      raise ValueError(f"{name}[{model}] has dtype {raw.dtype} but {name}[{models[0]}] has {dtype}; "
+                       "store all models alike.")
+    predicted[row] = top
+    if max_bits is None:
+      max_bits, dtype = bits.copy(), raw.dtype
+    else:
+      np.maximum(max_bits, bits, out=max_bits)
+  return predicted, max_bits, dtype
+
+
+def _gather_models(probs, models: range, flat_index, keep_outside, shape):
+  """Pass 2 over some models: scores at the candidates and the best score elsewhere."""
+  scratch = np.empty_like(keep_outside)
+  scores, outside = [], []
+  for model in models:
+    raw = _model_array(probs, model)
+    scores.append(raw.reshape(-1)[flat_index].reshape(shape))
+    np.bitwise_and(raw.view(keep_outside.dtype), keep_outside, out=scratch)
+    outside.append(scratch.max(axis=1).view(raw.dtype))
+  return scores, outside
+
+
+def build_candidate_view(probs, labels, combine: str = "prob", num_candidates: int = 8,
                          atol: float | None = None, name: str = "probs", min_models: int = 1) -> CandidateView:
   """Validates a float[N, E, K] probability stack and builds its :class:`CandidateView`.
 
-  Streams over models (``probs[n]`` one at a time), so ``probs`` may be a numpy
-  memory map larger than memory. One full pass over the data, then a gather.
-  Storage in bfloat16 or float32 is fastest (float16 row sums widen slowly on CPU).
+  Streams over models (``probs[n]`` one at a time, a few threads in parallel), so
+  ``probs`` may be a numpy memory map larger than memory. Two passes over the data:
+  argmax, validation and max over models; then candidate gathers and per-model
+  bounds. Storage in bfloat16 or float32 is fastest (float16 row sums widen slowly
+  on CPU).
   """
   if combine not in COMBINE_MODES:
     raise ValueError(f"combine must be one of {COMBINE_MODES}; got {combine!r}.")
@@ -153,46 +209,45 @@ def build_candidate_view(probs, labels, combine: str = "prob", num_candidates: i
   num_models, num_examples, num_classes = _checks.check_prediction_stack(probs, name, min_models)
   labels = _checks.as_labels(labels, num_examples, num_classes)
   rows = np.arange(num_examples)
+  groups = _split(num_models, _workers())
 
-  max_bits = None
-  correct = np.empty((num_models, num_examples), dtype=bool)
-  for model in range(num_models):
-    raw = _model_array(probs, model)
-    if atol is None:
-      atol = default_atol(raw.dtype)
-    bits = raw.view(_BIT_VIEWS[raw.dtype.name][0])
-    top = bits.argmax(axis=1)
-    problem = _value_problem(bits[rows, top], raw.dtype.name)
-    if problem:
-      raise ValueError(f"{name}[{model}] holds {problem}.")
-    if combine == "prob":
-      sum_error = float(_row_sum_error(_as_device(raw)))
-      if not sum_error <= atol:
-        raise ValueError(
-            f"{name}[{model}] rows do not sum to 1 (max |Σ_k p − 1| = {sum_error:.3g} > atol={atol}); "
-            "pass calibrated softmax probabilities (see metrics.apply_temperature), not logits.")
-    correct[model] = top == labels
-    if max_bits is None:
-      max_bits, storage = bits.copy(), raw.dtype
-    else:
-      if raw.dtype != storage:
-        raise ValueError(f"{name}[{model}] has dtype {raw.dtype} but {name}[0] has {storage}; store all models alike.")
-      np.maximum(max_bits, bits, out=max_bits)
+  with concurrent.futures.ThreadPoolExecutor(len(groups)) as pool:
+    scanned = list(pool.map(lambda models: _scan_models(probs, models, labels, combine, atol, name), groups))
+  predicted = np.concatenate([part[0] for part in scanned])
+  dtypes = {part[2] for part in scanned}
+  if len(dtypes) > 1:
+    raise ValueError(f"{name} mixes storage dtypes {sorted(map(str, dtypes))} across models; store all alike.")
+  storage = dtypes.pop()
+  max_bits = scanned[0][1]
+  for part in scanned[1:]:
+    np.maximum(max_bits, part[1], out=max_bits)
+  del scanned
 
-  classes, shared_bound = _candidates_and_bound(_as_device(max_bits.view(storage)), jnp.asarray(labels),
-                                             min(num_candidates, num_classes))
-  del max_bits
+  votes = np.bincount((rows[None, :] * num_classes + predicted).ravel(),
+                      minlength=num_examples * num_classes).astype(np.float32)
+  classes, _ = _candidates_and_bound(_as_device(max_bits.view(storage)), votes.reshape(num_examples, num_classes),
+                                     jnp.asarray(labels), min(num_candidates, num_classes))
+  del votes
   classes_np = np.asarray(classes)
   flat_index = (rows[:, None] * num_classes + classes_np).ravel()
-  scores = np.stack([_model_array(probs, model).reshape(-1)[flat_index].reshape(classes_np.shape)
-                     for model in range(num_models)])
-  scores, shared_bound = _transform_view(jnp.asarray(scores), shared_bound, combine)
+  # keep_outside: all-ones bits at non-candidates, 0 at candidates; AND-ing a model's
+  # bits with it and taking the row max gives its exact largest non-candidate score.
+  keep_outside = max_bits
+  keep_outside.fill(np.iinfo(keep_outside.dtype).max)
+  keep_outside.reshape(-1)[flat_index] = 0
+  with concurrent.futures.ThreadPoolExecutor(len(groups)) as pool:
+    gathered = list(pool.map(lambda models: _gather_models(probs, models, flat_index, keep_outside,
+                                                           classes_np.shape), groups))
+  del keep_outside, max_bits
+  scores = np.stack([s for part in gathered for s in part[0]])
+  outside = np.stack([o for part in gathered for o in part[1]])
+  scores, outside = _transform_view(jnp.asarray(scores), jnp.asarray(outside), combine)
   return CandidateView(
       classes=classes,
       scores=scores,
-      outside=jnp.broadcast_to(shared_bound, (num_models, num_examples)),
+      outside=outside,
       ties_win=classes < jnp.asarray(labels)[:, None],
-      correct=jnp.asarray(correct),
+      correct=jnp.asarray(predicted == labels[None, :]),
       labels=jnp.asarray(labels))
 
 

@@ -88,7 +88,7 @@ def _certify_all_pairs(scores, outside, ties_win, pair_a, pair_b):
   return unblock(certain), unblock(undecided)
 
 
-def pairwise_outcomes(probs, labels, combine: str = "prob", *, num_candidates: int = 16,
+def pairwise_outcomes(probs, labels, combine: str = "prob", *, num_candidates: int = 8,
                       atol: float | None = None) -> PairwiseOutcomes:
   """Per-example correctness of every model and of every two-model ensemble.
 
@@ -167,7 +167,7 @@ def summarize(outcomes: PairwiseOutcomes, weights=None) -> dict[str, jax.Array]:
                             jnp.asarray(weights, jnp.float32))
 
 
-def pairwise_ensemble(probs, labels, combine: str = "prob", *, num_candidates: int = 16,
+def pairwise_ensemble(probs, labels, combine: str = "prob", *, num_candidates: int = 8,
                       atol: float | None = None) -> dict[str, jax.Array]:
   """Two-model ensemble metrics for all pairs of N models (paper Fig. 2).
 

@@ -80,7 +80,7 @@ class _Ensemble:
 
 
 def greedy_selection(probs, labels, start: int, pool, steps: int, *, eval_probs=None,
-                     eval_labels=None, combine: str = "prob", num_candidates: int = 16,
+                     eval_labels=None, combine: str = "prob", num_candidates: int = 8,
                      atol: float | None = None) -> GreedyResult:
   """Greedy forward selection of ensemble members (paper Fig. 5).
 

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Sets up everything overlap needs on a fresh Debian/Ubuntu machine with Python >= 3.11:
+# a virtual environment in .venv with the package (and the extras named in $1, e.g.
+# "test"), and Debian's Fashion-MNIST files for the offline study and tests.
+# Idempotent: a second run only checks. Source it or run it; it prints what it does.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+extras="${1:-}"
+venv=".venv"
+python="${PYTHON:-python3}"
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "overlap setup: need root (or sudo) to run: $*" >&2; return 1; fi
+}
+
+apt_updated=0
+apt_install() {
+  if ! command -v apt-get >/dev/null; then
+    echo "overlap setup: cannot install Debian package(s) $* (no apt-get); install them by hand." >&2
+    return 1
+  fi
+  if [ "$apt_updated" = 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+if ! "$python" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+  echo "overlap setup: need Python >= 3.11 as '$python' (set PYTHON=/path/to/python3.11)." >&2
+  exit 1
+fi
+
+if [ ! -x "$venv/bin/python" ]; then
+  echo "overlap setup: creating $venv"
+  if ! "$python" -m venv "$venv" 2>/dev/null; then
+    rm -rf "$venv"
+    version="$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+    apt_install "python${version}-venv" || apt_install python3-venv
+    "$python" -m venv "$venv"
+  fi
+  "$venv/bin/python" -m pip install -q --upgrade pip
+fi
+
+spec="."
+[ -n "$extras" ] && spec=".[${extras}]"
+stamp="$venv/.installed-$(echo "$extras" | tr ',' '-')"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "overlap setup: installing $spec into $venv"
+  "$venv/bin/python" -m pip install -q -e "$spec"
+  touch "$stamp"
+fi
+
+fashion_mnist=/usr/share/datasets/fashion-mnist
+if [ ! -f "$fashion_mnist/t10k-labels-idx1-ubyte.gz" ]; then
+  echo "overlap setup: installing Debian's dataset-fashion-mnist (offline Fashion-MNIST)"
+  apt_install dataset-fashion-mnist || echo "overlap setup: continuing without Fashion-MNIST" >&2
+fi
