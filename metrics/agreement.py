@@ -81,7 +81,7 @@ def error_inconsistency(correct, weights=None) -> jax.Array:
   Returns:
     float32[N, N], symmetric.
   """
-  correct = _checks.as_correctness(correct)
+  correct = _checks.as_correctness(correct, min_models=2)
   weights = _checks.as_weights(weights, correct.shape[1])
   return _error_inconsistency(correct, _weights_or_ones(weights, correct.shape[1]))
 
@@ -98,7 +98,7 @@ def cohen_kappa(correct, weights=None) -> jax.Array:
   Returns:
     float32[N, N], symmetric; diagonal 1 except for degenerate models (NaN).
   """
-  correct = _checks.as_correctness(correct)
+  correct = _checks.as_correctness(correct, min_models=2)
   weights = _checks.as_weights(weights, correct.shape[1])
   return _cohen_kappa(correct, _weights_or_ones(weights, correct.shape[1]))
 

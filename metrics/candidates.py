@@ -1,20 +1,23 @@
-"""Certified top-1 of averaged predictions without touching all K classes.
+"""Certified top-1 of summed predictions without touching all K classes.
 
-The argmax of a sum of model scores Σ_m x_m[k] over K = 1000 classes is the hot loop
+The argmax of a sum of model scores Σ_s x_s[k] over K = 1000 classes is the hot loop
 of every ensemble metric (3,321 pairs × 50,000 examples in the paper). It can almost
-always be decided from a handful of classes, a threshold-algorithm bound:
+always be decided from a handful of classes, a threshold-algorithm certificate:
 
-* Per example e, keep a small candidate set U_e of M classes: the label first, then
-  the classes with the highest score under *any* model.
-* Store every model's score at those classes, ``scores[n, e, :]``, and an upper bound
-  ``outside[n, e] = max_{k ∉ U_e} x_n[e, k]``, its best score at any other class.
-* For an ensemble, sums over candidate columns are computed exactly as the naive
-  full-K sum would compute them (same float32 adds, same order), and every class
-  outside U_e scores at most the same sum of the bounds (floating-point addition is
-  monotone in each argument). If the label beats every candidate and strictly beats
-  the bound, the ensemble is certainly right; if a candidate beats the label (ties
-  go to the lower class id, as in ``numpy.argmax``) it is certainly wrong; otherwise
-  the example is *undecided* and recomputed over all K classes.
+* Per example e, a small candidate set U_e of M classes: the label first, then the
+  classes with the highest probability under any of a spread of the models.
+* For every model s: its label score L_s = x_s[y], the margins x_s[y] − x_s[m] to the
+  other candidates m, the magnitude A_s = max |x_s| over the candidates, and an upper
+  bound B_s ≥ x_s[k] for every class k ∉ U_e (the probability mass outside U_e, read
+  off the row sum; probabilities are non-negative, so no single class exceeds it).
+* An ensemble is *certainly right* when every summed margin exceeds the rounding
+  tolerance τ = 8·S·u·Σ_s A_s (S members, u = 2⁻²⁴; it covers the rounding of both
+  the naive float32 sums and of our margin sums, so the naive comparison is strict)
+  and the summed label score strictly beats the summed bounds (rounded float32
+  addition is monotone in each argument); *certainly wrong* when some summed margin
+  is below −τ; otherwise *undecided*, and recomputed over all K classes exactly as the
+  naive loop computes it. Ties (exact or within τ) are thus always settled by the
+  naive rule: lowest class id, as ``numpy.argmax``.
 
 Scores are the stored values widened to float32 (exact for float16/bfloat16), or
 their logarithm for ``combine="logit"`` (averaging calibrated log-probabilities has
@@ -36,6 +39,11 @@ import numpy as np
 from metrics import _checks
 
 COMBINE_MODES = ("prob", "logit")
+UNIT_ROUNDOFF = 2.0 ** -24  # float32
+# Models whose max over classes chooses the candidates (spread evenly over the stack).
+_CANDIDATE_VOTERS = 16
+# Rows whose outside mass exceeds this fraction of their top value get an exact bound.
+_LOOSE_BOUND = 0.125
 
 
 def transform(raw, combine: str):
@@ -44,30 +52,37 @@ def transform(raw, combine: str):
   return jnp.log(raw) if combine == "logit" else raw
 
 
+def rounding_tolerance(num_members, magnitude_sum):
+  """τ = 8·S·u·Σ_s A_s: bound on the rounding of S-term float32 sums and margins."""
+  return 8.0 * num_members * UNIT_ROUNDOFF * magnitude_sum
+
+
 @dataclasses.dataclass(frozen=True)
 class CandidateView:
   """Compact view of a float[N, E, K] prediction stack, enough to certify ensembles.
 
   Attributes:
     classes: int32[E, M] candidate class ids per example; column 0 is the label.
-    scores: float32[N, E, M] each model's score at those classes.
-    outside: float32[N, E] upper bound of each model's score at any other class.
-    ties_win: bool[E, M] candidate class id < label (it wins a tie with the label).
+    label_scores: float32[N, E] each model's score of the label.
+    margins: float32[N, E, M−1] label score minus the score of each other candidate.
+    magnitude: float32[N, E] max |score| over the candidates (finite ones).
+    outside: float32[N, E] upper bound of each model's score at any non-candidate.
     correct: bool[N, E] each model's own top-1 correctness (numpy.argmax semantics).
     labels: int32[E].
   """
   classes: jax.Array
-  scores: jax.Array
+  label_scores: jax.Array
+  margins: jax.Array
+  magnitude: jax.Array
   outside: jax.Array
-  ties_win: jax.Array
   correct: jax.Array
   labels: jax.Array
 
 
 # Bit patterns of non-negative IEEE floats sort like their values, and equal values
-# have equal bits; so per-model argmax and max-over-models run on unsigned integer
-# views, which numpy reduces with SIMD several times faster than XLA:CPU reduces
-# floats, and without widening 16-bit storage to float32.
+# have equal bits; so row maxima and max-over-models run on unsigned integer views,
+# which numpy reduces with SIMD several times faster than XLA:CPU reduces floats, and
+# without widening 16-bit storage to float32.
 _BIT_VIEWS = {"float32": (np.uint32, 0x7F800000), "float16": (np.uint16, 0x7C00),
               "bfloat16": (np.uint16, 0x7F80)}
 _SIGN_BITS = {np.uint32: 0x80000000, np.uint16: 0x8000}
@@ -92,9 +107,9 @@ def _as_device(raw: np.ndarray) -> jax.Array:
 
 
 @jax.jit
-def _row_sum_error(raw):
-  """max_e |Σ_k p[e, k] − 1| in float32."""
-  return jnp.max(jnp.abs(jnp.sum(raw.astype(jnp.float32), axis=-1) - 1.0))
+def _row_sums(raw):
+  """Σ_k p[e, k] in float32, float32[E]."""
+  return jnp.sum(raw.astype(jnp.float32), axis=-1)
 
 
 def _value_problem(row_max_bits: np.ndarray, dtype_name: str) -> str | None:
@@ -109,87 +124,83 @@ def _value_problem(row_max_bits: np.ndarray, dtype_name: str) -> str | None:
 
 
 @functools.partial(jax.jit, static_argnames=("num_candidates",))
-def _choose_candidates(max_over_models, votes, labels, num_candidates):
-  """Top (M+1) classes by (top-1 votes, max over models), with the label forced first."""
+def _choose_candidates(max_over_models, labels, num_candidates):
+  """Top (M+1) classes by max over models, with the label forced first."""
   num_classes = max_over_models.shape[-1]
   is_label = jax.lax.broadcasted_iota(jnp.int32, max_over_models.shape, 1) == labels[:, None]
-  # Classes that are some model's top-1 come first (most votes first), then by max
-  # probability (< 2); widened first: XLA:CPU's top_k on 16-bit floats is ~30x slower.
-  keyed = 2.0 * votes + max_over_models.astype(jnp.float32)
-  keyed = jnp.where(is_label, jnp.inf, keyed)
-  if num_candidates >= num_classes:
-    _, classes = jax.lax.top_k(keyed, num_classes)
-    return classes, jnp.zeros(labels.shape, jnp.float32)
-  return jax.lax.top_k(keyed, num_candidates + 1)
+  # Widened first: XLA:CPU's top_k on 16-bit floats is ~30x slower than on float32.
+  keyed = jnp.where(is_label, jnp.inf, max_over_models.astype(jnp.float32))
+  # Returned whole and sliced by the caller: XLA:CPU rewrites top_k followed by a
+  # slice into a full sort, 25x slower.
+  return jax.lax.top_k(keyed, min(num_candidates, num_classes))
 
 
-def _candidates_and_bound(max_over_models, votes, labels, num_candidates):
-  """(classes int32[E, M], bound float32[E]) for the candidate view."""
-  num_classes = max_over_models.shape[-1]
-  if num_candidates >= num_classes:
-    return _choose_candidates(max_over_models, votes, labels, num_candidates)
-  # Sliced outside the jit: XLA:CPU rewrites top_k followed by a slice into a full
-  # sort, 25x slower.
-  values, classes = _choose_candidates(max_over_models, votes, labels, num_candidates)
-  # The (M+1)-th largest "max over models" bounds every model at every non-candidate.
-  return classes[:, :num_candidates], values[:, num_candidates]
+def _choose_candidate_classes(probs, labels, num_models: int, num_candidates: int) -> np.ndarray:
+  """int32[E, M]: the label, then the classes with the highest max over a spread of models."""
+  voters = np.unique(np.linspace(0, num_models - 1, min(num_models, _CANDIDATE_VOTERS)).round().astype(int))
+  max_bits = None
+  for model in voters:
+    raw = _model_array(probs, model)
+    bits = raw.view(_BIT_VIEWS[raw.dtype.name][0])
+    # Unvalidated here (the full pass validates every model); a NaN only costs speed.
+    max_bits = bits.copy() if max_bits is None else np.maximum(max_bits, bits, out=max_bits)
+  _, classes = _choose_candidates(_as_device(max_bits.view(raw.dtype)), jnp.asarray(labels), num_candidates)
+  return np.asarray(classes)[:, :num_candidates]
+
+
+def _upper_float32(values: np.ndarray) -> np.ndarray:
+  """float64 → the nearest float32 at or above each value."""
+  rounded = values.astype(np.float32)
+  return np.where(rounded < values, np.nextafter(rounded, np.float32(np.inf)), rounded)
+
+
+def _read_model(probs, model: int, labels, classes, flat_index, keep_outside, combine, atol, name, dtype):
+  """One full pass over one model: checks, candidate values, outside bound and top-1 class."""
+  raw = _model_array(probs, model)
+  if dtype is not None and raw.dtype != dtype:
+    raise ValueError(f"{name}[{model}] has dtype {raw.dtype} but {name}[0] has {dtype}; store all models alike.")
+  num_classes = raw.shape[1]
+  bits = raw.view(_BIT_VIEWS[raw.dtype.name][0])
+  row_max = bits.max(axis=1)
+  problem = _value_problem(row_max, raw.dtype.name)
+  if problem:
+    raise ValueError(f"{name}[{model}] holds {problem}.")
+  row_sums = np.asarray(_row_sums(_as_device(raw)), np.float64)
+  if combine == "prob":
+    tolerance = default_atol(raw.dtype) if atol is None else atol
+    sum_error = float(np.max(np.abs(row_sums - 1.0)))
+    if not sum_error <= tolerance:
+      raise ValueError(
+          f"{name}[{model}] rows do not sum to 1 (max |Σ_k p − 1| = {sum_error:.3g} > atol={tolerance:.3g}); "
+          "pass calibrated softmax probabilities (see metrics.apply_temperature), not logits.")
+  candidate_bits = bits.reshape(-1)[flat_index].reshape(classes.shape)
+  candidate_values = candidate_bits.view(raw.dtype)
+  # Mass outside the candidates, rounded up: the float32 row sum errs by at most
+  # (K−1)·u·Σp (doubled for safety); the candidate sum is exact in float64.
+  outside = row_sums * (1.0 + 2.0 * num_classes * UNIT_ROUNDOFF) - candidate_values.astype(np.float64).sum(1)
+  outside = _upper_float32(np.maximum(outside, 0.0))
+  # Where that mass is large next to the row's top value the bound would be too loose
+  # to certify anything: read the exact largest non-candidate value of those rows.
+  loose = np.flatnonzero(outside > _LOOSE_BOUND * row_max.view(raw.dtype).astype(np.float32))
+  if loose.size:
+    masked = np.bitwise_and(bits[loose], keep_outside[loose])
+    outside[loose] = masked.max(axis=1).view(raw.dtype).astype(np.float32)
+  # Top-1 class: the lowest candidate id at the row maximum, unless some other class
+  # might reach that maximum (outside bound not below it): then a full argmax.
+  top = np.where(candidate_bits == row_max[:, None], classes, num_classes).min(axis=1)
+  unresolved = np.flatnonzero(outside >= row_max.view(raw.dtype).astype(np.float32))
+  if unresolved.size:
+    top[unresolved] = bits[unresolved].argmax(axis=1)
+  return candidate_values, outside, top == labels
 
 
 @functools.partial(jax.jit, static_argnames=("combine",))
-def _transform_view(scores, bound, combine):
-  # Probabilities are >= 0, so "no class outside" is the bound 0 (log 0 = -inf, not NaN).
-  return transform(scores, combine), transform(bound, combine)
-
-
-def _workers() -> int:
-  return max(1, min(4, os.cpu_count() or 1))
-
-
-def _split(num_models: int, parts: int) -> list[range]:
-  bounds = np.linspace(0, num_models, parts + 1).astype(int)
-  return [range(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-
-
-def _scan_models(probs, models: range, labels, combine, atol, name):
-  """Pass 1 over some models: top-1 classes, value checks, and their max bit pattern."""
-  rows = np.arange(labels.shape[0])
-  predicted = np.empty((len(models), labels.shape[0]), dtype=np.int64)
-  max_bits = dtype = None
-  for row, model in enumerate(models):
-    raw = _model_array(probs, model)
-    bits = raw.view(_BIT_VIEWS[raw.dtype.name][0])
-    top = bits.argmax(axis=1)
-    problem = _value_problem(bits[rows, top], raw.dtype.name)
-    if problem:
-      raise ValueError(f"{name}[{model}] holds {problem}.")
-    if combine == "prob":
-      tolerance = default_atol(raw.dtype) if atol is None else atol
-      sum_error = float(_row_sum_error(_as_device(raw)))
-      if not sum_error <= tolerance:
-        raise ValueError(
-            f"{name}[{model}] rows do not sum to 1 (max |Σ_k p − 1| = {sum_error:.3g} > atol={tolerance:.3g}); "
-            "pass calibrated softmax probabilities (see metrics.apply_temperature), not logits.")
-    if dtype is not None and raw.dtype != dtype:
-      raise ValueError(f"{name}[{model}] has dtype {raw.dtype} but {name}[{models[0]}] has {dtype}; "
-                       "store all models alike.")
-    predicted[row] = top
-    if max_bits is None:
-      max_bits, dtype = bits.copy(), raw.dtype
-    else:
-      np.maximum(max_bits, bits, out=max_bits)
-  return predicted, max_bits, dtype
-
-
-def _gather_models(probs, models: range, flat_index, keep_outside, shape):
-  """Pass 2 over some models: scores at the candidates and the best score elsewhere."""
-  scratch = np.empty_like(keep_outside)
-  scores, outside = [], []
-  for model in models:
-    raw = _model_array(probs, model)
-    scores.append(raw.reshape(-1)[flat_index].reshape(shape))
-    np.bitwise_and(raw.view(keep_outside.dtype), keep_outside, out=scratch)
-    outside.append(scratch.max(axis=1).view(raw.dtype))
-  return scores, outside
+def _finish_view(candidate_values, outside, combine):
+  scores = transform(candidate_values, combine)                        # [N, E, M]
+  # Probabilities are >= 0, so a bound of 0 means "nothing outside"; log 0 = -inf.
+  outside = transform(outside, combine)
+  finite = jnp.where(jnp.isfinite(scores), jnp.abs(scores), 0.0)
+  return scores[..., 0], scores[..., :1] - scores[..., 1:], jnp.max(finite, axis=-1), outside
 
 
 def build_candidate_view(probs, labels, combine: str = "prob", num_candidates: int = 8,
@@ -197,10 +208,9 @@ def build_candidate_view(probs, labels, combine: str = "prob", num_candidates: i
   """Validates a float[N, E, K] probability stack and builds its :class:`CandidateView`.
 
   Streams over models (``probs[n]`` one at a time, a few threads in parallel), so
-  ``probs`` may be a numpy memory map larger than memory. Two passes over the data:
-  argmax, validation and max over models; then candidate gathers and per-model
-  bounds. Storage in bfloat16 or float32 is fastest (float16 row sums widen slowly
-  on CPU).
+  ``probs`` may be a numpy memory map larger than memory: one pass over up to 16
+  models chooses the candidates, then one pass over every model reads them.
+  Storage in bfloat16 or float32 is fastest (float16 row sums widen slowly on CPU).
   """
   if combine not in COMBINE_MODES:
     raise ValueError(f"combine must be one of {COMBINE_MODES}; got {combine!r}.")
@@ -208,65 +218,44 @@ def build_candidate_view(probs, labels, combine: str = "prob", num_candidates: i
     raise ValueError(f"num_candidates must be >= 1; got {num_candidates}.")
   num_models, num_examples, num_classes = _checks.check_prediction_stack(probs, name, min_models)
   labels = _checks.as_labels(labels, num_examples, num_classes)
-  rows = np.arange(num_examples)
-  groups = _split(num_models, _workers())
+  first = _model_array(probs, 0)
+  if first.dtype.name not in _BIT_VIEWS:
+    raise ValueError(f"{name} dtype {first.dtype} is not supported; use float32, float16 or bfloat16.")
 
-  with concurrent.futures.ThreadPoolExecutor(len(groups)) as pool:
-    scanned = list(pool.map(lambda models: _scan_models(probs, models, labels, combine, atol, name), groups))
-  predicted = np.concatenate([part[0] for part in scanned])
-  dtypes = {part[2] for part in scanned}
-  if len(dtypes) > 1:
-    raise ValueError(f"{name} mixes storage dtypes {sorted(map(str, dtypes))} across models; store all alike.")
-  storage = dtypes.pop()
-  max_bits = scanned[0][1]
-  for part in scanned[1:]:
-    np.maximum(max_bits, part[1], out=max_bits)
-  del scanned
-
-  votes = np.bincount((rows[None, :] * num_classes + predicted).ravel(),
-                      minlength=num_examples * num_classes).astype(np.float32)
-  classes, _ = _candidates_and_bound(_as_device(max_bits.view(storage)), votes.reshape(num_examples, num_classes),
-                                     jnp.asarray(labels), min(num_candidates, num_classes))
-  del votes
-  classes_np = np.asarray(classes)
-  flat_index = (rows[:, None] * num_classes + classes_np).ravel()
-  # keep_outside: all-ones bits at non-candidates, 0 at candidates; AND-ing a model's
-  # bits with it and taking the row max gives its exact largest non-candidate score.
-  keep_outside = max_bits
-  keep_outside.fill(np.iinfo(keep_outside.dtype).max)
+  classes = _choose_candidate_classes(probs, labels, num_models, min(num_candidates, num_classes))
+  flat_index = (np.arange(num_examples)[:, None] * num_classes + classes).ravel()
+  # All-ones bits at non-candidates, zeros at candidates: AND-ing a model's bits with
+  # it and taking a row max gives the exact largest non-candidate value of that row.
+  bits_type = _BIT_VIEWS[first.dtype.name][0]
+  keep_outside = np.full((num_examples, num_classes), np.iinfo(bits_type).max, bits_type)
   keep_outside.reshape(-1)[flat_index] = 0
-  with concurrent.futures.ThreadPoolExecutor(len(groups)) as pool:
-    gathered = list(pool.map(lambda models: _gather_models(probs, models, flat_index, keep_outside,
-                                                           classes_np.shape), groups))
-  del keep_outside, max_bits
-  scores = np.stack([s for part in gathered for s in part[0]])
-  outside = np.stack([o for part in gathered for o in part[1]])
-  scores, outside = _transform_view(jnp.asarray(scores), jnp.asarray(outside), combine)
-  return CandidateView(
-      classes=classes,
-      scores=scores,
-      outside=outside,
-      ties_win=classes < jnp.asarray(labels)[:, None],
-      correct=jnp.asarray(predicted == labels[None, :]),
-      labels=jnp.asarray(labels))
+  read = lambda model: _read_model(probs, model, labels, classes, flat_index, keep_outside, combine, atol, name,
+                                   first.dtype)
+  with concurrent.futures.ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
+    per_model = list(pool.map(read, range(num_models)))
+  candidate_values, outside, correct = (np.stack(column) for column in zip(*per_model))
+  label_scores, margins, magnitude, outside = _finish_view(jnp.asarray(candidate_values), jnp.asarray(outside),
+                                                           combine)
+  return CandidateView(classes=jnp.asarray(classes), label_scores=label_scores, margins=margins,
+                       magnitude=magnitude, outside=outside, correct=jnp.asarray(correct),
+                       labels=jnp.asarray(labels))
 
 
-def certify(label_score, rival_scores, rival_ties_win, outside_bound):
-  """Decides ensemble correctness from candidate sums.
+def certify(label_sum, margin_sum, tolerance, outside_sum):
+  """Decides ensemble correctness from summed candidate statistics.
 
   Args:
-    label_score: float[...] the ensemble's summed score of the label.
-    rival_scores: float[..., M-1] summed scores of the other candidates.
-    rival_ties_win: bool[..., M-1] whether each rival wins a tie (lower class id).
-    outside_bound: float[...] summed bound of every non-candidate class.
+    label_sum: float[...] summed label scores (in member order, as the naive sum).
+    margin_sum: float[..., M−1] summed margins label − rival.
+    tolerance: float[...] rounding tolerance τ (:func:`rounding_tolerance`).
+    outside_sum: float[...] summed outside bounds.
   Returns:
     (certainly_correct, undecided) bool[...] arrays.
   """
-  beaten = (rival_scores > label_score[..., None]) | (
-      (rival_scores == label_score[..., None]) & rival_ties_win)
-  wrong = jnp.any(beaten, axis=-1)
-  clear_of_outside = label_score > outside_bound
-  return ~wrong & clear_of_outside, ~wrong & ~clear_of_outside
+  worst = jnp.min(margin_sum, axis=-1, initial=jnp.inf)
+  wrong = worst < -tolerance
+  correct = (worst > tolerance) & (label_sum > outside_sum)
+  return correct, ~wrong & ~correct
 
 
 def _bucket(size: int) -> int:

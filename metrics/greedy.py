@@ -44,39 +44,42 @@ class GreedyResult:
 
 
 @jax.jit
-def _score_candidates(running_scores, running_bound, candidate_scores, candidate_bound, ties_win):
+def _score_candidates(running, candidate_label, candidate_margins, candidate_magnitude, candidate_outside,
+                      num_members):
   """Certifies S ∪ {c} for every candidate c: (certain_correct, undecided) bool[C, E]."""
-  summed = running_scores[None] + candidate_scores               # [C, E, M]
-  return candidates_lib.certify(summed[..., 0], summed[..., 1:], ties_win[None, :, 1:],
-                                running_bound[None] + candidate_bound)
+  label, margins, magnitude, outside = running
+  tolerance = candidates_lib.rounding_tolerance(num_members + 1, magnitude[None] + candidate_magnitude)
+  return candidates_lib.certify(label[None] + candidate_label, margins[None] + candidate_margins,
+                                tolerance, outside[None] + candidate_outside)
 
 
 class _Ensemble:
-  """Running candidate-view sums of an ensemble on one split."""
+  """Running candidate-view sums of an ensemble on one split, members in order."""
 
   def __init__(self, probs, view: candidates_lib.CandidateView, combine: str, start: int):
     self.probs, self.view, self.combine = probs, view, combine
     self.members = [start]
-    self.scores = view.scores[start]
-    self.bound = view.outside[start]
+    self.running = (view.label_scores[start], view.margins[start], view.magnitude[start], view.outside[start])
 
   def correct_with(self, candidates: list[int]) -> np.ndarray:
     """bool[C, E]: correctness of the current members plus each candidate."""
     index = jnp.asarray(candidates)
-    certain, undecided = _score_candidates(self.scores, self.bound, self.view.scores[index],
-                                           self.view.outside[index], self.view.ties_win)
+    view = self.view
+    certain, undecided = _score_candidates(self.running, view.label_scores[index], view.margins[index],
+                                           view.magnitude[index], view.outside[index], len(self.members))
     certain = np.array(certain)
     rows, examples = np.nonzero(np.asarray(undecided))
     if rows.size:
       members = np.array([self.members + [candidates[row]] for row in rows], dtype=np.int64)
       certain[rows, examples] = candidates_lib.full_sum_correct(
-          self.probs, members, examples, np.asarray(self.view.labels), self.combine)
+          self.probs, members, examples, np.asarray(view.labels), self.combine)
     return certain
 
   def add(self, model: int) -> None:
     self.members.append(model)
-    self.scores = self.scores + self.view.scores[model]
-    self.bound = self.bound + self.view.outside[model]
+    view = self.view
+    self.running = tuple(total + part[model] for total, part in
+                         zip(self.running, (view.label_scores, view.margins, view.magnitude, view.outside)))
 
 
 def greedy_selection(probs, labels, start: int, pool, steps: int, *, eval_probs=None,

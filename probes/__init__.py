@@ -1,0 +1,1 @@
+"""Linear probes and feature-combination experiments on embedding arrays (in progress)."""

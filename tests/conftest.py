@@ -1,0 +1,34 @@
+"""Shared test setup: offline, CPU, deterministic hypothesis profile."""
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import ml_dtypes  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# Every new array shape compiles new kernels, so hypothesis runs few, varied examples.
+settings.register_profile("overlap", max_examples=20, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("overlap")
+
+
+def random_probs(rng, num_models, num_examples, num_classes, dtype=np.float32, ties=False, scale=2.0):
+  """Softmax probabilities [N, E, K]; with ties=True many entries share exact values."""
+  logits = rng.normal(size=(num_models, num_examples, num_classes)) * scale
+  if ties:
+    logits = np.round(logits)  # equal logits give exactly equal probabilities in a row
+  probs = np.exp(logits - logits.max(-1, keepdims=True))
+  probs /= probs.sum(-1, keepdims=True)
+  return probs.astype(dtype)
+
+
+DTYPES = [np.float32, np.float16, ml_dtypes.bfloat16]
+
+
+@pytest.fixture
+def rng():
+  return np.random.default_rng(0)

@@ -1,0 +1,1 @@
+"""Model registry, Flax (nnx) architectures and weight converters (in progress)."""
