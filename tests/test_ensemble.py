@@ -159,3 +159,24 @@ def test_unknown_combine_is_refused(rng):
 def test_logits_need_no_normalisation_check_in_logit_mode(rng):
   probs = random_probs(rng, 3, 40, 5) * 0.5  # unnormalised but non-negative: fine for logit averaging
   assert_matches_naive(probs, rng.integers(0, 5, 40), "logit")
+
+
+@pytest.mark.parametrize("num_models", [6, 7])
+def test_even_and_odd_model_counts_cover_every_pair_once(rng, num_models):
+  probs = random_probs(rng, num_models, 120, 5)
+  labels = rng.integers(0, 5, 120)
+  outcomes = metrics.pairwise_outcomes(probs, labels)
+  pairs = set(zip(outcomes.pair_a.tolist(), outcomes.pair_b.tolist()))
+  assert len(pairs) == len(outcomes.pair_a) == num_models * (num_models - 1) // 2
+  assert_matches_naive(probs, labels)
+
+
+def test_count_path_equals_weighted_path(rng):
+  probs = random_probs(rng, 5, 300, 6)
+  labels = rng.integers(0, 6, 300)
+  outcomes = metrics.pairwise_outcomes(probs, labels, num_candidates=1)  # forces fallback corrections
+  assert outcomes.num_recomputed > 0
+  from_counts = metrics.summarize(outcomes)
+  from_weights = metrics.summarize(outcomes, weights=np.ones(300))
+  for key in from_counts:
+    np.testing.assert_allclose(np.asarray(from_counts[key]), np.asarray(from_weights[key]), atol=1e-6, err_msg=key)
