@@ -48,32 +48,38 @@ def _objective(params, x, targets, l2):
   return cross_entropy + 0.5 * l2 * jnp.sum(weights ** 2)
 
 
-def minimize_lbfgs(objective, params, max_iterations: int, tolerance: float):
-  """Full-batch L-BFGS (optax, zoom line search) until ‖∇‖ ≤ tolerance or max_iterations.
+def minimize_lbfgs(objective, params, max_iterations: int, tolerance: float, relative_decrease: float = 1e-7):
+  """Full-batch L-BFGS (optax, zoom line search).
 
-  Returns (params, iterations, final objective value). Traceable: use inside jit.
+  Stops when ‖∇J‖₂ ≤ ``tolerance``, when a step lowers J by less than
+  ``relative_decrease``·max(|J|, 1) (scipy's ``ftol`` criterion, which sklearn's
+  lbfgs solver also uses), or after ``max_iterations``. Returns (params, iterations,
+  final J). Traceable: use inside jit.
   """
   solver = optax.lbfgs()
   value_and_grad = optax.value_and_grad_from_state(objective)
 
   def step(carry):
-    params, state = carry
+    params, state, _ = carry
     value, grad = value_and_grad(params, state=state)
     updates, state = solver.update(grad, state, params, value=value, grad=grad, value_fn=objective)
-    return optax.apply_updates(params, updates), state
+    return optax.apply_updates(params, updates), state, value
 
   def keep_going(carry):
-    _, state = carry
+    _, state, previous = carry
     iteration = otu.tree_get(state, "count")
-    grad = otu.tree_get(state, "grad")
-    return (iteration == 0) | ((iteration < max_iterations) & (otu.tree_norm(grad) > tolerance))
+    value = otu.tree_get(state, "value")
+    gradient_large = otu.tree_norm(otu.tree_get(state, "grad")) > tolerance
+    still_falling = (previous - value) > relative_decrease * jnp.maximum(jnp.abs(value), 1.0)
+    return (iteration == 0) | ((iteration < max_iterations) & gradient_large & still_falling)
 
-  params, state = jax.lax.while_loop(keep_going, step, (params, solver.init(params)))
+  init = (params, solver.init(params), jnp.asarray(jnp.inf, jnp.float32))
+  params, state, _ = jax.lax.while_loop(keep_going, step, init)
   return params, otu.tree_get(state, "count"), otu.tree_get(state, "value")
 
 
 @functools.partial(jax.jit, static_argnames=("max_iterations",))
-def fit_logistic(x, targets, l2, init=None, *, max_iterations: int = 500, tolerance: float = 1e-5):
+def fit_logistic(x, targets, l2, init=None, *, max_iterations: int = 1000, tolerance: float = 1e-5):
   """Fits one L2-regularised multinomial logistic regression; returns ((W, b), iterations, J).
 
   Args:
@@ -109,7 +115,7 @@ def accuracy_of(params, x, labels) -> float:
 
 
 def logistic_probe(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=None, *,
-                   max_iterations: int = 500, tolerance: float = 1e-5, refit: bool = True) -> dict:
+                   max_iterations: int = 1000, tolerance: float = 1e-5, refit: bool = True) -> dict:
   """Kornblith-protocol linear evaluation of frozen features.
 
   Standardises with train statistics, fits every strength of ``l2_grid`` (default the

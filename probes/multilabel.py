@@ -66,7 +66,7 @@ def _objective(params, x, targets, l2):
 
 
 @functools.partial(jax.jit, static_argnames=("max_iterations",))
-def fit_one_vs_rest(x, targets, l2, init=None, *, max_iterations: int = 500, tolerance: float = 1e-5):
+def fit_one_vs_rest(x, targets, l2, init=None, *, max_iterations: int = 1000, tolerance: float = 1e-5):
   """Fits every class's sigmoid logistic regression; returns ((W, b), iterations, J)."""
   if init is None:
     init = (jnp.zeros((x.shape[1], targets.shape[1])), jnp.zeros((targets.shape[1],)))
@@ -82,7 +82,7 @@ def _check_multilabel(x, y, name):
 
 
 def multilabel_probe(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=None, *, valid_test=None,
-                     max_iterations: int = 500, tolerance: float = 1e-5) -> dict:
+                     max_iterations: int = 1000, tolerance: float = 1e-5) -> dict:
   """One-vs-rest logistic probe scored by 11-point mAP (Kornblith protocol, VOC 2007).
 
   λ is chosen by validation mAP, the model refitted on train+val and scored on test
