@@ -1,0 +1,149 @@
+r"""Linear probes on stored embeddings: ``python -m launch.probe``.
+
+Reads features from ``.npz`` files (one per split) holding ``labels`` [E] (or [E, C]
+multi-hot for ``--protocol=multilabel``), optional ``ids`` [E], and one array
+``emb_<model>`` [E, D] per model, runs an experiment and writes a CSV table (and a PNG
+figure for the mixing experiments) to ``--out``:
+
+  single     each model alone
+  concat     every pair of models concatenated (stacked generalisation, paper Fig. 7)
+  mixing     base + each other model at inverse rates 100/0 … 0/100, several seeds (Fig. 6 centre)
+  diversity  base + each other model, dimensions added in diversity order (Fig. 6 right)
+
+  python -m launch.probe --train=train.npz --val=val.npz --test=test.npz \
+      --models=resnet50,clip_rn50 --experiment=mixing --out=/tmp/probe
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+from absl import app, flags, logging
+
+import probes
+
+TRAIN = flags.DEFINE_string("train", None, "Training-split .npz.", required=True)
+VAL = flags.DEFINE_string("val", None, "Validation-split .npz (chooses the L2 strength).", required=True)
+TEST = flags.DEFINE_string("test", None, "Test-split .npz.", required=True)
+MODELS = flags.DEFINE_list("models", None, "Models (the first is the base model).", required=True)
+EXPERIMENT = flags.DEFINE_enum("experiment", "single", ["single", "concat", "mixing", "diversity"], "What to run.")
+PROTOCOL = flags.DEFINE_enum("protocol", "logistic", ["logistic", "ridge", "multilabel"],
+                             "logistic: L-BFGS softmax (Kornblith); ridge: closed form; multilabel: one-vs-rest + mAP.")
+RATES = flags.DEFINE_list("rates", ["1", "0.75", "0.5", "0.25", "0"], "Base-model shares for --experiment=mixing.")
+SEEDS = flags.DEFINE_integer("seeds", 3, "Random subsets per rate.", lower_bound=1)
+STEP = flags.DEFINE_integer("step", 256, "Feature-count step for --experiment=diversity.", lower_bound=1)
+RANKING = flags.DEFINE_enum("ranking", "variance", list(probes.DIVERSITY_RANKINGS), "Diversity ranking.")
+L2_GRID = flags.DEFINE_list("l2_grid", None, "L2 strengths (default: the 45-value Kornblith grid).")
+OUT = flags.DEFINE_string("out", "probe_results", "Output directory.")
+
+
+def load_split(path: str, models: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+  """Embeddings per model and labels of one split, checked for shape agreement."""
+  if not Path(path).is_file():
+    raise FileNotFoundError(f"feature file {path} does not exist.")
+  with np.load(path, allow_pickle=False) as data:
+    if "labels" not in data:
+      raise ValueError(f"{path} has no 'labels' array; it holds {sorted(data.files)}.")
+    labels = data["labels"]
+    embeddings = {}
+    for model in models:
+      key = f"emb_{model}"
+      if key not in data:
+        available = sorted(k[4:] for k in data.files if k.startswith("emb_"))
+        raise ValueError(f"{path} has no embeddings of model {model!r} (array {key}); it has {available}.")
+      embeddings[model] = data[key]
+      if embeddings[model].shape[0] != labels.shape[0]:
+        raise ValueError(f"{path}: {key} has {embeddings[model].shape[0]} rows but labels has {labels.shape[0]}.")
+  return embeddings, labels
+
+
+def run_probe(x_train, y_train, x_val, y_val, x_test, y_test, grid) -> tuple[float, float]:
+  """(test score, chosen λ) under the selected protocol."""
+  if PROTOCOL.value == "multilabel":
+    result = probes.multilabel_probe(x_train, y_train, x_val, y_val, x_test, y_test, grid)
+    return result["test_map"], result["l2"]
+  probe = probes.logistic_probe if PROTOCOL.value == "logistic" else probes.ridge_probe
+  result = probe(x_train, y_train, x_val, y_val, x_test, y_test, grid)
+  return result["test_accuracy"], result["l2"]
+
+
+def experiment_rows(splits, models, grid):
+  """Yields one result row (a dict) per probe run."""
+  (train, y_train), (val, y_val), (test, y_test) = splits
+  probe = lambda pick: run_probe(pick(train), y_train, pick(val), y_val, pick(test), y_test, grid)
+  base, others = models[0], models[1:]
+  if EXPERIMENT.value == "single":
+    for model in models:
+      score, l2 = probe(lambda split: split[model])
+      yield {"features": model, "dims": train[model].shape[1], "score": score, "l2": l2}
+  elif EXPERIMENT.value == "concat":
+    for a, b in itertools.combinations(models, 2):
+      score, l2 = probe(lambda split: probes.concatenate([split[a], split[b]]))
+      yield {"features": f"{a}+{b}", "dims": train[a].shape[1] + train[b].shape[1], "score": score, "l2": l2}
+  elif EXPERIMENT.value == "mixing":
+    for other, rate, seed in itertools.product(others, [float(r) for r in RATES.value], range(SEEDS.value)):
+      dims_a, dims_b = probes.mixture_indices(train[base].shape[1], train[other].shape[1], rate, seed=seed)
+      pick = lambda split: np.concatenate([split[base][:, dims_a], split[other][:, dims_b]], axis=1)
+      score, l2 = probe(pick)
+      yield {"pair": f"{base}+{other}", "base_rate": rate, "seed": seed, "dims": len(dims_a) + len(dims_b),
+             "score": score, "l2": l2}
+  else:
+    for other in others:
+      order = probes.diversity_order([train[base], train[other]], RANKING.value)
+      for count in range(STEP.value, len(order) + 1, STEP.value):
+        chosen = order[:count]
+        pick = lambda split: probes.concatenate([split[base], split[other]])[:, chosen]
+        score, l2 = probe(pick)
+        yield {"pair": f"{base}+{other}", "ranking": RANKING.value, "dims": count, "score": score, "l2": l2}
+
+
+def write_figure(rows, path: Path) -> None:
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  x_key = "base_rate" if EXPERIMENT.value == "mixing" else "dims"
+  figure, axis = plt.subplots(figsize=(5, 3.5))
+  for pair in sorted({r["pair"] for r in rows}):
+    xs = sorted({r[x_key] for r in rows if r["pair"] == pair})
+    scores = [[r["score"] for r in rows if r["pair"] == pair and r[x_key] == x] for x in xs]
+    axis.errorbar(xs, [np.mean(s) for s in scores], yerr=[np.std(s) for s in scores], marker="o", label=pair,
+                  capsize=3)
+  axis.set_xlabel("share of the base model's features" if x_key == "base_rate" else "features (diversity order)")
+  axis.set_ylabel("test mAP" if PROTOCOL.value == "multilabel" else "test accuracy (linear probe)")
+  axis.legend(fontsize=7)
+  figure.tight_layout()
+  figure.savefig(path, dpi=150)
+
+
+def main(argv):
+  del argv
+  models = MODELS.value
+  grid = None if L2_GRID.value is None else [float(v) for v in L2_GRID.value]
+  splits = [load_split(path, models) for path in (TRAIN.value, VAL.value, TEST.value)]
+  out = Path(OUT.value)
+  out.mkdir(parents=True, exist_ok=True)
+  rows = []
+  for row in experiment_rows(splits, models, grid):
+    logging.info("%s", row)
+    print(", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+    rows.append(row)
+  table = out / f"probe_{EXPERIMENT.value}.csv"
+  partial = table.with_suffix(".csv.tmp")
+  with open(partial, "w", newline="") as handle:
+    writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+  partial.replace(table)  # never leave a half-written table behind
+  print(f"wrote {table}")
+  if EXPERIMENT.value in ("mixing", "diversity"):
+    write_figure(rows, out / f"probe_{EXPERIMENT.value}.png")
+    print(f"wrote {out / f'probe_{EXPERIMENT.value}.png'}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(app.run(main))
