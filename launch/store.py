@@ -1,0 +1,219 @@
+"""The result store: logits, embeddings, labels and example ids per (dataset, split, model).
+
+Layout (a local directory or a ``gs://`` bucket, through ``etils.epath``)::
+
+  <root>/<dataset>/<split>/<model>/
+      manifest.json           what was evaluated: model, weights hash, preprocessing,
+                              dataset, split, example count, chunk size, array specs
+      chunk_00000.npz         rows [0, chunk_size): logits, embeddings, labels, ids
+      chunk_00000.json        {"rows": [start, stop], "sha256": <of the .npz>}
+      ...
+
+Properties:
+
+* **Atomic.** Every file is written under a temporary name and renamed into place; a
+  chunk counts only once its ``.json`` sidecar (written after the ``.npz``) exists,
+  so a run killed at any moment leaves nothing that reads as complete.
+* **Resumable.** :meth:`ChunkWriter.missing_chunks` lists the chunks still to compute:
+  absent, or present but failing their checksum (reported, then recomputed).
+* **Multi-host.** Chunks are independent files, so every process writes its own.
+* **No pickle.** Arrays are ``.npz`` read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import uuid
+from typing import Any, Iterable
+
+import numpy as np
+from absl import logging
+from etils import epath
+
+ARRAYS = ("logits", "embeddings", "labels", "ids")
+MANIFEST_VERSION = 1
+
+
+def model_dir(root, dataset: str, split: str, model: str) -> epath.Path:
+  """<root>/<dataset>/<split>/<model>, with '/' in names made path-safe."""
+  safe = lambda name: name.replace("/", "__")
+  return epath.Path(root) / safe(dataset) / safe(split) / safe(model)
+
+
+def _atomic_write(path: epath.Path, data: bytes) -> None:
+  temporary = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex}"
+  temporary.write_bytes(data)
+  temporary.replace(path)
+
+
+def _chunk_name(index: int) -> str:
+  return f"chunk_{index:05d}"
+
+
+def chunk_is_valid(directory: epath.Path, index: int) -> bool:
+  """True if chunk ``index`` is complete and its checksum matches; logs corruption."""
+  sidecar = directory / f"{_chunk_name(index)}.json"
+  data = directory / f"{_chunk_name(index)}.npz"
+  if not sidecar.exists():
+    return False
+  if not data.exists():
+    logging.warning("store: %s has a sidecar but no data; it will be recomputed.", data)
+    return False
+  expected = json.loads(sidecar.read_text())
+  if hashlib.sha256(data.read_bytes()).hexdigest() != expected["sha256"]:
+    logging.warning("store: checksum mismatch in %s (corrupted); it will be recomputed.", data)
+    return False
+  return True
+
+
+class ChunkWriter:
+  """Writes one model's outputs on one split, chunk by chunk, resumably.
+
+  Args:
+    root, dataset, split, model: where (see module docstring).
+    metadata: JSON-serialisable description of what is evaluated (weights hash,
+      preprocessing, ...). A store written with different metadata is refused, so a
+      rerun never mixes outputs of two different models under one name.
+    num_examples: examples in the split; chunk_size: rows per chunk file.
+  """
+
+  def __init__(self, root, dataset: str, split: str, model: str, metadata: dict[str, Any], num_examples: int,
+               chunk_size: int):
+    if num_examples < 1 or chunk_size < 1:
+      raise ValueError(f"num_examples and chunk_size must be >= 1; got {num_examples}, {chunk_size}.")
+    self.directory = model_dir(root, dataset, split, model)
+    self.num_examples, self.chunk_size = num_examples, chunk_size
+    self.num_chunks = -(-num_examples // chunk_size)
+    self.manifest = {"version": MANIFEST_VERSION, "model": model, "dataset": dataset, "split": split,
+                     "num_examples": num_examples, "chunk_size": chunk_size, "metadata": metadata}
+    self._check_or_write_manifest()
+
+  def _check_or_write_manifest(self) -> None:
+    path = self.directory / "manifest.json"
+    if path.exists():
+      existing = json.loads(path.read_text())
+      if {k: existing.get(k) for k in self.manifest} != self.manifest:
+        raise ValueError(
+            f"{path} describes a different evaluation than this run (e.g. other weights, preprocessing or "
+            f"chunking): stored {existing}, now {self.manifest}. Use another --out, or delete {self.directory} "
+            "to recompute.")
+      return
+    self.directory.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, json.dumps(self.manifest, indent=1, sort_keys=True).encode())
+
+  def rows(self, index: int) -> tuple[int, int]:
+    """[start, stop) example rows of chunk ``index``."""
+    return index * self.chunk_size, min((index + 1) * self.chunk_size, self.num_examples)
+
+  def missing_chunks(self, indices: Iterable[int] | None = None) -> list[int]:
+    """Chunks (of ``indices``, default all) that are absent or corrupted (corruption is logged)."""
+    indices = range(self.num_chunks) if indices is None else indices
+    return [i for i in indices if not chunk_is_valid(self.directory, i)]
+
+  def write_chunk(self, index: int, arrays: dict[str, np.ndarray]) -> None:
+    """Writes chunk ``index`` atomically: the .npz, then its checksum sidecar."""
+    start, stop = self.rows(index)
+    missing = [name for name in ARRAYS if name not in arrays]
+    if missing:
+      raise ValueError(f"chunk {index} of {self.directory} lacks arrays {missing}.")
+    for name in ARRAYS:
+      if arrays[name].shape[0] != stop - start:
+        raise ValueError(f"chunk {index} of {self.directory}: {name} has {arrays[name].shape[0]} rows, "
+                         f"expected {stop - start} (rows [{start}, {stop})).")
+    buffer = io.BytesIO()
+    np.savez(buffer, **{name: np.asarray(arrays[name]) for name in ARRAYS})
+    data = buffer.getvalue()
+    _atomic_write(self.directory / f"{_chunk_name(index)}.npz", data)
+    sidecar = {"rows": [start, stop], "sha256": hashlib.sha256(data).hexdigest()}
+    _atomic_write(self.directory / f"{_chunk_name(index)}.json", json.dumps(sidecar).encode())
+
+
+@dataclasses.dataclass(frozen=True)
+class Results:
+  """Aligned outputs of several models on one split.
+
+  Attributes:
+    models: model names, in order.
+    logits: float[N, E, K].
+    embeddings: model name → float[E, D_model].
+    labels: int[E]; ids: [E] example ids (the same order for every model).
+    manifests: model name → its manifest.
+  """
+  models: list[str]
+  logits: np.ndarray
+  embeddings: dict[str, np.ndarray]
+  labels: np.ndarray
+  ids: np.ndarray
+  manifests: dict[str, dict]
+
+
+def list_models(root, dataset: str, split: str) -> list[str]:
+  """Models with a manifest under <root>/<dataset>/<split>, sorted."""
+  directory = epath.Path(root) / dataset.replace("/", "__") / split.replace("/", "__")
+  if not directory.exists():
+    return []
+  return sorted(json.loads((d / "manifest.json").read_text())["model"]
+                for d in directory.iterdir() if (d / "manifest.json").exists())
+
+
+def read_model(root, dataset: str, split: str, model: str) -> tuple[dict, dict[str, np.ndarray]]:
+  """One model's manifest and full arrays; refuses incomplete or corrupted stores."""
+  directory = model_dir(root, dataset, split, model)
+  manifest_path = directory / "manifest.json"
+  if not manifest_path.exists():
+    available = list_models(root, dataset, split)
+    raise FileNotFoundError(f"no results for model {model!r} on {dataset}/{split} under {root} "
+                            f"(have: {available}); run launch.evaluate for it first.")
+  manifest = json.loads(manifest_path.read_text())
+  num_chunks = -(-manifest["num_examples"] // manifest["chunk_size"])
+  missing = [i for i in range(num_chunks) if not chunk_is_valid(directory, i)]
+  if missing:
+    raise ValueError(f"results of model {model!r} on {dataset}/{split} are incomplete or corrupted: chunks "
+                     f"{missing[:10]}{'...' if len(missing) > 10 else ''} of {num_chunks} are missing "
+                     "or fail their checksum; rerun the same launch.evaluate command to complete them.")
+  parts = {name: [] for name in ARRAYS}
+  for index in range(num_chunks):
+    with np.load(io.BytesIO((directory / f"{_chunk_name(index)}.npz").read_bytes()), allow_pickle=False) as chunk:
+      for name in ARRAYS:
+        parts[name].append(chunk[name])
+  return manifest, {name: np.concatenate(values) for name, values in parts.items()}
+
+
+def read(root, dataset: str, split: str, models: list[str] | None = None) -> Results:
+  """Reads several models' outputs aligned by example id.
+
+  Every model must hold the same set of example ids with the same labels; rows are
+  put in the first model's id order. Raises ValueError naming the models otherwise.
+  """
+  models = list_models(root, dataset, split) if models is None else list(models)
+  if not models:
+    raise FileNotFoundError(f"no results for {dataset}/{split} under {root}.")
+  manifests, arrays = {}, {}
+  for model in models:
+    manifests[model], arrays[model] = read_model(root, dataset, split, model)
+  reference = models[0]
+  ids, labels = arrays[reference]["ids"], arrays[reference]["labels"]
+  if len(np.unique(ids)) != len(ids):
+    raise ValueError(f"model {reference!r} has duplicate example ids on {dataset}/{split}.")
+  position = {key: row for row, key in enumerate(ids.tolist())}
+  logits, embeddings = [], {}
+  for model in models:
+    model_ids = arrays[model]["ids"]
+    if len(model_ids) != len(ids) or set(model_ids.tolist()) != set(position):
+      raise ValueError(f"models {reference!r} and {model!r} were evaluated on different examples of "
+                       f"{dataset}/{split} ({len(ids)} vs {len(model_ids)} ids); evaluate both on the same split.")
+    order = np.empty(len(ids), np.int64)
+    order[[position[key] for key in model_ids.tolist()]] = np.arange(len(ids))
+    if not np.array_equal(arrays[model]["labels"][order], labels):
+      raise ValueError(f"models {reference!r} and {model!r} disagree on the labels of some examples of "
+                       f"{dataset}/{split}; their stores come from different data.")
+    logits.append(arrays[model]["logits"][order])
+    embeddings[model] = arrays[model]["embeddings"][order]
+  shapes = {m: l.shape[1:] for m, l in zip(models, logits)}
+  if len(set(shapes.values())) != 1:
+    raise ValueError(f"models have different logit shapes {shapes}; they cannot be stacked.")
+  return Results(models=models, logits=np.stack(logits), embeddings=embeddings, labels=labels, ids=ids,
+                 manifests=manifests)
