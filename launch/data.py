@@ -1,0 +1,169 @@
+"""Input sources: TFDS ArrayRecord datasets through ``tfds.data_source``, and offline Fashion-MNIST.
+
+A *source* is random access (``len(source)``, ``source[i]``), which is what grain and the
+evaluation runner need; every record is ``{"image": uint8[H, W, C], "label": int,
+"id": int}``, where ``id`` is stable across runs (the TFDS per-example index, or the
+row of the IDX file).
+
+Fashion-MNIST is read from IDX files (``--data_dir``, or Debian's
+``dataset-fashion-mnist`` package at /usr/share/datasets/fashion-mnist/), so the
+default study runs with no network. Split strings follow TFDS (``"train[:10%]"``,
+``"train[50000:]+test"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
+_FASHION_MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+                        "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                         "Ankle boot")
+_NO_FASHION_MNIST = (
+    "Fashion-MNIST IDX files ({names}) were not found in {where}. Get them with "
+    "`apt-get install dataset-fashion-mnist` (Debian/Ubuntu; files land in /usr/share/datasets/fashion-mnist), "
+    "or download the four *-ubyte.gz files of Fashion-MNIST on a networked machine and pass --data_dir=DIR.")
+
+
+def read_idx(path: Path) -> np.ndarray:
+  """Reads an IDX file (optionally gzipped): big-endian magic, dimensions, then uint8 data."""
+  opener = gzip.open if str(path).endswith(".gz") else open
+  with opener(path, "rb") as handle:
+    content = handle.read()
+  if len(content) < 4:
+    raise ValueError(f"{path} is not an IDX file (only {len(content)} bytes).")
+  zero, dtype_code, ndim = struct.unpack(">HBB", content[:4])
+  if zero != 0 or dtype_code != 0x08:
+    raise ValueError(f"{path} is not an unsigned-byte IDX file (magic {content[:4].hex()}).")
+  shape = struct.unpack(f">{ndim}I", content[4:4 + 4 * ndim])
+  data = np.frombuffer(content, np.uint8, offset=4 + 4 * ndim)
+  if data.size != int(np.prod(shape)):
+    raise ValueError(f"{path} is truncated: header says {shape} ({int(np.prod(shape))} bytes), "
+                     f"found {data.size} bytes of data.")
+  return data.reshape(shape)
+
+
+def _find(directory: Path, name: str) -> Path | None:
+  for candidate in (directory / f"{name}.gz", directory / name):
+    if candidate.exists():
+      return candidate
+  return None
+
+
+def fashion_mnist_arrays(split_name: str, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
+  """(images uint8[N, 28, 28, 1], labels int64[N]) of "train" or "test" from IDX files."""
+  directories = [Path(data_dir)] if data_dir else [DEBIAN_FASHION_MNIST]
+  names = _FASHION_MNIST_FILES[split_name]
+  for directory in directories:
+    images_path, labels_path = _find(directory, names[0]), _find(directory, names[1])
+    if images_path and labels_path:
+      images, labels = read_idx(images_path), read_idx(labels_path)
+      if images.shape[0] != labels.shape[0]:
+        raise ValueError(f"{images_path} has {images.shape[0]} images but {labels_path} has {labels.shape[0]} labels.")
+      return images[..., None], labels.astype(np.int64)
+  raise FileNotFoundError(_NO_FASHION_MNIST.format(names=", ".join(names), where=", ".join(map(str, directories))))
+
+
+class _Sizes(dict):
+  """TFDS's split-size mapping, as ReadInstruction.to_absolute expects it."""
+
+  def __init__(self, sizes):
+    super().__init__({name: type("SplitInfo", (), {"num_examples": size})() for name, size in sizes.items()})
+
+
+def resolve_split(spec: str, sizes: dict[str, int]) -> list[tuple[str, int, int]]:
+  """TFDS split syntax → [(split name, start, stop)], e.g. "train[:10%]" → [("train", 0, 6000)]."""
+  import tensorflow_datasets as tfds
+  try:
+    instructions = tfds.core.ReadInstruction.from_spec(spec).to_absolute(_Sizes(sizes))
+  except (ValueError, AssertionError, KeyError) as error:
+    raise ValueError(f"cannot read split {spec!r} (known splits: {sorted(sizes)}): {error}") from None
+  return [(i.splitname, i.from_ or 0, sizes[i.splitname] if i.to is None else i.to) for i in instructions]
+
+
+@dataclasses.dataclass
+class ArraySource:
+  """Random-access source over in-memory images/labels with stable ids."""
+  images: np.ndarray
+  labels: np.ndarray
+  ids: np.ndarray
+  num_classes: int
+
+  def __len__(self) -> int:
+    return len(self.labels)
+
+  def __getitem__(self, index: int) -> dict:
+    return {"image": self.images[index], "label": int(self.labels[index]), "id": int(self.ids[index])}
+
+
+def fashion_mnist_source(split: str, data_dir=None) -> ArraySource:
+  """Offline Fashion-MNIST; ids are "train" rows 0..59999 and "test" rows 60000..69999."""
+  pieces = resolve_split(split, {"train": 60000, "test": 10000})
+  images, labels, ids = [], [], []
+  for name, start, stop in pieces:
+    split_images, split_labels = fashion_mnist_arrays(name, data_dir)
+    offset = 0 if name == "train" else 60000
+    images.append(split_images[start:stop])
+    labels.append(split_labels[start:stop])
+    ids.append(np.arange(start, stop) + offset)
+  return ArraySource(np.concatenate(images), np.concatenate(labels), np.concatenate(ids), num_classes=10)
+
+
+class TfdsSource:
+  """A ``tfds.data_source`` (ArrayRecord, no TensorFlow) with the record layout above."""
+
+  def __init__(self, name: str, split: str, data_dir=None, image_key: str = "image", label_key: str = "label"):
+    import tensorflow_datasets as tfds
+    try:
+      self._source = tfds.data_source(name, split=split, data_dir=data_dir, download=False)
+    except Exception as error:  # TFDS raises several types; all mean "not prepared as ArrayRecord here"
+      raise FileNotFoundError(
+          f"TFDS dataset {name!r} split {split!r} is not available as ArrayRecord under "
+          f"{data_dir or '~/tensorflow_datasets'} ({type(error).__name__}: {error}). Prepare it once on a machine "
+          f"with network: `tfds build {name} --file_format=array_record` (or `tfds.builder(name, "
+          f"file_format='array_record').download_and_prepare()`), then pass --data_dir. TFRecord-only copies "
+          "cannot be read without TensorFlow: rebuild them as array_record.") from None
+    self._image_key, self._label_key = image_key, label_key
+    info = self._source.dataset_info
+    self.num_classes = info.features[label_key].num_classes
+    sizes = {name: split_info.num_examples for name, split_info in info.splits.items()}
+    # Stable ids: splits laid end to end in the dataset's split order, so an example's
+    # id is the same whatever slice of whatever split it is read through.
+    bases = dict(zip(sizes, np.cumsum([0] + list(sizes.values()))[:-1].tolist()))
+    if sizes:
+      self._pieces = [(bases[name] + start, stop - start) for name, start, stop in resolve_split(split, sizes)]
+    else:  # no split metadata (e.g. a mocked dataset): ids are positions in this source
+      self._pieces = [(0, len(self._source))]
+
+  def __len__(self) -> int:
+    return len(self._source)
+
+  def __getitem__(self, index: int) -> dict:
+    record = self._source[index]
+    return {"image": np.asarray(record[self._image_key]), "label": int(record[self._label_key]),
+            "id": self._stable_id(index)}
+
+  def _stable_id(self, index: int) -> int:
+    for first_id, size in self._pieces:
+      if index < size:
+        return first_id + index
+      index -= size
+    raise IndexError(index)
+
+
+def load_source(dataset: str, split: str, data_dir=None):
+  """A random-access source for ``dataset``/``split``: offline IDX for Fashion-MNIST, else TFDS."""
+  if dataset == "fashion_mnist":
+    try:
+      return fashion_mnist_source(split, data_dir)
+    except FileNotFoundError:
+      if data_dir is None:
+        raise
+      return TfdsSource(dataset, split, data_dir)
+  return TfdsSource(dataset, split, data_dir)
