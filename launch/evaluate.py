@@ -1,0 +1,136 @@
+r"""Evaluate zoo models on a dataset split into the store: ``python -m launch.evaluate``.
+
+  python -m launch.evaluate --models='small_cnn.*,mlp.s0' --dataset=fashion_mnist \
+      --split=test --out=/tmp/overlap_store --zoo_dir=~/.cache/overlap/zoo
+
+Every model's logits and pre-logit embeddings of every example are written to
+``--out`` (see launch/store.py), resumably: rerunning the same command completes what
+is missing. A model that fails to load or produces NaN/Inf logits is reported by
+name, the others still run, and the exit status is 1.
+
+Flags can also come from an ml_collections config file (big_vision style):
+``--config=path/to/config.py:arg`` whose ``get_config(arg)`` returns fields named
+like the flags below; explicit flags override it.
+
+Multi-host (e.g. a TPU VM pod): run the same command on every worker; on TPU
+``--distributed`` auto-detects the topology; elsewhere pass
+``--coordinator_address=host:port --num_processes=N --process_id=i``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import jax
+import jax.numpy as jnp
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Optional ml_collections config file (path.py:arg).")
+MODELS = flags.DEFINE_list("models", None, "Zoo model names or glob patterns.")
+DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "TFDS dataset name (fashion_mnist also reads IDX files).")
+SPLIT = flags.DEFINE_string("split", "test", "Split in TFDS syntax, e.g. 'validation[:10%]'.")
+OUT = flags.DEFINE_string("out", None, "Store root (local path or gs://bucket/path).")
+DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data_dir, or the directory of Fashion-MNIST IDX files.")
+ZOO_DIR = flags.DEFINE_string("zoo_dir", "~/.cache/overlap/zoo", "Directory of the zoo's checkpoints.")
+BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Global batch (rounded up to a multiple of the devices).")
+CHUNK_BATCHES = flags.DEFINE_integer("chunk_batches", 8, "Batches per store chunk (the resume granularity).")
+PRECISION = flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"], "Compute dtype of the forward.")
+DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() (auto-detect on TPU).")
+COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (multi-host, non-TPU).")
+NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (multi-host, non-TPU).")
+PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (multi-host, non-TPU).")
+
+_OVERRIDABLE = ("models", "dataset", "split", "out", "data_dir", "zoo_dir", "batch_size", "chunk_batches",
+                "precision")
+
+
+def _settings() -> dict:
+  """Flag values, with the config file's fields where a flag was left at its default."""
+  settings = {name: flags.FLAGS[name].value for name in _OVERRIDABLE}
+  config = _CONFIG.value
+  if config is not None:
+    for name in _OVERRIDABLE:
+      if name in config and not flags.FLAGS[name].present:
+        settings[name] = list(config[name]) if name == "models" else config[name]
+  missing = [name for name in ("models", "out") if not settings[name]]
+  if missing:
+    raise app.UsageError(f"--{' and --'.join(missing)} must be given (or set in --config).")
+  return settings
+
+
+def _initialize_distributed() -> None:
+  if COORDINATOR.value:
+    if jax.default_backend() == "cpu":
+      jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=COORDINATOR.value, num_processes=NUM_PROCESSES.value,
+                               process_id=PROCESS_ID.value)
+  elif DISTRIBUTED.value:
+    jax.distributed.initialize()
+
+
+def evaluate_one(name: str, settings: dict, source) -> None:
+  """Loads one zoo model and runs it over ``source`` into the store."""
+  from etils import epath
+  from flax import nnx
+
+  import zoo
+  from launch import runner, store
+
+  entry = zoo.get(name)
+  model = zoo.load(entry, epath.Path(settings["zoo_dir"]).expanduser())
+  graphdef, state = nnx.split(model)
+  preprocess = entry.preprocessing
+
+  def apply(state, images):
+    return nnx.merge(graphdef, state)(preprocess(images).astype(state_dtype(state)))
+
+  mesh = runner.data_mesh()
+  global_batch = runner._global_batch_size(settings["batch_size"], mesh)
+  metadata = {"weights": dataclass_dict(entry.weights), "preprocessing": dataclass_dict(entry.preprocessing),
+              "training_method": entry.training_method, "precision": settings["precision"]}
+  writer = store.ChunkWriter(settings["out"], settings["dataset"], settings["split"], name, metadata, len(source),
+                             global_batch * settings["chunk_batches"])
+  dtype = jnp.bfloat16 if settings["precision"] == "bfloat16" else jnp.float32
+  stats = runner.evaluate(apply, state, source, writer, batch_size=settings["batch_size"], mesh=mesh,
+                          compute_dtype=dtype)
+  print(f"{name}: {stats.computed_chunks} chunks computed, {stats.skipped_chunks} already stored, "
+        f"{stats.examples_per_second:.0f} examples/s", flush=True)
+
+
+def state_dtype(state):
+  leaves = [leaf for leaf in jax.tree.leaves(state) if jnp.issubdtype(leaf.dtype, jnp.floating)]
+  return leaves[0].dtype if leaves else jnp.float32
+
+
+def dataclass_dict(value) -> dict:
+  import dataclasses
+  return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(value).items()}
+
+
+def main(argv) -> int:
+  del argv
+  _initialize_distributed()
+  settings = _settings()
+  import zoo
+  from launch import data
+
+  names = zoo.resolve_patterns(settings["models"])
+  source = data.load_source(settings["dataset"], settings["split"], settings["data_dir"])
+  logging.info("evaluating %d models on %s/%s (%d examples) over %d devices", len(names), settings["dataset"],
+               settings["split"], len(source), jax.device_count())
+  failed = {}
+  for name in names:
+    try:
+      evaluate_one(name, settings, source)
+    except Exception as error:  # report, go on with the other models, fail the exit status
+      failed[name] = f"{type(error).__name__}: {error}"
+      logging.error("model %s failed: %s", name, failed[name])
+  if failed:
+    print("FAILED:\n" + "\n".join(f"  {name}: {reason}" for name, reason in failed.items()), file=sys.stderr)
+    return 1
+  return 0
+
+
+if __name__ == "__main__":
+  app.run(lambda argv: sys.exit(main(argv)))

@@ -1,0 +1,50 @@
+"""Building zoo models and loading their weights (orbax checkpoints of nnx state)."""
+
+from __future__ import annotations
+
+import jax
+from etils import epath
+from flax import nnx
+
+from zoo.registry import ModelEntry, weights_path
+
+
+class WeightsUnavailable(FileNotFoundError):
+  """A model's weights cannot be found or read."""
+
+
+def build(entry: ModelEntry, seed: int | None = None) -> nnx.Module:
+  """A freshly initialised module for ``entry`` (its own seed unless given)."""
+  return entry.builder(nnx.Rngs(entry.seed if seed is None else seed))
+
+
+def save_weights(entry: ModelEntry, model: nnx.Module, zoo_dir) -> epath.Path:
+  """Writes ``model``'s state as the orbax checkpoint ``entry`` points to."""
+  import orbax.checkpoint as ocp
+  path = weights_path(entry, zoo_dir)
+  checkpointer = ocp.StandardCheckpointer()
+  checkpointer.save(path, nnx.to_pure_dict(nnx.state(model)), force=True)
+  checkpointer.wait_until_finished()
+  return path
+
+
+def load(entry: ModelEntry, zoo_dir) -> nnx.Module:
+  """The model of ``entry`` with its weights; WeightsUnavailable names the file and the fix."""
+  if entry.weights.kind != "checkpoint":
+    raise WeightsUnavailable(f"model {entry.name!r}: loading {entry.weights.kind} weights needs the converters "
+                             f"of the zoo issue ({entry.weights.location}).")
+  path = weights_path(entry, zoo_dir)
+  if not path.exists():
+    raise WeightsUnavailable(
+        f"model {entry.name!r}: no checkpoint at {path}. Point --zoo_dir at the directory holding the zoo's "
+        "checkpoints, or write one with zoo.save_weights(zoo.get(name), model, zoo_dir).")
+  import orbax.checkpoint as ocp
+  abstract = nnx.eval_shape(lambda: build(entry))
+  graphdef, state = nnx.split(abstract)
+  try:
+    restored = ocp.StandardCheckpointer().restore(path)
+    nnx.replace_by_pure_dict(state, restored)
+  except Exception as error:  # orbax raises many types for damaged or mismatched checkpoints
+    raise WeightsUnavailable(f"model {entry.name!r}: cannot read the checkpoint at {path} "
+                             f"({type(error).__name__}: {error}); delete it and retrain.") from None
+  return nnx.merge(graphdef, jax.tree.map(lambda x: x, state))

@@ -1,0 +1,116 @@
+"""The model registry: a model is a data row.
+
+A :class:`ModelEntry` names a model (timm-style ``arch.tag``), how to build it, where
+its weights come from, its exact preprocessing, and how it was trained
+(``objective``, ``pretraining_data``, ``architecture``, ``hparams``, ``seed``). The
+paper's category of any pair is *derived* from those fields by :func:`pair_category`,
+never written per pair.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+from typing import Any, Callable
+
+from etils import epath
+
+from zoo.preprocessing import Preprocessing
+
+# The paper's categories, from most to least similar training (§3.1).
+CATEGORIES = ("reinit", "hyper-parameters", "architecture", "framework", "dataset")
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightSource:
+  """Where weights come from: ``kind`` "checkpoint" (an orbax checkpoint of the nnx
+  state at ``location``, relative to the zoo directory unless absolute), "huggingface"
+  (a Hub repo id or local ``save_pretrained`` directory) or "url"; ``sha256`` where known."""
+  kind: str
+  location: str
+  sha256: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+  """One row of the zoo. ``builder(rngs)`` returns an nnx module whose call on
+  preprocessed float32 NHWC images returns (logits, embedding)."""
+  name: str
+  builder: Callable[..., Any]
+  weights: WeightSource
+  preprocessing: Preprocessing
+  num_classes: int
+  objective: str
+  pretraining_data: str
+  architecture: str
+  hparams: tuple[tuple[str, Any], ...] = ()
+  seed: int = 0
+  top1: float | None = None
+  catalog: str = ""
+  note: str = ""
+
+  @property
+  def training_method(self) -> dict[str, Any]:
+    return {"objective": self.objective, "pretraining_data": self.pretraining_data,
+            "architecture": self.architecture, "hparams": dict(self.hparams), "seed": self.seed}
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register(entry: ModelEntry) -> ModelEntry:
+  """Adds a row; names are unique."""
+  if entry.name in _REGISTRY and _REGISTRY[entry.name] != entry:
+    raise ValueError(f"a different model is already registered as {entry.name!r}.")
+  _REGISTRY[entry.name] = entry
+  return entry
+
+
+def list_models(pattern: str = "*", catalog: str | None = None) -> list[str]:
+  """Registered names matching an fnmatch ``pattern`` (and ``catalog``), sorted."""
+  return sorted(name for name, entry in _REGISTRY.items()
+                if fnmatch.fnmatchcase(name, pattern) and (catalog is None or entry.catalog == catalog))
+
+
+def get(name: str) -> ModelEntry:
+  """The row named ``name``; the error lists close names."""
+  if name not in _REGISTRY:
+    close = [n for n in _REGISTRY if name.split(".")[0] in n][:10]
+    raise KeyError(f"no model {name!r} in the zoo (similar: {close}; all: zoo.list_models()).")
+  return _REGISTRY[name]
+
+
+def resolve_patterns(patterns: list[str]) -> list[str]:
+  """Names for a list of names or glob patterns, in order, each once; unknown → KeyError."""
+  names: list[str] = []
+  for pattern in patterns:
+    matched = list_models(pattern)
+    if not matched:
+      raise KeyError(f"{pattern!r} matches no model in the zoo (have: {list_models()[:20]}...).")
+    names.extend(n for n in matched if n not in names)
+  return names
+
+
+def pair_category(a: ModelEntry, b: ModelEntry) -> str:
+  """The paper's category of the pair, from the training-method fields (§3.1).
+
+  dataset: different pretraining data; framework: same data, different objective;
+  architecture: same data and objective, different architecture; hyper-parameters:
+  only hyper-parameters differ; reinit: only the seed differs; "identical" otherwise.
+  """
+  if a.pretraining_data != b.pretraining_data:
+    return "dataset"
+  if a.objective != b.objective:
+    return "framework"
+  if a.architecture != b.architecture:
+    return "architecture"
+  if dict(a.hparams) != dict(b.hparams):
+    return "hyper-parameters"
+  if a.seed != b.seed:
+    return "reinit"
+  return "identical"
+
+
+def weights_path(entry: ModelEntry, zoo_dir) -> epath.Path:
+  location = epath.Path(entry.weights.location)
+  return location if location.is_absolute() else epath.Path(zoo_dir) / location

@@ -1,0 +1,46 @@
+"""Small flax.nnx architectures for the embedded Fashion-MNIST study.
+
+Every model returns ``(logits, embedding)`` from one forward: the embedding is the
+pre-logit representation (timm's ``forward_head(pre_logits=True)``).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+
+class MLP(nnx.Module):
+  """Flatten → [Linear → ReLU → Dropout] × depth → Linear."""
+
+  def __init__(self, in_features: int, num_classes: int, *, width: int = 256, depth: int = 2, dropout: float = 0.0,
+               rngs: nnx.Rngs):
+    sizes = [in_features] + [width] * depth
+    self.layers = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+    self.dropout = nnx.Dropout(dropout, rngs=rngs)
+    self.head = nnx.Linear(width, num_classes, rngs=rngs)
+
+  def __call__(self, images):
+    x = images.reshape(images.shape[0], -1)
+    for layer in self.layers:
+      x = self.dropout(jax.nn.relu(layer(x)))
+    return self.head(x), x
+
+
+class SmallCNN(nnx.Module):
+  """[Conv3×3 → ReLU → MaxPool2] × len(channels) → global mean → Linear."""
+
+  def __init__(self, in_channels: int, num_classes: int, *, channels=(32, 64), dropout: float = 0.0,
+               rngs: nnx.Rngs):
+    sizes = [in_channels, *channels]
+    self.convs = nnx.List([nnx.Conv(a, b, kernel_size=(3, 3), rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:])])
+    self.dropout = nnx.Dropout(dropout, rngs=rngs)
+    self.head = nnx.Linear(sizes[-1], num_classes, rngs=rngs)
+
+  def __call__(self, images):
+    x = images
+    for conv in self.convs:
+      x = nnx.max_pool(jax.nn.relu(conv(x)), window_shape=(2, 2), strides=(2, 2))
+    embedding = self.dropout(jnp.mean(x, axis=(1, 2)))
+    return self.head(embedding), embedding
