@@ -79,12 +79,25 @@ class _Sizes(dict):
 
 def resolve_split(spec: str, sizes: dict[str, int]) -> list[tuple[str, int, int]]:
   """TFDS split syntax → [(split name, start, stop)], e.g. "train[:10%]" → [("train", 0, 6000)]."""
-  import tensorflow_datasets as tfds
+  try:
+    import tensorflow_datasets as tfds
+  except ImportError:  # without TFDS installed, plain "name" and "name[start:stop]" still work
+    return [_plain_split(spec, sizes)]
   try:
     instructions = tfds.core.ReadInstruction.from_spec(spec).to_absolute(_Sizes(sizes))
   except (ValueError, AssertionError, KeyError) as error:
     raise ValueError(f"cannot read split {spec!r} (known splits: {sorted(sizes)}): {error}") from None
   return [(i.splitname, i.from_ or 0, sizes[i.splitname] if i.to is None else i.to) for i in instructions]
+
+
+def _plain_split(spec: str, sizes: dict[str, int]) -> tuple[str, int, int]:
+  name, _, rest = spec.partition("[")
+  if name not in sizes:
+    raise ValueError(f"unknown split {name!r} (known splits: {sorted(sizes)}).")
+  if not rest:
+    return name, 0, sizes[name]
+  start, _, stop = rest.rstrip("]").partition(":")
+  return name, int(start or 0), int(stop) if stop else sizes[name]
 
 
 @dataclasses.dataclass
@@ -100,6 +113,10 @@ class ArraySource:
 
   def __getitem__(self, index: int) -> dict:
     return {"image": self.images[index], "label": int(self.labels[index]), "id": int(self.ids[index])}
+
+  def get_batch(self, indices: np.ndarray) -> dict:
+    """Vectorised read of many records (what the runner uses)."""
+    return {"image": self.images[indices], "label": self.labels[indices], "id": self.ids[indices]}
 
 
 def fashion_mnist_source(split: str, data_dir=None) -> ArraySource:

@@ -11,7 +11,8 @@ example and writes them to the store (:mod:`launch.store`) chunk by chunk:
   split size, device count or process count;
 * each process reads only its own slice of every global batch (``jax.process_index``)
   and all processes run the same steps; outputs are gathered and process 0 writes;
-* host decoding runs one batch ahead in a background thread (prefetch);
+* host decoding runs two batches ahead on background threads, and each step is
+  dispatched before the previous step's outputs are fetched (the device never waits);
 * chunks already in the store (and passing their checksum) are skipped, so a killed
   run, rerun, computes only what is missing.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import functools
 import time
 from typing import Any, Callable
 
@@ -57,16 +59,37 @@ def _global_batch_size(requested: int, mesh: Mesh) -> int:
 
 
 def _host_batch(source, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-  """Decodes rows (−1 = padding) into images, labels, ids and a validity mask."""
+  """Decodes rows (−1 = padding) into images, labels, ids and a validity mask.
+
+  Sources with a vectorised ``get_batch(indices)`` (in-memory arrays, TFDS
+  ``__getitems__``) are read in one call; others record by record.
+  """
   valid = rows >= 0
-  first = source[int(rows[valid][0])] if valid.any() else source[0]
-  images = np.zeros((len(rows),) + np.shape(first["image"]), np.asarray(first["image"]).dtype)
-  labels = np.zeros(len(rows), np.int64)
-  ids = np.full(len(rows), -1, np.int64)
-  for slot in np.flatnonzero(valid):
-    record = source[int(rows[slot])]
-    images[slot], labels[slot], ids[slot] = record["image"], record["label"], record["id"]
+  indices = rows[valid]
+  if hasattr(source, "get_batch") and indices.size:
+    batch = source.get_batch(indices)
+    images_valid, labels_valid, ids_valid = batch["image"], batch["label"], batch["id"]
+  else:
+    records = [source[int(i)] for i in indices] or [source[0]]
+    images_valid = np.stack([r["image"] for r in records])[:indices.size]
+    labels_valid = np.asarray([r["label"] for r in records], np.int64)[:indices.size]
+    ids_valid = np.asarray([r["id"] for r in records], np.int64)[:indices.size]
+  images = np.zeros((len(rows),) + images_valid.shape[1:], images_valid.dtype)
+  labels, ids = np.zeros(len(rows), np.int64), np.full(len(rows), -1, np.int64)
+  images[valid], labels[valid], ids[valid] = images_valid, labels_valid, ids_valid
   return images, labels, ids, valid
+
+
+@functools.lru_cache(maxsize=64)
+def _jitted_forward(apply_fn: Callable):
+  """One compiled forward per apply function (reused across splits and reruns)."""
+
+  @jax.jit
+  def forward(params, images):
+    logits, embeddings = apply_fn(params, images)
+    return logits.astype(jnp.float32), embeddings.astype(jnp.float32)
+
+  return forward
 
 
 def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter, *, batch_size: int,
@@ -98,10 +121,7 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
   params = jax.device_put(jax.tree.map(lambda p: jnp.asarray(p, compute_dtype) if jnp.issubdtype(
       jnp.asarray(p).dtype, jnp.floating) else p, params), replicated)
 
-  @jax.jit
-  def forward(params, images):
-    logits, embeddings = apply_fn(params, images)
-    return logits.astype(jnp.float32), embeddings.astype(jnp.float32)
+  forward = _jitted_forward(apply_fn)
 
   # Every process must agree on which chunks to compute: process 0 decides.
   missing = writer.missing_chunks() if process == 0 else []
@@ -120,36 +140,56 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
   plan = [(chunk, step) for chunk in missing for step in range(steps_per_chunk)
           if writer.rows(chunk)[0] + step * global_batch < writer.rows(chunk)[1]]
   started, examples, last_log = time.perf_counter(), 0, time.perf_counter()
-  with concurrent.futures.ThreadPoolExecutor(1) as prefetcher:
-    pending = prefetcher.submit(_host_batch, source, local_rows(*plan[0])) if plan else None
-    outputs: dict[str, list] = {name: [] for name in store.ARRAYS}
-    for position, (chunk, step) in enumerate(plan):
-      images, labels, ids, valid = pending.result()
-      if position + 1 < len(plan):
-        pending = prefetcher.submit(_host_batch, source, local_rows(*plan[position + 1]))
-      global_images = jax.make_array_from_process_local_data(batch_sharding, images)
-      logits, embeddings = forward(params, global_images)
-      gathered = multihost_utils.process_allgather((logits, embeddings, labels, ids, valid), tiled=True) \
-          if processes > 1 else jax.device_get((logits, embeddings, labels, ids, valid))
-      logits, embeddings, labels, ids, valid = gathered
-      for name, value in zip(store.ARRAYS, (logits, embeddings, labels, ids)):
-        outputs[name].append(np.asarray(value)[np.asarray(valid)])
-      examples += int(np.sum(valid))
-      last_step = position + 1 == len(plan) or plan[position + 1][0] != chunk
-      if last_step:
-        arrays = {name: np.concatenate(parts) for name, parts in outputs.items()}
-        outputs = {name: [] for name in store.ARRAYS}
-        if not np.all(np.isfinite(arrays["logits"])):
-          raise NonFiniteOutputs(f"NaN or infinite logits in rows {writer.rows(chunk)} of {writer.directory}.")
-        if process == 0:
-          writer.write_chunk(chunk, arrays)
+  outputs: dict[str, list] = {name: [] for name in store.ARRAYS}
+
+  def finish(position, device_outputs, labels, ids, valid):
+    """Fetches one step's outputs (while the next step runs) and writes finished chunks."""
+    nonlocal outputs, examples
+    chunk = plan[position][0]
+    logits, embeddings = device_outputs
+    if processes > 1:
+      logits, embeddings, labels, ids, valid = multihost_utils.process_allgather(
+          (logits, embeddings, labels, ids, valid), tiled=True)
+    else:
+      logits, embeddings = jax.device_get((logits, embeddings))
+    valid = np.asarray(valid)
+    for name, value in zip(store.ARRAYS, (logits, embeddings, labels, ids)):
+      outputs[name].append(np.asarray(value)[valid])
+    examples += int(valid.sum())
+    if position + 1 == len(plan) or plan[position + 1][0] != chunk:
+      arrays = {name: np.concatenate(parts) for name, parts in outputs.items()}
+      outputs = {name: [] for name in store.ARRAYS}
+      if not np.all(np.isfinite(arrays["logits"])):
+        raise NonFiniteOutputs(f"NaN or infinite logits in rows {writer.rows(chunk)} of {writer.directory}.")
+      if process == 0:  # written on a background thread: hashing and I/O overlap the next steps
+        writes.append(write_pool.submit(writer.write_chunk, chunk, arrays))
+
+  # Two batches decode ahead on host threads; each step is dispatched before the
+  # previous step's outputs are fetched, so the device never waits on the host.
+  writes: list[concurrent.futures.Future] = []
+  with concurrent.futures.ThreadPoolExecutor(2) as prefetcher, concurrent.futures.ThreadPoolExecutor(1) as write_pool:
+    decoded = [prefetcher.submit(_host_batch, source, local_rows(*step)) for step in plan[:2]]
+    in_flight = None
+    for position in range(len(plan)):
+      images, labels, ids, valid = decoded[position].result()
+      if position + 2 < len(plan):
+        decoded.append(prefetcher.submit(_host_batch, source, local_rows(*plan[position + 2])))
+      decoded[position] = None
+      device_outputs = forward(params, jax.make_array_from_process_local_data(batch_sharding, images))
+      if in_flight is not None:
+        finish(*in_flight)
+      in_flight = (position, device_outputs, labels, ids, valid)
       if time.perf_counter() - last_log > log_every_s:
-        rate = examples / (time.perf_counter() - started)
-        remaining = sum(min(global_batch, writer.num_examples - writer.rows(c)[0] - s * global_batch)
-                        for c, s in plan[position + 1:])
+        rate = examples / max(time.perf_counter() - started, 1e-9)
+        remaining = writer.num_examples - examples - sum(writer.rows(c)[1] - writer.rows(c)[0]
+                                                         for c in range(writer.num_chunks) if c not in missing)
         logging.info("%s: %d examples, %.0f examples/s, ETA %.0f s", writer.directory.name, examples, rate,
-                     remaining / max(rate, 1e-9))
+                     max(remaining, 0) / max(rate, 1e-9))
         last_log = time.perf_counter()
+    if in_flight is not None:
+      finish(*in_flight)
+    for write in writes:
+      write.result()  # surfaces any write error
   if processes > 1:
     multihost_utils.sync_global_devices("overlap-evaluate-done")
   elapsed = time.perf_counter() - started

@@ -44,9 +44,9 @@ def main():
     return nnx.merge(graphdef, state)(images.astype(jnp.float32) / 255.0)
 
   source = data.load_source("fashion_mnist", split)
-  if "--slow" in sys.argv:  # slow each record down so a test can kill the run part-way
-    original = source.__getitem__
-    source.__class__ = type("Slow", (type(source),), {"__getitem__": lambda self, i: (time.sleep(0.01), original(i))[1]})
+  if "--slow" in sys.argv:  # slow every batch read down so a test can kill the run part-way
+    original = source.get_batch
+    source.get_batch = lambda indices: (time.sleep(0.01 * len(indices)), original(indices))[1]
   writer = store.ChunkWriter(out, "fashion_mnist", split, "tiny_cnn", {"weights": "rngs(0)"}, len(source), chunk)
   stats = runner.evaluate(apply, state, source, writer, batch_size=batch)
   print(f"computed={stats.computed_chunks} skipped={stats.skipped_chunks} devices={jax.device_count()}", flush=True)
