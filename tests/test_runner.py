@@ -119,3 +119,18 @@ def test_chunk_must_hold_whole_batches(tmp_path):
   writer = store.ChunkWriter(tmp_path, "fashion_mnist", "test[:40]", "m", {}, len(source), 10)
   with pytest.raises(ValueError, match="multiple of the global batch"):
     runner.evaluate(lambda p, x: (x, x), {}, source, writer, batch_size=8, mesh=runner.data_mesh(jax.devices()[:1]))
+
+
+def test_bfloat16_forward_stays_close_and_stores_float32(tmp_path):
+  source = data.load_source("fashion_mnist", "test[:64]")
+  kernel = np.random.default_rng(0).normal(size=(28 * 28, 10)).astype(np.float32) / 28.0
+  apply = lambda params, images: (images.reshape(images.shape[0], -1).astype(params.dtype) / 255.0 @ params,
+                                  images.reshape(images.shape[0], -1)[:, :4].astype(params.dtype))
+  results = {}
+  for dtype in (jnp.float32, jnp.bfloat16):
+    writer = store.ChunkWriter(tmp_path / str(dtype.dtype), "fashion_mnist", "test[:64]", "linear", {}, 64, 32)
+    runner.evaluate(apply, kernel, source, writer, batch_size=16, compute_dtype=dtype)
+    results[dtype] = store.read(tmp_path / str(dtype.dtype), "fashion_mnist", "test[:64]")
+  assert results[jnp.bfloat16].logits.dtype == np.float32
+  np.testing.assert_allclose(results[jnp.bfloat16].logits, results[jnp.float32].logits, atol=0.1)
+  assert not np.array_equal(results[jnp.bfloat16].logits, results[jnp.float32].logits)
