@@ -40,11 +40,12 @@ def standardize(train, *others, epsilon: float = 1e-8):
   return tuple((jnp.asarray(x, jnp.float32) - mean) / std for x in (train, *others))
 
 
-def _objective(params, x, targets, l2):
-  """Mean softmax cross-entropy + (l2/2)‖W‖² (targets one-hot or soft)."""
+def _objective(params, x, targets, l2, mask=None):
+  """Mean softmax cross-entropy + (l2/2)‖W‖² (targets one-hot or soft); ``mask`` drops padding rows."""
   weights, bias = params
   logits = x @ weights + bias
-  cross_entropy = jnp.mean(jax.nn.logsumexp(logits, axis=-1) - jnp.sum(targets * logits, axis=-1))
+  per_example = jax.nn.logsumexp(logits, axis=-1) - jnp.sum(targets * logits, axis=-1)
+  cross_entropy = jnp.mean(per_example) if mask is None else jnp.sum(per_example * mask) / jnp.sum(mask)
   return cross_entropy + 0.5 * l2 * jnp.sum(weights ** 2)
 
 
@@ -79,7 +80,7 @@ def minimize_lbfgs(objective, params, max_iterations: int, tolerance: float, rel
 
 
 @functools.partial(jax.jit, static_argnames=("max_iterations",))
-def fit_logistic(x, targets, l2, init=None, *, max_iterations: int = 1000, tolerance: float = 1e-5):
+def fit_logistic(x, targets, l2, init=None, *, max_iterations: int = 1000, tolerance: float = 1e-5, mask=None):
   """Fits one L2-regularised multinomial logistic regression; returns ((W, b), iterations, J).
 
   Args:
@@ -90,15 +91,31 @@ def fit_logistic(x, targets, l2, init=None, *, max_iterations: int = 1000, toler
   """
   if init is None:
     init = (jnp.zeros((x.shape[1], targets.shape[1])), jnp.zeros((targets.shape[1],)))
-  return minimize_lbfgs(lambda p: _objective(p, x, targets, l2), init, max_iterations, tolerance)
+  return minimize_lbfgs(lambda p: _objective(p, x, targets, l2, mask), init, max_iterations, tolerance)
+
+
+def shard_examples(mesh, x, targets):
+  """Pads the example axis to a multiple of the mesh size and shards it along "data".
+
+  Returns (x, targets, mask): padding rows have mask 0 and drop out of the objective;
+  the parameters stay replicated, and XLA turns the example sums into all-reduces.
+  """
+  from jax.sharding import NamedSharding, PartitionSpec
+  devices = mesh.devices.size
+  pad = (-x.shape[0]) % devices
+  mask = jnp.concatenate([jnp.ones(x.shape[0]), jnp.zeros(pad)])
+  x = jnp.pad(x, ((0, pad), (0, 0)))
+  targets = jnp.pad(targets, ((0, pad), (0, 0)))
+  rows = NamedSharding(mesh, PartitionSpec(mesh.axis_names[0]))
+  return jax.device_put(x, rows), jax.device_put(targets, rows), jax.device_put(mask, rows)
 
 
 @functools.partial(jax.jit, static_argnames=("max_iterations",))
-def _sweep(x, targets, x_val, y_val, l2_grid, max_iterations, tolerance):
+def _sweep(x, targets, x_val, y_val, l2_grid, max_iterations, tolerance, mask=None):
   """Warm-started path over l2_grid (descending); val accuracy and the fitted params per λ."""
 
   def one_strength(params, l2):
-    params, iterations, _ = minimize_lbfgs(lambda p: _objective(p, x, targets, l2), params, max_iterations,
+    params, iterations, _ = minimize_lbfgs(lambda p: _objective(p, x, targets, l2, mask), params, max_iterations,
                                            tolerance)
     weights, bias = params
     accuracy = jnp.mean(jnp.argmax(x_val @ weights + bias, axis=-1) == y_val)
@@ -115,12 +132,14 @@ def accuracy_of(params, x, labels) -> float:
 
 
 def logistic_probe(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=None, *,
-                   max_iterations: int = 1000, tolerance: float = 1e-5, refit: bool = True) -> dict:
+                   max_iterations: int = 1000, tolerance: float = 1e-5, refit: bool = True, mesh=None) -> dict:
   """Kornblith-protocol linear evaluation of frozen features.
 
   Standardises with train statistics, fits every strength of ``l2_grid`` (default the
   45-value Kornblith grid) on train, picks the best validation accuracy (ties → the
-  stronger regularisation), refits on train+val (``refit``), and scores test.
+  stronger regularisation), refits on train+val (``refit``), and scores test. With a
+  ``mesh`` (e.g. ``launch.runner.data_mesh()``), training examples are sharded over its
+  devices, for features that do not fit one device.
 
   Returns:
     dict with ``test_accuracy``, ``l2`` (chosen), ``val_accuracy`` (per strength, in
@@ -136,9 +155,11 @@ def logistic_probe(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=None,
     raise ValueError(f"l2_grid must be a non-empty list of non-negative strengths; got {grid}.")
   order = np.argsort(-grid, kind="stable")             # strongest first: the warm-start path
   x_train_s, x_val_s = standardize(x_train, x_val)
-  targets = jax.nn.one_hot(y_train, num_classes)
+  targets, mask = jax.nn.one_hot(y_train, num_classes), None
+  if mesh is not None:
+    x_train_s, targets, mask = shard_examples(mesh, x_train_s, targets)
   val_accuracy, iterations, params = _sweep(x_train_s, targets, x_val_s, jnp.asarray(y_val),
-                                            jnp.asarray(grid[order], jnp.float32), max_iterations, tolerance)
+                                            jnp.asarray(grid[order], jnp.float32), max_iterations, tolerance, mask)
   val_accuracy = np.asarray(val_accuracy)
   best_in_path = int(np.argmax(val_accuracy))           # first max along the path: strongest λ
   best_l2 = float(grid[order][best_in_path])
@@ -148,9 +169,12 @@ def logistic_probe(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=None,
     x_all = np.concatenate([x_train, x_val])
     y_all = np.concatenate([y_train, y_val])
     x_all_s, x_test_s = standardize(x_all, x_test)
-    best_params, refit_iterations, _ = fit_logistic(x_all_s, jax.nn.one_hot(y_all, num_classes), best_l2,
-                                                    best_params, max_iterations=max_iterations,
-                                                    tolerance=tolerance)
+    all_targets, all_mask = jax.nn.one_hot(y_all, num_classes), None
+    if mesh is not None:
+      x_all_s, all_targets, all_mask = shard_examples(mesh, x_all_s, all_targets)
+    best_params, refit_iterations, _ = fit_logistic(x_all_s, all_targets, best_l2, best_params,
+                                                    max_iterations=max_iterations, tolerance=tolerance,
+                                                    mask=all_mask)
   else:
     (x_test_s,) = standardize(x_train, x_test)[1:]
   unsorted = np.empty_like(val_accuracy)

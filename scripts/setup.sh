@@ -43,11 +43,15 @@ fi
 
 spec="."
 [ -n "$extras" ] && spec=".[${extras}]"
+# Reinstall when pyproject.toml or the set of top-level packages changed (an editable
+# install maps package names at install time).
 stamp="$venv/.installed-$(echo "$extras" | tr ',' '-')"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+fingerprint="$(cat pyproject.toml; ls -d */__init__.py 2>/dev/null)"
+fingerprint="$(echo "$fingerprint" | cksum)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$fingerprint" ]; then
   echo "overlap setup: installing $spec into $venv"
   "$venv/bin/python" -m pip install -q -e "$spec"
-  touch "$stamp"
+  echo "$fingerprint" > "$stamp"
 fi
 
 fashion_mnist=/usr/share/datasets/fashion-mnist

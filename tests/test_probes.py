@@ -166,3 +166,21 @@ def test_mixing_bad_input(rng):
     probes.diversity_order([np.full((3, 2), np.nan)])
   with pytest.raises(ValueError, match="rate_a"):
     probes.mixture_indices(4, 4, 1.5)
+
+
+def test_sharded_probe_equals_single_device():
+  import json
+  import os
+  import subprocess
+  import sys
+  from pathlib import Path
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
+  job = Path(__file__).parent / "jobs" / "sharded_probe_job.py"
+  result = subprocess.run([sys.executable, str(job)], env=env, capture_output=True, text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-2000:]
+  out = json.loads(result.stdout.strip().splitlines()[-1])
+  assert out["devices"] == 8
+  assert out["single"]["l2"] == out["sharded"]["l2"]
+  assert out["single"]["test_accuracy"] == pytest.approx(out["sharded"]["test_accuracy"])
+  np.testing.assert_allclose(out["sharded"]["val"], out["single"]["val"])
+  np.testing.assert_allclose(out["sharded"]["weights"], out["single"]["weights"], atol=1e-3)
