@@ -1,17 +1,19 @@
 r"""Linear probes on stored embeddings: ``python -m launch.probe``.
 
-Reads features from ``.npz`` files (one per split) holding ``labels`` [E] (or [E, C]
-multi-hot for ``--protocol=multilabel``), optional ``ids`` [E], and one array
-``emb_<model>`` [E, D] per model, runs an experiment and writes a CSV table (and a PNG
-figure for the mixing experiments) to ``--out``:
+Reads embeddings from the result store of ``launch.evaluate`` (``--store``,
+``--dataset``, ``--splits=train,val,test``; models aligned by example id), or from
+``.npz`` files (one per split: ``labels`` [E] (or [E, C] multi-hot for
+``--protocol=multilabel``) and one array ``emb_<model>`` [E, D] per model), runs an
+experiment and writes a CSV table (and a PNG figure for the mixing experiments) to
+``--out``:
 
   single     each model alone
   concat     every pair of models concatenated (stacked generalisation, paper Fig. 7)
   mixing     base + each other model at inverse rates 100/0 … 0/100, several seeds (Fig. 6 centre)
   diversity  base + each other model, dimensions added in diversity order (Fig. 6 right)
 
-  python -m launch.probe --train=train.npz --val=val.npz --test=test.npz \
-      --models=resnet50,clip_rn50 --experiment=mixing --out=/tmp/probe
+  python -m launch.probe --store=/tmp/overlap_store --splits='train[:50000],train[50000:],test' \
+      --models=small_cnn.s0,mlp.s0 --experiment=mixing --out=/tmp/probe
 """
 
 from __future__ import annotations
@@ -26,9 +28,14 @@ from absl import app, flags, logging
 
 import probes
 
-TRAIN = flags.DEFINE_string("train", None, "Training-split .npz.", required=True)
-VAL = flags.DEFINE_string("val", None, "Validation-split .npz (chooses the L2 strength).", required=True)
-TEST = flags.DEFINE_string("test", None, "Test-split .npz.", required=True)
+STORE = flags.DEFINE_string("store", None, "Result store written by launch.evaluate (instead of .npz files).")
+DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "Dataset in --store.")
+SPLITS = flags.DEFINE_list("splits", None, "Train, val and test split names in --store, e.g. "
+                           "'train[:50000],train[50000:],test'.")
+TRAIN = flags.DEFINE_string("train", None, "Training-split .npz (without --store).")
+VAL = flags.DEFINE_string("val", None, "Validation-split .npz (chooses the L2 strength).")
+TEST = flags.DEFINE_string("test", None, "Test-split .npz.")
+SHARD = flags.DEFINE_bool("shard", False, "Shard training examples over all devices (logistic protocol).")
 MODELS = flags.DEFINE_list("models", None, "Models (the first is the base model).", required=True)
 EXPERIMENT = flags.DEFINE_enum("experiment", "single", ["single", "concat", "mixing", "diversity"], "What to run.")
 PROTOCOL = flags.DEFINE_enum("protocol", "logistic", ["logistic", "ridge", "multilabel"],
@@ -61,13 +68,24 @@ def load_split(path: str, models: list[str]) -> tuple[dict[str, np.ndarray], np.
   return embeddings, labels
 
 
+def load_store_split(split: str, models: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+  """Embeddings per model and labels of one split of the result store, aligned by id."""
+  from launch import store
+  results = store.read(STORE.value, DATASET.value, split, models)
+  return results.embeddings, results.labels
+
+
 def run_probe(x_train, y_train, x_val, y_val, x_test, y_test, grid) -> tuple[float, float]:
   """(test score, chosen λ) under the selected protocol."""
   if PROTOCOL.value == "multilabel":
     result = probes.multilabel_probe(x_train, y_train, x_val, y_val, x_test, y_test, grid)
     return result["test_map"], result["l2"]
-  probe = probes.logistic_probe if PROTOCOL.value == "logistic" else probes.ridge_probe
-  result = probe(x_train, y_train, x_val, y_val, x_test, y_test, grid)
+  if PROTOCOL.value == "logistic":
+    from launch import runner
+    result = probes.logistic_probe(x_train, y_train, x_val, y_val, x_test, y_test, grid,
+                                   mesh=runner.data_mesh() if SHARD.value else None)
+  else:
+    result = probes.ridge_probe(x_train, y_train, x_val, y_val, x_test, y_test, grid)
   return result["test_accuracy"], result["l2"]
 
 
@@ -123,7 +141,14 @@ def main(argv):
   del argv
   models = MODELS.value
   grid = None if L2_GRID.value is None else [float(v) for v in L2_GRID.value]
-  splits = [load_split(path, models) for path in (TRAIN.value, VAL.value, TEST.value)]
+  if STORE.value:
+    if not SPLITS.value or len(SPLITS.value) != 3:
+      raise app.UsageError("--store needs --splits=TRAIN,VAL,TEST (three split names).")
+    splits = [load_store_split(split, models) for split in SPLITS.value]
+  elif TRAIN.value and VAL.value and TEST.value:
+    splits = [load_split(path, models) for path in (TRAIN.value, VAL.value, TEST.value)]
+  else:
+    raise app.UsageError("give --store with --splits, or --train, --val and --test .npz files.")
   out = Path(OUT.value)
   out.mkdir(parents=True, exist_ok=True)
   rows = []

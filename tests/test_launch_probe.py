@@ -43,3 +43,19 @@ def test_missing_model_is_named(tmp_path, rng):
   result = run([f"--train={train}", f"--val={val}", f"--test={test}", "--models=a,zzz", f"--out={tmp_path}"])
   assert result.returncode != 0
   assert "no embeddings of model 'zzz'" in result.stderr and "['a', 'b']" in result.stderr
+
+
+def test_reads_embeddings_from_the_result_store(tmp_path, rng):
+  from launch import store
+  centers = rng.normal(size=(3, 6))
+  for split, size in (("train", 90), ("val", 30), ("test", 30)):
+    labels = rng.integers(0, 3, size)
+    for model in ("a", "b"):
+      writer = store.ChunkWriter(tmp_path / "store", "toy", split, model, {}, size, size)
+      writer.write_chunk(0, {"logits": rng.normal(size=(size, 3)), "labels": labels, "ids": np.arange(size),
+                             "embeddings": centers[labels] + rng.normal(size=(size, 6))})
+  result = run([f"--store={tmp_path / 'store'}", "--dataset=toy", "--splits=train,val,test", "--models=a,b",
+                "--experiment=concat", "--l2_grid=0.1", f"--out={tmp_path / 'out'}"])
+  assert result.returncode == 0, result.stderr[-2000:]
+  rows = list(csv.DictReader(open(tmp_path / "out" / "probe_concat.csv")))
+  assert [r["features"] for r in rows] == ["a+b"] and float(rows[0]["score"]) > 0.6
