@@ -114,6 +114,10 @@ class ArraySource:
   def __getitem__(self, index: int) -> dict:
     return {"image": self.images[index], "label": int(self.labels[index]), "id": int(self.ids[index])}
 
+  @property
+  def fixed_image_shape(self) -> bool:
+    return True
+
   def get_batch(self, indices: np.ndarray) -> dict:
     """Vectorised read of many records (what the runner uses)."""
     return {"image": self.images[indices], "label": self.labels[indices], "id": self.ids[indices]}
@@ -148,6 +152,7 @@ class TfdsSource:
           "cannot be read without TensorFlow: rebuild them as array_record.") from None
     self._image_key, self._label_key = image_key, label_key
     info = self._source.dataset_info
+    self.fixed_image_shape = None not in tuple(info.features[image_key].shape)
     self.num_classes = info.features[label_key].num_classes
     sizes = {name: split_info.num_examples for name, split_info in info.splits.items()}
     # Stable ids: splits laid end to end in the dataset's split order, so an example's

@@ -92,8 +92,11 @@ def evaluate_one(name: str, settings: dict, source) -> None:
   writer = store.ChunkWriter(settings["out"], settings["dataset"], settings["split"], name, metadata, len(source),
                              global_batch * settings["chunk_batches"])
   dtype = jnp.bfloat16 if settings["precision"] == "bfloat16" else jnp.float32
+  # Variable-size images (ImageNet, VOC, ...) are resized and cropped on the host so
+  # batches stack; fixed-size ones go to the device whole and are resized there.
+  host_transform = None if getattr(source, "fixed_image_shape", True) else preprocess.host_resize
   stats = runner.evaluate(apply, state, source, writer, batch_size=settings["batch_size"], mesh=mesh,
-                          compute_dtype=dtype)
+                          compute_dtype=dtype, host_transform=host_transform)
   print(f"{name}: {stats.computed_chunks} chunks computed, {stats.skipped_chunks} already stored, "
         f"{stats.examples_per_second:.0f} examples/s", flush=True)
 

@@ -58,20 +58,22 @@ def _global_batch_size(requested: int, mesh: Mesh) -> int:
   return -(-requested // devices) * devices
 
 
-def _host_batch(source, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _host_batch(source, rows: np.ndarray, host_transform=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
   """Decodes rows (−1 = padding) into images, labels, ids and a validity mask.
 
-  Sources with a vectorised ``get_batch(indices)`` (in-memory arrays, TFDS
-  ``__getitems__``) are read in one call; others record by record.
+  Sources with a vectorised ``get_batch(indices)`` (in-memory arrays) are read in one
+  call; others record by record, each image through ``host_transform`` if given (the
+  host-side resize that makes variable-size images stackable).
   """
   valid = rows >= 0
   indices = rows[valid]
-  if hasattr(source, "get_batch") and indices.size:
+  if hasattr(source, "get_batch") and indices.size and host_transform is None:
     batch = source.get_batch(indices)
     images_valid, labels_valid, ids_valid = batch["image"], batch["label"], batch["id"]
   else:
     records = [source[int(i)] for i in indices] or [source[0]]
-    images_valid = np.stack([r["image"] for r in records])[:indices.size]
+    transform = host_transform or (lambda image: image)
+    images_valid = np.stack([transform(r["image"]) for r in records])[:indices.size]
     labels_valid = np.asarray([r["label"] for r in records], np.int64)[:indices.size]
     ids_valid = np.asarray([r["id"] for r in records], np.int64)[:indices.size]
   images = np.zeros((len(rows),) + images_valid.shape[1:], images_valid.dtype)
@@ -93,7 +95,8 @@ def _jitted_forward(apply_fn: Callable):
 
 
 def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter, *, batch_size: int,
-             mesh: Mesh | None = None, compute_dtype=jnp.float32, log_every_s: float = 10.0) -> RunStats:
+             mesh: Mesh | None = None, compute_dtype=jnp.float32, log_every_s: float = 10.0,
+             host_transform: Callable | None = None) -> RunStats:
   """Evaluates ``apply_fn(params, images) -> (logits, embeddings)`` on every example of ``source``.
 
   Args:
@@ -105,6 +108,8 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
     batch_size: requested global batch (rounded up to a multiple of the device count).
     compute_dtype: e.g. ``jnp.bfloat16`` to run the forward in bfloat16; outputs are
       always stored as float32.
+    host_transform: optional per-image host function (e.g. the zoo entry's
+      ``preprocessing.host_resize``) for sources whose images differ in size.
   Raises:
     NonFiniteOutputs: a chunk has NaN or infinite logits (nothing of it is written).
   """
@@ -168,12 +173,12 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
   # previous step's outputs are fetched, so the device never waits on the host.
   writes: list[concurrent.futures.Future] = []
   with concurrent.futures.ThreadPoolExecutor(2) as prefetcher, concurrent.futures.ThreadPoolExecutor(1) as write_pool:
-    decoded = [prefetcher.submit(_host_batch, source, local_rows(*step)) for step in plan[:2]]
+    decoded = [prefetcher.submit(_host_batch, source, local_rows(*step), host_transform) for step in plan[:2]]
     in_flight = None
     for position in range(len(plan)):
       images, labels, ids, valid = decoded[position].result()
       if position + 2 < len(plan):
-        decoded.append(prefetcher.submit(_host_batch, source, local_rows(*plan[position + 2])))
+        decoded.append(prefetcher.submit(_host_batch, source, local_rows(*plan[position + 2]), host_transform))
       decoded[position] = None
       device_outputs = forward(params, jax.make_array_from_process_local_data(batch_sharding, images))
       if in_flight is not None:

@@ -134,3 +134,29 @@ def test_bfloat16_forward_stays_close_and_stores_float32(tmp_path):
   assert results[jnp.bfloat16].logits.dtype == np.float32
   np.testing.assert_allclose(results[jnp.bfloat16].logits, results[jnp.float32].logits, atol=0.1)
   assert not np.array_equal(results[jnp.bfloat16].logits, results[jnp.float32].logits)
+
+
+def test_variable_size_images_are_resized_on_the_host(tmp_path):
+  from zoo.preprocessing import Preprocessing
+  rng = np.random.default_rng(1)
+  images = [rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for h, w in [(40, 60), (50, 32), (33, 33)] * 7]
+
+  class VariableSource:
+    fixed_image_shape = False
+
+    def __len__(self):
+      return len(images)
+
+    def __getitem__(self, index):
+      return {"image": images[index], "label": index % 3, "id": 100 + index}
+
+  preprocess = Preprocessing(24, 0.875, "bicubic", (0.5,) * 3, (0.25,) * 3, channels=3)
+  apply = lambda params, x: (preprocess(x).mean(axis=(1, 2)) @ params, preprocess(x).mean(axis=(1, 2)))
+  weights = rng.normal(size=(3, 3)).astype(np.float32)
+  writer = store.ChunkWriter(tmp_path, "toy", "all", "m", {}, len(images), 8)
+  runner.evaluate(apply, weights, VariableSource(), writer, batch_size=4, host_transform=preprocess.host_resize)
+  result = store.read(tmp_path, "toy", "all")
+  expected = np.stack([np.asarray(apply(weights, jnp.asarray(preprocess.host_resize(im))[None])[0][0])
+                       for im in images])
+  np.testing.assert_allclose(result.logits[0], expected, atol=1e-5)
+  assert preprocess.host_resize(images[0]).shape == (24, 24, 3)
