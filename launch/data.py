@@ -1,9 +1,10 @@
 """Input sources: TFDS ArrayRecord datasets through ``tfds.data_source``, and offline Fashion-MNIST.
 
-A *source* is random access (``len(source)``, ``source[i]``), which is what grain and the
-evaluation runner need; every record is ``{"image": uint8[H, W, C], "label": int,
-"id": int}``, where ``id`` is stable across runs (the TFDS per-example index, or the
-row of the IDX file).
+A *source* is random access (``len(source)``, ``source[i]``), which is what the
+evaluation runner needs; every record is ``{"image": uint8[H, W, C], "label": int (or
+a multi-hot int vector [C] for multi-label datasets such as voc/2007), "id": int}``,
+where ``id`` is stable across runs (the position in the dataset's splits laid end to
+end, or the row of the IDX file).
 
 Fashion-MNIST is read from IDX files (``--data_dir``, or Debian's
 ``dataset-fashion-mnist`` package at /usr/share/datasets/fashion-mnist/), so the
@@ -150,10 +151,16 @@ class TfdsSource:
           f"with network: `tfds build {name} --file_format=array_record` (or `tfds.builder(name, "
           f"file_format='array_record').download_and_prepare()`), then pass --data_dir. TFRecord-only copies "
           "cannot be read without TensorFlow: rebuild them as array_record.") from None
-    self._image_key, self._label_key = image_key, label_key
     info = self._source.dataset_info
-    self.fixed_image_shape = None not in tuple(info.features[image_key].shape)
-    self.num_classes = info.features[label_key].num_classes
+    features = info.features
+    if label_key not in features and "labels" in features:  # multi-label datasets, e.g. voc/2007
+      label_key = "labels"
+    self._image_key, self._label_key = image_key, label_key
+    self.fixed_image_shape = None not in tuple(features[image_key].shape)
+    label_feature = features[label_key]
+    # A Sequence of class labels (VOC) becomes a multi-hot vector: labels are then [C].
+    self.multi_label = isinstance(label_feature, tfds.features.Sequence)
+    self.num_classes = (label_feature.feature if self.multi_label else label_feature).num_classes
     sizes = {name: split_info.num_examples for name, split_info in info.splits.items()}
     # Stable ids: splits laid end to end in the dataset's split order, so an example's
     # id is the same whatever slice of whatever split it is read through.
@@ -168,8 +175,13 @@ class TfdsSource:
 
   def __getitem__(self, index: int) -> dict:
     record = self._source[index]
-    return {"image": np.asarray(record[self._image_key]), "label": int(record[self._label_key]),
-            "id": self._stable_id(index)}
+    if self.multi_label:
+      label = np.zeros(self.num_classes, np.int64)
+      label[np.asarray(record[self._label_key], np.int64)] = 1
+    else:
+      label = int(record[self._label_key])
+    image = np.asarray(record[self._image_key])
+    return {"image": image if image.ndim == 3 else image[..., None], "label": label, "id": self._stable_id(index)}
 
   def _stable_id(self, index: int) -> int:
     for first_id, size in self._pieces:

@@ -74,10 +74,11 @@ def _host_batch(source, rows: np.ndarray, host_transform=None) -> tuple[np.ndarr
     records = [source[int(i)] for i in indices] or [source[0]]
     transform = host_transform or (lambda image: image)
     images_valid = np.stack([transform(r["image"]) for r in records])[:indices.size]
-    labels_valid = np.asarray([r["label"] for r in records], np.int64)[:indices.size]
+    labels_valid = np.stack([np.asarray(r["label"], np.int64) for r in records])[:indices.size]
     ids_valid = np.asarray([r["id"] for r in records], np.int64)[:indices.size]
   images = np.zeros((len(rows),) + images_valid.shape[1:], images_valid.dtype)
-  labels, ids = np.zeros(len(rows), np.int64), np.full(len(rows), -1, np.int64)
+  labels = np.zeros((len(rows),) + np.shape(labels_valid)[1:], np.int64)   # [B] or multi-hot [B, C]
+  ids = np.full(len(rows), -1, np.int64)
   images[valid], labels[valid], ids[valid] = images_valid, labels_valid, ids_valid
   return images, labels, ids, valid
 

@@ -62,3 +62,22 @@ def test_truncated_idx_is_named(tmp_path):
 def test_bad_split_is_refused():
   with pytest.raises(ValueError, match="cannot read split"):
     data.resolve_split("validation", {"train": 10, "test": 5})
+
+
+def test_voc_labels_become_multi_hot_and_images_are_resized_on_the_host(tmp_path):
+  import jax.numpy as jnp
+
+  from launch import runner, store
+  from zoo.preprocessing import Preprocessing
+  with tfds.testing.mock_data(num_examples=10, policy=tfds.testing.MockPolicy.USE_CODE):
+    source = data.load_source("voc/2007", "test")
+    assert source.multi_label and not source.fixed_image_shape and source.num_classes == 20
+    record = source[0]
+    assert record["label"].shape == (20,) and set(np.unique(record["label"])) <= {0, 1}
+    preprocess = Preprocessing(16, 1.0, "bilinear", (0.5,) * 3, (0.5,) * 3, channels=3)
+    apply = lambda params, x: (preprocess(x).mean(axis=(1, 2)) @ params, preprocess(x).mean(axis=(1, 2)))
+    writer = store.ChunkWriter(tmp_path, "voc/2007", "test", "m", {}, len(source), 8)
+    runner.evaluate(apply, jnp.ones((3, 20)), source, writer, batch_size=4, host_transform=preprocess.host_resize)
+  result = store.read(tmp_path, "voc/2007", "test")
+  assert result.labels.shape == (10, 20) and result.logits.shape == (1, 10, 20)
+  np.testing.assert_array_equal(result.labels[0], record["label"])
