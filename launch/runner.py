@@ -11,8 +11,9 @@ example and writes them to the store (:mod:`launch.store`) chunk by chunk:
   split size, device count or process count;
 * each process reads only its own slice of every global batch (``jax.process_index``)
   and all processes run the same steps; outputs are gathered and process 0 writes;
-* host decoding runs two batches ahead on background threads, and each step is
-  dispatched before the previous step's outputs are fetched (the device never waits);
+* host decoding runs in a grain pipeline (threads, batches prefetched in order), and
+  each step is dispatched before the previous step's outputs are fetched (the device
+  never waits);
 * chunks already in the store (and passing their checksum) are skipped, so a killed
   run, rerun, computes only what is missing.
 """
@@ -25,6 +26,7 @@ import functools
 import time
 from typing import Any, Callable
 
+import grain
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -97,7 +99,7 @@ def _jitted_forward(apply_fn: Callable):
 
 def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter, *, batch_size: int,
              mesh: Mesh | None = None, compute_dtype=jnp.float32, log_every_s: float = 10.0,
-             host_transform: Callable | None = None) -> RunStats:
+             host_transform: Callable | None = None, decode_threads: int = 4) -> RunStats:
   """Evaluates ``apply_fn(params, images) -> (logits, embeddings)`` on every example of ``source``.
 
   Args:
@@ -111,6 +113,7 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
       always stored as float32.
     host_transform: optional per-image host function (e.g. the zoo entry's
       ``preprocessing.host_resize``) for sources whose images differ in size.
+    decode_threads: host threads of the grain decoding pipeline.
   Raises:
     NonFiniteOutputs: a chunk has NaN or infinite logits (nothing of it is written).
   """
@@ -170,17 +173,17 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
       if process == 0:  # written on a background thread: hashing and I/O overlap the next steps
         writes.append(write_pool.submit(writer.write_chunk, chunk, arrays))
 
-  # Two batches decode ahead on host threads; each step is dispatched before the
-  # previous step's outputs are fetched, so the device never waits on the host.
+  # Host batches are decoded by a grain pipeline (threads, a few batches ahead, in
+  # order); each step is dispatched before the previous step's outputs are fetched,
+  # so the device never waits on the host.
+  host_batches = iter(grain.MapDataset.range(len(plan))
+                      .map(lambda position: _host_batch(source, local_rows(*plan[position]), host_transform))
+                      .to_iter_dataset(grain.ReadOptions(num_threads=decode_threads, prefetch_buffer_size=4)))
   writes: list[concurrent.futures.Future] = []
-  with concurrent.futures.ThreadPoolExecutor(2) as prefetcher, concurrent.futures.ThreadPoolExecutor(1) as write_pool:
-    decoded = [prefetcher.submit(_host_batch, source, local_rows(*step), host_transform) for step in plan[:2]]
+  with concurrent.futures.ThreadPoolExecutor(1) as write_pool:
     in_flight = None
     for position in range(len(plan)):
-      images, labels, ids, valid = decoded[position].result()
-      if position + 2 < len(plan):
-        decoded.append(prefetcher.submit(_host_batch, source, local_rows(*plan[position + 2]), host_transform))
-      decoded[position] = None
+      images, labels, ids, valid = next(host_batches)
       device_outputs = forward(params, jax.make_array_from_process_local_data(batch_sharding, images))
       if in_flight is not None:
         finish(*in_flight)
