@@ -154,7 +154,7 @@ def main(argv):
   rows = []
   for row in experiment_rows(splits, models, grid):
     logging.info("%s", row)
-    print(", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
+    print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
     rows.append(row)
   table = out / f"probe_{EXPERIMENT.value}.csv"
   partial = table.with_suffix(".csv.tmp")
