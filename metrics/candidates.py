@@ -154,7 +154,7 @@ def _upper_float32(values: np.ndarray) -> np.ndarray:
   return np.where(rounded < values, np.nextafter(rounded, np.float32(np.inf)), rounded)
 
 
-def _read_model(probs, model: int, labels, classes, flat_index, keep_outside, combine, atol, name, dtype):
+def _read_model(probs, model: int, labels, classes, flat_index, combine, atol, name, dtype):
   """One full pass over one model: checks, candidate values, outside bound and top-1 class."""
   raw = _model_array(probs, model)
   if dtype is not None and raw.dtype != dtype:
@@ -183,7 +183,8 @@ def _read_model(probs, model: int, labels, classes, flat_index, keep_outside, co
   # to certify anything: read the exact largest non-candidate value of those rows.
   loose = np.flatnonzero(outside > _LOOSE_BOUND * row_max.view(raw.dtype).astype(np.float32))
   if loose.size:
-    masked = np.bitwise_and(bits[loose], keep_outside[loose])
+    masked = bits[loose]                                   # a copy: zero the candidates in it
+    masked[np.arange(loose.size)[:, None], classes[loose]] = 0
     outside[loose] = masked.max(axis=1).view(raw.dtype).astype(np.float32)
   # Top-1 class: the lowest candidate id at the row maximum, unless some other class
   # might reach that maximum (outside bound not below it): then a full argmax.
@@ -224,13 +225,7 @@ def build_candidate_view(probs, labels, combine: str = "prob", num_candidates: i
 
   classes = _choose_candidate_classes(probs, labels, num_models, min(num_candidates, num_classes))
   flat_index = (np.arange(num_examples)[:, None] * num_classes + classes).ravel()
-  # All-ones bits at non-candidates, zeros at candidates: AND-ing a model's bits with
-  # it and taking a row max gives the exact largest non-candidate value of that row.
-  bits_type = _BIT_VIEWS[first.dtype.name][0]
-  keep_outside = np.full((num_examples, num_classes), np.iinfo(bits_type).max, bits_type)
-  keep_outside.reshape(-1)[flat_index] = 0
-  read = lambda model: _read_model(probs, model, labels, classes, flat_index, keep_outside, combine, atol, name,
-                                   first.dtype)
+  read = lambda model: _read_model(probs, model, labels, classes, flat_index, combine, atol, name, first.dtype)
   with concurrent.futures.ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as pool:
     per_model = list(pool.map(read, range(num_models)))
   candidate_values, outside, correct = (np.stack(column) for column in zip(*per_model))
