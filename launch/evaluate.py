@@ -69,48 +69,6 @@ def _initialize_distributed() -> None:
     jax.distributed.initialize()
 
 
-def evaluate_one(name: str, settings: dict, source) -> None:
-  """Loads one zoo model and runs it over ``source`` into the store."""
-  from etils import epath
-  from flax import nnx
-
-  import zoo
-  from launch import runner, store
-
-  entry = zoo.get(name)
-  model = zoo.load(entry, epath.Path(settings["zoo_dir"]).expanduser())
-  graphdef, state = nnx.split(model)
-  preprocess = entry.preprocessing
-
-  def apply(state, images):
-    return nnx.merge(graphdef, state)(preprocess(images).astype(state_dtype(state)))
-
-  mesh = runner.data_mesh()
-  global_batch = runner._global_batch_size(settings["batch_size"], mesh)
-  metadata = {"weights": dataclass_dict(entry.weights), "preprocessing": dataclass_dict(entry.preprocessing),
-              "training_method": entry.training_method, "precision": settings["precision"]}
-  writer = store.ChunkWriter(settings["out"], settings["dataset"], settings["split"], name, metadata, len(source),
-                             global_batch * settings["chunk_batches"])
-  dtype = jnp.bfloat16 if settings["precision"] == "bfloat16" else jnp.float32
-  # Variable-size images (ImageNet, VOC, ...) are resized and cropped on the host so
-  # batches stack; fixed-size ones go to the device whole and are resized there.
-  host_transform = None if getattr(source, "fixed_image_shape", True) else preprocess.host_resize
-  stats = runner.evaluate(apply, state, source, writer, batch_size=settings["batch_size"], mesh=mesh,
-                          compute_dtype=dtype, host_transform=host_transform)
-  print(f"{name}: {stats.computed_chunks} chunks computed, {stats.skipped_chunks} already stored, "
-        f"{stats.examples_per_second:.0f} examples/s", flush=True)
-
-
-def state_dtype(state):
-  leaves = [leaf for leaf in jax.tree.leaves(state) if jnp.issubdtype(leaf.dtype, jnp.floating)]
-  return leaves[0].dtype if leaves else jnp.float32
-
-
-def dataclass_dict(value) -> dict:
-  import dataclasses
-  return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(value).items()}
-
-
 def main(argv) -> int:
   del argv
   _initialize_distributed()
@@ -122,10 +80,11 @@ def main(argv) -> int:
   source = data.load_source(settings["dataset"], settings["split"], settings["data_dir"])
   logging.info("evaluating %d models on %s/%s (%d examples) over %d devices", len(names), settings["dataset"],
                settings["split"], len(source), jax.device_count())
+  from launch import runner
   failed = {}
   for name in names:
     try:
-      evaluate_one(name, settings, source)
+      runner.evaluate_zoo_model(name, source, settings)
     except Exception as error:  # report, go on with the other models, fail the exit status
       failed[name] = f"{type(error).__name__}: {error}"
       logging.error("model %s failed: %s", name, failed[name])

@@ -204,3 +204,41 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
   elapsed = time.perf_counter() - started
   return RunStats(computed_chunks=len(missing), skipped_chunks=writer.num_chunks - len(missing),
                   examples_per_second=examples / elapsed if elapsed > 0 else float("nan"))
+
+
+def evaluate_zoo_model(name: str, source, settings: dict) -> RunStats:
+  """Loads zoo model ``name`` and evaluates it over ``source`` into the store.
+
+  ``settings``: out, dataset, split, zoo_dir, batch_size, chunk_batches, precision
+  (the fields of launch.evaluate's flags). Variable-size images are resized and
+  cropped on the host so batches stack; fixed-size ones are resized on the device.
+  """
+  import dataclasses as dc
+
+  from etils import epath
+  from flax import nnx
+
+  import zoo
+
+  entry = zoo.get(name)
+  model = zoo.load(entry, epath.Path(settings["zoo_dir"]).expanduser())
+  graphdef, state = nnx.split(model)
+  preprocess = entry.preprocessing
+  floating = [leaf.dtype for leaf in jax.tree.leaves(state) if jnp.issubdtype(leaf.dtype, jnp.floating)]
+  dtype = jnp.bfloat16 if settings["precision"] == "bfloat16" else jnp.float32
+
+  def apply(state, images):
+    return nnx.merge(graphdef, state)(preprocess(images).astype(floating[0] if floating else jnp.float32))
+
+  as_dict = lambda value: {k: (list(v) if isinstance(v, tuple) else v) for k, v in dc.asdict(value).items()}
+  mesh = data_mesh()
+  metadata = {"weights": as_dict(entry.weights), "preprocessing": as_dict(entry.preprocessing),
+              "training_method": entry.training_method, "precision": settings["precision"]}
+  writer = store.ChunkWriter(settings["out"], settings["dataset"], settings["split"], name, metadata, len(source),
+                             _global_batch_size(settings["batch_size"], mesh) * settings["chunk_batches"])
+  host_transform = None if getattr(source, "fixed_image_shape", True) else preprocess.host_resize
+  stats = evaluate(apply, state, source, writer, batch_size=settings["batch_size"], mesh=mesh, compute_dtype=dtype,
+                   host_transform=host_transform)
+  print(f"{name}: {stats.computed_chunks} chunks computed, {stats.skipped_chunks} already stored, "
+        f"{stats.examples_per_second:.0f} examples/s", flush=True)
+  return stats

@@ -13,7 +13,7 @@ from zoo.preprocessing import Preprocessing
 from zoo.registry import ModelEntry, WeightSource, register
 
 FASHION_MNIST = Preprocessing(resolution=28, mean=(0.2860,), std=(0.3530,), channels=1)
-_BASE_HPARAMS = (("learning_rate", 1e-3), ("weight_decay", 1e-4), ("dropout", 0.0))
+_BASE_HPARAMS = (("learning_rate", 3e-3), ("weight_decay", 1e-4), ("dropout", 0.0))
 
 
 def _row(name, builder, architecture, seed=0, hparams=_BASE_HPARAMS, objective="supervised",
@@ -31,5 +31,5 @@ BASE = _row("small_cnn.s0", _cnn, "small_cnn")
 _row("small_cnn.s1", _cnn, "small_cnn", seed=1)
 _row("small_cnn.s2", _cnn, "small_cnn", seed=2)
 _row("small_cnn.dropout", functools.partial(_cnn, dropout=0.3), "small_cnn",
-     hparams=(("learning_rate", 1e-3), ("weight_decay", 1e-4), ("dropout", 0.3)))
+     hparams=(("learning_rate", 3e-3), ("weight_decay", 1e-4), ("dropout", 0.3)))
 _row("mlp.s0", _mlp, "mlp")
