@@ -112,5 +112,8 @@ def pair_category(a: ModelEntry, b: ModelEntry) -> str:
 
 
 def weights_path(entry: ModelEntry, zoo_dir) -> epath.Path:
+  """Absolute path of a checkpoint row's weights (orbax refuses relative paths)."""
   location = epath.Path(entry.weights.location)
-  return location if location.is_absolute() else epath.Path(zoo_dir) / location
+  if not location.is_absolute():
+    location = epath.Path(zoo_dir).expanduser() / location
+  return location if "://" in str(location) else location.resolve()
