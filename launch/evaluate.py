@@ -22,7 +22,6 @@ from __future__ import annotations
 import sys
 
 import jax
-import jax.numpy as jnp
 from absl import app, flags, logging
 from ml_collections import config_flags
 

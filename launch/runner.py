@@ -85,7 +85,7 @@ def _host_batch(source, rows: np.ndarray, host_transform=None) -> tuple[np.ndarr
   return images, labels, ids, valid
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=8)  # reused across reruns of one apply; bounded so closures do not pile up
 def _jitted_forward(apply_fn: Callable):
   """One compiled forward per apply function (reused across splits and reruns)."""
 
@@ -224,11 +224,10 @@ def evaluate_zoo_model(name: str, source, settings: dict) -> RunStats:
   model = zoo.load(entry, epath.Path(settings["zoo_dir"]).expanduser())
   graphdef, state = nnx.split(model)
   preprocess = entry.preprocessing
-  floating = [leaf.dtype for leaf in jax.tree.leaves(state) if jnp.issubdtype(leaf.dtype, jnp.floating)]
   dtype = jnp.bfloat16 if settings["precision"] == "bfloat16" else jnp.float32
 
-  def apply(state, images):
-    return nnx.merge(graphdef, state)(preprocess(images).astype(floating[0] if floating else jnp.float32))
+  def apply(state, images):  # inputs in the compute dtype that evaluate() casts the weights to
+    return nnx.merge(graphdef, state)(preprocess(images).astype(dtype))
 
   as_dict = lambda value: {k: (list(v) if isinstance(v, tuple) else v) for k, v in dc.asdict(value).items()}
   mesh = data_mesh()

@@ -37,10 +37,14 @@ ARRAYS = ("logits", "embeddings", "labels", "ids")
 MANIFEST_VERSION = 1
 
 
+def _safe(name: str) -> str:
+  """A dataset, split or model name as one path component ('voc/2007' → 'voc__2007')."""
+  return name.replace("/", "__")
+
+
 def model_dir(root, dataset: str, split: str, model: str) -> epath.Path:
   """<root>/<dataset>/<split>/<model>, with '/' in names made path-safe."""
-  safe = lambda name: name.replace("/", "__")
-  return epath.Path(root) / safe(dataset) / safe(split) / safe(model)
+  return epath.Path(root) / _safe(dataset) / _safe(split) / _safe(model)
 
 
 def _atomic_write(path: epath.Path, data: bytes) -> None:
@@ -152,7 +156,7 @@ class Results:
 
 def list_models(root, dataset: str, split: str) -> list[str]:
   """Models with a manifest under <root>/<dataset>/<split>, sorted."""
-  directory = epath.Path(root) / dataset.replace("/", "__") / split.replace("/", "__")
+  directory = epath.Path(root) / _safe(dataset) / _safe(split)
   if not directory.exists():
     return []
   return sorted(json.loads((d / "manifest.json").read_text())["model"]

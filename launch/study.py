@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags, logging
+from absl import app, flags
 
 import metrics
 import zoo

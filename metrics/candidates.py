@@ -157,7 +157,7 @@ def _upper_float32(values: np.ndarray) -> np.ndarray:
 def _read_model(probs, model: int, labels, classes, flat_index, combine, atol, name, dtype):
   """One full pass over one model: checks, candidate values, outside bound and top-1 class."""
   raw = _model_array(probs, model)
-  if dtype is not None and raw.dtype != dtype:
+  if raw.dtype != dtype:
     raise ValueError(f"{name}[{model}] has dtype {raw.dtype} but {name}[0] has {dtype}; store all models alike.")
   num_classes = raw.shape[1]
   bits = raw.view(_BIT_VIEWS[raw.dtype.name][0])
@@ -181,7 +181,8 @@ def _read_model(probs, model: int, labels, classes, flat_index, combine, atol, n
   outside = _upper_float32(np.maximum(outside, 0.0))
   # Where that mass is large next to the row's top value the bound would be too loose
   # to certify anything: read the exact largest non-candidate value of those rows.
-  loose = np.flatnonzero(outside > _LOOSE_BOUND * row_max.view(raw.dtype).astype(np.float32))
+  top_value = row_max.view(raw.dtype).astype(np.float32)
+  loose = np.flatnonzero(outside > _LOOSE_BOUND * top_value)
   if loose.size:
     masked = bits[loose]                                   # a copy: zero the candidates in it
     masked[np.arange(loose.size)[:, None], classes[loose]] = 0
@@ -189,7 +190,7 @@ def _read_model(probs, model: int, labels, classes, flat_index, combine, atol, n
   # Top-1 class: the lowest candidate id at the row maximum, unless some other class
   # might reach that maximum (outside bound not below it): then a full argmax.
   top = np.where(candidate_bits == row_max[:, None], classes, num_classes).min(axis=1)
-  unresolved = np.flatnonzero(outside >= row_max.view(raw.dtype).astype(np.float32))
+  unresolved = np.flatnonzero(outside >= top_value)
   if unresolved.size:
     top[unresolved] = bits[unresolved].argmax(axis=1)
   return candidate_values, outside, top == labels

@@ -16,7 +16,6 @@ recomputed over all K classes.
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -59,11 +58,9 @@ def pair_indices(num_models: int) -> tuple[np.ndarray, np.ndarray]:
   Pairs come in the order the all-pairs kernel produces them: model a with its
   partners a+1, a+2, … a+⌊N/2⌋ (mod N), so each row of the kernel does the same work.
   """
-  partners = _partner_offsets(num_models)
-  a = np.repeat(np.arange(num_models), len(partners))
-  b = (a + np.tile(partners, num_models)) % num_models
+  a, offset = _kernel_slots(num_models)
   keep = _kept_slots(num_models)
-  a, b = a[keep], b[keep]
+  a, b = a[keep], (a[keep] + offset[keep]) % num_models
   return np.minimum(a, b).astype(np.int32), np.maximum(a, b).astype(np.int32)
 
 
@@ -71,11 +68,15 @@ def _partner_offsets(num_models: int) -> np.ndarray:
   return np.arange(1, num_models // 2 + 1)
 
 
+def _kernel_slots(num_models: int) -> tuple[np.ndarray, np.ndarray]:
+  """(model a, partner offset) of every row of the kernel's [N·⌊N/2⌋, E] output."""
+  offsets = _partner_offsets(num_models)
+  return np.repeat(np.arange(num_models), len(offsets)), np.tile(offsets, num_models)
+
+
 def _kept_slots(num_models: int) -> np.ndarray:
   """For even N the offset N/2 pairs a with a+N/2 twice; keep the a < N/2 half."""
-  offsets = _partner_offsets(num_models)
-  a = np.repeat(np.arange(num_models), len(offsets))
-  offset = np.tile(offsets, num_models)
+  a, offset = _kernel_slots(num_models)
   return ~((2 * offset == num_models) & (a >= num_models // 2))
 
 
