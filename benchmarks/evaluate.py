@@ -25,7 +25,7 @@ from flax import nnx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from launch import data, runner, store  # noqa: E402
-from zoo import small  # noqa: E402
+from zoo.architectures import small  # noqa: E402
 from zoo.preprocessing import Preprocessing  # noqa: E402
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 
-from zoo import small
+from zoo.architectures import small
 from zoo.preprocessing import Preprocessing
 from zoo.registry import ModelEntry, WeightSource, register
 

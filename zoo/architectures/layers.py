@@ -1,0 +1,99 @@
+"""Layers shared by the architectures, with the exact semantics of their PyTorch originals.
+
+Parameter names follow flax (``kernel`` HWIO / [in, out], ``scale``, ``bias``, ``mean``,
+``var``, ``embedding``) so that one converter maps every family's PyTorch tensors.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+
+def quick_gelu(x):
+  """OpenAI CLIP's GELU approximation x·σ(1.702x)."""
+  return x * jax.nn.sigmoid(1.702 * x)
+
+
+# Activation names as in transformers configs (``hidden_act``).
+ACTIVATIONS = {
+    "relu": jax.nn.relu,
+    "gelu": functools.partial(jax.nn.gelu, approximate=False),
+    "gelu_new": functools.partial(jax.nn.gelu, approximate=True),
+    "gelu_pytorch_tanh": functools.partial(jax.nn.gelu, approximate=True),
+    "quick_gelu": quick_gelu,
+    "swish": jax.nn.silu,
+    "silu": jax.nn.silu,
+    "tanh": jnp.tanh,
+}
+
+
+def activation(name: str):
+  """The activation function called ``name``; a clear error for unknown names."""
+  if name not in ACTIVATIONS:
+    raise ValueError(f"unsupported activation {name!r}; supported: {sorted(ACTIVATIONS)}.")
+  return ACTIVATIONS[name]
+
+
+def torch_padding(kernel_size: int, dilation: int = 1) -> list[tuple[int, int]]:
+  """PyTorch's symmetric ``padding=kernel_size // 2`` as flax explicit padding pairs."""
+  pad = dilation * (kernel_size - 1) // 2
+  return [(pad, pad), (pad, pad)]
+
+
+def tf_same_padding(size: int, kernel_size: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+  """TensorFlow "SAME" padding of one spatial axis: total = max((⌈n/s⌉-1)s + (k-1)d + 1 - n, 0),
+  split with the odd pixel after (timm's / transformers' dynamic padding)."""
+  total = max((math.ceil(size / stride) - 1) * stride + (kernel_size - 1) * dilation + 1 - size, 0)
+  return total // 2, total - total // 2
+
+
+def pad_hw(x, top: int, bottom: int, left: int, right: int, value: float = 0.0):
+  """Pads an NHWC array spatially (PyTorch ``ZeroPad2d((left, right, top, bottom))``)."""
+  return jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)
+
+
+def conv(in_features: int, out_features: int, kernel_size: int, *, stride: int = 1, padding="torch",
+         groups: int = 1, bias: bool = False, dilation: int = 1, rngs: nnx.Rngs) -> nnx.Conv:
+  """An ``nnx.Conv`` with PyTorch's default symmetric padding unless ``padding`` says
+  otherwise ("SAME" = TF dynamic padding, "VALID", or explicit pairs)."""
+  if padding == "torch":
+    padding = torch_padding(kernel_size, dilation)
+  return nnx.Conv(in_features, out_features, (kernel_size, kernel_size), strides=stride, padding=padding,
+                  feature_group_count=groups, use_bias=bias, kernel_dilation=dilation, rngs=rngs)
+
+
+def batch_norm(features: int, *, epsilon: float = 1e-5, rngs: nnx.Rngs) -> nnx.BatchNorm:
+  """Inference batch norm (running statistics), PyTorch's default epsilon."""
+  return nnx.BatchNorm(features, use_running_average=True, epsilon=epsilon, rngs=rngs)
+
+
+def max_pool_torch(x, kernel_size: int, stride: int, padding: int):
+  """PyTorch ``MaxPool2d(kernel, stride, padding)``: padding never wins the max."""
+  return nnx.max_pool(x, (kernel_size, kernel_size), strides=(stride, stride),
+                      padding=[(padding, padding), (padding, padding)])
+
+
+class WeightStandardizedConv(nnx.Module):
+  """Conv whose kernel is standardised per output channel before use (BiT):
+  W' = (W - mean(W)) / sqrt(var(W) + eps), moments over (H, W, in) with the biased variance.
+  ``padding="SAME"`` is TF's dynamic padding, an int is symmetric padding."""
+
+  def __init__(self, in_features: int, out_features: int, kernel_size: int, *, stride: int = 1,
+               padding="SAME", epsilon: float = 1e-8, rngs: nnx.Rngs):
+    init = nnx.initializers.lecun_normal()
+    self.kernel = nnx.Param(init(rngs.params(), (kernel_size, kernel_size, in_features, out_features)))
+    self.stride, self.epsilon = stride, epsilon
+    self.padding = padding if isinstance(padding, str) else [(padding, padding), (padding, padding)]
+
+  def __call__(self, x):
+    kernel = self.kernel[...]
+    mean = jnp.mean(kernel, axis=(0, 1, 2), keepdims=True)
+    var = jnp.var(kernel, axis=(0, 1, 2), keepdims=True)
+    kernel = (kernel - mean) * jax.lax.rsqrt(var + self.epsilon)
+    return jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (self.stride, self.stride), self.padding,
+                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))

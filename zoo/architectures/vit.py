@@ -1,0 +1,104 @@
+"""Vision Transformer (Dosovitskiy et al. 2021) and its variants from one module:
+ViT / AugReg (class token, optional tanh pre-logits), DeiT distilled (class + distillation
+tokens, logits averaged), CLIP's image tower (pre-norm, no patch bias, projection)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+from flax import nnx
+
+from zoo.architectures import layers
+from zoo.architectures.transformer import EncoderBlock
+
+
+@dataclasses.dataclass(frozen=True)
+class ViTConfig:
+  """Defaults: ViT-B/16 at 224² as in transformers' ``ViTConfig``."""
+  image_size: int = 224
+  patch_size: int = 16
+  num_channels: int = 3
+  hidden_size: int = 768
+  num_hidden_layers: int = 12
+  num_attention_heads: int = 12
+  intermediate_size: int = 3072
+  hidden_act: str = "gelu"
+  layer_norm_eps: float = 1e-12
+  qkv_bias: bool = True
+  patch_bias: bool = True
+  pre_norm: bool = False  # CLIP: LayerNorm on the embedded tokens before the blocks
+  distillation_token: bool = False  # DeiT: a second learned token after the class token
+  distilled_head: bool = False  # DeiT distilled: a head on that token, logits averaged with the class head
+  representation_size: int | None = None  # AugReg/original ViT "pre_logits": Linear + tanh
+  projection_dim: int | None = None  # CLIP: bias-free projection of the pooled token
+  num_classes: int = 1000
+
+  @property
+  def num_patches(self) -> int:
+    return (self.image_size // self.patch_size) ** 2
+
+
+class VisionTransformer(nnx.Module):
+  """patches + tokens + positions → blocks → LayerNorm → class token(s) → head.
+
+  The embedding is the pooled token after the final norm (and pre-logits / projection
+  when the model has them): the mean of the class and distillation tokens for DeiT.
+  """
+
+  def __init__(self, config: ViTConfig, *, rngs: nnx.Rngs):
+    self.config = config
+    width = config.hidden_size
+    normal = nnx.initializers.normal(0.02)
+    self.patch_embed = layers.conv(config.num_channels, width, config.patch_size, stride=config.patch_size,
+                                   padding="VALID", bias=config.patch_bias, rngs=rngs)
+    self.cls_token = nnx.Param(normal(rngs.params(), (1, 1, width)))
+    num_tokens = 2 if config.distillation_token else 1
+    self.dist_token = nnx.Param(normal(rngs.params(), (1, 1, width))) if config.distillation_token else None
+    self.pos_embed = nnx.Param(normal(rngs.params(), (1, config.num_patches + num_tokens, width)))
+    self.norm_pre = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs) if config.pre_norm else None
+    self.blocks = nnx.List([
+        EncoderBlock(width, config.num_attention_heads, config.intermediate_size, act=config.hidden_act,
+                     epsilon=config.layer_norm_eps, qkv_bias=config.qkv_bias, rngs=rngs)
+        for _ in range(config.num_hidden_layers)])
+    self.norm = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs)
+    self.pre_logits = (nnx.Linear(width, config.representation_size, rngs=rngs)
+                       if config.representation_size else None)
+    self.projection = (nnx.Linear(width, config.projection_dim, use_bias=False, rngs=rngs)
+                       if config.projection_dim else None)
+    features = config.representation_size or config.projection_dim or width
+    self.head = nnx.Linear(features, config.num_classes, rngs=rngs) if config.num_classes else None
+    self.head_dist = (nnx.Linear(width, config.num_classes, rngs=rngs)
+                      if config.distilled_head and config.num_classes else None)
+
+  def forward_features(self, images):
+    """Token sequence after the final LayerNorm, [B, tokens, width]."""
+    if images.shape[1:3] != (self.config.image_size,) * 2:
+      raise ValueError(f"ViT expects {self.config.image_size}² images (its position embeddings); got "
+                       f"{images.shape[1]}×{images.shape[2]}. Use the model's preprocessing.")
+    x = self.patch_embed(images)
+    batch, width = x.shape[0], x.shape[-1]
+    x = x.reshape(batch, -1, width)
+    tokens = [self.cls_token[...]] + ([self.dist_token[...]] if self.dist_token is not None else [])
+    x = jnp.concatenate([jnp.broadcast_to(t, (batch, 1, width)).astype(x.dtype) for t in tokens] + [x], axis=1)
+    x = x + self.pos_embed[...].astype(x.dtype)
+    if self.norm_pre is not None:
+      x = self.norm_pre(x)
+    for block in self.blocks:
+      x = block(x)
+    return self.norm(x)
+
+  def __call__(self, images):
+    x = self.forward_features(images)
+    if self.head_dist is not None:
+      embedding = (x[:, 0] + x[:, 1]) / 2
+      if self.head is None:
+        return embedding, embedding
+      return (self.head(x[:, 0]) + self.head_dist(x[:, 1])) / 2, embedding
+    embedding = x[:, 0]
+    if self.pre_logits is not None:
+      embedding = jnp.tanh(self.pre_logits(embedding))
+    if self.projection is not None:
+      embedding = self.projection(embedding)
+    logits = self.head(embedding) if self.head is not None else embedding
+    return logits, embedding

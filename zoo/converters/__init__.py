@@ -1,0 +1,1 @@
+"""Weight converters: PyTorch/transformers safetensors and Google .npz checkpoints → nnx state."""

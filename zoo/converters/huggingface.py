@@ -1,0 +1,302 @@
+"""transformers checkpoints (Hub repo id or a local ``save_pretrained`` directory) → nnx models.
+
+``load_pretrained(source)`` reads ``config.json`` and the safetensors weights (never
+pickle), builds the family's nnx module from the config, maps every tensor with
+:func:`zoo.converters.mapping.load_into`, and caches the converted state as an orbax
+checkpoint keyed by the source and the sha256 of its files, so a second load does not
+convert again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+from typing import Any, Callable
+
+import numpy as np
+from etils import epath
+from flax import nnx
+
+from zoo.architectures.bit import BiT, BitConfig
+from zoo.architectures.clip import CLIP, TextConfig
+from zoo.architectures.efficientnet import EfficientNet, EfficientNetConfig
+from zoo.architectures.resnet import ResNet, ResNetConfig
+from zoo.architectures.vit import ViTConfig, VisionTransformer
+from zoo.converters.mapping import ConversionError, load_into
+from zoo.preprocessing import Preprocessing
+
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+_ALWAYS_IGNORED = (r"num_batches_tracked$", r"position_ids$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+  """How one transformers ``model_type`` becomes an nnx module: ``build(config) → module``
+  (called under nnx.eval_shape), tensor-name ``renames`` and names to ``ignore``."""
+  build: Callable[[dict], nnx.Module]
+  renames: tuple[tuple[str, str], ...]
+  ignore: tuple[str, ...] = ()
+
+
+def _num_classes(config: dict) -> int:
+  architectures = config.get("architectures") or []
+  if not any(a.endswith(("ForImageClassification", "ForImageClassificationWithTeacher")) for a in architectures):
+    return 0
+  return len(config.get("id2label") or {}) or config.get("num_labels", 2)
+
+
+def _fields(config: dict, cls, **overrides):
+  """The dataclass ``cls`` from the config's keys of the same names (tuples for lists)."""
+  names = {f.name for f in dataclasses.fields(cls)}
+  values = {k: tuple(v) if isinstance(v, list) else v for k, v in config.items() if k in names}
+  return cls(**{**values, **overrides})
+
+
+def _resnet(config):
+  return ResNet(_fields(config, ResNetConfig, num_classes=_num_classes(config)), rngs=nnx.Rngs(0))
+
+
+def _bit(config):
+  if config.get("output_stride", 32) != 32:
+    raise ConversionError(f"BiT with output_stride {config['output_stride']} (dilated stages) is not supported.")
+  return BiT(_fields(config, BitConfig, num_classes=_num_classes(config)), rngs=nnx.Rngs(0))
+
+
+def _efficientnet(config):
+  return EfficientNet(_fields(config, EfficientNetConfig, num_classes=_num_classes(config)), rngs=nnx.Rngs(0))
+
+
+def _vit_config(config, **overrides):
+  return _fields(config, ViTConfig, num_classes=_num_classes(config), **overrides)
+
+
+def _vit(config):
+  return VisionTransformer(_vit_config(config), rngs=nnx.Rngs(0))
+
+
+def _deit(config):
+  teacher = any(a.endswith("WithTeacher") for a in config.get("architectures") or [])
+  return VisionTransformer(_vit_config(config, distillation_token=True, distilled_head=teacher), rngs=nnx.Rngs(0))
+
+
+def _clip(config):
+  vision = dict(config["vision_config"])
+  text = dict(config["text_config"])
+  projection = config.get("projection_dim", 512)
+  for tower in (vision, text):
+    tower.setdefault("hidden_act", "quick_gelu")
+    tower.setdefault("layer_norm_eps", 1e-5)
+  text.setdefault("eos_token_id", 2)
+  vision_config = _fields(vision, ViTConfig, num_classes=0, pre_norm=True, patch_bias=False,
+                          projection_dim=projection)
+  return CLIP(vision_config, _fields(text, TextConfig, projection_dim=projection), rngs=nnx.Rngs(0))
+
+
+_LAYER = r"\.encoder\.layer\.(\d+)\."
+_VIT_RENAMES = (
+    (r"^(vit|deit)\.", ""),
+    (r"^embeddings\.patch_embeddings\.projection\.", "patch_embed."),
+    (r"^embeddings\.cls_token$", "cls_token"),
+    (r"^embeddings\.distillation_token$", "dist_token"),
+    (r"^embeddings\.position_embeddings$", "pos_embed"),
+    (r"^encoder\.layer\.(\d+)\.attention\.attention\.(query|key|value)\.", r"blocks.\1.attn.\2."),
+    (r"^encoder\.layer\.(\d+)\.attention\.output\.dense\.", r"blocks.\1.attn.out."),
+    (r"^encoder\.layer\.(\d+)\.intermediate\.dense\.", r"blocks.\1.mlp.fc1."),
+    (r"^encoder\.layer\.(\d+)\.output\.dense\.", r"blocks.\1.mlp.fc2."),
+    (r"^encoder\.layer\.(\d+)\.layernorm_before\.", r"blocks.\1.norm1."),
+    (r"^encoder\.layer\.(\d+)\.layernorm_after\.", r"blocks.\1.norm2."),
+    (r"^layernorm\.", "norm."),
+    (r"^(classifier|cls_classifier)\.", "head."),
+    (r"^distillation_classifier\.", "head_dist."),
+)
+_CLIP_TOWER_RENAMES = (
+    (r"encoder\.layers\.(\d+)\.self_attn\.(q|k|v)_proj\.",
+     lambda m: f"blocks.{m[1]}.attn.{dict(q='query', k='key', v='value')[m[2]]}."),
+    (r"encoder\.layers\.(\d+)\.self_attn\.out_proj\.", r"blocks.\1.attn.out."),
+    (r"encoder\.layers\.(\d+)\.layer_norm(\d)\.", r"blocks.\1.norm\2."),
+    (r"encoder\.layers\.(\d+)\.mlp\.", r"blocks.\1.mlp."),
+)
+FAMILIES: dict[str, Family] = {
+    "resnet": Family(_resnet, (
+        (r"^resnet\.", ""),
+        (r"^embedder\.embedder\.", "stem."),
+        (r"^encoder\.stages\.(\d+)\.layers\.(\d+)\.layer\.(\d+)\.", r"stages.\1.\2.layers.\3."),
+        (r"^encoder\.stages\.(\d+)\.layers\.(\d+)\.shortcut\.", r"stages.\1.\2.shortcut."),
+        (r"\.convolution\.", ".conv."), (r"\.normalization\.", ".bn."),
+        (r"^classifier\.1\.", "head."))),
+    "bit": Family(_bit, (
+        (r"^bit\.", ""),
+        (r"^embedder\.convolution\.", "stem_conv."),
+        (r"^embedder\.norm\.", "stem_norm."),
+        (r"^encoder\.stages\.(\d+)\.layers\.(\d+)\.downsample\.(conv|norm)\.", r"stages.\1.\2.downsample_\3."),
+        (r"^encoder\.stages\.(\d+)\.layers\.(\d+)\.", r"stages.\1.\2."),
+        (r"(norm\d?|downsample_norm)\.(weight|bias)$", r"\1.norm.\2"),
+        (r"^classifier\.1\.", "head.")), ignore=(r"^(bit\.)?pooler\.",)),
+    "efficientnet": Family(_efficientnet, (
+        (r"^efficientnet\.", ""),
+        (r"^embeddings\.convolution\.", "stem_conv."), (r"^embeddings\.batchnorm\.", "stem_bn."),
+        (r"^encoder\.blocks\.(\d+)\.expansion\.expand_(conv|bn)\.", r"blocks.\1.expand_\2."),
+        (r"^encoder\.blocks\.(\d+)\.depthwise_conv\.depthwise_conv\.", r"blocks.\1.depthwise_conv."),
+        (r"^encoder\.blocks\.(\d+)\.depthwise_conv\.depthwise_norm\.", r"blocks.\1.depthwise_bn."),
+        (r"^encoder\.blocks\.(\d+)\.squeeze_excite\.(reduce|expand)\.", r"blocks.\1.se_\2."),
+        (r"^encoder\.blocks\.(\d+)\.projection\.project_(conv|bn)\.", r"blocks.\1.project_\2."),
+        (r"^encoder\.top_(conv|bn)\.", r"head_\1."),
+        (r"^classifier\.", "head."))),
+    "vit": Family(_vit, _VIT_RENAMES, ignore=(r"^(vit\.)?pooler\.",)),
+    "deit": Family(_deit, _VIT_RENAMES, ignore=(r"^(deit\.)?pooler\.",)),
+    "clip": Family(_clip, (
+        (r"^vision_model\.embeddings\.class_embedding$", "vision.cls_token"),
+        (r"^vision_model\.embeddings\.patch_embedding\.", "vision.patch_embed."),
+        (r"^vision_model\.embeddings\.position_embedding\.weight$", "vision.pos_embed"),
+        (r"^vision_model\.pre_layrnorm\.", "vision.norm_pre."),
+        (r"^vision_model\.post_layernorm\.", "vision.norm."),
+        (r"^visual_projection\.", "vision.projection."),
+        (r"^vision_model\.", "vision."),
+        (r"^text_model\.embeddings\.token_embedding\.", "text.token_embedding."),
+        (r"^text_model\.embeddings\.position_embedding\.weight$", "text.pos_embed"),
+        (r"^text_model\.final_layer_norm\.", "text.norm."),
+        (r"^text_projection\.", "text.projection."),
+        (r"^text_model\.", "text."),
+        *_CLIP_TOWER_RENAMES)),
+}
+
+
+def _resolve(source: str) -> epath.Path:
+  """A local directory as is; otherwise a Hub repo id, downloaded (config + safetensors)."""
+  path = epath.Path(os.path.expanduser(source))
+  if path.is_dir():
+    return path
+  if path.exists() or source.startswith((".", "/", "~")):
+    raise FileNotFoundError(f"{source!r} is not a directory with config.json and model.safetensors.")
+  try:
+    from huggingface_hub import snapshot_download
+    return epath.Path(snapshot_download(source, allow_patterns=["*.json", "*.safetensors", "*.txt"]))
+  except Exception as error:  # offline, unknown repo, gated repo: all say the same to the user
+    raise FileNotFoundError(
+        f"could not fetch Hugging Face repo {source!r} ({type(error).__name__}: {error}). Offline or behind a "
+        "firewall? On a machine with access run `huggingface-cli download "
+        f"{source} --include '*.json' '*.safetensors'` (or transformers' save_pretrained) and pass the local "
+        "directory to zoo.load_pretrained instead.") from None
+
+
+def _weight_files(directory: epath.Path) -> list[epath.Path]:
+  index = directory / "model.safetensors.index.json"
+  if index.exists():
+    shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    return [directory / shard for shard in shards]
+  single = directory / "model.safetensors"
+  if not single.exists():
+    pickles = [p.name for p in directory.glob("*.bin")] + [p.name for p in directory.glob("*.pt*")]
+    hint = f" (found {pickles}: pickled weights are not read; re-save with safe_serialization)" if pickles else ""
+    raise FileNotFoundError(f"no model.safetensors in {directory}{hint}.")
+  return [single]
+
+
+def read_safetensors(path: epath.Path, model_name: str) -> dict[str, np.ndarray]:
+  """All tensors of one safetensors file as numpy (bfloat16 kept via ml_dtypes)."""
+  from safetensors import safe_open
+  try:
+    with safe_open(str(path), framework="flax") as handle:
+      return {name: np.asarray(handle.get_tensor(name)) for name in handle.keys()}
+  except Exception as error:  # SafetensorError for truncated/garbled files
+    raise ConversionError(f"model {model_name!r}: cannot read {path} ({type(error).__name__}: {error}); the file "
+                          "is truncated or not safetensors: download it again.") from None
+
+
+def _digest(files: list[epath.Path]) -> str:
+  digest = hashlib.sha256()
+  for file in files:
+    with open(file, "rb") as handle:
+      for block in iter(lambda: handle.read(1 << 24), b""):
+        digest.update(block)
+  return digest.hexdigest()
+
+
+def default_cache_dir() -> epath.Path:
+  """$OVERLAP_CACHE/converted, else ~/.cache/overlap/converted."""
+  root = os.environ.get("OVERLAP_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "overlap")
+  return epath.Path(root) / "converted"
+
+
+def read_config(source: str) -> dict[str, Any]:
+  """The checkpoint's config.json as a dict."""
+  directory = _resolve(source)
+  config_file = directory / "config.json"
+  if not config_file.exists():
+    raise FileNotFoundError(f"no config.json in {directory} (source {source!r}).")
+  return json.loads(config_file.read_text())
+
+
+def load_pretrained(source: str, *, cache_dir=None) -> nnx.Module:
+  """The nnx model of a transformers checkpoint, with its converted weights.
+
+  ``source``: a Hugging Face repo id or a local ``save_pretrained`` directory (config.json +
+  model.safetensors or a sharded index). Supported ``model_type``s: see ``FAMILIES``.
+  Image classifiers return ``(logits, embedding)`` from ``model(images)`` on preprocessed
+  float32 NHWC images; CLIP returns a :class:`zoo.architectures.clip.CLIP`.
+  The converted state is cached under ``cache_dir`` (default :func:`default_cache_dir`),
+  keyed by the source and the sha256 of config and weights.
+  """
+  directory = _resolve(source)
+  config = read_config(str(directory))
+  model_type = config.get("model_type")
+  if model_type not in FAMILIES:
+    raise ConversionError(f"{source!r}: model_type {model_type!r} is not supported (supported: "
+                          f"{sorted(FAMILIES)}); add a Family to zoo.converters.huggingface.FAMILIES.")
+  family = FAMILIES[model_type]
+  files = _weight_files(directory)
+  key = _digest([directory / "config.json", *files])[:20]
+  entry = epath.Path(cache_dir or default_cache_dir()) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', source)[-80:]}-{key}"
+  abstract = nnx.eval_shape(lambda: family.build(config))
+  cached = _restore(abstract, entry)
+  if cached is not None:
+    return cached
+  tensors = {}
+  for file in files:
+    tensors.update(read_safetensors(file, source))
+  model = load_into(abstract, tensors, model_name=source, renames=family.renames,
+                    ignore=_ALWAYS_IGNORED + family.ignore, source=", ".join(str(f) for f in files))
+  _save(model, entry)
+  return model
+
+
+def _restore(abstract: nnx.Module, entry: epath.Path) -> nnx.Module | None:
+  """The cached converted model, or None when absent or unreadable (then it is rebuilt)."""
+  if not (entry / "state").exists():
+    return None
+  import orbax.checkpoint as ocp
+  graphdef, state = nnx.split(abstract)
+  try:
+    nnx.replace_by_pure_dict(state, ocp.StandardCheckpointer().restore((entry / "state").resolve(),
+                                                                       nnx.to_pure_dict(state)))
+  except Exception:  # damaged cache entry: convert again rather than trust it
+    shutil.rmtree(entry, ignore_errors=True)
+    return None
+  return nnx.merge(graphdef, state)
+
+
+def _save(model: nnx.Module, entry: epath.Path) -> None:
+  import orbax.checkpoint as ocp
+  entry.mkdir(parents=True, exist_ok=True)
+  checkpointer = ocp.StandardCheckpointer()
+  checkpointer.save((entry / "state").resolve(), nnx.to_pure_dict(nnx.state(model)), force=True)
+  checkpointer.wait_until_finished()
+
+
+def pretrained_preprocessing(source: str) -> Preprocessing | None:
+  """The checkpoint's preprocessing from its preprocessor_config.json (None if absent)."""
+  file = _resolve(source) / "preprocessor_config.json"
+  if not file.exists():
+    return None
+  config = json.loads(file.read_text())
+  size = config.get("crop_size") or config.get("size") or {}
+  size = size if isinstance(size, int) else size.get("height") or size.get("shortest_edge") or 224
+  crop = config.get("crop_pct") or (1.0 if not config.get("do_center_crop") else 0.875)
+  mean, std = config.get("image_mean", (0.5,) * 3), config.get("image_std", (0.5,) * 3)
+  interpolation = {2: "bilinear", 3: "bicubic", 0: "nearest"}.get(config.get("resample", 2), "bilinear")
+  return Preprocessing(resolution=int(size), crop_fraction=float(crop), interpolation=interpolation,
+                       mean=tuple(mean), std=tuple(std), channels=3)

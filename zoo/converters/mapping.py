@@ -1,0 +1,113 @@
+"""The one mapping from a flat dict of foreign tensors onto an nnx module's parameters.
+
+Every family's converter is data: regex renames from the checkpoint's tensor names to
+the module's dotted state paths, plus names to ignore. Layouts are fixed here once:
+PyTorch conv ``weight`` [out, in, h, w] → flax ``kernel`` [h, w, in, out]; Linear
+``weight`` [out, in] → ``kernel`` [in, out]; norm ``weight`` → ``scale``;
+``running_mean/var`` → ``mean/var``; ``nn.Embedding.weight`` → ``embedding``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Mapping, Sequence
+
+import jax
+import numpy as np
+from flax import nnx
+
+
+class ConversionError(ValueError):
+  """A checkpoint does not fit the module: names the model, the tensor and the fix."""
+
+
+_TORCH_LEAF = {"running_mean": ("mean",), "running_var": ("var",), "weight": ("kernel", "scale", "embedding")}
+
+
+def flatten(tree, prefix: str = "") -> dict[str, object]:
+  """Nested dict (nnx pure dict) → {"a.b.0.kernel": leaf}."""
+  flat = {}
+  for key, value in tree.items():
+    path = f"{prefix}{key}"
+    if isinstance(value, Mapping):
+      flat.update(flatten(value, path + "."))
+    else:
+      flat[path] = value
+  return flat
+
+
+def unflatten(flat: Mapping[str, object], like) -> dict:
+  """Inverse of :func:`flatten` on the key structure of ``like`` (keeps int list keys)."""
+  out = {}
+  for key, value in like.items():
+    if isinstance(value, Mapping):
+      out[key] = unflatten({k[len(str(key)) + 1:]: v for k, v in flat.items() if k.startswith(f"{key}.")}, value)
+    else:
+      out[key] = flat[str(key)]
+  return out
+
+
+def _target_key(name: str, renames: Sequence[tuple[str, str]], targets: Mapping[str, object]) -> str:
+  for pattern, replacement in renames:
+    name = re.sub(pattern, replacement, name)
+  prefix, _, leaf = name.rpartition(".")
+  for candidate in _TORCH_LEAF.get(leaf, ()):
+    if f"{prefix}.{candidate}" in targets:
+      return f"{prefix}.{candidate}"
+  return name
+
+
+def _to_layout(tensor: np.ndarray, key: str, target_shape: tuple[int, ...], layout: str) -> np.ndarray:
+  if key.endswith(".kernel") and layout == "torch":
+    if tensor.ndim == 4:
+      tensor = tensor.transpose(2, 3, 1, 0)
+    elif tensor.ndim == 2:
+      tensor = tensor.T
+  if tensor.shape != target_shape and [d for d in tensor.shape if d != 1] == [d for d in target_shape if d != 1]:
+    tensor = tensor.reshape(target_shape)  # only unit axes differ (e.g. CLIP's class_embedding [D] vs [1, 1, D])
+  return tensor
+
+
+def load_into(model: nnx.Module, tensors: Mapping[str, np.ndarray], *, model_name: str,
+              renames: Sequence[tuple[str, str]] = (), ignore: Sequence[str] = (), layout: str = "torch",
+              source: str = "") -> nnx.Module:
+  """Fills every parameter and batch statistic of ``model`` from ``tensors``.
+
+  Raises ConversionError, before anything is modified, when a module parameter has no
+  tensor, a tensor is left unused (unless it matches an ``ignore`` regex), or shapes
+  differ after the layout change; the message names the model, the tensor and the source.
+  """
+  graphdef, state = nnx.split(model)
+  targets = flatten(nnx.to_pure_dict(state))
+  values, used = {}, set()
+  for name, tensor in tensors.items():
+    if any(re.search(pattern, name) for pattern in ignore):
+      continue
+    key = _target_key(name, renames, targets)
+    if key not in targets:
+      raise ConversionError(
+          f"model {model_name!r}: tensor {name!r} of {source or 'the checkpoint'} maps to {key!r}, which the nnx "
+          "module does not have (an unconverted or unexpected parameter; is the config the checkpoint's?).")
+    target_shape = tuple(targets[key].shape)
+    converted = _to_layout(np.asarray(tensor), key, target_shape, layout)
+    if converted.shape != target_shape:
+      raise ConversionError(
+          f"model {model_name!r}: tensor {name!r} has shape {tuple(np.shape(tensor))} but {key!r} needs "
+          f"{target_shape} ({source or 'checkpoint'}); the config does not match the weights.")
+    if key in values:
+      raise ConversionError(f"model {model_name!r}: tensors {used_by(name, key, renames, tensors, targets)} all map "
+                            f"to {key!r}.")
+    values[key] = converted.astype(targets[key].dtype)
+    used.add(name)
+  missing = sorted(set(targets) - set(values))
+  if missing:
+    raise ConversionError(f"model {model_name!r}: {len(missing)} parameter(s) have no tensor in "
+                          f"{source or 'the checkpoint'}, e.g. {missing[:5]} (truncated or different model?).")
+  nnx.replace_by_pure_dict(state, unflatten({k: jax.numpy.asarray(v) for k, v in values.items()},
+                                            nnx.to_pure_dict(state)))
+  return nnx.merge(graphdef, state)
+
+
+def used_by(name, key, renames, tensors, targets) -> list[str]:
+  """Names of the tensors that map onto ``key`` (for the duplicate-mapping error)."""
+  return [other for other in tensors if _target_key(other, renames, targets) == key]
