@@ -9,6 +9,7 @@ PyTorch conv ``weight`` [out, in, h, w] → flax ``kernel`` [h, w, in, out]; Lin
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Mapping, Sequence
 
@@ -65,6 +66,9 @@ def _to_layout(tensor: np.ndarray, key: str, target_shape: tuple[int, ...], layo
       tensor = tensor.T
   if tensor.shape != target_shape and [d for d in tensor.shape if d != 1] == [d for d in target_shape if d != 1]:
     tensor = tensor.reshape(target_shape)  # only unit axes differ (e.g. CLIP's class_embedding [D] vs [1, 1, D])
+  if layout == "flax" and tensor.shape != target_shape and tensor.size == math.prod(target_shape) and (
+      tensor.ndim != len(target_shape)):
+    tensor = tensor.reshape(target_shape)  # flax attention kernels [D, heads, head_dim] ↔ [D, D]
   return tensor
 
 

@@ -1,0 +1,241 @@
+"""Converters: Google .npz (ViT/AugReg, Mixer) parity, the conversion cache, and bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import transformers as T
+from safetensors.torch import load_file, save_file
+
+import zoo
+from zoo.converters import huggingface
+from zoo.converters.mapping import ConversionError
+from test_zoo_parity import assert_close, nhwc, randomize
+
+
+def _normal(rng, *shape, scale=None):
+  scale = (1 / math.sqrt(shape[0]) if len(shape) > 1 else 0.1) if scale is None else scale
+  return (rng.normal(size=shape) * scale).astype(np.float32)
+
+
+def vit_jax_checkpoint(rng, width=32, heads=4, mlp=64, depth=2, classes=5, patch=8, side=4):
+  """A random ViT in the vit_jax/AugReg .npz layout (attention kernels [D, heads, head_dim])."""
+  head_dim = width // heads
+  t = {"embedding/kernel": _normal(rng, patch, patch, 3, width, scale=0.1), "embedding/bias": _normal(rng, width),
+       "cls": _normal(rng, 1, 1, width, scale=1.0),
+       "Transformer/posembed_input/pos_embedding": _normal(rng, 1, side * side + 1, width, scale=0.5),
+       "Transformer/encoder_norm/scale": 1 + _normal(rng, width), "Transformer/encoder_norm/bias": _normal(rng, width),
+       "head/kernel": _normal(rng, width, classes), "head/bias": _normal(rng, classes)}
+  for i in range(depth):
+    block = f"Transformer/encoderblock_{i}/"
+    for norm in ("LayerNorm_0", "LayerNorm_2"):
+      t[f"{block}{norm}/scale"], t[f"{block}{norm}/bias"] = 1 + _normal(rng, width), _normal(rng, width)
+    attention = f"{block}MultiHeadDotProductAttention_1/"
+    for name in ("query", "key", "value"):
+      t[f"{attention}{name}/kernel"] = _normal(rng, width, heads, head_dim)
+      t[f"{attention}{name}/bias"] = _normal(rng, heads, head_dim)
+    t[f"{attention}out/kernel"] = _normal(rng, heads, head_dim, width, scale=1 / math.sqrt(width))
+    t[f"{attention}out/bias"] = _normal(rng, width)
+    t[f"{block}MlpBlock_3/Dense_0/kernel"], t[f"{block}MlpBlock_3/Dense_0/bias"] = _normal(rng, width, mlp), \
+        _normal(rng, mlp)
+    t[f"{block}MlpBlock_3/Dense_1/kernel"], t[f"{block}MlpBlock_3/Dense_1/bias"] = _normal(rng, mlp, width), \
+        _normal(rng, width)
+  return t
+
+
+def vit_jax_to_transformers(t, depth, width):
+  """The same weights in transformers' (current, in-memory) ViT names: written independently
+  of zoo.converters, from the two layouts' documentation."""
+  sd = {"vit.embeddings.patch_embeddings.projection.weight": t["embedding/kernel"].transpose(3, 2, 0, 1),
+        "vit.embeddings.patch_embeddings.projection.bias": t["embedding/bias"],
+        "vit.embeddings.cls_token": t["cls"],
+        "vit.embeddings.position_embeddings": t["Transformer/posembed_input/pos_embedding"],
+        "vit.layernorm.weight": t["Transformer/encoder_norm/scale"], "vit.layernorm.bias": t["Transformer/encoder_norm/bias"],
+        "classifier.weight": t["head/kernel"].T, "classifier.bias": t["head/bias"]}
+  for i in range(depth):
+    src, dst = f"Transformer/encoderblock_{i}/", f"vit.layers.{i}."
+    attention = f"{src}MultiHeadDotProductAttention_1/"
+    for name in ("query", "key", "value"):
+      sd[f"{dst}attention.{name[0]}_proj.weight"] = t[f"{attention}{name}/kernel"].reshape(width, width).T
+      sd[f"{dst}attention.{name[0]}_proj.bias"] = t[f"{attention}{name}/bias"].reshape(width)
+    sd[f"{dst}attention.o_proj.weight"] = t[f"{attention}out/kernel"].reshape(width, width).T
+    sd[f"{dst}attention.o_proj.bias"] = t[f"{attention}out/bias"]
+    for k, name in ((0, "fc1"), (1, "fc2")):
+      sd[f"{dst}mlp.{name}.weight"] = t[f"{src}MlpBlock_3/Dense_{k}/kernel"].T
+      sd[f"{dst}mlp.{name}.bias"] = t[f"{src}MlpBlock_3/Dense_{k}/bias"]
+    sd[f"{dst}layernorm_before.weight"], sd[f"{dst}layernorm_before.bias"] = t[f"{src}LayerNorm_0/scale"], \
+        t[f"{src}LayerNorm_0/bias"]
+    sd[f"{dst}layernorm_after.weight"], sd[f"{dst}layernorm_after.bias"] = t[f"{src}LayerNorm_2/scale"], \
+        t[f"{src}LayerNorm_2/bias"]
+  return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in sd.items()}
+
+
+def test_augreg_npz_vit_matches_transformers_vit(tmp_path):
+  rng = np.random.default_rng(0)
+  t = vit_jax_checkpoint(rng)
+  path = tmp_path / "S_16-i21k-300ep-lr_0.001-aug_medium1-wd_0.1-do_0.0-sd_0.0.npz"
+  np.savez(path, **t)
+  reference = T.ViTForImageClassification(T.ViTConfig(
+      hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, image_size=32, patch_size=8,
+      num_labels=5, hidden_act="gelu_new", layer_norm_eps=1e-6)).eval()  # flax's GELU is the tanh one
+  reference.load_state_dict(vit_jax_to_transformers(t, 2, 32), strict=True)
+  images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+  with torch.no_grad():
+    logits, embedding = reference(pixel_values=images).logits, reference.vit(images).last_hidden_state[:, 0]
+  ours = zoo.load_npz(path)
+  our_logits, our_embedding = ours(nhwc(images))
+  assert_close(our_logits, logits.numpy(), "AugReg ViT logits")
+  assert_close(our_embedding, embedding.numpy(), "AugReg ViT embedding")
+  assert zoo.augreg_hparams(path.name) == {"arch": "S_16", "data": "i21k", "epochs": 300, "lr": 0.001,
+                                           "aug": "medium1", "wd": 0.1, "do": 0.0, "sd": 0.0}
+
+
+def mixer_reference(t, images, depth):
+  """MLP-Mixer from the paper's equations, in PyTorch, reading the .npz names directly."""
+  w = {k: torch.from_numpy(v) for k, v in t.items()}
+  gelu = lambda x: F.gelu(x, approximate="tanh")
+  norm = lambda x, name: F.layer_norm(x, x.shape[-1:], w[f"{name}/scale"], w[f"{name}/bias"], 1e-6)
+  mlp = lambda x, name: gelu(x @ w[f"{name}/Dense_0/kernel"] + w[f"{name}/Dense_0/bias"]) @ \
+      w[f"{name}/Dense_1/kernel"] + w[f"{name}/Dense_1/bias"]
+  patch = t["stem/kernel"].shape[0]
+  x = F.conv2d(images, w["stem/kernel"].permute(3, 2, 0, 1), w["stem/bias"], stride=patch)
+  x = x.flatten(2).transpose(1, 2)
+  for i in range(depth):
+    x = x + mlp(norm(x, f"MixerBlock_{i}/LayerNorm_0").transpose(1, 2), f"MixerBlock_{i}/token_mixing").transpose(1, 2)
+    x = x + mlp(norm(x, f"MixerBlock_{i}/LayerNorm_1"), f"MixerBlock_{i}/channel_mixing")
+  embedding = norm(x, "pre_head_layer_norm").mean(1)
+  return embedding @ w["head/kernel"] + w["head/bias"], embedding
+
+
+def test_npz_mixer_matches_an_independent_pytorch_mixer(tmp_path):
+  rng = np.random.default_rng(1)
+  width, tokens, depth, patch = 24, 16, 2, 8
+  t = {"stem/kernel": _normal(rng, patch, patch, 3, width, scale=0.1), "stem/bias": _normal(rng, width),
+       "pre_head_layer_norm/scale": 1 + _normal(rng, width), "pre_head_layer_norm/bias": _normal(rng, width),
+       "head/kernel": _normal(rng, width, 7), "head/bias": _normal(rng, 7)}
+  for i in range(depth):
+    for norm in ("LayerNorm_0", "LayerNorm_1"):
+      t[f"MixerBlock_{i}/{norm}/scale"], t[f"MixerBlock_{i}/{norm}/bias"] = 1 + _normal(rng, width), \
+          _normal(rng, width)
+    for name, size, hidden in (("token_mixing", tokens, 12), ("channel_mixing", width, 40)):
+      t[f"MixerBlock_{i}/{name}/Dense_0/kernel"] = _normal(rng, size, hidden)
+      t[f"MixerBlock_{i}/{name}/Dense_0/bias"] = _normal(rng, hidden)
+      t[f"MixerBlock_{i}/{name}/Dense_1/kernel"] = _normal(rng, hidden, size)
+      t[f"MixerBlock_{i}/{name}/Dense_1/bias"] = _normal(rng, size)
+  np.savez(tmp_path / "mixer.npz", **t)
+  images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+  logits, embedding = mixer_reference(t, images, depth)
+  our_logits, our_embedding = zoo.load_npz(tmp_path / "mixer.npz")(nhwc(images))
+  assert_close(our_logits, logits.numpy(), "Mixer logits")
+  assert_close(our_embedding, embedding.numpy(), "Mixer embedding")
+
+
+@pytest.fixture(scope="module")
+def tiny_resnet_dir(tmp_path_factory):
+  model = randomize(T.ResNetForImageClassification(T.ResNetConfig(
+      embedding_size=8, hidden_sizes=[16, 32], depths=[1, 1], num_labels=3)))
+  directory = tmp_path_factory.mktemp("tiny_resnet")
+  model.save_pretrained(directory)
+  return directory
+
+
+def _copy(src, dst):
+  dst.mkdir()
+  for file in src.iterdir():
+    (dst / file.name).write_bytes(file.read_bytes())
+  return dst
+
+
+def test_second_load_reuses_the_cache_and_damaged_cache_is_rebuilt(tiny_resnet_dir, tmp_path, monkeypatch):
+  cache = tmp_path / "cache"
+  images = jnp.asarray(np.random.default_rng(0).normal(size=(2, 32, 32, 3)), jnp.float32)
+  first = zoo.load_pretrained(str(tiny_resnet_dir), cache_dir=cache)
+  entries = list(cache.iterdir())
+  assert len(entries) == 1
+
+  def no_conversion(*args, **kwargs):
+    raise AssertionError("converted again although cached")
+  monkeypatch.setattr(huggingface, "load_into", no_conversion)
+  second = zoo.load_pretrained(str(tiny_resnet_dir), cache_dir=cache)
+  np.testing.assert_array_equal(np.asarray(first(images)[0]), np.asarray(second(images)[0]))
+  monkeypatch.undo()
+
+  for file in (entries[0] / "state").rglob("*"):  # damage every file of the cached checkpoint
+    if file.is_file():
+      file.write_bytes(b"garbage")
+  third = zoo.load_pretrained(str(tiny_resnet_dir), cache_dir=cache)
+  np.testing.assert_array_equal(np.asarray(first(images)[0]), np.asarray(third(images)[0]))
+
+  changed = _copy(tiny_resnet_dir, tmp_path / "changed")  # other weights → another cache key
+  tensors = load_file(changed / "model.safetensors")
+  tensors["classifier.1.bias"] = tensors["classifier.1.bias"] + 1
+  save_file(tensors, changed / "model.safetensors", metadata={"format": "pt"})
+  shifted = zoo.load_pretrained(str(changed), cache_dir=cache)
+  np.testing.assert_allclose(np.asarray(shifted(images)[0]), np.asarray(first(images)[0]) + 1, atol=1e-5)
+  assert len(list(cache.iterdir())) == 2
+
+
+def _edit(tiny_resnet_dir, tmp_path, edit_tensors=None, edit_config=None):
+  directory = _copy(tiny_resnet_dir, tmp_path / "edited")
+  if edit_tensors:
+    tensors = load_file(directory / "model.safetensors")
+    edit_tensors(tensors)
+    save_file(tensors, directory / "model.safetensors", metadata={"format": "pt"})
+  if edit_config:
+    config = json.loads((directory / "config.json").read_text())
+    edit_config(config)
+    (directory / "config.json").write_text(json.dumps(config))
+  return directory
+
+
+def _truncate(directory):
+  data = (directory / "model.safetensors").read_bytes()
+  (directory / "model.safetensors").write_bytes(data[: len(data) // 2])
+
+
+@pytest.mark.parametrize("damage, message", [
+    (dict(edit_tensors=lambda t: t.update({"resnet.extra.weight": torch.zeros(3)})), "resnet.extra.weight"),
+    (dict(edit_tensors=lambda t: t.pop("resnet.encoder.stages.1.layers.0.layer.1.convolution.weight")),
+     "stages.1.0.layers.1.conv.kernel"),
+    (dict(edit_config=lambda c: c.update(hidden_sizes=[16, 40])), "has shape"),
+    (dict(edit_config=lambda c: c.update(model_type="swin")), "'swin' is not supported"),
+    ("truncate", "truncated"),
+])
+def test_bad_checkpoints_name_the_tensor_and_cache_nothing(tiny_resnet_dir, tmp_path, damage, message):
+  if damage == "truncate":
+    directory = _copy(tiny_resnet_dir, tmp_path / "edited")
+    _truncate(directory)
+  else:
+    directory = _edit(tiny_resnet_dir, tmp_path, **damage)
+  cache = tmp_path / "cache"
+  with pytest.raises(ConversionError, match=message) as error:
+    zoo.load_pretrained(str(directory), cache_dir=cache)
+  assert "edited" in str(error.value)  # the model (its source) is named
+  assert not cache.exists() or not any(cache.iterdir())
+
+
+def test_pickled_weights_are_refused(tiny_resnet_dir, tmp_path):
+  directory = _copy(tiny_resnet_dir, tmp_path / "pickled")
+  (directory / "model.safetensors").rename(directory / "pytorch_model.bin")
+  with pytest.raises(FileNotFoundError, match="pickled weights are not read"):
+    zoo.load_pretrained(str(directory), cache_dir=tmp_path / "cache")
+
+
+def test_offline_hub_error_names_the_repo_and_the_local_alternative(tmp_path):
+  with pytest.raises(FileNotFoundError) as error:
+    zoo.load_pretrained("google/vit-base-patch16-224", cache_dir=tmp_path)
+  assert "google/vit-base-patch16-224" in str(error.value) and "local directory" in str(error.value)
+
+
+def test_truncated_npz_is_a_clear_error(tmp_path):
+  np.savez(tmp_path / "vit.npz", **vit_jax_checkpoint(np.random.default_rng(0)))
+  data = (tmp_path / "vit.npz").read_bytes()
+  (tmp_path / "vit.npz").write_bytes(data[:1000])
+  with pytest.raises(ConversionError, match="download it again"):
+    zoo.load_npz(tmp_path / "vit.npz")
