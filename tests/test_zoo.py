@@ -4,9 +4,11 @@ import dataclasses
 import subprocess
 import sys
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
 import zoo
 
@@ -35,7 +37,7 @@ def test_listing_and_lookup():
   with pytest.raises(KeyError, match="no model 'small_cnn.s9'"):
     zoo.get("small_cnn.s9")
   with pytest.raises(KeyError, match="matches no model"):
-    zoo.resolve_patterns(["resnet*"])
+    zoo.resolve_patterns(["densenet*"])
   with pytest.raises(ValueError, match="already registered"):
     zoo.register(variant(seed=99))
 
@@ -68,5 +70,42 @@ def test_preprocessing_resizes_and_normalises():
 def test_launch_zoo_list_prints_categories():
   result = subprocess.run([sys.executable, "-m", "launch.zoo", "list"], capture_output=True, text=True, timeout=120)
   assert result.returncode == 0, result.stderr[-2000:]
-  lines = {line.split()[0]: line for line in result.stdout.splitlines()[2:]}
+  lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
   assert "reinit" in lines["small_cnn.s1"] and "architecture" in lines["mlp.s0"]
+  assert "hyper-parameters" in lines["small_cnn.dropout"] and "base" in lines["small_cnn.s0"]
+  assert "framework" in lines["deit_tiny_distilled.in1k"] and "dataset" in lines["clip_vit_b32.zeroshot"]
+  assert "architecture" in lines["efficientnet_b0.in1k"] and "huggingface:microsoft/resnet-50" in lines["resnet50.base"]
+
+
+def test_paper_catalog_rows_build_and_categorise():
+  base = zoo.base_of("paper")
+  names = zoo.list_models(catalog="paper")
+  categories = {zoo.pair_category(base, zoo.get(n)) for n in names if n != base.name}
+  assert {"architecture", "framework", "dataset"} <= categories
+  augreg = [zoo.get(n) for n in names if n.startswith("augreg_s_16")]
+  assert len(augreg) == 3 and {zoo.pair_category(a, b) for a in augreg for b in augreg if a is not b} == \
+      {"hyper-parameters"}
+  for name in names:
+    entry = zoo.get(name)
+    size = entry.preprocessing.resolution
+    logits, embedding = nnx.eval_shape(lambda: zoo.build(entry)(jnp.zeros((2, size, size, 3))))
+    assert embedding.shape[0] == 2 and logits.shape[0] == 2, name
+    if entry.objective != "contrastive image-text":
+      assert logits.shape == (2, entry.num_classes), name
+    assert entry.weights.kind in ("huggingface", "npz") and entry.note, name
+
+
+@pytest.mark.parametrize("name", ["small_resnet.s0", "tiny_vit.s0", "tiny_mixer.s0"])
+def test_small_architectures_train_and_switch_batch_norm_mode(name):
+  entry = zoo.get(name)
+  model = zoo.build(entry)
+  images = jnp.asarray(np.random.default_rng(0).random((4, 28, 28, 1)), jnp.float32)
+  logits, embedding = model(images)
+  assert logits.shape == (4, 10) and embedding.ndim == 2
+  before = jax.tree.map(np.asarray, nnx.to_pure_dict(nnx.state(model, nnx.BatchStat)))
+  model.train()
+  model(images)  # batch statistics update the running averages in training mode
+  model.eval()
+  after = jax.tree.map(np.asarray, nnx.to_pure_dict(nnx.state(model, nnx.BatchStat)))
+  changed = [not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after))]
+  assert all(changed) if changed else name != "small_resnet.s0"

@@ -9,6 +9,7 @@ against transformers' ViT and an independent PyTorch Mixer written from the pape
 
 from __future__ import annotations
 
+import json
 import math
 
 import jax.numpy as jnp
@@ -181,3 +182,63 @@ def test_full_size_clip_vit_b32_towers_match_pytorch(tmp_path_factory):
   config = T.CLIPConfig()  # ViT-B/32 image tower, 12-layer 512-wide text tower, 77 tokens
   config.text_config.eos_token_id = 2
   check_clip(config, tmp_path_factory, 224, tmp_path_factory.mktemp("cache"))
+
+
+def toy_clip_vocabulary(directory, corpus, num_merges=120):
+  """vocab.json + merges.txt in CLIP's layout (bytes, bytes + </w>, merges, specials), with
+  merges learned from ``corpus`` by plain BPE, so both tokenizers read the same files."""
+  from zoo.architectures.clip_tokenizer import bytes_to_unicode
+  chars = list(bytes_to_unicode().values())
+  vocab = chars + [c + "</w>" for c in chars]
+  words = {}
+  for word in " ".join(corpus).lower().split():
+    word = "".join(bytes_to_unicode()[b] for b in word.strip(".,").encode())
+    if word:
+      key = tuple(word[:-1]) + (word[-1] + "</w>",)
+      words[key] = words.get(key, 0) + 1
+  merges = []
+  for _ in range(num_merges):
+    counts = {}
+    for symbols, count in words.items():
+      for pair in zip(symbols, symbols[1:]):
+        counts[pair] = counts.get(pair, 0) + count
+    if not counts:
+      break
+    best = max(sorted(counts), key=counts.get)
+    merges.append(best)
+    vocab.append(best[0] + best[1])
+    merged = {}
+    for symbols, count in words.items():
+      out, i = [], 0
+      while i < len(symbols):
+        if i < len(symbols) - 1 and (symbols[i], symbols[i + 1]) == best:
+          out.append(symbols[i] + symbols[i + 1])
+          i += 2
+        else:
+          out.append(symbols[i])
+          i += 1
+      merged[tuple(out)] = merged.get(tuple(out), 0) + count
+    words = merged
+  vocab += ["<|startoftext|>", "<|endoftext|>"]
+  (directory / "vocab.json").write_text(json.dumps({token: i for i, token in enumerate(vocab)}))
+  (directory / "merges.txt").write_text("#version: 0.2\n" + "\n".join(f"{a} {b}" for a, b in merges) + "\n")
+  return len(vocab)
+
+
+def test_clip_tokenizer_matches_transformers_and_builds_zero_shot_prompts(tmp_path):
+  from zoo.architectures.clip_tokenizer import ClipTokenizer, prompt_token_ids
+  classes = ["T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "ankle boot"]
+  templates = ["a photo of a {}.", "a blurry photo of the {}!", "itap of my {}'s 2nd copy", "a   sketch of a {}"]
+  corpus = [t.format(c) for c in classes for t in templates]
+  vocab_size = toy_clip_vocabulary(tmp_path, corpus)
+  ours = ClipTokenizer.from_directory(tmp_path, context_length=16)
+  merges = [tuple(line.split()) for line in (tmp_path / "merges.txt").read_text().splitlines()[1:] if line]
+  reference = T.CLIPTokenizer(vocab=json.loads((tmp_path / "vocab.json").read_text()), merges=merges)
+  texts = corpus + ["Ünïcödé café, 42 items_here", "unseen wordz; (punctuation)"]
+  for text in texts:
+    assert ours.encode(text) == reference(text, add_special_tokens=False)["input_ids"], text
+  ids = prompt_token_ids(ours, classes, templates)
+  assert ids.shape == (10, 4, 16) and ids.max() < vocab_size
+  first = ids[0, 0]
+  end = list(first).index(ours.end)
+  assert first[0] == ours.start and first[end + 1:].sum() == 0

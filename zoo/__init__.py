@@ -1,13 +1,13 @@
 """Model zoo: registry rows (architecture + weights + preprocessing + training method),
 flax.nnx architectures, and weight converters (transformers safetensors, Google .npz)."""
 
-from zoo import catalog_small  # noqa: F401  (registers the small catalog)
+from zoo.catalogs import paper, small  # noqa: F401  (importing a catalog registers its rows)
 from zoo.converters.big_vision import augreg_hparams, load_npz
 from zoo.converters.huggingface import load_pretrained, pretrained_preprocessing
 from zoo.converters.mapping import ConversionError
 from zoo.loading import WeightsUnavailable, build, load, save_weights
 from zoo.preprocessing import Preprocessing
-from zoo.registry import (CATEGORIES, ModelEntry, WeightSource, get, list_models, pair_category, register,
-                          resolve_patterns)
+from zoo.registry import (CATEGORIES, ModelEntry, WeightSource, base_of, get, list_models, pair_category, register,
+                          resolve_patterns, set_base)
 
 list = list_models  # noqa: A001  (timm-style ``zoo.list("vit*")``)

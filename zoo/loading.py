@@ -30,9 +30,15 @@ def save_weights(entry: ModelEntry, model: nnx.Module, zoo_dir) -> epath.Path:
 
 def load(entry: ModelEntry, zoo_dir) -> nnx.Module:
   """The model of ``entry`` with its weights; WeightsUnavailable names the file and the fix."""
+  if entry.weights.kind == "huggingface":
+    from zoo.converters.huggingface import load_pretrained
+    return load_pretrained(entry.weights.location)
+  if entry.weights.kind == "npz":
+    from zoo.converters.big_vision import load_npz
+    return load_npz(entry.weights.location, model_name=entry.name)
   if entry.weights.kind != "checkpoint":
-    raise WeightsUnavailable(f"model {entry.name!r}: loading {entry.weights.kind} weights needs the converters "
-                             f"of the zoo issue ({entry.weights.location}).")
+    raise WeightsUnavailable(f"model {entry.name!r}: unknown weight source kind {entry.weights.kind!r} "
+                             "(checkpoint, huggingface or npz).")
   path = weights_path(entry, zoo_dir)
   if not path.exists():
     raise WeightsUnavailable(

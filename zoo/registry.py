@@ -25,7 +25,8 @@ CATEGORIES = ("reinit", "hyper-parameters", "architecture", "framework", "datase
 class WeightSource:
   """Where weights come from: ``kind`` "checkpoint" (an orbax checkpoint of the nnx
   state at ``location``, relative to the zoo directory unless absolute), "huggingface"
-  (a Hub repo id or local ``save_pretrained`` directory) or "url"; ``sha256`` where known."""
+  (a Hub repo id or local ``save_pretrained`` directory, read by zoo.load_pretrained) or
+  "npz" (a Google ViT/AugReg/Mixer .npz, local or gs://); ``sha256`` where known."""
   kind: str
   location: str
   sha256: str | None = None
@@ -56,6 +57,19 @@ class ModelEntry:
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
+_BASES: dict[str, str] = {}
+
+
+def set_base(catalog: str, name: str) -> None:
+  """Declares the base model of a catalog (the paper's categories are relative to it)."""
+  _BASES[catalog] = name
+
+
+def base_of(catalog: str) -> ModelEntry:
+  """The base model of ``catalog``."""
+  if catalog not in _BASES:
+    raise KeyError(f"catalog {catalog!r} has no base model (catalogs with one: {sorted(_BASES)}).")
+  return get(_BASES[catalog])
 
 
 def register(entry: ModelEntry) -> ModelEntry:

@@ -107,3 +107,11 @@ class ZeroShotClassifier(nnx.Module):
     features = self.vision(images)[1]
     logits = jnp.exp(self.logit_scale[...]) * _normalize(features) @ self.weights[...]
     return logits, features
+
+
+def zero_shot_classifier(model: CLIP, tokenizer, class_names: list[str], templates: list[str]) -> ZeroShotClassifier:
+  """The zero-shot classifier of ``class_names`` × ``templates`` ("a photo of a {}.") with a
+  :class:`zoo.architectures.clip_tokenizer.ClipTokenizer` (or any callable texts → ids)."""
+  from zoo.architectures.clip_tokenizer import prompt_token_ids
+  ids = prompt_token_ids(tokenizer, class_names, templates)
+  return ZeroShotClassifier(model, zero_shot_weights(model, jnp.asarray(ids)))

@@ -68,8 +68,9 @@ def conv(in_features: int, out_features: int, kernel_size: int, *, stride: int =
 
 
 def batch_norm(features: int, *, epsilon: float = 1e-5, rngs: nnx.Rngs) -> nnx.BatchNorm:
-  """Inference batch norm (running statistics), PyTorch's default epsilon."""
-  return nnx.BatchNorm(features, use_running_average=True, epsilon=epsilon, rngs=rngs)
+  """Batch norm in inference mode (running statistics; ``model.train()`` switches to batch
+  statistics), PyTorch's default epsilon and momentum (running = 0.9 running + 0.1 batch)."""
+  return nnx.BatchNorm(features, use_running_average=True, epsilon=epsilon, momentum=0.9, rngs=rngs)
 
 
 def max_pool_torch(x, kernel_size: int, stride: int, padding: int):

@@ -1,0 +1,1 @@
+"""Catalogs: modules of registry rows. Importing one registers its models."""
