@@ -16,14 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 import transformers as T
 
 import zoo
 from zoo.architectures.clip import ZeroShotClassifier, zero_shot_weights
-from zoo.converters import huggingface
-from zoo.converters.big_vision import augreg_hparams, load_npz
-from zoo.converters.mapping import ConversionError
 
 TOLERANCE = 1e-4
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax.numpy as jnp
 from flax import nnx
 
 from zoo.architectures import layers
@@ -26,11 +25,6 @@ class BitConfig:
   width_factor: int = 1
   num_channels: int = 3
   num_classes: int = 1000
-
-
-def _make_div(value, divisor=8):
-  rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-  return rounded + divisor if rounded < 0.9 * value else rounded
 
 
 def _padding(config: BitConfig, kernel_size: int, stride: int):
@@ -56,7 +50,7 @@ class BitBlock(nnx.Module):
 
   def __init__(self, config: BitConfig, in_dim, out_dim, stride, *, first: bool, rngs: nnx.Rngs):
     self.preact = config.layer_type == "preactivation"
-    mid = _make_div(out_dim * 0.25)
+    mid = layers.make_divisible(out_dim * 0.25)
     ws = lambda i, o, k, s=1: layers.WeightStandardizedConv(i, o, k, stride=s, padding=_padding(config, k, s),
                                                             rngs=rngs)
     self.downsample_conv = ws(in_dim, out_dim, 1, stride) if first else None
@@ -92,7 +86,7 @@ class BiT(nnx.Module):
     self.stem_norm = None if preact else GroupNormAct(config, config.embedding_size, rngs=rngs)
     stages, in_dim = [], config.embedding_size
     for index, (depth, hidden) in enumerate(zip(config.depths, config.hidden_sizes)):
-      out_dim = _make_div(hidden * config.width_factor)
+      out_dim = layers.make_divisible(hidden * config.width_factor)
       stride = 1 if index == 0 else 2
       stages.append(nnx.List([BitBlock(config, in_dim if j == 0 else out_dim, out_dim, stride if j == 0 else 1,
                                        first=j == 0, rngs=rngs) for j in range(depth)]))
@@ -119,5 +113,4 @@ class BiT(nnx.Module):
     return self.norm(x) if self.norm is not None else x
 
   def __call__(self, images):
-    embedding = jnp.mean(self.forward_features(images), axis=(1, 2))
-    return (self.head(embedding) if self.head is not None else embedding), embedding
+    return layers.pool_and_classify(self.forward_features(images), self.head)

@@ -36,9 +36,7 @@ class EfficientNetConfig:
 
   def round_filters(self, channels: int) -> int:
     """Channels × width coefficient, rounded to the divisor (never below 90 %)."""
-    scaled = channels * self.width_coefficient
-    rounded = max(self.depth_divisor, int(scaled + self.depth_divisor / 2) // self.depth_divisor * self.depth_divisor)
-    return int(rounded + self.depth_divisor if rounded < 0.9 * scaled else rounded)
+    return layers.make_divisible(channels * self.width_coefficient, self.depth_divisor)
 
 
 class MBConvBlock(nnx.Module):
@@ -112,5 +110,4 @@ class EfficientNet(nnx.Module):
     return self.act(self.head_bn(self.head_conv(x)))
 
   def __call__(self, images):
-    embedding = jnp.mean(self.forward_features(images), axis=(1, 2))
-    return (self.head(embedding) if self.head is not None else embedding), embedding
+    return layers.pool_and_classify(self.forward_features(images), self.head)

@@ -52,6 +52,20 @@ def tf_same_padding(size: int, kernel_size: int, stride: int, dilation: int = 1)
   return total // 2, total - total // 2
 
 
+def make_divisible(value: float, divisor: int = 8) -> int:
+  """Channels rounded to a multiple of ``divisor`` (at least ``divisor``), never below 90 % of
+  ``value`` (the TF/timm rule behind EfficientNet's round_filters and BiT's make_div)."""
+  rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+  return int(rounded + divisor if rounded < 0.9 * value else rounded)
+
+
+def pool_and_classify(features, head):
+  """Global mean of NHWC ``features`` (the embedding), then ``head`` (identity when None):
+  returns (logits, embedding)."""
+  embedding = jnp.mean(features, axis=(1, 2))
+  return (head(embedding) if head is not None else embedding), embedding
+
+
 def pad_hw(x, top: int, bottom: int, left: int, right: int, value: float = 0.0):
   """Pads an NHWC array spatially (PyTorch ``ZeroPad2d((left, right, top, bottom))``)."""
   return jnp.pad(x, ((0, 0), (top, bottom), (left, right), (0, 0)), constant_values=value)

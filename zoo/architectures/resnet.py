@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax.numpy as jnp
 from flax import nnx
 
 from zoo.architectures import layers
@@ -103,6 +102,4 @@ class ResNet(nnx.Module):
     return x
 
   def __call__(self, images):
-    embedding = jnp.mean(self.forward_features(images), axis=(1, 2))
-    logits = self.head(embedding) if self.head is not None else embedding
-    return logits, embedding
+    return layers.pool_and_classify(self.forward_features(images), self.head)

@@ -96,7 +96,6 @@ def _clip(config):
   return CLIP(vision_config, _fields(text, TextConfig, projection_dim=projection), rngs=nnx.Rngs(0))
 
 
-_LAYER = r"\.encoder\.layer\.(\d+)\."
 _VIT_RENAMES = (
     (r"^(vit|deit)\.", ""),
     (r"^embeddings\.patch_embeddings\.projection\.", "patch_embed."),
@@ -222,13 +221,16 @@ def default_cache_dir() -> epath.Path:
   return epath.Path(root) / "converted"
 
 
-def read_config(source: str) -> dict[str, Any]:
-  """The checkpoint's config.json as a dict."""
-  directory = _resolve(source)
+def _read_config(directory: epath.Path, source: str) -> dict[str, Any]:
   config_file = directory / "config.json"
   if not config_file.exists():
     raise FileNotFoundError(f"no config.json in {directory} (source {source!r}).")
   return json.loads(config_file.read_text())
+
+
+def read_config(source: str) -> dict[str, Any]:
+  """The checkpoint's config.json as a dict."""
+  return _read_config(_resolve(source), source)
 
 
 def load_pretrained(source: str, *, cache_dir=None) -> nnx.Module:
@@ -242,7 +244,7 @@ def load_pretrained(source: str, *, cache_dir=None) -> nnx.Module:
   keyed by the source and the sha256 of config and weights.
   """
   directory = _resolve(source)
-  config = read_config(str(directory))
+  config = _read_config(directory, source)
   model_type = config.get("model_type")
   if model_type not in FAMILIES:
     raise ConversionError(f"{source!r}: model_type {model_type!r} is not supported (supported: "

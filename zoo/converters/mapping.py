@@ -83,7 +83,7 @@ def load_into(model: nnx.Module, tensors: Mapping[str, np.ndarray], *, model_nam
   """
   graphdef, state = nnx.split(model)
   targets = flatten(nnx.to_pure_dict(state))
-  values, used = {}, set()
+  values = {}
   for name, tensor in tensors.items():
     if any(re.search(pattern, name) for pattern in ignore):
       continue
@@ -99,10 +99,9 @@ def load_into(model: nnx.Module, tensors: Mapping[str, np.ndarray], *, model_nam
           f"model {model_name!r}: tensor {name!r} has shape {tuple(np.shape(tensor))} but {key!r} needs "
           f"{target_shape} ({source or 'checkpoint'}); the config does not match the weights.")
     if key in values:
-      raise ConversionError(f"model {model_name!r}: tensors {used_by(name, key, renames, tensors, targets)} all map "
-                            f"to {key!r}.")
+      sources = [other for other in tensors if _target_key(other, renames, targets) == key]
+      raise ConversionError(f"model {model_name!r}: tensors {sources} all map to {key!r}.")
     values[key] = converted.astype(targets[key].dtype)
-    used.add(name)
   missing = sorted(set(targets) - set(values))
   if missing:
     raise ConversionError(f"model {model_name!r}: {len(missing)} parameter(s) have no tensor in "
@@ -111,7 +110,3 @@ def load_into(model: nnx.Module, tensors: Mapping[str, np.ndarray], *, model_nam
                                             nnx.to_pure_dict(state)))
   return nnx.merge(graphdef, state)
 
-
-def used_by(name, key, renames, tensors, targets) -> list[str]:
-  """Names of the tensors that map onto ``key`` (for the duplicate-mapping error)."""
-  return [other for other in tensors if _target_key(other, renames, targets) == key]
