@@ -92,7 +92,7 @@ def test_paper_catalog_rows_build_and_categorise():
     assert embedding.shape[0] == 2 and logits.shape[0] == 2, name
     if entry.objective != "contrastive image-text":
       assert logits.shape == (2, entry.num_classes), name
-    assert entry.weights.kind in ("huggingface", "npz") and entry.note, name
+    assert entry.weights.kind in ("huggingface", "npz", "openai_clip") and entry.note, name
 
 
 @pytest.mark.parametrize("name", ["small_resnet.s0", "tiny_vit.s0", "tiny_mixer.s0"])

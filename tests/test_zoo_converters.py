@@ -239,3 +239,135 @@ def test_truncated_npz_is_a_clear_error(tmp_path):
   (tmp_path / "vit.npz").write_bytes(data[:1000])
   with pytest.raises(ConversionError, match="download it again"):
     zoo.load_npz(tmp_path / "vit.npz")
+
+
+def transformers_clip_to_openai(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+  """transformers' CLIP tensors in openai/CLIP's names and layout (fused in_proj, raw
+  ``x @ proj`` matrices), written from the two layouts' documentation."""
+  out = {}
+  towers = (("vision_model.encoder.layers.", "visual.transformer.resblocks."),
+            ("text_model.encoder.layers.", "transformer.resblocks."))
+  simple = {"vision_model.embeddings.patch_embedding.weight": "visual.conv1.weight",
+            "vision_model.embeddings.class_embedding": "visual.class_embedding",
+            "vision_model.embeddings.position_embedding.weight": "visual.positional_embedding",
+            "vision_model.pre_layrnorm.weight": "visual.ln_pre.weight", "vision_model.pre_layrnorm.bias": "visual.ln_pre.bias",
+            "vision_model.post_layernorm.weight": "visual.ln_post.weight",
+            "vision_model.post_layernorm.bias": "visual.ln_post.bias",
+            "text_model.embeddings.token_embedding.weight": "token_embedding.weight",
+            "text_model.embeddings.position_embedding.weight": "positional_embedding",
+            "text_model.final_layer_norm.weight": "ln_final.weight", "text_model.final_layer_norm.bias": "ln_final.bias",
+            "logit_scale": "logit_scale"}
+  for name, tensor in state.items():
+    if name in simple:
+      out[simple[name]] = tensor
+    elif name == "visual_projection.weight":
+      out["visual.proj"] = tensor.T
+    elif name == "text_projection.weight":
+      out["text_projection"] = tensor.T
+  for hf, openai in towers:
+    layers = {int(n[len(hf):].split(".")[0]) for n in state if n.startswith(hf)}
+    for i in layers:
+      src, dst = f"{hf}{i}.", f"{openai}{i}."
+      for kind in ("weight", "bias"):
+        out[f"{dst}attn.in_proj_{kind}"] = torch.cat([state[f"{src}self_attn.{p}_proj.{kind}"] for p in "qkv"])
+        out[f"{dst}attn.out_proj.{kind}"] = state[f"{src}self_attn.out_proj.{kind}"]
+        out[f"{dst}ln_1.{kind}"], out[f"{dst}ln_2.{kind}"] = state[f"{src}layer_norm1.{kind}"], \
+            state[f"{src}layer_norm2.{kind}"]
+        out[f"{dst}mlp.c_fc.{kind}"], out[f"{dst}mlp.c_proj.{kind}"] = state[f"{src}mlp.fc1.{kind}"], \
+            state[f"{src}mlp.fc2.{kind}"]
+  return {k: v.contiguous() for k, v in out.items()}
+
+
+def test_openai_format_vit_clip_matches_transformers_clip(tmp_path):
+  config = T.CLIPConfig(
+      text_config=dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=1, intermediate_size=256,
+                       vocab_size=100, max_position_embeddings=16, eos_token_id=2),
+      vision_config=dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=1, intermediate_size=256,
+                         image_size=32, patch_size=8), projection_dim=24)  # OpenAI layout: heads = width / 64
+  model = randomize(T.CLIPModel(config))
+  state = {k: v.detach() for k, v in model.state_dict().items() if not k.endswith("position_ids")}
+  save_file(transformers_clip_to_openai(state), tmp_path / "open_clip_model.safetensors")
+  ids = torch.randint(3, 97, (4, 16), generator=torch.Generator().manual_seed(0))
+  ids[:, 9], ids[:, 10:] = 99, 0  # end token = the largest id, as OpenAI's argmax pooling expects
+  images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+  with torch.no_grad():
+    image_features = model.get_image_features(pixel_values=images).pooler_output.numpy()
+    text_features = model.get_text_features(input_ids=ids).pooler_output.numpy()
+  ours = zoo.load_openai_clip(str(tmp_path), cache_dir=tmp_path / "cache")
+  assert_close(ours.encode_image(nhwc(images)), image_features, "OpenAI-format ViT image features")
+  assert_close(ours.encode_text(jnp.asarray(ids.numpy())), text_features, "OpenAI-format text features")
+
+
+class ReferenceModifiedResNet(torch.nn.Module):
+  """CLIP's modified ResNet from the paper's description (3-conv stem + avg-pool,
+  avg-pool before strided 1×1 convs, attention pooling), in openai/CLIP's tensor names."""
+
+  def __init__(self, layers, width, heads, resolution, out_dim):
+    super().__init__()
+    nn = torch.nn
+    half = width // 2
+    self.conv1, self.bn1 = nn.Conv2d(3, half, 3, 2, 1, bias=False), nn.BatchNorm2d(half)
+    self.conv2, self.bn2 = nn.Conv2d(half, half, 3, 1, 1, bias=False), nn.BatchNorm2d(half)
+    self.conv3, self.bn3 = nn.Conv2d(half, width, 3, 1, 1, bias=False), nn.BatchNorm2d(width)
+    inplanes, self.strides = width, []
+    for index, depth in enumerate(layers):
+      planes, blocks = width * 2 ** index, []
+      for j in range(depth):
+        stride = 2 if index and not j else 1
+        block = nn.Module()
+        block.conv1, block.bn1 = nn.Conv2d(inplanes, planes, 1, bias=False), nn.BatchNorm2d(planes)
+        block.conv2, block.bn2 = nn.Conv2d(planes, planes, 3, padding=1, bias=False), nn.BatchNorm2d(planes)
+        block.conv3, block.bn3 = nn.Conv2d(planes, planes * 4, 1, bias=False), nn.BatchNorm2d(planes * 4)
+        block.stride = stride
+        if stride > 1 or inplanes != planes * 4:
+          block.downsample = nn.Sequential(nn.Conv2d(inplanes, planes * 4, 1, bias=False), nn.BatchNorm2d(planes * 4))
+        blocks.append(block)
+        inplanes = planes * 4
+      setattr(self, f"layer{index + 1}", nn.Sequential(*blocks))
+    self.attnpool = nn.Module()
+    self.attnpool.positional_embedding = nn.Parameter(torch.randn((resolution // 32) ** 2 + 1, inplanes))
+    for name in "qkv":
+      setattr(self.attnpool, f"{name}_proj", nn.Linear(inplanes, inplanes))
+    self.attnpool.c_proj = nn.Linear(inplanes, out_dim)
+    self.heads, self.layers = heads, layers
+
+  def forward(self, x):
+    pool = lambda y, s: F.avg_pool2d(y, s) if s > 1 else y
+    for conv, bn in ((self.conv1, self.bn1), (self.conv2, self.bn2), (self.conv3, self.bn3)):
+      x = F.relu(bn(conv(x)))
+    x = F.avg_pool2d(x, 2)
+    for index in range(len(self.layers)):
+      for b in getattr(self, f"layer{index + 1}"):
+        out = pool(F.relu(b.bn2(b.conv2(F.relu(b.bn1(b.conv1(x)))))), b.stride)
+        out = b.bn3(b.conv3(out))
+        shortcut = b.downsample(pool(x, b.stride)) if hasattr(b, "downsample") else x
+        x = F.relu(out + shortcut)
+    a = self.attnpool
+    tokens = x.flatten(2).permute(2, 0, 1)  # (HW, N, C)
+    tokens = torch.cat([tokens.mean(0, keepdim=True), tokens]) + a.positional_embedding[:, None]
+    out, _ = F.multi_head_attention_forward(
+        tokens, tokens, tokens, tokens.shape[-1], self.heads, None,
+        torch.cat([a.q_proj.bias, a.k_proj.bias, a.v_proj.bias]), None, None, False, 0.0, a.c_proj.weight,
+        a.c_proj.bias, training=False, need_weights=False, use_separate_proj_weight=True,
+        q_proj_weight=a.q_proj.weight, k_proj_weight=a.k_proj.weight, v_proj_weight=a.v_proj.weight)
+    return out[0]
+
+
+def test_openai_format_resnet_clip_tower_matches_a_pytorch_reference(tmp_path):
+  width, layers, out_dim, resolution = 16, (1, 2, 1, 1), 24, 64
+  visual = randomize(ReferenceModifiedResNet(layers, width, width * 32 // 64, resolution, out_dim))
+  text = randomize(T.CLIPModel(T.CLIPConfig(
+      text_config=dict(hidden_size=64, num_hidden_layers=1, num_attention_heads=1, intermediate_size=256,
+                       vocab_size=50, max_position_embeddings=8, eos_token_id=2),
+      vision_config=dict(hidden_size=64, num_hidden_layers=1, num_attention_heads=1, intermediate_size=256,
+                         image_size=32, patch_size=16), projection_dim=out_dim)))
+  tensors = {k: v for k, v in transformers_clip_to_openai(text.state_dict()).items() if not k.startswith("visual.")}
+  tensors.update({f"visual.{k}": v.detach().contiguous() for k, v in visual.state_dict().items()
+                  if not k.endswith("num_batches_tracked")})
+  save_file(tensors, tmp_path / "rn.safetensors")
+  images = torch.randn(2, 3, resolution, resolution, generator=torch.Generator().manual_seed(2))
+  with torch.no_grad():
+    reference = visual(images).numpy()
+  ours = zoo.load_openai_clip(str(tmp_path / "rn.safetensors"), cache_dir=tmp_path / "cache")
+  assert ours.vision.config.layers == layers and ours.vision.config.image_size == resolution
+  assert_close(ours.encode_image(nhwc(images)), reference, "CLIP modified-ResNet image features")

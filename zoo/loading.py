@@ -36,9 +36,12 @@ def load(entry: ModelEntry, zoo_dir) -> nnx.Module:
   if entry.weights.kind == "npz":
     from zoo.converters.big_vision import load_npz
     return load_npz(entry.weights.location, model_name=entry.name)
+  if entry.weights.kind == "openai_clip":
+    from zoo.converters.openai_clip import load_openai_clip
+    return load_openai_clip(entry.weights.location)
   if entry.weights.kind != "checkpoint":
     raise WeightsUnavailable(f"model {entry.name!r}: unknown weight source kind {entry.weights.kind!r} "
-                             "(checkpoint, huggingface or npz).")
+                             "(checkpoint, huggingface, npz or openai_clip).")
   path = weights_path(entry, zoo_dir)
   if not path.exists():
     raise WeightsUnavailable(

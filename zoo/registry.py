@@ -26,7 +26,8 @@ class WeightSource:
   """Where weights come from: ``kind`` "checkpoint" (an orbax checkpoint of the nnx
   state at ``location``, relative to the zoo directory unless absolute), "huggingface"
   (a Hub repo id or local ``save_pretrained`` directory, read by zoo.load_pretrained) or
-  "npz" (a Google ViT/AugReg/Mixer .npz, local or gs://); ``sha256`` where known."""
+  "npz" (a Google ViT/AugReg/Mixer .npz, local or gs://) or "openai_clip" (openai/CLIP's
+  state dict as open_clip's safetensors); ``sha256`` where known."""
   kind: str
   location: str
   sha256: str | None = None

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from zoo.architectures.clip_resnet import ClipResNet, ClipResNetConfig
 from zoo.architectures.transformer import EncoderBlock
 from zoo.architectures.vit import ViTConfig, VisionTransformer
 
@@ -58,14 +59,16 @@ class TextTransformer(nnx.Module):
 
 
 class CLIP(nnx.Module):
-  """Both towers and the learned temperature. ``model(images)`` returns the image
+  """Both towers and the learned temperature. The image tower is a ViT (``ViTConfig``) or
+  the modified ResNet (``ClipResNetConfig``). ``model(images)`` returns the image
   features twice, ``(features, features)``: CLIP has no classes until a zero-shot or
   linear head is attached (:class:`ZeroShotClassifier`)."""
 
-  def __init__(self, vision: ViTConfig, text: TextConfig, *, rngs: nnx.Rngs):
+  def __init__(self, vision: ViTConfig | ClipResNetConfig, text: TextConfig, *, rngs: nnx.Rngs):
     if vision.projection_dim != text.projection_dim:
       raise ValueError(f"CLIP towers project to different sizes ({vision.projection_dim} vs {text.projection_dim}).")
-    self.vision = VisionTransformer(vision, rngs=rngs)
+    tower = ClipResNet if isinstance(vision, ClipResNetConfig) else VisionTransformer
+    self.vision = tower(vision, rngs=rngs)
     self.text = TextTransformer(text, rngs=rngs)
     self.logit_scale = nnx.Param(jnp.asarray(jnp.log(1 / 0.07), jnp.float32))
 

@@ -13,6 +13,7 @@ import functools
 
 from zoo.architectures.bit import BiT, BitConfig
 from zoo.architectures.clip import CLIP, TextConfig
+from zoo.architectures.clip_resnet import ClipResNetConfig
 from zoo.architectures.efficientnet import EfficientNet, EfficientNetConfig
 from zoo.architectures.mixer import MixerConfig, MlpMixer
 from zoo.architectures.resnet import ResNet, ResNetConfig
@@ -104,3 +105,8 @@ _row("clip_vit_b32.zeroshot", _clip_b32, "huggingface", "openai/clip-vit-base-pa
      note="CLIP paper (zero-shot, 80 prompts); the paper's CLIP-S-ZeroShot (63.3 %). Classify with "
           "zoo.architectures.clip.ZeroShotClassifier; the linear-probe CLIP-S (75.7 %) is a probes/ fit on its "
           "embedding")
+_row("clip_rn50.zeroshot", lambda rngs: CLIP(ClipResNetConfig(), TextConfig(eos_token_id=2, projection_dim=1024),
+                                             rngs=rngs),
+     "openai_clip", "timm/resnet50_clip.openai", Preprocessing(224, 1.0, "bicubic", **_CLIP_NORM),
+     objective="contrastive image-text", data=WIT, architecture="clip_resnet50",
+     note="CLIP's modified ResNet-50 (OpenAI weights in open_clip's safetensors); a CLIP-S candidate")

@@ -251,17 +251,30 @@ def load_pretrained(source: str, *, cache_dir=None) -> nnx.Module:
                           f"{sorted(FAMILIES)}); add a Family to zoo.converters.huggingface.FAMILIES.")
   family = FAMILIES[model_type]
   files = _weight_files(directory)
-  key = _digest([directory / "config.json", *files])[:20]
+  return cached_conversion(
+      source, [directory / "config.json", *files], nnx.eval_shape(lambda: family.build(config)),
+      lambda abstract: load_into(abstract, _read_all(files, source), model_name=source, renames=family.renames,
+                                 ignore=_ALWAYS_IGNORED + family.ignore, source=", ".join(str(f) for f in files)),
+      cache_dir)
+
+
+def _read_all(files: list[epath.Path], model_name: str) -> dict[str, np.ndarray]:
+  tensors = {}
+  for file in files:
+    tensors.update(read_safetensors(file, model_name))
+  return tensors
+
+
+def cached_conversion(source: str, files: list[epath.Path], abstract: nnx.Module,
+                      convert: Callable[[nnx.Module], nnx.Module], cache_dir=None) -> nnx.Module:
+  """``convert(abstract)`` once per (source, sha256 of ``files``): later calls restore the
+  orbax checkpoint written after the first (a damaged one is converted again)."""
+  key = _digest(files)[:20]
   entry = epath.Path(cache_dir or default_cache_dir()) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', source)[-80:]}-{key}"
-  abstract = nnx.eval_shape(lambda: family.build(config))
   cached = _restore(abstract, entry)
   if cached is not None:
     return cached
-  tensors = {}
-  for file in files:
-    tensors.update(read_safetensors(file, source))
-  model = load_into(abstract, tensors, model_name=source, renames=family.renames,
-                    ignore=_ALWAYS_IGNORED + family.ignore, source=", ".join(str(f) for f in files))
+  model = convert(abstract)
   _save(model, entry)
   return model
 
