@@ -24,11 +24,11 @@ def test_evaluate_stores_exact_outputs_reports_failures_and_resumes(tmp_path):
   for name in ("small_cnn.s0", "mlp.s0"):
     models[name] = zoo.build(zoo.get(name))
     zoo.save_weights(zoo.get(name), models[name], zoo_dir)
-  args = ["--models=small_cnn.s0,mlp.*,small_cnn.s1", "--split=test[:150]", f"--out={out}", f"--zoo_dir={zoo_dir}",
+  args = ["--models=small_cnn.s0,mlp.*,cnn.s1", "--split=test[:150]", f"--out={out}", f"--zoo_dir={zoo_dir}",
           "--batch_size=32", "--chunk_batches=2"]
   first = evaluate(*args)
-  assert first.returncode == 1                        # small_cnn.s1 has no checkpoint
-  assert "small_cnn.s1: WeightsUnavailable" in first.stderr and "no checkpoint at" in first.stderr
+  assert first.returncode == 1                        # cnn.s1 has no checkpoint
+  assert "cnn.s1: WeightsUnavailable" in first.stderr and "no checkpoint at" in first.stderr
   assert "small_cnn.s0: 3 chunks computed" in first.stdout and "mlp.s0: 3 chunks computed" in first.stdout
 
   results = store.read(out, "fashion_mnist", "test[:150]", ["small_cnn.s0", "mlp.s0"])

@@ -14,7 +14,7 @@ import zoo
 
 
 def variant(**changes):
-  return dataclasses.replace(zoo.get("small_cnn.s0"), **changes)
+  return dataclasses.replace(zoo.get("cnn.s0"), **changes)
 
 
 @pytest.mark.parametrize("changes, category", [
@@ -26,16 +26,16 @@ def variant(**changes):
     (dict(), "identical"),
 ])
 def test_pair_category_is_derived_from_the_most_divergent_field(changes, category):
-  base = zoo.get("small_cnn.s0")
+  base = zoo.get("cnn.s0")
   assert zoo.pair_category(base, variant(**changes)) == category
   assert zoo.pair_category(variant(**changes), base) == category
 
 
 def test_listing_and_lookup():
-  assert zoo.list_models("small_cnn.s*") == ["small_cnn.s0", "small_cnn.s1", "small_cnn.s2"]
+  assert zoo.list_models("cnn.s[0-9]") == ["cnn.s0", "cnn.s1", "cnn.s2", "cnn.s3"]
   assert zoo.resolve_patterns(["mlp.*", "small_cnn.s0", "mlp.s0"]) == ["mlp.s0", "small_cnn.s0"]
-  with pytest.raises(KeyError, match="no model 'small_cnn.s9'"):
-    zoo.get("small_cnn.s9")
+  with pytest.raises(KeyError, match="no model 'cnn.s9'"):
+    zoo.get("cnn.s9")
   with pytest.raises(KeyError, match="matches no model"):
     zoo.resolve_patterns(["densenet*"])
   with pytest.raises(ValueError, match="already registered"):
@@ -43,7 +43,7 @@ def test_listing_and_lookup():
 
 
 def test_weights_round_trip_and_clear_errors(tmp_path):
-  entry = zoo.get("small_cnn.s1")
+  entry = zoo.get("cnn.s1")
   model = zoo.build(entry)
   zoo.save_weights(entry, model, tmp_path)
   loaded = zoo.load(entry, tmp_path)
@@ -71,8 +71,8 @@ def test_launch_zoo_list_prints_categories():
   result = subprocess.run([sys.executable, "-m", "launch.zoo", "list"], capture_output=True, text=True, timeout=120)
   assert result.returncode == 0, result.stderr[-2000:]
   lines = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
-  assert "reinit" in lines["small_cnn.s1"] and "architecture" in lines["mlp.s0"]
-  assert "hyper-parameters" in lines["small_cnn.dropout"] and "base" in lines["small_cnn.s0"]
+  assert "reinit" in lines["cnn.s1"] and "architecture" in lines["mlp.s0"]
+  assert "hyper-parameters" in lines["cnn.dropout0.3"] and "base" in lines["cnn.s0"]
   assert "framework" in lines["deit_tiny_distilled.in1k"] and "dataset" in lines["clip_vit_b32.zeroshot"]
   assert "architecture" in lines["efficientnet_b0.in1k"] and "huggingface:microsoft/resnet-50" in lines["resnet50.base"]
 

@@ -1,16 +1,26 @@
-"""Training recipes for the built-in zoo, reusable for any flax.nnx model.
+"""Training recipes for the zoo, reusable for any flax.nnx model (arrays in, trained model out).
 
-A recipe is a frozen dataclass of hyper-parameters (the ``hparams`` of a zoo row come
-from it); :func:`train_supervised` trains any module whose call returns
-``(logits, embedding)`` with optax AdamW on softmax cross-entropy, in jit-compiled
-steps over shuffled mini-batches, deterministically for a given seed.
+A recipe is a frozen dataclass of hyper-parameters (a zoo row's ``hparams``). One loop
+(:func:`train`) runs every objective: optax AdamW with cosine decay over shuffled
+mini-batches in jit-compiled steps, deterministic for a given seed. Objectives:
+
+- supervised: softmax cross-entropy on labels (:func:`train_supervised`); many
+  same-architecture models at once with ``jax.vmap`` (:func:`train_supervised_many`);
+- distillation: KL(teacher ‖ student) at temperature T, scaled by T² (Hinton et al.);
+- SimCLR: NT-Xent between two augmented views (Chen et al. 2020);
+- autoencoding: mean squared reconstruction error;
+
+and :func:`fit_linear_head` fits the Kornblith-protocol logistic probe (probes/) on a
+frozen backbone's embedding, giving a classifier for the non-supervised objectives.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -20,8 +30,8 @@ from flax import nnx
 @dataclasses.dataclass(frozen=True)
 class SupervisedRecipe:
   """learning_rate: AdamW peak rate (cosine decay to 0); weight_decay: decoupled L2;
-  batch_size, epochs; seed: data order (the model's init seed is its own);
-  random_shift: max pixels of random translation augmentation (0 = none)."""
+  batch_size, epochs; seed: data order and augmentation (the model's init seed is its
+  own); random_shift: max pixels of random translation augmentation (0 = none)."""
   learning_rate: float = 1e-3
   weight_decay: float = 1e-4
   batch_size: int = 128
@@ -43,44 +53,210 @@ def _shift(images: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.n
   return np.stack([p[dy:dy + height, dx:dx + width] for p, (dy, dx) in zip(padded, offsets)])
 
 
-@nnx.jit
-def _train_step(model, optimizer, images, labels):
-  def loss_fn(model):
-    logits, _ = model(images)
-    return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+def _check(images, recipe: SupervisedRecipe, labels=None):
+  if labels is not None and len(images) != len(labels):
+    raise ValueError(f"images has {len(images)} examples but labels has {len(labels)}.")
+  if len(images) < recipe.batch_size:
+    raise ValueError(f"need at least batch_size={recipe.batch_size} training examples; got {len(images)}.")
 
-  loss, grads = nnx.value_and_grad(loss_fn)(model)
+
+def _optimizer(recipe: SupervisedRecipe, steps: int):
+  return optax.adamw(optax.cosine_decay_schedule(recipe.learning_rate, steps), weight_decay=recipe.weight_decay)
+
+
+@nnx.jit(static_argnames="loss_fn")
+def _train_step(model, optimizer, batch, loss_fn):
+  loss, grads = nnx.value_and_grad(lambda m: loss_fn(m, *batch))(model)
   optimizer.update(model, grads)
   return loss
 
 
-def train_supervised(model: nnx.Module, images: np.ndarray, labels: np.ndarray, recipe: SupervisedRecipe,
-                     preprocess: Callable = lambda x: x, log: Callable[[str], None] | None = None) -> list[float]:
-  """Trains ``model`` in place on (uint8 images [N, H, W, C], int labels [N]); returns per-epoch mean losses.
+def train(model: nnx.Module, loss_fn: Callable, make_batch: Callable, num_examples: int, recipe: SupervisedRecipe,
+          log: Callable[[str], None] | None = None) -> list[float]:
+  """The loop behind every objective; trains ``model`` in place, returns per-epoch mean losses.
 
-  ``preprocess`` maps a batch of raw images to the model's input (the zoo row's
-  preprocessing). The last partial batch of each epoch is dropped (training, unlike
-  evaluation, need not see every example every epoch).
+  ``make_batch(indices, rng)`` → tuple of arrays for ``loss_fn(model, *arrays)`` (a
+  module-level function: it is a static jit argument). The last partial batch of each
+  epoch is dropped (training, unlike evaluation, need not see every example).
   """
-  if len(images) != len(labels):
-    raise ValueError(f"images has {len(images)} examples but labels has {len(labels)}.")
-  if len(images) < recipe.batch_size:
-    raise ValueError(f"need at least batch_size={recipe.batch_size} training examples; got {len(images)}.")
-  steps_per_epoch = len(images) // recipe.batch_size
-  schedule = optax.cosine_decay_schedule(recipe.learning_rate, steps_per_epoch * recipe.epochs)
-  optimizer = nnx.Optimizer(model, optax.adamw(schedule, weight_decay=recipe.weight_decay), wrt=nnx.Param)
+  steps_per_epoch = num_examples // recipe.batch_size
+  optimizer = nnx.Optimizer(model, _optimizer(recipe, steps_per_epoch * recipe.epochs), wrt=nnx.Param)
   rng = np.random.default_rng(recipe.seed)
   model.train()
   history = []
   for epoch in range(recipe.epochs):
-    order = rng.permutation(len(images))
-    losses = []
-    for step in range(steps_per_epoch):
-      batch = order[step * recipe.batch_size:(step + 1) * recipe.batch_size]
-      batch_images = preprocess(jnp.asarray(_shift(images[batch], rng, recipe.random_shift)))
-      losses.append(_train_step(model, optimizer, batch_images, jnp.asarray(labels[batch])))
-    history.append(float(jnp.mean(jnp.stack(losses))))
+    order = rng.permutation(num_examples)
+    losses = [_train_step(model, optimizer, make_batch(order[s * recipe.batch_size:(s + 1) * recipe.batch_size], rng),
+                          loss_fn) for s in range(steps_per_epoch)]
+    history.append(float(jnp.mean(jnp.stack(losses))))  # one host sync per epoch
     if log:
       log(f"epoch {epoch + 1}/{recipe.epochs}: loss {history[-1]:.4f}")
   model.eval()
   return history
+
+
+def cross_entropy_loss(model, images, labels):
+  """Mean softmax cross-entropy of ``model(images)[0]`` against integer labels."""
+  return optax.softmax_cross_entropy_with_integer_labels(model(images)[0], labels).mean()
+
+
+def _labelled_batches(images, labels, recipe, preprocess):
+  return lambda idx, rng: (preprocess(jnp.asarray(_shift(images[idx], rng, recipe.random_shift))),
+                           jnp.asarray(labels[idx]))
+
+
+def train_supervised(model: nnx.Module, images: np.ndarray, labels: np.ndarray, recipe: SupervisedRecipe,
+                     preprocess: Callable = lambda x: x, log: Callable[[str], None] | None = None) -> list[float]:
+  """Trains ``model`` in place on (uint8 images [N, H, W, C], int labels [N]) with softmax
+  cross-entropy; ``preprocess`` maps a raw batch to the model's input (the row's preprocessing)."""
+  _check(images, recipe, labels)
+  return train(model, cross_entropy_loss, _labelled_batches(images, labels, recipe, preprocess), len(images), recipe,
+               log)
+
+
+def train_supervised_many(models: list[nnx.Module], images: np.ndarray, labels: np.ndarray,
+                          recipes: list[SupervisedRecipe], preprocess: Callable = lambda x: x) -> list[list[float]]:
+  """:func:`train_supervised` for several same-architecture models at once, vmapped: one
+  compiled step updates all of them. Recipes may differ only in ``seed`` (each model
+  keeps its own data order, augmentation and dropout stream), so every model ends as
+  :func:`train_supervised` would leave it. Trains in place; returns per-model histories."""
+  _check(images, recipes[0], labels)
+  if len({dataclasses.replace(r, seed=0) for r in recipes}) != 1:
+    raise ValueError("train_supervised_many: recipes must differ only in seed; train the others separately.")
+  recipe = recipes[0]
+  for model in models:
+    model.train()
+  graphdef, params, rest = nnx.split(models[0], nnx.Param, ...)
+  splits = [nnx.split(m, nnx.Param, ...) for m in models]
+  if any(g != graphdef for g, _, _ in splits):
+    raise ValueError("train_supervised_many: the models' architectures differ.")
+  stack = lambda trees: jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
+  params, rest = stack([p for _, p, _ in splits]), stack([r for _, _, r in splits])
+  steps_per_epoch = len(images) // recipe.batch_size
+  tx = _optimizer(recipe, steps_per_epoch * recipe.epochs)
+  opt_state = jax.vmap(tx.init)(params)
+
+  def step(params, rest, opt_state, batch_images, batch_labels):
+    model = nnx.merge(graphdef, params, rest)
+    value, grads = nnx.value_and_grad(lambda m: cross_entropy_loss(m, batch_images, batch_labels))(model)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), nnx.state(model, nnx.Not(nnx.Param)), opt_state, value
+
+  vstep = jax.jit(jax.vmap(step))
+  rngs = [np.random.default_rng(r.seed) for r in recipes]
+  batches = _labelled_batches(images, labels, recipe, preprocess)
+  histories = [[] for _ in models]
+  for _ in range(recipe.epochs):
+    orders = [rng.permutation(len(images)) for rng in rngs]
+    losses = []
+    for s in range(steps_per_epoch):
+      per_model = [batches(order[s * recipe.batch_size:(s + 1) * recipe.batch_size], rng)
+                   for order, rng in zip(orders, rngs)]
+      params, rest, opt_state, value = vstep(params, rest, opt_state, *stack(per_model))
+      losses.append(value)
+    for history, mean in zip(histories, np.asarray(jnp.mean(jnp.stack(losses), axis=0))):
+      history.append(float(mean))
+  for index, model in enumerate(models):
+    nnx.update(model, jax.tree.map(lambda x: x[index], params), jax.tree.map(lambda x: x[index], rest))
+    model.eval()
+  return histories
+
+
+def distillation_loss(student, images, teacher_logits, temperature):
+  """T² · KL(softmax(teacher/T) ‖ softmax(student/T)), mean over the batch."""
+  teacher = jax.nn.log_softmax(teacher_logits / temperature)
+  student_log = jax.nn.log_softmax(student(images)[0] / temperature)
+  return temperature ** 2 * jnp.mean(jnp.sum(jnp.exp(teacher) * (teacher - student_log), axis=-1))
+
+
+def train_distillation(student: nnx.Module, teacher: nnx.Module, images: np.ndarray, recipe: SupervisedRecipe,
+                       preprocess: Callable = lambda x: x, temperature: float = 4.0, log=None) -> list[float]:
+  """Trains ``student`` on the teacher's softened predictions only (no labels)."""
+  _check(images, recipe)
+  teacher_forward = nnx.jit(lambda m, x: m(x)[0])
+
+  def batches(idx, rng):
+    x = preprocess(jnp.asarray(_shift(images[idx], rng, recipe.random_shift)))
+    return x, teacher_forward(teacher, x), jnp.float32(temperature)
+  return train(student, distillation_loss, batches, len(images), recipe, log)
+
+
+def nt_xent_loss(model, view_a, view_b, temperature):
+  """SimCLR's NT-Xent: each projection must pick its other view among the 2B − 1 others,
+  by cosine similarity / temperature."""
+  z = jnp.concatenate([model(view_a)[0], model(view_b)[0]])
+  z = z / jnp.linalg.norm(z, axis=-1, keepdims=True)
+  similarity = (z @ z.T) / temperature
+  size = view_a.shape[0]
+  similarity = jnp.where(jnp.eye(2 * size, dtype=bool), -jnp.inf, similarity)
+  positives = jnp.concatenate([jnp.arange(size, 2 * size), jnp.arange(size)])
+  return optax.softmax_cross_entropy_with_integer_labels(similarity, positives).mean()
+
+
+def _augment(images: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
+  """SimCLR-style views for small grey images: random translation, horizontal flip,
+  random erasing of a square and brightness jitter."""
+  views = _shift(images, rng, max_shift).astype(np.float32)
+  flip = rng.random(len(views)) < 0.5
+  views[flip] = views[flip, :, ::-1]
+  side = views.shape[1] // 3
+  for view, (top, left) in zip(views, rng.integers(0, views.shape[1] - side, size=(len(views), 2))):
+    view[top:top + side, left:left + side] = 0
+  views *= rng.uniform(0.6, 1.4, size=(len(views), 1, 1, 1))
+  return np.clip(views, 0, 255).astype(np.uint8)
+
+
+def train_simclr(model: nnx.Module, images: np.ndarray, recipe: SupervisedRecipe, preprocess: Callable = lambda x: x,
+                 temperature: float = 0.5, log=None) -> list[float]:
+  """Self-supervised contrastive training: ``model(x)[0]`` is the projection (e.g. a
+  ConvNet whose head outputs 64 values), ``model(x)[1]`` the embedding a probe later reads."""
+  _check(images, recipe)
+  shift = max(recipe.random_shift, 3)
+  batches = lambda idx, rng: (preprocess(jnp.asarray(_augment(images[idx], rng, shift))),
+                              preprocess(jnp.asarray(_augment(images[idx], rng, shift))), jnp.float32(temperature))
+  return train(model, nt_xent_loss, batches, len(images), recipe, log)
+
+
+def reconstruction_loss(model, images):
+  """Mean squared error between ``model(images)[0]`` and the (preprocessed) images."""
+  return jnp.mean((model(images)[0] - images) ** 2)
+
+
+def train_autoencoder(model: nnx.Module, images: np.ndarray, recipe: SupervisedRecipe,
+                      preprocess: Callable = lambda x: x, log=None) -> list[float]:
+  """Autoencoding: ``model(x)`` → (reconstruction of x, embedding)."""
+  _check(images, recipe)
+  batches = lambda idx, rng: (preprocess(jnp.asarray(_shift(images[idx], rng, recipe.random_shift))),)
+  return train(model, reconstruction_loss, batches, len(images), recipe, log)
+
+
+@functools.partial(nnx.jit, static_argnames="batch")
+def _embed_batches(model, images, batch):
+  return jax.lax.map(lambda x: model(x)[1], images.reshape(-1, batch, *images.shape[1:]))
+
+
+def embed(model: nnx.Module, images, preprocess: Callable = lambda x: x, batch: int = 500) -> np.ndarray:
+  """``model(preprocess(images))[1]`` for all images, in batches (zero-padded to a multiple)."""
+  padded = -len(images) % batch
+  x = preprocess(jnp.asarray(np.concatenate([images, np.zeros((padded, *images.shape[1:]), images.dtype)])))
+  out = _embed_batches(model, x, batch)
+  return np.asarray(out.reshape(-1, out.shape[-1])[:len(images)])
+
+
+def fit_linear_head(probed: nnx.Module, images, labels, preprocess: Callable = lambda x: x,
+                    validation_fraction: float = 0.2, l2_grid=None) -> dict:
+  """Fits ``probed.classifier`` (a ``LinearProbed``) on the frozen backbone's embeddings
+  with the Kornblith protocol (probes.logistic_probe: standardise, L2 sweep chosen on a
+  validation slice, refit on all); the standardisation is folded into the Linear layer.
+  Returns the probe's result dict."""
+  from probes import logistic_probe
+  features = embed(probed, images, preprocess)
+  split = int(len(features) * (1 - validation_fraction))
+  result = logistic_probe(features[:split], labels[:split], features[split:], labels[split:],
+                          features[split:], labels[split:], l2_grid=l2_grid, max_iterations=300)
+  weights, bias = (np.asarray(p, np.float64) for p in result["params"])
+  mean, std = features.mean(0), features.std(0)
+  std = np.where(std < 1e-8, 1.0, std)  # as probes.standardize
+  probed.classifier.kernel[...] = jnp.asarray(weights / std[:, None], jnp.float32)
+  probed.classifier.bias[...] = jnp.asarray(bias - (mean / std) @ weights, jnp.float32)
+  return result

@@ -1,0 +1,96 @@
+"""Training a zoo row from its training-method fields: objective × pretraining data → recipe.
+
+Pure library: takes arrays (``datasets`` maps a ``pretraining_data`` name to uint8 images
+[N, H, W, C] and int labels [N]; "fashion_mnist" is also the probing data) and returns
+trained modules; the launcher loads data and caches checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax
+from flax import nnx
+
+from zoo import training
+from zoo.architectures.small import LinearProbed
+from zoo.loading import build
+from zoo.registry import ModelEntry
+
+PROBE_DATA = "fashion_mnist"
+NEEDS_TEACHER = "distillation"
+
+
+def recipe_of(entry: ModelEntry, epochs: int) -> training.SupervisedRecipe:
+  """The row's hyper-parameters as a recipe (dropout lives in the builder)."""
+  hparams = dict(entry.hparams)
+  fields = {f.name for f in dataclasses.fields(training.SupervisedRecipe)}
+  return training.SupervisedRecipe(epochs=epochs, seed=entry.seed, **{k: v for k, v in hparams.items() if k in fields})
+
+
+def _backbone_data(entry: ModelEntry, datasets):
+  if entry.pretraining_data not in datasets:
+    raise KeyError(f"model {entry.name!r} trains on {entry.pretraining_data!r}, which the datasets lack "
+                   f"(have {sorted(datasets)}).")
+  return datasets[entry.pretraining_data]
+
+
+def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, teacher: nnx.Module | None = None,
+            log: Callable[[str], None] | None = None) -> nnx.Module:
+  """A freshly built ``entry`` trained by its objective on its pretraining data; rows
+  whose module is a LinearProbed get their classifier fitted on Fashion-MNIST afterwards."""
+  model = build(entry)
+  recipe = recipe_of(entry, epochs)
+  preprocess = entry.preprocessing
+  probed = isinstance(model, LinearProbed)
+  target = model.backbone if probed else model
+  images, labels = _backbone_data(entry, datasets)
+  if entry.objective == "supervised":
+    training.train_supervised(target, images, labels, recipe, preprocess, log)
+  elif entry.objective == NEEDS_TEACHER:
+    if teacher is None:
+      raise ValueError(f"model {entry.name!r} is distilled: pass the teacher (the catalog's base model).")
+    training.train_distillation(target, teacher, images, recipe, preprocess, log=log)
+  elif entry.objective.startswith("contrastive"):
+    training.train_simclr(target, images, recipe, preprocess, log=log)
+  elif entry.objective == "autoencoding":
+    training.train_autoencoder(target, images, recipe, preprocess, log=log)
+  else:
+    raise ValueError(f"model {entry.name!r}: no recipe for objective {entry.objective!r}.")
+  if probed:
+    probe_images, probe_labels = datasets[PROBE_DATA]
+    result = training.fit_linear_head(model, probe_images, probe_labels, preprocess,
+                                      l2_grid=tuple(float(x) for x in jax.numpy.logspace(-5, 1, 7)))
+    if log:
+      log(f"linear probe: validation accuracy {result['test_accuracy']:.4f} (l2 {result['l2']:.1e})")
+  return model
+
+
+def _has_convolutions(model: nnx.Module) -> bool:
+  return any(isinstance(m, nnx.Conv) for _, m in nnx.iter_graph(model) if isinstance(m, nnx.Module))
+
+
+def vmap_groups(entries: list[ModelEntry], platform: str) -> list[list[ModelEntry]]:
+  """Rows that can train together with train_supervised_many: supervised on the same data
+  with the same builder and recipe up to the seed. Grouped only where vmap pays: on
+  accelerators, and on CPU for convolution-free models (benchmarks/training.py: dense
+  models 1.96× faster vmapped on 2 CPU cores, ConvNets 0.43×, XLA:CPU's grouped convs)."""
+  groups: dict[tuple, list[ModelEntry]] = {}
+  for entry in entries:
+    key = (entry.name,)
+    if entry.objective == "supervised" and entry.pretraining_data == PROBE_DATA:
+      model = nnx.eval_shape(lambda: build(entry))
+      if platform != "cpu" or not _has_convolutions(model):
+        key = (entry.builder, entry.architecture, entry.hparams)
+    groups.setdefault(key, []).append(entry)
+  return list(groups.values())
+
+
+def fit_group(entries: list[ModelEntry], datasets: dict, epochs: int) -> list[nnx.Module]:
+  """A vmap group (same builder and recipe up to the seed) trained at once."""
+  models = [build(e) for e in entries]
+  images, labels = datasets[PROBE_DATA]
+  training.train_supervised_many(models, images, labels, [recipe_of(e, epochs) for e in entries],
+                                 entries[0].preprocessing)
+  return models
