@@ -19,7 +19,6 @@ r"""The default study: ``python -m launch.study [--preset=default|smoke] [--out=
 from __future__ import annotations
 
 import fnmatch
-import json
 import os
 import sys
 import time
