@@ -26,14 +26,15 @@ ROOT = Path(__file__).resolve().parent.parent
 def run(preset: str, out: Path, cache: Path) -> tuple[float, float]:
   """(wall seconds, peak RSS GB) of one ``python -m launch.study`` process."""
   env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+  log = out.with_name(out.name + ".log")  # a file, not a pipe: nobody drains a pipe while we wait
   start = time.perf_counter()
-  process = subprocess.Popen([sys.executable, "-m", "launch.study", f"--preset={preset}", f"--out={out}",
-                              f"--cache_dir={cache}"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
-  _, status, usage = os.wait4(process.pid, 0)
+  with log.open("w") as handle:
+    process = subprocess.Popen([sys.executable, "-m", "launch.study", f"--preset={preset}", f"--out={out}",
+                                f"--cache_dir={cache}"], cwd=ROOT, env=env, stdout=handle, stderr=handle)
+    _, status, usage = os.wait4(process.pid, 0)
   wall = time.perf_counter() - start
   if os.waitstatus_to_exitcode(status) != 0:
-    raise SystemExit(f"launch.study --preset={preset} failed:\n{process.stderr.read().decode()[-3000:]}")
+    raise SystemExit(f"launch.study --preset={preset} failed:\n{log.read_text()[-3000:]}")
   return wall, usage.ru_maxrss / 2 ** 20  # ru_maxrss is in KiB on Linux
 
 

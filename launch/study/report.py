@@ -38,7 +38,7 @@ def _pyplot():
 def figure1(categories, base_pairs, path):
   plt = _pyplot()
   colors = category_colors()
-  figure, axis = plt.subplots(figsize=(6, 3.6))
+  figure, axis = plt.subplots(figsize=(7, 3.8))
   for index, row in enumerate(categories):
     axis.bar(index, 100 * row["error_inconsistency"], color=colors[row["category"]], alpha=0.6)
     axis.errorbar(index, 100 * row["error_inconsistency"], capsize=4, color="black",
@@ -46,7 +46,8 @@ def figure1(categories, base_pairs, path):
                         [100 * (row["error_inconsistency_high"] - row["error_inconsistency"])]])
     points = [100 * p["error_inconsistency"] for p in base_pairs if p["category"] == row["category"]]
     axis.scatter(index + np.linspace(-0.2, 0.2, len(points)), points, color="black", s=12, zorder=3)
-  axis.set_xticks(range(len(categories)), [c["category"] for c in categories])
+  axis.set_xticks(range(len(categories)), [c["category"] for c in categories], fontsize=9)
+  axis.set_xlabel("category of (base, X): bars = mean with 95% CI, dots = pairs")
   axis.set_ylabel("error inconsistency with the base (%)")
   axis.set_title("Fig. 1: errors decorrelate as training diverges")
   figure.tight_layout()
