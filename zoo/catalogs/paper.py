@@ -2,7 +2,10 @@
 public checkpoints our converters read (transformers safetensors on the Hub, Google .npz).
 
 The paper's own checkpoints (an in-house RandAugment ResNet-50, its 51-model sweep, ALIGN,
-ViT-G/14, MPL) are not public; each row's ``note`` says what it substitutes for. ``top1``
+ViT-G/14, MPL) are not public; each row's ``note`` says what it substitutes for. Not yet
+rows: SimCLR (its public weights are TF checkpoints / timm-style PyTorch files, neither
+read here), ALIGN (transformers' ``align`` type, no converter yet) and timm's 74–78 %
+architectures (timm's tensor names; no timm converter yet). ``top1``
 is the ImageNet top-1 published for that checkpoint where known (source in the note);
 categories relative to the base follow from the fields, never per pair.
 """
@@ -105,6 +108,21 @@ _row("clip_vit_b32.zeroshot", _clip_b32, "huggingface", "openai/clip-vit-base-pa
      note="CLIP paper (zero-shot, 80 prompts); the paper's CLIP-S-ZeroShot (63.3 %). Classify with "
           "zoo.architectures.clip.ZeroShotClassifier; the linear-probe CLIP-S (75.7 %) is a probes/ fit on its "
           "embedding")
+_row("clip_vit_l14.zeroshot", lambda rngs: CLIP(
+    ViTConfig(patch_size=14, hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, intermediate_size=4096,
+              pre_norm=True, patch_bias=False, hidden_act="quick_gelu", layer_norm_eps=1e-5, projection_dim=768,
+              num_classes=0),
+    TextConfig(hidden_size=768, intermediate_size=3072, num_attention_heads=12, projection_dim=768), rngs=rngs),
+     "huggingface", "openai/clip-vit-large-patch14", Preprocessing(224, 1.0, "bicubic", **_CLIP_NORM),
+     objective="contrastive image-text", data=WIT, architecture="vit_large14", top1=75.3,
+     note="CLIP paper (zero-shot); the paper's high-accuracy CLIP-L (85.1 % with an L-BFGS probe on its embedding)")
+_row("augreg_l_16.medium1_wd0.1", _vit(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16,
+                                       intermediate_size=4096, hidden_act="gelu_new", layer_norm_eps=1e-6),
+     "npz", _AUGREG.format("L_16-i21k-300ep-lr_0.001-aug_medium1-wd_0.1-do_0.1-sd_0.1"),
+     Preprocessing(224, 0.9, "bicubic", **_HALF), data=IN21K, architecture="vit_large16",
+     hparams={k: v for k, v in augreg_hparams("L_16-i21k-300ep-lr_0.001-aug_medium1-wd_0.1-do_0.1-sd_0.1").items()
+              if k not in ("arch", "data")},
+     note="high-accuracy substitute for the paper's MPL and ViT-G/14 (JFT; not public)")
 _row("clip_rn50.zeroshot", lambda rngs: CLIP(ClipResNetConfig(), TextConfig(eos_token_id=2, projection_dim=1024),
                                              rngs=rngs),
      "openai_clip", "timm/resnet50_clip.openai", Preprocessing(224, 1.0, "bicubic", **_CLIP_NORM),
