@@ -186,7 +186,8 @@ def markdown(results: dict) -> str:
       f"Base model **{models[0]['model']}**; {len(models)} models; metrics on `{config['test_split']}` "
       f"({results['num_test_examples']} examples) after temperature scaling fitted on "
       f"`{config['calibration_split']}`; 95% paired-bootstrap intervals ({config['resamples']} resamples). "
-      "All numbers in %. Every number below is in a CSV next to this file.",
+      "Tables give percentages (claim evidence: fractions and degrees). Every number below is in a CSV "
+      "next to this file.",
       "## Claims at this scale", _table(("claim", "evidence", "verdict"),
                                         [(c["claim"], c["evidence"], f"**{c['verdict']}**") for c in results["claims"]]),
       "## Models (models.csv)", _table(
