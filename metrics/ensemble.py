@@ -16,6 +16,7 @@ recomputed over all K classes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -55,85 +56,141 @@ class PairwiseOutcomes:
 def pair_indices(num_models: int) -> tuple[np.ndarray, np.ndarray]:
   """Every unordered pair once, as (pair_a, pair_b) int32[P] with pair_a < pair_b.
 
-  Pairs come in the order the all-pairs kernel produces them: model a with its
-  partners a+1, a+2, … a+⌊N/2⌋ (mod N), so each row of the kernel does the same work.
+  Pairs come in the order the all-pairs kernel produces them: for each partner
+  offset d = 1 … ⌊N/2⌋, every model a paired with a + d (mod N); so the kernel works
+  on whole shifted copies of the model axis. For even N the offset N/2 would meet
+  each pair twice, so only a < N/2 is kept there.
   """
-  a, offset = _kernel_slots(num_models)
-  keep = _kept_slots(num_models)
-  a, b = a[keep], (a[keep] + offset[keep]) % num_models
+  a, b = [], []
+  for offset, rows in enumerate(_rows_per_offset(num_models), start=1):
+    first = np.arange(rows)
+    a.append(first)
+    b.append((first + offset) % num_models)
+  a, b = np.concatenate(a), np.concatenate(b)
   return np.minimum(a, b).astype(np.int32), np.maximum(a, b).astype(np.int32)
 
 
-def _partner_offsets(num_models: int) -> np.ndarray:
-  return np.arange(1, num_models // 2 + 1)
+def _rows_per_offset(num_models: int) -> list[int]:
+  """How many pairs (a, a + d mod N) offset d contributes, for d = 1 … ⌊N/2⌋."""
+  half = num_models // 2
+  return [half if 2 * offset == num_models else num_models for offset in range(1, half + 1)]
 
 
-def _kernel_slots(num_models: int) -> tuple[np.ndarray, np.ndarray]:
-  """(model a, partner offset) of every row of the kernel's [N·⌊N/2⌋, E] output."""
-  offsets = _partner_offsets(num_models)
-  return np.repeat(np.arange(num_models), len(offsets)), np.tile(offsets, num_models)
+# Examples per block of the all-pairs kernel on CPU: one block of every model's
+# statistics stays in cache while all pairs read it (~4 MB). Accelerators take
+# larger blocks (fewer dispatches; their memory bandwidth hides the re-reads).
+_CACHE_BYTES = 4 << 20
+_ACCELERATOR_BLOCK = 8192
+# Partial counts are summed over lanes of this many examples first: a reduction
+# across rows vectorises on XLA:CPU, one along a long row does not.
+_COUNT_LANES = 128
+# Bits of the kernel's per-(pair, example) state.
+_CERTAIN, _UNDECIDED, _INCONSISTENT = 1, 2, 4
 
 
-def _kept_slots(num_models: int) -> np.ndarray:
-  """For even N the offset N/2 pairs a with a+N/2 twice; keep the a < N/2 half."""
-  a, offset = _kernel_slots(num_models)
-  return ~((2 * offset == num_models) & (a >= num_models // 2))
+def _block_width(num_models: int, num_rivals: int, num_examples: int) -> int:
+  """Examples per kernel call: a multiple of the count lanes (or all examples if fewer)."""
+  if jax.default_backend() == "cpu":
+    bytes_per_example = 4 * (num_rivals + 4) * (num_models + num_models // 2)
+    width = _CACHE_BYTES // bytes_per_example // _COUNT_LANES * _COUNT_LANES
+  else:
+    width = _ACCELERATOR_BLOCK
+  width = max(_COUNT_LANES, width)
+  return num_examples if num_examples <= width else width
 
 
-# Examples per block of the all-pairs kernel: one block of every model's margins
-# (M−1 × N × 1024 float32 ≈ 2 MB) stays in cache while all pairs read it.
-_EXAMPLE_BLOCK = 1024
+@functools.partial(jax.jit, static_argnames=("width",))
+def _to_blocks(label_scores, margins, magnitude, outside, correct, width):
+  """Splits the view into blocks of ``width`` examples, the kernel's arguments:
+  a list of (label, rivals, magnitude, outside, correct) with [N, width] arrays and
+  rivals [M−1, N, width]. (Returned as separate buffers: indexing a stacked array
+  from Python costs a dispatch per array and block.) Padded examples get margins of
+  −1 (certainly wrong) and both models wrong (consistent), so they count nowhere."""
+  num_models, num_examples = label_scores.shape
+  blocks = -(-num_examples // width)
+  pad = blocks * width - num_examples
+  padded = lambda x, fill: jnp.pad(x, ((0, 0), (0, pad)), constant_values=fill)
+  label_scores, magnitude, outside = (padded(x, 0.0) for x in (label_scores, magnitude, outside))
+  correct = padded(correct, False)
+  rivals = jnp.pad(margins, ((0, 0), (0, pad), (0, 0)), constant_values=-1.0).transpose(2, 0, 1)
+  columns = lambda x, block: jax.lax.slice_in_dim(x, block * width, (block + 1) * width, axis=x.ndim - 1)
+  return [tuple(columns(x, block) for x in (label_scores, rivals, magnitude, outside, correct))
+          for block in range(blocks)]
+
+
+def _num_lanes(width: int) -> int:
+  return _COUNT_LANES if width % _COUNT_LANES == 0 else width
+
+
+def _lane_partial_sums(indicator):
+  """int32[P, lanes]: a bool[P, B] indicator summed over examples lane-wise (example
+  e adds to lane e mod lanes). XLA:CPU vectorises this sum across rows; summing a
+  whole row at once is ~5x slower, so the lanes are added up once, at the end."""
+  rows, width = indicator.shape
+  lanes = _num_lanes(width)
+  return jnp.sum(indicator.reshape(rows, width // lanes, lanes), axis=1, dtype=jnp.int32)
 
 
 @jax.jit
-def _certify_all_pairs(label_scores, margins, magnitude, outside, correct):
-  """Certifies every pair's ensemble on every example.
+def _certify_block(label, rivals, magnitude, outside, correct, running_counts):
+  """Certifies every pair's ensemble on one block of examples.
 
-  Row a of the kernel pairs model a with its ⌊N/2⌋ next models (mod N): together the
-  rows cover every unordered pair with equal work per row, and the inner loops run
-  along contiguous examples (the layout XLA:CPU vectorises best), block by block.
-
-  label_scores, magnitude, outside float32[N, E]; margins float32[N, E, M−1]; correct bool[N, E]
-  → (certain_correct, undecided) bool[N·⌊N/2⌋, E] (row a·⌊N/2⌋ + d: pair (a, a+1+d mod N)),
-    and int32[N·⌊N/2⌋] counts of certainly-correct, certainly-converted and inconsistent
-    examples per pair (counted here to avoid three more passes over [P, E]).
+  label, magnitude, outside float32[N, B]; rivals float32[M−1, N, B]; correct bool[N, B];
+  running_counts int32[3, P, lanes] (see :func:`_lane_partial_sums`)
+  → state int8[P, B] (rows in :func:`pair_indices` order) holding bits _CERTAIN,
+    _UNDECIDED and _INCONSISTENT (exactly one member right); running_counts plus this
+    block's certain, certain-and-inconsistent and inconsistent examples; and
+    bool[P, lanes]: which lanes of each row hold an undecided example.
   """
-  num_models, num_examples = label_scores.shape
-  num_rivals = margins.shape[-1]
-  offsets = jnp.asarray(_partner_offsets(num_models))
-  block = min(_EXAMPLE_BLOCK, num_examples)
-  blocks = -(-num_examples // block)
-  pad = blocks * block - num_examples
+  num_models = label.shape[0]
+  half = num_models // 2
+  # Model axis extended by its first half, so partner a + d (mod N) is a plain slice.
+  wrap = lambda x, axis: jnp.concatenate([x, jax.lax.slice_in_dim(x, 0, half, axis=axis)], axis=axis)
+  label, magnitude, outside, correct = (wrap(x, 0) for x in (label, magnitude, outside, correct))
+  rivals = wrap(rivals, 1)
+  states = []
+  for offset, rows in enumerate(_rows_per_offset(num_models), start=1):   # static: one fusion each
+    a, b = slice(0, rows), slice(offset, offset + rows)
+    # The smallest summed margin, as a chain of elementwise minima: a reduction over
+    # a short minor axis is several times slower on XLA:CPU.
+    worst = functools.reduce(jnp.minimum, [rival[a] + rival[b] for rival in rivals], jnp.full_like(label[a], jnp.inf))
+    tolerance = candidates_lib.rounding_tolerance(2, magnitude[a] + magnitude[b])
+    certain, undecided = candidates_lib.certify(label[a] + label[b], worst[..., None], tolerance,
+                                                outside[a] + outside[b])
+    inconsistent = correct[a] != correct[b]
+    bit = lambda flag, value: jnp.where(flag, jnp.int8(value), jnp.int8(0))
+    states.append(bit(certain, _CERTAIN) | bit(undecided, _UNDECIDED) | bit(inconsistent, _INCONSISTENT))
+  state = jnp.concatenate(states, axis=0)
+  has = lambda bits: (state & bits) == bits
+  block_counts = jnp.stack([_lane_partial_sums(has(bits)) for bits in
+                            (_CERTAIN, _CERTAIN | _INCONSISTENT, _INCONSISTENT)])
+  return state, running_counts + block_counts, _lane_partial_sums(has(_UNDECIDED)) > 0
 
-  def by_block(x):                                                # [N, E] → [blocks, N, block]
-    return jnp.pad(x, ((0, 0), (0, pad))).reshape(num_models, blocks, block).transpose(1, 0, 2)
 
-  rivals = jnp.pad(margins, ((0, 0), (0, pad), (0, 0))).transpose(2, 0, 1)
-  rivals = rivals.reshape(num_rivals, num_models, blocks, block).transpose(2, 0, 1, 3)   # [blocks, M−1, N, block]
+@functools.partial(jax.jit, static_argnames=("num_examples",))
+def _assemble(states, fix_pairs, fix_examples, fix_values, num_examples):
+  """bool[P, E] ensemble correctness: the certain bits of every block, with the
+  recomputed (pair, example) cases written over (padding entries point past E)."""
+  certain = jnp.concatenate([(state & _CERTAIN) != 0 for state in states], axis=1)[:, :num_examples]
+  return certain.at[fix_pairs, fix_examples].set(fix_values, mode="drop")
 
-  def one_block(args):
-    label, rival, size, bound, right = args
 
-    def row(a):
-      partners = (a + offsets) % num_models
-      worst = jnp.full((offsets.shape[0], block), jnp.inf)
-      for m in range(num_rivals):                                 # M is small and static
-        worst = jnp.minimum(worst, rival[m, a][None] + rival[m, partners])
-      tolerance = candidates_lib.rounding_tolerance(2, size[a][None] + size[partners])
-      certain, undecided = candidates_lib.certify(label[a][None] + label[partners], worst[..., None], tolerance,
-                                                  bound[a][None] + bound[partners])
-      inconsistent = right[a][None] != right[partners]            # padding: both False
-      counts = jnp.stack([jnp.sum(x, axis=1, dtype=jnp.int32)
-                          for x in (certain, certain & inconsistent, inconsistent)])
-      return certain, undecided, counts
-
-    return jax.lax.map(row, jnp.arange(num_models))
-
-  certain, undecided, counts = jax.lax.map(
-      one_block, (by_block(label_scores), rivals, by_block(magnitude), by_block(outside), by_block(correct)))
-  unblock = lambda x: x.transpose(1, 2, 0, 3).reshape(num_models * offsets.shape[0], -1)[:, :num_examples]
-  counts = jnp.sum(counts, axis=0).transpose(1, 0, 2).reshape(3, -1)   # [3, N·D]
-  return unblock(certain), unblock(undecided), counts
+def _undecided_cases(states, undecided_lanes) -> tuple[np.ndarray, np.ndarray]:
+  """(pair, example) int arrays of every undecided case, reading only flagged lanes."""
+  pairs, examples, start = [], [], 0
+  for state, lanes_flagged in zip(states, undecided_lanes):
+    state, lanes_flagged = np.asarray(state), np.asarray(lanes_flagged)
+    rows, lanes = np.nonzero(lanes_flagged)
+    if rows.size:
+      num_lanes = lanes_flagged.shape[1]
+      columns = lanes[:, None] + num_lanes * np.arange(state.shape[1] // num_lanes)   # examples of each lane
+      hit = (state[rows[:, None], columns] & _UNDECIDED) != 0
+      pairs.append(np.broadcast_to(rows[:, None], hit.shape)[hit])
+      examples.append(start + columns[hit])
+    start += state.shape[1]
+  if not pairs:
+    return np.zeros(0, np.int64), np.zeros(0, np.int64)
+  return np.concatenate(pairs), np.concatenate(examples)
 
 
 def pairwise_outcomes(probs, labels, combine: str = "prob", *, num_candidates: int = 8,
@@ -154,24 +211,34 @@ def pairwise_outcomes(probs, labels, combine: str = "prob", *, num_candidates: i
       probabilities, or rows that do not sum to 1.
   """
   view = candidates_lib.build_candidate_view(probs, labels, combine, num_candidates, atol, min_models=2)
-  num_models = view.correct.shape[0]
+  num_models, num_examples = view.correct.shape
   pair_a, pair_b = pair_indices(num_models)
-  kept = np.flatnonzero(_kept_slots(num_models))
-  certain, undecided, counts = _certify_all_pairs(view.label_scores, view.margins, view.magnitude, view.outside,
-                                                  view.correct)
-  certain, undecided = certain[jnp.asarray(kept)], undecided[jnp.asarray(kept)]
-  ensemble_count, converted_count, inconsistent_count = np.array(counts)[:, kept]
-  undecided_pairs, undecided_examples = np.nonzero(np.asarray(undecided))
+  width = _block_width(num_models, view.margins.shape[-1], num_examples)
+  blocks = _to_blocks(view.label_scores, view.margins, view.magnitude, view.outside, view.correct, width)
+  running_counts = jnp.zeros((3, len(pair_a), _num_lanes(width)), jnp.int32)
+  states, undecided_lanes = [], []
+  for block in blocks:         # dispatched block by block; nothing read back inside
+    state, running_counts, lanes_flagged = _certify_block(*block, running_counts)
+    states.append(state)
+    undecided_lanes.append(lanes_flagged)
+  ensemble_count, converted_count, inconsistent_count = np.asarray(running_counts).sum(axis=-1, dtype=np.int32)
+  undecided_pairs, undecided_examples = _undecided_cases(states, undecided_lanes)
+  exact = np.zeros(0, bool)
   if undecided_pairs.size:
     members = np.stack([pair_a[undecided_pairs], pair_b[undecided_pairs]], axis=1)
-    exact = candidates_lib.full_sum_correct(probs, members, undecided_examples,
-                                            np.asarray(view.labels), combine)
-    certain = certain.at[undecided_pairs, undecided_examples].set(jnp.asarray(exact))
+    exact = candidates_lib.full_sum_correct(probs, members, undecided_examples, np.asarray(view.labels), combine)
     correct = np.asarray(view.correct)
     inconsistent = correct[members[:, 0], undecided_examples] != correct[members[:, 1], undecided_examples]
-    np.add.at(ensemble_count, undecided_pairs, exact.astype(np.int32))
-    np.add.at(converted_count, undecided_pairs, (exact & inconsistent).astype(np.int32))
-  return PairwiseOutcomes(correct=view.correct, pair_a=pair_a, pair_b=pair_b, ensemble_correct=certain,
+    np.add.at(ensemble_count, undecided_pairs, exact.astype(ensemble_count.dtype))
+    np.add.at(converted_count, undecided_pairs, (exact & inconsistent).astype(converted_count.dtype))
+  # Padded to a power of two (entries past E are dropped) to bound recompilation.
+  size = candidates_lib.padded_length(undecided_pairs.size)
+  pad = size - undecided_pairs.size
+  ensemble_correct = _assemble(states, jnp.asarray(np.pad(undecided_pairs, (0, pad)).astype(np.int32)),
+                               jnp.asarray(np.pad(undecided_examples, (0, pad), constant_values=num_examples)
+                                           .astype(np.int32)),
+                               jnp.asarray(np.pad(exact, (0, pad))), num_examples)
+  return PairwiseOutcomes(correct=view.correct, pair_a=pair_a, pair_b=pair_b, ensemble_correct=ensemble_correct,
                           num_recomputed=int(undecided_pairs.size),
                           counts={"ensemble_correct": ensemble_count, "converted": converted_count,
                                   "inconsistent": inconsistent_count})
