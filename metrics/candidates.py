@@ -42,8 +42,9 @@ COMBINE_MODES = ("prob", "logit")
 UNIT_ROUNDOFF = 2.0 ** -24  # float32
 # Models whose max over classes chooses the candidates (spread evenly over the stack).
 _CANDIDATE_VOTERS = 16
-# Rows whose outside mass exceeds this fraction of their top value get an exact bound.
-_LOOSE_BOUND = 0.125
+# Rows whose outside mass exceeds this fraction of their top candidate get an exact bound
+# (on the benchmark, 0.125 → 22,090 undecided cases, 0.5 → 22,259, 1.0 → 45,686).
+_LOOSE_BOUND = 0.5
 
 
 def transform(raw, combine: str):
@@ -113,15 +114,12 @@ def _row_sums(raw):
   return jnp.sum(raw.astype(jnp.float32), axis=-1)
 
 
-def _value_problem(row_max_bits: np.ndarray, dtype_name: str) -> str | None:
-  """Describes negative/NaN/inf entries, detected from each row's largest bit pattern."""
-  bits_type, inf_bits = _BIT_VIEWS[dtype_name]
-  worst = int(row_max_bits.max())
-  if worst >= _SIGN_BITS[bits_type]:
-    return "negative values (or -0.0, or negative NaN); pass softmax probabilities, not logits"
-  if worst >= inf_bits:
+def _value_problem(bits: np.ndarray, dtype_name: str) -> str:
+  """Describes what is wrong with rows (bit patterns) whose row sum is not finite."""
+  _, inf_bits = _BIT_VIEWS[dtype_name]
+  if np.any((bits & inf_bits) == inf_bits):
     return "NaN or infinite values; fix or drop that model's predictions"
-  return None
+  return "values so large that their float32 row sums overflow; pass softmax probabilities, not logits"
 
 
 def _choose_candidate_classes(probs, labels, num_models: int, num_candidates: int, pool, workers: int) -> np.ndarray:
@@ -179,11 +177,16 @@ def _read_model(probs, model: int, labels, classes, flat_index, combine, atol, n
     raise ValueError(f"{name}[{model}] has dtype {raw.dtype} but {name}[0] has {dtype}; store all models alike.")
   num_classes = raw.shape[1]
   bits = raw.view(_BIT_VIEWS[raw.dtype.name][0])
-  row_max = bits.max(axis=1)
-  problem = _value_problem(row_max, raw.dtype.name)
-  if problem:
-    raise ValueError(f"{name}[{model}] holds {problem}.")
+  # A value with the sign bit set (negative, −0.0, −NaN) shows in the bitwise OR of the
+  # whole model, a flat reduction ~3x faster than a per-row max; NaN and ±inf show
+  # in the row sums.
+  if np.bitwise_or.reduce(bits.reshape(-1)) & _SIGN_BITS[bits.dtype.type]:
+    raise ValueError(f"{name}[{model}] holds negative values (or -0.0, or negative NaN); "
+                     "pass softmax probabilities, not logits.")
   row_sums = np.asarray(_row_sums(_as_device(raw)), np.float64)
+  invalid = ~np.isfinite(row_sums)
+  if invalid.any():
+    raise ValueError(f"{name}[{model}] holds {_value_problem(bits[invalid], raw.dtype.name)}.")
   if combine == "prob":
     tolerance = default_atol(raw.dtype) if atol is None else atol
     sum_error = float(np.max(np.abs(row_sums - 1.0)))
@@ -194,21 +197,22 @@ def _read_model(probs, model: int, labels, classes, flat_index, combine, atol, n
   candidate_bits = np.take(bits.reshape(-1), flat_index).reshape(classes.shape)
   candidate_values = candidate_bits.view(raw.dtype)
   candidate_floats = _widened(candidate_bits, raw.dtype.name)
-  top_value = _widened(row_max, raw.dtype.name)
+  top_value = candidate_floats.max(axis=1)        # the row maximum unless `outside` reaches it
   # Mass outside the candidates, rounded up: the float32 row sum errs by at most
   # (K−1)·u·Σp (doubled for safety); the candidate sum is exact in float64.
   candidate_sum = candidate_floats.sum(axis=1, dtype=np.float64)
   outside = _upper_float32(np.maximum(row_sums * (1.0 + 2.0 * num_classes * UNIT_ROUNDOFF) - candidate_sum, 0.0))
-  # Where that mass is large next to the row's top value the bound would be too loose
+  # Where that mass is large next to the top candidate the bound would be too loose
   # to certify anything: read the exact largest non-candidate value of those rows.
   loose = np.flatnonzero(outside > _LOOSE_BOUND * top_value)
   if loose.size:
     masked = np.take(bits, loose, axis=0)                  # a copy: zero the candidates in it
     np.put_along_axis(masked, classes[loose], 0, axis=1)
     outside[loose] = _widened(masked.max(axis=1), raw.dtype.name)
-  # Top-1 class: the lowest candidate id at the row maximum, unless some other class
-  # might reach that maximum (outside bound not below it): then a full argmax.
-  top = np.where(candidate_bits == row_max[:, None], classes, num_classes).min(axis=1)
+  # Top-1 class: every non-candidate is at most `outside`; below the candidates'
+  # maximum, the argmax is the lowest candidate id at that maximum. Otherwise some
+  # other class might reach it: a full argmax.
+  top = np.where(candidate_floats == top_value[:, None], classes, num_classes).min(axis=1)
   unresolved = np.flatnonzero(outside >= top_value)
   if unresolved.size:
     top[unresolved] = bits[unresolved].argmax(axis=1)
