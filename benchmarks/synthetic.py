@@ -19,6 +19,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from metrics.candidates import aligned_empty
+
 
 @functools.partial(jax.jit, static_argnames=("dtype",))
 def _model_probs(key, labels, confusable, shared, signal, shared_fraction, confusion, noise_scale, sharpness, dtype):
@@ -28,14 +30,6 @@ def _model_probs(key, labels, confusable, shared, signal, shared_fraction, confu
   confusable_mask = jnp.sum(jax.nn.one_hot(confusable, num_classes), axis=1)
   logits = signal * jax.nn.one_hot(labels, num_classes) + confusion[:, None] * confusable_mask + noise
   return jax.nn.softmax(sharpness * logits, axis=-1).astype(dtype)
-
-
-def aligned_empty(shape, dtype, alignment: int = 64) -> np.ndarray:
-  """An uninitialised array whose data is ``alignment``-byte aligned (zero-copy device_put)."""
-  size = int(np.prod(shape)) * np.dtype(dtype).itemsize
-  buffer = np.empty(size + alignment, np.uint8)
-  offset = (-buffer.ctypes.data) % alignment
-  return buffer[offset:offset + size].view(dtype).reshape(shape)
 
 
 def synthetic_probs(num_models: int, num_examples: int, num_classes: int, seed: int = 0,

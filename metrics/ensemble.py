@@ -167,12 +167,20 @@ def _certify_block(label, rivals, magnitude, outside, correct, running_counts):
   return state, running_counts + block_counts, _lane_partial_sums(has(_UNDECIDED)) > 0
 
 
-@functools.partial(jax.jit, static_argnames=("num_examples",))
-def _assemble(states, fix_pairs, fix_examples, fix_values, num_examples):
-  """bool[P, E] ensemble correctness: the certain bits of every block, with the
-  recomputed (pair, example) cases written over (padding entries point past E)."""
-  certain = jnp.concatenate([(state & _CERTAIN) != 0 for state in states], axis=1)[:, :num_examples]
-  return certain.at[fix_pairs, fix_examples].set(fix_values, mode="drop")
+def _assemble(states, num_examples: int, fix_pairs, fix_examples, fix_values) -> jax.Array:
+  """bool[P, E] ensemble correctness: the certain bit of every block's state, then the
+  recomputed (pair, example) cases written over. Assembled in host memory, in place
+  (~3x faster than an XLA concatenate of the blocks), then handed to JAX without a
+  copy on CPU."""
+  out = candidates_lib.aligned_empty((states[0].shape[0], num_examples), np.bool_)
+  start = 0
+  for state in states:
+    width = min(state.shape[1], num_examples - start)
+    # _CERTAIN is bit 0, so `state & _CERTAIN` is already a valid bool byte.
+    np.bitwise_and(np.asarray(state)[:, :width], _CERTAIN, out=out[:, start:start + width].view(np.int8))
+    start += width
+  out[fix_pairs, fix_examples] = fix_values
+  return jax.device_put(out)
 
 
 def _undecided_cases(states, undecided_lanes) -> tuple[np.ndarray, np.ndarray]:
@@ -231,13 +239,7 @@ def pairwise_outcomes(probs, labels, combine: str = "prob", *, num_candidates: i
     inconsistent = correct[members[:, 0], undecided_examples] != correct[members[:, 1], undecided_examples]
     np.add.at(ensemble_count, undecided_pairs, exact.astype(ensemble_count.dtype))
     np.add.at(converted_count, undecided_pairs, (exact & inconsistent).astype(converted_count.dtype))
-  # Padded to a power of two (entries past E are dropped) to bound recompilation.
-  size = candidates_lib.padded_length(undecided_pairs.size)
-  pad = size - undecided_pairs.size
-  ensemble_correct = _assemble(states, jnp.asarray(np.pad(undecided_pairs, (0, pad)).astype(np.int32)),
-                               jnp.asarray(np.pad(undecided_examples, (0, pad), constant_values=num_examples)
-                                           .astype(np.int32)),
-                               jnp.asarray(np.pad(exact, (0, pad))), num_examples)
+  ensemble_correct = _assemble(states, num_examples, undecided_pairs, undecided_examples, exact)
   return PairwiseOutcomes(correct=view.correct, pair_a=pair_a, pair_b=pair_b, ensemble_correct=ensemble_correct,
                           num_recomputed=int(undecided_pairs.size),
                           counts={"ensemble_correct": ensemble_count, "converted": converted_count,
