@@ -99,23 +99,33 @@ def _block_width(num_models: int, num_rivals: int, num_examples: int) -> int:
   return num_examples if num_examples <= width else width
 
 
+# Channels of the packed kernel input (rivals follow).
+_LABEL, _MAGNITUDE, _OUTSIDE, _CORRECT, _RIVALS = range(5)
+
+
 @functools.partial(jax.jit, static_argnames=("width",))
 def _to_blocks(label_scores, margins, magnitude, outside, correct, width):
-  """Splits the view into blocks of ``width`` examples, the kernel's arguments:
-  a list of (label, rivals, magnitude, outside, correct) with [N, width] arrays and
-  rivals [M−1, N, width]. (Returned as separate buffers: indexing a stacked array
-  from Python costs a dispatch per array and block.) Padded examples get margins of
-  −1 (certainly wrong) and both models wrong (consistent), so they count nowhere."""
+  """Packs the view, block-major, into float32[blocks, 4 + M−1, N, width]: channels
+  label score, magnitude, outside bound, correctness (0/1), then the M−1 margins.
+  (One array: slicing five arrays per block from Python costs more than the
+  kernel, and a block picked inside the kernel by a dynamic index slows every
+  fusion that reads it.) Padded examples get margins of −1 (certainly wrong; with
+  no margins at all, undecided and skipped) and both models wrong (consistent), so
+  they count nowhere."""
   num_models, num_examples = label_scores.shape
   blocks = -(-num_examples // width)
   pad = blocks * width - num_examples
-  padded = lambda x, fill: jnp.pad(x, ((0, 0), (0, pad)), constant_values=fill)
-  label_scores, magnitude, outside = (padded(x, 0.0) for x in (label_scores, magnitude, outside))
-  correct = padded(correct, False)
-  rivals = jnp.pad(margins, ((0, 0), (0, pad), (0, 0)), constant_values=-1.0).transpose(2, 0, 1)
-  columns = lambda x, block: jax.lax.slice_in_dim(x, block * width, (block + 1) * width, axis=x.ndim - 1)
-  return [tuple(columns(x, block) for x in (label_scores, rivals, magnitude, outside, correct))
-          for block in range(blocks)]
+
+  def split(x, fill):                                  # [N, E] → [blocks, N, width]
+    x = jnp.pad(x, ((0, 0), (0, pad)), constant_values=fill)
+    return x.reshape(num_models, blocks, width).transpose(1, 0, 2)
+
+  rivals = jnp.pad(margins, ((0, 0), (0, pad), (0, 0)), constant_values=-1.0)
+  rivals = rivals.reshape(num_models, blocks, width, -1).transpose(1, 3, 0, 2)   # [blocks, M−1, N, width]
+  # Stacked in _LABEL, _MAGNITUDE, _OUTSIDE, _CORRECT order.
+  head = jnp.stack([split(label_scores, 0.0), split(magnitude, 0.0), split(outside, 0.0),
+                    split(correct.astype(jnp.float32), 0.0)], axis=1)
+  return jnp.concatenate([head, rivals], axis=1)
 
 
 def _num_lanes(width: int) -> int:
@@ -132,33 +142,36 @@ def _lane_partial_sums(indicator):
 
 
 @jax.jit
-def _certify_block(label, rivals, magnitude, outside, correct, running_counts):
+def _certify_block(channels, running_counts):
   """Certifies every pair's ensemble on one block of examples.
 
-  label, magnitude, outside float32[N, B]; rivals float32[M−1, N, B]; correct bool[N, B];
-  running_counts int32[3, P, lanes] (see :func:`_lane_partial_sums`)
+  channels: float32[4 + M−1, N, B], one block of :func:`_to_blocks`;
+  running_counts: int32[3, P, lanes] (see :func:`_lane_partial_sums`)
   → state int8[P, B] (rows in :func:`pair_indices` order) holding bits _CERTAIN,
     _UNDECIDED and _INCONSISTENT (exactly one member right); running_counts plus this
     block's certain, certain-and-inconsistent and inconsistent examples; and
     bool[P, lanes]: which lanes of each row hold an undecided example.
   """
+  label, magnitude, outside, rivals = channels[_LABEL], channels[_MAGNITUDE], channels[_OUTSIDE], channels[_RIVALS:]
+  correct = channels[_CORRECT] > 0
   num_models = label.shape[0]
   half = num_models // 2
   # Model axis extended by its first half, so partner a + d (mod N) is a plain slice.
   wrap = lambda x, axis: jnp.concatenate([x, jax.lax.slice_in_dim(x, 0, half, axis=axis)], axis=axis)
   label, magnitude, outside, correct = (wrap(x, 0) for x in (label, magnitude, outside, correct))
   rivals = wrap(rivals, 1)
+  bit = lambda flag, value: jnp.where(flag, jnp.int8(value), jnp.int8(0))
   states = []
   for offset, rows in enumerate(_rows_per_offset(num_models), start=1):   # static: one fusion each
     a, b = slice(0, rows), slice(offset, offset + rows)
     # The smallest summed margin, as a chain of elementwise minima: a reduction over
     # a short minor axis is several times slower on XLA:CPU.
-    worst = functools.reduce(jnp.minimum, [rival[a] + rival[b] for rival in rivals], jnp.full_like(label[a], jnp.inf))
+    worst = functools.reduce(jnp.minimum, [rival[a] + rival[b] for rival in rivals],
+                             jnp.full_like(label[a], jnp.inf))
     tolerance = candidates_lib.rounding_tolerance(2, magnitude[a] + magnitude[b])
     certain, undecided = candidates_lib.certify(label[a] + label[b], worst[..., None], tolerance,
                                                 outside[a] + outside[b])
     inconsistent = correct[a] != correct[b]
-    bit = lambda flag, value: jnp.where(flag, jnp.int8(value), jnp.int8(0))
     states.append(bit(certain, _CERTAIN) | bit(undecided, _UNDECIDED) | bit(inconsistent, _INCONSISTENT))
   state = jnp.concatenate(states, axis=0)
   has = lambda bits: (state & bits) == bits
@@ -183,8 +196,9 @@ def _assemble(states, num_examples: int, fix_pairs, fix_examples, fix_values) ->
   return jax.device_put(out)
 
 
-def _undecided_cases(states, undecided_lanes) -> tuple[np.ndarray, np.ndarray]:
-  """(pair, example) int arrays of every undecided case, reading only flagged lanes."""
+def _undecided_cases(states, undecided_lanes, num_examples: int) -> tuple[np.ndarray, np.ndarray]:
+  """(pair, example) int arrays of every undecided case, reading only flagged lanes
+  (and skipping the padding after the last example)."""
   pairs, examples, start = [], [], 0
   for state, lanes_flagged in zip(states, undecided_lanes):
     state, lanes_flagged = np.asarray(state), np.asarray(lanes_flagged)
@@ -192,7 +206,7 @@ def _undecided_cases(states, undecided_lanes) -> tuple[np.ndarray, np.ndarray]:
     if rows.size:
       num_lanes = lanes_flagged.shape[1]
       columns = lanes[:, None] + num_lanes * np.arange(state.shape[1] // num_lanes)   # examples of each lane
-      hit = (state[rows[:, None], columns] & _UNDECIDED) != 0
+      hit = ((state[rows[:, None], columns] & _UNDECIDED) != 0) & (start + columns < num_examples)
       pairs.append(np.broadcast_to(rows[:, None], hit.shape)[hit])
       examples.append(start + columns[hit])
     start += state.shape[1]
@@ -226,11 +240,11 @@ def pairwise_outcomes(probs, labels, combine: str = "prob", *, num_candidates: i
   running_counts = jnp.zeros((3, len(pair_a), _num_lanes(width)), jnp.int32)
   states, undecided_lanes = [], []
   for block in blocks:         # dispatched block by block; nothing read back inside
-    state, running_counts, lanes_flagged = _certify_block(*block, running_counts)
+    state, running_counts, lanes_flagged = _certify_block(block, running_counts)
     states.append(state)
     undecided_lanes.append(lanes_flagged)
   ensemble_count, converted_count, inconsistent_count = np.asarray(running_counts).sum(axis=-1, dtype=np.int32)
-  undecided_pairs, undecided_examples = _undecided_cases(states, undecided_lanes)
+  undecided_pairs, undecided_examples = _undecided_cases(states, undecided_lanes, num_examples)
   exact = np.zeros(0, bool)
   if undecided_pairs.size:
     members = np.stack([pair_a[undecided_pairs], pair_b[undecided_pairs]], axis=1)

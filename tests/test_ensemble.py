@@ -180,3 +180,18 @@ def test_count_path_equals_weighted_path(rng):
   from_weights = metrics.summarize(outcomes, weights=np.ones(300))
   for key in from_counts:
     np.testing.assert_allclose(np.asarray(from_counts[key]), np.asarray(from_weights[key]), atol=1e-6, err_msg=key)
+
+
+@pytest.mark.parametrize("num_models", [5, 6])
+@pytest.mark.parametrize("num_candidates", [1, 4])
+def test_many_example_blocks_with_a_partial_last_block(monkeypatch, rng, num_models, num_candidates):
+  monkeypatch.setattr(metrics.ensemble, "_CACHE_BYTES", 1)      # the smallest blocks: 128 examples
+  assert metrics.ensemble._block_width(num_models, num_candidates - 1, 300) == 128   # 300 = 128 + 128 + 44
+  probs = random_probs(rng, num_models, 300, 9, ties=True)
+  labels = rng.integers(0, 9, 300)
+  outcomes = metrics.pairwise_outcomes(probs, labels, num_candidates=num_candidates)
+  scores = probs.astype(np.float32)
+  for pair, (a, b) in enumerate(zip(outcomes.pair_a, outcomes.pair_b)):
+    expected = (scores[a] + scores[b]).argmax(-1) == labels
+    np.testing.assert_array_equal(np.asarray(outcomes.ensemble_correct[pair]), expected, err_msg=f"pair {a}, {b}")
+  assert_matches_naive(probs, labels, num_candidates=num_candidates)
