@@ -81,9 +81,9 @@ class CandidateView:
 
 
 # Bit patterns of non-negative IEEE floats sort like their values, and equal values
-# have equal bits; so row maxima and max-over-models run on unsigned integer views,
-# which numpy reduces with SIMD several times faster than XLA:CPU reduces floats, and
-# without widening 16-bit storage to float32.
+# have equal bits; so maxima over models, argmax passes and row maxima run on unsigned
+# integer views, which numpy reduces with SIMD several times faster than XLA:CPU
+# reduces floats, and without widening 16-bit storage to float32.
 _BIT_VIEWS = {"float32": (np.uint32, 0x7F800000), "float16": (np.uint16, 0x7C00),
               "bfloat16": (np.uint16, 0x7F80)}
 _SIGN_BITS = {np.uint32: 0x80000000, np.uint16: 0x8000}
@@ -143,8 +143,8 @@ def _choose_candidate_classes(probs, labels, num_models: int, num_candidates: in
   def choose(rows: slice) -> np.ndarray:
     keys = None
     for model in voters:
-      raw = _model_array(probs, model)
-      bits = raw[rows].view(_BIT_VIEWS[raw.dtype.name][0])
+      raw = np.asarray(probs[model, rows])       # a view of numpy input; a copy of this chunk only otherwise
+      bits = raw.view(_BIT_VIEWS[raw.dtype.name][0])
       # Unvalidated here (the full pass validates every model); a NaN only costs speed.
       # Keys start at 1 so that a class already chosen (set to 0) never ties with one
       # still free: the M classes are always distinct.
