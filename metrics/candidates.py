@@ -135,8 +135,8 @@ def _choose_candidate_classes(probs, labels, num_models: int, num_candidates: in
   """int32[E, M]: the label, then the M − 1 classes with the highest max over a spread of models.
 
   Works on bit patterns (their order is the values' order for non-negative floats),
-  in cache-sized row chunks spread over the worker threads. Any choice is correct (certification never
-  trusts it); a good one only leaves fewer cases undecided.
+  in cache-sized row chunks spread over the worker threads. Any choice is correct
+  (certification never trusts it); a good one only leaves fewer cases undecided.
   """
   voters = np.unique(np.linspace(0, num_models - 1, min(num_models, _CANDIDATE_VOTERS)).round().astype(int))
 
@@ -158,9 +158,10 @@ def _choose_candidate_classes(probs, labels, num_models: int, num_candidates: in
       chosen.append(best)
     return np.stack(chosen, axis=1).astype(np.int32)
 
-  num_examples, num_classes = _model_array(probs, 0).shape    # (a view; no copy for numpy input)
-  rows = _chunk_rows(num_classes, 2)     # cache-sized chunks: the keys never leave the cache
-  return np.concatenate(list(pool.map(choose, [slice(start, start + rows) for start in range(0, num_examples, rows)])))
+  _, num_examples, num_classes = probs.shape
+  rows = _chunk_rows(num_classes, np.dtype(probs.dtype).itemsize)   # the keys never leave the cache
+  chunks = [slice(start, start + rows) for start in range(0, num_examples, rows)]
+  return np.concatenate(list(pool.map(choose, chunks)))
 
 
 def _widened(bits: np.ndarray, dtype_name: str) -> np.ndarray:
@@ -297,12 +298,6 @@ def certify(label_sum, margin_sum, tolerance, outside_sum):
   wrong = worst < -tolerance
   correct = (worst > tolerance) & (label_sum > outside_sum)
   return correct, ~wrong & ~correct
-
-
-def padded_length(size: int) -> int:
-  """A power of two >= size (at least 64): dynamic-length batches padded to it compile
-  once per size class instead of once per length."""
-  return max(64, 1 << (int(size) - 1).bit_length())
 
 
 def _float32_rows(rows: np.ndarray) -> np.ndarray:

@@ -35,6 +35,13 @@ def _pyplot():
   return plt
 
 
+def _save(plt, figure, path):
+  """Lays out, writes (150 dpi) and closes a figure."""
+  figure.tight_layout()
+  figure.savefig(path, dpi=150)
+  plt.close(figure)
+
+
 def figure1(categories, base_pairs, path):
   plt = _pyplot()
   colors = category_colors()
@@ -50,9 +57,7 @@ def figure1(categories, base_pairs, path):
   axis.set_xlabel("category of (base, X): bars = mean with 95% CI, dots = pairs")
   axis.set_ylabel("error inconsistency with the base (%)")
   axis.set_title("Fig. 1: errors decorrelate as training diverges")
-  figure.tight_layout()
-  figure.savefig(path, dpi=150)
-  plt.close(figure)
+  _save(plt, figure, path)
 
 
 def figure2(base_pairs, fit, path):
@@ -79,9 +84,7 @@ def figure2(base_pairs, fit, path):
                  label=f"fit, r = {fit['pearson_r']:.2f}")
   axes[0].legend(fontsize=7)
   figure.suptitle("Fig. 2: more inconsistency, better and more efficient ensembles (stars: category means)")
-  figure.tight_layout()
-  figure.savefig(path, dpi=150)
-  plt.close(figure)
+  _save(plt, figure, path)
 
 
 GROUP_LABELS = {"both_correct": "both right", "both_wrong": "both wrong", "only_a": "only base right",
@@ -108,9 +111,7 @@ def figure3(special, path):
   for axis in axes[-1]:
     axis.set_xlabel("θ = atan2(c_base, c_partner) (°)")
   figure.suptitle("Fig. 3: specialisation angle over examples inconsistent in any shown pair")
-  figure.tight_layout()
-  figure.savefig(path, dpi=150)
-  plt.close(figure)
+  _save(plt, figure, path)
 
 
 def figure4(special, class_names, path):
@@ -125,9 +126,7 @@ def figure4(special, class_names, path):
     axis.set_title(f"{category}: {pair['model']}", fontsize=8)
   axes[0][0].set_ylabel("(only base − only partner) / inconsistent")
   figure.suptitle("Fig. 4: per-class specialisation (+: the base wins the class's inconsistent examples)")
-  figure.tight_layout()
-  figure.savefig(path, dpi=150)
-  plt.close(figure)
+  _save(plt, figure, path)
 
 
 def figure5(greedy, path):
@@ -141,9 +140,7 @@ def figure5(greedy, path):
   axis.set_ylabel("test accuracy (%)")
   axis.set_title("Fig. 5: weaker models lift strong ones (dotted: best pool model)")
   axis.legend(fontsize=7)
-  figure.tight_layout()
-  figure.savefig(path, dpi=150)
-  plt.close(figure)
+  _save(plt, figure, path)
 
 
 def figure6(mixing_rows, path):
@@ -159,9 +156,7 @@ def figure6(mixing_rows, path):
   axis.set_ylabel("linear-probe test accuracy (%)")
   axis.set_title("Fig. 6: mixing features of two models")
   axis.legend(fontsize=7)
-  figure.tight_layout()
-  figure.savefig(path, dpi=150)
-  plt.close(figure)
+  _save(plt, figure, path)
 
 
 def _fmt(value, low=None, high=None, scale=100.0, digits=2):

@@ -26,7 +26,7 @@ from zoo.architectures.clip import CLIP, TextConfig
 from zoo.architectures.efficientnet import EfficientNet, EfficientNetConfig
 from zoo.architectures.resnet import ResNet, ResNetConfig
 from zoo.architectures.vit import ViTConfig, VisionTransformer
-from zoo.converters.mapping import ConversionError, load_into
+from zoo.converters.mapping import ConversionError, block_attention, load_into
 from zoo.preprocessing import Preprocessing
 
 _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
@@ -113,8 +113,7 @@ _VIT_RENAMES = (
     (r"^distillation_classifier\.", "head_dist."),
 )
 _CLIP_TOWER_RENAMES = (
-    (r"encoder\.layers\.(\d+)\.self_attn\.(q|k|v)_proj\.",
-     lambda m: f"blocks.{m[1]}.attn.{dict(q='query', k='key', v='value')[m[2]]}."),
+    (r"encoder\.layers\.(\d+)\.self_attn\.(q|k|v)_proj\.", block_attention),
     (r"encoder\.layers\.(\d+)\.self_attn\.out_proj\.", r"blocks.\1.attn.out."),
     (r"encoder\.layers\.(\d+)\.layer_norm(\d)\.", r"blocks.\1.norm\2."),
     (r"encoder\.layers\.(\d+)\.mlp\.", r"blocks.\1.mlp."),

@@ -25,6 +25,15 @@ class ConversionError(ValueError):
 _TORCH_LEAF = {"running_mean": ("mean",), "running_var": ("var",), "weight": ("kernel", "scale", "embedding")}
 
 
+# PyTorch attention projections (q_proj, k_proj, …) → the nnx attention's submodules.
+ATTENTION_PROJECTIONS = {"q": "query", "k": "key", "v": "value", "c": "out"}
+
+
+def block_attention(match: re.Match) -> str:
+  """Rename target for a ``(block index)…(q|k|v)_proj.`` match: ``blocks.{i}.attn.{query|key|value}.``."""
+  return f"blocks.{match[1]}.attn.{ATTENTION_PROJECTIONS[match[2]]}."
+
+
 def flatten(tree, prefix: str = "") -> dict[str, object]:
   """Nested dict (nnx pure dict) → {"a.b.0.kernel": leaf}."""
   flat = {}

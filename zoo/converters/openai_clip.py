@@ -18,12 +18,11 @@ from zoo.architectures.clip import CLIP, TextConfig
 from zoo.architectures.clip_resnet import ClipResNetConfig
 from zoo.architectures.vit import ViTConfig
 from zoo.converters.huggingface import _resolve, cached_conversion, read_safetensors
-from zoo.converters.mapping import ConversionError, load_into
+from zoo.converters.mapping import ATTENTION_PROJECTIONS, ConversionError, block_attention, load_into
 
 WEIGHT_FILE = "open_clip_model.safetensors"
 _BLOCK_RENAMES = (
-    (r"transformer\.resblocks\.(\d+)\.attn\.(q|k|v)_proj\.",
-     lambda m: f"blocks.{m[1]}.attn.{dict(q='query', k='key', v='value')[m[2]]}."),
+    (r"transformer\.resblocks\.(\d+)\.attn\.(q|k|v)_proj\.", block_attention),
     (r"transformer\.resblocks\.(\d+)\.attn\.out_proj\.", r"blocks.\1.attn.out."),
     (r"transformer\.resblocks\.(\d+)\.ln_(\d)\.", r"blocks.\1.norm\2."),
     (r"transformer\.resblocks\.(\d+)\.mlp\.c_fc\.", r"blocks.\1.mlp.fc1."),
@@ -39,8 +38,7 @@ RENAMES = (
     (r"^visual\.layer(\d)\.(\d+)\.downsample\.1\.", lambda m: f"vision.stages.{int(m[1]) - 1}.{m[2]}.downsample_bn."),
     (r"^visual\.layer(\d)\.(\d+)\.", lambda m: f"vision.stages.{int(m[1]) - 1}.{m[2]}."),
     (r"^visual\.attnpool\.positional_embedding$", "vision.attnpool.pos_embed"),
-    (r"^visual\.attnpool\.(q|k|v|c)_proj\.",
-     lambda m: f"vision.attnpool.{dict(q='query', k='key', v='value', c='out')[m[1]]}."),
+    (r"^visual\.attnpool\.(q|k|v|c)_proj\.", lambda m: f"vision.attnpool.{ATTENTION_PROJECTIONS[m[1]]}."),
     (r"^visual\.", "vision."),
     (r"^token_embedding\.", "text.token_embedding."),
     (r"^positional_embedding$", "text.pos_embed"),
