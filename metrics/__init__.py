@@ -12,3 +12,5 @@ from metrics.calibration import apply_temperature, fit_temperature, negative_log
 from metrics.fit import linear_fit, pair_values
 from metrics.specialisation import (OUTCOME_GROUPS, class_specialisation, inconsistent_anywhere, outcome_group,
                                     per_class_outcomes, theta, theta_histograms, top1_confidence)
+from metrics.similarity import (MEASURES, NeighbourGraphs, NullCalibration, cka, cka_intervals, cknna, knn_graphs,
+                                mutual_knn, mutual_knn_intervals, permutation_null, scores_from_graphs)

@@ -350,6 +350,8 @@ def _top_k_neighbours(x, k, query_block):
     queries = jax.lax.dynamic_slice_in_dim(padded, start, query_block)
     sims = jnp.matmul(queries, x.T, precision=_HIGHEST)                       # [Bq, E]
     rows = start + jnp.arange(query_block)
+    # top_k orders floats totally (−0 below +0): make zeros equal so ties go to the lower index.
+    sims = jnp.where(sims == 0, 0.0, sims)
     sims = jnp.where(columns[None] == rows[:, None], -jnp.inf, sims)
     return jax.lax.top_k(sims, k)                     # equal values: lower index first
 
@@ -402,10 +404,11 @@ def _pair_terms_one(ia, va, ra, ib, vb, rb):
   kernel_b = jnp.where(in_b, vb_at, 0.0)                                      # L̃_ij
   # tr(K̃ L̃ᵀ): entry (i, j) meets (j, i) only if the mask holds both ways.
   trace = jnp.sum(jnp.where(in_b & ra & rb_at, va * vb_at, 0.0))
-  row_sums_b = kernel_b.sum(axis=1)
   # 1ᵀK̃L̃1 = Σ_j colsum(K̃)_j rowsum(L̃)_j = Σ over K̃'s entries (i, j) of K̃_ij rowsum(L̃)_j.
-  cross = jnp.sum(kernel_a * row_sums_b[ia])
-  return in_b.sum(axis=1), jnp.stack([trace, kernel_a.sum(), kernel_b.sum(), cross])
+  # The mask is one-sided, so 1ᵀL̃K̃1 differs: keep both orientations of the pair.
+  cross_ab = jnp.sum(kernel_a * kernel_b.sum(axis=1)[ia])
+  cross_ba = jnp.sum(kernel_b * kernel_a.sum(axis=1)[ia])
+  return in_b.sum(axis=1), jnp.stack([trace, kernel_a.sum(), kernel_b.sum(), cross_ab, cross_ba])
 
 
 @functools.partial(jax.jit, static_argnames=("chunk",))
@@ -420,7 +423,7 @@ def _pair_terms(indices, similarities, reciprocal, pair_a, pair_b, chunk):
                                                  indices[j], similarities[j], reciprocal[j]))(a, b)
 
   overlaps, terms = jax.lax.map(one_chunk, (pad(pair_a), pad(pair_b)))
-  return overlaps.reshape(padded, -1)[:pairs], terms.reshape(padded, 4)[:pairs]
+  return overlaps.reshape(padded, -1)[:pairs], terms.reshape(padded, 5)[:pairs]
 
 
 @jax.jit
@@ -453,6 +456,9 @@ def scores_from_graphs(graphs: NeighbourGraphs, *, epsilon: float = CKNNA_EPSILO
                        per_example: bool = False) -> dict:
   """``mutual_knn`` and ``cknna`` float64[N, N] of every pair from :func:`knn_graphs`.
 
+  ``cknna[a, b]`` is platonic-rep's ``cknna(feats_A=a, feats_B=b)``, which is not
+  symmetric (see :func:`cknna`); ``mutual_knn`` is.
+
   With ``per_example=True`` also ``overlaps`` int32[P, E] (mutual neighbours of each
   example for pair p of ``pairs`` = (pair_a, pair_b)), for example-level bootstraps.
   """
@@ -461,15 +467,17 @@ def scores_from_graphs(graphs: NeighbourGraphs, *, epsilon: float = CKNNA_EPSILO
   arrays = tuple(jnp.asarray(a) for a in (graphs.indices, graphs.similarities, graphs.reciprocal))
   overlaps, terms = _pair_terms(*arrays, jnp.asarray(pair_a), jnp.asarray(pair_b), int(pair_chunk))
   self_hsic = _unbiased_hsic(_self_terms(*arrays), num_examples)
-  hsic = _unbiased_hsic(terms, num_examples)
+  terms = np.asarray(terms, np.float64)
+  hsic_ab = _unbiased_hsic(terms[:, :4], num_examples)
+  hsic_ba = _unbiased_hsic(terms[:, [0, 2, 1, 4]], num_examples)
   overlaps = np.asarray(overlaps)
   mutual = overlaps.sum(axis=1, dtype=np.float64) / (num_examples * k)
   with np.errstate(invalid="ignore", divide="ignore"):
-    cknna_values = hsic / (np.sqrt(self_hsic[pair_a] * self_hsic[pair_b]) + epsilon)
-    cknna_diagonal = self_hsic / (self_hsic + epsilon)
-  result = {"mutual_knn": _symmetric(mutual, pair_a, pair_b, num_models, 1.0),
-            "cknna": _symmetric(cknna_values, pair_a, pair_b, num_models, 0.0)}
-  np.fill_diagonal(result["cknna"], cknna_diagonal)
+    scale = np.sqrt(self_hsic[pair_a] * self_hsic[pair_b]) + epsilon
+    cknna_matrix = np.diag(self_hsic / (self_hsic + epsilon))
+  cknna_matrix[pair_a, pair_b] = hsic_ab / scale
+  cknna_matrix[pair_b, pair_a] = hsic_ba / scale
+  result = {"mutual_knn": _symmetric(mutual, pair_a, pair_b, num_models, 1.0), "cknna": cknna_matrix}
   if per_example:
     result.update(overlaps=overlaps, pairs=(pair_a, pair_b))
   return result
@@ -490,6 +498,11 @@ def cknna(features, k: int = 10, *, epsilon: float = CKNNA_EPSILON) -> np.ndarra
   H(a, b) = HSIC_u(K_a ⊙ M, K_b ⊙ M) with M the mutual-neighbour mask (module docstring);
   CKNNA = H(a, b) / (√(H(a, a) H(b, b)) + epsilon). The diagonal is H/(H + epsilon)
   (1 with ``epsilon=0``). Needs k >= 2 and E >= 4.
+
+  Entry [a, b] is cknna(feats_A=features[a], feats_B=features[b]). That function is not
+  symmetric in its arguments: its mask M is one-sided, so 1ᵀK̃L̃1 ≠ 1ᵀL̃K̃1 (the
+  difference is usually small). platonic-rep's measure_alignment fills its matrix with
+  one orientation and mirrors it; (C + Cᵀ)/2 is a symmetric alternative.
   """
   features, num_examples, _ = check_features(features)
   _check_k(k, num_examples, minimum=2)
