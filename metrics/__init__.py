@@ -14,3 +14,5 @@ from metrics.specialisation import (OUTCOME_GROUPS, class_specialisation, incons
                                     per_class_outcomes, theta, theta_histograms, top1_confidence)
 from metrics.similarity import (MEASURES, NeighbourGraphs, NullCalibration, cka, cka_intervals, cknna, knn_graphs,
                                 mutual_knn, mutual_knn_intervals, permutation_null, scores_from_graphs)
+from metrics.error_consistency import (ErrorConsistency, copy_probability, error_consistency_statistics,
+                                       kappa_bounds, kappa_significance, unbiased_kappa)
