@@ -7,3 +7,4 @@ from probes.logistic import KORNBLITH_L2_GRID, fit_logistic, logistic_probe, min
 from probes.mixing import DIVERSITY_RANKINGS, concatenate, diversity_order, mixture_indices, random_mixture
 from probes.multilabel import eleven_point_average_precision, fit_one_vs_rest, mean_average_precision, multilabel_probe
 from probes.ridge import ridge_path, ridge_probe, sample_k_shot
+from probes.complementarity import Complementarity, pairwise_complementarity
