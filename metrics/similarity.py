@@ -91,9 +91,17 @@ def _non_finite_error(name, index):
 
 
 def _read_block(features, models, start, stop) -> np.ndarray:
-  """Rows [start, stop) of the given models side by side, as float32 [B, Σ D]."""
+  """Rows [start, stop) of the given models side by side [B, Σ D].
+
+  Kept in the stored dtype when every model shares one floating dtype (float16 blocks
+  travel at half the bytes and are widened inside the kernels), else float32.
+  """
   parts = [np.asarray(features[m][start:stop]) for m in models]
-  return np.concatenate([p.astype(np.float32, copy=False) for p in parts], axis=1)
+  dtypes = {p.dtype for p in parts}
+  dtype = dtypes.pop() if len(dtypes) == 1 else np.dtype(np.float32)
+  if not (np.issubdtype(dtype, np.floating) or dtype.name == "bfloat16"):
+    dtype = np.dtype(np.float32)
+  return np.concatenate([p.astype(dtype, copy=False) for p in parts], axis=1)
 
 
 def _pad_rows(block: np.ndarray, rows: int) -> np.ndarray:
@@ -112,14 +120,14 @@ def _segment_matrix(widths) -> np.ndarray:
 
 @jax.jit
 def _column_sums(block):
-  return jnp.sum(block, axis=0)
+  return jnp.sum(block.astype(jnp.float32), axis=0)
 
 
 @functools.partial(jax.jit, donate_argnums=(0,), static_argnames=("row_width",))
 def _panel_update(gram, block, mean, row_width, count):
   """gram += Z_gᵀ Z_{≥g} for one block; Z are the centred rows (padding rows masked to 0)."""
   valid = (jnp.arange(block.shape[0]) < count)[:, None]
-  centred = jnp.where(valid, block - mean[None], 0.0)
+  centred = jnp.where(valid, block.astype(jnp.float32) - mean[None], 0.0)
   return gram + jnp.matmul(centred[:, :row_width].T, centred, precision=_HIGHEST)
 
 
@@ -127,7 +135,7 @@ def _panel_update(gram, block, mean, row_width, count):
 def _norm_update(norm_products, traces, block, mean, segments, count):
   """Adds Σ_e n_i(e) n_j(e) and Σ_e n_i(e) for one block, with n_i(e) = ‖x̄_e‖² of model i."""
   valid = (jnp.arange(block.shape[0]) < count)[:, None]
-  centred = jnp.where(valid, block - mean[None], 0.0)
+  centred = jnp.where(valid, block.astype(jnp.float32) - mean[None], 0.0)
   norms = jnp.matmul(centred * centred, segments, precision=_HIGHEST)        # [B, N]
   return norm_products + jnp.matmul(norms.T, norms, precision=_HIGHEST), traces + norms.sum(0)
 
@@ -165,14 +173,18 @@ class CrossCovarianceSums:
   num_examples: float
 
 
-def cross_covariance_sums(features, *, block_size: int = 4096, memory_budget: int = 2 << 30,
+def cross_covariance_sums(features, *, block_size: int | None = None, memory_budget: int = 2 << 30,
                           name: str = "features") -> CrossCovarianceSums:
   """Streams the features twice (means, then Gram panels) into :class:`CrossCovarianceSums`.
 
-  ``block_size`` examples are read per step; ``memory_budget`` bytes bound one Gram panel.
-  Raises ValueError naming the model if any value is NaN or infinite.
+  ``block_size`` examples are read per step (default: up to 4096, fewer when a block of
+  every model's features would exceed an eighth of ``memory_budget``);
+  ``memory_budget`` bytes bound one float32 Gram panel. Raises ValueError naming the
+  model if any value is NaN or infinite.
   """
   features, num_examples, widths = check_features(features, name)
+  if block_size is None:
+    block_size = int(max(64, min(4096, memory_budget // (8 * 4 * sum(widths)))))
   if block_size < 1:
     raise ValueError(f"block_size must be >= 1; got {block_size}.")
   block_size = min(block_size, num_examples)
@@ -240,7 +252,8 @@ def cka_from_sums(sums: CrossCovarianceSums, unbiased: bool = False) -> np.ndarr
     return np.where(np.outer(self_hsic > 0, self_hsic > 0), hsic / np.where(scale > 0, scale, 1.0), np.nan)
 
 
-def cka(features, unbiased: bool = False, *, block_size: int = 4096, memory_budget: int = 2 << 30) -> np.ndarray:
+def cka(features, unbiased: bool = False, *, block_size: int | None = None,
+        memory_budget: int = 2 << 30) -> np.ndarray:
   """Linear CKA of every pair of models, float64[N, N] (symmetric, diagonal 1).
 
   CKA_ij = HSIC(K_i, K_j) / √(HSIC(K_i, K_i) HSIC(K_j, K_j)) with linear kernels on
@@ -251,7 +264,7 @@ def cka(features, unbiased: bool = False, *, block_size: int = 4096, memory_budg
   Args:
     features: N arrays [E, D_i] (numpy, memmap, or anything with shape/dtype/slicing).
     unbiased: use HSIC_u instead of the biased (Gretton) estimator.
-    block_size: examples read per step.
+    block_size: examples read per step (default from ``memory_budget``).
     memory_budget: bytes of one float32 Gram panel; smaller budgets re-read the features more often.
   """
   return cka_from_sums(cross_covariance_sums(features, block_size=block_size, memory_budget=memory_budget), unbiased)
@@ -262,7 +275,7 @@ def cka(features, unbiased: bool = False, *, block_size: int = 4096, memory_budg
 def _stack_in_memory(features, name="features"):
   """float32 [E, Σ D] of all models plus the one-hot segment matrix, after checking values."""
   features, num_examples, widths = check_features(features, name)
-  stacked = _read_block(features, range(len(features)), 0, num_examples)
+  stacked = _read_block(features, range(len(features)), 0, num_examples).astype(np.float32)
   offsets = np.concatenate([[0], np.cumsum(widths)])
   for model in range(len(features)):
     if not np.all(np.isfinite(stacked[:, offsets[model]:offsets[model + 1]])):
