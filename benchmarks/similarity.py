@@ -126,31 +126,33 @@ def cka_benchmark(args, directory: Path, gemm_rate: float):
   n, e, d = args.models, args.examples, args.width
   widths = [d] * n
   panels = similarity._panels(widths, args.memory_budget)
-  offsets = np.concatenate([[0], np.cumsum(widths)])
-  panel_macs = sum(sum(widths[m] for m in g) * (offsets[-1] - offsets[g[0]]) * e for g in panels)
+  primal, dual = (similarity._macs(m, e, widths, args.memory_budget) for m in ("primal", "dual"))
+  method = args.method if args.method != "auto" else ("primal" if primal <= dual else "dual")
+  macs = primal if method == "primal" else dual
   pairs = n * (n - 1) // 2
   naive_macs = 3 * pairs * e * d * d
-  print(f"\n== CKA: N={n}, E={e:,}, D={d} float16 ({n * e * d * 2 / 1e9:.1f} GB on disk), "
-        f"{len(panels)} Gram panel(s) under a {args.memory_budget / 2**30:.1f} GiB budget")
-  print(f"multiply-adds: all-pairs Gram panels {panel_macs:.3g}; per-pair loop (3 GEMMs per pair) {naive_macs:.3g}")
-  print(f"at the measured XLA rate ({gemm_rate / 1e9:.1f} GMAC/s) the Gram alone needs ≥ {panel_macs / gemm_rate:.0f} s "
-        f"(target 60 s needs {panel_macs / 60 / 1e9:.0f} GMAC/s)")
+  print(f"\n== CKA: N={n}, E={e:,}, D={d} float16 ({n * e * d * 2 / 1e9:.1f} GB on disk)")
+  print(f"multiply-adds: primal Gram ({len(panels)} panel(s) under {args.memory_budget / 2**30:.1f} GiB) {primal:.3g}, "
+        f"dual example tiles {dual:.3g} → {method}; per-pair loop (3 GEMMs per pair) {naive_macs:.3g} "
+        f"(FLOP ratio {naive_macs / macs:.1f}×)")
+  print(f"at the measured XLA rate ({gemm_rate / 1e9:.1f} GMAC/s) that needs ≥ {macs / gemm_rate:.0f} s "
+        f"(60 s would need {macs / 60 / 1e9:.0f} GMAC/s)")
 
   start = time.perf_counter()
   features = write_features(directory, n, e, d)
   print(f"wrote memmaps in {time.perf_counter() - start:.0f} s")
-  block = args.block_size
+  block = min(e, args.block_size or similarity.auto_block_size(method, widths, args.memory_budget))
   start = time.perf_counter()
-  similarity.cross_covariance_sums([f[:min(e, block or 4096)] for f in features], block_size=block,
+  similarity.cross_covariance_sums([f[:block] for f in features], method=method, block_size=block,
                                    memory_budget=args.memory_budget)
   print(f"compile call (first block only, not counted): {time.perf_counter() - start:.1f} s")
   start = time.perf_counter()
-  sums = similarity.cross_covariance_sums(features, block_size=block, memory_budget=args.memory_budget)
+  sums = similarity.cross_covariance_sums(features, method=method, block_size=block, memory_budget=args.memory_budget)
   biased = similarity.cka_from_sums(sums, unbiased=False)
   unbiased = similarity.cka_from_sums(sums, unbiased=True)
   fast = time.perf_counter() - start
-  print(f"all-pairs linear + unbiased CKA ({pairs} pairs): {fast:.1f} s "
-        f"({panel_macs / fast / 1e9:.1f} GMAC/s achieved; peak RSS so far {peak_rss_gb():.2f} GB)")
+  print(f"all-pairs linear + unbiased CKA ({pairs} pairs, {method}): {fast:.1f} s "
+        f"({macs / fast / 1e9:.1f} GMAC/s achieved; peak RSS so far {peak_rss_gb():.2f} GB)")
 
   rng = np.random.default_rng(1)
   pair_a, pair_b = np.triu_indices(n, 1)
@@ -173,9 +175,14 @@ def cka_benchmark(args, directory: Path, gemm_rate: float):
 
 
 def knn_benchmark(args, directory: Path, gemm_rate: float, features):
-  n, e, d, k = args.models, args.knn_examples, args.width, args.k
-  if features is None or features[0].shape[0] < e:
+  n, e, d, k = args.models, args.knn_examples, args.knn_width or args.width, args.k
+  if features is None or features[0].shape[0] < e or features[0].shape[1] != d:
+    features = None
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir()
+    start = time.perf_counter()
     features = write_features(directory, n, e, d)
+    print(f"\nwrote k-NN memmaps ({n * e * d * 2 / 1e9:.1f} GB) in {time.perf_counter() - start:.0f} s")
   subset = [f[:e] for f in features]
   macs = n * e * e * d
   print(f"\n== k-NN: N={n}, E={e:,}, D={d}, k={k}: neighbour search {macs:.3g} multiply-adds "
@@ -217,10 +224,12 @@ def main():
   parser.add_argument("--examples", type=int, default=50_000)
   parser.add_argument("--width", type=int, default=2048)
   parser.add_argument("--knn_examples", type=int, default=5_000)
+  parser.add_argument("--knn_width", type=int, default=None, help="feature width for k-NN (default --width)")
   parser.add_argument("--k", type=int, default=10)
   parser.add_argument("--naive_pairs", type=int, default=4, help="pairs timed with the per-pair loops")
   parser.add_argument("--block_size", type=int, default=None, help="examples per streamed block (default: auto)")
   parser.add_argument("--memory_budget", type=float, default=2.0, help="GiB for one Gram panel")
+  parser.add_argument("--method", default="auto", choices=("auto", "primal", "dual"))
   parser.add_argument("--dir", default="/tmp", help="where the memmap directory is created (and deleted)")
   parser.add_argument("--skip_cka", action="store_true")
   parser.add_argument("--skip_knn", action="store_true")
@@ -231,9 +240,9 @@ def main():
   xla_rate, numpy_rate = gemm_rates()
   print(f"measured float32 GEMM rate: XLA {xla_rate / 1e9:.1f} GMAC/s, numpy {numpy_rate / 1e9:.1f} GMAC/s "
         f"({2 * xla_rate / 1e9:.1f} / {2 * numpy_rate / 1e9:.1f} GFLOP/s)")
-  full_macs = 82 * 2048 * 82 * 2048 * 50_000 / 2
-  print(f"issue-14 target scale (82 × 50,000 × 2,048): all-pairs Gram ≈ {full_macs:.3g} multiply-adds → "
-        f"≥ {full_macs / xla_rate:.0f} s here at the measured rate")
+  full = [similarity._macs(m, 50_000, [2048] * 82, 2 << 30) for m in ("primal", "dual")]
+  print(f"issue-14 target scale (82 × 50,000 × 2,048): primal {full[0]:.3g}, dual {full[1]:.3g} multiply-adds → "
+        f"≥ {min(full) / xla_rate:.0f} s here at the measured rate; 60 s needs {min(full) / 60 / 1e12:.1f} TMAC/s")
 
   directory = Path(tempfile.mkdtemp(prefix="overlap-similarity-", dir=args.dir))
   try:

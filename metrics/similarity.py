@@ -20,10 +20,11 @@ Because Σ_e x̄_e = 0, K̃1 = −n, so tr(K̃_iK̃_j) = F_ij − Q_ij, 1ᵀK̃_
 feature cross-covariance or a row norm. (HSIC_u is invariant to shifting the features,
 so centring changes nothing but the rounding.)
 
-All-pairs cost is dominated by the Gram of the concatenated features, (ΣD)²·E/2
-multiply-adds. It is accumulated as panels: the models are split into consecutive
-groups whose panel G_g = Z_gᵀ Z_{≥g} (rows: group g, columns: every model from g on)
-fits ``memory_budget``; each panel streams all example blocks once.
+All-pairs cost: F is either read off the Gram of the concatenated features ("primal",
+(ΣD)²·E/2 multiply-adds, accumulated as panels: consecutive model groups whose panel
+G_g = Z_gᵀ Z_{≥g} fits ``memory_budget``, each streaming all example blocks once), or
+summed over pairs of example tiles as Σ K_i ⊙ K_j ("dual", E²/2·(ΣD + N²), with only
+[N, B, B] kernel tiles in memory); ``method="auto"`` takes the cheaper.
 
 Mutual k-NN and CKNNA follow the Platonic Representation Hypothesis code
 (minyoungg/platonic-rep, ``metrics.py`` with ``measure_alignment.py``'s L2
@@ -173,61 +174,114 @@ class CrossCovarianceSums:
   num_examples: float
 
 
-def cross_covariance_sums(features, *, block_size: int | None = None, memory_budget: int = 2 << 30,
-                          name: str = "features") -> CrossCovarianceSums:
-  """Streams the features twice (means, then Gram panels) into :class:`CrossCovarianceSums`.
+@functools.partial(jax.jit, static_argnames=("widths",))
+def _dual_tile(rows, columns, mean, row_count, column_count, widths):
+  """Σ_{e∈rows, e'∈columns} K_i(e, e') K_j(e, e') for every model pair, from one pair of example tiles.
 
+  K_i(e, e') = x̄_{i,e}·x̄_{i,e'} is formed per tile only ([N, B, B']), never for all E.
+  """
+  def centre(block, count):
+    valid = (jnp.arange(block.shape[0]) < count)[:, None]
+    return jnp.where(valid, block.astype(jnp.float32) - mean[None], 0.0)
+
+  rows, columns = centre(rows, row_count), centre(columns, column_count)
+  offsets = np.concatenate([[0], np.cumsum(widths)])
+  if len(set(widths)) == 1:   # one batched GEMM
+    n, d = len(widths), widths[0]
+    kernels = jnp.einsum("bnd,cnd->nbc", rows.reshape(-1, n, d), columns.reshape(-1, n, d), precision=_HIGHEST)
+  else:
+    kernels = jnp.stack([jnp.matmul(rows[:, a:b], columns[:, a:b].T, precision=_HIGHEST)
+                         for a, b in zip(offsets[:-1], offsets[1:])])
+  flat = kernels.reshape(len(widths), -1)
+  return jnp.matmul(flat, flat.T, precision=_HIGHEST)
+
+
+def _macs(method, num_examples, widths, memory_budget):
+  """Multiply-adds of the Gram panels (primal) or the example tiles (dual)."""
+  if method == "primal":
+    offsets = np.concatenate([[0], np.cumsum(widths)])
+    return sum(sum(widths[m] for m in g) * (offsets[-1] - offsets[g[0]]) for g in _panels(widths, memory_budget)
+               ) * float(num_examples)
+  return num_examples ** 2 / 2.0 * (sum(widths) + len(widths) ** 2)
+
+
+def auto_block_size(method: str, widths, memory_budget: int) -> int:
+  """Default examples per block: ≤ 4096, a block of all models ≤ budget/8, a dual tile's kernels ≤ budget/8."""
+  block_size = int(max(64, min(4096, memory_budget // (8 * 4 * sum(widths)))))
+  if method == "dual":
+    block_size = int(max(64, min(block_size, np.sqrt(memory_budget / (8 * 4 * len(widths))))))
+  return block_size
+
+
+def cross_covariance_sums(features, *, method: str = "auto", block_size: int | None = None,
+                          memory_budget: int = 2 << 30, name: str = "features") -> CrossCovarianceSums:
+  """Streams the features into :class:`CrossCovarianceSums` (one pass for the means, then the products).
+
+  Two exact ways to the Frobenius norms ‖X̄_iᵀX̄_j‖² = tr(K_i K_j), chosen by
+  ``method`` ("auto" takes the one with fewer multiply-adds):
+    * "primal": Gram panels of the concatenated features, (Σ D)²·E/2 multiply-adds;
+    * "dual": pairs of example tiles, per-model kernel tiles K_i[tile, tile'] then one
+      [N, B²]×[B², N] product, E²/2·(Σ D + N²) multiply-adds: cheaper when E < N·D.
   ``block_size`` examples are read per step (default: up to 4096, fewer when a block of
-  every model's features would exceed an eighth of ``memory_budget``);
-  ``memory_budget`` bytes bound one float32 Gram panel. Raises ValueError naming the
-  model if any value is NaN or infinite.
+  every model's features would exceed an eighth of ``memory_budget``, and for the dual
+  so that a tile's [N, B, B] kernels fit the budget); ``memory_budget`` bytes bound one
+  float32 Gram panel. Raises ValueError naming the model if any value is NaN or infinite.
   """
   features, num_examples, widths = check_features(features, name)
+  if method not in ("auto", "primal", "dual"):
+    raise ValueError(f"method must be 'auto', 'primal' or 'dual'; got {method!r}.")
+  if method == "auto":
+    method = min(("primal", "dual"), key=lambda m: _macs(m, num_examples, widths, memory_budget))
   if block_size is None:
-    block_size = int(max(64, min(4096, memory_budget // (8 * 4 * sum(widths)))))
+    block_size = auto_block_size(method, widths, memory_budget)
   if block_size < 1:
     raise ValueError(f"block_size must be >= 1; got {block_size}.")
   block_size = min(block_size, num_examples)
-  starts = range(0, num_examples, block_size)
+  starts = list(range(0, num_examples, block_size))
   models = list(range(len(features)))
   offsets = np.concatenate([[0], np.cumsum(widths)])
+  read = lambda start, columns=models: _pad_rows(_read_block(features, columns, start, start + block_size), block_size)
+  count = lambda start: min(block_size, num_examples - start)
 
   sums = np.zeros(offsets[-1], np.float64)
   for start in starts:
-    block = _pad_rows(_read_block(features, models, start, start + block_size), block_size)
-    sums += np.asarray(_column_sums(block), np.float64)
+    sums += np.asarray(_column_sums(read(start)), np.float64)
   for model in models:
     if not np.all(np.isfinite(sums[offsets[model]:offsets[model + 1]])):
       raise _non_finite_error(name, model)
   mean = (sums / num_examples).astype(np.float32)
+  segments = jnp.asarray(_segment_matrix(widths))
+  norm_products = jnp.zeros((len(models), len(models)), jnp.float32)
+  traces = jnp.zeros((len(models),), jnp.float32)
 
-  segments = _segment_matrix(widths)
-  segments_device = jnp.asarray(segments)
-  frobenius = np.zeros((len(models), len(models)), np.float64)
-  norm_products = None
-  for group in _panels(widths, memory_budget):
-    columns = models[group[0]:]
-    row_width = int(sum(widths[m] for m in group))
-    col_width = int(offsets[-1] - offsets[group[0]])
-    panel_mean = jnp.asarray(mean[offsets[group[0]]:])
-    gram = jnp.zeros((row_width, col_width), jnp.float32)
-    if norm_products is None:
-      norm_products = jnp.zeros((len(models), len(models)), jnp.float32)
-      traces = jnp.zeros((len(models),), jnp.float32)
-    first_panel = group[0] == 0
-    for start in starts:
-      count = min(block_size, num_examples - start)
-      block = jnp.asarray(_pad_rows(_read_block(features, columns, start, start + block_size), block_size))
-      gram = _panel_update(gram, block, panel_mean, row_width, count)
-      if first_panel:  # the first panel sees every model's features: take the row norms there
-        norm_products, traces = _norm_update(norm_products, traces, block, panel_mean, segments_device, count)
-    col_segments = segments[offsets[group[0]]:, group[0]:]
-    row_segments = segments[offsets[group[0]]:offsets[group[0]] + row_width, group[0]:group[-1] + 1]
-    block_norms = np.asarray(_panel_frobenius(gram, jnp.asarray(row_segments), jnp.asarray(col_segments)),
-                             np.float64)
-    del gram
-    frobenius[group[0]:group[-1] + 1, group[0]:] = block_norms
-  frobenius = np.triu(frobenius) + np.triu(frobenius, 1).T
+  if method == "dual":
+    device_mean = jnp.asarray(mean)
+    frobenius = jnp.zeros((len(models), len(models)), jnp.float32)
+    for index, start in enumerate(starts):
+      rows = jnp.asarray(read(start))
+      norm_products, traces = _norm_update(norm_products, traces, rows, device_mean, segments, count(start))
+      for other in starts[index:]:
+        columns = rows if other == start else jnp.asarray(read(other))
+        tile = _dual_tile(rows, columns, device_mean, count(start), count(other), tuple(widths))
+        frobenius = frobenius + (tile if other == start else 2.0 * tile)   # the (other, start) tile is its transpose
+    frobenius = np.asarray(frobenius, np.float64)
+  else:
+    frobenius = np.zeros((len(models), len(models)), np.float64)
+    for group in _panels(widths, memory_budget):
+      columns = models[group[0]:]
+      row_width = int(sum(widths[m] for m in group))
+      panel_mean = jnp.asarray(mean[offsets[group[0]]:])
+      gram = jnp.zeros((row_width, int(offsets[-1] - offsets[group[0]])), jnp.float32)
+      for start in starts:
+        block = jnp.asarray(read(start, columns))
+        gram = _panel_update(gram, block, panel_mean, row_width, count(start))
+        if group[0] == 0:  # the first panel sees every model's features: take the row norms there
+          norm_products, traces = _norm_update(norm_products, traces, block, panel_mean, segments, count(start))
+      col_segments = segments[offsets[group[0]]:, group[0]:]
+      row_segments = segments[offsets[group[0]]:offsets[group[0]] + row_width, group[0]:group[-1] + 1]
+      frobenius[group[0]:group[-1] + 1, group[0]:] = np.asarray(_panel_frobenius(gram, row_segments, col_segments))
+      del gram
+    frobenius = np.triu(frobenius) + np.triu(frobenius, 1).T
   return CrossCovarianceSums(frobenius, np.asarray(norm_products, np.float64), np.asarray(traces, np.float64),
                              float(num_examples))
 
@@ -252,7 +306,7 @@ def cka_from_sums(sums: CrossCovarianceSums, unbiased: bool = False) -> np.ndarr
     return np.where(np.outer(self_hsic > 0, self_hsic > 0), hsic / np.where(scale > 0, scale, 1.0), np.nan)
 
 
-def cka(features, unbiased: bool = False, *, block_size: int | None = None,
+def cka(features, unbiased: bool = False, *, method: str = "auto", block_size: int | None = None,
         memory_budget: int = 2 << 30) -> np.ndarray:
   """Linear CKA of every pair of models, float64[N, N] (symmetric, diagonal 1).
 
@@ -264,10 +318,13 @@ def cka(features, unbiased: bool = False, *, block_size: int | None = None,
   Args:
     features: N arrays [E, D_i] (numpy, memmap, or anything with shape/dtype/slicing).
     unbiased: use HSIC_u instead of the biased (Gretton) estimator.
+    method: "primal" (feature Gram panels), "dual" (example tiles) or "auto" (fewer
+      multiply-adds); see :func:`cross_covariance_sums`.
     block_size: examples read per step (default from ``memory_budget``).
     memory_budget: bytes of one float32 Gram panel; smaller budgets re-read the features more often.
   """
-  return cka_from_sums(cross_covariance_sums(features, block_size=block_size, memory_budget=memory_budget), unbiased)
+  sums = cross_covariance_sums(features, method=method, block_size=block_size, memory_budget=memory_budget)
+  return cka_from_sums(sums, unbiased)
 
 
 # ----------------------------------------------------------------------------- weighted CKA (bootstrap)

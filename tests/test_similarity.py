@@ -100,7 +100,7 @@ def test_cka_matches_full_gram_reference_with_different_widths(rng, unbiased):
                              rtol=2e-5, atol=2e-6)
 
 
-def test_cka_streaming_memmap_panels_equal_one_shot(rng, tmp_path):
+def test_cka_streaming_memmap_panels_and_tiles_equal_one_shot(rng, tmp_path):
   features = _models(rng, widths=(5, 7, 3, 6), examples=53)
   maps = []
   for index, x in enumerate(features):
@@ -109,12 +109,18 @@ def test_cka_streaming_memmap_panels_equal_one_shot(rng, tmp_path):
     array.flush()
     maps.append(np.load(tmp_path / f"m{index}.npy", mmap_mode="r"))
   widened = [np.asarray(m, np.float32) for m in maps]
+  one_shot = similarity.cross_covariance_sums(widened, method="primal", block_size=10_000)
+  # 8-example blocks (last one partial), a budget that forces three panels; dual example tiles
+  panels = similarity.cross_covariance_sums(maps, method="primal", block_size=8, memory_budget=4 * 7 * 21)
+  tiles = similarity.cross_covariance_sums(maps, method="dual", block_size=8)
+  uniform = similarity.cross_covariance_sums([x[:, :3] for x in widened], method="dual", block_size=8)
   for unbiased in (False, True):
-    one_shot = metrics.cka(widened, unbiased=unbiased, block_size=10_000)
-    # 8-example blocks (last one partial) and a budget that forces three panels
-    streamed = metrics.cka(maps, unbiased=unbiased, block_size=8, memory_budget=4 * 7 * 21)
-    np.testing.assert_allclose(streamed, one_shot, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(one_shot, _reference_cka(widened, unbiased), rtol=2e-5, atol=2e-6)
+    reference = _reference_cka(widened, unbiased)
+    np.testing.assert_allclose(similarity.cka_from_sums(one_shot, unbiased), reference, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(similarity.cka_from_sums(panels, unbiased), reference, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(similarity.cka_from_sums(tiles, unbiased), reference, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(similarity.cka_from_sums(uniform, unbiased),
+                               _reference_cka([x[:, :3] for x in widened], unbiased), rtol=2e-5, atol=2e-6)
   assert similarity._panels([5, 7, 3, 6], 4 * 7 * 21) == [[0], [1], [2, 3]]   # really several panels
 
 
