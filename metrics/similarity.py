@@ -365,6 +365,9 @@ def _weighted_cka(data, weights):
   return {"cka": normalise(frobenius), "unbiased_cka": normalise(unbiased_hsic)}
 
 
+_WEIGHTED_CKA = jax.jit(_weighted_cka)
+
+
 def cka_intervals(features, *, num_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
                   batch_size: int = 4) -> dict[str, bootstrap_lib.Interval]:
   """Paired-bootstrap intervals of biased and unbiased CKA (keys ``cka``, ``unbiased_cka``).
@@ -377,7 +380,8 @@ def cka_intervals(features, *, num_resamples: int = 1000, confidence: float = 0.
   stacked, segments, num_examples = _stack_in_memory(features)
   if num_examples < 4:
     raise ValueError(f"features need at least 4 examples for unbiased CKA; got E={num_examples}.")
-  return bootstrap_lib.paired_bootstrap(_weighted_cka, (jnp.asarray(stacked), jnp.asarray(segments)), num_examples,
+  # jitted so that paired_bootstrap's point estimate does not run op by op
+  return bootstrap_lib.paired_bootstrap(_WEIGHTED_CKA, (jnp.asarray(stacked), jnp.asarray(segments)), num_examples,
                                         num_resamples=num_resamples, confidence=confidence, seed=seed,
                                         batch_size=batch_size)
 
@@ -588,6 +592,9 @@ def _mean_overlap(data, weights):
   return matrix.at[pair_b, pair_a].set(values)
 
 
+_MEAN_OVERLAP = jax.jit(_mean_overlap)
+
+
 def mutual_knn_intervals(features, k: int = 10, *, num_resamples: int = 1000, confidence: float = 0.95,
                          seed: int = 0, batch_size: int = 16) -> bootstrap_lib.Interval:
   """Paired-bootstrap interval of mutual k-NN (float[N, N]), resampling the query examples.
@@ -602,7 +609,7 @@ def mutual_knn_intervals(features, k: int = 10, *, num_resamples: int = 1000, co
   num_models = graphs.indices.shape[0]
   data = (jnp.asarray(scores["overlaps"], jnp.float32), jnp.asarray(pair_a), jnp.asarray(pair_b),
           jnp.eye(num_models, dtype=jnp.float32), jnp.float32(k))
-  return bootstrap_lib.paired_bootstrap(_mean_overlap, data, graphs.num_examples, num_resamples=num_resamples,
+  return bootstrap_lib.paired_bootstrap(_MEAN_OVERLAP, data, graphs.num_examples, num_resamples=num_resamples,
                                         confidence=confidence, seed=seed, batch_size=batch_size)
 
 

@@ -153,6 +153,9 @@ def _gain_statistics(data, weights):
   return {"gain": gain_matrix, "pair_accuracy": accuracy}
 
 
+_GAIN_STATISTICS = jax.jit(_gain_statistics)   # jitted: the bootstrap's point estimate is not run op by op
+
+
 def pairwise_complementarity(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=None, *,
                              num_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
                              pair_chunk: int = 8) -> Complementarity:
@@ -199,6 +202,6 @@ def pairwise_complementarity(x_train, y_train, x_val, y_val, x_test, y_test, l2_
   l2[pair_a, pair_b] = l2[pair_b, pair_a] = grid[np.asarray(pair_best)]
   data = (jnp.asarray(pair_correct, jnp.float32), jnp.asarray(single_correct, jnp.float32), jnp.asarray(pair_a),
           jnp.asarray(pair_b), jnp.zeros((num_models, num_models), jnp.float32))
-  intervals = bootstrap_lib.paired_bootstrap(_gain_statistics, data, test[0].shape[0], num_resamples=num_resamples,
+  intervals = bootstrap_lib.paired_bootstrap(_GAIN_STATISTICS, data, test[0].shape[0], num_resamples=num_resamples,
                                              confidence=confidence, seed=seed)
   return Complementarity(single_accuracy, pair_accuracy, gain, l2, intervals)

@@ -157,7 +157,7 @@ def test_cka_bootstrap_statistic_equals_cka_of_resampled_examples(rng):
   features = _models(rng)
   stacked, segments, _ = similarity._stack_in_memory(features)
   counts = np.asarray(metrics.resample_counts(jax.random.PRNGKey(1), 40))
-  weighted = similarity._weighted_cka((stacked, segments), counts)
+  weighted = jax.jit(similarity._weighted_cka)((stacked, segments), counts)
   repeated = [np.repeat(x, counts.astype(int), axis=0) for x in features]
   sums = similarity.cross_covariance_sums(repeated)
   for key, unbiased in (("cka", False), ("unbiased_cka", True)):
