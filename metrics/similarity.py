@@ -36,8 +36,9 @@ with the example itself excluded (ties to the lower example index), and
 
 where H(a, b) is HSIC_u of the kernels K_a ⊙ M, K_b ⊙ M with the neighbour mask
 M_ij = [j ∈ N_a(i)][j ∈ N_b(i)] (not symmetric; the code's tr(K̃ L̃ᵀ) term is kept).
-Neighbours are found per model in blocks of query rows, so memory is O(E·k) per model
-plus one block of similarities; pairs are then scored from the [N, E, k] neighbour lists.
+Neighbours are found per model from square tiles of the (symmetric) similarity matrix
+with a running top-k, so memory is O(E·k) per model plus one tile; pairs are then scored
+from the [N, E, k] neighbour lists.
 """
 
 from __future__ import annotations
@@ -410,27 +411,71 @@ class NeighbourGraphs:
     return int(self.indices.shape[1])
 
 
-@functools.partial(jax.jit, static_argnames=("k", "query_block"))
-def _top_k_neighbours(x, k, query_block):
-  """(similarities, indices) [E, k] of the k largest inner products per row, self excluded."""
-  num_examples = x.shape[0]
+@jax.jit
+def _normalise_rows(x):
   norms = jnp.sqrt(jnp.sum(x * x, axis=1, keepdims=True))
-  x = x / jnp.maximum(norms, 1e-12)                   # torch.nn.functional.normalize's eps
-  blocks = -(-num_examples // query_block)
-  padded = jnp.pad(x, ((0, blocks * query_block - num_examples), (0, 0)))
-  columns = jnp.arange(num_examples)
+  return x / jnp.maximum(norms, 1e-12)                # torch.nn.functional.normalize's eps
 
-  def one_block(start):
-    queries = jax.lax.dynamic_slice_in_dim(padded, start, query_block)
-    sims = jnp.matmul(queries, x.T, precision=_HIGHEST)                       # [Bq, E]
-    rows = start + jnp.arange(query_block)
-    # top_k orders floats totally (−0 below +0): make zeros equal so ties go to the lower index.
-    sims = jnp.where(sims == 0, 0.0, sims)
-    sims = jnp.where(columns[None] == rows[:, None], -jnp.inf, sims)
-    return jax.lax.top_k(sims, k)                     # equal values: lower index first
 
-  values, indices = jax.lax.map(one_block, jnp.arange(blocks) * query_block)
-  return values.reshape(-1, k)[:num_examples], indices.reshape(-1, k)[:num_examples]
+def _merge(values, indices, new_values, new_indices, k):
+  """Running top-k: the candidates come after the kept ones, so equal values keep the lower index."""
+  values = jnp.concatenate([values, new_values], axis=1)
+  indices = jnp.concatenate([indices, jnp.broadcast_to(new_indices[None], new_values.shape)], axis=1)
+  top_values, positions = jax.lax.top_k(values, k)    # equal values: lower position first
+  return top_values, jnp.take_along_axis(indices, positions, axis=1)
+
+
+def _tile_similarities(rows, columns):
+  sims = jnp.matmul(rows, columns.T, precision=_HIGHEST)
+  # top_k orders floats totally (−0 below +0): make zeros equal so ties go to the lower index.
+  return jnp.where(sims == 0, 0.0, sims)
+
+
+@functools.partial(jax.jit, static_argnames=("k",), donate_argnums=(1, 2))
+def _diagonal_tile(rows, values, indices, start, num_examples, k):
+  """Merges a tile of rows against itself (self excluded, padding columns masked)."""
+  sims = _tile_similarities(rows, rows)
+  ids = start + jnp.arange(rows.shape[0])
+  sims = jnp.where((ids[None] == ids[:, None]) | (ids[None] >= num_examples), -jnp.inf, sims)
+  return _merge(values, indices, sims, ids, k)
+
+
+@functools.partial(jax.jit, static_argnames=("k",), donate_argnums=(2, 3, 4, 5))
+def _off_diagonal_tile(rows, columns, row_values, row_indices, column_values, column_indices, row_start,
+                       column_start, num_examples, k):
+  """One similarity tile S = rows·columnsᵀ serves both blocks: S for the rows, Sᵀ for the columns."""
+  sims = _tile_similarities(rows, columns)
+  row_ids = row_start + jnp.arange(rows.shape[0])
+  column_ids = column_start + jnp.arange(columns.shape[0])
+  row_values, row_indices = _merge(row_values, row_indices,
+                                   jnp.where(column_ids[None] >= num_examples, -jnp.inf, sims), column_ids, k)
+  column_values, column_indices = _merge(column_values, column_indices,
+                                         jnp.where(row_ids[None] >= num_examples, -jnp.inf, sims.T), row_ids, k)
+  return row_values, row_indices, column_values, column_indices
+
+
+def _top_k_neighbours(x, k, tile):
+  """(similarities, indices) [E, k] of the k largest inner products of L2-normalised rows, self excluded.
+
+  The similarity matrix is symmetric, so only tiles (b, c ≥ b) are formed (≈ E²D/2
+  multiply-adds); each updates the running top-k of both its row and column blocks.
+  Column blocks reach every row block in increasing order, which keeps ties on the
+  lower example index.
+  """
+  num_examples = x.shape[0]
+  blocks = -(-num_examples // tile)
+  x = _normalise_rows(jnp.pad(jnp.asarray(x), ((0, blocks * tile - num_examples), (0, 0))))
+  parts = [x[b * tile:(b + 1) * tile] for b in range(blocks)]
+  values = [jnp.full((tile, k), -jnp.inf, jnp.float32) for _ in range(blocks)]
+  indices = [jnp.zeros((tile, k), jnp.int32) for _ in range(blocks)]
+  count = jnp.int32(num_examples)
+  for b in range(blocks):
+    values[b], indices[b] = _diagonal_tile(parts[b], values[b], indices[b], jnp.int32(b * tile), count, k)
+    for c in range(b + 1, blocks):
+      values[b], indices[b], values[c], indices[c] = _off_diagonal_tile(
+          parts[b], parts[c], values[b], indices[b], values[c], indices[c], jnp.int32(b * tile),
+          jnp.int32(c * tile), count, k)
+  return (jnp.concatenate(values)[:num_examples], jnp.concatenate(indices)[:num_examples])
 
 
 @jax.jit
@@ -450,18 +495,20 @@ def _check_k(k, num_examples, minimum=1):
 def knn_graphs(features, k: int = 10, *, block_elements: int = 1 << 24, name: str = "features") -> NeighbourGraphs:
   """Each model's k nearest neighbours among the other examples (inner product of L2-normalised rows).
 
-  One model at a time is read into memory; similarities are formed for blocks of
-  query rows of at most ``block_elements`` entries, so the result is O(N·E·k).
+  One model at a time is read into memory; similarities are formed in square tiles of
+  at most ``block_elements`` entries (and at most 1024 rows, so the symmetric half is
+  nearly all that is computed), so the result is O(N·E·k).
   """
   features, num_examples, _ = check_features(features, name)
   _check_k(k, num_examples)
-  query_block = int(max(1, min(num_examples, block_elements // num_examples)))
+  tile = int(max(1, min(1024, np.sqrt(block_elements), num_examples)))
+  tile = -(-num_examples // -(-num_examples // tile))           # equal tiles, least padding
   indices, similarities, reciprocal = [], [], []
   for model, array in enumerate(features):
     x = np.asarray(array[:], dtype=np.float32)
     if not np.all(np.isfinite(x)):
       raise _non_finite_error(name, model)
-    values, neighbours = _top_k_neighbours(jnp.asarray(x), int(k), query_block)
+    values, neighbours = _top_k_neighbours(x, int(k), tile)
     indices.append(np.asarray(neighbours, np.int32))
     similarities.append(np.asarray(values, np.float32))
     reciprocal.append(np.asarray(_reciprocal(neighbours)))

@@ -192,7 +192,7 @@ def test_knn_ties_go_to_the_lower_index_blockwise(rng):
     x[5] = x[3]   # an exact duplicate
     return x
   features = [tied(40, 6), tied(40, 9), tied(40, 4)]
-  graphs = similarity.knn_graphs(features, 5, block_elements=40 * 7)   # 7 query rows per block
+  graphs = similarity.knn_graphs(features, 5, block_elements=16 * 16)   # three tiles of 14 rows (2 padded)
   for x, indices in zip(features, graphs.indices):
     np.testing.assert_array_equal(indices, _brute_neighbours(x, 5)[0])
   scores = similarity.scores_from_graphs(graphs)
