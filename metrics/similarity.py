@@ -3,7 +3,7 @@
 ``features`` is always a sequence of N arrays [E, D_i] over the same E examples in the
 same order; widths may differ per model. Anything with ``shape``, ``dtype`` and row
 slicing works (numpy arrays, ``np.memmap``, store chunks): CKA streams over blocks of
-examples and never builds an E×E matrix.
+examples and never builds an E×E matrix (the dual path below forms B×B tiles only).
 
 Linear CKA (Kornblith et al., 2019) from feature cross-covariances. With X̄ the
 column-centred features of a model, K = X̄X̄ᵀ its linear kernel and n(e) = ‖x̄_e‖²:
@@ -29,7 +29,8 @@ summed over pairs of example tiles as Σ K_i ⊙ K_j ("dual", E²/2·(ΣD + N²)
 Mutual k-NN and CKNNA follow the Platonic Representation Hypothesis code
 (minyoungg/platonic-rep, ``metrics.py`` with ``measure_alignment.py``'s L2
 normalisation): rows are L2-normalised, neighbours are the k largest inner products
-with the example itself excluded (ties to the lower example index), and
+with the example itself excluded (ties to the lower example index; platonic-rep's
+optional outlier clipping of the features is preprocessing, left to the caller), and
 
   mutual_knn(a, b) = (1/E) Σ_e |N_a(e) ∩ N_b(e)| / k,
   cknna(a, b) = H(a, b) / (√(H(a, a) H(b, b)) + ε),  ε = 1e-6 as in that code,
@@ -45,7 +46,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable, Sequence
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
