@@ -141,7 +141,8 @@ def cka_benchmark(args, directory: Path, gemm_rate: float):
   start = time.perf_counter()
   features = write_features(directory, n, e, d)
   print(f"wrote memmaps in {time.perf_counter() - start:.0f} s")
-  block = min(e, args.block_size or similarity.auto_block_size(method, widths, args.memory_budget))
+  block = args.block_size or similarity.auto_block_size(method, widths, args.memory_budget)
+  block = min(e, block if args.block_size else -(-e // -(-e // block)))   # the library's equal blocks
   start = time.perf_counter()
   similarity.cross_covariance_sums([f[:block] for f in features], method=method, block_size=block,
                                    memory_budget=args.memory_budget)

@@ -236,6 +236,7 @@ def cross_covariance_sums(features, *, method: str = "auto", block_size: int | N
     method = min(("primal", "dual"), key=lambda m: _macs(m, num_examples, widths, memory_budget))
   if block_size is None:
     block_size = auto_block_size(method, widths, memory_budget)
+    block_size = -(-num_examples // -(-num_examples // block_size))   # equal blocks, least padding
   if block_size < 1:
     raise ValueError(f"block_size must be >= 1; got {block_size}.")
   block_size = min(block_size, num_examples)
