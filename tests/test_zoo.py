@@ -77,7 +77,7 @@ def test_launch_zoo_list_prints_categories():
   assert "reinit" in lines["cnn.s1"] and "architecture" in lines["mlp.s0"]
   assert "hyper-parameters" in lines["cnn.dropout0.3"] and "base" in lines["cnn.s0"]
   assert "framework" in lines["deit_tiny_distilled.in1k"] and "dataset" in lines["clip_vit_b32.zeroshot"]
-  assert "architecture" in lines["efficientnet_b0.in1k"] and "huggingface:microsoft/resnet-50" in lines["resnet50.base"]
+  assert "architecture" in lines["efficientnet_b0.in1k"] and "timm:timm/resnet50.tv_in1k" in lines["resnet50.base"]
 
 
 def _paper_categories() -> dict[str, list[str]]:
@@ -150,7 +150,7 @@ def test_paper_catalog_rows_build():
 def test_zoo_list_filters_by_category_and_counts():
   out = subprocess.run([sys.executable, "-m", "launch.zoo", "list", "--catalog=paper", "--category=reinit"],
                        capture_output=True, text=True, check=True, cwd=REPO).stdout
-  assert out.count("resnet50.tv_seed") == 5 and "per category: reinit 5" in out and "resnet50.a1_in1k" not in out
+  assert sum(line.startswith("resnet50.tv_seed") for line in out.splitlines()) == 5 and "per category: reinit 5" in out and "resnet50.a1_in1k" not in out
 
 
 @pytest.mark.parametrize("name", ["small_resnet.s0", "tiny_vit.s0", "tiny_mixer.s0"])

@@ -40,10 +40,10 @@ def load(entry: ModelEntry, zoo_dir) -> nnx.Module:
     from zoo.converters.openai_clip import load_openai_clip
     return load_openai_clip(entry.weights.location)
   if entry.weights.kind == "timm":
-    from zoo.converters.timm import load_timm
     location = weights_location(entry, zoo_dir)
     if entry.weights.location.startswith("./") and not epath.Path(location).exists():
       raise WeightsUnavailable(f"model {entry.name!r}: no timm-format directory at {location} ({entry.note}).")
+    from zoo.converters.timm import load_timm
     return load_timm(location)
   if entry.weights.kind != "checkpoint":
     raise WeightsUnavailable(f"model {entry.name!r}: unknown weight source kind {entry.weights.kind!r} "
