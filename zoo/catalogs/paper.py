@@ -26,7 +26,6 @@ training stand in for the paper's SimCLR and distilled models.
 from __future__ import annotations
 
 import functools
-import re
 
 from zoo.architectures.bit import BiT, BitConfig
 from zoo.architectures.clip import CLIP, TextConfig
@@ -66,11 +65,8 @@ def _module(cls, config_cls, **fields):
 
 def _timm_module(architecture: str, rngs=None):
   """The nnx module of a timm architecture, from the timm converter's family table."""
-  from zoo.converters import timm as timm_format
-  for pattern, family in timm_format.FAMILIES.items():
-    if re.fullmatch(pattern, architecture):
-      return family.build(architecture, {"architecture": architecture, "num_classes": 1000})
-  raise KeyError(f"no timm family builds {architecture!r}.")
+  from zoo.converters.timm import family_of
+  return family_of(architecture).build(architecture, {"architecture": architecture, "num_classes": 1000})
 
 
 def _hf_module(model_type: str, classifier: str | None, config: dict, rngs=None):
