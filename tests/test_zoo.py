@@ -1,6 +1,7 @@
 """Zoo registry rows, derived pair categories, weights round trip and errors."""
 
 import dataclasses
+import pathlib
 import subprocess
 import sys
 
@@ -11,6 +12,8 @@ import pytest
 from flax import nnx
 
 import zoo
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def variant(**changes):
@@ -37,7 +40,7 @@ def test_listing_and_lookup():
   with pytest.raises(KeyError, match="no model 'cnn.s9'"):
     zoo.get("cnn.s9")
   with pytest.raises(KeyError, match="matches no model"):
-    zoo.resolve_patterns(["densenet*"])
+    zoo.resolve_patterns(["no_such_net*"])
   with pytest.raises(ValueError, match="already registered"):
     zoo.register(variant(seed=99))
 
@@ -74,25 +77,80 @@ def test_launch_zoo_list_prints_categories():
   assert "reinit" in lines["cnn.s1"] and "architecture" in lines["mlp.s0"]
   assert "hyper-parameters" in lines["cnn.dropout0.3"] and "base" in lines["cnn.s0"]
   assert "framework" in lines["deit_tiny_distilled.in1k"] and "dataset" in lines["clip_vit_b32.zeroshot"]
-  assert "architecture" in lines["efficientnet_b0.in1k"] and "huggingface:microsoft/resnet-50" in lines["resnet50.base"]
+  assert "architecture" in lines["efficientnet_b0.in1k"] and "timm:timm/resnet50.tv_in1k" in lines["resnet50.base"]
 
 
-def test_paper_catalog_rows_build_and_categorise():
+def _paper_categories() -> dict[str, list[str]]:
   base = zoo.base_of("paper")
-  names = zoo.list_models(catalog="paper")
-  categories = {zoo.pair_category(base, zoo.get(n)) for n in names if n != base.name}
-  assert {"architecture", "framework", "dataset"} <= categories
-  augreg = [zoo.get(n) for n in names if n.startswith("augreg_s_16")]
+  by_category: dict[str, list[str]] = {}
+  for name in zoo.list_models(catalog="paper"):
+    if name != base.name:
+      by_category.setdefault(zoo.pair_category(base, zoo.get(name)), []).append(name)
+  return by_category
+
+
+def test_paper_catalog_has_sixty_rows_and_five_per_category():
+  by_category = _paper_categories()
+  assert sum(map(len, by_category.values())) + 1 >= 60
+  assert set(by_category) == set(zoo.CATEGORIES), by_category.keys()
+  assert all(len(names) >= 5 for names in by_category.values()), {c: len(n) for c, n in by_category.items()}
+  # The hyper-parameter rows are one architecture and dataset with different recipes (timm's ResNet-50s).
+  recipes = {dict(zoo.get(n).hparams).get("recipe") for n in by_category["hyper-parameters"]}
+  assert {"a1", "a2", "a3", "b1k", "b2k", "c1", "c2", "d", "tv2", "gluon", "ram", "am"} <= recipes
+  augreg = [zoo.get(n) for n in zoo.list_models("augreg_s_16*", catalog="paper")]
   assert len(augreg) == 3 and {zoo.pair_category(a, b) for a in augreg for b in augreg if a is not b} == \
       {"hyper-parameters"}
-  for name in names:
+
+
+def test_paper_rows_carry_structured_provenance_and_a_known_head():
+  for name in zoo.list_models(catalog="paper"):
+    entry = zoo.get(name)
+    assert entry.provenance is not None and entry.provenance.paper, name
+    assert entry.head in zoo.registry.HEADS, name
+    assert entry.weights.kind in ("huggingface", "npz", "openai_clip", "timm"), name
+    if entry.top1 is not None:
+      assert 50 < entry.top1 < 95 and entry.provenance.top1_source, name
+    if entry.weights.kind == "timm" and entry.weights.location.startswith("timm/"):
+      size, crop, interpolation = (entry.preprocessing.resolution, entry.preprocessing.crop_fraction,
+                                   entry.preprocessing.interpolation)
+      assert entry.provenance.top1_source == f"timm results-imagenet.csv ({size} px, crop {crop}, {interpolation})"
+  heads = {zoo.get(n).head for n in zoo.list_models(catalog="paper")}
+  assert heads == set(zoo.registry.HEADS)
+
+
+def test_paper_greedy_roles_are_high_accuracy_starts_over_a_lower_pool():
+  starts = [zoo.get(n) for n in zoo.catalogs.paper.GREEDY_STARTS]
+  pool = [zoo.get(n) for n in zoo.catalogs.paper.GREEDY_POOL]
+  assert max(p.top1 for p in pool) < 79 and all(p.head == "classifier" for p in pool)
+  assert {s.name for s in starts} >= {"clip_vit_l14.zeroshot", "tf_efficientnet_b3.in1k"}
+
+
+def test_bad_head_is_refused_naming_the_model():
+  with pytest.raises(ValueError, match="'odd.row'.*head"):
+    dataclasses.replace(zoo.get("resnet50.base"), name="odd.row", head="knn")
+
+
+def test_reinit_slots_resolve_under_the_zoo_dir_and_say_what_is_missing(tmp_path):
+  entry = zoo.get("resnet50.tv_seed1")
+  assert zoo.pair_category(zoo.base_of("paper"), entry) == "reinit"
+  with pytest.raises(zoo.WeightsUnavailable, match=f"resnet50.tv_seed1.*{tmp_path}/paper/resnet50.tv_seed1"):
+    zoo.load(entry, tmp_path)
+
+
+def test_paper_catalog_rows_build():
+  for name in zoo.list_models(catalog="paper"):
     entry = zoo.get(name)
     size = entry.preprocessing.resolution
     logits, embedding = nnx.eval_shape(lambda: zoo.build(entry)(jnp.zeros((2, size, size, 3))))
     assert embedding.shape[0] == 2 and logits.shape[0] == 2, name
-    if entry.objective != "contrastive image-text":
+    if entry.head == "classifier":
       assert logits.shape == (2, entry.num_classes), name
-    assert entry.weights.kind in ("huggingface", "npz", "openai_clip") and entry.note, name
+
+
+def test_zoo_list_filters_by_category_and_counts():
+  out = subprocess.run([sys.executable, "-m", "launch.zoo", "list", "--catalog=paper", "--category=reinit"],
+                       capture_output=True, text=True, check=True, cwd=REPO).stdout
+  assert sum(line.startswith("resnet50.tv_seed") for line in out.splitlines()) == 5 and "per category: reinit 5" in out and "resnet50.a1_in1k" not in out
 
 
 @pytest.mark.parametrize("name", ["small_resnet.s0", "tiny_vit.s0", "tiny_mixer.s0"])

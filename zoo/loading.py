@@ -6,7 +6,7 @@ import jax
 from etils import epath
 from flax import nnx
 
-from zoo.registry import ModelEntry, weights_path
+from zoo.registry import ModelEntry, weights_location, weights_path
 
 
 class WeightsUnavailable(FileNotFoundError):
@@ -39,9 +39,15 @@ def load(entry: ModelEntry, zoo_dir) -> nnx.Module:
   if entry.weights.kind == "openai_clip":
     from zoo.converters.openai_clip import load_openai_clip
     return load_openai_clip(entry.weights.location)
+  if entry.weights.kind == "timm":
+    location = weights_location(entry, zoo_dir)
+    if entry.weights.location.startswith("./") and not epath.Path(location).exists():
+      raise WeightsUnavailable(f"model {entry.name!r}: no timm-format directory at {location} ({entry.note}).")
+    from zoo.converters.timm import load_timm
+    return load_timm(location)
   if entry.weights.kind != "checkpoint":
     raise WeightsUnavailable(f"model {entry.name!r}: unknown weight source kind {entry.weights.kind!r} "
-                             "(checkpoint, huggingface, npz or openai_clip).")
+                             "(checkpoint, huggingface, npz, openai_clip or timm).")
   path = weights_path(entry, zoo_dir)
   if not path.exists():
     raise WeightsUnavailable(

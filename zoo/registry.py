@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import os
 from typing import Any, Callable
 
 from etils import epath
@@ -26,17 +27,38 @@ class WeightSource:
   """Where weights come from: ``kind`` "checkpoint" (an orbax checkpoint of the nnx
   state at ``location``, relative to the zoo directory unless absolute), "huggingface"
   (a Hub repo id or local ``save_pretrained`` directory, read by zoo.load_pretrained) or
-  "npz" (a Google ViT/AugReg/Mixer .npz, local or gs://) or "openai_clip" (openai/CLIP's
-  state dict as open_clip's safetensors); ``sha256`` where known."""
+  "npz" (a Google ViT/AugReg/Mixer .npz, local or gs://), "openai_clip" (openai/CLIP's
+  state dict as open_clip's safetensors) or "timm" (a timm Hub id, or a directory in timm's
+  format read by zoo.load_timm: absolute, ``~/…``, or ``./…`` relative to the zoo directory);
+  ``sha256`` and the Hub ``revision`` where pinned."""
   kind: str
   location: str
   sha256: str | None = None
+  revision: str | None = None
+
+
+# How a row's ImageNet-style predictions are made: its own classifier head, a zero-shot head built from
+# its text tower (class names × prompt templates), or a linear probe fitted on its embedding.
+HEADS = ("classifier", "zero-shot", "linear-probe")
+
+
+@dataclasses.dataclass(frozen=True)
+class Provenance:
+  """Where a row's weights and its published number come from (as timm's ``PretrainedCfg``):
+  ``license`` as the checkpoint's model card states it (None where it states none), ``paper``
+  the citation of the method, ``top1_source`` where the row's ``top1`` was published and
+  at what preprocessing."""
+  license: str | None
+  paper: str
+  top1_source: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelEntry:
   """One row of the zoo. ``builder(rngs)`` returns an nnx module whose call on
-  preprocessed float32 NHWC images returns (logits, embedding)."""
+  preprocessed float32 NHWC images returns (logits, embedding). ``head`` (one of
+  :data:`HEADS`) says where the row's class scores come from; ``provenance`` holds the
+  license, paper and the source of ``top1``."""
   name: str
   builder: Callable[..., Any]
   weights: WeightSource
@@ -50,6 +72,12 @@ class ModelEntry:
   top1: float | None = None
   catalog: str = ""
   note: str = ""
+  provenance: Provenance | None = None
+  head: str = "classifier"
+
+  def __post_init__(self):
+    if self.head not in HEADS:
+      raise ValueError(f"model {self.name!r}: head must be one of {HEADS}; got {self.head!r}.")
 
   @property
   def training_method(self) -> dict[str, Any]:
@@ -124,6 +152,14 @@ def pair_category(a: ModelEntry, b: ModelEntry) -> str:
   if a.seed != b.seed:
     return "reinit"
   return "identical"
+
+
+def weights_location(entry: ModelEntry, zoo_dir) -> str:
+  """A Hub-or-path ``location`` with ``./`` resolved against ``zoo_dir`` and ``~`` expanded."""
+  location = entry.weights.location
+  if location.startswith("./"):
+    return str((epath.Path(zoo_dir).expanduser() / location[2:]).resolve())
+  return os.path.expanduser(location) if location.startswith("~") else location
 
 
 def weights_path(entry: ModelEntry, zoo_dir) -> epath.Path:
