@@ -57,6 +57,19 @@ def compare(model, embed, size, tmp_path_factory, name):
 
 
 POOLED = lambda base: (lambda m, x: getattr(m, base)(x).pooler_output.flatten(1))
+BARE_POOLED = lambda m, x: m(pixel_values=x).pooler_output
+
+
+def cls_and_mean_patch(base, prefix_tokens):
+  """DINOv2's classifier input: [CLS, mean of the patch tokens] after the final norm."""
+  def embed(model, x):
+    tokens = getattr(model, base)(x).last_hidden_state
+    return torch.cat([tokens[:, 0], tokens[:, prefix_tokens:].mean(1)], dim=-1)
+  return embed
+
+
+_TINY_DINO = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8,
+                  num_labels=5)
 
 SMALL = {
     "convnext": (lambda: T.ConvNextForImageClassification(T.ConvNextConfig(
@@ -66,11 +79,22 @@ SMALL = {
         num_labels=5)), 18, POOLED("convnext")),
     "convnextv2": (lambda: T.ConvNextV2ForImageClassification(T.ConvNextV2Config(
         hidden_sizes=[8, 16, 24], depths=[1, 2, 1], num_stages=3, num_labels=5)), 32, POOLED("convnextv2")),
+    # 40 px = a 5×5 patch grid: the 4×4 position table is interpolated (bicubic).
+    "dinov2_classifier": (lambda: T.Dinov2ForImageClassification(T.Dinov2Config(**_TINY_DINO)), 40,
+                          cls_and_mean_patch("dinov2", 1)),
+    "dinov2_bare": (lambda: T.Dinov2Model(T.Dinov2Config(**_TINY_DINO)), 32, BARE_POOLED),
+    # 24 px = 3×3 grid: antialiased bicubic shrinking; SwiGLU; 3 registers.
+    "dinov2_registers_swiglu": (lambda: T.Dinov2WithRegistersForImageClassification(T.Dinov2WithRegistersConfig(
+        **_TINY_DINO, use_swiglu_ffn=True, num_register_tokens=3)), 24,
+        cls_and_mean_patch("dinov2_with_registers", 4)),
 }
 
 FULL_SIZE = {
     "convnext_tiny": (lambda: T.ConvNextForImageClassification(T.ConvNextConfig(num_labels=1000)), 64,
                       POOLED("convnext")),
+    # dinov2-small (518² table of 37×37 positions) at 112 px: an 8×8 grid.
+    "dinov2_small": (lambda: T.Dinov2Model(T.Dinov2Config(
+        hidden_size=384, num_hidden_layers=12, num_attention_heads=6, image_size=518)), 112, BARE_POOLED),
 }
 
 

@@ -186,9 +186,47 @@ def _convnext_renames(prefix):
       (r"^classifier\.", "head."))
 
 
+def _dinov2(config):
+  """DINOv2: CLS after the final norm for the bare model; its classifier's input,
+  [CLS, mean patch token], for ``*ForImageClassification``."""
+  width = config.get("hidden_size", 768)
+  hidden = int(width * config.get("mlp_ratio", 4))
+  swiglu = config.get("use_swiglu_ffn", False)
+  if swiglu:  # transformers' Dinov2SwiGLUFFN: 2/3 of the width, rounded up to a multiple of 8
+    hidden = (int(hidden * 2 / 3) + 7) // 8 * 8
+  registers = config.get("num_register_tokens", 0) if config.get("model_type") == "dinov2_with_registers" else 0
+  classifier = _num_classes(config) > 0
+  vit_config = _vit_config(
+      {"layer_norm_eps": 1e-6, "patch_size": 14, **config}, intermediate_size=hidden, layer_scale=True,
+      swiglu=swiglu, num_register_tokens=registers,
+      position_interpolation="bicubic_antialias" if registers else "bicubic",
+      pooling="cls_mean_patch" if classifier else "cls")
+  return VisionTransformer(vit_config, rngs=nnx.Rngs(0))
+
+
+def _dinov2_renames(prefix):
+  layer = r"^encoder\.layer\.(\d+)\."
+  return (
+      (rf"^{prefix}\.", ""),
+      (r"^embeddings\.patch_embeddings\.projection\.", "patch_embed."),
+      (r"^embeddings\.cls_token$", "cls_token"),
+      (r"^embeddings\.register_tokens$", "reg_token"),
+      (r"^embeddings\.position_embeddings$", "pos_embed"),
+      (layer + r"attention\.attention\.(query|key|value)\.", r"blocks.\1.attn.\2."),
+      (layer + r"attention\.output\.dense\.", r"blocks.\1.attn.out."),
+      (layer + r"layer_scale(\d)\.lambda1$", r"blocks.\1.ls\2"),
+      (layer, r"blocks.\1."),  # norm1, norm2, mlp.fc1/fc2 or the SwiGLU's mlp.weights_in/out
+      (r"^layernorm\.", "norm."),
+      (r"^classifier\.", "head."))
+
+
 FAMILIES.update({
     "convnext": Family(_convnext, _convnext_renames("convnext")),
     "convnextv2": Family(lambda c: _convnext(c, global_response_norm=True), _convnext_renames("convnextv2")),
+    # mask_token: used only for masked pre-training inputs.
+    "dinov2": Family(_dinov2, _dinov2_renames("dinov2"), ignore=(r"embeddings\.mask_token$",)),
+    "dinov2_with_registers": Family(_dinov2, _dinov2_renames("dinov2_with_registers"),
+                                    ignore=(r"embeddings\.mask_token$",)),
 })
 
 
