@@ -70,6 +70,8 @@ def cls_and_mean_patch(base, prefix_tokens):
 
 _TINY_DINO = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, image_size=32, patch_size=8,
                   num_labels=5)
+_TINY_BEIT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, image_size=32,
+                 patch_size=8)
 
 SMALL = {
     "convnext": (lambda: T.ConvNextForImageClassification(T.ConvNextConfig(
@@ -87,6 +89,20 @@ SMALL = {
     "dinov2_registers_swiglu": (lambda: T.Dinov2WithRegistersForImageClassification(T.Dinov2WithRegistersConfig(
         **_TINY_DINO, use_swiglu_ffn=True, num_register_tokens=3)), 24,
         cls_and_mean_patch("dinov2_with_registers", 4)),
+    # 40 px: the 7×7 offset tables and 4×4 positions are resized to the 5×5 grid.
+    "beit_relative_absolute": (lambda: T.BeitForImageClassification(T.BeitConfig(
+        **_TINY_BEIT, use_relative_position_bias=True, use_absolute_position_embeddings=True, num_labels=5)), 40,
+        POOLED("beit")),
+    "beit_shared_cls_pooling": (lambda: T.BeitForImageClassification(T.BeitConfig(
+        **_TINY_BEIT, use_shared_relative_position_bias=True, use_mean_pooling=False, num_labels=5)), 32,
+        POOLED("beit")),
+    "data2vec_vision_both_biases": (lambda: T.Data2VecVisionForImageClassification(T.Data2VecVisionConfig(
+        **_TINY_BEIT, use_relative_position_bias=True, use_shared_relative_position_bias=True, num_labels=5)), 24,
+        POOLED("data2vec_vision")),
+    # Data2VecVisionModel has no pooler: the embedding is the mean patch token.
+    "data2vec_vision_bare": (lambda: T.Data2VecVisionModel(T.Data2VecVisionConfig(
+        **_TINY_BEIT, use_shared_relative_position_bias=True, layer_scale_init_value=0.0)), 32,
+        lambda m, x: m(pixel_values=x).last_hidden_state[:, 1:].mean(1)),
 }
 
 FULL_SIZE = {
@@ -95,6 +111,11 @@ FULL_SIZE = {
     # dinov2-small (518² table of 37×37 positions) at 112 px: an 8×8 grid.
     "dinov2_small": (lambda: T.Dinov2Model(T.Dinov2Config(
         hidden_size=384, num_hidden_layers=12, num_attention_heads=6, image_size=518)), 112, BARE_POOLED),
+    # beit-base-patch16-224 (ImageNet-1k fine-tuned) and data2vec-vision-base-ft1k at 112 px.
+    "beit_base": (lambda: T.BeitForImageClassification(T.BeitConfig(
+        use_relative_position_bias=True, num_labels=1000)), 112, POOLED("beit")),
+    "data2vec_vision_base": (lambda: T.Data2VecVisionForImageClassification(T.Data2VecVisionConfig(
+        use_relative_position_bias=True, num_labels=1000)), 112, POOLED("data2vec_vision")),
 }
 
 

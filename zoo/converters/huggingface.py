@@ -21,6 +21,7 @@ import numpy as np
 from etils import epath
 from flax import nnx
 
+from zoo.architectures.beit import Beit, BeitConfig
 from zoo.architectures.bit import BiT, BitConfig
 from zoo.architectures.clip import CLIP, TextConfig
 from zoo.architectures.convnext import ConvNext, ConvNextConfig
@@ -220,6 +221,40 @@ def _dinov2_renames(prefix):
       (r"^classifier\.", "head."))
 
 
+def _beit(config):
+  """BEiT / data2vec-vision; the pooler is in the checkpoint for classifiers and BeitModel
+  (transformers' defaults), not for Data2VecVisionModel or masked-image-modelling heads."""
+  architectures = config.get("architectures") or []
+  pooler = any(a.endswith("ForImageClassification") or a == "BeitModel" for a in architectures)
+  return Beit(_fields(config, BeitConfig, num_classes=_num_classes(config), pooler=pooler), rngs=nnx.Rngs(0))
+
+
+def _beit_renames(prefix):
+  layer = r"^encoder\.layer\.(\d+)\."
+  return (
+      (rf"^{prefix}\.", ""),
+      (r"^embeddings\.patch_embeddings\.projection\.", "patch_embed."),
+      (r"^embeddings\.cls_token$", "cls_token"),
+      (r"^embeddings\.position_embeddings$", "pos_embed"),
+      (r"^encoder\.relative_position_bias\.relative_position_bias_table$", "shared_relative_position_bias.table"),
+      (layer + r"attention\.attention\.relative_position_bias\.relative_position_bias_table$",
+       r"relative_position_bias.\1.table"),
+      (layer + r"attention\.attention\.(query|key|value)\.", r"blocks.\1.attn.\2."),
+      (layer + r"attention\.output\.dense\.", r"blocks.\1.attn.out."),
+      (layer + r"intermediate\.dense\.", r"blocks.\1.mlp.fc1."),
+      (layer + r"output\.dense\.", r"blocks.\1.mlp.fc2."),
+      (layer + r"layernorm_before\.", r"blocks.\1.norm1."),
+      (layer + r"layernorm_after\.", r"blocks.\1.norm2."),
+      (layer + r"lambda_(\d)$", r"blocks.\1.ls\2"),
+      (r"^layernorm\.", "norm."),
+      (r"^pooler\.layernorm\.", "pooler_norm."),
+      (r"^classifier\.", "head."))
+
+
+# Masked-image-modelling checkpoints: the mask token, the visual-token head and its norm
+# (top-level ``layernorm``) serve pre-training only.
+_BEIT_IGNORE = (r"embeddings\.mask_token$", r"relative_position_index$", r"^lm_head\.", r"^layernorm\.")
+
 FAMILIES.update({
     "convnext": Family(_convnext, _convnext_renames("convnext")),
     "convnextv2": Family(lambda c: _convnext(c, global_response_norm=True), _convnext_renames("convnextv2")),
@@ -227,6 +262,8 @@ FAMILIES.update({
     "dinov2": Family(_dinov2, _dinov2_renames("dinov2"), ignore=(r"embeddings\.mask_token$",)),
     "dinov2_with_registers": Family(_dinov2, _dinov2_renames("dinov2_with_registers"),
                                     ignore=(r"embeddings\.mask_token$",)),
+    "beit": Family(_beit, _beit_renames("beit"), ignore=_BEIT_IGNORE),
+    "data2vec-vision": Family(_beit, _beit_renames("data2vec_vision"), ignore=_BEIT_IGNORE),
 })
 
 
