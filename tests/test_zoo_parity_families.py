@@ -103,6 +103,14 @@ SMALL = {
     "data2vec_vision_bare": (lambda: T.Data2VecVisionModel(T.Data2VecVisionConfig(
         **_TINY_BEIT, use_shared_relative_position_bias=True, layer_scale_init_value=0.0)), 32,
         lambda m, x: m(pixel_values=x).last_hidden_state[:, 1:].mean(1)),
+    # 40 px: 10×10 patches padded to 12×12 windows, shifted; merged to 5×5 (odd: padded), padded to 8×8.
+    "swin_padded": (lambda: T.SwinForImageClassification(T.SwinConfig(
+        embed_dim=16, depths=[2, 2], num_heads=[2, 4], window_size=4, image_size=32, num_labels=5)), 40,
+        POOLED("swin")),
+    # 32 px: the last stage is exactly one window (no shift); absolute positions.
+    "swin_absolute": (lambda: T.SwinForImageClassification(T.SwinConfig(
+        embed_dim=16, depths=[2, 2], num_heads=[2, 4], window_size=4, image_size=32, use_absolute_embeddings=True,
+        num_labels=5)), 32, POOLED("swin")),
 }
 
 FULL_SIZE = {
@@ -116,6 +124,8 @@ FULL_SIZE = {
         use_relative_position_bias=True, num_labels=1000)), 112, POOLED("beit")),
     "data2vec_vision_base": (lambda: T.Data2VecVisionForImageClassification(T.Data2VecVisionConfig(
         use_relative_position_bias=True, num_labels=1000)), 112, POOLED("data2vec_vision")),
+    # swin-tiny-patch4-window7-224: 224 px is the smallest input whose last stage holds a window.
+    "swin_tiny": (lambda: T.SwinForImageClassification(T.SwinConfig(num_labels=1000)), 224, POOLED("swin")),
 }
 
 

@@ -27,6 +27,7 @@ from zoo.architectures.clip import CLIP, TextConfig
 from zoo.architectures.convnext import ConvNext, ConvNextConfig
 from zoo.architectures.efficientnet import EfficientNet, EfficientNetConfig
 from zoo.architectures.resnet import ResNet, ResNetConfig
+from zoo.architectures.swin import Swin, SwinConfig
 from zoo.architectures.vit import ViTConfig, VisionTransformer
 from zoo.converters.mapping import ConversionError, block_attention, load_into
 from zoo.preprocessing import Preprocessing
@@ -255,6 +256,28 @@ def _beit_renames(prefix):
 # (top-level ``layernorm``) serve pre-training only.
 _BEIT_IGNORE = (r"embeddings\.mask_token$", r"relative_position_index$", r"^lm_head\.", r"^layernorm\.")
 
+def _swin(config):
+  return Swin(_fields(config, SwinConfig, num_classes=_num_classes(config)), rngs=nnx.Rngs(0))
+
+
+_SWIN_BLOCK = r"^encoder\.layers\.(\d+)\.blocks\.(\d+)\."
+_SWIN_RENAMES = (
+    (r"^swin\.", ""),
+    (r"^embeddings\.patch_embeddings\.projection\.", "patch_embed."),
+    (r"^embeddings\.norm\.", "patch_norm."),
+    (r"^embeddings\.position_embeddings$", "pos_embed"),
+    (_SWIN_BLOCK + r"attention\.self\.(query|key|value)\.", r"stages.\1.blocks.\2.attn.\3."),
+    (_SWIN_BLOCK + r"attention\.self\.relative_position_bias_table$",
+     r"stages.\1.blocks.\2.relative_position_bias_table"),
+    (_SWIN_BLOCK + r"attention\.output\.dense\.", r"stages.\1.blocks.\2.attn.out."),
+    (_SWIN_BLOCK + r"intermediate\.dense\.", r"stages.\1.blocks.\2.mlp.fc1."),
+    (_SWIN_BLOCK + r"output\.dense\.", r"stages.\1.blocks.\2.mlp.fc2."),
+    (_SWIN_BLOCK + r"layernorm_before\.", r"stages.\1.blocks.\2.norm1."),
+    (_SWIN_BLOCK + r"layernorm_after\.", r"stages.\1.blocks.\2.norm2."),
+    (r"^encoder\.layers\.(\d+)\.downsample\.", r"stages.\1.downsample."),
+    (r"^layernorm\.", "norm."),
+    (r"^classifier\.", "head."))
+
 FAMILIES.update({
     "convnext": Family(_convnext, _convnext_renames("convnext")),
     "convnextv2": Family(lambda c: _convnext(c, global_response_norm=True), _convnext_renames("convnextv2")),
@@ -264,6 +287,7 @@ FAMILIES.update({
                                     ignore=(r"embeddings\.mask_token$",)),
     "beit": Family(_beit, _beit_renames("beit"), ignore=_BEIT_IGNORE),
     "data2vec-vision": Family(_beit, _beit_renames("data2vec_vision"), ignore=_BEIT_IGNORE),
+    "swin": Family(_swin, _SWIN_RENAMES, ignore=(r"embeddings\.mask_token$", r"relative_position_index$")),
 })
 
 
