@@ -72,6 +72,9 @@ _TINY_DINO = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, im
                   num_labels=5)
 _TINY_BEIT = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, image_size=32,
                  patch_size=8)
+# transformers' ViTMAEModel masks 75% of the patches at random by default; mask_ratio=0
+# keeps every patch (in shuffled order, which leaves the class token unchanged).
+MAE_CLS = lambda m, x: m(pixel_values=x).last_hidden_state[:, 0]
 
 SMALL = {
     "convnext": (lambda: T.ConvNextForImageClassification(T.ConvNextConfig(
@@ -107,6 +110,10 @@ SMALL = {
     "swin_padded": (lambda: T.SwinForImageClassification(T.SwinConfig(
         embed_dim=16, depths=[2, 2], num_heads=[2, 4], window_size=4, image_size=32, num_labels=5)), 40,
         POOLED("swin")),
+    "vit_mae": (lambda: T.ViTMAEModel(T.ViTMAEConfig(**_TINY_BEIT, mask_ratio=0.0)), 32, MAE_CLS),
+    "vit_mae_pretraining": (lambda: T.ViTMAEForPreTraining(T.ViTMAEConfig(
+        **_TINY_BEIT, mask_ratio=0.0, decoder_hidden_size=16, decoder_num_hidden_layers=1,
+        decoder_intermediate_size=32)), 32, lambda m, x: m.vit(pixel_values=x).last_hidden_state[:, 0]),
     # 32 px: the last stage is exactly one window (no shift); absolute positions.
     "swin_absolute": (lambda: T.SwinForImageClassification(T.SwinConfig(
         embed_dim=16, depths=[2, 2], num_heads=[2, 4], window_size=4, image_size=32, use_absolute_embeddings=True,
@@ -125,6 +132,7 @@ FULL_SIZE = {
     "data2vec_vision_base": (lambda: T.Data2VecVisionForImageClassification(T.Data2VecVisionConfig(
         use_relative_position_bias=True, num_labels=1000)), 112, POOLED("data2vec_vision")),
     # swin-tiny-patch4-window7-224: 224 px is the smallest input whose last stage holds a window.
+    "vit_mae_base": (lambda: T.ViTMAEModel(T.ViTMAEConfig(mask_ratio=0.0)), 224, MAE_CLS),
     "swin_tiny": (lambda: T.SwinForImageClassification(T.SwinConfig(num_labels=1000)), 224, POOLED("swin")),
 }
 

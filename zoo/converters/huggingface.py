@@ -287,6 +287,9 @@ FAMILIES.update({
                                     ignore=(r"embeddings\.mask_token$",)),
     "beit": Family(_beit, _beit_renames("beit"), ignore=_BEIT_IGNORE),
     "data2vec-vision": Family(_beit, _beit_renames("data2vec_vision"), ignore=_BEIT_IGNORE),
+    # ViT-MAE encoder: the full sequence (no random masking at inference); the embedding is the
+    # class token after the final LayerNorm. The pixel decoder serves pre-training only.
+    "vit_mae": Family(_vit, _VIT_RENAMES, ignore=(r"^decoder\.",)),
     "swin": Family(_swin, _SWIN_RENAMES, ignore=(r"embeddings\.mask_token$", r"relative_position_index$")),
 })
 
