@@ -114,6 +114,12 @@ SMALL = {
     "vit_mae_pretraining": (lambda: T.ViTMAEForPreTraining(T.ViTMAEConfig(
         **_TINY_BEIT, mask_ratio=0.0, decoder_hidden_size=16, decoder_num_hidden_layers=1,
         decoder_intermediate_size=32)), 32, lambda m, x: m.vit(pixel_values=x).last_hidden_state[:, 0]),
+    "regnet_y": (lambda: T.RegNetForImageClassification(T.RegNetConfig(
+        embedding_size=8, hidden_sizes=[8, 16, 24], depths=[1, 2, 1], groups_width=8, num_labels=5)), 33,
+        POOLED("regnet")),
+    "regnet_x": (lambda: T.RegNetForImageClassification(T.RegNetConfig(
+        embedding_size=8, hidden_sizes=[16, 32], depths=[2, 1], groups_width=8, layer_type="x",
+        downsample_in_first_stage=False, num_labels=5)), 32, POOLED("regnet")),
     # 32 px: the last stage is exactly one window (no shift); absolute positions.
     "swin_absolute": (lambda: T.SwinForImageClassification(T.SwinConfig(
         embed_dim=16, depths=[2, 2], num_heads=[2, 4], window_size=4, image_size=32, use_absolute_embeddings=True,
@@ -133,6 +139,10 @@ FULL_SIZE = {
         use_relative_position_bias=True, num_labels=1000)), 112, POOLED("data2vec_vision")),
     # swin-tiny-patch4-window7-224: 224 px is the smallest input whose last stage holds a window.
     "vit_mae_base": (lambda: T.ViTMAEModel(T.ViTMAEConfig(mask_ratio=0.0)), 224, MAE_CLS),
+    # regnet-y-040 (facebook/regnet-y-040's config) at 64 px.
+    "regnet_y_040": (lambda: T.RegNetForImageClassification(T.RegNetConfig(
+        embedding_size=32, hidden_sizes=[128, 192, 512, 1088], depths=[2, 6, 12, 2], groups_width=64,
+        layer_type="y", num_labels=1000)), 64, POOLED("regnet")),
     "swin_tiny": (lambda: T.SwinForImageClassification(T.SwinConfig(num_labels=1000)), 224, POOLED("swin")),
 }
 

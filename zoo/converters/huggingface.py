@@ -26,6 +26,7 @@ from zoo.architectures.bit import BiT, BitConfig
 from zoo.architectures.clip import CLIP, TextConfig
 from zoo.architectures.convnext import ConvNext, ConvNextConfig
 from zoo.architectures.efficientnet import EfficientNet, EfficientNetConfig
+from zoo.architectures.regnet import RegNet, RegNetConfig
 from zoo.architectures.resnet import ResNet, ResNetConfig
 from zoo.architectures.swin import Swin, SwinConfig
 from zoo.architectures.vit import ViTConfig, VisionTransformer
@@ -278,6 +279,23 @@ _SWIN_RENAMES = (
     (r"^layernorm\.", "norm."),
     (r"^classifier\.", "head."))
 
+def _regnet(config):
+  return RegNet(_fields(config, RegNetConfig, num_classes=_num_classes(config)), rngs=nnx.Rngs(0))
+
+
+_REGNET_LAYER = r"^encoder\.stages\.(\d+)\.layers\.(\d+)\."
+_REGNET_RENAMES = (
+    (r"^regnet\.", ""),
+    (r"^embedder\.embedder\.", "stem."),
+    (_REGNET_LAYER + r"layer\.0\.", r"stages.\1.\2.conv1."),
+    (_REGNET_LAYER + r"layer\.1\.", r"stages.\1.\2.conv2."),
+    (_REGNET_LAYER + r"layer\.2\.attention\.0\.", r"stages.\1.\2.se.reduce."),  # Y: layer.2 is the SE
+    (_REGNET_LAYER + r"layer\.2\.attention\.2\.", r"stages.\1.\2.se.expand."),
+    (_REGNET_LAYER + r"layer\.(2|3)\.", r"stages.\1.\2.conv3."),  # X: layer.2, Y: layer.3
+    (_REGNET_LAYER + r"shortcut\.", r"stages.\1.\2.shortcut."),
+    (r"\.convolution\.", ".conv."), (r"\.normalization\.", ".bn."),
+    (r"^classifier\.1\.", "head."))
+
 FAMILIES.update({
     "convnext": Family(_convnext, _convnext_renames("convnext")),
     "convnextv2": Family(lambda c: _convnext(c, global_response_norm=True), _convnext_renames("convnextv2")),
@@ -290,6 +308,7 @@ FAMILIES.update({
     # ViT-MAE encoder: the full sequence (no random masking at inference); the embedding is the
     # class token after the final LayerNorm. The pixel decoder serves pre-training only.
     "vit_mae": Family(_vit, _VIT_RENAMES, ignore=(r"^decoder\.",)),
+    "regnet": Family(_regnet, _REGNET_RENAMES),
     "swin": Family(_swin, _SWIN_RENAMES, ignore=(r"embeddings\.mask_token$", r"relative_position_index$")),
 })
 
