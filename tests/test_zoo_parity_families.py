@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
@@ -157,3 +158,78 @@ def test_small_configs_match_pytorch(name, tmp_path_factory):
 def test_full_size_configs_match_pytorch(name, tmp_path_factory):
   build, size, embed = FULL_SIZE[name]
   compare(build(), embed, size, tmp_path_factory, name)
+
+
+# One small config per family for the bad-input checks.
+BAD_INPUT_MODELS = ["convnext", "convnextv2", "dinov2_registers_swiglu", "beit_relative_absolute",
+                    "data2vec_vision_both_biases", "swin_padded", "vit_mae", "regnet_y"]
+
+
+@pytest.fixture(scope="module")
+def saved_small(tmp_path_factory):
+  """name → directory of the saved (perturbed) small model, each saved once per module."""
+  directories = {}
+
+  def get(name):
+    if name not in directories:
+      directories[name] = save(perturb(SMALL[name][0]()), tmp_path_factory, name)
+    return directories[name]
+  return get
+
+
+def _damaged_copy(directory, target, damage):
+  """A copy of a saved model with one tensor (the largest) removed, reshaped, or a tensor added;
+  returns (directory, the tensor's name)."""
+  target.mkdir()
+  for file in directory.iterdir():
+    (target / file.name).write_bytes(file.read_bytes())
+  tensors = load_file(target / "model.safetensors")
+  name = max(sorted(tensors), key=lambda k: tensors[k].numel())
+  if damage == "missing":
+    del tensors[name]
+  elif damage == "shape":
+    tensors[name] = torch.cat([tensors[name], tensors[name][:1]])
+  else:
+    name = name.rsplit(".", 1)[0] + ".unexpected_extra"
+    tensors[name] = torch.zeros(3)
+  save_file(tensors, target / "model.safetensors", metadata={"format": "pt"})
+  return target, name
+
+
+@pytest.mark.parametrize("damage, message", [("missing", "have no tensor"), ("shape", "has shape"),
+                                             ("extra", "which the nnx module does not have")])
+@pytest.mark.parametrize("name", BAD_INPUT_MODELS)
+def test_bad_checkpoints_name_the_tensor_and_cache_nothing(name, damage, message, saved_small, tmp_path):
+  directory, tensor = _damaged_copy(saved_small(name), tmp_path / f"damaged_{name}", damage)
+  cache = tmp_path / "cache"
+  with pytest.raises(ConversionError, match=message) as error:
+    zoo.load_pretrained(str(directory), cache_dir=cache)
+  assert f"damaged_{name}" in str(error.value)  # the model (its source) is named
+  if damage != "missing":  # a missing tensor is named by the module parameter it should fill
+    assert tensor in str(error.value)
+  assert not cache.exists() or not any(cache.iterdir())
+
+
+@pytest.mark.parametrize("processor, square_only", [
+    (lambda: T.ConvNextImageProcessorPil(size={"shortest_edge": 224}, crop_pct=0.875), False),  # ConvNeXt, RegNet
+    (lambda: T.ConvNextImageProcessorPil(size={"shortest_edge": 384}), True),  # ≥ 384: warped, no crop
+    (lambda: T.BitImageProcessorPil(size={"shortest_edge": 256}, crop_size={"height": 224, "width": 224},
+                                    image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]), False),
+    (lambda: T.BeitImageProcessorPil(), True),  # BEiT, data2vec-vision: warped to 224²
+    (lambda: T.ViTImageProcessorPil(size={"height": 192, "width": 192}), True),  # Swin, MAE
+])
+def test_pretrained_preprocessing_matches_the_image_processor(processor, square_only, tmp_path):
+  """Our host resize + device normalisation equals the transformers (PIL) image processor;
+  processors that warp (resize to height × width) agree on square images, the only ones a
+  shorter-side resize + centre crop reproduces. (Non-square sizes are chosen so that the long
+  side is the same whether rounded, as here, or truncated, as transformers does.)"""
+  processor = processor()
+  processor.save_pretrained(tmp_path)
+  ours = zoo.pretrained_preprocessing(str(tmp_path))
+  rng = np.random.default_rng(0)
+  for shape in [(300, 300, 3)] + ([] if square_only else [(300, 260, 3), (260, 300, 3)]):
+    image = rng.integers(0, 256, shape, dtype=np.uint8)
+    reference = processor(image, return_tensors="np")["pixel_values"][0].transpose(1, 2, 0)
+    ours_image = np.asarray(ours(jnp.asarray(ours.host_resize(image))[None]))[0]
+    assert ours_image.shape == reference.shape
+    np.testing.assert_allclose(ours_image, reference, atol=1e-5)

@@ -451,16 +451,48 @@ def _save(model: nnx.Module, entry: epath.Path) -> None:
   checkpointer.wait_until_finished()
 
 
+def _side(size) -> int | None:
+  """The output side of a transformers ``size`` / ``crop_size`` field (int or dict)."""
+  if isinstance(size, (int, float)):
+    return int(size)
+  size = size or {}
+  if "height" in size:
+    return int(min(size["height"], size.get("width", size["height"])))
+  return int(size["shortest_edge"]) if "shortest_edge" in size else None
+
+
+def preprocessing_from_config(config: dict) -> Preprocessing:
+  """A :class:`Preprocessing` from a transformers image-processor config (the dict of
+  preprocessor_config.json): resolution and crop fraction follow the processor's rule:
+
+  - ConvNeXt-style (``crop_pct`` with ``size.shortest_edge`` s; ConvNeXt, RegNet, ResNet):
+    resize the short side to s / crop_pct, crop s² (s < 384), else resize to s² (no crop);
+  - ``do_center_crop`` with ``crop_size`` c (DINOv2's, CLIP's, DeiT's): resize the short side
+    to ``size`` r, crop c² → crop fraction c / r;
+  - otherwise resize to ``size`` (ViT, Swin, BEiT, MAE): crop fraction 1.
+  """
+  size, crop_size = config.get("size"), config.get("crop_size")
+  shortest = size.get("shortest_edge") if isinstance(size, dict) else None
+  if config.get("crop_pct") and shortest:
+    resolution = int(shortest)
+    crop = float(config["crop_pct"]) if shortest < 384 else 1.0
+  elif config.get("do_center_crop") and _side(crop_size):
+    resolution = _side(crop_size)
+    resized = _side(size)
+    crop = resolution / resized if resized else 0.875
+  else:
+    resolution = _side(size) or _side(crop_size) or 224
+    crop = float(config.get("crop_pct") or 1.0)
+  mean, std = config.get("image_mean", (0.5,) * 3), config.get("image_std", (0.5,) * 3)
+  interpolation = {2: "bilinear", 3: "bicubic", 0: "nearest"}.get(config.get("resample", 2), "bilinear")
+  return Preprocessing(resolution=int(resolution), crop_fraction=min(float(crop), 1.0), interpolation=interpolation,
+                       mean=tuple(mean), std=tuple(std), channels=3)
+
+
 def pretrained_preprocessing(source: str) -> Preprocessing | None:
-  """The checkpoint's preprocessing from its preprocessor_config.json (None if absent)."""
+  """The checkpoint's preprocessing from its preprocessor_config.json (None if absent);
+  see :func:`preprocessing_from_config`."""
   file = _resolve(source) / "preprocessor_config.json"
   if not file.exists():
     return None
-  config = json.loads(file.read_text())
-  size = config.get("crop_size") or config.get("size") or {}
-  size = size if isinstance(size, int) else size.get("height") or size.get("shortest_edge") or 224
-  crop = config.get("crop_pct") or (1.0 if not config.get("do_center_crop") else 0.875)
-  mean, std = config.get("image_mean", (0.5,) * 3), config.get("image_std", (0.5,) * 3)
-  interpolation = {2: "bilinear", 3: "bicubic", 0: "nearest"}.get(config.get("resample", 2), "bilinear")
-  return Preprocessing(resolution=int(size), crop_fraction=float(crop), interpolation=interpolation,
-                       mean=tuple(mean), std=tuple(std), channels=3)
+  return preprocessing_from_config(json.loads(file.read_text()))
