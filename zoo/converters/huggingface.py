@@ -307,7 +307,9 @@ FAMILIES.update({
     "data2vec-vision": Family(_beit, _beit_renames("data2vec_vision"), ignore=_BEIT_IGNORE),
     # ViT-MAE encoder: the full sequence (no random masking at inference); the embedding is the
     # class token after the final LayerNorm. The pixel decoder serves pre-training only.
-    "vit_mae": Family(_vit, _VIT_RENAMES, ignore=(r"^decoder\.",)),
+    # Other input sizes: positions resized as ViTMAEModel(..., interpolate_pos_encoding=True) does.
+    "vit_mae": Family(lambda c: VisionTransformer(_vit_config(c, position_interpolation="bicubic"), rngs=nnx.Rngs(0)),
+                      _VIT_RENAMES, ignore=(r"^decoder\.",)),
     "regnet": Family(_regnet, _REGNET_RENAMES),
     "swin": Family(_swin, _SWIN_RENAMES, ignore=(r"embeddings\.mask_token$", r"relative_position_index$")),
 })
