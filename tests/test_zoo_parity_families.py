@@ -13,6 +13,7 @@ down.
 from __future__ import annotations
 
 import math
+import shutil
 
 import jax.numpy as jnp
 import numpy as np
@@ -73,8 +74,10 @@ def compare(model, embed, size, tmp_path_factory, name):
   with torch.no_grad():
     reference_embedding = embed(model, x).numpy()
     reference_logits = model(pixel_values=x).logits.numpy() if hasattr(model, "classifier") else reference_embedding
-  ours = zoo.load_pretrained(str(directory), cache_dir=tmp_path_factory.mktemp("cache"))
+  cache = tmp_path_factory.mktemp("cache")
+  ours = zoo.load_pretrained(str(directory), cache_dir=cache)
   logits, embedding = nnx.jit(lambda module, pixels: module(pixels))(ours, nhwc(x))  # one compile, not op by op
+  shutil.rmtree(directory), shutil.rmtree(cache)  # full-size checkpoints are hundreds of MB
   return (assert_close(logits, reference_logits, f"{name} logits"),
           assert_close(embedding, reference_embedding, f"{name} embedding"))
 
@@ -161,9 +164,9 @@ FULL_SIZE = {
     # swin-tiny-patch4-window7-224: 224 px is the smallest input whose last stage holds a window.
     # vit-mae-base (the bare encoder) at 112 px, positions interpolated in both.
     "vit_mae_base": (lambda: T.ViTMAEModel(T.ViTMAEConfig(mask_ratio=0.0)), 112, MAE_CLS),
-    # regnet-y-040 (facebook/regnet-y-040's config) at 64 px.
-    "regnet_y_040": (lambda: T.RegNetForImageClassification(T.RegNetConfig(
-        embedding_size=32, hidden_sizes=[128, 192, 512, 1088], depths=[2, 6, 12, 2], groups_width=64,
+    # regnet-y-002 (pycls RegNetY-200MF: the smallest published RegNet-Y) at 64 px.
+    "regnet_y_002": (lambda: T.RegNetForImageClassification(T.RegNetConfig(
+        embedding_size=32, hidden_sizes=[24, 56, 152, 368], depths=[1, 1, 4, 7], groups_width=8,
         layer_type="y", num_labels=1000)), 64, POOLED("regnet")),
     "swin_tiny": (lambda: T.SwinForImageClassification(T.SwinConfig(num_labels=1000)), 224, POOLED("swin")),
 }
