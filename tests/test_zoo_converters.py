@@ -204,7 +204,7 @@ def _truncate(directory):
     (dict(edit_tensors=lambda t: t.pop("resnet.encoder.stages.1.layers.0.layer.1.convolution.weight")),
      "stages.1.0.layers.1.conv.kernel"),
     (dict(edit_config=lambda c: c.update(hidden_sizes=[16, 40])), "has shape"),
-    (dict(edit_config=lambda c: c.update(model_type="swin")), "'swin' is not supported"),
+    (dict(edit_config=lambda c: c.update(model_type="swinv2")), "'swinv2' is not supported"),
     ("truncate", "truncated"),
 ])
 def test_bad_checkpoints_name_the_tensor_and_cache_nothing(tiny_resnet_dir, tmp_path, damage, message):

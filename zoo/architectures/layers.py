@@ -11,6 +11,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 
@@ -112,3 +113,66 @@ class WeightStandardizedConv(nnx.Module):
     kernel = (kernel - mean) * jax.lax.rsqrt(var + self.epsilon)
     return jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (self.stride, self.stride), self.padding,
                                         dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def _cubic_weight(x, a: float):
+  """Keys' cubic convolution kernel with parameter ``a`` at distances ``x``."""
+  x = np.abs(x)
+  near = ((a + 2) * x - (a + 3)) * x * x + 1
+  far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+  return np.where(x <= 1, near, np.where(x < 2, far, 0.0))
+
+
+def torch_resize_matrix(in_size: int, out_size: int, mode: str = "bicubic", antialias: bool = False) -> np.ndarray:
+  """[out_size, in_size] matrix M with M @ v = PyTorch's
+  ``F.interpolate(v, size=out_size, mode=mode, align_corners=False, antialias=antialias)``
+  along one axis (mode "bicubic" or "bilinear"), so that a 2-D resize is M_h · X · M_wᵀ.
+
+  Without antialias: source coordinate s = (i + ½)·in/out − ½ (clamped at 0 for bilinear),
+  bicubic taps at ⌊s⌋−1…⌊s⌋+2 with a = −0.75 and edge indices clamped. With antialias
+  (PIL's scheme): the kernel (bicubic a = −0.5, or the triangle) is widened by in/out when
+  shrinking, truncated at the borders and renormalised.
+  """
+  if mode not in ("bicubic", "bilinear"):
+    raise ValueError(f"resize mode must be 'bicubic' or 'bilinear'; got {mode!r}.")
+  scale = in_size / out_size
+  matrix = np.zeros((out_size, in_size), np.float64)
+  if antialias:
+    kernel = (lambda x: _cubic_weight(x, -0.5)) if mode == "bicubic" else (lambda x: np.maximum(0, 1 - np.abs(x)))
+    support = (2.0 if mode == "bicubic" else 1.0) * max(scale, 1.0)
+    inverse = 1.0 / max(scale, 1.0)
+    for i in range(out_size):
+      center = scale * (i + 0.5)
+      start = max(int(center - support + 0.5), 0)
+      stop = min(int(center + support + 0.5), in_size)
+      taps = np.arange(start, stop)
+      weights = kernel((taps - center + 0.5) * inverse)
+      matrix[i, taps] = weights / weights.sum()
+    return matrix.astype(np.float32)
+  for i in range(out_size):
+    source = scale * (i + 0.5) - 0.5
+    if mode == "bilinear":
+      source = max(source, 0.0)
+      low = int(source)
+      high = low + (1 if low < in_size - 1 else 0)
+      frac = source - low
+      matrix[i, low] += 1 - frac
+      matrix[i, high] += frac
+      continue
+    low = int(np.floor(source))
+    frac = source - low
+    for offset, weight in zip((-1, 0, 1, 2), _cubic_weight(np.array([frac + 1, frac, 1 - frac, 2 - frac]), -0.75)):
+      matrix[i, min(max(low + offset, 0), in_size - 1)] += weight
+  return matrix.astype(np.float32)
+
+
+def resize_grid(grid, out_hw: tuple[int, int], mode: str = "bicubic", antialias: bool = False):
+  """A [H, W, C] table (position embeddings, bias tables) resized to ``out_hw`` exactly as
+  PyTorch's ``F.interpolate`` on [1, C, H, W]; identity when the size already matches."""
+  height, width = grid.shape[:2]
+  if (height, width) == tuple(out_hw):
+    return grid
+  rows = jnp.asarray(torch_resize_matrix(height, out_hw[0], mode, antialias))
+  cols = jnp.asarray(torch_resize_matrix(width, out_hw[1], mode, antialias))
+  return jnp.einsum("ih,hwc,jw->ijc", rows, grid.astype(jnp.float32), cols,
+                    precision=jax.lax.Precision.HIGHEST).astype(grid.dtype)

@@ -33,8 +33,8 @@ class ConvNormAct(nnx.Module):
   """Conv (no bias, PyTorch padding) → BatchNorm → optional activation."""
 
   def __init__(self, in_features, out_features, kernel_size, *, stride=1, act: str | None = "relu",
-               rngs: nnx.Rngs):
-    self.conv = layers.conv(in_features, out_features, kernel_size, stride=stride, rngs=rngs)
+               groups: int = 1, rngs: nnx.Rngs):
+    self.conv = layers.conv(in_features, out_features, kernel_size, stride=stride, groups=groups, rngs=rngs)
     self.bn = layers.batch_norm(out_features, rngs=rngs)
     self.act = layers.activation(act) if act else None
 

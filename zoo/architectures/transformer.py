@@ -12,21 +12,26 @@ from zoo.architectures import layers
 class MultiHeadAttention(nnx.Module):
   """softmax(Q Kᵀ / √d_head + mask) V over ``num_heads`` heads, then an output projection."""
 
-  def __init__(self, width: int, num_heads: int, *, qkv_bias: bool = True, rngs: nnx.Rngs):
+  def __init__(self, width: int, num_heads: int, *, qkv_bias: bool = True, key_bias: bool | None = None,
+               rngs: nnx.Rngs):
     if width % num_heads:
       raise ValueError(f"width {width} is not divisible by num_heads {num_heads}.")
     self.num_heads = num_heads
     self.query = nnx.Linear(width, width, use_bias=qkv_bias, rngs=rngs)
-    self.key = nnx.Linear(width, width, use_bias=qkv_bias, rngs=rngs)
+    # BEiT / data2vec-vision: biased query and value, bias-free key.
+    self.key = nnx.Linear(width, width, use_bias=qkv_bias if key_bias is None else key_bias, rngs=rngs)
     self.value = nnx.Linear(width, width, use_bias=qkv_bias, rngs=rngs)
     self.out = nnx.Linear(width, width, rngs=rngs)
 
-  def __call__(self, x, mask=None):
-    """x [B, T, D]; mask broadcastable to [B, heads, T, T], True = may attend."""
+  def __call__(self, x, mask=None, bias=None):
+    """x [B, T, D]; mask broadcastable to [B, heads, T, T], True = may attend; bias (same
+    broadcast) is added to the scaled scores (relative position biases)."""
     batch, tokens, width = x.shape
     split = lambda y: y.reshape(batch, tokens, self.num_heads, width // self.num_heads)
     q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
     scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (width // self.num_heads) ** -0.5
+    if bias is not None:
+      scores = scores + bias.astype(scores.dtype)
     if mask is not None:
       scores = jnp.where(mask, scores, jnp.finfo(scores.dtype).min)
     weights = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(v.dtype)
@@ -45,16 +50,36 @@ class Mlp(nnx.Module):
     return self.fc2(self.act(self.fc1(x)))
 
 
+class SwiGLU(nnx.Module):
+  """weights_out(silu(gate) · up) with [gate, up] = weights_in(x) split in halves (DINOv2-giant's
+  fused feed-forward, as stored in its checkpoints)."""
+
+  def __init__(self, width: int, hidden: int, *, rngs: nnx.Rngs):
+    self.weights_in = nnx.Linear(width, 2 * hidden, rngs=rngs)
+    self.weights_out = nnx.Linear(hidden, width, rngs=rngs)
+
+  def __call__(self, x):
+    gate, up = jnp.split(self.weights_in(x), 2, axis=-1)
+    return self.weights_out(jax.nn.silu(gate) * up)
+
+
 class EncoderBlock(nnx.Module):
-  """x + attn(norm1(x)), then + mlp(norm2(·)) (pre-norm residual block)."""
+  """x + ls1·attn(norm1(x)), then + ls2·mlp(norm2(·)) (pre-norm residual block); the
+  per-channel layer scales ls1, ls2 exist only with ``layer_scale`` (DINOv2, BEiT), the
+  feed-forward is SwiGLU with ``swiglu``."""
 
   def __init__(self, width: int, num_heads: int, mlp_hidden: int, *, act: str, epsilon: float,
-               qkv_bias: bool = True, rngs: nnx.Rngs):
+               qkv_bias: bool = True, key_bias: bool | None = None, layer_scale: bool = False,
+               swiglu: bool = False, rngs: nnx.Rngs):
     self.norm1 = nnx.LayerNorm(width, epsilon=epsilon, rngs=rngs)
-    self.attn = MultiHeadAttention(width, num_heads, qkv_bias=qkv_bias, rngs=rngs)
+    self.attn = MultiHeadAttention(width, num_heads, qkv_bias=qkv_bias, key_bias=key_bias, rngs=rngs)
     self.norm2 = nnx.LayerNorm(width, epsilon=epsilon, rngs=rngs)
-    self.mlp = Mlp(width, mlp_hidden, act, rngs=rngs)
+    self.mlp = SwiGLU(width, mlp_hidden, rngs=rngs) if swiglu else Mlp(width, mlp_hidden, act, rngs=rngs)
+    self.ls1 = nnx.Param(jnp.ones((width,))) if layer_scale else None
+    self.ls2 = nnx.Param(jnp.ones((width,))) if layer_scale else None
 
-  def __call__(self, x, mask=None):
-    x = x + self.attn(self.norm1(x), mask)
-    return x + self.mlp(self.norm2(x))
+  def __call__(self, x, mask=None, bias=None):
+    y = self.attn(self.norm1(x), mask, bias)
+    x = x + (y * self.ls1[...] if self.ls1 is not None else y)
+    y = self.mlp(self.norm2(x))
+    return x + (y * self.ls2[...] if self.ls2 is not None else y)

@@ -1,6 +1,8 @@
 """Vision Transformer (Dosovitskiy et al. 2021) and its variants from one module:
 ViT / AugReg (class token, optional tanh pre-logits), DeiT distilled (class + distillation
-tokens, logits averaged), CLIP's image tower (pre-norm, no patch bias, projection)."""
+tokens, logits averaged), CLIP's image tower (pre-norm, no patch bias, projection),
+DINOv2 (layer scale, register tokens, SwiGLU, position embeddings interpolated to the
+input) and the ViT-MAE encoder (the full, unmasked sequence)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,13 @@ class ViTConfig:
   representation_size: int | None = None  # AugReg/original ViT "pre_logits": Linear + tanh
   projection_dim: int | None = None  # CLIP: bias-free projection of the pooled token
   num_classes: int = 1000
+  layer_scale: bool = False  # DINOv2: learned per-channel scales on both residual branches
+  num_register_tokens: int = 0  # DINOv2 with registers: tokens after the class token, without positions
+  swiglu: bool = False  # DINOv2-giant: SwiGLU feed-forward of width intermediate_size
+  # None: inputs must be image_size²; "bicubic" / "bicubic_antialias": the patch position grid is
+  # resized to the input's patch grid as transformers' interpolate_pos_encoding (DINOv2) does.
+  position_interpolation: str | None = None
+  pooling: str = "cls"  # "cls": class token; "cls_mean_patch": [class token, mean patch token] (DINOv2 head)
 
   @property
   def num_patches(self) -> int:
@@ -56,10 +65,18 @@ class VisionTransformer(nnx.Module):
     num_tokens = 2 if config.distillation_token else 1
     self.dist_token = nnx.Param(normal(rngs.params(), (1, 1, width))) if config.distillation_token else None
     self.pos_embed = nnx.Param(normal(rngs.params(), (1, config.num_patches + num_tokens, width)))
+    self.reg_token = (nnx.Param(normal(rngs.params(), (1, config.num_register_tokens, width)))
+                      if config.num_register_tokens else None)
+    if config.position_interpolation not in (None, "bicubic", "bicubic_antialias"):
+      raise ValueError(f"position_interpolation must be None, 'bicubic' or 'bicubic_antialias'; got "
+                       f"{config.position_interpolation!r}.")
+    if config.pooling not in ("cls", "cls_mean_patch"):
+      raise ValueError(f"pooling must be 'cls' or 'cls_mean_patch'; got {config.pooling!r}.")
     self.norm_pre = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs) if config.pre_norm else None
     self.blocks = nnx.List([
         EncoderBlock(width, config.num_attention_heads, config.intermediate_size, act=config.hidden_act,
-                     epsilon=config.layer_norm_eps, qkv_bias=config.qkv_bias, rngs=rngs)
+                     epsilon=config.layer_norm_eps, qkv_bias=config.qkv_bias, layer_scale=config.layer_scale,
+                     swiglu=config.swiglu, rngs=rngs)
         for _ in range(config.num_hidden_layers)])
     self.norm = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs)
     self.pre_logits = (nnx.Linear(width, config.representation_size, rngs=rngs)
@@ -67,29 +84,52 @@ class VisionTransformer(nnx.Module):
     self.projection = (nnx.Linear(width, config.projection_dim, use_bias=False, rngs=rngs)
                        if config.projection_dim else None)
     features = config.representation_size or config.projection_dim or width
+    features = 2 * width if config.pooling == "cls_mean_patch" else features
     self.head = nnx.Linear(features, config.num_classes, rngs=rngs) if config.num_classes else None
     self.head_dist = (nnx.Linear(width, config.num_classes, rngs=rngs)
                       if config.distilled_head and config.num_classes else None)
 
   def forward_features(self, images):
     """Token sequence after the final LayerNorm, [B, tokens, width]."""
-    if images.shape[1:3] != (self.config.image_size,) * 2:
+    if images.shape[1:3] != (self.config.image_size,) * 2 and self.config.position_interpolation is None:
       raise ValueError(f"ViT expects {self.config.image_size}² images (its position embeddings); got "
                        f"{images.shape[1]}×{images.shape[2]}. Use the model's preprocessing.")
     x = self.patch_embed(images)
-    batch, width = x.shape[0], x.shape[-1]
+    batch, grid_h, grid_w, width = x.shape
     x = x.reshape(batch, -1, width)
     tokens = [self.cls_token[...]] + ([self.dist_token[...]] if self.dist_token is not None else [])
     x = jnp.concatenate([jnp.broadcast_to(t, (batch, 1, width)).astype(x.dtype) for t in tokens] + [x], axis=1)
-    x = x + self.pos_embed[...].astype(x.dtype)
+    x = x + self._positions(grid_h, grid_w, len(tokens)).astype(x.dtype)
+    if self.reg_token is not None:  # registers carry no position (transformers adds them after)
+      registers = jnp.broadcast_to(self.reg_token[...], (batch,) + self.reg_token.shape[1:]).astype(x.dtype)
+      x = jnp.concatenate([x[:, :len(tokens)], registers, x[:, len(tokens):]], axis=1)
     if self.norm_pre is not None:
       x = self.norm_pre(x)
     for block in self.blocks:
       x = block(x)
     return self.norm(x)
 
+  def _positions(self, grid_h: int, grid_w: int, num_tokens: int):
+    """Position embeddings for a grid_h × grid_w patch grid: the stored table, or its patch
+    part resized (bicubic, PyTorch semantics) when the grid differs."""
+    table = self.pos_embed[...]
+    side = int(round((table.shape[1] - num_tokens) ** 0.5))
+    if (grid_h, grid_w) == (side, side):
+      return table
+    antialias = self.config.position_interpolation == "bicubic_antialias"
+    grid = layers.resize_grid(table[0, num_tokens:].reshape(side, side, -1), (grid_h, grid_w), "bicubic", antialias)
+    return jnp.concatenate([table[:, :num_tokens], grid.reshape(1, grid_h * grid_w, -1)], axis=1)
+
+  @property
+  def num_prefix_tokens(self) -> int:
+    """Class (+ distillation) + register tokens before the patch tokens."""
+    return 1 + (self.dist_token is not None) + self.config.num_register_tokens
+
   def __call__(self, images):
     x = self.forward_features(images)
+    if self.config.pooling == "cls_mean_patch":
+      embedding = jnp.concatenate([x[:, 0], jnp.mean(x[:, self.num_prefix_tokens:], axis=1)], axis=-1)
+      return (self.head(embedding) if self.head is not None else embedding), embedding
     if self.head_dist is not None:
       embedding = (x[:, 0] + x[:, 1]) / 2
       if self.head is None:

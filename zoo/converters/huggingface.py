@@ -21,10 +21,14 @@ import numpy as np
 from etils import epath
 from flax import nnx
 
+from zoo.architectures.beit import Beit, BeitConfig
 from zoo.architectures.bit import BiT, BitConfig
 from zoo.architectures.clip import CLIP, TextConfig
+from zoo.architectures.convnext import ConvNext, ConvNextConfig
 from zoo.architectures.efficientnet import EfficientNet, EfficientNetConfig
+from zoo.architectures.regnet import RegNet, RegNetConfig
 from zoo.architectures.resnet import ResNet, ResNetConfig
+from zoo.architectures.swin import Swin, SwinConfig
 from zoo.architectures.vit import ViTConfig, VisionTransformer
 from zoo.converters.mapping import ConversionError, block_attention, load_into
 from zoo.preprocessing import Preprocessing
@@ -161,6 +165,154 @@ FAMILIES: dict[str, Family] = {
         (r"^text_model\.", "text."),
         *_CLIP_TOWER_RENAMES)),
 }
+
+
+# --- Issue 12 vision families: ConvNeXt V1/V2, DINOv2 (± registers), BEiT, data2vec-vision,
+# Swin, ViT-MAE encoder, RegNet. ---------------------------------------------------------------
+
+
+def _convnext(config, **overrides):
+  return ConvNext(_fields(config, ConvNextConfig, num_classes=_num_classes(config), **overrides), rngs=nnx.Rngs(0))
+
+
+def _convnext_renames(prefix):
+  return (
+      (rf"^{prefix}\.", ""),
+      (r"^embeddings\.patch_embeddings\.", "patch_embed."),
+      (r"^embeddings\.layernorm\.", "stem_norm."),
+      (r"^encoder\.stages\.(\d+)\.downsampling_layer\.0\.", r"stages.\1.downsample_norm."),
+      (r"^encoder\.stages\.(\d+)\.downsampling_layer\.1\.", r"stages.\1.downsample_conv."),
+      (r"^encoder\.stages\.(\d+)\.layers\.(\d+)\.layernorm\.", r"stages.\1.blocks.\2.norm."),
+      (r"^encoder\.stages\.(\d+)\.layers\.(\d+)\.layer_scale_parameter$", r"stages.\1.blocks.\2.layer_scale"),
+      (r"^encoder\.stages\.(\d+)\.layers\.(\d+)\.", r"stages.\1.blocks.\2."),
+      (r"^layernorm\.", "norm."),
+      (r"^classifier\.", "head."))
+
+
+def _dinov2(config):
+  """DINOv2: CLS after the final norm for the bare model; its classifier's input,
+  [CLS, mean patch token], for ``*ForImageClassification``."""
+  width = config.get("hidden_size", 768)
+  hidden = int(width * config.get("mlp_ratio", 4))
+  swiglu = config.get("use_swiglu_ffn", False)
+  if swiglu:  # transformers' Dinov2SwiGLUFFN: 2/3 of the width, rounded up to a multiple of 8
+    hidden = (int(hidden * 2 / 3) + 7) // 8 * 8
+  registers = config.get("num_register_tokens", 0) if config.get("model_type") == "dinov2_with_registers" else 0
+  classifier = _num_classes(config) > 0
+  vit_config = _vit_config(
+      {"layer_norm_eps": 1e-6, "patch_size": 14, **config}, intermediate_size=hidden, layer_scale=True,
+      swiglu=swiglu, num_register_tokens=registers,
+      position_interpolation="bicubic_antialias" if registers else "bicubic",
+      pooling="cls_mean_patch" if classifier else "cls")
+  return VisionTransformer(vit_config, rngs=nnx.Rngs(0))
+
+
+def _dinov2_renames(prefix):
+  layer = r"^encoder\.layer\.(\d+)\."
+  return (
+      (rf"^{prefix}\.", ""),
+      (r"^embeddings\.patch_embeddings\.projection\.", "patch_embed."),
+      (r"^embeddings\.cls_token$", "cls_token"),
+      (r"^embeddings\.register_tokens$", "reg_token"),
+      (r"^embeddings\.position_embeddings$", "pos_embed"),
+      (layer + r"attention\.attention\.(query|key|value)\.", r"blocks.\1.attn.\2."),
+      (layer + r"attention\.output\.dense\.", r"blocks.\1.attn.out."),
+      (layer + r"layer_scale(\d)\.lambda1$", r"blocks.\1.ls\2"),
+      (layer, r"blocks.\1."),  # norm1, norm2, mlp.fc1/fc2 or the SwiGLU's mlp.weights_in/out
+      (r"^layernorm\.", "norm."),
+      (r"^classifier\.", "head."))
+
+
+def _beit(config):
+  """BEiT / data2vec-vision; the pooler is in the checkpoint for classifiers and BeitModel
+  (transformers' defaults), not for Data2VecVisionModel or masked-image-modelling heads."""
+  architectures = config.get("architectures") or []
+  pooler = any(a.endswith("ForImageClassification") or a == "BeitModel" for a in architectures)
+  return Beit(_fields(config, BeitConfig, num_classes=_num_classes(config), pooler=pooler), rngs=nnx.Rngs(0))
+
+
+def _beit_renames(prefix):
+  layer = r"^encoder\.layer\.(\d+)\."
+  return (
+      (rf"^{prefix}\.", ""),
+      (r"^embeddings\.patch_embeddings\.projection\.", "patch_embed."),
+      (r"^embeddings\.cls_token$", "cls_token"),
+      (r"^embeddings\.position_embeddings$", "pos_embed"),
+      (r"^encoder\.relative_position_bias\.relative_position_bias_table$", "shared_relative_position_bias.table"),
+      (layer + r"attention\.attention\.relative_position_bias\.relative_position_bias_table$",
+       r"relative_position_bias.\1.table"),
+      (layer + r"attention\.attention\.(query|key|value)\.", r"blocks.\1.attn.\2."),
+      (layer + r"attention\.output\.dense\.", r"blocks.\1.attn.out."),
+      (layer + r"intermediate\.dense\.", r"blocks.\1.mlp.fc1."),
+      (layer + r"output\.dense\.", r"blocks.\1.mlp.fc2."),
+      (layer + r"layernorm_before\.", r"blocks.\1.norm1."),
+      (layer + r"layernorm_after\.", r"blocks.\1.norm2."),
+      (layer + r"lambda_(\d)$", r"blocks.\1.ls\2"),
+      (r"^layernorm\.", "norm."),
+      (r"^pooler\.layernorm\.", "pooler_norm."),
+      (r"^classifier\.", "head."))
+
+
+# Masked-image-modelling checkpoints: the mask token, the visual-token head and its norm
+# (top-level ``layernorm``) serve pre-training only.
+_BEIT_IGNORE = (r"embeddings\.mask_token$", r"relative_position_index$", r"^lm_head\.", r"^layernorm\.")
+
+def _swin(config):
+  return Swin(_fields(config, SwinConfig, num_classes=_num_classes(config)), rngs=nnx.Rngs(0))
+
+
+_SWIN_BLOCK = r"^encoder\.layers\.(\d+)\.blocks\.(\d+)\."
+_SWIN_RENAMES = (
+    (r"^swin\.", ""),
+    (r"^embeddings\.patch_embeddings\.projection\.", "patch_embed."),
+    (r"^embeddings\.norm\.", "patch_norm."),
+    (r"^embeddings\.position_embeddings$", "pos_embed"),
+    (_SWIN_BLOCK + r"attention\.self\.(query|key|value)\.", r"stages.\1.blocks.\2.attn.\3."),
+    (_SWIN_BLOCK + r"attention\.self\.relative_position_bias_table$",
+     r"stages.\1.blocks.\2.relative_position_bias_table"),
+    (_SWIN_BLOCK + r"attention\.output\.dense\.", r"stages.\1.blocks.\2.attn.out."),
+    (_SWIN_BLOCK + r"intermediate\.dense\.", r"stages.\1.blocks.\2.mlp.fc1."),
+    (_SWIN_BLOCK + r"output\.dense\.", r"stages.\1.blocks.\2.mlp.fc2."),
+    (_SWIN_BLOCK + r"layernorm_before\.", r"stages.\1.blocks.\2.norm1."),
+    (_SWIN_BLOCK + r"layernorm_after\.", r"stages.\1.blocks.\2.norm2."),
+    (r"^encoder\.layers\.(\d+)\.downsample\.", r"stages.\1.downsample."),
+    (r"^layernorm\.", "norm."),
+    (r"^classifier\.", "head."))
+
+def _regnet(config):
+  return RegNet(_fields(config, RegNetConfig, num_classes=_num_classes(config)), rngs=nnx.Rngs(0))
+
+
+_REGNET_LAYER = r"^encoder\.stages\.(\d+)\.layers\.(\d+)\."
+_REGNET_RENAMES = (
+    (r"^regnet\.", ""),
+    (r"^embedder\.embedder\.", "stem."),
+    (_REGNET_LAYER + r"layer\.0\.", r"stages.\1.\2.conv1."),
+    (_REGNET_LAYER + r"layer\.1\.", r"stages.\1.\2.conv2."),
+    (_REGNET_LAYER + r"layer\.2\.attention\.0\.", r"stages.\1.\2.se.reduce."),  # Y: layer.2 is the SE
+    (_REGNET_LAYER + r"layer\.2\.attention\.2\.", r"stages.\1.\2.se.expand."),
+    (_REGNET_LAYER + r"layer\.(2|3)\.", r"stages.\1.\2.conv3."),  # X: layer.2, Y: layer.3
+    (_REGNET_LAYER + r"shortcut\.", r"stages.\1.\2.shortcut."),
+    (r"\.convolution\.", ".conv."), (r"\.normalization\.", ".bn."),
+    (r"^classifier\.1\.", "head."))
+
+FAMILIES.update({
+    "convnext": Family(_convnext, _convnext_renames("convnext")),
+    "convnextv2": Family(lambda c: _convnext(c, global_response_norm=True), _convnext_renames("convnextv2")),
+    # mask_token: used only for masked pre-training inputs.
+    "dinov2": Family(_dinov2, _dinov2_renames("dinov2"), ignore=(r"embeddings\.mask_token$",)),
+    "dinov2_with_registers": Family(_dinov2, _dinov2_renames("dinov2_with_registers"),
+                                    ignore=(r"embeddings\.mask_token$",)),
+    "beit": Family(_beit, _beit_renames("beit"), ignore=_BEIT_IGNORE),
+    "data2vec-vision": Family(_beit, _beit_renames("data2vec_vision"), ignore=_BEIT_IGNORE),
+    # ViT-MAE encoder: the full sequence (no random masking at inference); the embedding is the
+    # class token after the final LayerNorm. The pixel decoder serves pre-training only.
+    # Other input sizes: positions resized as ViTMAEModel(..., interpolate_pos_encoding=True) does.
+    "vit_mae": Family(lambda c: VisionTransformer(_vit_config(c, position_interpolation="bicubic"), rngs=nnx.Rngs(0)),
+                      _VIT_RENAMES, ignore=(r"^decoder\.",)),
+    "regnet": Family(_regnet, _REGNET_RENAMES),
+    "swin": Family(_swin, _SWIN_RENAMES, ignore=(r"embeddings\.mask_token$", r"relative_position_index$")),
+})
 
 
 def _resolve(source: str) -> epath.Path:
@@ -301,16 +453,48 @@ def _save(model: nnx.Module, entry: epath.Path) -> None:
   checkpointer.wait_until_finished()
 
 
+def _side(size) -> int | None:
+  """The output side of a transformers ``size`` / ``crop_size`` field (int or dict)."""
+  if isinstance(size, (int, float)):
+    return int(size)
+  size = size or {}
+  if "height" in size:
+    return int(min(size["height"], size.get("width", size["height"])))
+  return int(size["shortest_edge"]) if "shortest_edge" in size else None
+
+
+def preprocessing_from_config(config: dict) -> Preprocessing:
+  """A :class:`Preprocessing` from a transformers image-processor config (the dict of
+  preprocessor_config.json): resolution and crop fraction follow the processor's rule:
+
+  - ConvNeXt-style (``crop_pct`` with ``size.shortest_edge`` s; ConvNeXt, RegNet, ResNet):
+    resize the short side to s / crop_pct, crop s² (s < 384), else resize to s² (no crop);
+  - ``do_center_crop`` with ``crop_size`` c (DINOv2's, CLIP's, DeiT's): resize the short side
+    to ``size`` r, crop c² → crop fraction c / r;
+  - otherwise resize to ``size`` (ViT, Swin, BEiT, MAE): crop fraction 1.
+  """
+  size, crop_size = config.get("size"), config.get("crop_size")
+  shortest = size.get("shortest_edge") if isinstance(size, dict) else None
+  if config.get("crop_pct") and shortest:
+    resolution = int(shortest)
+    crop = float(config["crop_pct"]) if shortest < 384 else 1.0
+  elif config.get("do_center_crop") and _side(crop_size):
+    resolution = _side(crop_size)
+    resized = _side(size)
+    crop = resolution / resized if resized else 0.875
+  else:
+    resolution = _side(size) or _side(crop_size) or 224
+    crop = float(config.get("crop_pct") or 1.0)
+  mean, std = config.get("image_mean", (0.5,) * 3), config.get("image_std", (0.5,) * 3)
+  interpolation = {2: "bilinear", 3: "bicubic", 0: "nearest"}.get(config.get("resample", 2), "bilinear")
+  return Preprocessing(resolution=int(resolution), crop_fraction=min(float(crop), 1.0), interpolation=interpolation,
+                       mean=tuple(mean), std=tuple(std), channels=3)
+
+
 def pretrained_preprocessing(source: str) -> Preprocessing | None:
-  """The checkpoint's preprocessing from its preprocessor_config.json (None if absent)."""
+  """The checkpoint's preprocessing from its preprocessor_config.json (None if absent);
+  see :func:`preprocessing_from_config`."""
   file = _resolve(source) / "preprocessor_config.json"
   if not file.exists():
     return None
-  config = json.loads(file.read_text())
-  size = config.get("crop_size") or config.get("size") or {}
-  size = size if isinstance(size, int) else size.get("height") or size.get("shortest_edge") or 224
-  crop = config.get("crop_pct") or (1.0 if not config.get("do_center_crop") else 0.875)
-  mean, std = config.get("image_mean", (0.5,) * 3), config.get("image_std", (0.5,) * 3)
-  interpolation = {2: "bilinear", 3: "bicubic", 0: "nearest"}.get(config.get("resample", 2), "bilinear")
-  return Preprocessing(resolution=int(size), crop_fraction=float(crop), interpolation=interpolation,
-                       mean=tuple(mean), std=tuple(std), channels=3)
+  return preprocessing_from_config(json.loads(file.read_text()))
