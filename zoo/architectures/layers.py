@@ -22,6 +22,7 @@ def quick_gelu(x):
 # Activation names as in transformers configs (``hidden_act``).
 ACTIVATIONS = {
     "relu": jax.nn.relu,
+    "relu6": jax.nn.relu6,
     "gelu": functools.partial(jax.nn.gelu, approximate=False),
     "gelu_new": functools.partial(jax.nn.gelu, approximate=True),
     "gelu_pytorch_tanh": functools.partial(jax.nn.gelu, approximate=True),
@@ -52,10 +53,11 @@ def tf_same_padding(size: int, kernel_size: int, stride: int, dilation: int = 1)
   return total // 2, total - total // 2
 
 
-def make_divisible(value: float, divisor: int = 8) -> int:
-  """Channels rounded to a multiple of ``divisor`` (at least ``divisor``), never below 90 % of
-  ``value`` (the TF/timm rule behind EfficientNet's round_filters and BiT's make_div)."""
-  rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
+def make_divisible(value: float, divisor: int = 8, min_value: int | None = None) -> int:
+  """Channels rounded to a multiple of ``divisor`` (at least ``min_value``, default ``divisor``),
+  never below 90 % of ``value`` (the TF/timm rule behind EfficientNet's round_filters, BiT's
+  make_div and MobileNetV2's depth multiplier)."""
+  rounded = max(divisor if min_value is None else min_value, int(value + divisor / 2) // divisor * divisor)
   return int(rounded + divisor if rounded < 0.9 * value else rounded)
 
 

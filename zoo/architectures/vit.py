@@ -33,6 +33,7 @@ class ViTConfig:
   representation_size: int | None = None  # AugReg/original ViT "pre_logits": Linear + tanh
   projection_dim: int | None = None  # CLIP: bias-free projection of the pooled token
   num_classes: int = 1000
+  fused_qkv: bool = False  # timm: one qkv projection per block
 
   @property
   def num_patches(self) -> int:
@@ -59,7 +60,7 @@ class VisionTransformer(nnx.Module):
     self.norm_pre = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs) if config.pre_norm else None
     self.blocks = nnx.List([
         EncoderBlock(width, config.num_attention_heads, config.intermediate_size, act=config.hidden_act,
-                     epsilon=config.layer_norm_eps, qkv_bias=config.qkv_bias, rngs=rngs)
+                     epsilon=config.layer_norm_eps, qkv_bias=config.qkv_bias, fused_qkv=config.fused_qkv, rngs=rngs)
         for _ in range(config.num_hidden_layers)])
     self.norm = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs)
     self.pre_logits = (nnx.Linear(width, config.representation_size, rngs=rngs)
