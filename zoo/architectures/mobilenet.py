@@ -41,7 +41,7 @@ def transformers_mobilenet_v2_config(*, depth_multiplier: float = 1.0, depth_div
   """transformers' ``MobileNetV2Model``: channels c → make_divisible(int(round(c·d)), divisor,
   min_depth), expansion make_divisible(int(round(in·e))), head 1280 when ``finegrained_output``
   and d < 1 (else scaled); residual when stride 1 and in = out."""
-  scale = lambda c: layers.make_divisible(int(round(c * depth_multiplier)), depth_divisible_by, min_depth)
+  scale = lambda c: layers.make_divisible(int(round(c * depth_multiplier)), depth_divisible_by, min_value=min_depth)
   stem = scale(32)
   first = MBConvBlockSpec("ds", stem, scale(16), 3, 1, stem)
   stages, in_dim = [(first,)], first.out_dim
@@ -49,7 +49,7 @@ def transformers_mobilenet_v2_config(*, depth_multiplier: float = 1.0, depth_div
     out_dim, blocks = scale(row.channels), []
     for j in range(row.repeats):
       stride = row.stride if j == 0 else 1
-      mid = layers.make_divisible(int(round(in_dim * expand_ratio)), depth_divisible_by, min_depth)
+      mid = layers.make_divisible(int(round(in_dim * expand_ratio)), depth_divisible_by, min_value=min_depth)
       blocks.append(MBConvBlockSpec("ir", in_dim, out_dim, 3, stride, mid, skip=stride == 1 and in_dim == out_dim))
       in_dim = out_dim
     stages.append(tuple(blocks))
