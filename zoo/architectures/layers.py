@@ -78,7 +78,11 @@ def pad_hw(x, top: int, bottom: int, left: int, right: int, value: float = 0.0):
 def conv(in_features: int, out_features: int, kernel_size: int, *, stride: int = 1, padding="torch",
          groups: int = 1, bias: bool = False, dilation: int = 1, rngs: nnx.Rngs) -> nnx.Conv:
   """An ``nnx.Conv`` with PyTorch's default symmetric padding unless ``padding`` says
-  otherwise ("SAME" = TF dynamic padding, "VALID", or explicit pairs)."""
+  otherwise ("SAME" = TF dynamic padding, "VALID", or explicit pairs).
+
+  "SAME" is XLA's: per spatial axis of the actual input, total = max((⌈n/s⌉-1)s + (k-1)d + 1 - n, 0)
+  with the odd pixel after (:func:`tf_same_padding`), i.e. timm's ``Conv2dSame`` / ``padding='same'``
+  and transformers' ``tf_padding``, at any input size."""
   if padding == "torch":
     padding = torch_padding(kernel_size, dilation)
   return nnx.Conv(in_features, out_features, (kernel_size, kernel_size), strides=stride, padding=padding,
