@@ -5,13 +5,15 @@ a torchvision that does not import beside the main venv's torch), called by
 tests/test_zoo_timm.py as ``python tests/timm_reference.py cases.json out_dir``.
 
 cases.json: {"models": [{"name", "architecture", "kwargs", "resolution", "batch"}, ...],
-"shapes": [architecture, ...]}. For each model case: ``timm.create_model(architecture,
+"shapes": [architecture, ...], "transforms": [{"name", "height", "width", **data_config}, ...]}. For each model case: ``timm.create_model(architecture,
 pretrained=False, **kwargs)``, weights and every norm's scale, bias and running statistics
 drawn away from their defaults, written with timm's ``save_for_hf`` (config.json +
 model.safetensors) to out_dir/name, with ``images.npy`` (NHWC float32), ``logits.npy``
 (``model(x)``) and ``pre_logits.npy`` (``forward_head(forward_features(x), pre_logits=True)``).
 For each shapes entry: the state-dict tensor shapes of the default model (built on the
-meta device, no memory), in out_dir/shapes.json.
+meta device, no memory), in out_dir/shapes.json. For each transforms entry: a random uint8
+image of height × width and timm's evaluation transform of it
+(``timm.data.create_transform(**data_config)``), as out_dir/transforms/name_{in,out}.npy (HWC).
 """
 
 import json
@@ -26,32 +28,41 @@ from timm.models import save_for_hf
 
 
 def randomize(model: torch.nn.Module, images: torch.Tensor, seed: int) -> torch.nn.Module:
-  """Unit-scale random weights; batch-norm statistics measured on ``images`` (so that deep
-  nets keep unit-scale activations) and then scaled/shifted by ±20 %, scales 1 ± 0.2 and biases
-  ±0.1, so that no norm is the identity and every tensor matters."""
+  """Unit-scale zero-mean random weights, biases ±0.1, norm scales 0.5 ± 0.1 and norm biases
+  0.5 ± 0.1 (most ReLUs pass: a random ReLU net in its chaotic regime would amplify float32
+  rounding past 1e-4 within ~50 layers; halved scales keep residual sums O(1)); every batch norm's running statistics
+  are those of its own input on ``images`` in evaluation mode (so that deep nets keep O(1)
+  activations; variances at least a quarter of the layer's mean variance), then moved by 0.2 standard deviations and scaled by 0.8–1.2: no norm is the
+  identity and every tensor matters."""
   generator = torch.Generator().manual_seed(seed)
   randn = lambda shape: torch.randn(shape, generator=generator)
   norms = (torch.nn.BatchNorm2d, torch.nn.LayerNorm, torch.nn.GroupNorm)
+  model.eval()
   with torch.no_grad():
     for module in model.modules():
       for name, tensor in module.named_parameters(recurse=False):
         if isinstance(module, norms):
-          tensor.copy_((1 + 0.2 * randn(tensor.shape)) if name == "weight" else 0.1 * randn(tensor.shape))
+          tensor.copy_((0.5 + 0.1 * randn(tensor.shape)) if name == "weight" else 0.5 + 0.1 * randn(tensor.shape))
         elif name == "weight" and tensor.ndim in (2, 4):
-          tensor.copy_(randn(tensor.shape) / math.sqrt(math.prod(tensor.shape[1:])))
+          weight = randn(tensor.shape) / math.sqrt(math.prod(tensor.shape[1:]))
+          # zero mean per output unit: on post-ReLU (positive) inputs the outputs then have little
+          # mean for the next norm to cancel, which would amplify float32 rounding layer after layer
+          tensor.copy_(weight - weight.flatten(1).mean(1).view(-1, *[1] * (tensor.ndim - 1)))
         elif name == "bias":
           tensor.copy_(0.1 * randn(tensor.shape))
-    batch_norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    for module in batch_norms:
-      module.reset_running_stats()
-      module.momentum = None  # cumulative average: the statistics of the calibration batch
-    model.train()
+
+    def measure(module, inputs):  # runs before the norm, on the already-perturbed upstream output
+      x = inputs[0]
+      mean, var = x.mean((0, 2, 3)), x.var((0, 2, 3))
+      var = torch.maximum(var, 0.25 * var.mean())  # near-constant channels would amplify float32 rounding
+      module.running_mean.copy_(mean + 0.2 * randn(mean.shape) * var.sqrt())
+      module.running_var.copy_(var * (torch.rand(var.shape, generator=generator) * 0.4 + 0.8))
+
+    hooks = [m.register_forward_pre_hook(measure) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
     model(images)
-    for module in batch_norms:
-      module.running_mean.add_(0.2 * randn(module.running_mean.shape) * module.running_var.sqrt())
-      module.running_var.mul_(torch.rand(module.running_var.shape, generator=generator) * 0.4 + 0.8)
-      module.momentum = 0.1
-  return model.eval()
+    for hook in hooks:
+      hook.remove()
+  return model
 
 
 def model_case(case: dict, out_dir: str) -> None:
@@ -60,7 +71,8 @@ def model_case(case: dict, out_dir: str) -> None:
   generator = torch.Generator().manual_seed(1)
   size = case["resolution"]
   images = torch.randn((case["batch"], 3, size, size), generator=generator)
-  calibration = torch.randn((4, 3, size, size), generator=generator)
+  # the statistics of 16 images (the test batch among them): late 1×1 maps need enough samples
+  calibration = torch.cat([images, torch.randn((16 - len(images), 3, size, size), generator=generator)])
   randomize(model, calibration, seed=2)
   with torch.no_grad():
     logits = model(images)
@@ -81,12 +93,26 @@ def shapes(architectures: list[str]) -> dict[str, dict[str, list[int]]]:
   return out
 
 
+def transform_case(case: dict, out_dir: str) -> None:
+  from PIL import Image
+  from timm.data import create_transform
+  config = {k: v for k, v in case.items() if k not in ("name", "height", "width")}
+  image = np.random.default_rng(len(case["name"])).integers(0, 256, (case["height"], case["width"], 3), np.uint8)
+  out = create_transform(**config, is_training=False)(Image.fromarray(image))
+  directory = os.path.join(out_dir, "transforms")
+  os.makedirs(directory, exist_ok=True)
+  np.save(os.path.join(directory, f"{case['name']}_in.npy"), image)
+  np.save(os.path.join(directory, f"{case['name']}_out.npy"), out.permute(1, 2, 0).numpy())
+
+
 def main(cases_file: str, out_dir: str) -> None:
   torch.set_num_threads(int(os.environ.get("OVERLAP_TIMM_THREADS", "2")))
   with open(cases_file) as handle:
     cases = json.load(handle)
   for case in cases.get("models", []):
     model_case(case, out_dir)
+  for case in cases.get("transforms", []):
+    transform_case(case, out_dir)
   with open(os.path.join(out_dir, "shapes.json"), "w") as handle:
     json.dump(shapes(cases.get("shapes", [])), handle)
   with open(os.path.join(out_dir, "versions.json"), "w") as handle:

@@ -29,8 +29,9 @@ class Preprocessing:
   """resolution: output side; crop_fraction: crop/resize ratio (timm's crop_pct);
   interpolation: bilinear | bicubic | nearest; mean/std: per channel on [0, 1] pixels;
   channels: 1 or 3 (grey images are repeated to 3 channels when 3 are asked for);
-  crop_mode: center | squash | border (timm's crop_mode); scale_floor: the resize target is
-  ⌊resolution / crop_fraction⌋ as timm computes it (else rounded)."""
+  crop_mode: center | squash | border (timm's crop_mode); torchvision_sizes: sizes as timm's
+  torchvision transforms compute them (target ⌊resolution / crop_fraction⌋, the long side
+  truncated, crop offsets rounded; else rounded target and long side, offsets floored)."""
   resolution: int
   crop_fraction: float = 1.0
   interpolation: str = "bilinear"
@@ -38,7 +39,7 @@ class Preprocessing:
   std: tuple[float, ...] = (1.0,)
   channels: int = 1
   crop_mode: str = "center"
-  scale_floor: bool = False
+  torchvision_sizes: bool = False
 
   def __post_init__(self):
     if self.interpolation not in _METHODS:
@@ -50,18 +51,26 @@ class Preprocessing:
 
   def _scale_size(self) -> int:
     size = self.resolution / self.crop_fraction
-    return math.floor(size) if self.scale_floor else round(size)
+    return math.floor(size) if self.torchvision_sizes else round(size)
 
   def _resized_size(self, height: int, width: int) -> tuple[int, int]:
     """(height, width) after the resize step (before crop or pad)."""
     short = self._scale_size()
     if self.crop_mode == "squash":
       return short, short
-    if self.crop_mode == "border":  # longest side to the target, aspect kept
-      scale = short / max(height, width)
-      return max(1, round(height * scale)), max(1, round(width * scale))
+    if self.crop_mode == "border":  # longest side to the target, aspect kept (timm's ResizeKeepRatio)
+      ratio = max(height / short, width / short)
+      return max(1, round(height / ratio)), max(1, round(width / ratio))
+    if self.torchvision_sizes:  # torchvision's Resize(int): short side exact, long side truncated
+      if height <= width:
+        return short, int(short * width / height)
+      return int(short * height / width), short
     scale = short / min(height, width)
     return max(short, round(height * scale)), max(short, round(width * scale))
+
+  def _crop_offset(self, size: int) -> int:
+    excess = size - self.resolution
+    return int(round(excess / 2.0)) if self.torchvision_sizes else excess // 2
 
   def _fill(self) -> np.ndarray:
     """The border colour on [0, 1] pixels: timm's round(255 · mean)."""
@@ -83,7 +92,7 @@ class Preprocessing:
     out = out[..., None] if out.ndim == 2 else out
     if self.crop_mode == "border":
       out = _pad_to(out[None], self.resolution, np.round(self._fill() * 255).astype(out.dtype))[0]
-    top, left = (out.shape[0] - self.resolution) // 2, (out.shape[1] - self.resolution) // 2
+    top, left = self._crop_offset(out.shape[0]), self._crop_offset(out.shape[1])
     return out[top:top + self.resolution, left:left + self.resolution]
 
   def __call__(self, images: jax.Array) -> jax.Array:
@@ -103,7 +112,7 @@ class Preprocessing:
       x = jax.image.resize(x, (x.shape[0], new_h, new_w, x.shape[-1]), _METHODS[self.interpolation], antialias=True)
     if self.crop_mode == "border":
       x = _pad_to(x, self.resolution, jnp.asarray(self._fill()[:x.shape[-1]]))
-    top, left = (x.shape[1] - self.resolution) // 2, (x.shape[2] - self.resolution) // 2
+    top, left = self._crop_offset(x.shape[1]), self._crop_offset(x.shape[2])
     x = x[:, top:top + self.resolution, left:left + self.resolution]
     return (x - jnp.asarray(self.mean)) / jnp.asarray(self.std)
 

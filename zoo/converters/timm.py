@@ -17,7 +17,10 @@ from typing import Any, Callable
 
 from flax import nnx
 
+from zoo.architectures.densenet import DenseNet, DenseNetConfig
+from zoo.architectures.inception import InceptionV3
 from zoo.architectures.resnet import ResNet, ResNetConfig
+from zoo.architectures.vgg import LAYERS as VGG_LAYERS, VGG, VGGConfig
 from zoo.converters.huggingface import _read_config, _resolve, _weight_files, cached_conversion, read_safetensors
 from zoo.converters.mapping import ConversionError, load_into
 from zoo.converters.timm_families import ENTRIES as _MORE_FAMILIES
@@ -108,7 +111,7 @@ def _resnet(architecture: str, config: dict) -> ResNet:
       embedding_size=stem_width * 2 if stem != "imagenet" else 64, layer_type=args["block"], stem=stem,
       stem_width=stem_width, avg_down=bool(args.get("avg_down", False)), cardinality=args.get("cardinality", 1),
       base_width=args.get("base_width", 64), se_reduction=16 if attention == "se" else 0, se_divisor=8,
-      indexed_shortcut=True, num_channels=(config.get("model_args") or {}).get("in_chans", 3),
+      indexed_shortcut=True, num_channels=_in_channels(config),
       num_classes=num_classes(config)), rngs=nnx.Rngs(0))
 
 
@@ -126,8 +129,47 @@ def _legacy_senet(architecture: str, config: dict) -> ResNet:
       depths=depth_layers, hidden_sizes=tuple(c * expansion for c in (64, 128, 256, 512)), layer_type=block,
       downsample_in_bottleneck=not resnext, cardinality=32 if resnext else 1, base_width=4 if resnext else 64,
       stem_pool_ceil=True, se_reduction=16, se_divisor=1, indexed_shortcut=True,
-      num_channels=(config.get("model_args") or {}).get("in_chans", 3), num_classes=num_classes(config)),
-      rngs=nnx.Rngs(0))
+      num_channels=_in_channels(config), num_classes=num_classes(config)), rngs=nnx.Rngs(0))
+
+
+def _in_channels(config: dict) -> int:
+  return int((config.get("model_args") or {}).get("in_chans", 3))
+
+
+def _inception_v3(architecture: str, config: dict) -> InceptionV3:
+  args = model_args(architecture, config, {"norm_eps", "act_layer", "norm_layer"})
+  for name, default in (("norm_eps", 1e-3), ("act_layer", "relu"), ("norm_layer", "batchnorm2d")):
+    if args.get(name, default) != default:
+      raise ConversionError(f"timm model {architecture!r}: {name}={args[name]!r} is not supported ({default!r} only).")
+  return InceptionV3(num_classes(config), _in_channels(config), rngs=nnx.Rngs(0))
+
+
+_DENSENETS = {"densenet121": (32, (6, 12, 24, 16)), "densenet161": (48, (6, 12, 36, 24)),
+              "densenet169": (32, (6, 12, 32, 32)), "densenet201": (32, (6, 12, 48, 32))}
+
+
+def _densenet(architecture: str, config: dict) -> DenseNet:
+  growth_rate, block_config = _DENSENETS[architecture]
+  args = model_args(architecture, config, {"growth_rate", "block_config", "bn_size", "stem_type"})
+  if args.get("stem_type", ""):
+    raise ConversionError(f"timm model {architecture!r}: stem_type {args['stem_type']!r} is not supported.")
+  return DenseNet(DenseNetConfig(growth_rate=args.get("growth_rate", growth_rate),
+                                 block_config=tuple(args.get("block_config", block_config)),
+                                 bn_size=args.get("bn_size", 4), num_channels=_in_channels(config),
+                                 num_classes=num_classes(config)), rngs=nnx.Rngs(0))
+
+
+def _dense_layer(match: re.Match) -> str:
+  """``denseblock{i}.denselayer{j}.(norm|conv)(1|2).`` → ``blocks.{i-1}.{j-1}.(bottleneck|expand).…``."""
+  unit = "bottleneck" if match[4] == "1" else "expand"
+  return f"blocks.{int(match[1]) - 1}.{int(match[2]) - 1}.{unit}.{match[3]}."
+
+
+def _vgg(architecture: str, config: dict) -> VGG:
+  args = model_args(architecture, config, {"mlp_ratio"})
+  return VGG(VGGConfig(layers=VGG_LAYERS[architecture.removesuffix("_bn")], batch_norm=architecture.endswith("_bn"),
+                       mlp_ratio=float(args.get("mlp_ratio", 1.0)), num_channels=_in_channels(config),
+                       num_classes=num_classes(config)), rngs=nnx.Rngs(0))
 
 
 def _stage(match: re.Match) -> str:
@@ -159,6 +201,14 @@ FAMILIES: dict[str, TimmFamily] = {
         (r"^layer0\.conv1\.", "stem.conv."), (r"^layer0\.bn1\.", "stem.bn."),
         *_BLOCK_RENAMES,
         (r"^last_linear\.", "head."))),
+    r"inception_v3": TimmFamily(_inception_v3, ((r"^fc\.", "head."),), ignore=(r"^AuxLogits\.",)),
+    r"densenet(121|161|169|201)": TimmFamily(_densenet, (
+        (r"^features\.conv0\.", "stem_conv."), (r"^features\.norm0\.", "stem_norm."),
+        (r"^features\.denseblock(\d+)\.denselayer(\d+)\.(norm|conv)(1|2)\.", _dense_layer),
+        (r"^features\.transition(\d+)\.", lambda m: f"transitions.{int(m[1]) - 1}."),
+        (r"^features\.norm5\.", "final_norm."),
+        (r"^classifier\.", "head."))),
+    r"vgg(11|13|16|19)(_bn)?": TimmFamily(_vgg, ((r"^head\.fc\.", "head."),)),
 }
 
 
@@ -203,7 +253,10 @@ def load_timm(source: str, *, cache_dir=None) -> nnx.Module:
   architecture = config["architecture"]
   family = family_of(architecture, source)
   files = _weight_files(directory)
-  abstract = nnx.eval_shape(lambda: family.build(architecture, config))
+  try:
+    abstract = nnx.eval_shape(lambda: family.build(architecture, config))
+  except ConversionError as error:  # say which checkpoint asked for the unsupported configuration
+    raise ConversionError(f"{source!r}: {error}") from None
   model_name = f"{source} ({architecture})"
   return cached_conversion(
       source, [directory / "config.json", *files], abstract,
@@ -237,5 +290,5 @@ def timm_preprocessing(source: str) -> Preprocessing:
                      f"({sorted(_INTERPOLATIONS)}).")
   return Preprocessing(resolution=int(height), crop_fraction=float(cfg.get("crop_pct") or 0.875),
                        interpolation=_INTERPOLATIONS[interpolation], crop_mode=cfg.get("crop_mode") or "center",
-                       scale_floor=True, mean=tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
+                       torchvision_sizes=True, mean=tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
                        std=tuple(cfg.get("std", (0.229, 0.224, 0.225))), channels=int(channels))
