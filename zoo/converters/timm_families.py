@@ -47,6 +47,14 @@ def _check_pool(name: str, global_pool, expected: set):
     raise ConversionError(f"timm model {name!r}: global_pool {global_pool!r} is not supported (only {sorted(expected)}).")
 
 
+def _square(name: str, size) -> int:
+  """timm's ``img_size`` (an int or [height, width]) as one side; non-square is not supported."""
+  height, width = (size, size) if isinstance(size, int) else size
+  if height != width:
+    raise ConversionError(f"timm model {name!r}: non-square img_size {size} is not supported.")
+  return int(height)
+
+
 # --- EfficientNet builder family -------------------------------------------------------------
 
 # (channel multiplier, depth multiplier) of timm's efficientnet_* / tf_efficientnet_* entry points.
@@ -134,10 +142,8 @@ def _vit_config(name: str, config: dict, size: str, patch: int, resolution: int,
     raise ConversionError(f"timm model {name!r}: class_token=False is not supported.")
   width, depth, heads = VIT_SIZES[size]
   width = arguments.get("embed_dim", width)
-  image_size = arguments.get("img_size", resolution)
-  image_size = image_size[0] if isinstance(image_size, (list, tuple)) else image_size
   return ViTConfig(
-      image_size=int(image_size), patch_size=arguments.get("patch_size", patch), num_channels=arguments["in_chans"],
+      image_size=_square(name, arguments.get("img_size", resolution)), patch_size=arguments.get("patch_size", patch), num_channels=arguments["in_chans"],
       hidden_size=width, num_hidden_layers=arguments.get("depth", depth),
       num_attention_heads=arguments.get("num_heads", heads),
       intermediate_size=int(width * arguments.get("mlp_ratio", 4.0)), hidden_act="gelu", layer_norm_eps=1e-6,
@@ -173,7 +179,7 @@ def build_mixer(name: str, config: dict) -> nnx.Module:
   width = arguments.get("embed_dim", width)
   tokens_ratio, channels_ratio = arguments.get("mlp_ratio", (0.5, 4.0))
   return MlpMixer(MixerConfig(
-      image_size=int(arguments.get("img_size", int(match[3]))), patch_size=arguments.get("patch_size", int(match[2])),
+      image_size=_square(name, arguments.get("img_size", int(match[3]))), patch_size=arguments.get("patch_size", int(match[2])),
       num_channels=arguments["in_chans"], hidden_size=width, num_blocks=arguments.get("num_blocks", depth),
       tokens_mlp_dim=int(tokens_ratio * width), channels_mlp_dim=int(channels_ratio * width), hidden_act="gelu",
       layer_norm_eps=1e-6, num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
