@@ -58,7 +58,7 @@ CASES = [
 for case in CASES:
   case.setdefault("batch", 2)
 # Further architectures of the families: every tensor's name and shape against timm's model.
-SHAPES = ["efficientnet_b3", "tf_efficientnet_b1", "mobilenetv2_100", "mobilenetv2_110d", "dla46x_c", "dla60x_c",
+SHAPES = ["efficientnet_b3", "tf_efficientnet_b1", "mobilenetv2_100", "mobilenetv2_110d", "dla46x_c", "dla60", "dla60x_c",
           "vit_tiny_patch16_384", "deit_tiny_patch16_224"]
 
 
