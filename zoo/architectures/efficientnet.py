@@ -1,6 +1,10 @@
 """EfficientNet (Tan & Le 2019) with the padding of the TF originals as transformers ports
 them: stride-2 convs pad asymmetrically (more after) then run VALID; stride-1 convs pad
-symmetrically. Width/depth scaling from the compound coefficients (B0–B7)."""
+symmetrically. Width/depth scaling from the compound coefficients (B0–B7).
+
+:class:`MBConvNet` is timm's EfficientNet builder in timm's tensor naming (timm's
+``efficientnet_*`` with PyTorch padding, ``tf_efficientnet_*`` with TF "SAME" padding, and
+MobileNetV2, see zoo.architectures.mobilenet), built from decoded block specs."""
 
 from __future__ import annotations
 
