@@ -32,8 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 TOLERANCE = 1e-4
 
 
-def _case(name, architecture, resolution, **kwargs):
-  return {"name": name, "architecture": architecture, "kwargs": kwargs, "resolution": resolution, "batch": 2}
+def _case(name, architecture, resolution, calibration=4, **kwargs):
+  return {"name": name, "architecture": architecture, "kwargs": kwargs, "resolution": resolution, "batch": 2,
+          "calibration": calibration}
 
 
 # Reduced configs where timm takes the keyword, one full-size config per family (small images).
@@ -43,15 +44,14 @@ CASES = [
     _case("resnet26t_reduced", "resnet26t", 33, layers=[1, 1, 1, 1]),  # tiered deep stem, avg-pool down (odd)
     _case("seresnext26d_32x4d", "seresnext26d_32x4d", 64),  # full: deep stem, avg down, SE, 32 groups
     _case("legacy_seresnet50", "legacy_seresnet50", 65),  # full: Caffe v1 blocks, ceil-mode pool (odd size)
-    _case("inception_v3", "inception_v3", 75),  # full (timm has no width/depth arguments)
+    _case("inception_v3", "inception_v3", 75, calibration=16),  # full (timm has no width/depth arguments)
     _case("densenet121_reduced", "densenet121", 32, growth_rate=8, block_config=[2, 2, 2, 2]),
     _case("densenet121", "densenet121", 32),  # full
     _case("vgg11_bn_reduced", "vgg11_bn", 32, mlp_ratio=0.0625),
     _case("vgg19_bn", "vgg19_bn", 32),  # full, ConvMlp head pooled up from 1×1 to 7×7
 ]
 # Architectures checked by name and shape only (every tensor maps, every parameter is filled).
-SHAPES = ["resnet10t", "resnet50c", "resnet50s", "wide_resnet50_2", "resnext50_32x4d", "legacy_seresnet18",
-          "legacy_seresnext26_32x4d", "densenet161", "vgg16"]
+SHAPES = ["resnet10t", "resnet50s", "wide_resnet50_2", "legacy_seresnext26_32x4d", "vgg16"]
 _MEAN, _STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 TRANSFORMS = [
     {"name": "center", "height": 61, "width": 47, "input_size": (3, 32, 32), "crop_pct": 0.95, "crop_mode": "center",
@@ -108,17 +108,11 @@ def test_matches_timm(case, reference, tmp_path):
   logits, embedding = forward(model, np.load(directory / "images.npy"))
   assert_close(logits, np.load(directory / "logits.npy"), f"{case['name']} logits")
   assert_close(embedding, np.load(directory / "pre_logits.npy"), f"{case['name']} embedding")
-  assert list(tmp_path.iterdir()), "the converted state was not cached"
-
-
-def test_cached_conversion_restores_the_same_model(reference, tmp_path):
-  directory = reference / "seresnet18_reduced"
-  images = np.load(directory / "images.npy")
-  first = forward(zoo.load_timm(str(directory), cache_dir=tmp_path), images)
-  (entry,) = list(tmp_path.iterdir())
-  second = forward(zoo.load_timm(str(directory), cache_dir=tmp_path), images)
-  np.testing.assert_array_equal(np.asarray(first[0]), np.asarray(second[0]))
-  assert list(tmp_path.iterdir()) == [entry]
+  (entry,) = list(tmp_path.iterdir())  # the converted state is cached
+  if case is CASES[0]:  # a second load restores the cache, converting nothing
+    again = forward(zoo.load_timm(str(directory), cache_dir=tmp_path), np.load(directory / "images.npy"))
+    np.testing.assert_array_equal(np.asarray(again[0]), np.asarray(logits))
+    assert list(tmp_path.iterdir()) == [entry]
 
 
 @pytest.mark.parametrize("architecture", SHAPES)
