@@ -189,6 +189,23 @@ def test_preprocessing_matches_timm_transforms(case, reference):
   np.testing.assert_allclose(ours, expected, atol=1e-5)
 
 
+def test_zoo_rows_load_timm_weights(reference, tmp_path, monkeypatch):
+  """A row with WeightSource("timm", …) loads through zoo.load; build_timm gives its shapes."""
+  monkeypatch.setenv("OVERLAP_CACHE", str(tmp_path))
+  directory = reference / "seresnet18_reduced"
+  entry = zoo.ModelEntry(
+      name="test.timm_seresnet18", builder=lambda rngs: timm_converter.build_timm(
+          "seresnet18", num_classes=10, layers=[1, 1, 1, 1]), weights=zoo.WeightSource("timm", str(directory)),
+      preprocessing=zoo.timm_preprocessing(str(directory)), num_classes=10, objective="supervised",
+      pretraining_data="none", architecture="seresnet18")
+  loaded = zoo.load(entry, tmp_path)
+  built = zoo.build(entry)
+  assert jax.tree.map(np.shape, nnx.to_pure_dict(nnx.state(loaded))) == jax.tree.map(
+      np.shape, nnx.to_pure_dict(nnx.state(built)))
+  logits, _ = forward(loaded, np.load(directory / "images.npy"))
+  assert_close(logits, np.load(directory / "logits.npy"), "zoo.load seresnet18_reduced logits")
+
+
 def test_missing_timm_environment_fails_with_the_fix(monkeypatch, tmp_path):
   monkeypatch.setenv("OVERLAP_TIMM_PYTHON", str(tmp_path / "absent" / "python"))
   with pytest.raises(pytest.fail.Exception, match="scripts/setup.sh"):
