@@ -4,7 +4,7 @@ Runs in the separate timm environment (``.venv-timm``, see scripts/setup_timm.sh
 a torchvision that does not import beside the main venv's torch), called by
 tests/test_zoo_timm.py as ``python tests/timm_reference.py cases.json out_dir``.
 
-cases.json: {"models": [{"name", "architecture", "kwargs", "resolution", "batch"}, ...],
+cases.json: {"models": [{"name", "architecture", "kwargs", "resolution", "batch"[, "calibration"]}, ...],
 "shapes": [architecture, ...], "transforms": [{"name", "height", "width", **data_config}, ...]}. For each model case: ``timm.create_model(architecture,
 pretrained=False, **kwargs)``, weights and every norm's scale, bias and running statistics
 drawn away from their defaults, written with timm's ``save_for_hf`` (config.json +
@@ -20,6 +20,7 @@ import json
 import math
 import os
 import sys
+import time
 
 import numpy as np
 import timm
@@ -38,9 +39,11 @@ def randomize(model: torch.nn.Module, images: torch.Tensor, seed: int) -> torch.
   randn = lambda shape: torch.randn(shape, generator=generator)
   norms = (torch.nn.BatchNorm2d, torch.nn.LayerNorm, torch.nn.GroupNorm)
   model.eval()
+  filled = set()
   with torch.no_grad():
     for module in model.modules():
       for name, tensor in module.named_parameters(recurse=False):
+        filled.add(id(tensor))
         if isinstance(module, norms):
           tensor.copy_((0.5 + 0.1 * randn(tensor.shape)) if name == "weight" else 0.5 + 0.1 * randn(tensor.shape))
         elif name == "weight" and tensor.ndim in (2, 4):
@@ -58,25 +61,34 @@ def randomize(model: torch.nn.Module, images: torch.Tensor, seed: int) -> torch.
       module.running_mean.copy_(mean + 0.2 * randn(mean.shape) * var.sqrt())
       module.running_var.copy_(var * (torch.rand(var.shape, generator=generator) * 0.4 + 0.8))
 
-    hooks = [m.register_forward_pre_hook(measure) for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    batch_norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    hooks = [m.register_forward_pre_hook(measure) for m in batch_norms]
     model(images)
     for hook in hooks:
       hook.remove()
+    for module in batch_norms:
+      module.num_batches_tracked.zero_()
+      filled.update({id(module.running_mean), id(module.running_var), id(module.num_batches_tracked)})
+  unset = [name for name, t in model.state_dict(keep_vars=True).items() if id(t) not in filled]
+  assert not unset, f"tensors left uninitialised: {unset[:5]}"  # the model was built on the meta device
   return model
 
 
 def model_case(case: dict, out_dir: str) -> None:
-  torch.manual_seed(0)
-  model = timm.create_model(case["architecture"], pretrained=False, **case.get("kwargs", {}))
+  with torch.device("meta"):  # timm's own initialisation is replaced anyway: skip its cost
+    model = timm.create_model(case["architecture"], pretrained=False, **case.get("kwargs", {}))
+  model.to_empty(device="cpu")
   generator = torch.Generator().manual_seed(1)
   size = case["resolution"]
   images = torch.randn((case["batch"], 3, size, size), generator=generator)
-  # the statistics of 16 images (the test batch among them): late 1×1 maps need enough samples
-  calibration = torch.cat([images, torch.randn((16 - len(images), 3, size, size), generator=generator)])
+  # statistics of the test batch and more images ("calibration", default 4 in all): nets whose
+  # late maps are 1×1 at the test resolution need more samples for well-conditioned norms
+  extra = case.get("calibration", 4) - len(images)
+  calibration = torch.cat([images, torch.randn((extra, 3, size, size), generator=generator)])
   randomize(model, calibration, seed=2)
   with torch.no_grad():
-    logits = model(images)
-    pre_logits = model.forward_head(model.forward_features(images), pre_logits=True)
+    features = model.forward_features(images)
+    logits, pre_logits = model.forward_head(features), model.forward_head(features, pre_logits=True)
   directory = os.path.join(out_dir, case["name"])
   save_for_hf(model, directory, safe_serialization=True)
   np.save(os.path.join(directory, "images.npy"), images.permute(0, 2, 3, 1).numpy())
@@ -106,15 +118,22 @@ def transform_case(case: dict, out_dir: str) -> None:
 
 
 def main(cases_file: str, out_dir: str) -> None:
+  print(f"imports: {time.process_time():.1f}s CPU", file=sys.stderr)
   torch.set_num_threads(int(os.environ.get("OVERLAP_TIMM_THREADS", "2")))
   with open(cases_file) as handle:
     cases = json.load(handle)
   for case in cases.get("models", []):
+    start = time.process_time()
     model_case(case, out_dir)
+    print(f"{case['name']}: {time.process_time() - start:.1f}s CPU", file=sys.stderr)
+  start = time.process_time()
   for case in cases.get("transforms", []):
     transform_case(case, out_dir)
+  print(f"transforms: {time.process_time() - start:.1f}s CPU", file=sys.stderr)
   with open(os.path.join(out_dir, "shapes.json"), "w") as handle:
+    start = time.process_time()
     json.dump(shapes(cases.get("shapes", [])), handle)
+    print(f"shapes: {time.process_time() - start:.1f}s CPU", file=sys.stderr)
   with open(os.path.join(out_dir, "versions.json"), "w") as handle:
     json.dump({"timm": timm.__version__, "torch": torch.__version__}, handle)
 

@@ -39,9 +39,12 @@ def load(entry: ModelEntry, zoo_dir) -> nnx.Module:
   if entry.weights.kind == "openai_clip":
     from zoo.converters.openai_clip import load_openai_clip
     return load_openai_clip(entry.weights.location)
+  if entry.weights.kind == "timm":
+    from zoo.converters.timm import load_timm
+    return load_timm(entry.weights.location)
   if entry.weights.kind != "checkpoint":
     raise WeightsUnavailable(f"model {entry.name!r}: unknown weight source kind {entry.weights.kind!r} "
-                             "(checkpoint, huggingface, npz or openai_clip).")
+                             "(checkpoint, huggingface, npz, openai_clip or timm).")
   path = weights_path(entry, zoo_dir)
   if not path.exists():
     raise WeightsUnavailable(

@@ -33,7 +33,7 @@ class ConvBN(nnx.Module):
 
 
 def _block_a(c, pool_features):
-  return (("", ((f"branch1x1", c, 64),), ()),
+  return (("", (("branch1x1", c, 64),), ()),
           ("", (("branch5x5_1", c, 48), ("branch5x5_2", 48, 64, 5, 1, 2)), ()),
           ("", (("branch3x3dbl_1", c, 64), ("branch3x3dbl_2", 64, 96, 3, 1, 1), ("branch3x3dbl_3", 96, 96, 3, 1, 1)), ()),
           ("avg", (("branch_pool", c, pool_features),), ()))

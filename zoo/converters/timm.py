@@ -227,6 +227,14 @@ def family_of(architecture: str, source: str = "") -> TimmFamily:
                         f"architecture patterns (zoo.converters.timm.FAMILIES):\n  {patterns}")
 
 
+def build_timm(architecture: str, num_classes: int = 1000, **kwargs) -> nnx.Module:
+  """A freshly initialised nnx module of a timm architecture (``kwargs`` as timm's model
+  arguments, e.g. ``layers=[1, 1, 1, 1]``): the builder of a zoo row whose weights come from
+  ``WeightSource("timm", ...)``."""
+  config = {"architecture": architecture, "num_classes": num_classes, "model_args": kwargs}
+  return family_of(architecture).build(architecture, config)
+
+
 def read_config(source: str) -> dict[str, Any]:
   """The export's config.json; a ConversionError when it is not timm's format."""
   config = _read_config(_resolve(source), source)
