@@ -53,6 +53,8 @@ def randomize(model: torch.nn.Module, images: torch.Tensor, seed: int) -> torch.
           tensor.copy_(weight - weight.flatten(1).mean(1).view(-1, *[1] * (tensor.ndim - 1)))
         elif name == "bias":
           tensor.copy_(0.1 * randn(tensor.shape))
+        else:  # token and position embeddings (ViT's cls_token / dist_token / pos_embed): O(1) so they matter
+          tensor.copy_(0.5 * randn(tensor.shape))
 
     def measure(module, inputs):  # runs before the norm, on the already-perturbed upstream output
       x = inputs[0]
