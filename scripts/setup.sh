@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets up everything overlap needs on a fresh Debian/Ubuntu machine with Python >= 3.11:
 # a virtual environment in .venv with the package (and the extras named in $1, e.g.
-# "test"), and Debian's Fashion-MNIST files for the offline study and tests.
+# "test"), and Debian's Fashion-MNIST files for the offline study and tests. The extra
+# "timm" instead makes .venv-timm, a separate environment with pyproject.toml's
+# timm-reference pins (timm's PyTorch models for the timm parity tests; ~5.5 GB).
 # Idempotent: a second run only checks. Source it or run it; it prints what it does.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -41,6 +43,10 @@ if [ ! -x "$venv/bin/python" ]; then
   "$venv/bin/python" -m pip install -q --upgrade pip
 fi
 
+with_timm=0
+case ",$extras," in *,timm,*) with_timm=1 ;; esac
+extras="$(echo "$extras" | tr ',' '\n' | grep -vx 'timm' | paste -sd, - || true)"
+
 spec="."
 [ -n "$extras" ] && spec=".[${extras}]"
 # Reinstall when pyproject.toml or the set of top-level packages changed (an editable
@@ -52,6 +58,19 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$fingerprint" ]; then
   echo "overlap setup: installing $spec into $venv"
   "$venv/bin/python" -m pip install -q -e "$spec"
   echo "$fingerprint" > "$stamp"
+fi
+
+if [ "$with_timm" = 1 ]; then
+  timm_venv=".venv-timm"
+  pins="$("$venv/bin/python" -c 'import tomllib; print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["timm-reference"]))')"
+  timm_stamp="$timm_venv/.installed-timm-reference"
+  if [ ! -f "$timm_stamp" ] || [ "$(cat "$timm_stamp")" != "$pins" ]; then
+    echo "overlap setup: installing $pins into $timm_venv (the timm parity reference)"
+    [ -x "$timm_venv/bin/python" ] || "$python" -m venv "$timm_venv"
+    # shellcheck disable=SC2086  # the pins are separate words
+    "$timm_venv/bin/python" -m pip install -q $pins
+    echo "$pins" > "$timm_stamp"
+  fi
 fi
 
 fashion_mnist=/usr/share/datasets/fashion-mnist

@@ -6,6 +6,7 @@ from zoo.converters.big_vision import augreg_hparams, load_npz
 from zoo.converters.huggingface import load_pretrained, pretrained_preprocessing
 from zoo.converters.mapping import ConversionError
 from zoo.converters.openai_clip import load_openai_clip
+from zoo.converters.timm import load_timm, timm_preprocessing
 from zoo.loading import WeightsUnavailable, build, load, save_weights
 from zoo.preprocessing import Preprocessing
 from zoo.registry import (CATEGORIES, ModelEntry, WeightSource, base_of, get, list_models, pair_category, register,

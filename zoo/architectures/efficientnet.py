@@ -1,6 +1,10 @@
 """EfficientNet (Tan & Le 2019) with the padding of the TF originals as transformers ports
 them: stride-2 convs pad asymmetrically (more after) then run VALID; stride-1 convs pad
-symmetrically. Width/depth scaling from the compound coefficients (B0–B7)."""
+symmetrically. Width/depth scaling from the compound coefficients (B0–B7).
+
+:class:`MBConvNet` is timm's EfficientNet builder in timm's tensor naming (timm's
+``efficientnet_*`` with PyTorch padding, ``tf_efficientnet_*`` with TF "SAME" padding, and
+MobileNetV2, see zoo.architectures.mobilenet), built from decoded block specs."""
 
 from __future__ import annotations
 
@@ -111,3 +115,197 @@ class EfficientNet(nnx.Module):
 
   def __call__(self, images):
     return layers.pool_and_classify(self.forward_features(images), self.head)
+
+
+# timm's EfficientNet builder (EfficientNet, MobileNetV2, ...) in timm's tensor naming.
+
+
+@dataclasses.dataclass(frozen=True)
+class MBConvBlockSpec:
+  """One block of timm's EfficientNet builder, channels already rounded.
+
+  ``kind`` "ds": depthwise-separable, dw k×k → [SE] → 1×1 (``mid_dim`` = ``in_dim``);
+  "ir": inverted residual, 1×1 expand to ``mid_dim`` → dw k×k → [SE] → 1×1 project.
+  ``se_dim`` 0 = no squeeze-excite; ``skip``: add the block input to its output.
+  """
+  kind: str
+  in_dim: int
+  out_dim: int
+  kernel_size: int
+  stride: int
+  mid_dim: int
+  se_dim: int = 0
+  skip: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class MBConvNetConfig:
+  """stem conv 3×3/2 (``stem_dim``) → ``stages`` of blocks → 1×1 head conv (``head_dim``).
+  ``padding`` "torch" = symmetric k//2 (timm's default), "SAME" = TF dynamic padding
+  (timm's ``tf_`` models, transformers' MobileNetV2 ``tf_padding``)."""
+  stem_dim: int
+  stages: tuple[tuple[MBConvBlockSpec, ...], ...]
+  head_dim: int
+  act: str = "swish"
+  padding: str = "torch"
+  batch_norm_eps: float = 1e-5
+  num_channels: int = 3
+  num_classes: int = 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class StageRow:
+  """One stage of a timm ``arch_def`` (e.g. ``ir_r2_k3_s2_e6_c24_se0.25``): block kind,
+  repeats, depthwise kernel, first stride, expansion ratio, output channels, SE ratio."""
+  kind: str
+  repeats: int
+  kernel_size: int
+  stride: int
+  expansion: float
+  channels: int
+  se_ratio: float = 0.0
+
+
+# timm's _gen_efficientnet and _gen_mobilenet_v2 arch_def tables.
+EFFICIENTNET_STAGES = (
+    StageRow("ds", 1, 3, 1, 1, 16, 0.25), StageRow("ir", 2, 3, 2, 6, 24, 0.25),
+    StageRow("ir", 2, 5, 2, 6, 40, 0.25), StageRow("ir", 3, 3, 2, 6, 80, 0.25),
+    StageRow("ir", 3, 5, 1, 6, 112, 0.25), StageRow("ir", 4, 5, 2, 6, 192, 0.25),
+    StageRow("ir", 1, 3, 1, 6, 320, 0.25))
+MOBILENET_V2_STAGES = (
+    StageRow("ds", 1, 3, 1, 1, 16), StageRow("ir", 2, 3, 2, 6, 24), StageRow("ir", 3, 3, 2, 6, 32),
+    StageRow("ir", 4, 3, 2, 6, 64), StageRow("ir", 3, 3, 1, 6, 96), StageRow("ir", 3, 3, 2, 6, 160),
+    StageRow("ir", 1, 3, 1, 6, 320))
+
+
+def timm_builder_stages(rows, stem_dim: int, *, channel_multiplier: float = 1.0, depth_multiplier: float = 1.0,
+                        depth_trunc: str = "ceil", fix_first_last: bool = False) -> tuple:
+  """timm's decode_arch_def + EfficientNetBuilder: repeats r → ⌈r·depth⌉ ("ceil") or
+  max(1, round(r·depth)) ("round"), unscaled in the first and last stage when
+  ``fix_first_last``; channels → make_divisible(c·width); expansion channels
+  make_divisible(in·e); SE channels round(block channels·ratio / e); skip when stride 1 and
+  in = out. Returns the stages of :class:`MBConvBlockSpec`."""
+  stages, in_dim = [], stem_dim
+  for index, row in enumerate(rows):
+    multiplier = 1.0 if fix_first_last and index in (0, len(rows) - 1) else depth_multiplier
+    repeats = (max(1, round(row.repeats * multiplier)) if depth_trunc == "round"
+               else int(math.ceil(row.repeats * multiplier)))
+    out_dim = layers.make_divisible(row.channels * channel_multiplier) if channel_multiplier else row.channels
+    blocks = []
+    for j in range(repeats):
+      stride = row.stride if j == 0 else 1
+      mid = in_dim if row.kind == "ds" else layers.make_divisible(in_dim * row.expansion)
+      ratio = row.se_ratio / (1.0 if row.kind == "ds" else row.expansion)
+      blocks.append(MBConvBlockSpec(row.kind, in_dim, out_dim, row.kernel_size, stride, mid,
+                                    se_dim=round(mid * ratio) if row.se_ratio else 0,
+                                    skip=stride == 1 and in_dim == out_dim))
+      in_dim = out_dim
+    stages.append(tuple(blocks))
+  return tuple(stages)
+
+
+class SqueezeExcite(nnx.Module):
+  """x · σ(conv_expand(act(conv_reduce(mean_hw(x)))))."""
+
+  def __init__(self, dim: int, reduced: int, act, *, rngs: nnx.Rngs):
+    self.conv_reduce = layers.conv(dim, reduced, 1, bias=True, rngs=rngs)
+    self.conv_expand = layers.conv(reduced, dim, 1, bias=True, rngs=rngs)
+    self.act = act
+
+  def __call__(self, x):
+    gate = jnp.mean(x, axis=(1, 2), keepdims=True)
+    return x * jax.nn.sigmoid(self.conv_expand(self.act(self.conv_reduce(gate))))
+
+
+class DepthwiseSeparable(nnx.Module):
+  """timm's DepthwiseSeparableConv: act(bn1(conv_dw x)) → [se] → bn2(conv_pw ·) (+ x)."""
+
+  def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
+    eps, self.skip, self.act = config.batch_norm_eps, spec.skip, layers.activation(config.act)
+    self.conv_dw = layers.conv(spec.in_dim, spec.in_dim, spec.kernel_size, stride=spec.stride, groups=spec.in_dim,
+                               padding=config.padding, rngs=rngs)
+    self.bn1 = layers.batch_norm(spec.in_dim, epsilon=eps, rngs=rngs)
+    self.se = SqueezeExcite(spec.in_dim, spec.se_dim, self.act, rngs=rngs) if spec.se_dim else None
+    self.conv_pw = layers.conv(spec.in_dim, spec.out_dim, 1, padding=config.padding, rngs=rngs)
+    self.bn2 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
+
+  def __call__(self, inputs):
+    x = self.act(self.bn1(self.conv_dw(inputs)))
+    if self.se is not None:
+      x = self.se(x)
+    x = self.bn2(self.conv_pw(x))
+    return x + inputs if self.skip else x
+
+
+class InvertedResidual(nnx.Module):
+  """timm's InvertedResidual (MBConv): act(bn1(conv_pw x)) → act(bn2(conv_dw ·)) → [se] →
+  bn3(conv_pwl ·) (+ x)."""
+
+  def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
+    eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, layers.activation(config.act)
+    self.conv_pw = layers.conv(spec.in_dim, mid, 1, padding=config.padding, rngs=rngs)
+    self.bn1 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
+    self.conv_dw = layers.conv(mid, mid, spec.kernel_size, stride=spec.stride, groups=mid, padding=config.padding,
+                               rngs=rngs)
+    self.bn2 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
+    self.se = SqueezeExcite(mid, spec.se_dim, self.act, rngs=rngs) if spec.se_dim else None
+    self.conv_pwl = layers.conv(mid, spec.out_dim, 1, padding=config.padding, rngs=rngs)
+    self.bn3 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
+
+  def __call__(self, inputs):
+    x = self.act(self.bn1(self.conv_pw(inputs)))
+    x = self.act(self.bn2(self.conv_dw(x)))
+    if self.se is not None:
+      x = self.se(x)
+    x = self.bn3(self.conv_pwl(x))
+    return x + inputs if self.skip else x
+
+
+_BLOCKS = {"ds": DepthwiseSeparable, "ir": InvertedResidual}
+
+
+class MBConvNet(nnx.Module):
+  """timm's ``EfficientNet`` class: act(bn1(conv_stem)) → blocks → act(bn2(conv_head)) →
+  global mean (the embedding) → classifier. Serves timm's EfficientNet / ``tf_`` EfficientNet /
+  MobileNetV2 and transformers' MobileNetV2 (see zoo.architectures.mobilenet)."""
+
+  def __init__(self, config: MBConvNetConfig, *, rngs: nnx.Rngs):
+    if config.padding not in ("torch", "SAME"):
+      raise ValueError(f"MBConvNet padding must be 'torch' or 'SAME', got {config.padding!r}.")
+    unknown = {spec.kind for stage in config.stages for spec in stage} - set(_BLOCKS)
+    if unknown:
+      raise ValueError(f"MBConvNet block kinds {sorted(unknown)} are not supported (supported: {sorted(_BLOCKS)}).")
+    self.config = config
+    eps, self.act = config.batch_norm_eps, layers.activation(config.act)
+    self.conv_stem = layers.conv(config.num_channels, config.stem_dim, 3, stride=2, padding=config.padding, rngs=rngs)
+    self.bn1 = layers.batch_norm(config.stem_dim, epsilon=eps, rngs=rngs)
+    self.blocks = nnx.List([nnx.List([_BLOCKS[spec.kind](spec, config, rngs=rngs) for spec in stage])
+                            for stage in config.stages])
+    last = config.stages[-1][-1].out_dim
+    self.conv_head = layers.conv(last, config.head_dim, 1, padding=config.padding, rngs=rngs)
+    self.bn2 = layers.batch_norm(config.head_dim, epsilon=eps, rngs=rngs)
+    self.classifier = nnx.Linear(config.head_dim, config.num_classes, rngs=rngs) if config.num_classes else None
+
+  def forward_features(self, images):
+    x = self.act(self.bn1(self.conv_stem(images)))
+    for stage in self.blocks:
+      for block in stage:
+        x = block(x)
+    return self.act(self.bn2(self.conv_head(x)))
+
+  def __call__(self, images):
+    return layers.pool_and_classify(self.forward_features(images), self.classifier)
+
+
+def timm_efficientnet_config(channel_multiplier: float = 1.0, depth_multiplier: float = 1.0, *,
+                             padding: str = "torch", batch_norm_eps: float = 1e-5, num_classes: int = 1000,
+                             num_channels: int = 3) -> MBConvNetConfig:
+  """timm's ``_gen_efficientnet``: B0's stages scaled by the width and depth multipliers,
+  stem make_divisible(32·w), head make_divisible(1280·w), swish. timm's ``tf_`` models:
+  ``padding="SAME"``, ``batch_norm_eps=1e-3``."""
+  round_channels = lambda c: layers.make_divisible(c * channel_multiplier)
+  stem = round_channels(32)
+  stages = timm_builder_stages(EFFICIENTNET_STAGES, stem, channel_multiplier=channel_multiplier,
+                               depth_multiplier=depth_multiplier)
+  return MBConvNetConfig(stem, stages, round_channels(1280), act="swish", padding=padding,
+                         batch_norm_eps=batch_norm_eps, num_classes=num_classes, num_channels=num_channels)

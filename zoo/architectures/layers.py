@@ -23,6 +23,7 @@ def quick_gelu(x):
 # Activation names as in transformers configs (``hidden_act``).
 ACTIVATIONS = {
     "relu": jax.nn.relu,
+    "relu6": jax.nn.relu6,
     "gelu": functools.partial(jax.nn.gelu, approximate=False),
     "gelu_new": functools.partial(jax.nn.gelu, approximate=True),
     "gelu_pytorch_tanh": functools.partial(jax.nn.gelu, approximate=True),
@@ -53,11 +54,13 @@ def tf_same_padding(size: int, kernel_size: int, stride: int, dilation: int = 1)
   return total // 2, total - total // 2
 
 
-def make_divisible(value: float, divisor: int = 8) -> int:
-  """Channels rounded to a multiple of ``divisor`` (at least ``divisor``), never below 90 % of
-  ``value`` (the TF/timm rule behind EfficientNet's round_filters and BiT's make_div)."""
-  rounded = max(divisor, int(value + divisor / 2) // divisor * divisor)
-  return int(rounded + divisor if rounded < 0.9 * value else rounded)
+def make_divisible(value: float, divisor: int = 8, round_limit: float = 0.9, *, min_value: int | None = None) -> int:
+  """Channels rounded to a multiple of ``divisor`` (at least ``min_value``, default ``divisor``),
+  never below ``round_limit`` · ``value`` (the TF/timm rule behind EfficientNet's round_filters,
+  BiT's make_div, MobileNetV2's depth multiplier and, with round_limit 0, timm's
+  squeeze-excitation widths)."""
+  rounded = max(divisor if min_value is None else min_value, int(value + divisor / 2) // divisor * divisor)
+  return int(rounded + divisor if rounded < round_limit * value else rounded)
 
 
 def pool_and_classify(features, head):
@@ -75,7 +78,11 @@ def pad_hw(x, top: int, bottom: int, left: int, right: int, value: float = 0.0):
 def conv(in_features: int, out_features: int, kernel_size: int, *, stride: int = 1, padding="torch",
          groups: int = 1, bias: bool = False, dilation: int = 1, rngs: nnx.Rngs) -> nnx.Conv:
   """An ``nnx.Conv`` with PyTorch's default symmetric padding unless ``padding`` says
-  otherwise ("SAME" = TF dynamic padding, "VALID", or explicit pairs)."""
+  otherwise ("SAME" = TF dynamic padding, "VALID", or explicit pairs).
+
+  "SAME" is XLA's: per spatial axis of the actual input, total = max((⌈n/s⌉-1)s + (k-1)d + 1 - n, 0)
+  with the odd pixel after (:func:`tf_same_padding`), i.e. timm's ``Conv2dSame`` / ``padding='same'``
+  and transformers' ``tf_padding``, at any input size."""
   if padding == "torch":
     padding = torch_padding(kernel_size, dilation)
   return nnx.Conv(in_features, out_features, (kernel_size, kernel_size), strides=stride, padding=padding,
@@ -88,10 +95,62 @@ def batch_norm(features: int, *, epsilon: float = 1e-5, rngs: nnx.Rngs) -> nnx.B
   return nnx.BatchNorm(features, use_running_average=True, epsilon=epsilon, momentum=0.9, rngs=rngs)
 
 
-def max_pool_torch(x, kernel_size: int, stride: int, padding: int):
-  """PyTorch ``MaxPool2d(kernel, stride, padding)``: padding never wins the max."""
+def _pool_extra(size: int, kernel_size: int, stride: int, padding: int, ceil_mode: bool) -> int:
+  """Pixels PyTorch's pooling reads past the bottom/right padding: in ceil mode the output has
+  ⌈(n + 2p - k) / s⌉ + 1 positions, less the last one if it would start in the padding."""
+  if not ceil_mode:
+    return 0
+  out = -(-(size + 2 * padding - kernel_size) // stride) + 1
+  if (out - 1) * stride >= size + padding:
+    out -= 1
+  return max((out - 1) * stride + kernel_size - (size + 2 * padding), 0)
+
+
+def _pool_padding(x, kernel_size, stride, padding, ceil_mode):
+  return [(padding, padding + _pool_extra(n, kernel_size, stride, padding, ceil_mode)) for n in x.shape[1:3]]
+
+
+def max_pool_torch(x, kernel_size: int, stride: int, padding: int, *, ceil_mode: bool = False):
+  """PyTorch ``MaxPool2d(kernel, stride, padding, ceil_mode)``: padding never wins the max."""
   return nnx.max_pool(x, (kernel_size, kernel_size), strides=(stride, stride),
-                      padding=[(padding, padding), (padding, padding)])
+                      padding=_pool_padding(x, kernel_size, stride, padding, ceil_mode))
+
+
+def avg_pool_torch(x, kernel_size: int, stride: int, padding: int = 0, *, ceil_mode: bool = False,
+                   count_include_pad: bool = True):
+  """PyTorch ``AvgPool2d`` on NHWC: window sums over zero padding divided by the window's
+  pixels inside the padded image (``count_include_pad``) or inside the image itself; the
+  ceil-mode overhang never counts."""
+  pads = _pool_padding(x, kernel_size, stride, padding, ceil_mode)
+  window, strides = (1, kernel_size, kernel_size, 1), (1, stride, stride, 1)
+  spatial = [(0, 0), *pads, (0, 0)]
+  sums = jax.lax.reduce_window(x, 0.0, jax.lax.add, window, strides, spatial)
+  ones = jnp.ones((1, *x.shape[1:3], 1), x.dtype)
+  if count_include_pad:  # the symmetric padding counts, the ceil-mode overhang does not
+    ones = jnp.pad(ones, ((0, 0), (padding, padding), (padding, padding), (0, 0)), constant_values=1)
+    spatial = [(0, 0), *[(0, high - padding) for _, high in pads], (0, 0)]
+  counts = jax.lax.reduce_window(ones, 0.0, jax.lax.add, window, strides, spatial)
+  return sums / counts
+
+
+def adaptive_avg_pool(x, size: tuple[int, int]):
+  """PyTorch ``adaptive_avg_pool2d`` on NHWC: output cell i averages input rows
+  ⌊i·n/m⌋ … ⌈(i+1)·n/m⌉ - 1 (overlapping windows when upsampling)."""
+  def averaging(n, m):
+    matrix = np.zeros((m, n), np.float32)
+    for i in range(m):
+      start, end = (i * n) // m, -(-((i + 1) * n) // m)
+      matrix[i, start:end] = 1.0 / (end - start)
+    return jnp.asarray(matrix, x.dtype)
+  return jnp.einsum("ih,jw,bhwc->bijc", averaging(x.shape[1], size[0]), averaging(x.shape[2], size[1]), x)
+
+
+class Identity(nnx.Module):
+  """A parameter-free placeholder that returns its input (PyTorch ``nn.Identity``), for
+  module lists whose indices must match a checkpoint's ``nn.Sequential``."""
+
+  def __call__(self, x):
+    return x
 
 
 class WeightStandardizedConv(nnx.Module):

@@ -13,14 +13,18 @@ class MultiHeadAttention(nnx.Module):
   """softmax(Q Kᵀ / √d_head + mask) V over ``num_heads`` heads, then an output projection."""
 
   def __init__(self, width: int, num_heads: int, *, qkv_bias: bool = True, key_bias: bool | None = None,
-               rngs: nnx.Rngs):
+               fused_qkv: bool = False, rngs: nnx.Rngs):
     if width % num_heads:
       raise ValueError(f"width {width} is not divisible by num_heads {num_heads}.")
     self.num_heads = num_heads
-    self.query = nnx.Linear(width, width, use_bias=qkv_bias, rngs=rngs)
-    # BEiT / data2vec-vision: biased query and value, bias-free key.
-    self.key = nnx.Linear(width, width, use_bias=qkv_bias if key_bias is None else key_bias, rngs=rngs)
-    self.value = nnx.Linear(width, width, use_bias=qkv_bias, rngs=rngs)
+    if fused_qkv:  # timm: one ``qkv`` Linear whose output is [q | k | v]
+      self.qkv = nnx.Linear(width, 3 * width, use_bias=qkv_bias, rngs=rngs)
+    else:
+      self.query = nnx.Linear(width, width, use_bias=qkv_bias, rngs=rngs)
+      # BEiT / data2vec-vision: biased query and value, bias-free key.
+      self.key = nnx.Linear(width, width, use_bias=qkv_bias if key_bias is None else key_bias, rngs=rngs)
+      self.value = nnx.Linear(width, width, use_bias=qkv_bias, rngs=rngs)
+    self.fused_qkv = fused_qkv
     self.out = nnx.Linear(width, width, rngs=rngs)
 
   def __call__(self, x, mask=None, bias=None):
@@ -28,7 +32,8 @@ class MultiHeadAttention(nnx.Module):
     broadcast) is added to the scaled scores (relative position biases)."""
     batch, tokens, width = x.shape
     split = lambda y: y.reshape(batch, tokens, self.num_heads, width // self.num_heads)
-    q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
+    q, k, v = jnp.split(self.qkv(x), 3, axis=-1) if self.fused_qkv else (self.query(x), self.key(x), self.value(x))
+    q, k, v = split(q), split(k), split(v)
     scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (width // self.num_heads) ** -0.5
     if bias is not None:
       scores = scores + bias.astype(scores.dtype)
@@ -70,9 +75,10 @@ class EncoderBlock(nnx.Module):
 
   def __init__(self, width: int, num_heads: int, mlp_hidden: int, *, act: str, epsilon: float,
                qkv_bias: bool = True, key_bias: bool | None = None, layer_scale: bool = False,
-               swiglu: bool = False, rngs: nnx.Rngs):
+               swiglu: bool = False, fused_qkv: bool = False, rngs: nnx.Rngs):
     self.norm1 = nnx.LayerNorm(width, epsilon=epsilon, rngs=rngs)
-    self.attn = MultiHeadAttention(width, num_heads, qkv_bias=qkv_bias, key_bias=key_bias, rngs=rngs)
+    self.attn = MultiHeadAttention(width, num_heads, qkv_bias=qkv_bias, key_bias=key_bias, fused_qkv=fused_qkv,
+                                   rngs=rngs)
     self.norm2 = nnx.LayerNorm(width, epsilon=epsilon, rngs=rngs)
     self.mlp = SwiGLU(width, mlp_hidden, rngs=rngs) if swiglu else Mlp(width, mlp_hidden, act, rngs=rngs)
     self.ls1 = nnx.Param(jnp.ones((width,))) if layer_scale else None

@@ -42,6 +42,7 @@ class ViTConfig:
   # resized to the input's patch grid as transformers' interpolate_pos_encoding (DINOv2) does.
   position_interpolation: str | None = None
   pooling: str = "cls"  # "cls": class token; "cls_mean_patch": [class token, mean patch token] (DINOv2 head)
+  fused_qkv: bool = False  # timm: one qkv projection per block
 
   @property
   def num_patches(self) -> int:
@@ -76,7 +77,7 @@ class VisionTransformer(nnx.Module):
     self.blocks = nnx.List([
         EncoderBlock(width, config.num_attention_heads, config.intermediate_size, act=config.hidden_act,
                      epsilon=config.layer_norm_eps, qkv_bias=config.qkv_bias, layer_scale=config.layer_scale,
-                     swiglu=config.swiglu, rngs=rngs)
+                     swiglu=config.swiglu, fused_qkv=config.fused_qkv, rngs=rngs)
         for _ in range(config.num_hidden_layers)])
     self.norm = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs)
     self.pre_logits = (nnx.Linear(width, config.representation_size, rngs=rngs)

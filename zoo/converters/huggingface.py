@@ -26,6 +26,7 @@ from zoo.architectures.bit import BiT, BitConfig
 from zoo.architectures.clip import CLIP, TextConfig
 from zoo.architectures.convnext import ConvNext, ConvNextConfig
 from zoo.architectures.efficientnet import EfficientNet, EfficientNetConfig
+from zoo.architectures.mobilenet import MobileNetV2, STAGE_REPEATS, transformers_mobilenet_v2_config
 from zoo.architectures.regnet import RegNet, RegNetConfig
 from zoo.architectures.resnet import ResNet, ResNetConfig
 from zoo.architectures.swin import Swin, SwinConfig
@@ -72,6 +73,27 @@ def _bit(config):
 
 def _efficientnet(config):
   return EfficientNet(_fields(config, EfficientNetConfig, num_classes=_num_classes(config)), rngs=nnx.Rngs(0))
+
+
+def _mobilenet_v2(config):
+  for name, supported in (("output_stride", 32), ("first_layer_is_expansion", True)):
+    if config.get(name, supported) != supported:
+      raise ConversionError(f"MobileNetV2 with {name}={config[name]!r} is not supported (only {supported!r}).")
+  fields = ("depth_multiplier", "depth_divisible_by", "min_depth", "expand_ratio", "finegrained_output", "tf_padding",
+            "hidden_act", "layer_norm_eps", "num_channels")
+  return MobileNetV2(transformers_mobilenet_v2_config(**{k: config[k] for k in fields if k in config},
+                                                      num_classes=_num_classes(config)), rngs=nnx.Rngs(0))
+
+
+def _mobilenet_v2_layer(match: re.Match) -> str:
+  """``layer.{i}.{expand_1x1|conv_3x3|reduce_1x1}.{convolution|normalization}`` (16 inverted
+  residuals in a row) → ``blocks.{stage}.{j}.{conv_pw/bn1 | conv_dw/bn2 | conv_pwl/bn3}``."""
+  index, stage = int(match[1]), 1
+  while index >= STAGE_REPEATS[stage - 1]:
+    index, stage = index - STAGE_REPEATS[stage - 1], stage + 1
+  conv, norm = {"expand_1x1": ("conv_pw", "bn1"), "conv_3x3": ("conv_dw", "bn2"), "reduce_1x1": ("conv_pwl", "bn3")}[
+      match[2]]
+  return f"blocks.{stage}.{index}.{conv if match[3] == 'convolution' else norm}."
 
 
 def _vit_config(config, **overrides):
@@ -148,6 +170,15 @@ FAMILIES: dict[str, Family] = {
         (r"^encoder\.blocks\.(\d+)\.projection\.project_(conv|bn)\.", r"blocks.\1.project_\2."),
         (r"^encoder\.top_(conv|bn)\.", r"head_\1."),
         (r"^classifier\.", "head."))),
+    "mobilenet_v2": Family(_mobilenet_v2, (
+        (r"^mobilenet_v2\.", ""),
+        (r"^conv_stem\.first_conv\.convolution\.", "conv_stem."), (r"^conv_stem\.first_conv\.normalization\.", "bn1."),
+        (r"^conv_stem\.conv_3x3\.convolution\.", "blocks.0.0.conv_dw."),
+        (r"^conv_stem\.conv_3x3\.normalization\.", "blocks.0.0.bn1."),
+        (r"^conv_stem\.reduce_1x1\.convolution\.", "blocks.0.0.conv_pw."),
+        (r"^conv_stem\.reduce_1x1\.normalization\.", "blocks.0.0.bn2."),
+        (r"^layer\.(\d+)\.(expand_1x1|conv_3x3|reduce_1x1)\.(convolution|normalization)\.", _mobilenet_v2_layer),
+        (r"^conv_1x1\.convolution\.", "conv_head."), (r"^conv_1x1\.normalization\.", "bn2."))),
     "vit": Family(_vit, _VIT_RENAMES, ignore=(r"^(vit\.)?pooler\.",)),
     "deit": Family(_deit, _VIT_RENAMES, ignore=(r"^(deit\.)?pooler\.",)),
     "clip": Family(_clip, (

@@ -1,0 +1,134 @@
+"""Inception-v3 (Szegedy et al. 2016, "Rethinking the Inception Architecture"), in
+torchvision's / timm's layout and names (``Conv2d_1a_3x3`` … ``Mixed_7c``).
+
+Every convolution is conv (no bias) → BatchNorm (eps 1e-3) → ReLU. A mixed block runs
+its branches on the same input and concatenates them on the channel axis; a branch may
+start with a 3×3 pool (average, stride 1, padding counted; or max, stride 2) and may end
+in a fork of two convolutions whose outputs are concatenated (blocks E). Converted from
+timm's ``inception_v3`` (tv_in1k, tf_in1k, tf_adv_in1k, gluon_in1k weights) by
+:mod:`zoo.converters.timm`.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from flax import nnx
+
+from zoo.architectures import layers
+
+
+class ConvBN(nnx.Module):
+  """relu(BN(conv(x))) with a (kh, kw) kernel and PyTorch's symmetric (ph, pw) padding."""
+
+  def __init__(self, in_features: int, out_features: int, kernel=1, stride: int = 1, padding=0, *,
+               rngs: nnx.Rngs):
+    kernel = kernel if isinstance(kernel, tuple) else (kernel, kernel)
+    padding = padding if isinstance(padding, tuple) else (padding, padding)
+    self.conv = nnx.Conv(in_features, out_features, kernel, strides=stride,
+                         padding=[(padding[0], padding[0]), (padding[1], padding[1])], use_bias=False, rngs=rngs)
+    self.bn = layers.batch_norm(out_features, epsilon=1e-3, rngs=rngs)
+
+  def __call__(self, x):
+    return nnx.relu(self.bn(self.conv(x)))
+
+
+def _block_a(c, pool_features):
+  return (("", (("branch1x1", c, 64),), ()),
+          ("", (("branch5x5_1", c, 48), ("branch5x5_2", 48, 64, 5, 1, 2)), ()),
+          ("", (("branch3x3dbl_1", c, 64), ("branch3x3dbl_2", 64, 96, 3, 1, 1), ("branch3x3dbl_3", 96, 96, 3, 1, 1)), ()),
+          ("avg", (("branch_pool", c, pool_features),), ()))
+
+
+def _block_b(c):
+  return (("", (("branch3x3", c, 384, 3, 2),), ()),
+          ("", (("branch3x3dbl_1", c, 64), ("branch3x3dbl_2", 64, 96, 3, 1, 1), ("branch3x3dbl_3", 96, 96, 3, 2)), ()),
+          ("max", (), ()))
+
+
+def _block_c(c, c7):
+  row, column = ((1, 7), 1, (0, 3)), ((7, 1), 1, (3, 0))
+  return (("", (("branch1x1", c, 192),), ()),
+          ("", (("branch7x7_1", c, c7), ("branch7x7_2", c7, c7, *row), ("branch7x7_3", c7, 192, *column)), ()),
+          ("", (("branch7x7dbl_1", c, c7), ("branch7x7dbl_2", c7, c7, *column), ("branch7x7dbl_3", c7, c7, *row),
+                ("branch7x7dbl_4", c7, c7, *column), ("branch7x7dbl_5", c7, 192, *row)), ()),
+          ("avg", (("branch_pool", c, 192),), ()))
+
+
+def _block_d(c):
+  return (("", (("branch3x3_1", c, 192), ("branch3x3_2", 192, 320, 3, 2)), ()),
+          ("", (("branch7x7x3_1", c, 192), ("branch7x7x3_2", 192, 192, (1, 7), 1, (0, 3)),
+                ("branch7x7x3_3", 192, 192, (7, 1), 1, (3, 0)), ("branch7x7x3_4", 192, 192, 3, 2)), ()),
+          ("max", (), ()))
+
+
+def _block_e(c):
+  def fork(prefix, features):
+    return ((f"{prefix}a", features, 384, (1, 3), 1, (0, 1)), (f"{prefix}b", features, 384, (3, 1), 1, (1, 0)))
+  return (("", (("branch1x1", c, 320),), ()),
+          ("", (("branch3x3_1", c, 384),), fork("branch3x3_2", 384)),
+          ("", (("branch3x3dbl_1", c, 448), ("branch3x3dbl_2", 448, 384, 3, 1, 1)), fork("branch3x3dbl_3", 384)),
+          ("avg", (("branch_pool", c, 192),), ()))
+
+
+class Mixed(nnx.Module):
+  """Parallel branches concatenated on channels; ``branches`` = ((pool, convs, fork), ...)
+  with conv specs (name, in, out[, kernel, stride, padding])."""
+
+  def __init__(self, branches, *, rngs: nnx.Rngs):
+    self.branches = tuple((pool, tuple(s[0] for s in convs), tuple(s[0] for s in fork))
+                          for pool, convs, fork in branches)
+    for _, convs, fork in branches:
+      for name, *spec in (*convs, *fork):
+        setattr(self, name, ConvBN(*spec, rngs=rngs))
+
+  def __call__(self, x):
+    outputs = []
+    for pool, convs, fork in self.branches:
+      y = x
+      if pool == "avg":
+        y = layers.avg_pool_torch(y, 3, 1, 1)
+      elif pool == "max":
+        y = layers.max_pool_torch(y, 3, 2, 0)
+      for name in convs:
+        y = getattr(self, name)(y)
+      if fork:
+        y = jnp.concatenate([getattr(self, name)(y) for name in fork], axis=-1)
+      outputs.append(y)
+    return jnp.concatenate(outputs, axis=-1)
+
+
+class InceptionV3(nnx.Module):
+  """stem convs + 2 max-pools → Mixed_5b…7c → global mean (2048-d embedding) → Linear.
+  Inputs of at least 75×75 pixels."""
+
+  def __init__(self, num_classes: int = 1000, in_channels: int = 3, *, rngs: nnx.Rngs):
+    self.Conv2d_1a_3x3 = ConvBN(in_channels, 32, 3, 2, rngs=rngs)
+    self.Conv2d_2a_3x3 = ConvBN(32, 32, 3, rngs=rngs)
+    self.Conv2d_2b_3x3 = ConvBN(32, 64, 3, 1, 1, rngs=rngs)
+    self.Conv2d_3b_1x1 = ConvBN(64, 80, 1, rngs=rngs)
+    self.Conv2d_4a_3x3 = ConvBN(80, 192, 3, rngs=rngs)
+    self.Mixed_5b = Mixed(_block_a(192, 32), rngs=rngs)
+    self.Mixed_5c = Mixed(_block_a(256, 64), rngs=rngs)
+    self.Mixed_5d = Mixed(_block_a(288, 64), rngs=rngs)
+    self.Mixed_6a = Mixed(_block_b(288), rngs=rngs)
+    self.Mixed_6b = Mixed(_block_c(768, 128), rngs=rngs)
+    self.Mixed_6c = Mixed(_block_c(768, 160), rngs=rngs)
+    self.Mixed_6d = Mixed(_block_c(768, 160), rngs=rngs)
+    self.Mixed_6e = Mixed(_block_c(768, 192), rngs=rngs)
+    self.Mixed_7a = Mixed(_block_d(768), rngs=rngs)
+    self.Mixed_7b = Mixed(_block_e(1280), rngs=rngs)
+    self.Mixed_7c = Mixed(_block_e(2048), rngs=rngs)
+    self.head = nnx.Linear(2048, num_classes, rngs=rngs) if num_classes else None
+
+  def forward_features(self, images):
+    x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(images)))
+    x = layers.max_pool_torch(x, 3, 2, 0)
+    x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
+    x = layers.max_pool_torch(x, 3, 2, 0)
+    for block in (self.Mixed_5b, self.Mixed_5c, self.Mixed_5d, self.Mixed_6a, self.Mixed_6b, self.Mixed_6c,
+                  self.Mixed_6d, self.Mixed_6e, self.Mixed_7a, self.Mixed_7b, self.Mixed_7c):
+      x = block(x)
+    return x
+
+  def __call__(self, images):
+    return layers.pool_and_classify(self.forward_features(images), self.head)
