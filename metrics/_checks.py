@@ -141,7 +141,8 @@ class PredictionStack:
         raise ValueError(f"{label} has shape {tuple(model_shape)} and dtype {np.dtype(dtype)} but {name}[0] has "
                          f"{expected[0]} and {expected[1]}; every model must cover the same examples and classes, "
                          "stored alike.")
-    (self.num_examples, self.num_classes), self.dtype = expected, expected[1]
+    (self.num_examples, self.num_classes), self.dtype = expected
+    self.num_models = len(self._models)
     if self.num_examples == 0:
       raise ValueError(f"{name} has no examples (E=0).")
     if self.num_classes < 2:
