@@ -36,6 +36,39 @@ def synthetic_probs(num_models: int, num_examples: int, num_classes: int, seed: 
                     shared_fraction: float = 0.5, num_confusable: int = 5, confusion: float = 2.0,
                     noise_scale: float = 0.6, signal: float = 3.85, sharpness: float = 3.0, dtype=jnp.bfloat16):
   """Returns (probs [N, E, K] numpy array of ``dtype``, labels int32[E])."""
+  probs, labels = aligned_empty((num_models, num_examples, num_classes), np.dtype(dtype)), None
+  for model, values, labels in _models(num_models, num_examples, num_classes, seed, dtype, shared_fraction,
+                                       num_confusable, confusion, noise_scale, signal, sharpness):
+    probs[model] = values
+  return probs, labels
+
+
+def write_synthetic_memmaps(directory, num_models: int, num_examples: int, num_classes: int, seed: int = 0,
+                            dtype=jnp.bfloat16, **options):
+  """The same predictions as :func:`synthetic_probs`, generated model by model and written to
+  ``directory/model_NNNNN.npy`` (bfloat16 as its uint16 bit pattern), never all in memory.
+  Returns (paths, labels int32[E]); :func:`open_memmaps` maps them back."""
+  from pathlib import Path
+  directory = Path(directory)
+  directory.mkdir(parents=True, exist_ok=True)
+  paths = []
+  for model, probs, labels in _models(num_models, num_examples, num_classes, seed, dtype, **options):
+    path = directory / f"model_{model:05d}.npy"
+    np.save(path, probs.view(np.uint16) if probs.dtype.name == "bfloat16" else probs)
+    paths.append(path)
+  return paths, labels
+
+
+def open_memmaps(paths, dtype=jnp.bfloat16) -> list[np.memmap]:
+  """Read-only per-model memmaps of :func:`write_synthetic_memmaps` files, in ``dtype``."""
+  mapped = [np.load(path, mmap_mode="r") for path in paths]
+  return [m.view(np.dtype(dtype)) if np.dtype(dtype).name == "bfloat16" else m for m in mapped]
+
+
+def _models(num_models, num_examples, num_classes, seed=0, dtype=jnp.bfloat16, shared_fraction: float = 0.5,
+            num_confusable: int = 5, confusion: float = 2.0, noise_scale: float = 0.6, signal: float = 3.85,
+            sharpness: float = 3.0):
+  """Yields (model index, probs [E, K] numpy of ``dtype``, labels int32[E]) for each model."""
   key = jax.random.PRNGKey(seed)
   label_key, confusable_key, shared_key, signal_key, *model_keys = jax.random.split(key, 4 + num_models)
   labels = jax.random.randint(label_key, (num_examples,), 0, num_classes)
@@ -46,8 +79,7 @@ def synthetic_probs(num_models: int, num_examples: int, num_classes: int, seed: 
   # Examples differ in difficulty: how strongly their confusable classes compete.
   difficulty = confusion * 2 * jax.random.uniform(jax.random.fold_in(confusable_key, 1), (num_examples,))
   signals = signal + 0.15 * jax.random.uniform(signal_key, (num_models,), minval=-1, maxval=1)
-  probs = aligned_empty((num_models, num_examples, num_classes), np.dtype(dtype))
+  labels_host = np.asarray(labels, dtype=np.int32)
   for model in range(num_models):
-    probs[model] = np.asarray(_model_probs(model_keys[model], labels, confusable, shared, signals[model],
-                                           shared_fraction, difficulty, noise_scale, sharpness, dtype))
-  return probs, np.asarray(labels, dtype=np.int32)
+    yield model, np.asarray(_model_probs(model_keys[model], labels, confusable, shared, signals[model],
+                                         shared_fraction, difficulty, noise_scale, sharpness, dtype)), labels_host

@@ -60,7 +60,8 @@ def rounding_tolerance(num_members, magnitude_sum):
 
 @dataclasses.dataclass(frozen=True)
 class CandidateView:
-  """Compact view of a float[N, E, K] prediction stack, enough to certify ensembles.
+  """Compact view of N models' float[E, K] predictions, enough to certify ensembles
+  (host numpy arrays: the all-pairs pass packs them, greedy selection gathers them).
 
   Attributes:
     classes: int32[E, M] candidate class ids per example; column 0 is the label.
@@ -106,18 +107,6 @@ def aligned_empty(shape, dtype, alignment: int = 64) -> np.ndarray:
   buffer = np.empty(size + alignment, np.uint8)
   offset = (-buffer.ctypes.data) % alignment
   return buffer[offset:offset + size].view(dtype).reshape(shape)
-
-
-def _as_device(raw: np.ndarray) -> jax.Array:
-  # device_put aliases 64-byte-aligned host memory on CPU (no copy); jnp.asarray copies.
-  return jax.device_put(raw)
-
-
-@jax.jit
-def _row_sums(raw):
-  """Σ_k p[e, k] in float32, float32[E]. (XLA:CPU runs this one reduction at memory
-  speed; fusing anything more into it, such as a sign check, makes it ~15x slower.)"""
-  return jnp.sum(raw.astype(jnp.float32), axis=-1)
 
 
 def _value_problem(bits: np.ndarray, dtype_name: str) -> str:
@@ -213,8 +202,9 @@ def _model_statistics(raw: np.ndarray, name: str, labels, classes, flat_index, c
   bits = raw.view(_BIT_VIEWS[raw.dtype.name][0])
   flat_bits, num_candidates = bits.reshape(-1), classes.shape[1]
   candidate_bits = np.empty(classes.shape, bits.dtype)
+  row_sums = np.empty(num_examples, np.float32)
   rows = _chunk_rows(num_classes, raw.dtype.itemsize)
-  for start in range(0, num_examples, rows):     # in row chunks: the gather finds each chunk in cache
+  for start in range(0, num_examples, rows):     # in row chunks: every pass finds the chunk in cache
     stop = min(start + rows, num_examples)
     # A value with the sign bit set (negative, −0.0, −NaN) shows in the bitwise OR of
     # the chunk, a flat reduction ~3x faster than a per-row max; NaN and ±inf show in
@@ -224,7 +214,9 @@ def _model_statistics(raw: np.ndarray, name: str, labels, classes, flat_index, c
                        "pass softmax probabilities, not logits.")
     candidate_bits[start:stop] = np.take(flat_bits, flat_index[start * num_candidates:stop * num_candidates]
                                          ).reshape(stop - start, num_candidates)
-  row_sums = np.asarray(_row_sums(_as_device(raw)), np.float64)
+    # Σ_k p[e, k] in float32 (numpy sums contiguous rows pairwise, within the bound used below).
+    row_sums[start:stop] = _widened(bits[start:stop], raw.dtype.name).sum(axis=1, dtype=np.float32)
+  row_sums = row_sums.astype(np.float64)
   invalid = ~np.isfinite(row_sums)
   if invalid.any():
     raise ValueError(f"{name} holds {_value_problem(bits[invalid], raw.dtype.name)}.")
@@ -266,13 +258,16 @@ def _chunk_rows(num_classes: int, itemsize: int) -> int:
   return max(1, _CHUNK_BYTES // (num_classes * itemsize))
 
 
-@functools.partial(jax.jit, static_argnames=("combine",))
-def _finish_view(candidate_values, outside, combine):
-  scores = transform(candidate_values, combine)                        # [N, E, M]
-  # Probabilities are >= 0, so a bound of 0 means "nothing outside"; log 0 = -inf.
-  outside = transform(outside, combine)
-  finite = jnp.where(jnp.isfinite(scores), jnp.abs(scores), 0.0)
-  return scores[..., 0], scores[..., :1] - scores[..., 1:], jnp.max(finite, axis=-1), outside
+def _finish_view(candidate_values: np.ndarray, outside: np.ndarray, combine: str):
+  """(label scores [N, E], margins [N, E, M−1], magnitude [N, E], outside scores [N, E]), float32,
+  in host numpy (as the naive loop and the exact fallback compute scores, and nothing to compile)."""
+  scores = _float32_rows(candidate_values)                              # [N, E, M]
+  if combine == "logit":
+    with np.errstate(divide="ignore"):      # probabilities are >= 0: log 0 = -inf, as intended
+      scores, outside = np.log(scores), np.log(outside)
+  finite = np.where(np.isfinite(scores), np.abs(scores), np.float32(0.0))
+  return (np.ascontiguousarray(scores[..., 0]), scores[..., :1] - scores[..., 1:], finite.max(axis=-1),
+          np.asarray(outside, np.float32))
 
 
 def build_candidate_view(probs, labels, combine: str = "prob", num_candidates: int = 8,
@@ -309,11 +304,9 @@ def build_candidate_view(probs, labels, combine: str = "prob", num_candidates: i
           stack, model, labels, classes, flat_index, combine, atol)
 
     list(pool.map(read, range(num_models)))
-  label_scores, margins, magnitude, outside = _finish_view(jax.device_put(candidate_values), jax.device_put(outside),
-                                                           combine)
-  return CandidateView(classes=jnp.asarray(classes), label_scores=label_scores, margins=margins,
-                       magnitude=magnitude, outside=outside, correct=jax.device_put(correct),
-                       labels=jnp.asarray(labels))
+  label_scores, margins, magnitude, outside = _finish_view(candidate_values, outside, combine)
+  return CandidateView(classes=classes, label_scores=label_scores, margins=margins, magnitude=magnitude,
+                       outside=outside, correct=correct, labels=labels)
 
 
 def certify(label_sum, margin_sum, tolerance, outside_sum):

@@ -93,13 +93,13 @@ _COUNT_LANES = 128
 _CERTAIN, _UNDECIDED, _INCONSISTENT = 1, 2, 4
 # Partner offsets per kernel call. The first offset of a tile is a traced argument,
 # so one compiled kernel serves every tile and its compile time does not grow with N.
-_MAX_OFFSETS_PER_TILE = 8
+_MAX_OFFSETS_PER_TILE = 4    # its compile time grows with T: 4 keeps the first call short
 # Example blocks are spread over this axis of a mesh of every device.
 MESH_AXIS = "examples"
 
 
 def _offsets_per_tile(num_models: int) -> int:
-  """T ≤ 8 partner offsets per tile, spreading the ⌊N/2⌋ offsets evenly over the tiles."""
+  """T ≤ _MAX_OFFSETS_PER_TILE partner offsets per tile, spreading the ⌊N/2⌋ offsets evenly over the tiles."""
   half = max(1, num_models // 2)
   tiles = -(-half // _MAX_OFFSETS_PER_TILE)
   return -(-half // tiles)
@@ -126,37 +126,33 @@ def example_mesh(devices=None) -> Mesh:
 _LABEL, _MAGNITUDE, _OUTSIDE, _CORRECT, _RIVALS = range(5)
 
 
-@functools.lru_cache(maxsize=32)
-def _packer(width: int, group: int, rows: int, sharding: NamedSharding):
-  """A jitted packing of the view into example-block groups, each float32[D, 4 + M−1, W, width]
-  sharded over the mesh (one block per device): channels label score, magnitude, outside bound,
-  correctness (0/1), then the M−1 margins; model rows 0 … W−1 are models n mod N, so the
-  partners a + d (mod N) of every a are one contiguous window of rows. (One array per
-  group: slicing five arrays per block from Python costs more than the kernel, and a
-  block picked inside the kernel by a dynamic index slows every fusion that reads it.)
+def _pack(view: candidates_lib.CandidateView, width: int, group: int, rows: int) -> np.ndarray:
+  """The view packed, in host memory, as float32[G, D, 4 + M−1, W, width]: G groups of D
+  example blocks (one per device), channels label score, magnitude, outside bound,
+  correctness (0/1), then the M−1 margins; model rows 0 … W−1 hold models n mod N, so
+  the partners a + d (mod N) of every a are one contiguous window of rows. (One array
+  per group: slicing five arrays per block costs more than the kernel, and a block
+  picked inside the kernel by a dynamic index slows every fusion that reads it.)
   Padded examples get margins of −1 (certainly wrong; with no margins at all,
   undecided and skipped) and both models wrong (consistent), so they count nowhere."""
+  num_models, num_examples = view.label_scores.shape
+  num_rivals = view.margins.shape[-1]
+  blocks = -(-num_examples // (width * group)) * group
+  packed = candidates_lib.aligned_empty((blocks // group, group, 4 + num_rivals, rows, width), np.float32)
+  wrap = np.arange(rows) % num_models
+  padded = np.empty((num_models, blocks * width), np.float32)
 
-  def pack(label_scores, margins, magnitude, outside, correct):
-    num_models, num_examples = label_scores.shape
-    blocks = -(-num_examples // (width * group)) * group
-    pad = blocks * width - num_examples
-    wrap = jnp.arange(rows) % num_models
+  def put(channel, values, fill):
+    padded[:, :num_examples] = values
+    padded[:, num_examples:] = fill
+    packed[:, :, channel] = padded[wrap].reshape(rows, blocks // group, group, width).transpose(1, 2, 0, 3)
 
-    def split(x, fill):                                # [N, E] → [blocks, W, width]
-      x = jnp.pad(x, ((0, 0), (0, pad)), constant_values=fill)[wrap]
-      return x.reshape(rows, blocks, width).transpose(1, 0, 2)
-
-    rivals = jnp.pad(margins, ((0, 0), (0, pad), (0, 0)), constant_values=-1.0)[wrap]
-    rivals = rivals.reshape(rows, blocks, width, -1).transpose(1, 3, 0, 2)   # [blocks, M−1, W, width]
-    # Stacked in _LABEL, _MAGNITUDE, _OUTSIDE, _CORRECT order.
-    head = jnp.stack([split(label_scores, 0.0), split(magnitude, 0.0), split(outside, 0.0),
-                      split(correct.astype(jnp.float32), 0.0)], axis=1)
-    packed = jnp.concatenate([head, rivals], axis=1)
-    packed = packed.reshape((blocks // group, group) + packed.shape[1:])
-    return tuple(packed[index] for index in range(blocks // group))
-
-  return jax.jit(pack, out_shardings=sharding)
+  for channel, values in ((_LABEL, view.label_scores), (_MAGNITUDE, view.magnitude), (_OUTSIDE, view.outside),
+                          (_CORRECT, view.correct)):
+    put(channel, values, 0.0)
+  for rival in range(num_rivals):
+    put(_RIVALS + rival, view.margins[:, :, rival], -1.0)
+  return packed
 
 
 def _num_lanes(width: int) -> int:
@@ -175,7 +171,7 @@ def _lane_partial_sums(indicator):
 def _certify_one_block(channels, first_offset, running_counts, num_models: int, offsets: int):
   """One example block, T partner offsets d = first_offset … first_offset + T − 1.
 
-  channels: float32[4 + M−1, W, B] (see :func:`_packer`); running_counts: int32[3, T·N, lanes]
+  channels: float32[4 + M−1, W, B] (see :func:`_pack`); running_counts: int32[3, T·N, lanes]
   → state int8[T, N, B] for the pairs (a, a + d mod N), holding bits _CERTAIN, _UNDECIDED
     and _INCONSISTENT (exactly one member right), zero for offsets past ⌊N/2⌋ and for
     the repeated half of offset N/2; and running_counts plus this block's certain,
@@ -233,13 +229,6 @@ class _PairTotals:
   num_recomputed: int
 
 
-def _global(x, sharding):
-  """A host or local array as a global one (only needed when several processes share the mesh)."""
-  if jax.process_count() == 1:
-    return x
-  return jax.device_put(np.asarray(x), sharding)
-
-
 def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_outcomes: bool,
                mesh: Mesh | None = None) -> _PairTotals:
   """Certifies every pair on every example over the mesh, then recomputes the undecided
@@ -255,10 +244,8 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
   width = _block_width(num_models, view.margins.shape[-1], num_examples)
   lanes = _num_lanes(width)
   block_sharding = NamedSharding(mesh, PartitionSpec(MESH_AXIS))
-  replicated = NamedSharding(mesh, PartitionSpec())
-  inputs = [_global(x, replicated) for x in (view.label_scores, view.margins, view.magnitude, view.outside,
-                                            view.correct)]
-  groups = _packer(width, devices, num_models + tiles * offsets, block_sharding)(*inputs)
+  packed = _pack(view, width, devices, num_models + tiles * offsets)
+  groups = [jax.device_put(group, block_sharding) for group in packed]
   counts = np.zeros((3, num_pairs), np.int32)
   out = candidates_lib.aligned_empty((num_pairs, num_examples), np.bool_) if keep_outcomes else None
   undecided_pairs, undecided_examples = [], []
@@ -295,7 +282,8 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
         read_state(*pending)
       pending = (state, group_index, first_offset)
     read_state(*pending)
-    totals = np.asarray(_tile_totals(running))                          # [3, T·N]
+    totals = (np.asarray(running).sum(axis=(0, 3)) if jax.process_count() == 1   # [3, T·N]
+              else np.asarray(_tile_totals(running)))
     for step in range(offsets):
       offset = first_offset + step
       if offset > half:
@@ -310,9 +298,8 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
   if pairs.size:
     pair_a, pair_b = pair_indices(num_models)
     members = np.stack([pair_a[pairs], pair_b[pairs]], axis=1)
-    exact = candidates_lib.full_sum_correct(stack, members, examples, np.asarray(view.labels), combine)
-    correct = np.asarray(view.correct)
-    inconsistent = correct[members[:, 0], examples] != correct[members[:, 1], examples]
+    exact = candidates_lib.full_sum_correct(stack, members, examples, view.labels, combine)
+    inconsistent = view.correct[members[:, 0], examples] != view.correct[members[:, 1], examples]
     np.add.at(fixes[0], pairs, exact.astype(np.int32))
     np.add.at(fixes[1], pairs, (exact & inconsistent).astype(np.int32))
     if out is not None:
@@ -351,7 +338,7 @@ def pairwise_outcomes(probs, labels, combine: str = "prob", *, num_candidates: i
   totals = _all_pairs(stack, view, combine, keep_outcomes=True, mesh=mesh)
   pair_a, pair_b = pair_indices(view.correct.shape[0])
   ensemble_count, converted_count, inconsistent_count = totals.counts
-  return PairwiseOutcomes(correct=view.correct, pair_a=pair_a, pair_b=pair_b,
+  return PairwiseOutcomes(correct=jax.device_put(view.correct), pair_a=pair_a, pair_b=pair_b,
                           ensemble_correct=jax.device_put(totals.ensemble_correct),
                           num_recomputed=totals.num_recomputed,
                           counts={"ensemble_correct": ensemble_count, "converted": converted_count,
@@ -392,37 +379,51 @@ def summarize_outcomes(correct, ensemble_correct, pair_a, pair_b, weights=None):
                      total, pair_a, pair_b)
 
 
-@jax.jit
 def _summary_from_counts(correct, ensemble_count, converted_count, inconsistent_count, pair_a, pair_b):
-  f32 = lambda x: x.astype(jnp.float32)
-  return _statistics(f32(jnp.sum(correct, axis=1, dtype=jnp.int32)), f32(ensemble_count), f32(converted_count),
-                     f32(inconsistent_count), jnp.float32(correct.shape[1]), pair_a, pair_b)
+  """:func:`summarize_outcomes` with uniform weights, from integer counts, in host numpy float32
+  (the same IEEE operations as the jitted path, and nothing to compile on a first call)."""
+  f32 = lambda x: np.asarray(x).astype(np.float32)
+  correct_count = f32(np.sum(np.asarray(correct), axis=1, dtype=np.int32))
+  stats = _statistics(correct_count, f32(ensemble_count), f32(converted_count), f32(inconsistent_count),
+                      np.float32(np.asarray(correct).shape[1]), np.asarray(pair_a), np.asarray(pair_b), xp=np)
+  return {key: jnp.asarray(value) for key, value in stats.items()}
 
 
-def _statistics(correct_count, ensemble_count, converted_count, inconsistent_count, total, pair_a, pair_b):
-  """The pairwise statistics of :func:`summarize_outcomes` from (weighted) counts."""
+def _host_matrix(values, pair_a, pair_b, diagonal):
+  """:func:`_to_matrix` in numpy."""
+  matrix = np.diag(np.asarray(diagonal))
+  matrix[pair_a, pair_b] = values
+  matrix[pair_b, pair_a] = values
+  return matrix
+
+
+def _statistics(correct_count, ensemble_count, converted_count, inconsistent_count, total, pair_a, pair_b, xp=jnp):
+  """The pairwise statistics of :func:`summarize_outcomes` from (weighted) counts (xp: jnp or np)."""
+  to_matrix = _to_matrix if xp is jnp else _host_matrix
   accuracy = correct_count / total
   ensemble_accuracy = ensemble_count / total
   has_inconsistent = inconsistent_count > 0
-  conversion = jnp.where(has_inconsistent, converted_count / jnp.where(has_inconsistent, inconsistent_count, 1.0),
-                         jnp.nan)
-  mean_member = 0.5 * (accuracy[pair_a] + accuracy[pair_b])
+  with np.errstate(invalid="ignore", divide="ignore"):
+    conversion = xp.where(has_inconsistent,
+                          converted_count / xp.where(has_inconsistent, inconsistent_count, xp.float32(1.0)),
+                          xp.float32(xp.nan))
+  mean_member = xp.float32(0.5) * (accuracy[pair_a] + accuracy[pair_b])
   n = accuracy.shape[0]
+  zeros = xp.zeros(n, xp.float32)
   return {
       "accuracy": accuracy,
-      "ensemble_accuracy": _to_matrix(ensemble_accuracy, pair_a, pair_b, accuracy),
-      "relative_improvement": _to_matrix(ensemble_accuracy - mean_member, pair_a, pair_b, jnp.zeros(n)),
-      "error_inconsistency": _to_matrix(inconsistent_count / total, pair_a, pair_b, jnp.zeros(n)),
-      "conversion_rate": _to_matrix(conversion, pair_a, pair_b, jnp.full(n, jnp.nan)),
+      "ensemble_accuracy": to_matrix(ensemble_accuracy, pair_a, pair_b, accuracy),
+      "relative_improvement": to_matrix(ensemble_accuracy - mean_member, pair_a, pair_b, zeros),
+      "error_inconsistency": to_matrix(inconsistent_count / total, pair_a, pair_b, zeros),
+      "conversion_rate": to_matrix(conversion, pair_a, pair_b, xp.full(n, xp.nan, xp.float32)),
   }
 
 
 def summarize(outcomes: PairwiseOutcomes, weights=None) -> dict[str, jax.Array]:
   """:func:`summarize_outcomes` of a :class:`PairwiseOutcomes` (uniform weights by default)."""
   if weights is None and outcomes.counts is not None:
-    return _summary_from_counts(outcomes.correct, jnp.asarray(outcomes.counts["ensemble_correct"]),
-                                jnp.asarray(outcomes.counts["converted"]), jnp.asarray(outcomes.counts["inconsistent"]),
-                                jnp.asarray(outcomes.pair_a), jnp.asarray(outcomes.pair_b))
+    return _summary_from_counts(outcomes.correct, outcomes.counts["ensemble_correct"], outcomes.counts["converted"],
+                                outcomes.counts["inconsistent"], outcomes.pair_a, outcomes.pair_b)
   if weights is not None:
     weights = jnp.asarray(weights, jnp.float32)
   return summarize_outcomes(outcomes.correct, outcomes.ensemble_correct,
@@ -451,9 +452,9 @@ def pairwise_ensemble(probs, labels, combine: str = "prob", *, num_candidates: i
   stack = _checks.as_prediction_stack(probs, "probs", min_models=2)
   view = candidates_lib.build_candidate_view(stack, labels, combine, num_candidates, atol, min_models=2)
   totals = _all_pairs(stack, view, combine, keep_outcomes=False, mesh=mesh)
-  pair_a, pair_b = (jnp.asarray(x) for x in pair_indices(view.correct.shape[0]))
-  ensemble_count, converted_count, inconsistent_count = (jnp.asarray(x) for x in totals.counts)
+  pair_a, pair_b = pair_indices(view.correct.shape[0])
+  ensemble_count, converted_count, inconsistent_count = totals.counts
   result = _summary_from_counts(view.correct, ensemble_count, converted_count, inconsistent_count, pair_a, pair_b)
-  own = jnp.sum(view.correct, axis=1, dtype=jnp.int32)
-  result["ensemble_correct_count"] = _to_matrix(ensemble_count, pair_a, pair_b, own)
+  own = np.sum(view.correct, axis=1, dtype=np.int32)
+  result["ensemble_correct_count"] = jnp.asarray(_host_matrix(ensemble_count, pair_a, pair_b, own))
   return result

@@ -63,7 +63,7 @@ class _Ensemble:
 
   def correct_with(self, candidates: list[int]) -> np.ndarray:
     """bool[C, E]: correctness of the current members plus each candidate."""
-    index = jnp.asarray(candidates)
+    index = np.asarray(candidates)
     view = self.view
     certain, undecided = _score_candidates(self.running, view.label_scores[index], view.margins[index],
                                            view.magnitude[index], view.outside[index], len(self.members))
@@ -72,7 +72,7 @@ class _Ensemble:
     if rows.size:
       members = np.array([self.members + [candidates[row]] for row in rows], dtype=np.int64)
       certain[rows, examples] = candidates_lib.full_sum_correct(
-          self.stack, members, examples, np.asarray(view.labels), self.combine)
+          self.stack, members, examples, view.labels, self.combine)
     return certain
 
   def add(self, model: int) -> None:
