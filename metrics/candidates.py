@@ -215,7 +215,7 @@ def _model_statistics(raw: np.ndarray, name: str, labels, classes, flat_index, c
     candidate_bits[start:stop] = np.take(flat_bits, flat_index[start * num_candidates:stop * num_candidates]
                                          ).reshape(stop - start, num_candidates)
     # Σ_k p[e, k] in float32 (numpy sums contiguous rows pairwise, within the bound used below).
-    row_sums[start:stop] = _widened(bits[start:stop], raw.dtype.name).sum(axis=1, dtype=np.float32)
+    row_sums[start:stop] = raw[start:stop].astype(np.float32, copy=False).sum(axis=1, dtype=np.float32)
   row_sums = row_sums.astype(np.float64)
   invalid = ~np.isfinite(row_sums)
   if invalid.any():

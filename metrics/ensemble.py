@@ -386,7 +386,7 @@ def _summary_from_counts(correct, ensemble_count, converted_count, inconsistent_
   correct_count = f32(np.sum(np.asarray(correct), axis=1, dtype=np.int32))
   stats = _statistics(correct_count, f32(ensemble_count), f32(converted_count), f32(inconsistent_count),
                       np.float32(np.asarray(correct).shape[1]), np.asarray(pair_a), np.asarray(pair_b), xp=np)
-  return {key: jnp.asarray(value) for key, value in stats.items()}
+  return {key: jax.device_put(value) for key, value in stats.items()}
 
 
 def _host_matrix(values, pair_a, pair_b, diagonal):
@@ -456,5 +456,5 @@ def pairwise_ensemble(probs, labels, combine: str = "prob", *, num_candidates: i
   ensemble_count, converted_count, inconsistent_count = totals.counts
   result = _summary_from_counts(view.correct, ensemble_count, converted_count, inconsistent_count, pair_a, pair_b)
   own = np.sum(view.correct, axis=1, dtype=np.int32)
-  result["ensemble_correct_count"] = jnp.asarray(_host_matrix(ensemble_count, pair_a, pair_b, own))
+  result["ensemble_correct_count"] = jax.device_put(_host_matrix(ensemble_count, pair_a, pair_b, own))
   return result
