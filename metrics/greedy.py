@@ -61,16 +61,20 @@ class _Ensemble:
     self.members = [start]
     self.running = (view.label_scores[start], view.margins[start], view.magnitude[start], view.outside[start])
 
-  def correct_with(self, candidates: list[int]) -> np.ndarray:
-    """bool[C, E]: correctness of the current members plus each candidate."""
-    index = np.asarray(candidates)
+  def correct_with(self, candidates: list[int], capacity: int | None = None) -> np.ndarray:
+    """bool[C, E]: correctness of the current members plus each candidate. The candidates are
+    padded to ``capacity`` rows (repeating the first), so every step of a selection runs
+    the one compiled scoring kernel."""
+    index = np.asarray(candidates, np.int64)
+    padded = np.pad(index, (0, max(0, (capacity or len(index)) - len(index))), mode="edge")
     view = self.view
-    certain, undecided = _score_candidates(self.running, view.label_scores[index], view.margins[index],
-                                           view.magnitude[index], view.outside[index], len(self.members))
-    certain = np.array(certain)
-    rows, examples = np.nonzero(np.asarray(undecided))
+    certain, undecided = _score_candidates(self.running, view.label_scores[padded], view.margins[padded],
+                                           view.magnitude[padded], view.outside[padded], len(self.members))
+    certain = np.array(np.asarray(certain)[:len(index)])
+    rows, examples = np.nonzero(np.asarray(undecided)[:len(index)])
     if rows.size:
-      members = np.array([self.members + [candidates[row]] for row in rows], dtype=np.int64)
+      members = np.concatenate([np.broadcast_to(np.asarray(self.members, np.int64), (rows.size, len(self.members))),
+                                index[rows][:, None]], axis=1)
       certain[rows, examples] = candidates_lib.full_sum_correct(
           self.stack, members, examples, view.labels, self.combine)
     return certain
@@ -128,7 +132,7 @@ def greedy_selection(probs, labels, start: int, pool, steps: int, *, eval_probs=
 
   remaining = list(pool)
   for _ in range(steps):
-    counts = ensemble.correct_with(remaining).sum(axis=1)
+    counts = ensemble.correct_with(remaining, capacity=len(pool)).sum(axis=1)
     best = int(np.argmax(counts))          # first maximum: the lowest model index
     chosen = remaining.pop(best)
     ensemble.add(chosen)
