@@ -77,6 +77,9 @@ def main():
   parser.add_argument("--dtype", choices=("bfloat16", "float32"), default="bfloat16")
   parser.add_argument("--memmap_dir", default=None,
                       help="write per-model .npy files here and stream them (deleted afterwards)")
+  parser.add_argument("--keep_files", action="store_true",
+                      help="keep the --memmap_dir files (and reuse them if present) instead of deleting them")
+  parser.add_argument("--skip_pairs", action="store_true", help="only greedy selection")
   parser.add_argument("--naive_pairs", type=int, default=12, help="pairs timed with the naive loop")
   parser.add_argument("--repeats", type=int, default=2, help="calls timed after the first")
   parser.add_argument("--greedy_steps", type=int, default=10, help="0 skips greedy selection")
@@ -90,8 +93,16 @@ def main():
 
   start = time.perf_counter()
   if args.memmap_dir:
-    paths, labels = write_synthetic_memmaps(args.memmap_dir, args.models, args.examples, args.classes, dtype=dtype)
+    existing = sorted(Path(args.memmap_dir).glob("model_*.npy"))
+    labels_path = Path(args.memmap_dir) / "labels.npy"
+    if args.keep_files and len(existing) == args.models and labels_path.exists():
+      paths, labels = existing, np.load(labels_path)
+    else:
+      paths, labels = write_synthetic_memmaps(args.memmap_dir, args.models, args.examples, args.classes, dtype=dtype)
+      np.save(labels_path, labels)
     probs = open_memmaps(paths, dtype)
+    if probs[0].shape != (args.examples, args.classes):
+      raise ValueError(f"{args.memmap_dir} holds models of shape {probs[0].shape}; delete it or change the flags.")
   else:
     probs, labels = synthetic_probs(args.models, args.examples, args.classes, dtype=dtype)
   size_gb = args.models * args.examples * args.classes * np.dtype(dtype).itemsize / 1e9
@@ -100,12 +111,14 @@ def main():
   try:
     run(args, probs, labels, num_pairs, size_gb)
   finally:
-    if args.memmap_dir:
+    if args.memmap_dir and not args.keep_files:
       del probs
       shutil.rmtree(args.memmap_dir, ignore_errors=True)
 
 
 def run(args, probs, labels, num_pairs, size_gb):
+  if args.skip_pairs:
+    return greedy(args, probs, labels, np.asarray(metrics.top1_correct(probs, labels)).mean(axis=1))
   timings = []
   for _ in range(1 + args.repeats):
     start = time.perf_counter()
@@ -151,6 +164,10 @@ def run(args, probs, labels, num_pairs, size_gb):
           f"({example_mismatches} mismatching examples)")
   print(f"peak memory after the pairs (max RSS): {peak_rss_gb():.2f} GB (data {size_gb:.1f} GB)", flush=True)
 
+  greedy(args, probs, labels, accuracy)
+
+
+def greedy(args, probs, labels, accuracy):
   if args.greedy_steps:
     best = int(np.argmax(accuracy))
     start = time.perf_counter()

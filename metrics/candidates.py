@@ -370,6 +370,8 @@ def full_sum_correct(probs, members: np.ndarray, examples: np.ndarray, labels: n
             scores = np.log(scores)
         total[rows] = scores if position == 0 else total[rows] + scores
     out[cases] = total.argmax(axis=1) == labels[example_rows]
+    for model in np.unique(member_rows):      # memory-mapped pages read for this batch leave memory
+      stack.release(int(model))
   return out
 
 
