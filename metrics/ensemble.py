@@ -247,7 +247,11 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
   packed = _pack(view, width, devices, num_models + tiles * offsets)
   groups = [jax.device_put(group, block_sharding) for group in packed]
   counts = np.zeros((3, num_pairs), np.int32)
-  out = candidates_lib.aligned_empty((num_pairs, num_examples), np.bool_) if keep_outcomes else None
+  out = None
+  if keep_outcomes:   # with several processes, each fills only its own examples' columns (then OR-ed)
+    out = candidates_lib.aligned_empty((num_pairs, num_examples), np.bool_)
+    if jax.process_count() > 1:
+      out[:] = False
   undecided_pairs, undecided_examples = [], []
 
   def read_state(state, group_index, first_offset):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import ml_dtypes
 import numpy as np
+import portpicker
 import pytest
 
 import metrics
@@ -122,19 +123,40 @@ def test_a_model_of_the_wrong_shape_or_dtype_is_refused_before_any_read(tmp_path
     metrics.pairwise_outcomes(probs[:1], np.zeros(30, int))
 
 
-@pytest.mark.parametrize("num_models, num_examples", [(7, 333)])
-def test_eight_fake_devices_equal_one(tmp_path, num_models, num_examples):
-  out = tmp_path / "devices.npz"
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
-  job = [sys.executable, str(ROOT / "tests" / "jobs" / "pairwise_devices_job.py"), str(out),
-         str(num_models), str(num_examples), "6", "3"]
+def run_job(out, devices, *extra, wait=True):
+  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}", JAX_PLATFORMS="cpu")
+  job = [sys.executable, str(ROOT / "tests" / "jobs" / "pairwise_devices_job.py"), str(out), "7", "333", "6", "3",
+         *extra]
+  if not wait:
+    return subprocess.Popen(job, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
   done = subprocess.run(job, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
   assert done.returncode == 0, done.stderr[-3000:]
-  result = dict(np.load(out))
+  return dict(np.load(out))
+
+
+def assert_equals_one_device(result):
+  """The job's outcomes equal this (one-device) process's and the naive loop's."""
+  one = metrics.pairwise_outcomes(result["probs"], result["labels"], num_candidates=2)
+  np.testing.assert_array_equal(result["ensemble_correct"], np.asarray(one.ensemble_correct))
+  np.testing.assert_array_equal(result["correct"], np.asarray(one.correct))
+  for key in one.counts:
+    np.testing.assert_array_equal(result[f"count_{key}"], one.counts[key], err_msg=key)
+  assert int(result["num_recomputed"]) == one.num_recomputed > 0     # the exact fallback ran on the shards too
+  np.testing.assert_array_equal(one.ensemble_correct,
+                                naive_outcomes(result["probs"], result["labels"], one.pair_a, one.pair_b))
+
+
+def test_eight_fake_devices_equal_one(tmp_path):
+  result = run_job(tmp_path / "devices.npz", 8)
   assert int(result["devices"]) == 8
-  for key in ("ensemble_correct", "correct", "counts", "num_recomputed"):
-    np.testing.assert_array_equal(result[f"all_{key}"], result[f"one_{key}"], err_msg=key)
-  assert int(result["all_num_recomputed"]) > 0
-  pair_a, pair_b = metrics.pair_indices(num_models)
-  np.testing.assert_array_equal(result["all_ensemble_correct"],
-                                naive_outcomes(result["probs"], result["labels"], pair_a, pair_b))
+  assert_equals_one_device(result)
+
+
+def test_two_processes_of_two_devices_equal_one_process(tmp_path):
+  port = str(portpicker.pick_unused_port())
+  jobs = [run_job(tmp_path / "processes.npz", 2, str(rank), "2", port, wait=False) for rank in range(2)]
+  logs = [job.communicate(timeout=300)[0] for job in jobs]
+  assert all(job.returncode == 0 for job in jobs), [log[-3000:] for log in logs]
+  result = dict(np.load(tmp_path / "processes.npz"))
+  assert (int(result["devices"]), int(result["processes"])) == (4, 2)
+  assert_equals_one_device(result)
