@@ -8,9 +8,13 @@ argmax_k (log p_a[k] + log p_b[k]). Ties resolve to the lowest class id, as
 bfloat16 inputs are widened exactly), so results match the naive loop
 ``((p[a].astype(float32) + p[b]).argmax(-1) == y)`` bit for bit.
 
-All N(N−1)/2 pairs are decided at once from a compact candidate view
-(:mod:`metrics.candidates`); only the rare undecided (pair, example) cases are
-recomputed over all K classes.
+All N(N−1)/2 pairs are decided from a compact candidate view (:mod:`metrics.candidates`,
+built by reading each model once, so the N models may be memmaps or lazy per-model
+readers far larger than memory); only the rare undecided (pair, example) cases are
+recomputed over all K classes, reading just those models' rows. The certification
+kernel has a fixed shape — a tile of T ≤ 4 partner offsets × N models × one block of
+examples, the tile's first offset a traced argument — so it compiles once whatever N,
+and its example blocks are spread over a 1-D mesh of every device (all processes).
 """
 
 from __future__ import annotations
