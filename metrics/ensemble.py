@@ -233,6 +233,17 @@ class _PairTotals:
   num_recomputed: int
 
 
+def _tile_rows(first_offset: int, offsets: int, num_models: int):
+  """(step, first pair index, pairs) of each partner offset of a tile up to ⌊N/2⌋, in
+  :func:`pair_indices` order (every offset has N pairs but N/2, which has N/2)."""
+  half = num_models // 2
+  for step in range(offsets):
+    offset = first_offset + step
+    if offset > half:
+      return
+    yield step, (offset - 1) * num_models, half if 2 * offset == num_models else num_models
+
+
 def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_outcomes: bool,
                mesh: Mesh | None = None) -> _PairTotals:
   """Certifies every pair on every example over the mesh, then recomputes the undecided
@@ -242,8 +253,8 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
   mesh = example_mesh() if mesh is None else mesh
   devices = mesh.size
   num_models, num_examples = view.correct.shape
-  half, offsets = num_models // 2, _offsets_per_tile(num_models)
-  tiles = -(-half // offsets)
+  offsets = _offsets_per_tile(num_models)
+  tiles = -(-(num_models // 2) // offsets)
   num_pairs = num_models * (num_models - 1) // 2
   width = _block_width(num_models, view.margins.shape[-1], num_examples)
   lanes = _num_lanes(width)
@@ -267,12 +278,7 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
         continue
       data = np.asarray(shard.data)[0, :, :, :columns]                # [T, N, columns]
       if out is not None:
-        for step in range(offsets):
-          offset = first_offset + step
-          if offset > half:
-            break
-          rows = half if 2 * offset == num_models else num_models
-          base = (offset - 1) * num_models                              # only offset N/2 has fewer rows
+        for step, base, rows in _tile_rows(first_offset, offsets, num_models):
           # _CERTAIN is bit 0, so `state & _CERTAIN` is already a valid bool byte.
           np.bitwise_and(data[step, :rows], _CERTAIN, out=out[base:base + rows, start:start + columns].view(np.int8))
       steps, rows, columns_hit = np.nonzero(data & _UNDECIDED)
@@ -292,12 +298,7 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
     read_state(*pending)
     totals = (np.asarray(running).sum(axis=(0, 3)) if jax.process_count() == 1   # [3, T·N]
               else np.asarray(_tile_totals(running)))
-    for step in range(offsets):
-      offset = first_offset + step
-      if offset > half:
-        break
-      rows = half if 2 * offset == num_models else num_models
-      base = (offset - 1) * num_models
+    for step, base, rows in _tile_rows(first_offset, offsets, num_models):
       counts[:, base:base + rows] = totals[:, step * num_models:step * num_models + rows]
 
   pairs = np.concatenate(undecided_pairs) if undecided_pairs else np.zeros(0, np.int64)
