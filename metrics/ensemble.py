@@ -268,26 +268,37 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
     if jax.process_count() > 1:
       out[:] = False
   undecided_pairs, undecided_examples = [], []
+  zero_counts = candidates_lib.aligned_empty((devices, 3, offsets * num_models, lanes), np.int32)
+  zero_counts[:] = 0
+
+  def local_blocks(state):
+    """(device position, int8[T, N, B]) of each block of ``state`` held by this process."""
+    if devices == 1 and jax.process_count() == 1:
+      return [(0, np.asarray(state)[0])]
+    return [(shard.index[0].start or 0, np.asarray(shard.data)[0]) for shard in state.addressable_shards]
 
   def read_state(state, group_index, first_offset):
-    for shard in state.addressable_shards:
-      block = group_index * devices + (shard.index[0].start or 0)
-      start = block * width
+    for position, data in local_blocks(state):
+      start = (group_index * devices + position) * width
       columns = min(width, num_examples - start)
       if columns <= 0:
         continue
-      data = np.asarray(shard.data)[0, :, :, :columns]                # [T, N, columns]
       if out is not None:
         for step, base, rows in _tile_rows(first_offset, offsets, num_models):
           # _CERTAIN is bit 0, so `state & _CERTAIN` is already a valid bool byte.
-          np.bitwise_and(data[step, :rows], _CERTAIN, out=out[base:base + rows, start:start + columns].view(np.int8))
-      steps, rows, columns_hit = np.nonzero(data & _UNDECIDED)
-      undecided_pairs.append((first_offset + steps - 1) * num_models + rows)
-      undecided_examples.append(start + columns_hit)
+          np.bitwise_and(data[step, :rows, :columns], _CERTAIN,
+                         out=out[base:base + rows, start:start + columns].view(np.int8))
+      # A flat scan of the contiguous block (several times faster than a 3-D nonzero).
+      hits = np.flatnonzero(np.bitwise_and(data, _UNDECIDED).view(np.uint8))
+      step_row, column = np.divmod(hits, width)
+      keep = column < columns
+      undecided_pairs.append((first_offset + step_row[keep] // num_models - 1) * num_models
+                             + step_row[keep] % num_models)
+      undecided_examples.append(start + column[keep])
 
   for tile in range(tiles):
     first_offset = tile * offsets + 1
-    running = jax.device_put(np.zeros((devices, 3, offsets * num_models, lanes), np.int32), block_sharding)
+    running = jax.device_put(zero_counts, block_sharding)          # aliases the host zeros on CPU
     pending = None
     for group_index, channels in enumerate(groups):    # dispatched back to back; read one behind
       state, running = _certify_tile(channels, np.int32(first_offset), running, num_models=num_models,
