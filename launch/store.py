@@ -26,6 +26,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import threading
 import uuid
 from typing import Any, Iterable
 
@@ -221,3 +222,174 @@ def read(root, dataset: str, split: str, models: list[str] | None = None) -> Res
     raise ValueError(f"models have different logit shapes {shapes}; they cannot be stacked.")
   return Results(models=models, logits=np.stack(logits), embeddings=embeddings, labels=labels, ids=ids,
                  manifests=manifests)
+
+
+class LazyLogits:
+  """One model's logits on one split as a lazy [E, K] array, read chunk by chunk.
+
+  An array-like (``shape``, ``dtype``, ``ndim``, ``__getitem__`` over rows,
+  ``__array__``) that the metrics read model by model, so a thousand models'
+  outputs never need to fit in memory together. Rows follow ``row_order`` (stored
+  row of each output row; :func:`lazy_read` aligns every model to one id order).
+  With ``temperature`` it holds the calibrated probabilities
+  ``metrics.apply_temperature`` gives (float32 softmax(z / T)), the metrics' input;
+  each stored chunk is then transformed whole (padded to the chunk size, so every
+  row is computed the same way whichever rows are asked for). Every chunk's checksum
+  is verified when its logits are read; the last chunk read is kept.
+  """
+
+  def __init__(self, root, dataset: str, split: str, model: str, *, temperature: float | None = None,
+               row_order: np.ndarray | None = None):
+    self.name, self.directory = model, model_dir(root, dataset, split, model)
+    self.manifest = _complete_manifest(root, dataset, split, model)
+    self.num_examples, self.chunk_size = self.manifest["num_examples"], self.manifest["chunk_size"]
+    self.row_order = np.arange(self.num_examples) if row_order is None else np.asarray(row_order, np.int64)
+    if temperature is not None and not temperature > 0:
+      raise ValueError(f"temperature of model {model!r} must be positive; got {temperature}.")
+    self.temperature = temperature
+    self._cached, self._lock = (None, None), threading.Lock()
+    first = self._chunk(0)
+    self.shape = (len(self.row_order), first.shape[1])
+    self.dtype = first.dtype
+
+  ndim = 2
+
+  def __len__(self) -> int:
+    return self.shape[0]
+
+  def _chunk(self, index: int) -> np.ndarray:
+    """Chunk ``index``'s logits (decoded; probabilities if a temperature is set), checksum verified."""
+    with self._lock:
+      if self._cached[0] == index:
+        return self._cached[1]
+      name = _chunk_name(index)
+      data = (self.directory / f"{name}.npz").read_bytes()
+      expected = json.loads((self.directory / f"{name}.json").read_text())["sha256"]
+      if hashlib.sha256(data).hexdigest() != expected:
+        raise ValueError(f"chunk {index} of model {self.name!r} ({self.directory}) fails its checksum (corrupted); "
+                         "rerun the same launch.evaluate command to recompute it.")
+      with np.load(io.BytesIO(data), allow_pickle=False) as chunk:
+        logits = chunk["logits"]
+      if self.manifest.get("logits_dtype") == "bfloat16" and logits.dtype == np.uint16:
+        import ml_dtypes
+        logits = logits.view(ml_dtypes.bfloat16)      # stored as its bit pattern (.npz has no bfloat16)
+      if self.temperature is not None:
+        logits = self._calibrated(logits)
+      self._cached = (index, logits)
+      return logits
+
+  def _calibrated(self, logits: np.ndarray) -> np.ndarray:
+    import metrics
+    rows = logits.shape[0]
+    padded = np.zeros((1, self.chunk_size) + logits.shape[1:], logits.dtype)
+    padded[0, :rows] = logits
+    return np.asarray(metrics.apply_temperature(padded, [self.temperature]))[0, :rows]
+
+  def _rows(self, rows: np.ndarray) -> np.ndarray:
+    stored = self.row_order[rows]
+    out = np.empty((len(stored), self.shape[1]), self.dtype)
+    chunks = stored // self.chunk_size
+    for index in np.unique(chunks):                   # each needed chunk read once
+      hit = np.flatnonzero(chunks == index)
+      out[hit] = self._chunk(int(index))[stored[hit] - index * self.chunk_size]
+    return out
+
+  def __getitem__(self, key):
+    rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
+    if isinstance(rows, (int, np.integer)):
+      return self._rows(np.arange(self.shape[0])[[rows]])[(0,) + rest]
+    return self._rows(np.arange(self.shape[0])[rows])[(slice(None),) + rest]
+
+  def __array__(self, dtype=None, copy=None):
+    out = np.empty(self.shape, self.dtype)
+    position = np.empty(self.num_examples, np.int64)
+    position[self.row_order] = np.arange(len(self.row_order))
+    for index in range(-(-self.num_examples // self.chunk_size)):
+      start = index * self.chunk_size
+      values = self._chunk(index)
+      out[position[start:start + len(values)]] = values
+    return out if dtype is None else out.astype(dtype)
+
+
+def _complete_manifest(root, dataset: str, split: str, model: str) -> dict:
+  """A model's manifest, after checking that every chunk is present (checksums are verified on read)."""
+  directory = model_dir(root, dataset, split, model)
+  if not (directory / "manifest.json").exists():
+    raise FileNotFoundError(f"no results for model {model!r} on {dataset}/{split} under {root} "
+                            f"(have: {list_models(root, dataset, split)}); run launch.evaluate for it first.")
+  manifest = json.loads((directory / "manifest.json").read_text())
+  num_chunks = -(-manifest["num_examples"] // manifest["chunk_size"])
+  missing = [i for i in range(num_chunks) if not (directory / f"{_chunk_name(i)}.json").exists()
+             or not (directory / f"{_chunk_name(i)}.npz").exists()]
+  if missing:
+    raise ValueError(f"results of model {model!r} on {dataset}/{split} are incomplete: chunks "
+                     f"{missing[:10]}{'...' if len(missing) > 10 else ''} of {num_chunks} are missing; "
+                     "rerun the same launch.evaluate command to complete them.")
+  return manifest
+
+
+def _ids_and_labels(directory: epath.Path, num_chunks: int) -> tuple[np.ndarray, np.ndarray]:
+  """A model's example ids and labels, reading only those members of each chunk."""
+  ids, labels = [], []
+  for index in range(num_chunks):
+    with (directory / f"{_chunk_name(index)}.npz").open("rb") as file, np.load(file, allow_pickle=False) as chunk:
+      ids.append(chunk["ids"])
+      labels.append(chunk["labels"])
+  return np.concatenate(ids), np.concatenate(labels)
+
+
+@dataclasses.dataclass(frozen=True)
+class LazyResults:
+  """Several models' outputs on one split, aligned by example id, read lazily.
+
+  Attributes:
+    models: model names, in order.
+    logits: one :class:`LazyLogits` [E, K] per model (a sequence the metrics take as is).
+    labels: int[E]; ids: [E] example ids (the first model's order).
+    manifests: model name → its manifest.
+  """
+  models: list[str]
+  logits: list[LazyLogits]
+  labels: np.ndarray
+  ids: np.ndarray
+  manifests: dict[str, dict]
+
+
+def lazy_read(root, dataset: str, split: str, models: list[str] | None = None, *,
+              temperatures=None) -> LazyResults:
+  """:func:`read` without loading any logits: ids and labels are read and checked as
+  :func:`read` checks them (same ids, same labels, rows in the first model's id order),
+  logits come as per-model :class:`LazyLogits`. ``temperatures`` (one per model) turns
+  them into calibrated probabilities, ready for ``metrics.pairwise_ensemble`` and
+  ``metrics.greedy_selection``."""
+  models = list_models(root, dataset, split) if models is None else list(models)
+  if not models:
+    raise FileNotFoundError(f"no results for {dataset}/{split} under {root}.")
+  temperatures = [None] * len(models) if temperatures is None else list(temperatures)
+  if len(temperatures) != len(models):
+    raise ValueError(f"temperatures has {len(temperatures)} entries for {len(models)} models; give one per model.")
+  manifests = {model: _complete_manifest(root, dataset, split, model) for model in models}
+  ids = labels = position = None
+  logits = []
+  for model, temperature in zip(models, temperatures):
+    manifest = manifests[model]
+    num_chunks = -(-manifest["num_examples"] // manifest["chunk_size"])
+    model_ids, model_labels = _ids_and_labels(model_dir(root, dataset, split, model), num_chunks)
+    if ids is None:
+      ids, labels = model_ids, model_labels
+      if len(np.unique(ids)) != len(ids):
+        raise ValueError(f"model {model!r} has duplicate example ids on {dataset}/{split}.")
+      position = {key: row for row, key in enumerate(ids.tolist())}
+    if len(model_ids) != len(ids) or set(model_ids.tolist()) != set(position):
+      raise ValueError(f"models {models[0]!r} and {model!r} were evaluated on different examples of "
+                       f"{dataset}/{split} ({len(ids)} vs {len(model_ids)} ids); evaluate both on the same split.")
+    order = np.empty(len(ids), np.int64)
+    order[[position[key] for key in model_ids.tolist()]] = np.arange(len(ids))
+    if not np.array_equal(model_labels[order], labels):
+      raise ValueError(f"models {models[0]!r} and {model!r} disagree on the labels of some examples of "
+                       f"{dataset}/{split}; their stores come from different data.")
+    logits.append(LazyLogits(root, dataset, split, model, temperature=temperature, row_order=order))
+  shapes = {lazy.name: lazy.shape[1:] for lazy in logits}
+  if len(set(shapes.values())) != 1:
+    raise ValueError(f"models have different logit shapes {shapes}; they cannot be used together.")
+  return LazyResults(models=models, logits=logits, labels=labels, ids=ids, manifests=manifests)

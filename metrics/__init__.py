@@ -4,8 +4,10 @@ Pure functions of arrays: no files, no flags. See each function's docstring for 
 formula and the paper figure it serves.
 """
 
+from metrics._checks import PredictionStack
 from metrics.agreement import accuracy, cohen_kappa, error_inconsistency, outcome_rates, top1_correct
-from metrics.ensemble import PairwiseOutcomes, pair_indices, pairwise_ensemble, pairwise_outcomes, summarize
+from metrics.ensemble import (PairwiseOutcomes, example_mesh, pair_indices, pairwise_ensemble, pairwise_outcomes,
+                              summarize)
 from metrics.greedy import GreedyResult, greedy_selection
 from metrics.bootstrap import Interval, paired_bootstrap, pairwise_intervals, resample_counts
 from metrics.calibration import apply_temperature, fit_temperature, negative_log_likelihood

@@ -122,10 +122,21 @@ def accuracy(correct, weights):
 
 
 def top1_correct(scores, labels) -> np.ndarray:
-  """bool[N, E]: argmax_k scores[n, e, k] == labels[e], ties to the lowest class (numpy.argmax)."""
-  _checks.check_prediction_stack(scores, "scores")
-  labels = _checks.as_labels(labels, scores.shape[1], scores.shape[2])
-  return np.asarray(_top1_correct(jnp.asarray(scores), jnp.asarray(labels)))
+  """bool[N, E]: argmax_k scores[n, e, k] == labels[e], ties to the lowest class (numpy.argmax).
+
+  ``scores`` is one float[N, E, K] array or a sequence of N per-model float[E, K]
+  array-likes (memmaps, the store's lazy reader), then read one model at a time.
+  """
+  stack = _checks.as_prediction_stack(scores, "scores")
+  labels = _checks.as_labels(labels, stack.num_examples, stack.num_classes)
+  if isinstance(scores, (np.ndarray, jax.Array)) and not isinstance(scores, np.memmap):
+    return np.asarray(_top1_correct(jnp.asarray(scores), jnp.asarray(labels)))
+  labels = jnp.asarray(labels)
+  out = np.empty(stack.shape[:2], bool)
+  for model in range(stack.num_models):
+    out[model] = np.asarray(_top1_correct(jnp.asarray(stack.model(model))[None], labels))[0]
+    stack.release(model)
+  return out
 
 
 @jax.jit

@@ -60,7 +60,8 @@ def rounding_tolerance(num_members, magnitude_sum):
 
 @dataclasses.dataclass(frozen=True)
 class CandidateView:
-  """Compact view of a float[N, E, K] prediction stack, enough to certify ensembles.
+  """Compact view of N models' float[E, K] predictions, enough to certify ensembles
+  (host numpy arrays: the all-pairs pass packs them, greedy selection gathers them).
 
   Attributes:
     classes: int32[E, M] candidate class ids per example; column 0 is the label.
@@ -94,12 +95,9 @@ def default_atol(dtype) -> float:
   return 1e-3 + float(jnp.finfo(dtype).eps)
 
 
-def _model_array(probs, model: int) -> np.ndarray:
-  """One model's [E, K] predictions as a C-contiguous numpy array (no copy if possible)."""
-  raw = np.ascontiguousarray(np.asarray(probs[model]))
-  if raw.dtype.name not in _BIT_VIEWS:
-    raw = raw.astype(np.float32)
-  return raw
+def _supported(raw: np.ndarray) -> np.ndarray:
+  """Float storage other than float32/float16/bfloat16 (e.g. float64) as float32."""
+  return raw if raw.dtype.name in _BIT_VIEWS else raw.astype(np.float32)
 
 
 def aligned_empty(shape, dtype, alignment: int = 64) -> np.ndarray:
@@ -111,18 +109,6 @@ def aligned_empty(shape, dtype, alignment: int = 64) -> np.ndarray:
   return buffer[offset:offset + size].view(dtype).reshape(shape)
 
 
-def _as_device(raw: np.ndarray) -> jax.Array:
-  # device_put aliases 64-byte-aligned host memory on CPU (no copy); jnp.asarray copies.
-  return jax.device_put(raw)
-
-
-@jax.jit
-def _row_sums(raw):
-  """Σ_k p[e, k] in float32, float32[E]. (XLA:CPU runs this one reduction at memory
-  speed; fusing anything more into it, such as a sign check, makes it ~15x slower.)"""
-  return jnp.sum(raw.astype(jnp.float32), axis=-1)
-
-
 def _value_problem(bits: np.ndarray, dtype_name: str) -> str:
   """Describes what is wrong with rows (bit patterns) whose row sum is not finite."""
   _, inf_bits = _BIT_VIEWS[dtype_name]
@@ -131,24 +117,31 @@ def _value_problem(bits: np.ndarray, dtype_name: str) -> str:
   return "values so large that their float32 row sums overflow; pass softmax probabilities, not logits"
 
 
-def _choose_candidate_classes(probs, labels, num_models: int, num_candidates: int, pool) -> np.ndarray:
+def _choose_candidate_classes(stack: _checks.PredictionStack, labels, num_candidates: int, pool) -> np.ndarray:
   """int32[E, M]: the label, then the M − 1 classes with the highest max over a spread of models.
 
-  Works on bit patterns (their order is the values' order for non-negative floats),
-  in cache-sized row chunks spread over the worker threads. Any choice is correct
-  (certification never trusts it); a good one only leaves fewer cases undecided.
+  Works on bit patterns (their order is the values' order for non-negative floats).
+  Numpy-backed input (arrays, memmaps) is read in cache-sized row chunks of every
+  voter at once; other per-model objects voter by voter into one [E, K] running
+  maximum (memory O(E·K)). Any choice is correct (certification never trusts it);
+  a good one only leaves fewer cases undecided.
   """
+  num_models, num_examples, num_classes = stack.shape
   voters = np.unique(np.linspace(0, num_models - 1, min(num_models, _CANDIDATE_VOTERS)).round().astype(int))
+  rows = _chunk_rows(num_classes, stack.dtype.itemsize)   # the keys never leave the cache
+  chunks = [slice(start, start + rows) for start in range(0, num_examples, rows)]
 
-  def choose(rows: slice) -> np.ndarray:
-    keys = None
-    for model in voters:
-      raw = np.asarray(probs[model, rows])       # a view of numpy input; a copy of this chunk only otherwise
-      bits = raw.view(_BIT_VIEWS[raw.dtype.name][0])
-      # Unvalidated here (the full pass validates every model); a NaN only costs speed.
-      # Keys start at 1 so that a class already chosen (set to 0) never ties with one
-      # still free: the M classes are always distinct.
-      keys = np.bitwise_or(bits, 1) if keys is None else np.maximum(keys, bits, out=keys)
+  def bits_of(raw):
+    raw = _supported(raw)
+    return raw.view(_BIT_VIEWS[raw.dtype.name][0])
+
+  def merge(keys, bits):
+    # Unvalidated here (the full pass validates every model); a NaN only costs speed.
+    # Keys start at 1 so that a class already chosen (set to 0) never ties with one
+    # still free: the M classes are always distinct.
+    return np.bitwise_or(bits, 1) if keys is None else np.maximum(keys, bits, out=keys)
+
+  def pick(keys, rows) -> np.ndarray:
     row_index = np.arange(keys.shape[0])
     chosen = [labels[rows]]
     keys[row_index, chosen[0]] = 0
@@ -158,10 +151,25 @@ def _choose_candidate_classes(probs, labels, num_models: int, num_candidates: in
       chosen.append(best)
     return np.stack(chosen, axis=1).astype(np.int32)
 
-  _, num_examples, num_classes = probs.shape
-  rows = _chunk_rows(num_classes, np.dtype(probs.dtype).itemsize)   # the keys never leave the cache
-  chunks = [slice(start, start + rows) for start in range(0, num_examples, rows)]
-  return np.concatenate(list(pool.map(choose, chunks)))
+  if stack.row_views:
+    def choose(rows: slice) -> np.ndarray:
+      keys = None
+      for model in voters:
+        keys = merge(keys, bits_of(stack.rows(model, rows)))   # a view: no copy of numpy input
+      return pick(keys, rows)
+    classes = np.concatenate(list(pool.map(choose, chunks)))
+  else:
+    keys = None
+    for model in voters:
+      bits = bits_of(stack.model(model))
+      if keys is None:
+        keys = np.bitwise_or(bits, 1)
+      else:
+        list(pool.map(lambda rows: np.maximum(keys[rows], bits[rows], out=keys[rows]), chunks))
+    classes = np.concatenate(list(pool.map(lambda rows: pick(keys[rows], rows), chunks)))
+  for model in voters:
+    stack.release(model)
+  return classes
 
 
 def _widened(bits: np.ndarray, dtype_name: str) -> np.ndarray:
@@ -179,36 +187,45 @@ def _upper_float32(values: np.ndarray) -> np.ndarray:
   return np.where(rounded < values, np.nextafter(rounded, np.float32(np.inf)), rounded)
 
 
-def _read_model(probs, model: int, labels, classes, flat_index, combine, atol, name, dtype):
-  """One pass over one model: checks, candidate values, outside bound and top-1 class."""
-  raw = _model_array(probs, model)
-  if raw.dtype != dtype:
-    raise ValueError(f"{name}[{model}] has dtype {raw.dtype} but {name}[0] has {dtype}; store all models alike.")
+def _read_model(stack: _checks.PredictionStack, model: int, labels, classes, flat_index, combine, atol):
+  """One pass over one model: checks, candidate values, outside bound and top-1 class.
+  (Then its memory-mapped pages, if any, are dropped.)"""
+  try:
+    return _model_statistics(_supported(stack.model(model)), stack.label(model), labels, classes, flat_index,
+                             combine, atol)
+  finally:
+    stack.release(model)
+
+
+def _model_statistics(raw: np.ndarray, name: str, labels, classes, flat_index, combine, atol):
   num_examples, num_classes = raw.shape
   bits = raw.view(_BIT_VIEWS[raw.dtype.name][0])
   flat_bits, num_candidates = bits.reshape(-1), classes.shape[1]
   candidate_bits = np.empty(classes.shape, bits.dtype)
+  row_sums = np.empty(num_examples, np.float32)
   rows = _chunk_rows(num_classes, raw.dtype.itemsize)
-  for start in range(0, num_examples, rows):     # in row chunks: the gather finds each chunk in cache
+  for start in range(0, num_examples, rows):     # in row chunks: every pass finds the chunk in cache
     stop = min(start + rows, num_examples)
     # A value with the sign bit set (negative, −0.0, −NaN) shows in the bitwise OR of
     # the chunk, a flat reduction ~3x faster than a per-row max; NaN and ±inf show in
     # the row sums below.
     if np.bitwise_or.reduce(flat_bits[start * num_classes:stop * num_classes]) & _SIGN_BITS[bits.dtype.type]:
-      raise ValueError(f"{name}[{model}] holds negative values (or -0.0, or negative NaN); "
+      raise ValueError(f"{name} holds negative values (or -0.0, or negative NaN); "
                        "pass softmax probabilities, not logits.")
     candidate_bits[start:stop] = np.take(flat_bits, flat_index[start * num_candidates:stop * num_candidates]
                                          ).reshape(stop - start, num_candidates)
-  row_sums = np.asarray(_row_sums(_as_device(raw)), np.float64)
+    # Σ_k p[e, k] in float32 (numpy sums contiguous rows pairwise, within the bound used below).
+    row_sums[start:stop] = raw[start:stop].astype(np.float32, copy=False).sum(axis=1, dtype=np.float32)
+  row_sums = row_sums.astype(np.float64)
   invalid = ~np.isfinite(row_sums)
   if invalid.any():
-    raise ValueError(f"{name}[{model}] holds {_value_problem(bits[invalid], raw.dtype.name)}.")
+    raise ValueError(f"{name} holds {_value_problem(bits[invalid], raw.dtype.name)}.")
   if combine == "prob":
     tolerance = default_atol(raw.dtype) if atol is None else atol
     sum_error = float(np.max(np.abs(row_sums - 1.0)))
     if not sum_error <= tolerance:
       raise ValueError(
-          f"{name}[{model}] rows do not sum to 1 (max |Σ_k p − 1| = {sum_error:.3g} > atol={tolerance:.3g}); "
+          f"{name} rows do not sum to 1 (max |Σ_k p − 1| = {sum_error:.3g} > atol={tolerance:.3g}); "
           "pass calibrated softmax probabilities (see metrics.apply_temperature), not logits.")
   candidate_floats = _widened(candidate_bits, raw.dtype.name)
   top_value = candidate_floats.max(axis=1)        # the row maximum unless `outside` reaches it
@@ -241,46 +258,55 @@ def _chunk_rows(num_classes: int, itemsize: int) -> int:
   return max(1, _CHUNK_BYTES // (num_classes * itemsize))
 
 
-@functools.partial(jax.jit, static_argnames=("combine",))
-def _finish_view(candidate_values, outside, combine):
-  scores = transform(candidate_values, combine)                        # [N, E, M]
-  # Probabilities are >= 0, so a bound of 0 means "nothing outside"; log 0 = -inf.
-  outside = transform(outside, combine)
-  finite = jnp.where(jnp.isfinite(scores), jnp.abs(scores), 0.0)
-  return scores[..., 0], scores[..., :1] - scores[..., 1:], jnp.max(finite, axis=-1), outside
+def _finish_view(candidate_values: np.ndarray, outside: np.ndarray, combine: str):
+  """(label scores [N, E], margins [N, E, M−1], magnitude [N, E], outside scores [N, E]), float32,
+  in host numpy (as the naive loop and the exact fallback compute scores, and nothing to compile)."""
+  scores = _float32_rows(candidate_values)                              # [N, E, M]
+  if combine == "logit":
+    with np.errstate(divide="ignore"):      # probabilities are >= 0: log 0 = -inf, as intended
+      scores, outside = np.log(scores), np.log(outside)
+  finite = np.where(np.isfinite(scores), np.abs(scores), np.float32(0.0))
+  return (np.ascontiguousarray(scores[..., 0]), scores[..., :1] - scores[..., 1:], finite.max(axis=-1),
+          np.asarray(outside, np.float32))
 
 
 def build_candidate_view(probs, labels, combine: str = "prob", num_candidates: int = 8,
                          atol: float | None = None, name: str = "probs", min_models: int = 1) -> CandidateView:
-  """Validates a float[N, E, K] probability stack and builds its :class:`CandidateView`.
+  """Validates N models' probabilities and builds their :class:`CandidateView`.
 
-  Streams over models (``probs[n]`` one at a time, a few threads in parallel), so
-  ``probs`` may be a numpy memory map larger than memory: one pass over up to 16
-  models chooses the candidates, then one pass over every model reads them.
-  Storage in bfloat16 or float32 is fastest (float16 row sums widen slowly on CPU).
+  ``probs`` is one float[N, E, K] array or a sequence of N per-model float[E, K]
+  array-likes (see :class:`metrics._checks.PredictionStack`); either may be larger
+  than memory. Streams over models (a few threads in parallel): one pass over up to
+  16 models chooses the candidates, then one pass over every model validates it (by
+  index and name) and reads its candidates; memory O(N·E·M + E·K). Storage in
+  bfloat16 or float32 is fastest (float16 row sums widen slowly on CPU).
   """
   if combine not in COMBINE_MODES:
     raise ValueError(f"combine must be one of {COMBINE_MODES}; got {combine!r}.")
   if num_candidates < 1:
     raise ValueError(f"num_candidates must be >= 1; got {num_candidates}.")
-  num_models, num_examples, num_classes = _checks.check_prediction_stack(probs, name, min_models)
+  stack = _checks.as_prediction_stack(probs, name, min_models)
+  num_models, num_examples, num_classes = stack.shape
   labels = _checks.as_labels(labels, num_examples, num_classes)
-  first = _model_array(probs, 0)
-  if first.dtype.name not in _BIT_VIEWS:
-    raise ValueError(f"{name} dtype {first.dtype} is not supported; use float32, float16 or bfloat16.")
+  storage = np.dtype(stack.dtype) if np.dtype(stack.dtype).name in _BIT_VIEWS else np.dtype(np.float32)
+  num_candidates = min(num_candidates, num_classes)
 
   workers = max(1, min(4, os.cpu_count() or 1))
+  candidate_values = aligned_empty((num_models, num_examples, num_candidates), storage)
+  outside = aligned_empty((num_models, num_examples), np.float32)
+  correct = aligned_empty((num_models, num_examples), np.bool_)
   with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-    classes = _choose_candidate_classes(probs, labels, num_models, min(num_candidates, num_classes), pool)
+    classes = _choose_candidate_classes(stack, labels, num_candidates, pool)
     flat_index = (np.arange(num_examples)[:, None] * num_classes + classes).ravel()
-    read = lambda model: _read_model(probs, model, labels, classes, flat_index, combine, atol, name, first.dtype)
-    per_model = list(pool.map(read, range(num_models)))
-  candidate_values, outside, correct = (np.stack(column) for column in zip(*per_model))
-  label_scores, margins, magnitude, outside = _finish_view(jnp.asarray(candidate_values), jnp.asarray(outside),
-                                                           combine)
-  return CandidateView(classes=jnp.asarray(classes), label_scores=label_scores, margins=margins,
-                       magnitude=magnitude, outside=outside, correct=jnp.asarray(correct),
-                       labels=jnp.asarray(labels))
+
+    def read(model):
+      candidate_values[model], outside[model], correct[model] = _read_model(
+          stack, model, labels, classes, flat_index, combine, atol)
+
+    list(pool.map(read, range(num_models)))
+  label_scores, margins, magnitude, outside = _finish_view(candidate_values, outside, combine)
+  return CandidateView(classes=classes, label_scores=label_scores, margins=margins, magnitude=magnitude,
+                       outside=outside, correct=correct, labels=labels)
 
 
 def certify(label_sum, margin_sum, tolerance, outside_sum):
@@ -308,30 +334,50 @@ def _float32_rows(rows: np.ndarray) -> np.ndarray:
 
 
 def full_sum_correct(probs, members: np.ndarray, examples: np.ndarray, labels: np.ndarray,
-                     combine: str, batch: int = 4096) -> np.ndarray:
+                     combine: str, batch: int = 16384) -> np.ndarray:
   """Exact fallback: correctness of Σ_m score(probs[members[f, m], examples[f]]) over all K.
 
   Computed as the naive loop computes it, in numpy: float32 scores (``np.log`` of
   them for ``combine="logit"``) added in member order, then ``argmax`` (lowest
   class id among ties). Rare cases only, so host numpy, whose argmax is several
-  times faster than XLA:CPU's.
+  times faster than XLA:CPU's. Reads only the rows it needs: cases are sorted by
+  their first member and, per batch and member position, each model's rows are
+  read in one indexed access.
 
   Args:
+    probs: an [N, E, K] array, a sequence of per-model [E, K] arrays, or a
+      :class:`metrics._checks.PredictionStack`.
     members: int[F, S] model indices summed (in order) for each undecided case.
     examples: int[F] example index of each case.
     labels: int[E] all labels.
   Returns bool[F].
   """
-  labels = np.asarray(labels)
+  stack = _checks.as_prediction_stack(probs)
+  labels, members, examples = np.asarray(labels), np.asarray(members), np.asarray(examples)
   out = np.zeros(len(examples), dtype=bool)
+  order = np.lexsort((examples, members[:, 0])) if len(examples) else np.zeros(0, np.int64)
   for start in range(0, len(examples), batch):
-    member_rows, example_rows = members[start:start + batch], examples[start:start + batch]
-    total = None
-    for member in range(members.shape[1]):
-      scores = _float32_rows(np.asarray(probs[member_rows[:, member], example_rows]))
-      if combine == "logit":
-        with np.errstate(divide="ignore"):     # log 0 = -inf, as intended
-          scores = np.log(scores)
-      total = scores if total is None else np.add(total, scores, out=total)
-    out[start:start + batch] = total.argmax(axis=1) == labels[example_rows]
+    cases = order[start:start + batch]
+    member_rows, example_rows = members[cases], examples[cases]
+    total = np.empty((len(cases), stack.num_classes), np.float32)
+    for position in range(members.shape[1]):
+      models, first, group = _groups(member_rows[:, position])
+      for model, lo, hi in zip(models, first[:-1], first[1:]):
+        rows = group[lo:hi]
+        scores = _float32_rows(_supported(stack.rows(int(model), example_rows[rows])))
+        if combine == "logit":
+          with np.errstate(divide="ignore"):     # log 0 = -inf, as intended
+            scores = np.log(scores)
+        total[rows] = scores if position == 0 else total[rows] + scores
+    out[cases] = total.argmax(axis=1) == labels[example_rows]
+    for model in np.unique(member_rows):      # memory-mapped pages read for this batch leave memory
+      stack.release(int(model))
   return out
+
+
+def _groups(keys: np.ndarray):
+  """(unique keys, group boundaries, positions sorted by key): positions[first[i]:first[i+1]]
+  hold unique key i."""
+  group = np.argsort(keys, kind="stable")
+  unique, first = np.unique(keys[group], return_index=True)
+  return unique, np.append(first, len(keys)), group

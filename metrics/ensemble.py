@@ -8,9 +8,13 @@ argmax_k (log p_a[k] + log p_b[k]). Ties resolve to the lowest class id, as
 bfloat16 inputs are widened exactly), so results match the naive loop
 ``((p[a].astype(float32) + p[b]).argmax(-1) == y)`` bit for bit.
 
-All N(N−1)/2 pairs are decided at once from a compact candidate view
-(:mod:`metrics.candidates`); only the rare undecided (pair, example) cases are
-recomputed over all K classes.
+All N(N−1)/2 pairs are decided from a compact candidate view (:mod:`metrics.candidates`,
+built by reading each model once, so the N models may be memmaps or lazy per-model
+readers far larger than memory); only the rare undecided (pair, example) cases are
+recomputed over all K classes, reading just those models' rows. The certification
+kernel has a fixed shape — a tile of T ≤ 4 partner offsets × N models × one block of
+examples, the tile's first offset a traced argument — so it compiles once whatever N,
+and its example blocks are spread over a 1-D mesh of every device (all processes).
 """
 
 from __future__ import annotations
@@ -22,7 +26,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jax.experimental import multihost_utils
+from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
+
+from metrics import _checks
 from metrics import candidates as candidates_lib
+
 
 @dataclasses.dataclass(frozen=True)
 class PairwiseOutcomes:
@@ -86,6 +95,18 @@ _ACCELERATOR_BLOCK = 8192
 _COUNT_LANES = 128
 # Bits of the kernel's per-(pair, example) state.
 _CERTAIN, _UNDECIDED, _INCONSISTENT = 1, 2, 4
+# Partner offsets per kernel call. The first offset of a tile is a traced argument,
+# so one compiled kernel serves every tile and its compile time does not grow with N.
+_MAX_OFFSETS_PER_TILE = 4    # its compile time grows with T: 4 keeps the first call short
+# Example blocks are spread over this axis of a mesh of every device.
+MESH_AXIS = "examples"
+
+
+def _offsets_per_tile(num_models: int) -> int:
+  """T ≤ _MAX_OFFSETS_PER_TILE partner offsets per tile, spreading the ⌊N/2⌋ offsets evenly over the tiles."""
+  half = max(1, num_models // 2)
+  tiles = -(-half // _MAX_OFFSETS_PER_TILE)
+  return -(-half // tiles)
 
 
 def _block_width(num_models: int, num_rivals: int, num_examples: int) -> int:
@@ -99,33 +120,43 @@ def _block_width(num_models: int, num_rivals: int, num_examples: int) -> int:
   return num_examples if num_examples <= width else width
 
 
+def example_mesh(devices=None) -> Mesh:
+  """A 1-D mesh (axis :data:`MESH_AXIS`, Auto) of ``devices``, default every device of every process."""
+  devices = jax.devices() if devices is None else list(devices)
+  return jax.make_mesh((len(devices),), (MESH_AXIS,), axis_types=(AxisType.Auto,), devices=devices)
+
+
 # Channels of the packed kernel input (rivals follow).
 _LABEL, _MAGNITUDE, _OUTSIDE, _CORRECT, _RIVALS = range(5)
 
 
-@functools.partial(jax.jit, static_argnames=("width",))
-def _to_blocks(label_scores, margins, magnitude, outside, correct, width):
-  """Packs the view, block-major, into float32[blocks, 4 + M−1, N, width]: channels
-  label score, magnitude, outside bound, correctness (0/1), then the M−1 margins.
-  (One array: slicing five arrays per block from Python costs more than the
-  kernel, and a block picked inside the kernel by a dynamic index slows every
-  fusion that reads it.) Padded examples get margins of −1 (certainly wrong; with
-  no margins at all, undecided and skipped) and both models wrong (consistent), so
-  they count nowhere."""
-  num_models, num_examples = label_scores.shape
-  blocks = -(-num_examples // width)
-  pad = blocks * width - num_examples
+def _pack(view: candidates_lib.CandidateView, width: int, group: int, rows: int) -> np.ndarray:
+  """The view packed, in host memory, as float32[G, D, 4 + M−1, W, width]: G groups of D
+  example blocks (one per device), channels label score, magnitude, outside bound,
+  correctness (0/1), then the M−1 margins; model rows 0 … W−1 hold models n mod N, so
+  the partners a + d (mod N) of every a are one contiguous window of rows. (One array
+  per group: slicing five arrays per block costs more than the kernel, and a block
+  picked inside the kernel by a dynamic index slows every fusion that reads it.)
+  Padded examples get margins of −1 (certainly wrong; with no margins at all,
+  undecided and skipped) and both models wrong (consistent), so they count nowhere."""
+  num_models, num_examples = view.label_scores.shape
+  num_rivals = view.margins.shape[-1]
+  blocks = -(-num_examples // (width * group)) * group
+  packed = candidates_lib.aligned_empty((blocks // group, group, 4 + num_rivals, rows, width), np.float32)
+  wrap = np.arange(rows) % num_models
+  padded = np.empty((num_models, blocks * width), np.float32)
 
-  def split(x, fill):                                  # [N, E] → [blocks, N, width]
-    x = jnp.pad(x, ((0, 0), (0, pad)), constant_values=fill)
-    return x.reshape(num_models, blocks, width).transpose(1, 0, 2)
+  def put(channel, values, fill):
+    padded[:, :num_examples] = values
+    padded[:, num_examples:] = fill
+    packed[:, :, channel] = padded[wrap].reshape(rows, blocks // group, group, width).transpose(1, 2, 0, 3)
 
-  rivals = jnp.pad(margins, ((0, 0), (0, pad), (0, 0)), constant_values=-1.0)
-  rivals = rivals.reshape(num_models, blocks, width, -1).transpose(1, 3, 0, 2)   # [blocks, M−1, N, width]
-  # Stacked in _LABEL, _MAGNITUDE, _OUTSIDE, _CORRECT order.
-  head = jnp.stack([split(label_scores, 0.0), split(magnitude, 0.0), split(outside, 0.0),
-                    split(correct.astype(jnp.float32), 0.0)], axis=1)
-  return jnp.concatenate([head, rivals], axis=1)
+  for channel, values in ((_LABEL, view.label_scores), (_MAGNITUDE, view.magnitude), (_OUTSIDE, view.outside),
+                          (_CORRECT, view.correct)):
+    put(channel, values, 0.0)
+  for rival in range(num_rivals):
+    put(_RIVALS + rival, view.margins[:, :, rival], -1.0)
+  return packed
 
 
 def _num_lanes(width: int) -> int:
@@ -141,122 +172,195 @@ def _lane_partial_sums(indicator):
   return jnp.sum(indicator.reshape(rows, width // lanes, lanes), axis=1, dtype=jnp.int32)
 
 
-@jax.jit
-def _certify_block(channels, running_counts):
-  """Certifies every pair's ensemble on one block of examples.
+def _certify_one_block(channels, first_offset, running_counts, num_models: int, offsets: int):
+  """One example block, T partner offsets d = first_offset … first_offset + T − 1.
 
-  channels: float32[4 + M−1, N, B], one block of :func:`_to_blocks`;
-  running_counts: int32[3, P, lanes] (see :func:`_lane_partial_sums`)
-  → state int8[P, B] (rows in :func:`pair_indices` order) holding bits _CERTAIN,
-    _UNDECIDED and _INCONSISTENT (exactly one member right); running_counts plus this
-    block's certain, certain-and-inconsistent and inconsistent examples; and
-    bool[P, lanes]: which lanes of each row hold an undecided example.
+  channels: float32[4 + M−1, W, B] (see :func:`_pack`); running_counts: int32[3, T·N, lanes]
+  → state int8[T, N, B] for the pairs (a, a + d mod N), holding bits _CERTAIN, _UNDECIDED
+    and _INCONSISTENT (exactly one member right), zero for offsets past ⌊N/2⌋ and for
+    the repeated half of offset N/2; and running_counts plus this block's certain,
+    certain-and-inconsistent and inconsistent examples.
   """
-  label, magnitude, outside, rivals = channels[_LABEL], channels[_MAGNITUDE], channels[_OUTSIDE], channels[_RIVALS:]
-  correct = channels[_CORRECT] > 0
-  num_models = label.shape[0]
-  half = num_models // 2
-  # Model axis extended by its first half, so partner a + d (mod N) is a plain slice.
-  wrap = lambda x, axis: jnp.concatenate([x, jax.lax.slice_in_dim(x, 0, half, axis=axis)], axis=axis)
-  label, magnitude, outside, correct = (wrap(x, 0) for x in (label, magnitude, outside, correct))
-  rivals = wrap(rivals, 1)
+  n, half = num_models, num_models // 2
+  own = channels[:, :n]
+  # Every partner of the tile in one window: one dynamic slice, then static ones.
+  window = jax.lax.dynamic_slice_in_dim(channels, first_offset, n + offsets - 1, axis=1)
+  unpack = lambda x: (x[_LABEL], x[_MAGNITUDE], x[_OUTSIDE], x[_CORRECT] > 0, x[_RIVALS:])
+  label_a, magnitude_a, outside_a, correct_a, rivals_a = unpack(own)
+  row = jax.lax.broadcasted_iota(jnp.int32, (n, 1), 0)
   bit = lambda flag, value: jnp.where(flag, jnp.int8(value), jnp.int8(0))
   states = []
-  for offset, rows in enumerate(_rows_per_offset(num_models), start=1):   # static: one fusion each
-    a, b = slice(0, rows), slice(offset, offset + rows)
+  for step in range(offsets):                       # static: one fusion each
+    label_b, magnitude_b, outside_b, correct_b, rivals_b = unpack(window[:, step:step + n])
     # The smallest summed margin, as a chain of elementwise minima: a reduction over
     # a short minor axis is several times slower on XLA:CPU.
-    worst = functools.reduce(jnp.minimum, [rival[a] + rival[b] for rival in rivals],
-                             jnp.full_like(label[a], jnp.inf))
-    tolerance = candidates_lib.rounding_tolerance(2, magnitude[a] + magnitude[b])
-    certain, undecided = candidates_lib.certify(label[a] + label[b], worst[..., None], tolerance,
-                                                outside[a] + outside[b])
-    inconsistent = correct[a] != correct[b]
-    states.append(bit(certain, _CERTAIN) | bit(undecided, _UNDECIDED) | bit(inconsistent, _INCONSISTENT))
-  state = jnp.concatenate(states, axis=0)
-  has = lambda bits: (state & bits) == bits
+    worst = functools.reduce(jnp.minimum, [ra + rb for ra, rb in zip(rivals_a, rivals_b)],
+                             jnp.full_like(label_a, jnp.inf))
+    tolerance = candidates_lib.rounding_tolerance(2, magnitude_a + magnitude_b)
+    certain, undecided = candidates_lib.certify(label_a + label_b, worst[..., None], tolerance,
+                                                outside_a + outside_b)
+    offset = first_offset + step
+    valid = (offset <= half) & ((2 * offset != n) | (row < half))
+    state = bit(certain, _CERTAIN) | bit(undecided, _UNDECIDED) | bit(correct_a != correct_b, _INCONSISTENT)
+    states.append(jnp.where(valid, state, jnp.int8(0)))
+  state = jnp.stack(states)
+  flat = state.reshape(offsets * n, -1)
+  has = lambda bits: (flat & bits) == bits
   block_counts = jnp.stack([_lane_partial_sums(has(bits)) for bits in
                             (_CERTAIN, _CERTAIN | _INCONSISTENT, _INCONSISTENT)])
-  return state, running_counts + block_counts, _lane_partial_sums(has(_UNDECIDED)) > 0
+  return state, running_counts + block_counts
 
 
-def _assemble(states, num_examples: int, fix_pairs, fix_examples, fix_values) -> jax.Array:
-  """bool[P, E] ensemble correctness: the certain bit of every block's (host) state, then the
-  recomputed (pair, example) cases written over. Assembled in host memory, in place
-  (~3x faster than an XLA concatenate of the blocks), then handed to JAX without a
-  copy on CPU."""
-  out = candidates_lib.aligned_empty((states[0].shape[0], num_examples), np.bool_)
-  start = 0
-  for state in states:
-    width = min(state.shape[1], num_examples - start)
-    # _CERTAIN is bit 0, so `state & _CERTAIN` is already a valid bool byte.
-    np.bitwise_and(state[:, :width], _CERTAIN, out=out[:, start:start + width].view(np.int8))
-    start += width
-  out[fix_pairs, fix_examples] = fix_values
-  return jax.device_put(out)
+@functools.partial(jax.jit, static_argnames=("num_models", "offsets"))
+def _certify_tile(channels, first_offset, running_counts, *, num_models: int, offsets: int):
+  """:func:`_certify_one_block` on each device's block: channels float32[D, C, W, B],
+  running_counts int32[D, 3, T·N, lanes], both sharded over the mesh; first_offset a
+  traced int32 (one compilation for every tile)."""
+  certify = functools.partial(_certify_one_block, num_models=num_models, offsets=offsets)
+  return jax.vmap(certify, in_axes=(0, None, 0))(channels, first_offset, running_counts)
 
 
-def _undecided_cases(states, undecided_lanes, num_examples: int) -> tuple[np.ndarray, np.ndarray]:
-  """(pair, example) int arrays of every undecided case, reading only flagged lanes
-  (and skipping the padding after the last example)."""
-  pairs, examples, start = [], [], 0
-  for state, lanes_flagged in zip(states, undecided_lanes):
-    rows, lanes = np.nonzero(lanes_flagged)
-    if rows.size:
-      num_lanes = lanes_flagged.shape[1]
-      columns = lanes[:, None] + num_lanes * np.arange(state.shape[1] // num_lanes)   # examples of each lane
-      hit = ((state[rows[:, None], columns] & _UNDECIDED) != 0) & (start + columns < num_examples)
-      pairs.append(np.broadcast_to(rows[:, None], hit.shape)[hit])
-      examples.append(start + columns[hit])
-    start += state.shape[1]
-  if not pairs:
-    return np.zeros(0, np.int64), np.zeros(0, np.int64)
-  return np.concatenate(pairs), np.concatenate(examples)
+@jax.jit
+def _tile_totals(running_counts):
+  return jnp.sum(running_counts, axis=(0, 3))
+
+
+@dataclasses.dataclass
+class _PairTotals:
+  """Host-side results of the all-pairs pass, in :func:`pair_indices` order."""
+  counts: np.ndarray                  # int32[3, P]: ensemble correct, converted, inconsistent
+  ensemble_correct: np.ndarray | None  # bool[P, E], if kept
+  num_recomputed: int
+
+
+def _tile_rows(first_offset: int, offsets: int, num_models: int):
+  """(step, first pair index, pairs) of each partner offset of a tile up to ⌊N/2⌋, in
+  :func:`pair_indices` order (every offset has N pairs but N/2, which has N/2)."""
+  half = num_models // 2
+  for step in range(offsets):
+    offset = first_offset + step
+    if offset > half:
+      return
+    yield step, (offset - 1) * num_models, half if 2 * offset == num_models else num_models
+
+
+def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_outcomes: bool,
+               mesh: Mesh | None = None) -> _PairTotals:
+  """Certifies every pair on every example over the mesh, then recomputes the undecided
+  cases exactly. Pair tiles (T partner offsets) run one after another; within a tile,
+  example-block groups (one block per device) are dispatched back to back, and each
+  group's state is read (addressable shards only) while the next one runs."""
+  mesh = example_mesh() if mesh is None else mesh
+  devices = mesh.size
+  num_models, num_examples = view.correct.shape
+  offsets = _offsets_per_tile(num_models)
+  tiles = -(-(num_models // 2) // offsets)
+  num_pairs = num_models * (num_models - 1) // 2
+  width = _block_width(num_models, view.margins.shape[-1], num_examples)
+  lanes = _num_lanes(width)
+  block_sharding = NamedSharding(mesh, PartitionSpec(MESH_AXIS))
+  packed = _pack(view, width, devices, num_models + tiles * offsets)
+  groups = [jax.device_put(group, block_sharding) for group in packed]
+  counts = np.zeros((3, num_pairs), np.int32)
+  out = None
+  if keep_outcomes:   # with several processes, each fills only its own examples' columns (then OR-ed)
+    out = candidates_lib.aligned_empty((num_pairs, num_examples), np.bool_)
+    if jax.process_count() > 1:
+      out[:] = False
+  undecided_pairs, undecided_examples = [], []
+  zero_counts = candidates_lib.aligned_empty((devices, 3, offsets * num_models, lanes), np.int32)
+  zero_counts[:] = 0
+
+  def local_blocks(state):
+    """(device position, int8[T, N, B]) of each block of ``state`` held by this process."""
+    if devices == 1 and jax.process_count() == 1:
+      return [(0, np.asarray(state)[0])]
+    return [(shard.index[0].start or 0, np.asarray(shard.data)[0]) for shard in state.addressable_shards]
+
+  def read_state(state, group_index, first_offset):
+    for position, data in local_blocks(state):
+      start = (group_index * devices + position) * width
+      columns = min(width, num_examples - start)
+      if columns <= 0:
+        continue
+      if out is not None:
+        for step, base, rows in _tile_rows(first_offset, offsets, num_models):
+          # _CERTAIN is bit 0, so `state & _CERTAIN` is already a valid bool byte.
+          np.bitwise_and(data[step, :rows, :columns], _CERTAIN,
+                         out=out[base:base + rows, start:start + columns].view(np.int8))
+      # A flat scan of the contiguous block (several times faster than a 3-D nonzero).
+      hits = np.flatnonzero(np.bitwise_and(data, _UNDECIDED).view(np.uint8))
+      step_row, column = np.divmod(hits, width)
+      keep = column < columns
+      undecided_pairs.append((first_offset + step_row[keep] // num_models - 1) * num_models
+                             + step_row[keep] % num_models)
+      undecided_examples.append(start + column[keep])
+
+  for tile in range(tiles):
+    first_offset = tile * offsets + 1
+    running = jax.device_put(zero_counts, block_sharding)          # aliases the host zeros on CPU
+    pending = None
+    for group_index, channels in enumerate(groups):    # dispatched back to back; read one behind
+      state, running = _certify_tile(channels, np.int32(first_offset), running, num_models=num_models,
+                                     offsets=offsets)
+      if pending is not None:
+        read_state(*pending)
+      pending = (state, group_index, first_offset)
+    read_state(*pending)
+    totals = (np.asarray(running).sum(axis=(0, 3)) if jax.process_count() == 1   # [3, T·N]
+              else np.asarray(_tile_totals(running)))
+    for step, base, rows in _tile_rows(first_offset, offsets, num_models):
+      counts[:, base:base + rows] = totals[:, step * num_models:step * num_models + rows]
+
+  pairs = np.concatenate(undecided_pairs) if undecided_pairs else np.zeros(0, np.int64)
+  examples = np.concatenate(undecided_examples) if undecided_examples else np.zeros(0, np.int64)
+  fixes = np.zeros((2, num_pairs), np.int32)          # this process's exact ensemble-correct, converted
+  if pairs.size:
+    pair_a, pair_b = pair_indices(num_models)
+    members = np.stack([pair_a[pairs], pair_b[pairs]], axis=1)
+    exact = candidates_lib.full_sum_correct(stack, members, examples, view.labels, combine)
+    inconsistent = view.correct[members[:, 0], examples] != view.correct[members[:, 1], examples]
+    np.add.at(fixes[0], pairs, exact.astype(np.int32))
+    np.add.at(fixes[1], pairs, (exact & inconsistent).astype(np.int32))
+    if out is not None:
+      out[pairs, examples] = exact
+  num_recomputed = int(pairs.size)
+  if jax.process_count() > 1:          # each process decided the examples of its own devices
+    fixes = np.sum(multihost_utils.process_allgather(fixes), axis=0, dtype=np.int32)
+    num_recomputed = int(np.sum(multihost_utils.process_allgather(np.int64(num_recomputed))))
+    if out is not None:
+      out = np.any(multihost_utils.process_allgather(out), axis=0)
+  counts[:2] += fixes
+  return _PairTotals(counts=counts, ensemble_correct=out, num_recomputed=num_recomputed)
 
 
 def pairwise_outcomes(probs, labels, combine: str = "prob", *, num_candidates: int = 8,
-                      atol: float | None = None) -> PairwiseOutcomes:
+                      atol: float | None = None, mesh: Mesh | None = None) -> PairwiseOutcomes:
   """Per-example correctness of every model and of every two-model ensemble.
 
   Args:
-    probs: float[N, E, K] calibrated probabilities (numpy, jax or a numpy memmap;
-      read one model at a time).
+    probs: float[N, E, K] calibrated probabilities (numpy, jax or a numpy memmap), or
+      a sequence of N per-model float[E, K] array-likes (memmaps, the store's
+      ``launch.store.lazy_logits``); read one model at a time.
     labels: int[E] in [0, K).
     combine: "prob" averages probabilities, "logit" averages log-probabilities.
     num_candidates: candidate classes kept per example (a speed knob; results
       do not depend on it).
     atol: tolerance on |Σ_k p − 1| for ``combine="prob"``; default 1e-3 plus the
       storage dtype's eps (bfloat16 rounding alone moves row sums by ~0.4%).
+    mesh: a 1-D :func:`example_mesh` to spread example blocks over (default: every device).
   Raises:
     ValueError: shapes disagree, N < 2, labels outside [0, K), NaN/inf or negative
-      probabilities, or rows that do not sum to 1.
+      probabilities, or rows that do not sum to 1 (naming the model).
   """
-  view = candidates_lib.build_candidate_view(probs, labels, combine, num_candidates, atol, min_models=2)
-  num_models, num_examples = view.correct.shape
-  pair_a, pair_b = pair_indices(num_models)
-  width = _block_width(num_models, view.margins.shape[-1], num_examples)
-  blocks = _to_blocks(view.label_scores, view.margins, view.magnitude, view.outside, view.correct, width)
-  running_counts = jnp.zeros((3, len(pair_a), _num_lanes(width)), jnp.int32)
-  states, undecided_lanes = [], []
-  for block in blocks:         # dispatched block by block; nothing read back inside
-    state, running_counts, lanes_flagged = _certify_block(block, running_counts)
-    states.append(state)
-    undecided_lanes.append(lanes_flagged)
-  # Read back once (on an accelerator, one device-to-host copy per block).
-  states, undecided_lanes = [np.asarray(state) for state in states], [np.asarray(x) for x in undecided_lanes]
-  ensemble_count, converted_count, inconsistent_count = np.asarray(running_counts).sum(axis=-1, dtype=np.int32)
-  undecided_pairs, undecided_examples = _undecided_cases(states, undecided_lanes, num_examples)
-  exact = np.zeros(0, bool)
-  if undecided_pairs.size:
-    members = np.stack([pair_a[undecided_pairs], pair_b[undecided_pairs]], axis=1)
-    exact = candidates_lib.full_sum_correct(probs, members, undecided_examples, np.asarray(view.labels), combine)
-    correct = np.asarray(view.correct)
-    inconsistent = correct[members[:, 0], undecided_examples] != correct[members[:, 1], undecided_examples]
-    np.add.at(ensemble_count, undecided_pairs, exact.astype(ensemble_count.dtype))
-    np.add.at(converted_count, undecided_pairs, (exact & inconsistent).astype(converted_count.dtype))
-  ensemble_correct = _assemble(states, num_examples, undecided_pairs, undecided_examples, exact)
-  return PairwiseOutcomes(correct=view.correct, pair_a=pair_a, pair_b=pair_b, ensemble_correct=ensemble_correct,
-                          num_recomputed=int(undecided_pairs.size),
+  stack = _checks.as_prediction_stack(probs, "probs", min_models=2)
+  view = candidates_lib.build_candidate_view(stack, labels, combine, num_candidates, atol, min_models=2)
+  totals = _all_pairs(stack, view, combine, keep_outcomes=True, mesh=mesh)
+  pair_a, pair_b = pair_indices(view.correct.shape[0])
+  ensemble_count, converted_count, inconsistent_count = totals.counts
+  return PairwiseOutcomes(correct=jax.device_put(view.correct), pair_a=pair_a, pair_b=pair_b,
+                          ensemble_correct=jax.device_put(totals.ensemble_correct),
+                          num_recomputed=totals.num_recomputed,
                           counts={"ensemble_correct": ensemble_count, "converted": converted_count,
                                   "inconsistent": inconsistent_count})
 
@@ -295,37 +399,51 @@ def summarize_outcomes(correct, ensemble_correct, pair_a, pair_b, weights=None):
                      total, pair_a, pair_b)
 
 
-@jax.jit
 def _summary_from_counts(correct, ensemble_count, converted_count, inconsistent_count, pair_a, pair_b):
-  f32 = lambda x: x.astype(jnp.float32)
-  return _statistics(f32(jnp.sum(correct, axis=1, dtype=jnp.int32)), f32(ensemble_count), f32(converted_count),
-                     f32(inconsistent_count), jnp.float32(correct.shape[1]), pair_a, pair_b)
+  """:func:`summarize_outcomes` with uniform weights, from integer counts, in host numpy float32
+  (the same IEEE operations as the jitted path, and nothing to compile on a first call)."""
+  f32 = lambda x: np.asarray(x).astype(np.float32)
+  correct_count = f32(np.sum(np.asarray(correct), axis=1, dtype=np.int32))
+  stats = _statistics(correct_count, f32(ensemble_count), f32(converted_count), f32(inconsistent_count),
+                      np.float32(np.asarray(correct).shape[1]), np.asarray(pair_a), np.asarray(pair_b), xp=np)
+  return {key: jax.device_put(value) for key, value in stats.items()}
 
 
-def _statistics(correct_count, ensemble_count, converted_count, inconsistent_count, total, pair_a, pair_b):
-  """The pairwise statistics of :func:`summarize_outcomes` from (weighted) counts."""
+def _host_matrix(values, pair_a, pair_b, diagonal):
+  """:func:`_to_matrix` in numpy."""
+  matrix = np.diag(np.asarray(diagonal))
+  matrix[pair_a, pair_b] = values
+  matrix[pair_b, pair_a] = values
+  return matrix
+
+
+def _statistics(correct_count, ensemble_count, converted_count, inconsistent_count, total, pair_a, pair_b, xp=jnp):
+  """The pairwise statistics of :func:`summarize_outcomes` from (weighted) counts (xp: jnp or np)."""
+  to_matrix = _to_matrix if xp is jnp else _host_matrix
   accuracy = correct_count / total
   ensemble_accuracy = ensemble_count / total
   has_inconsistent = inconsistent_count > 0
-  conversion = jnp.where(has_inconsistent, converted_count / jnp.where(has_inconsistent, inconsistent_count, 1.0),
-                         jnp.nan)
-  mean_member = 0.5 * (accuracy[pair_a] + accuracy[pair_b])
+  with np.errstate(invalid="ignore", divide="ignore"):
+    conversion = xp.where(has_inconsistent,
+                          converted_count / xp.where(has_inconsistent, inconsistent_count, xp.float32(1.0)),
+                          xp.float32(xp.nan))
+  mean_member = xp.float32(0.5) * (accuracy[pair_a] + accuracy[pair_b])
   n = accuracy.shape[0]
+  zeros = xp.zeros(n, xp.float32)
   return {
       "accuracy": accuracy,
-      "ensemble_accuracy": _to_matrix(ensemble_accuracy, pair_a, pair_b, accuracy),
-      "relative_improvement": _to_matrix(ensemble_accuracy - mean_member, pair_a, pair_b, jnp.zeros(n)),
-      "error_inconsistency": _to_matrix(inconsistent_count / total, pair_a, pair_b, jnp.zeros(n)),
-      "conversion_rate": _to_matrix(conversion, pair_a, pair_b, jnp.full(n, jnp.nan)),
+      "ensemble_accuracy": to_matrix(ensemble_accuracy, pair_a, pair_b, accuracy),
+      "relative_improvement": to_matrix(ensemble_accuracy - mean_member, pair_a, pair_b, zeros),
+      "error_inconsistency": to_matrix(inconsistent_count / total, pair_a, pair_b, zeros),
+      "conversion_rate": to_matrix(conversion, pair_a, pair_b, xp.full(n, xp.nan, xp.float32)),
   }
 
 
 def summarize(outcomes: PairwiseOutcomes, weights=None) -> dict[str, jax.Array]:
   """:func:`summarize_outcomes` of a :class:`PairwiseOutcomes` (uniform weights by default)."""
   if weights is None and outcomes.counts is not None:
-    return _summary_from_counts(outcomes.correct, jnp.asarray(outcomes.counts["ensemble_correct"]),
-                                jnp.asarray(outcomes.counts["converted"]), jnp.asarray(outcomes.counts["inconsistent"]),
-                                jnp.asarray(outcomes.pair_a), jnp.asarray(outcomes.pair_b))
+    return _summary_from_counts(outcomes.correct, outcomes.counts["ensemble_correct"], outcomes.counts["converted"],
+                                outcomes.counts["inconsistent"], outcomes.pair_a, outcomes.pair_b)
   if weights is not None:
     weights = jnp.asarray(weights, jnp.float32)
   return summarize_outcomes(outcomes.correct, outcomes.ensemble_correct,
@@ -333,23 +451,30 @@ def summarize(outcomes: PairwiseOutcomes, weights=None) -> dict[str, jax.Array]:
 
 
 def pairwise_ensemble(probs, labels, combine: str = "prob", *, num_candidates: int = 8,
-                      atol: float | None = None) -> dict[str, jax.Array]:
+                      atol: float | None = None, mesh: Mesh | None = None) -> dict[str, jax.Array]:
   """Two-model ensemble metrics for all pairs of N models (paper Fig. 2).
 
   Args:
-    probs: float[N, E, K] calibrated probabilities.
+    probs: float[N, E, K] calibrated probabilities, or a sequence of N per-model
+      float[E, K] array-likes (see :func:`pairwise_outcomes`).
     labels: int[E].
     combine: "prob" (average probabilities) or "logit" (average log-probabilities).
+    mesh: see :func:`pairwise_outcomes`.
   Returns:
     A dict of float32[N, N] symmetric matrices ``ensemble_accuracy``,
     ``relative_improvement`` (ensemble accuracy − mean member accuracy),
     ``conversion_rate`` (share of exactly-one-correct examples the ensemble gets
     right; NaN where there are none) and ``error_inconsistency``; plus
-    ``accuracy`` float32[N] and ``ensemble_correct_count`` int32[N, N].
+    ``accuracy`` float32[N] and ``ensemble_correct_count`` int32[N, N]. Only
+    per-pair counts are kept (not the [P, E] outcomes), so memory stays
+    O(N·E·M + E·K) for a thousand models.
   """
-  outcomes = pairwise_outcomes(probs, labels, combine, num_candidates=num_candidates, atol=atol)
-  result = summarize(outcomes)
-  own = jnp.sum(outcomes.correct, axis=1, dtype=jnp.int32)
-  result["ensemble_correct_count"] = _to_matrix(jnp.asarray(outcomes.counts["ensemble_correct"]),
-                                                jnp.asarray(outcomes.pair_a), jnp.asarray(outcomes.pair_b), own)
+  stack = _checks.as_prediction_stack(probs, "probs", min_models=2)
+  view = candidates_lib.build_candidate_view(stack, labels, combine, num_candidates, atol, min_models=2)
+  totals = _all_pairs(stack, view, combine, keep_outcomes=False, mesh=mesh)
+  pair_a, pair_b = pair_indices(view.correct.shape[0])
+  ensemble_count, converted_count, inconsistent_count = totals.counts
+  result = _summary_from_counts(view.correct, ensemble_count, converted_count, inconsistent_count, pair_a, pair_b)
+  own = np.sum(view.correct, axis=1, dtype=np.int32)
+  result["ensemble_correct_count"] = jax.device_put(_host_matrix(ensemble_count, pair_a, pair_b, own))
   return result

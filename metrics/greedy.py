@@ -56,23 +56,27 @@ def _score_candidates(running, candidate_label, candidate_margins, candidate_mag
 class _Ensemble:
   """Running candidate-view sums of an ensemble on one split, members in order."""
 
-  def __init__(self, probs, view: candidates_lib.CandidateView, combine: str, start: int):
-    self.probs, self.view, self.combine = probs, view, combine
+  def __init__(self, stack: _checks.PredictionStack, view: candidates_lib.CandidateView, combine: str, start: int):
+    self.stack, self.view, self.combine = stack, view, combine
     self.members = [start]
     self.running = (view.label_scores[start], view.margins[start], view.magnitude[start], view.outside[start])
 
-  def correct_with(self, candidates: list[int]) -> np.ndarray:
-    """bool[C, E]: correctness of the current members plus each candidate."""
-    index = jnp.asarray(candidates)
+  def correct_with(self, candidates: list[int], capacity: int | None = None) -> np.ndarray:
+    """bool[C, E]: correctness of the current members plus each candidate. The candidates are
+    padded to ``capacity`` rows (repeating the first), so every step of a selection runs
+    the one compiled scoring kernel."""
+    index = np.asarray(candidates, np.int64)
+    padded = np.pad(index, (0, max(0, (capacity or len(index)) - len(index))), mode="edge")
     view = self.view
-    certain, undecided = _score_candidates(self.running, view.label_scores[index], view.margins[index],
-                                           view.magnitude[index], view.outside[index], len(self.members))
-    certain = np.array(certain)
-    rows, examples = np.nonzero(np.asarray(undecided))
+    certain, undecided = _score_candidates(self.running, view.label_scores[padded], view.margins[padded],
+                                           view.magnitude[padded], view.outside[padded], len(self.members))
+    certain = np.array(np.asarray(certain)[:len(index)])
+    rows, examples = np.nonzero(np.asarray(undecided)[:len(index)])
     if rows.size:
-      members = np.array([self.members + [candidates[row]] for row in rows], dtype=np.int64)
+      members = np.concatenate([np.broadcast_to(np.asarray(self.members, np.int64), (rows.size, len(self.members))),
+                                index[rows][:, None]], axis=1)
       certain[rows, examples] = candidates_lib.full_sum_correct(
-          self.probs, members, examples, np.asarray(view.labels), self.combine)
+          self.stack, members, examples, view.labels, self.combine)
     return certain
 
   def add(self, model: int) -> None:
@@ -88,18 +92,21 @@ def greedy_selection(probs, labels, start: int, pool, steps: int, *, eval_probs=
   """Greedy forward selection of ensemble members (paper Fig. 5).
 
   Args:
-    probs: float[N, E, K] calibrated probabilities on the selection split.
+    probs: float[N, E, K] calibrated probabilities on the selection split, or a
+      sequence of N per-model float[E, K] array-likes (memmaps, the store's lazy
+      reader), read model by model.
     labels: int[E].
     start: index of the (high-accuracy) start model.
     pool: indices of the candidate models (must not contain ``start``).
     steps: number of models to add, 1 <= steps <= len(pool).
-    eval_probs, eval_labels: optional float[N, E', K] / int[E'] of a held-out report
+    eval_probs, eval_labels: optional float[N, E', K] (or N × [E', K]) / int[E'] of a held-out report
       split: selection uses ``probs`` only, and the chosen ensembles are also scored here.
     combine: "prob" or "logit" (sum of log-probabilities).
   Returns:
     :class:`GreedyResult`.
   """
-  num_models = _checks.check_prediction_stack(probs, "probs")[0]
+  stack = _checks.as_prediction_stack(probs, "probs")
+  num_models = stack.num_models
   start = _checks.check_index_list([start], num_models, "start")[0]
   pool = _checks.check_index_list(pool, num_models, "pool")
   pool = sorted(i for i in pool if i != start) if start not in pool else None
@@ -110,23 +117,22 @@ def greedy_selection(probs, labels, start: int, pool, steps: int, *, eval_probs=
   if (eval_probs is None) != (eval_labels is None):
     raise ValueError("eval_probs and eval_labels must be given together.")
 
-  view = candidates_lib.build_candidate_view(probs, labels, combine, num_candidates, atol)
-  ensemble = _Ensemble(probs, view, combine, start)
+  view = candidates_lib.build_candidate_view(stack, labels, combine, num_candidates, atol)
+  ensemble = _Ensemble(stack, view, combine, start)
   accuracy = [float(np.mean(np.asarray(view.correct[start])))]
   report = None
   if eval_probs is not None:
-    eval_models = _checks.check_prediction_stack(eval_probs, "eval_probs")[0]
-    if eval_models != num_models or eval_probs.shape[2] != probs.shape[2]:
-      raise ValueError(f"eval_probs has shape {eval_probs.shape}; it must hold the same "
-                       f"{num_models} models and {probs.shape[2]} classes as probs {probs.shape}.")
-    eval_view = candidates_lib.build_candidate_view(eval_probs, eval_labels, combine, num_candidates,
-                                                    atol, name="eval_probs")
-    report = _Ensemble(eval_probs, eval_view, combine, start)
+    eval_stack = _checks.as_prediction_stack(eval_probs, "eval_probs")
+    if eval_stack.num_models != num_models or eval_stack.num_classes != stack.num_classes:
+      raise ValueError(f"eval_probs has shape {eval_stack.shape}; it must hold the same "
+                       f"{num_models} models and {stack.num_classes} classes as probs {stack.shape}.")
+    eval_view = candidates_lib.build_candidate_view(eval_stack, eval_labels, combine, num_candidates, atol)
+    report = _Ensemble(eval_stack, eval_view, combine, start)
     eval_accuracy = [float(np.mean(np.asarray(eval_view.correct[start])))]
 
   remaining = list(pool)
   for _ in range(steps):
-    counts = ensemble.correct_with(remaining).sum(axis=1)
+    counts = ensemble.correct_with(remaining, capacity=len(pool)).sum(axis=1)
     best = int(np.argmax(counts))          # first maximum: the lowest model index
     chosen = remaining.pop(best)
     ensemble.add(chosen)
