@@ -163,6 +163,48 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+# --- Image–text families beyond CLIP (zero-shot heads: zoo.architectures.zero_shot) ---------------
+
+def _square_image_size(vision: dict, model: str) -> dict:
+  size = vision.get("image_size")
+  if isinstance(size, (list, tuple)):
+    if len(set(size)) != 1:
+      raise ConversionError(f"{model} with non-square image_size {size} is not supported.")
+    vision = {**vision, "image_size": size[0]}
+  return vision
+
+
+def _siglip(config):
+  from zoo.architectures.siglip import SigLIP, SiglipVisionConfig, siglip_text_config
+  vision = _square_image_size(dict(config.get("vision_config") or {}), "SigLIP")
+  text = dict(config.get("text_config") or {})
+  if not vision.get("vision_use_head", True):
+    raise ConversionError("SigLIP without the attention-pooling head (vision_use_head=false) has no image "
+                          "embedding to compare with text; only full SigLIP image–text checkpoints are supported.")
+  names = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+           "max_position_embeddings", "hidden_act", "layer_norm_eps")
+  text_fields = {name: text[name] for name in names if name in text}
+  if text.get("projection_size"):
+    text_fields["projection_dim"] = text["projection_size"]
+  return SigLIP(_fields(vision, SiglipVisionConfig), siglip_text_config(**text_fields), rngs=nnx.Rngs(0))
+
+
+FAMILIES["siglip"] = Family(_siglip, (
+    (r"^vision_model\.embeddings\.patch_embedding\.", "vision.patch_embed."),
+    (r"^vision_model\.embeddings\.position_embedding\.weight$", "vision.pos_embed"),
+    (r"^vision_model\.post_layernorm\.", "vision.norm."),
+    (r"^vision_model\.head\.attention\.in_proj_(weight|bias)$", r"vision.head.in_proj.\1"),
+    (r"^vision_model\.head\.attention\.out_proj\.", "vision.head.out."),
+    (r"^vision_model\.head\.layernorm\.", "vision.head.norm."),
+    (r"^vision_model\.", "vision."),
+    (r"^text_model\.embeddings\.token_embedding\.", "text.token_embedding."),
+    (r"^text_model\.embeddings\.position_embedding\.weight$", "text.pos_embed"),
+    (r"^text_model\.final_layer_norm\.", "text.norm."),
+    (r"^text_model\.head\.", "text.projection."),
+    (r"^text_model\.", "text."),
+    *_CLIP_TOWER_RENAMES))
+
+
 def _resolve(source: str) -> epath.Path:
   """A local directory as is; otherwise a Hub repo id, downloaded (config + safetensors)."""
   path = epath.Path(os.path.expanduser(source))
