@@ -205,6 +205,33 @@ FAMILIES["siglip"] = Family(_siglip, (
     *_CLIP_TOWER_RENAMES))
 
 
+def _align(config):
+  from zoo.architectures.align import ALIGN, BertConfig
+  # transformers' AlignVisionConfig defaults (EfficientNet-B7 widths and depths) where config.json omits them.
+  vision = {"width_coefficient": 2.0, "depth_coefficient": 3.1, "hidden_dim": 2560, **(config.get("vision_config") or {})}
+  return ALIGN(_fields(vision, EfficientNetConfig, num_classes=0), _fields(config.get("text_config") or {}, BertConfig),
+               config.get("projection_dim", 640), pooling=vision.get("pooling_type", "mean"), rngs=nnx.Rngs(0))
+
+
+_BERT_LAYER = r"^text_model\.encoder\.layer\.(\d+)\."
+FAMILIES["align"] = Family(_align, (
+    # The image tower is transformers' EfficientNet under vision_model: its renames, then under "vision.".
+    (r"^vision_model\.", ""), *FAMILIES["efficientnet"].renames, (r"^(stem_conv|stem_bn|blocks)\.", r"vision.\1."),
+    (r"^text_model\.embeddings\.word_embeddings\.", "text.token_embedding."),
+    (r"^text_model\.embeddings\.position_embeddings\.weight$", "text.pos_embed"),
+    (r"^text_model\.embeddings\.token_type_embeddings\.", "text.type_embedding."),
+    (r"^text_model\.embeddings\.LayerNorm\.", "text.norm_embed."),
+    (_BERT_LAYER + r"attention\.self\.(query|key|value)\.", r"text.blocks.\1.attn.\2."),
+    (_BERT_LAYER + r"attention\.output\.dense\.", r"text.blocks.\1.attn.out."),
+    (_BERT_LAYER + r"attention\.output\.LayerNorm\.", r"text.blocks.\1.norm1."),
+    (_BERT_LAYER + r"intermediate\.dense\.", r"text.blocks.\1.mlp.fc1."),
+    (_BERT_LAYER + r"output\.dense\.", r"text.blocks.\1.mlp.fc2."),
+    (_BERT_LAYER + r"output\.LayerNorm\.", r"text.blocks.\1.norm2."),
+    (r"^text_projection\.", "text.projection.")),
+    # BERT's tanh pooler is not part of ALIGN's text embedding (the [CLS] state is projected).
+    ignore=(r"^text_model\.pooler\.", r"token_type_ids$"))
+
+
 def _resolve(source: str) -> epath.Path:
   """A local directory as is; otherwise a Hub repo id, downloaded (config + safetensors)."""
   path = epath.Path(os.path.expanduser(source))
@@ -214,7 +241,7 @@ def _resolve(source: str) -> epath.Path:
     raise FileNotFoundError(f"{source!r} is not a directory with config.json and model.safetensors.")
   try:
     from huggingface_hub import snapshot_download
-    return epath.Path(snapshot_download(source, allow_patterns=["*.json", "*.safetensors", "*.txt"]))
+    return epath.Path(snapshot_download(source, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"]))
   except Exception as error:  # offline, unknown repo, gated repo: all say the same to the user
     raise FileNotFoundError(
         f"could not fetch Hugging Face repo {source!r} ({type(error).__name__}: {error}). Offline or behind a "
