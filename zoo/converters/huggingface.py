@@ -232,6 +232,30 @@ FAMILIES["align"] = Family(_align, (
     ignore=(r"^text_model\.pooler\.", r"token_type_ids$"))
 
 
+
+# Text tokenizer of each image–text family: module, class, files, default context length
+# (the length the text tower was trained with; SigLIP pools the last position, so it pads to 64).
+_TOKENIZERS = {
+    "clip": ("zoo.architectures.clip_tokenizer", "ClipTokenizer", 77),
+    "siglip": ("zoo.architectures.siglip_tokenizer", "SiglipTokenizer", 64),
+    "align": ("zoo.architectures.bert_tokenizer", "BertTokenizer", 64),
+}
+
+
+def load_tokenizer(source: str, *, context_length: int | None = None):
+  """The text tokenizer of an image–text checkpoint (CLIP, SigLIP, ALIGN), read from its own
+  files (vocab.json + merges.txt, spiece.model, vocab.txt): a callable texts → int32 ids
+  [N, context_length] for :func:`zoo.architectures.zero_shot.zero_shot_classifier`."""
+  import importlib
+  directory = _resolve(source)
+  model_type = _read_config(directory, source).get("model_type")
+  if model_type not in _TOKENIZERS:
+    raise ValueError(f"{source!r}: model_type {model_type!r} has no text tokenizer here (supported: "
+                     f"{sorted(_TOKENIZERS)}).")
+  module, name, default_length = _TOKENIZERS[model_type]
+  return getattr(importlib.import_module(module), name).from_directory(directory, context_length or default_length)
+
+
 def _resolve(source: str) -> epath.Path:
   """A local directory as is; otherwise a Hub repo id, downloaded (config + safetensors)."""
   path = epath.Path(os.path.expanduser(source))
