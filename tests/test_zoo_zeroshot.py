@@ -89,17 +89,21 @@ def reference_features(family, model, images, ids):
 
 
 @nnx.jit
-def our_features(model, images, ids):
-  """Ours, jitted (one compilation instead of one per eager op)."""
-  return model.encode_image(images), model.encode_text(ids), model.logits_per_image(images, ids)
+def our_outputs(model, images, ids, classifier=None):
+  """Ours in one jitted call (one compilation instead of one per eager op): image features,
+  text features, logits_per_image and, given a zero-shot classifier, its (logits, embedding)."""
+  outputs = (model.encode_image(images), model.encode_text(ids), model.logits_per_image(images, ids))
+  return outputs + (classifier(images) if classifier is not None else (None, None))
 
 
-def check_towers(family, model, ours, images, ids):
+def check_towers(family, model, ours, images, ids, classifier=None):
+  """Our towers and logits_per_image vs PyTorch's; returns our classifier's (logits, embedding) if given."""
   image, text, logits = reference_features(family, model, images, ids)
-  our_image, our_text, our_logits = our_features(ours, nhwc(images), jnp.asarray(ids.numpy()))
-  return (assert_close(our_image, image, f"{family} image features"),
-          assert_close(our_text, text, f"{family} text features"),
-          assert_close(our_logits, logits, f"{family} logits_per_image"))
+  *towers, classifier_logits, embedding = our_outputs(ours, nhwc(images), jnp.asarray(ids.numpy()), classifier)
+  for what, our, reference in zip(("image features", "text features", "logits_per_image"), towers,
+                                  (image, text, logits)):
+    assert_close(our, reference, f"{family} {what}")
+  return classifier_logits, embedding
 
 
 def unit(x):
@@ -242,24 +246,25 @@ def small(tmp_path_factory):
 def test_small_towers_and_zero_shot_classifier_from_class_names_match_pytorch(family, small, tmp_path):
   model, directory = small(family)
   ours = zoo.load_pretrained(str(directory), cache_dir=tmp_path / "cache")
-  images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(4))
-  vocab = model.config.text_config.vocab_size
-  check_towers(family, model, ours, images, token_ids(5, 16, vocab, first=2 if family == "align" else None,
-                                                      pad=0 if family == "align" else None))
   # Zero-shot: prompts of class names × CLIP templates through both tokenizers and text towers;
-  # W_c = normalise(mean_t normalise(text_{c,t})) from PyTorch's text features.
-  classifier = zero_shot_classifier(ours, zoo.load_tokenizer(str(directory), context_length=16), CLASSES, TEMPLATES)
-  ids = torch.as_tensor(reference_tokenizer(family, directory, 16)([t.format(c) for c in CLASSES for t in TEMPLATES]))
-  image, text, _ = reference_features(family, model, images, ids)
+  # W_c = normalise(mean_t normalise(text_{c,t})) from PyTorch's text features. 20 prompts in
+  # batches of 8: the last batch is padded.
+  classifier = zero_shot_classifier(ours, zoo.load_tokenizer(str(directory), context_length=16), CLASSES, TEMPLATES,
+                                    batch_size=8)
+  prompts = torch.as_tensor(reference_tokenizer(family, directory, 16)([t.format(c) for c in CLASSES for t in TEMPLATES]))
+  images = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+  image, text, _ = reference_features(family, model, images, prompts)
   weights = unit(unit(text).reshape(len(CLASSES), len(TEMPLATES), -1).mean(1)).T
   assert_close(classifier.weights[...], weights, f"{family} zero-shot weights from class names")
-  batched = zero_shot_weights(ours, ids.numpy().reshape(len(CLASSES), len(TEMPLATES), -1), batch_size=8)
-  assert_close(batched, weights, f"{family} zero-shot weights, 3 batches (last padded)")
-  logits, embedding = nnx.jit(lambda m, x: m(x))(classifier, nhwc(images))
+  # The towers on random token ids (ALIGN's padded), and the classifier, in one jitted call.
+  vocab = model.config.text_config.vocab_size
+  ids = token_ids(5, 16, vocab, first=2 if family == "align" else None, pad=0 if family == "align" else None)
+  logits, embedding = check_towers(family, model, ours, images, ids, classifier)
   assert logits.shape == (3, len(CLASSES)) and not hasattr(classifier, "text")  # the text tower is not kept
   assert_close(embedding, image, f"{family} zero-shot embedding")
-  assert_close(logits, reference_logits(family, model, image, weights), f"{family} zero-shot logits")
-  np.testing.assert_array_equal(np.argmax(logits, 1), np.argmax(reference_logits(family, model, image, weights), 1))
+  expected = reference_logits(family, model, image, weights)
+  assert_close(logits, expected, f"{family} zero-shot logits")
+  np.testing.assert_array_equal(np.argmax(logits, 1), np.argmax(expected, 1))
 
 
 def test_imagenet_templates_are_clips_80():

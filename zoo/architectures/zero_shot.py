@@ -88,11 +88,12 @@ class ZeroShotClassifier(nnx.Module):
     return logits, features
 
 
-def zero_shot_classifier(model, tokenizer, class_names: list[str],
-                         templates=IMAGENET_TEMPLATES) -> ZeroShotClassifier:
+def zero_shot_classifier(model, tokenizer, class_names: list[str], templates=IMAGENET_TEMPLATES, *,
+                         batch_size: int = 1024) -> ZeroShotClassifier:
   """The zero-shot classifier of ``class_names`` × ``templates`` (each with one ``{}``;
   default CLIP's 80 ImageNet templates) for any image–text model, with its tokenizer (a
-  callable texts → int ids [N, L]: ClipTokenizer, SiglipTokenizer, BertTokenizer)."""
+  callable texts → int ids [N, L]: ClipTokenizer, SiglipTokenizer, BertTokenizer; see
+  :func:`zoo.load_tokenizer`). ``batch_size`` prompts go through the text tower at a time."""
   from zoo.architectures.clip_tokenizer import prompt_token_ids
   if not class_names:
     raise ValueError("zero_shot_classifier needs at least one class name.")
@@ -100,4 +101,4 @@ def zero_shot_classifier(model, tokenizer, class_names: list[str],
   if bad or not templates:
     raise ValueError(f"every prompt template needs exactly one '{{}}' for the class name; got {bad or templates}.")
   ids = prompt_token_ids(tokenizer, list(class_names), list(templates))
-  return ZeroShotClassifier(model, zero_shot_weights(model, ids))
+  return ZeroShotClassifier(model, zero_shot_weights(model, ids, batch_size=batch_size))
