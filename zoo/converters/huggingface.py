@@ -232,8 +232,7 @@ FAMILIES["align"] = Family(_align, (
     ignore=(r"^text_model\.pooler\.", r"token_type_ids$"))
 
 
-
-# Text tokenizer of each image–text family: module, class, files, default context length
+# The text tokenizer of each image–text family: module, class and default context length
 # (the length the text tower was trained with; SigLIP pools the last position, so it pads to 64).
 _TOKENIZERS = {
     "clip": ("zoo.architectures.clip_tokenizer", "ClipTokenizer", 77),
