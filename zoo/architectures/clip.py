@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from zoo.architectures.clip_resnet import ClipResNet, ClipResNetConfig
 from zoo.architectures.transformer import EncoderBlock
 from zoo.architectures.vit import ViTConfig, VisionTransformer
+# The zero-shot machinery is shared by every image–text model; re-exported here for CLIP users.
+from zoo.architectures.zero_shot import (ZeroShotClassifier, logits_per_image, zero_shot_classifier,  # noqa: F401
+                                         zero_shot_weights)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,12 +29,19 @@ class TextConfig:
   layer_norm_eps: float = 1e-5
   eos_token_id: int = 49407  # 2 = the legacy configs: the end token is the largest id (argmax)
   projection_dim: int = 512
+  causal: bool = True  # SigLIP: bidirectional attention
+  pooling: str = "eos"  # "eos": the (first) end token's state; "last": the last position's (SigLIP)
+  projection_bias: bool = False  # SigLIP's text head has a bias
 
 
 class TextTransformer(nnx.Module):
-  """Token + position embeddings → causal blocks → LayerNorm → end-token state → projection."""
+  """Token + position embeddings → causal blocks → LayerNorm → end-token state → projection.
+  SigLIP's text tower is the same with bidirectional attention, the last position pooled and
+  a biased projection (``causal=False, pooling="last", projection_bias=True``)."""
 
   def __init__(self, config: TextConfig, *, rngs: nnx.Rngs):
+    if config.pooling not in ("eos", "last"):
+      raise ValueError(f"TextConfig.pooling must be 'eos' or 'last'; got {config.pooling!r}.")
     self.config = config
     width = config.hidden_size
     self.token_embedding = nnx.Embed(config.vocab_size, width, rngs=rngs)
@@ -41,16 +50,21 @@ class TextTransformer(nnx.Module):
         EncoderBlock(width, config.num_attention_heads, config.intermediate_size, act=config.hidden_act,
                      epsilon=config.layer_norm_eps, rngs=rngs) for _ in range(config.num_hidden_layers)])
     self.norm = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs)
-    self.projection = nnx.Linear(width, config.projection_dim, use_bias=False, rngs=rngs)
+    self.projection = nnx.Linear(width, config.projection_dim, use_bias=config.projection_bias, rngs=rngs)
 
   def __call__(self, token_ids):
     """int token ids [N, L] (each row holding an end token) → text features [N, projection_dim]."""
     length = token_ids.shape[1]
+    if length > self.config.max_position_embeddings:
+      raise ValueError(f"text of {length} tokens exceeds the tower's {self.config.max_position_embeddings} "
+                       "positions; tokenize with the model's context length.")
     x = self.token_embedding(token_ids) + self.pos_embed[:length]
-    causal = jnp.tril(jnp.ones((length, length), bool))[None, None]
+    causal = jnp.tril(jnp.ones((length, length), bool))[None, None] if self.config.causal else None
     for block in self.blocks:
       x = block(x, causal)
     x = self.norm(x)
+    if self.config.pooling == "last":
+      return self.projection(x[:, -1])
     if self.config.eos_token_id == 2:
       end = jnp.argmax(token_ids, axis=-1)
     else:
@@ -84,37 +98,6 @@ class CLIP(nnx.Module):
     features = self.encode_image(images)
     return features, features
 
-
-def _normalize(x, axis=-1):
-  return x / jnp.linalg.norm(x, axis=axis, keepdims=True)
-
-
-def zero_shot_weights(model: CLIP, token_ids) -> jax.Array:
-  """Classifier weights from prompts: token ids [classes, templates, L] →
-  W [projection_dim, classes], W_c = normalise(mean_t normalise(text(prompt_{c,t}))) (Radford et al.)."""
-  classes, templates, length = token_ids.shape
-  features = _normalize(model.encode_text(token_ids.reshape(classes * templates, length)))
-  return _normalize(features.reshape(classes, templates, -1).mean(axis=1)).T
-
-
-class ZeroShotClassifier(nnx.Module):
-  """A CLIP image tower with zero-shot weights: logits = exp(logit_scale) · normalise(f(x)) · W;
-  the embedding is the image feature f(x) (what linear probes on CLIP use)."""
-
-  def __init__(self, model: CLIP, weights):
-    self.vision = model.vision
-    self.logit_scale = model.logit_scale
-    self.weights = nnx.Param(jnp.asarray(weights))
-
-  def __call__(self, images):
-    features = self.vision(images)[1]
-    logits = jnp.exp(self.logit_scale[...]) * _normalize(features) @ self.weights[...]
-    return logits, features
-
-
-def zero_shot_classifier(model: CLIP, tokenizer, class_names: list[str], templates: list[str]) -> ZeroShotClassifier:
-  """The zero-shot classifier of ``class_names`` × ``templates`` ("a photo of a {}.") with a
-  :class:`zoo.architectures.clip_tokenizer.ClipTokenizer` (or any callable texts → ids)."""
-  from zoo.architectures.clip_tokenizer import prompt_token_ids
-  ids = prompt_token_ids(tokenizer, class_names, templates)
-  return ZeroShotClassifier(model, zero_shot_weights(model, jnp.asarray(ids)))
+  def logits_per_image(self, images, token_ids):
+    """[images, texts] logits exp(logit_scale) · cos(image, text) (transformers' ``logits_per_image``)."""
+    return logits_per_image(self, images, token_ids)

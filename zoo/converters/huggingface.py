@@ -346,6 +346,98 @@ FAMILIES.update({
 })
 
 
+# --- Image–text families beyond CLIP (zero-shot heads: zoo.architectures.zero_shot) ---------------
+
+def _square_image_size(vision: dict, model: str) -> dict:
+  size = vision.get("image_size")
+  if isinstance(size, (list, tuple)):
+    if len(set(size)) != 1:
+      raise ConversionError(f"{model} with non-square image_size {size} is not supported.")
+    vision = {**vision, "image_size": size[0]}
+  return vision
+
+
+def _siglip(config):
+  from zoo.architectures.siglip import SigLIP, SiglipVisionConfig, siglip_text_config
+  vision = _square_image_size(dict(config.get("vision_config") or {}), "SigLIP")
+  text = dict(config.get("text_config") or {})
+  if not vision.get("vision_use_head", True):
+    raise ConversionError("SigLIP without the attention-pooling head (vision_use_head=false) has no image "
+                          "embedding to compare with text; only full SigLIP image–text checkpoints are supported.")
+  names = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+           "max_position_embeddings", "hidden_act", "layer_norm_eps")
+  text_fields = {name: text[name] for name in names if name in text}
+  if text.get("projection_size"):
+    text_fields["projection_dim"] = text["projection_size"]
+  return SigLIP(_fields(vision, SiglipVisionConfig), siglip_text_config(**text_fields), rngs=nnx.Rngs(0))
+
+
+FAMILIES["siglip"] = Family(_siglip, (
+    (r"^vision_model\.embeddings\.patch_embedding\.", "vision.patch_embed."),
+    (r"^vision_model\.embeddings\.position_embedding\.weight$", "vision.pos_embed"),
+    (r"^vision_model\.post_layernorm\.", "vision.norm."),
+    (r"^vision_model\.head\.attention\.in_proj_(weight|bias)$", r"vision.head.in_proj.\1"),
+    (r"^vision_model\.head\.attention\.out_proj\.", "vision.head.out."),
+    (r"^vision_model\.head\.layernorm\.", "vision.head.norm."),
+    (r"^vision_model\.", "vision."),
+    (r"^text_model\.embeddings\.token_embedding\.", "text.token_embedding."),
+    (r"^text_model\.embeddings\.position_embedding\.weight$", "text.pos_embed"),
+    (r"^text_model\.final_layer_norm\.", "text.norm."),
+    (r"^text_model\.head\.", "text.projection."),
+    (r"^text_model\.", "text."),
+    *_CLIP_TOWER_RENAMES))
+
+
+def _align(config):
+  from zoo.architectures.align import ALIGN, BertConfig
+  # transformers' AlignVisionConfig defaults (EfficientNet-B7 widths and depths) where config.json omits them.
+  vision = {"width_coefficient": 2.0, "depth_coefficient": 3.1, "hidden_dim": 2560, **(config.get("vision_config") or {})}
+  return ALIGN(_fields(vision, EfficientNetConfig, num_classes=0), _fields(config.get("text_config") or {}, BertConfig),
+               config.get("projection_dim", 640), pooling=vision.get("pooling_type", "mean"), rngs=nnx.Rngs(0))
+
+
+_BERT_LAYER = r"^text_model\.encoder\.layer\.(\d+)\."
+FAMILIES["align"] = Family(_align, (
+    # The image tower is transformers' EfficientNet under vision_model: its renames, then under "vision.".
+    (r"^vision_model\.", ""), *FAMILIES["efficientnet"].renames, (r"^(stem_conv|stem_bn|blocks)\.", r"vision.\1."),
+    (r"^text_model\.embeddings\.word_embeddings\.", "text.token_embedding."),
+    (r"^text_model\.embeddings\.position_embeddings\.weight$", "text.pos_embed"),
+    (r"^text_model\.embeddings\.token_type_embeddings\.", "text.type_embedding."),
+    (r"^text_model\.embeddings\.LayerNorm\.", "text.norm_embed."),
+    (_BERT_LAYER + r"attention\.self\.(query|key|value)\.", r"text.blocks.\1.attn.\2."),
+    (_BERT_LAYER + r"attention\.output\.dense\.", r"text.blocks.\1.attn.out."),
+    (_BERT_LAYER + r"attention\.output\.LayerNorm\.", r"text.blocks.\1.norm1."),
+    (_BERT_LAYER + r"intermediate\.dense\.", r"text.blocks.\1.mlp.fc1."),
+    (_BERT_LAYER + r"output\.dense\.", r"text.blocks.\1.mlp.fc2."),
+    (_BERT_LAYER + r"output\.LayerNorm\.", r"text.blocks.\1.norm2."),
+    (r"^text_projection\.", "text.projection.")),
+    # BERT's tanh pooler is not part of ALIGN's text embedding (the [CLS] state is projected).
+    ignore=(r"^text_model\.pooler\.", r"token_type_ids$"))
+
+
+# The text tokenizer of each image–text family: module, class and default context length
+# (the length the text tower was trained with; SigLIP pools the last position, so it pads to 64).
+_TOKENIZERS = {
+    "clip": ("zoo.architectures.clip_tokenizer", "ClipTokenizer", 77),
+    "siglip": ("zoo.architectures.siglip_tokenizer", "SiglipTokenizer", 64),
+    "align": ("zoo.architectures.bert_tokenizer", "BertTokenizer", 64),
+}
+
+
+def load_tokenizer(source: str, *, context_length: int | None = None):
+  """The text tokenizer of an image–text checkpoint (CLIP, SigLIP, ALIGN), read from its own
+  files (vocab.json + merges.txt, spiece.model, vocab.txt): a callable texts → int32 ids
+  [N, context_length] for :func:`zoo.architectures.zero_shot.zero_shot_classifier`."""
+  import importlib
+  directory = _resolve(source)
+  model_type = _read_config(directory, source).get("model_type")
+  if model_type not in _TOKENIZERS:
+    raise ValueError(f"{source!r}: model_type {model_type!r} has no text tokenizer here (supported: "
+                     f"{sorted(_TOKENIZERS)}).")
+  module, name, default_length = _TOKENIZERS[model_type]
+  return getattr(importlib.import_module(module), name).from_directory(directory, context_length or default_length)
+
+
 def _resolve(source: str) -> epath.Path:
   """A local directory as is; otherwise a Hub repo id, downloaded (config + safetensors)."""
   path = epath.Path(os.path.expanduser(source))
@@ -355,7 +447,7 @@ def _resolve(source: str) -> epath.Path:
     raise FileNotFoundError(f"{source!r} is not a directory with config.json and model.safetensors.")
   try:
     from huggingface_hub import snapshot_download
-    return epath.Path(snapshot_download(source, allow_patterns=["*.json", "*.safetensors", "*.txt"]))
+    return epath.Path(snapshot_download(source, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"]))
   except Exception as error:  # offline, unknown repo, gated repo: all say the same to the user
     raise FileNotFoundError(
         f"could not fetch Hugging Face repo {source!r} ({type(error).__name__}: {error}). Offline or behind a "
