@@ -160,24 +160,54 @@ def _probe_split(calibration: Predictions) -> int:
   return int(len(calibration.labels) * 0.8)
 
 
+def _subset_probe(calibration: Predictions, test: Predictions, index: int, keep: np.ndarray, l2_grid,
+                  max_iterations: int) -> float:
+  """Probe test accuracy on the columns ``keep`` of the concatenated [base | model index]
+  embeddings. The other columns are zeroed rather than dropped: a zero column stays zero
+  after standardisation and gets zero weight, so the fit is the one on the subset, and
+  every subset of one pair shares one compiled probe (one shape)."""
+  split = _probe_split(calibration)
+  mask = np.zeros(calibration.embeddings[0].shape[1] + calibration.embeddings[index].shape[1], np.float32)
+  mask[keep] = 1.0
+  both = lambda p: np.concatenate([p.embeddings[0], p.embeddings[index]], axis=1) * mask
+  x, x_test = both(calibration), both(test)
+  return _single_label_score(x[:split], calibration.labels[:split], x[split:], calibration.labels[split:], x_test,
+                             test.labels, l2_grid, max_iterations)
+
+
+def _single_label_score(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid, max_iterations) -> float:
+  """logistic_probe test accuracy over the classes the probe's training examples cover:
+  a held-out slice of a 1,000-class train split may miss a class, whose val/test examples
+  no probe could get right; they are left out (and classes renumbered densely). Splits
+  so small that no validation example is of a training class choose λ on train."""
+  classes = np.unique(y_train)
+  dense = lambda y: np.searchsorted(classes, y)
+  known = lambda y: np.isin(y, classes)
+  keep_val, keep_test = known(y_val), known(y_test)
+  if not keep_test.any():
+    return 0.0
+  if not keep_val.any():
+    x_val, y_val, keep_val = x_train, y_train, np.ones(len(y_train), bool)
+  result = probes.logistic_probe(x_train, dense(y_train), x_val[keep_val], dense(y_val[keep_val]), x_test[keep_test],
+                                 dense(y_test[keep_test]), l2_grid=l2_grid, max_iterations=max_iterations)
+  return float(result["test_accuracy"]) * keep_test.mean()  # the left-out test examples count as wrong
+
+
 def mixing(calibration: Predictions, test: Predictions, chosen: dict[str, int], rates, seeds: int, l2_grid,
            max_iterations: int = 300) -> list[dict]:
   """Fig. 6: linear probes on random mixtures of the base's and a partner's embedding
   features (share ``rate`` from the base, same total budget), for each representative
   pair. Probe train/val: the calibration split's embeddings (80/20); test: test."""
-  split = _probe_split(calibration)
   rows = []
   for category, index in chosen.items():
-    base_train, other_train = calibration.embeddings[0], calibration.embeddings[index]
+    dim_a = calibration.embeddings[0].shape[1]
     for rate in rates:
       for seed in range(seeds):
-        dims_a, dims_b = probes.mixture_indices(base_train.shape[1], other_train.shape[1], float(rate), seed=seed)
-        pick = lambda p: np.concatenate([p.embeddings[0][:, dims_a], p.embeddings[index][:, dims_b]], axis=1)
-        x, x_test = pick(calibration), pick(test)
-        result = probes.logistic_probe(x[:split], calibration.labels[:split], x[split:], calibration.labels[split:],
-                                       x_test, test.labels, l2_grid=l2_grid, max_iterations=max_iterations)
+        dims_a, dims_b = probes.mixture_indices(dim_a, calibration.embeddings[index].shape[1], float(rate), seed=seed)
+        accuracy = _subset_probe(calibration, test, index, np.concatenate([dims_a, dim_a + dims_b]), l2_grid,
+                                 max_iterations)
         rows.append({"category": category, "pair": f"{test.names[0]}+{test.names[index]}", "base_rate": float(rate),
-                     "seed": seed, "features": len(dims_a) + len(dims_b), "test_accuracy": result["test_accuracy"]})
+                     "seed": seed, "features": len(dims_a) + len(dims_b), "test_accuracy": accuracy})
   return rows
 
 
@@ -281,18 +311,11 @@ def diversity_curves(calibration: Predictions, test: Predictions, chosen: dict[s
   split = _probe_split(calibration)
   rows = []
   for category, index in chosen.items():
-    train = [calibration.embeddings[0][:split], calibration.embeddings[index][:split]]
-    order = probes.diversity_order(train, ranking)
-    both = lambda p: np.concatenate([p.embeddings[0], p.embeddings[index]], axis=1)
-    x, x_test = both(calibration), both(test)
-    counts = sorted(set(range(step, len(order), step)) | {len(order)})
-    for count in counts:
-      dims = np.sort(order[:count])
-      result = probes.logistic_probe(x[:split, dims], calibration.labels[:split], x[split:, dims],
-                                     calibration.labels[split:], x_test[:, dims], test.labels, l2_grid=l2_grid,
-                                     max_iterations=max_iterations)
+    order = probes.diversity_order([calibration.embeddings[0][:split], calibration.embeddings[index][:split]], ranking)
+    for count in sorted(set(range(step, len(order), step)) | {len(order)}):
+      accuracy = _subset_probe(calibration, test, index, order[:count], l2_grid, max_iterations)
       rows.append({"category": category, "pair": f"{test.names[0]}+{test.names[index]}", "features": count,
-                   "total_features": len(order), "test_accuracy": result["test_accuracy"]})
+                   "total_features": len(order), "test_accuracy": accuracy})
   return rows
 
 
@@ -346,10 +369,11 @@ def prediction_diversity(correct: np.ndarray) -> np.ndarray:
 
 def _downstream_score(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid, max_iterations) -> float:
   if np.ndim(y_test) == 2:  # multi-hot labels: one-vs-rest logistic probes, 11-point mAP (VOC 2007)
-    return float(probes.multilabel_probe(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=l2_grid,
+    present = np.asarray(y_train).sum(0) > 0  # a class without a positive training example cannot be fitted
+    return float(probes.multilabel_probe(x_train, y_train[:, present], x_val, y_val[:, present], x_test,
+                                         y_test[:, present], l2_grid=l2_grid,
                                          max_iterations=max_iterations)["test_map"])
-  return float(probes.logistic_probe(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=l2_grid,
-                                     max_iterations=max_iterations)["test_accuracy"])
+  return _single_label_score(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid, max_iterations)
 
 
 def downstream(names: list[str], train, val, test, correct: np.ndarray, l2_grid, max_iterations: int = 300) -> dict:

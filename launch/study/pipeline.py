@@ -14,6 +14,8 @@ Stages, each resumable (a rerun with the same config recomputes nothing):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from pathlib import Path
@@ -26,6 +28,8 @@ from launch.study import analysis, config as config_lib, report, zoo_stage
 from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
 from zoo.loading import weights_sha256
+
+ANALYSIS_VERSION = 1  # bump when the analysis computes something else from the same inputs
 
 
 def default_cache() -> Path:
@@ -138,7 +142,16 @@ def analyse(config, names: list[str], stored: dict[str, store.Results], class_na
                              "training_key": located[n].key, "training": located[n].provenance,
                              "preprocessing": stored["test"].manifests[n]["metadata"]["preprocessing"]}
                          for n in names},
-          "claims": analysis.claims(categories, base_pairs, fit, special, greedy, mixing)}
+          "claims": _quietly(analysis.claims, categories, base_pairs, fit, special, greedy, mixing)}
+
+
+def _quietly(function, *args):
+  """Calls ``function`` with NumPy's empty-slice warnings off (degenerate inputs give NaN,
+  which the report prints as n/a)."""
+  import warnings
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)
+    return function(*args)
 
 
 class _Stages:
@@ -154,6 +167,39 @@ class _Stages:
     if name:
       say(name)
     self.name, self.started = name, now
+
+
+def analysis_key(config, names: list[str], store_dir: Path) -> str:
+  """sha256 of what the analysis reads: the config and every stored manifest (model,
+  weight hash, preprocessing, split, example count, logits dtype) of every split."""
+  manifests = [json.loads((store.model_dir(store_dir, dataset, split, name) / "manifest.json").read_text())
+               for _, dataset, split in splits_of(config) for name in names]
+  payload = {"version": ANALYSIS_VERSION, "config": config.to_dict(), "names": names, "manifests": manifests}
+  return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def encode(value):
+  """Results as JSON: numpy arrays as {"__array__": values, "dtype": ...}, tuples as lists."""
+  if isinstance(value, np.ndarray):
+    return {"__array__": value.tolist(), "dtype": value.dtype.str}
+  if isinstance(value, np.generic):
+    return value.item()
+  if isinstance(value, dict):
+    return {k: encode(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [encode(v) for v in value]
+  return value
+
+
+def decode(value):
+  """Inverse of :func:`encode`."""
+  if isinstance(value, dict):
+    if "__array__" in value:
+      return np.asarray(value["__array__"], np.dtype(value["dtype"]))
+    return {k: decode(v) for k, v in value.items()}
+  if isinstance(value, list):
+    return [decode(v) for v in value]
+  return value
 
 
 def run(config, out_dir, *, cache_dir=None) -> dict | None:
@@ -184,9 +230,20 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
   if jax.process_index() != 0:
     return None
   stage("3/4 analysis")
-  stored = {role: store.read(cache / "store", dataset, split, names) for role, dataset, split in splits_of(config)}
-  class_names = getattr(sources["test"], "class_names", ()) or ()
-  results = analyse(config, names, stored, class_names, hashes, located)
+  key = analysis_key(config, names, cache / "store")
+  cached = cache / "analysis" / f"{key[:24]}.json"
+  if cached.exists():
+    results = decode(json.loads(cached.read_text()))
+    say(f"  cached ({cached.name})")
+  else:
+    stored = {role: store.read(cache / "store", dataset, split, names) for role, dataset, split in splits_of(config)}
+    class_names = getattr(sources["test"], "class_names", ()) or ()
+    text = json.dumps(encode(analyse(config, names, stored, class_names, hashes, located)))
+    results = decode(json.loads(text))  # the cached form, so a fresh and a cached run write the same report
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    temporary = cached.with_name(f".{cached.name}.tmp")
+    temporary.write_text(text)
+    temporary.replace(cached)
   stage("4/4 report")
   report.write(results, out)
   stage(None)

@@ -11,6 +11,7 @@ import csv
 import json
 import math
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -353,16 +354,10 @@ def write(results: dict, out: Path) -> Path:
   (staging / "config.json").write_text(json.dumps({"config": results["config"], "models": results["provenance"]},
                                                   indent=2, sort_keys=True))
   base_pairs = [p for p in results["pairs"] if p["with_base"]]
-  figure1(results["categories"], base_pairs, staging / "fig1_error_inconsistency.png")
-  figure2(base_pairs, results["fit"], staging / "fig2_ensembles.png")
-  figure3(special, staging / "fig3_specialisation.png")
-  groups = [(r["group"], r["first_class"], r["last_class"] + 1) for r in results["class_groups"]
-            if r["category"] == results["class_groups"][0]["category"]] if results["class_groups"] else []
-  figure4(special, results["class_names"], groups, staging / "fig4_class_specialisation.png")
-  figure5(results["greedy"], staging / "fig5_greedy.png")
-  figure6(results["mixing"], results["diversity"], results["features_needed"], staging / "fig6_mixing.png")
-  if results["downstream"]:
-    figure7(results["downstream"], staging / "fig7_downstream.png")
+  with warnings.catch_warnings():  # NaN means (e.g. no inconsistent example) are drawn as gaps, not warned about
+    warnings.simplefilter("ignore", RuntimeWarning)
+    warnings.filterwarnings("ignore", message="No artists with labels")
+    _figures(results, base_pairs, special, staging)
   (staging / "report.md").write_text(markdown(results))
   if out.exists():
     previous = out.with_name(out.name + ".previous")
@@ -373,3 +368,16 @@ def write(results: dict, out: Path) -> Path:
   else:
     staging.rename(out)
   return out
+
+
+def _figures(results, base_pairs, special, staging: Path) -> None:
+  figure1(results["categories"], base_pairs, staging / "fig1_error_inconsistency.png")
+  figure2(base_pairs, results["fit"], staging / "fig2_ensembles.png")
+  figure3(special, staging / "fig3_specialisation.png")
+  groups = [(r["group"], r["first_class"], r["last_class"] + 1) for r in results["class_groups"]
+            if r["category"] == results["class_groups"][0]["category"]] if results["class_groups"] else []
+  figure4(special, results["class_names"], groups, staging / "fig4_class_specialisation.png")
+  figure5(results["greedy"], staging / "fig5_greedy.png")
+  figure6(results["mixing"], results["diversity"], results["features_needed"], staging / "fig6_mixing.png")
+  if results["downstream"]:
+    figure7(results["downstream"], staging / "fig7_downstream.png")
