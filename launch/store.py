@@ -115,8 +115,10 @@ class ChunkWriter:
       if {k: existing.get(k) for k in self.manifest} != self.manifest and replace_stale:
         # Stale outputs under a known name: remove them (sidecars first, so nothing reads
         # as complete meanwhile), then write the new manifest.
-        for pattern in ("chunk_*.json", "chunk_*.npz", "manifest.json"):
-          for file in self.directory.glob(pattern):
+        # (iterdir, not glob: split names such as "test[:64]" would be read as glob patterns)
+        files = sorted(self.directory.iterdir(), key=lambda f: (not f.name.endswith(".json"), f.name))
+        for file in files:
+          if file.name.startswith("chunk_") or file.name == "manifest.json":
             file.unlink()
         self.replaced = existing
       elif {k: existing.get(k) for k in self.manifest} != self.manifest:
@@ -124,7 +126,8 @@ class ChunkWriter:
             f"{path} describes a different evaluation than this run (e.g. other weights, preprocessing or "
             f"chunking): stored {existing}, now {self.manifest}. Use another --out, or delete {self.directory} "
             "to recompute.")
-      return
+      else:
+        return
     self.directory.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, json.dumps(self.manifest, indent=1, sort_keys=True).encode())
 
