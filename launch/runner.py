@@ -217,8 +217,9 @@ def initialize_distributed(coordinator_address: str | None, num_processes: int |
   """jax.distributed.initialize for launch.evaluate and launch.study (the same flags):
   an explicit coordinator (gloo collectives on CPU), or auto-detection (TPU VMs)."""
   if coordinator_address:
-    if jax.default_backend() == "cpu":
-      jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    # gloo for CPU collectives (it affects only the CPU backend; asking for the backend
+    # here would initialise it, which jax.distributed.initialize must precede).
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
     jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
                                process_id=process_id)
   elif auto:

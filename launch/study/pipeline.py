@@ -140,7 +140,7 @@ def analyse(config, names: list[str], stored: dict[str, store.Results], class_na
           "features_needed": needed, "downstream": downstream,
           "provenance": {n: {"weights_sha256": hashes[n], "origin": located[n].origin,
                              "training_key": located[n].key, "training": located[n].provenance,
-                             "preprocessing": stored["test"].manifests[n]["metadata"]["preprocessing"]}
+                             "preprocessing": stored["test"].manifests[n]["metadata"].get("preprocessing")}
                          for n in names},
           "claims": _quietly(analysis.claims, categories, base_pairs, fit, special, greedy, mixing)}
 
