@@ -130,8 +130,11 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
   local_batch = global_batch // processes
   batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
   replicated = NamedSharding(mesh, PartitionSpec())
-  params = jax.device_put(jax.tree.map(lambda p: jnp.asarray(p, compute_dtype) if jnp.issubdtype(
-      jnp.asarray(p).dtype, jnp.floating) else p, params), replicated)
+  # Through host memory: every process then places its own replicas (a committed device
+  # array would need a cross-host transfer to reach a multi-process sharding).
+  host_params = jax.tree.map(np.asarray, jax.device_get(params))
+  params = jax.device_put(jax.tree.map(lambda p: p.astype(jnp.dtype(compute_dtype)) if jnp.issubdtype(
+      p.dtype, jnp.floating) else p, host_params), replicated)
 
   forward = _jitted_forward(apply_fn)
 

@@ -51,7 +51,12 @@ def load(entry: ModelEntry, zoo_dir) -> nnx.Module:
   abstract = nnx.eval_shape(lambda: build(entry))
   graphdef, state = nnx.split(abstract)
   try:
-    restored = ocp.StandardCheckpointer().restore(path)
+    # An explicit target on this process's first device: without one, orbax restores
+    # with the saving topology and refuses when it differs (e.g. in a multi-process job).
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
+                          nnx.to_pure_dict(state))
+    restored = ocp.StandardCheckpointer().restore(path, target)
     nnx.replace_by_pure_dict(state, restored)
   except Exception as error:  # orbax raises many types for damaged or mismatched checkpoints
     raise WeightsUnavailable(f"model {entry.name!r}: cannot read the checkpoint at {path} "
