@@ -132,9 +132,10 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
   replicated = NamedSharding(mesh, PartitionSpec())
   # Through host memory: every process then places its own replicas (a committed device
   # array would need a cross-host transfer to reach a multi-process sharding).
-  host_params = jax.tree.map(np.asarray, jax.device_get(params))
-  params = jax.device_put(jax.tree.map(lambda p: p.astype(jnp.dtype(compute_dtype)) if jnp.issubdtype(
-      p.dtype, jnp.floating) else p, host_params), replicated)
+  is_key = lambda p: hasattr(p, "dtype") and jax.dtypes.issubdtype(p.dtype, jax.dtypes.prng_key)
+  host_params = jax.tree.map(lambda p: p if is_key(p) else np.asarray(p), params)
+  params = jax.device_put(jax.tree.map(lambda p: p.astype(jnp.dtype(compute_dtype)) if not is_key(p) and
+                                       jnp.issubdtype(p.dtype, jnp.floating) else p, host_params), replicated)
 
   forward = _jitted_forward(apply_fn)
 
