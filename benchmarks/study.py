@@ -29,12 +29,12 @@ def run(preset: str, out: Path, cache: Path) -> tuple[float, float]:
   log = out.with_name(out.name + ".log")  # a file, not a pipe: nobody drains a pipe while we wait
   start = time.perf_counter()
   with log.open("w") as handle:
-    process = subprocess.Popen([sys.executable, "-m", "launch.study", f"--preset={preset}", f"--out={out}",
+    process = subprocess.Popen([sys.executable, "-m", "launch.study", f"--config=fashion_mnist.py:{preset}", f"--out={out}",
                                 f"--cache_dir={cache}"], cwd=ROOT, env=env, stdout=handle, stderr=handle)
     _, status, usage = os.wait4(process.pid, 0)
   wall = time.perf_counter() - start
   if os.waitstatus_to_exitcode(status) != 0:
-    raise SystemExit(f"launch.study --preset={preset} failed:\n{log.read_text()[-3000:]}")
+    raise SystemExit(f"launch.study --config=fashion_mnist.py:{preset} failed:\n{log.read_text()[-3000:]}")
   return wall, usage.ru_maxrss / 2 ** 20  # ru_maxrss is in KiB on Linux
 
 

@@ -108,6 +108,8 @@ class ArraySource:
   labels: np.ndarray
   ids: np.ndarray
   num_classes: int
+  class_names: tuple[str, ...] = ()
+  multi_label = False
 
   def __len__(self) -> int:
     return len(self.labels)
@@ -134,7 +136,8 @@ def fashion_mnist_source(split: str, data_dir=None) -> ArraySource:
     images.append(split_images[start:stop])
     labels.append(split_labels[start:stop])
     ids.append(np.arange(start, stop) + offset)
-  return ArraySource(np.concatenate(images), np.concatenate(labels), np.concatenate(ids), num_classes=10)
+  return ArraySource(np.concatenate(images), np.concatenate(labels), np.concatenate(ids), num_classes=10,
+                     class_names=FASHION_MNIST_CLASSES)
 
 
 class TfdsSource:
@@ -160,7 +163,9 @@ class TfdsSource:
     label_feature = features[label_key]
     # A Sequence of class labels (VOC) becomes a multi-hot vector: labels are then [C].
     self.multi_label = isinstance(label_feature, tfds.features.Sequence)
-    self.num_classes = (label_feature.feature if self.multi_label else label_feature).num_classes
+    class_label = label_feature.feature if self.multi_label else label_feature
+    self.num_classes = class_label.num_classes
+    self.class_names = tuple(class_label.names or ())  # the dataset's own names (ImageNet: WordNet ids)
     sizes = {name: split_info.num_examples for name, split_info in info.splits.items()}
     # Stable ids: splits laid end to end in the dataset's split order, so an example's
     # id is the same whatever slice of whatever split it is read through.
@@ -191,13 +196,30 @@ class TfdsSource:
     raise IndexError(index)
 
 
+# Datasets read offline from their own files (no TFDS preparation needed), by name.
+OFFLINE_SOURCES = {"fashion_mnist": fashion_mnist_source}
+
+
 def load_source(dataset: str, split: str, data_dir=None):
-  """A random-access source for ``dataset``/``split``: offline IDX for Fashion-MNIST, else TFDS."""
-  if dataset == "fashion_mnist":
+  """A random-access source for ``dataset``/``split``: an offline source (IDX files) where
+  one exists for the name, else TFDS. Every source has ``num_classes``, ``class_names``
+  (the dataset's own list; may be empty) and ``multi_label``."""
+  if dataset in OFFLINE_SOURCES:
     try:
-      return fashion_mnist_source(split, data_dir)
+      return OFFLINE_SOURCES[dataset](split, data_dir)
     except FileNotFoundError:
       if data_dir is None:
         raise
       return TfdsSource(dataset, split, data_dir)
   return TfdsSource(dataset, split, data_dir)
+
+
+def as_arrays(source) -> tuple[np.ndarray, np.ndarray]:
+  """(uint8 images [N, H, W, C], labels [N]) of a whole source, for training (fixed-size
+  images only: variable-size ones would need each model's resize first)."""
+  if isinstance(source, ArraySource):
+    return source.images, source.labels
+  if not getattr(source, "fixed_image_shape", False):
+    raise ValueError(f"{type(source).__name__} has variable-size images; training needs a fixed-size dataset.")
+  records = [source[i] for i in range(len(source))]
+  return np.stack([r["image"] for r in records]), np.asarray([r["label"] for r in records])

@@ -5,7 +5,8 @@ r"""Evaluate zoo models on a dataset split into the store: ``python -m launch.ev
 
 Every model's logits and pre-logit embeddings of every example are written to
 ``--out`` (see launch/store.py), resumably: rerunning the same command completes what
-is missing. A model that fails to load or produces NaN/Inf logits is reported by
+is missing. Each manifest records the sha256 of the model's weight content: outputs
+stored from other weights under the same name are recomputed (and the run says so). A model that fails to load or produces NaN/Inf logits is reported by
 name, the others still run, and the exit status is 1.
 
 Flags can also come from an ml_collections config file (big_vision style):
@@ -35,13 +36,15 @@ ZOO_DIR = flags.DEFINE_string("zoo_dir", "~/.cache/overlap/zoo", "Directory of t
 BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Global batch (rounded up to a multiple of the devices).")
 CHUNK_BATCHES = flags.DEFINE_integer("chunk_batches", 8, "Batches per store chunk (the resume granularity).")
 PRECISION = flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"], "Compute dtype of the forward.")
+LOGITS_DTYPE = flags.DEFINE_enum("logits_dtype", "float32", ["float32", "float16", "bfloat16"],
+                                 "Storage dtype of the logits (float16 halves the store; metrics widen it exactly).")
 DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() (auto-detect on TPU).")
 COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (multi-host, non-TPU).")
 NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (multi-host, non-TPU).")
 PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (multi-host, non-TPU).")
 
 _OVERRIDABLE = ("models", "dataset", "split", "out", "data_dir", "zoo_dir", "batch_size", "chunk_batches",
-                "precision")
+                "precision", "logits_dtype")
 
 
 def _settings() -> dict:
@@ -58,19 +61,10 @@ def _settings() -> dict:
   return settings
 
 
-def _initialize_distributed() -> None:
-  if COORDINATOR.value:
-    if jax.default_backend() == "cpu":
-      jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=COORDINATOR.value, num_processes=NUM_PROCESSES.value,
-                               process_id=PROCESS_ID.value)
-  elif DISTRIBUTED.value:
-    jax.distributed.initialize()
-
-
 def main(argv) -> int:
   del argv
-  _initialize_distributed()
+  from launch import runner
+  runner.initialize_distributed(COORDINATOR.value, NUM_PROCESSES.value, PROCESS_ID.value, DISTRIBUTED.value)
   settings = _settings()
   import zoo
   from launch import data
@@ -79,11 +73,10 @@ def main(argv) -> int:
   source = data.load_source(settings["dataset"], settings["split"], settings["data_dir"])
   logging.info("evaluating %d models on %s/%s (%d examples) over %d devices", len(names), settings["dataset"],
                settings["split"], len(source), jax.device_count())
-  from launch import runner
   failed = {}
   for name in names:
     try:
-      runner.evaluate_zoo_model(name, source, settings)
+      runner.evaluate_zoo_model(name, source, settings, replace_stale=True)
     except Exception as error:  # report, go on with the other models, fail the exit status
       failed[name] = f"{type(error).__name__}: {error}"
       logging.error("model %s failed: %s", name, failed[name])

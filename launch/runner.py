@@ -99,7 +99,8 @@ def _jitted_forward(apply_fn: Callable):
 
 def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter, *, batch_size: int,
              mesh: Mesh | None = None, compute_dtype=jnp.float32, log_every_s: float = 10.0,
-             host_transform: Callable | None = None, decode_threads: int = 4) -> RunStats:
+             host_transform: Callable | None = None, decode_threads: int = 4,
+             progress: Callable[[int, int], None] | None = None) -> RunStats:
   """Evaluates ``apply_fn(params, images) -> (logits, embeddings)`` on every example of ``source``.
 
   Args:
@@ -114,6 +115,8 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
     host_transform: optional per-image host function (e.g. the zoo entry's
       ``preprocessing.host_resize``) for sources whose images differ in size.
     decode_threads: host threads of the grain decoding pipeline.
+    progress: optional ``progress(examples_done, examples_to_compute)``, called after
+      every step (a progress bar); without it, an INFO log line every ``log_every_s``.
   Raises:
     NonFiniteOutputs: a chunk has NaN or infinite logits (nothing of it is written).
   """
@@ -127,8 +130,12 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
   local_batch = global_batch // processes
   batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
   replicated = NamedSharding(mesh, PartitionSpec())
-  params = jax.device_put(jax.tree.map(lambda p: jnp.asarray(p, compute_dtype) if jnp.issubdtype(
-      jnp.asarray(p).dtype, jnp.floating) else p, params), replicated)
+  # Through host memory: every process then places its own replicas (a committed device
+  # array would need a cross-host transfer to reach a multi-process sharding).
+  is_key = lambda p: hasattr(p, "dtype") and jax.dtypes.issubdtype(p.dtype, jax.dtypes.prng_key)
+  host_params = jax.tree.map(lambda p: p if is_key(p) else np.asarray(p), params)
+  params = jax.device_put(jax.tree.map(lambda p: p.astype(jnp.dtype(compute_dtype)) if not is_key(p) and
+                                       jnp.issubdtype(p.dtype, jnp.floating) else p, host_params), replicated)
 
   forward = _jitted_forward(apply_fn)
 
@@ -148,6 +155,7 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
 
   plan = [(chunk, step) for chunk in missing for step in range(steps_per_chunk)
           if writer.rows(chunk)[0] + step * global_batch < writer.rows(chunk)[1]]
+  to_compute = sum(writer.rows(c)[1] - writer.rows(c)[0] for c in missing)
   started, examples, last_log = time.perf_counter(), 0, time.perf_counter()
   outputs: dict[str, list] = {name: [] for name in store.ARRAYS}
 
@@ -165,6 +173,8 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
     for name, value in zip(store.ARRAYS, (logits, embeddings, labels, ids)):
       outputs[name].append(np.asarray(value)[valid])
     examples += int(valid.sum())
+    if progress is not None:
+      progress(examples, to_compute)
     if position + 1 == len(plan) or plan[position + 1][0] != chunk:
       arrays = {name: np.concatenate(parts) for name, parts in outputs.items()}
       outputs = {name: [] for name in store.ARRAYS}
@@ -188,7 +198,7 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
       if in_flight is not None:
         finish(*in_flight)
       in_flight = (position, device_outputs, labels, ids, valid)
-      if time.perf_counter() - last_log > log_every_s:
+      if progress is None and time.perf_counter() - last_log > log_every_s:
         rate = examples / max(time.perf_counter() - started, 1e-9)
         remaining = writer.num_examples - examples - sum(writer.rows(c)[1] - writer.rows(c)[0]
                                                          for c in range(writer.num_chunks) if c not in missing)
@@ -206,22 +216,56 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
                   examples_per_second=examples / elapsed if elapsed > 0 else float("nan"))
 
 
-def evaluate_zoo_model(name: str, source, settings: dict) -> RunStats:
-  """Loads zoo model ``name`` and evaluates it over ``source`` into the store.
+def initialize_distributed(coordinator_address: str | None, num_processes: int | None, process_id: int | None,
+                           auto: bool) -> None:
+  """jax.distributed.initialize for launch.evaluate and launch.study (the same flags):
+  an explicit coordinator (gloo collectives on CPU), or auto-detection (TPU VMs)."""
+  if coordinator_address:
+    # gloo for CPU collectives (it affects only the CPU backend; asking for the backend
+    # here would initialise it, which jax.distributed.initialize must precede).
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
+                               process_id=process_id)
+  elif auto:
+    jax.distributed.initialize()
 
-  ``settings``: out, dataset, split, zoo_dir, batch_size, chunk_batches, precision
-  (the fields of launch.evaluate's flags). Variable-size images are resized and
-  cropped on the host so batches stack; fixed-size ones are resized on the device.
-  """
+
+def model_metadata(entry, weights_sha256: str, precision: str) -> dict:
+  """What a store manifest records about the evaluated model: its weight source, the
+  sha256 of its weight content (zoo.loading.weights_sha256), preprocessing, training
+  method and compute precision. Changed weights under the same name change it."""
   import dataclasses as dc
+  as_dict = lambda value: {k: (list(v) if isinstance(v, tuple) else v) for k, v in dc.asdict(value).items()}
+  return {"weights": as_dict(entry.weights), "weights_sha256": weights_sha256,
+          "preprocessing": as_dict(entry.preprocessing), "training_method": entry.training_method,
+          "precision": precision}
 
+
+def evaluate_zoo_model(name: str, source, settings: dict, *, model=None, weights_sha256: str | None = None,
+                       replace_stale: bool = False, progress: Callable[[int, int], None] | None = None,
+                       report: Callable[[str], None] | None = print, summary: bool = True) -> RunStats:
+  """Evaluates zoo model ``name`` (loaded from ``settings["zoo_dir"]`` unless ``model`` is
+  given) over ``source`` into the store.
+
+  ``settings``: out, dataset, split, zoo_dir, batch_size, chunk_batches, precision and
+  optionally logits_dtype (the fields of launch.evaluate's flags). The manifest records
+  the weights' content hash; stored outputs of other weights under the same name are
+  refused, or with ``replace_stale`` recomputed (and ``report`` says so; with
+  ``summary`` it also reports the chunks computed). Variable-size
+  images are resized and cropped on the host so batches stack; fixed-size ones are
+  resized on the device.
+  """
   from etils import epath
   from flax import nnx
 
   import zoo
 
   entry = zoo.get(name)
-  model = zoo.load(entry, epath.Path(settings["zoo_dir"]).expanduser())
+  if model is None:
+    model = zoo.load(entry, epath.Path(settings["zoo_dir"]).expanduser())
+  if weights_sha256 is None:
+    from zoo.loading import weights_sha256 as content_hash
+    weights_sha256 = content_hash(model)
   graphdef, state = nnx.split(model)
   preprocess = entry.preprocessing
   dtype = jnp.bfloat16 if settings["precision"] == "bfloat16" else jnp.float32
@@ -229,15 +273,29 @@ def evaluate_zoo_model(name: str, source, settings: dict) -> RunStats:
   def apply(state, images):  # inputs in the compute dtype that evaluate() casts the weights to
     return nnx.merge(graphdef, state)(preprocess(images).astype(dtype))
 
-  as_dict = lambda value: {k: (list(v) if isinstance(v, tuple) else v) for k, v in dc.asdict(value).items()}
   mesh = data_mesh()
-  metadata = {"weights": as_dict(entry.weights), "preprocessing": as_dict(entry.preprocessing),
-              "training_method": entry.training_method, "precision": settings["precision"]}
-  writer = store.ChunkWriter(settings["out"], settings["dataset"], settings["split"], name, metadata, len(source),
-                             _global_batch_size(settings["batch_size"], mesh) * settings["chunk_batches"])
+  metadata = model_metadata(entry, weights_sha256, settings["precision"])
+  make_writer = lambda replace: store.ChunkWriter(
+      settings["out"], settings["dataset"], settings["split"], name, metadata, len(source),
+      _global_batch_size(settings["batch_size"], mesh) * settings["chunk_batches"],
+      logits_dtype=settings.get("logits_dtype", "float32"), replace_stale=replace)
+  # Only process 0 replaces stale outputs; the others open the store once it has.
+  writer = make_writer(replace_stale and jax.process_index() == 0)
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices(f"overlap-manifest-{name}-{settings['split']}")
+    if jax.process_index() != 0:
+      writer = make_writer(False)
+  if writer.replaced is not None and report:
+    old = writer.replaced.get("metadata", {})
+    changes = [k for k in set(old) | set(metadata) if old.get(k) != metadata.get(k)]
+    detail = (f"weights changed (sha256 {str(old.get('weights_sha256'))[:12]} → {weights_sha256[:12]})"
+              if "weights_sha256" in changes else f"{', '.join(sorted(changes)) or 'layout'} changed")
+    report(f"{name} on {settings['dataset']}/{settings['split']}: stored outputs came from other inputs ({detail}); "
+           "recomputing them")
   host_transform = None if getattr(source, "fixed_image_shape", True) else preprocess.host_resize
   stats = evaluate(apply, state, source, writer, batch_size=settings["batch_size"], mesh=mesh, compute_dtype=dtype,
-                   host_transform=host_transform)
-  print(f"{name}: {stats.computed_chunks} chunks computed, {stats.skipped_chunks} already stored, "
-        f"{stats.examples_per_second:.0f} examples/s", flush=True)
+                   host_transform=host_transform, progress=progress)
+  if report and summary:
+    report(f"{name}: {stats.computed_chunks} chunks computed, {stats.skipped_chunks} already stored, "
+           f"{stats.examples_per_second:.0f} examples/s")
   return stats

@@ -36,6 +36,7 @@ from etils import epath
 
 ARRAYS = ("logits", "embeddings", "labels", "ids")
 MANIFEST_VERSION = 1
+LOGITS_DTYPES = ("float32", "float16", "bfloat16")
 
 
 def _safe(name: str) -> str:
@@ -83,29 +84,51 @@ class ChunkWriter:
       preprocessing, ...). A store written with different metadata is refused, so a
       rerun never mixes outputs of two different models under one name.
     num_examples: examples in the split; chunk_size: rows per chunk file.
+    logits_dtype: storage dtype of the logits (float32, float16 or bfloat16; computed in
+      float32 and rounded to nearest on write). Part of the manifest.
+    replace_stale: if the stored manifest differs (other weights, preprocessing, ...),
+      delete the stored chunks and start over instead of refusing; ``replaced`` then
+      holds the old manifest so the caller can say so. Only the writing process
+      (process 0) may pass True.
   """
 
   def __init__(self, root, dataset: str, split: str, model: str, metadata: dict[str, Any], num_examples: int,
-               chunk_size: int):
+               chunk_size: int, *, logits_dtype: str = "float32", replace_stale: bool = False):
     if num_examples < 1 or chunk_size < 1:
       raise ValueError(f"num_examples and chunk_size must be >= 1; got {num_examples}, {chunk_size}.")
+    if logits_dtype not in LOGITS_DTYPES:
+      raise ValueError(f"logits_dtype must be one of {LOGITS_DTYPES}; got {logits_dtype!r}.")
     self.directory = model_dir(root, dataset, split, model)
     self.num_examples, self.chunk_size = num_examples, chunk_size
     self.num_chunks = -(-num_examples // chunk_size)
+    self.logits_dtype = logits_dtype
     self.manifest = {"version": MANIFEST_VERSION, "model": model, "dataset": dataset, "split": split,
-                     "num_examples": num_examples, "chunk_size": chunk_size, "metadata": metadata}
-    self._check_or_write_manifest()
+                     "num_examples": num_examples, "chunk_size": chunk_size, "logits_dtype": logits_dtype,
+                     "metadata": metadata}
+    self.replaced: dict | None = None
+    self._check_or_write_manifest(replace_stale)
 
-  def _check_or_write_manifest(self) -> None:
+  def _check_or_write_manifest(self, replace_stale: bool) -> None:
     path = self.directory / "manifest.json"
     if path.exists():
       existing = json.loads(path.read_text())
-      if {k: existing.get(k) for k in self.manifest} != self.manifest:
+      existing.setdefault("logits_dtype", "float32")  # stores written before the option held float32
+      if {k: existing.get(k) for k in self.manifest} != self.manifest and replace_stale:
+        # Stale outputs under a known name: remove them (sidecars first, so nothing reads
+        # as complete meanwhile), then write the new manifest.
+        # (iterdir, not glob: split names such as "test[:64]" would be read as glob patterns)
+        files = sorted(self.directory.iterdir(), key=lambda f: (not f.name.endswith(".json"), f.name))
+        for file in files:
+          if file.name.startswith("chunk_") or file.name == "manifest.json":
+            file.unlink()
+        self.replaced = existing
+      elif {k: existing.get(k) for k in self.manifest} != self.manifest:
         raise ValueError(
             f"{path} describes a different evaluation than this run (e.g. other weights, preprocessing or "
             f"chunking): stored {existing}, now {self.manifest}. Use another --out, or delete {self.directory} "
             "to recompute.")
-      return
+      else:
+        return
     self.directory.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, json.dumps(self.manifest, indent=1, sort_keys=True).encode())
 
@@ -129,11 +152,28 @@ class ChunkWriter:
         raise ValueError(f"chunk {index} of {self.directory}: {name} has {arrays[name].shape[0]} rows, "
                          f"expected {stop - start} (rows [{start}, {stop})).")
     buffer = io.BytesIO()
-    np.savez(buffer, **{name: np.asarray(arrays[name]) for name in ARRAYS})
+    stored = {name: np.asarray(arrays[name]) for name in ARRAYS}
+    stored["logits"] = _encode_logits(stored["logits"], self.logits_dtype)
+    np.savez(buffer, **stored)
     data = buffer.getvalue()
     _atomic_write(self.directory / f"{_chunk_name(index)}.npz", data)
     sidecar = {"rows": [start, stop], "sha256": hashlib.sha256(data).hexdigest()}
     _atomic_write(self.directory / f"{_chunk_name(index)}.json", json.dumps(sidecar).encode())
+
+
+def _encode_logits(logits: np.ndarray, dtype: str) -> np.ndarray:
+  """Logits in the storage dtype; bfloat16 as its uint16 bit pattern (.npz has no bfloat16)."""
+  if dtype == "bfloat16":
+    import ml_dtypes
+    return np.asarray(logits, np.float32).astype(ml_dtypes.bfloat16).view(np.uint16)
+  return np.asarray(logits, np.float32).astype(dtype)
+
+
+def _decode_logits(stored: np.ndarray, dtype: str) -> np.ndarray:
+  if dtype == "bfloat16":
+    import ml_dtypes
+    return stored.view(ml_dtypes.bfloat16)
+  return stored
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +182,8 @@ class Results:
 
   Attributes:
     models: model names, in order.
-    logits: float[N, E, K].
+    logits: [N, E, K] in the stored dtype (float32 unless written with another
+      ``logits_dtype``; models stored in different dtypes are widened to float32).
     embeddings: model name → float[E, D_model].
     labels: int[E]; ids: [E] example ids (the same order for every model).
     manifests: model name → its manifest.
@@ -184,7 +225,9 @@ def read_model(root, dataset: str, split: str, model: str) -> tuple[dict, dict[s
     with np.load(io.BytesIO((directory / f"{_chunk_name(index)}.npz").read_bytes()), allow_pickle=False) as chunk:
       for name in ARRAYS:
         parts[name].append(chunk[name])
-  return manifest, {name: np.concatenate(values) for name, values in parts.items()}
+  arrays = {name: np.concatenate(values) for name, values in parts.items()}
+  arrays["logits"] = _decode_logits(arrays["logits"], manifest.get("logits_dtype", "float32"))
+  return manifest, arrays
 
 
 def read(root, dataset: str, split: str, models: list[str] | None = None) -> Results:
@@ -220,6 +263,8 @@ def read(root, dataset: str, split: str, models: list[str] | None = None) -> Res
   shapes = {m: l.shape[1:] for m, l in zip(models, logits)}
   if len(set(shapes.values())) != 1:
     raise ValueError(f"models have different logit shapes {shapes}; they cannot be stacked.")
+  if len({l.dtype for l in logits}) > 1:
+    logits = [l.astype(np.float32) for l in logits]
   return Results(models=models, logits=np.stack(logits), embeddings=embeddings, labels=labels, ids=ids,
                  manifests=manifests)
 

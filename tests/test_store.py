@@ -94,3 +94,36 @@ def test_wrong_chunk_rows_are_refused(tmp_path, rng):
   writer = store.ChunkWriter(tmp_path, "d", "s", "m", {}, 10, 4)
   with pytest.raises(ValueError, match="expected 4"):
     writer.write_chunk(0, outputs(rng, np.arange(3)))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_logits_storage_dtype_rounds_to_nearest_and_reads_back(tmp_path, rng, dtype):
+  import ml_dtypes
+  writer = store.ChunkWriter(tmp_path, "d", "s", "m", {}, 10, 4, logits_dtype=dtype)
+  full = outputs(rng, np.arange(10))
+  for index in writer.missing_chunks():
+    start, stop = writer.rows(index)
+    writer.write_chunk(index, {k: v[start:stop] for k, v in full.items()})
+  result = store.read(tmp_path, "d", "s", ["m"])
+  expected = full["logits"].astype(ml_dtypes.bfloat16 if dtype == "bfloat16" else np.float16)
+  assert result.logits.dtype == expected.dtype and result.manifests["m"]["logits_dtype"] == dtype
+  np.testing.assert_array_equal(result.logits[0].astype(np.float32), expected.astype(np.float32))
+  np.testing.assert_array_equal(result.embeddings["m"], full["embeddings"])  # embeddings stay float32
+  with pytest.raises(ValueError, match="describes a different evaluation"):  # the dtype is part of the manifest
+    store.ChunkWriter(tmp_path, "d", "s", "m", {}, 10, 4)
+  with pytest.raises(ValueError, match="logits_dtype must be one of"):
+    store.ChunkWriter(tmp_path, "d", "s", "n", {}, 10, 4, logits_dtype="int8")
+
+
+def test_stale_outputs_are_replaced_only_when_asked(tmp_path, rng):
+  writer, _ = write_all(tmp_path, rng, "m", np.arange(10), metadata={"weights_sha256": "aaa"})
+  assert writer.missing_chunks() == [] and writer.replaced is None
+  same = store.ChunkWriter(tmp_path, "fashion_mnist", "test", "m", {"weights_sha256": "aaa"}, 10, 4,
+                           replace_stale=True)
+  assert same.replaced is None and same.missing_chunks() == []        # same weights: nothing to redo
+  changed = store.ChunkWriter(tmp_path, "fashion_mnist", "test", "m", {"weights_sha256": "bbb"}, 10, 4,
+                              replace_stale=True)
+  assert changed.replaced["metadata"] == {"weights_sha256": "aaa"}
+  assert changed.missing_chunks() == [0, 1, 2]                         # every chunk recomputed
+  with pytest.raises(ValueError, match="incomplete or corrupted"):    # old chunks are gone, never served
+    store.read(tmp_path, "fashion_mnist", "test", ["m"])

@@ -83,7 +83,7 @@ def test_every_objective_trains_a_usable_classifier(name):
     train_supervised(teacher, train.images, train.labels, fitting.recipe_of(zoo.get("cnn.s0"), 2),
                      entry.preprocessing)
   losses = []
-  model = fitting.fit_row(entry, datasets, epochs=2, teacher=teacher,
+  model = fitting.fit_row(entry, datasets, epochs=2, probe_data="fashion_mnist", teacher=teacher,
                           log=lambda line: losses.append(float(line.split("loss ")[1])) if "loss" in line else None)
   assert losses[1] < losses[0]
   assert accuracy(model, entry, held.images, held.labels) > 0.6

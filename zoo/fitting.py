@@ -1,8 +1,9 @@
 """Training a zoo row from its training-method fields: objective × pretraining data → recipe.
 
 Pure library: takes arrays (``datasets`` maps a ``pretraining_data`` name to uint8 images
-[N, H, W, C] and int labels [N]; "fashion_mnist" is also the probing data) and returns
-trained modules; the launcher loads data and caches checkpoints.
+[N, H, W, C] and int labels [N]; ``probe_data`` names the one whose labels the zoo
+classifies: the linear probes of non-supervised rows fit on it) and returns trained
+modules; the launcher loads data and caches checkpoints.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from zoo.architectures.small import LinearProbed
 from zoo.loading import build
 from zoo.registry import ModelEntry
 
-PROBE_DATA = "fashion_mnist"
 NEEDS_TEACHER = "distillation"
 
 
@@ -36,10 +36,11 @@ def _backbone_data(entry: ModelEntry, datasets):
   return datasets[entry.pretraining_data]
 
 
-def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, teacher: nnx.Module | None = None,
+def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, probe_data: str, teacher: nnx.Module | None = None,
             log: Callable[[str], None] | None = None) -> nnx.Module:
   """A freshly built ``entry`` trained by its objective on its pretraining data; rows
-  whose module is a LinearProbed get their classifier fitted on Fashion-MNIST afterwards."""
+  whose module is a LinearProbed get their classifier fitted on ``datasets[probe_data]``
+  afterwards."""
   model = build(entry)
   recipe = recipe_of(entry, epochs)
   preprocess = entry.preprocessing
@@ -59,7 +60,7 @@ def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, teacher: nnx.Modu
   else:
     raise ValueError(f"model {entry.name!r}: no recipe for objective {entry.objective!r}.")
   if probed:
-    probe_images, probe_labels = datasets[PROBE_DATA]
+    probe_images, probe_labels = datasets[probe_data]
     result = training.fit_linear_head(model, probe_images, probe_labels, preprocess,
                                       l2_grid=tuple(float(x) for x in jax.numpy.logspace(-5, 1, 7)))
     if log:
@@ -71,15 +72,15 @@ def _has_convolutions(model: nnx.Module) -> bool:
   return any(isinstance(m, nnx.Conv) for _, m in nnx.iter_graph(model) if isinstance(m, nnx.Module))
 
 
-def vmap_groups(entries: list[ModelEntry], platform: str) -> list[list[ModelEntry]]:
-  """Rows that can train together with train_supervised_many: supervised on the same data
+def vmap_groups(entries: list[ModelEntry], platform: str, probe_data: str) -> list[list[ModelEntry]]:
+  """Rows that can train together with train_supervised_many: supervised on ``probe_data``
   with the same builder and recipe up to the seed. Grouped only where vmap pays: on
   accelerators, and on CPU for convolution-free models (benchmarks/training.py: dense
   models 1.96× faster vmapped on 2 CPU cores, ConvNets 0.43×, XLA:CPU's grouped convs)."""
   groups: dict[tuple, list[ModelEntry]] = {}
   for entry in entries:
     key = (entry.name,)
-    if entry.objective == "supervised" and entry.pretraining_data == PROBE_DATA:
+    if entry.objective == "supervised" and entry.pretraining_data == probe_data:
       model = nnx.eval_shape(lambda: build(entry))
       if platform != "cpu" or not _has_convolutions(model):
         key = (entry.builder, entry.architecture, entry.hparams)
@@ -87,10 +88,10 @@ def vmap_groups(entries: list[ModelEntry], platform: str) -> list[list[ModelEntr
   return list(groups.values())
 
 
-def fit_group(entries: list[ModelEntry], datasets: dict, epochs: int) -> list[nnx.Module]:
-  """A vmap group (same builder and recipe up to the seed) trained at once."""
+def fit_group(entries: list[ModelEntry], datasets: dict, epochs: int, *, probe_data: str) -> list[nnx.Module]:
+  """A vmap group (same builder and recipe up to the seed, supervised on ``probe_data``) trained at once."""
   models = [build(e) for e in entries]
-  images, labels = datasets[PROBE_DATA]
+  images, labels = datasets[probe_data]
   training.train_supervised_many(models, images, labels, [recipe_of(e, epochs) for e in entries],
                                  entries[0].preprocessing)
   return models

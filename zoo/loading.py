@@ -57,9 +57,35 @@ def load(entry: ModelEntry, zoo_dir) -> nnx.Module:
   abstract = nnx.eval_shape(lambda: build(entry))
   graphdef, state = nnx.split(abstract)
   try:
-    restored = ocp.StandardCheckpointer().restore(path)
+    # An explicit target on this process's first device: without one, orbax restores
+    # with the saving topology and refuses when it differs (e.g. in a multi-process job).
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
+                          nnx.to_pure_dict(state))
+    restored = ocp.StandardCheckpointer().restore(path, target)
     nnx.replace_by_pure_dict(state, restored)
   except Exception as error:  # orbax raises many types for damaged or mismatched checkpoints
     raise WeightsUnavailable(f"model {entry.name!r}: cannot read the checkpoint at {path} "
                              f"({type(error).__name__}: {error}); delete it and retrain.") from None
   return nnx.merge(graphdef, jax.tree.map(lambda x: x, state))
+
+
+def weights_sha256(model: nnx.Module) -> str:
+  """sha256 of a model's weights (every nnx variable except RNG state): for every leaf in
+  sorted path order, its path, dtype, shape and raw bytes, so equal weights hash equally
+  however they were loaded, and a change of any value, shape or dtype changes the hash."""
+  import hashlib
+
+  import numpy as np
+  digest = hashlib.sha256()
+  flat = nnx.to_flat_state(nnx.state(model, nnx.Not(nnx.RngState)))
+  for path, leaf in sorted(((tuple(str(k) for k in p), v) for p, v in flat), key=lambda item: item[0]):
+    value = leaf.get_value() if hasattr(leaf, "get_value") else getattr(leaf, "value", leaf)
+    if not hasattr(value, "dtype"):  # RNG keys and other non-array state: hash their repr
+      digest.update(f"{'/'.join(path)}={value!r};".encode())
+      continue
+    array = np.asarray(jax.random.key_data(value) if jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key)
+                       else value)
+    digest.update(f"{'/'.join(path)}:{array.dtype.str}:{array.shape};".encode())
+    digest.update(np.ascontiguousarray(array).tobytes())
+  return digest.hexdigest()

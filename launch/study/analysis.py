@@ -15,7 +15,8 @@ import numpy as np
 import metrics
 import probes
 import zoo
-from launch.study.presets import CATEGORY_ORDER
+
+CATEGORY_ORDER = zoo.CATEGORIES  # reinit → hyper-parameters → architecture → framework → dataset
 
 PAIR_METRICS = ("error_inconsistency", "ensemble_accuracy", "relative_improvement", "conversion_rate",
                 "cohen_kappa")
@@ -154,23 +155,59 @@ def greedy_runs(names, calibration_probs, calibration_labels, test: Predictions,
   return runs
 
 
-def mixing(calibration: Predictions, test: Predictions, chosen: dict[str, int], rates, seeds: int, l2_grid) -> list[dict]:
+def _probe_split(calibration: Predictions) -> int:
+  """Probe train/val boundary inside the calibration split (80/20)."""
+  return int(len(calibration.labels) * 0.8)
+
+
+def _subset_probe(calibration: Predictions, test: Predictions, index: int, keep: np.ndarray, l2_grid,
+                  max_iterations: int) -> float:
+  """Probe test accuracy on the columns ``keep`` of the concatenated [base | model index]
+  embeddings. The other columns are zeroed rather than dropped: a zero column stays zero
+  after standardisation and gets zero weight, so the fit is the one on the subset, and
+  every subset of one pair shares one compiled probe (one shape)."""
+  split = _probe_split(calibration)
+  mask = np.zeros(calibration.embeddings[0].shape[1] + calibration.embeddings[index].shape[1], np.float32)
+  mask[keep] = 1.0
+  both = lambda p: np.concatenate([p.embeddings[0], p.embeddings[index]], axis=1) * mask
+  x, x_test = both(calibration), both(test)
+  return _single_label_score(x[:split], calibration.labels[:split], x[split:], calibration.labels[split:], x_test,
+                             test.labels, l2_grid, max_iterations)
+
+
+def _single_label_score(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid, max_iterations) -> float:
+  """logistic_probe test accuracy over the classes the probe's training examples cover:
+  a held-out slice of a 1,000-class train split may miss a class, whose val/test examples
+  no probe could get right; they are left out (and classes renumbered densely). Splits
+  so small that no validation example is of a training class choose λ on train."""
+  classes = np.unique(y_train)
+  dense = lambda y: np.searchsorted(classes, y)
+  known = lambda y: np.isin(y, classes)
+  keep_val, keep_test = known(y_val), known(y_test)
+  if not keep_test.any():
+    return 0.0
+  if not keep_val.any():
+    x_val, y_val, keep_val = x_train, y_train, np.ones(len(y_train), bool)
+  result = probes.logistic_probe(x_train, dense(y_train), x_val[keep_val], dense(y_val[keep_val]), x_test[keep_test],
+                                 dense(y_test[keep_test]), l2_grid=l2_grid, max_iterations=max_iterations)
+  return float(result["test_accuracy"]) * keep_test.mean()  # the left-out test examples count as wrong
+
+
+def mixing(calibration: Predictions, test: Predictions, chosen: dict[str, int], rates, seeds: int, l2_grid,
+           max_iterations: int = 300) -> list[dict]:
   """Fig. 6: linear probes on random mixtures of the base's and a partner's embedding
   features (share ``rate`` from the base, same total budget), for each representative
   pair. Probe train/val: the calibration split's embeddings (80/20); test: test."""
-  split = int(len(calibration.labels) * 0.8)
   rows = []
   for category, index in chosen.items():
-    base_train, other_train = calibration.embeddings[0], calibration.embeddings[index]
+    dim_a = calibration.embeddings[0].shape[1]
     for rate in rates:
       for seed in range(seeds):
-        dims_a, dims_b = probes.mixture_indices(base_train.shape[1], other_train.shape[1], float(rate), seed=seed)
-        pick = lambda p: np.concatenate([p.embeddings[0][:, dims_a], p.embeddings[index][:, dims_b]], axis=1)
-        x, x_test = pick(calibration), pick(test)
-        result = probes.logistic_probe(x[:split], calibration.labels[:split], x[split:], calibration.labels[split:],
-                                       x_test, test.labels, l2_grid=l2_grid, max_iterations=300)
+        dims_a, dims_b = probes.mixture_indices(dim_a, calibration.embeddings[index].shape[1], float(rate), seed=seed)
+        accuracy = _subset_probe(calibration, test, index, np.concatenate([dims_a, dim_a + dims_b]), l2_grid,
+                                 max_iterations)
         rows.append({"category": category, "pair": f"{test.names[0]}+{test.names[index]}", "base_rate": float(rate),
-                     "seed": seed, "features": len(dims_a) + len(dims_b), "test_accuracy": result["test_accuracy"]})
+                     "seed": seed, "features": len(dims_a) + len(dims_b), "test_accuracy": accuracy})
   return rows
 
 
@@ -263,3 +300,101 @@ def base_fit(base_pairs: list[dict]) -> dict | None:
 @functools.cache
 def category_colors() -> dict[str, str]:
   return dict(zip(("base",) + CATEGORY_ORDER, ("black", "#4C72B0", "#55A868", "#C44E52", "#8172B2", "#CCB974")))
+
+
+def diversity_curves(calibration: Predictions, test: Predictions, chosen: dict[str, int], step: int,
+                     ranking: str, l2_grid, max_iterations: int = 300) -> list[dict]:
+  """Fig. 6 right: for each representative pair (base, X), the dimensions of the
+  concatenated embeddings ranked most diverse first (probes.diversity_order, on the probe
+  training examples) and added ``step`` at a time (and all of them last); the linear-probe
+  test accuracy of each prefix."""
+  split = _probe_split(calibration)
+  rows = []
+  for category, index in chosen.items():
+    order = probes.diversity_order([calibration.embeddings[0][:split], calibration.embeddings[index][:split]], ranking)
+    for count in sorted(set(range(step, len(order), step)) | {len(order)}):
+      accuracy = _subset_probe(calibration, test, index, order[:count], l2_grid, max_iterations)
+      rows.append({"category": category, "pair": f"{test.names[0]}+{test.names[index]}", "features": count,
+                   "total_features": len(order), "test_accuracy": accuracy})
+  return rows
+
+
+def features_needed(curves: list[dict], target: float) -> list[dict]:
+  """The paper's "features needed to reach X%" table (Fig. 6 right): per category, the
+  fewest diversity-ranked features whose probe reaches ``target`` accuracy. With
+  ``target`` ≤ 0 the target is the lowest best-of-curve accuracy over the pairs, so every
+  pair reaches it. None where a pair never reaches the target."""
+  by_category: dict[str, list[dict]] = {}
+  for row in curves:
+    by_category.setdefault(row["category"], []).append(row)
+  if not by_category:
+    return []
+  if target <= 0:
+    target = min(max(r["test_accuracy"] for r in rows) for rows in by_category.values())
+  table = []
+  for category, rows in by_category.items():
+    reached = [r["features"] for r in sorted(rows, key=lambda r: r["features"]) if r["test_accuracy"] >= target]
+    table.append({"category": category, "pair": rows[0]["pair"], "target_accuracy": float(target),
+                  "features_needed": reached[0] if reached else None, "total_features": rows[0]["total_features"],
+                  "best_accuracy": max(r["test_accuracy"] for r in rows)})
+  return table
+
+
+def class_groups(special: dict, groups: list[tuple[str, int, int]]) -> list[dict]:
+  """Fig. 4 by class-id range (e.g. ImageNet's nature 0–397 vs man-made 398–999): per
+  representative pair and group, the mean per-class specialisation (+: the base wins the
+  group's inconsistent examples) and how many of the group's classes the base wins."""
+  rows = []
+  for category, pair in special["pairs"].items():
+    values = np.asarray(pair["class_specialisation"], np.float64)
+    for name, first, stop in groups:
+      chunk = values[first:min(stop, len(values))]
+      finite = chunk[np.isfinite(chunk)]
+      rows.append({"category": category, "partner": pair["model"], "group": name, "first_class": first,
+                   "last_class": min(stop, len(values)) - 1,
+                   "mean_specialisation": float(finite.mean()) if finite.size else float("nan"),
+                   "classes_base_wins": int((finite > 0).sum()), "classes_partner_wins": int((finite < 0).sum())})
+  return rows
+
+
+def prediction_diversity(correct: np.ndarray) -> np.ndarray:
+  """Per model, the mean error inconsistency with every other model (Fig. 7 centre):
+  mean over b ≠ a of mean_n [correct_a(n) ≠ correct_b(n)]."""
+  correct = np.asarray(correct, np.float32)
+  agree_wrong = correct @ correct.T + (1 - correct) @ (1 - correct).T       # [N, N] agreements
+  inconsistency = 1 - agree_wrong / correct.shape[1]
+  n = len(correct)
+  return (inconsistency.sum(1) - np.diag(inconsistency)) / max(n - 1, 1)
+
+
+def _downstream_score(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid, max_iterations) -> float:
+  if np.ndim(y_test) == 2:  # multi-hot labels: one-vs-rest logistic probes, 11-point mAP (VOC 2007)
+    present = np.asarray(y_train).sum(0) > 0  # a class without a positive training example cannot be fitted
+    return float(probes.multilabel_probe(x_train, y_train[:, present], x_val, y_val[:, present], x_test,
+                                         y_test[:, present], l2_grid=l2_grid,
+                                         max_iterations=max_iterations)["test_map"])
+  return _single_label_score(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid, max_iterations)
+
+
+def downstream(names: list[str], train, val, test, correct: np.ndarray, l2_grid, max_iterations: int = 300) -> dict:
+  """Fig. 7: linear evaluation on a downstream dataset (train / val chooses L2 / test) of
+  every model's embedding and of every concatenated pair (stacked generalisation);
+  11-point mAP for multi-label datasets (VOC 2007), accuracy otherwise. Also each model's
+  accuracy and prediction diversity on the study's test split."""
+  metric = "11-point mAP" if np.ndim(test.labels) == 2 else "accuracy"
+  args = lambda xs: (xs(train), train.labels, xs(val), val.labels, xs(test), test.labels, l2_grid, max_iterations)
+  single = {n: _downstream_score(*args(lambda r, n=n: r.embeddings[n])) for n in names}
+  diversity = prediction_diversity(correct)
+  accuracy = np.asarray(correct).mean(axis=1)
+  models = [{"model": n, "test_accuracy": float(accuracy[i]), "downstream": single[n],
+             "prediction_diversity": float(diversity[i])} for i, n in enumerate(names)]
+  pairs = []
+  for a in range(len(names)):
+    for b in range(a + 1, len(names)):
+      both = lambda r, a=a, b=b: np.concatenate([r.embeddings[names[a]], r.embeddings[names[b]]], axis=1)
+      score = _downstream_score(*args(both))
+      best = max(single[names[a]], single[names[b]])
+      pairs.append({"model_a": names[a], "model_b": names[b],
+                    "category": zoo.pair_category(zoo.get(names[a]), zoo.get(names[b])),
+                    "downstream": score, "best_single": best, "gain": score - best})
+  return {"metric": metric, "models": models, "pairs": pairs}

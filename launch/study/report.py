@@ -1,4 +1,5 @@
-"""The study's report directory: report.md, one PNG per paper figure, a CSV per table, config.json.
+"""The study's report directory: report.md, one PNG per paper figure (Fig. 1–7), a CSV per
+table, config.json (the config and every model's weight hash and provenance).
 
 Written to a temporary directory next to ``out`` and renamed into place, so a report
 directory is always complete (never a partial result where a complete one is expected).
@@ -10,12 +11,12 @@ import csv
 import json
 import math
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from launch.study.analysis import category_colors
-from launch.study.presets import CATEGORY_ORDER
+from launch.study.analysis import CATEGORY_ORDER, category_colors
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -114,15 +115,23 @@ def figure3(special, path):
   _save(plt, figure, path)
 
 
-def figure4(special, class_names, path):
+def figure4(special, class_names, groups, path):
   plt = _pyplot()
   pairs = special["pairs"]
   figure, axes = plt.subplots(1, len(pairs), figsize=(3.4 * len(pairs), 3.2), sharey=True, squeeze=False)
   for axis, (category, pair) in zip(axes[0], pairs.items()):
     values = np.nan_to_num(pair["class_specialisation"])
-    axis.bar(range(len(values)), values, color=["#4C72B0" if v > 0 else "#C44E52" for v in values])
+    axis.bar(range(len(values)), values, width=1.0 if len(values) > 50 else 0.8,
+             color=["#4C72B0" if v > 0 else "#C44E52" for v in values])
     axis.axhline(0, color="black", lw=0.8)
-    axis.set_xticks(range(len(values)), class_names, rotation=70, fontsize=7)
+    for name, first, stop in groups:  # class-id ranges (e.g. ImageNet nature vs man-made)
+      axis.axvspan(first - 0.5, stop - 0.5, alpha=0.08, color="grey" if first else "green")
+      axis.text((first + stop) / 2, 1.0, name, ha="center", va="top", fontsize=6, transform=axis.get_xaxis_transform())
+    if len(values) <= 50:
+      axis.set_xticks(range(len(values)), [_class_label(class_names, k) for k in range(len(values))], rotation=70,
+                      fontsize=7)
+    else:
+      axis.set_xlabel("class id")
     axis.set_title(f"{category}: {pair['model']}", fontsize=8)
   axes[0][0].set_ylabel("(only base − only partner) / inconsistent")
   figure.suptitle("Fig. 4: per-class specialisation (+: the base wins the class's inconsistent examples)")
@@ -143,20 +152,64 @@ def figure5(greedy, path):
   _save(plt, figure, path)
 
 
-def figure6(mixing_rows, path):
+def figure6(mixing_rows, diversity_rows, needed, path):
   plt = _pyplot()
   colors = category_colors()
-  figure, axis = plt.subplots(figsize=(6, 3.6))
+  figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
   for category in dict.fromkeys(r["category"] for r in mixing_rows):
     rows = [r for r in mixing_rows if r["category"] == category]
     rates = sorted({r["base_rate"] for r in rows})
     means = [100 * np.mean([r["test_accuracy"] for r in rows if r["base_rate"] == rate]) for rate in rates]
-    axis.plot(rates, means, marker="o", color=colors[category], label=f"{category}: {rows[0]['pair']}")
-  axis.set_xlabel("share of features from the base (same total)")
-  axis.set_ylabel("linear-probe test accuracy (%)")
-  axis.set_title("Fig. 6: mixing features of two models")
-  axis.legend(fontsize=7)
+    left.plot(rates, means, marker="o", color=colors[category], label=f"{category}: {rows[0]['pair']}")
+  left.set_xlabel("share of features from the base (same total)")
+  left.set_ylabel("linear-probe test accuracy (%)")
+  left.set_title("mixing features of two models", fontsize=9)
+  left.legend(fontsize=7)
+  for category in dict.fromkeys(r["category"] for r in diversity_rows):
+    rows = [r for r in diversity_rows if r["category"] == category]
+    right.plot([r["features"] for r in rows], [100 * r["test_accuracy"] for r in rows], marker=".",
+               color=colors[category], label=category)
+  if needed:
+    right.axhline(100 * needed[0]["target_accuracy"], color="grey", ls=":", lw=1, label="target")
+  right.set_xlabel("features, most diverse first (concatenated embeddings)")
+  right.set_ylabel("linear-probe test accuracy (%)")
+  right.set_title("diversity-ranked features", fontsize=9)
+  right.legend(fontsize=7)
+  figure.suptitle("Fig. 6: features overlap without superset")
   _save(plt, figure, path)
+
+
+def figure7(downstream, path):
+  plt = _pyplot()
+  figure, axes = plt.subplots(1, 3, figsize=(14, 4))
+  models, metric = downstream["models"], downstream["metric"]
+  for row in models:
+    axes[0].scatter(100 * row["test_accuracy"], 100 * row["downstream"], color="#4C72B0")
+    axes[0].annotate(row["model"], (100 * row["test_accuracy"], 100 * row["downstream"]), fontsize=6)
+  axes[0].set_xlabel("test accuracy (%)")
+  axes[0].set_ylabel(f"downstream {metric} (%)")
+  order = sorted(models, key=lambda r: -r["prediction_diversity"])
+  axes[1].barh(range(len(order)), [100 * r["prediction_diversity"] for r in order], color="#55A868")
+  axes[1].set_yticks(range(len(order)), [r["model"] for r in order], fontsize=6)
+  axes[1].invert_yaxis()
+  axes[1].set_xlabel("prediction diversity: mean EI with the others (%)")
+  names = [r["model"] for r in models]
+  grid = np.full((len(names), len(names)), np.nan)
+  for index, row in enumerate(models):
+    grid[index, index] = 100 * row["downstream"]
+  for pair in downstream["pairs"]:
+    a, b = names.index(pair["model_a"]), names.index(pair["model_b"])
+    grid[a, b] = grid[b, a] = 100 * pair["downstream"]
+  image = axes[2].imshow(grid, cmap="viridis")
+  axes[2].set_xticks(range(len(names)), names, rotation=90, fontsize=5)
+  axes[2].set_yticks(range(len(names)), names, fontsize=5)
+  figure.colorbar(image, ax=axes[2], label=f"{metric} of the concatenated pair (%)")
+  figure.suptitle("Fig. 7: downstream linear evaluation of each model and each stacked pair")
+  _save(plt, figure, path)
+
+
+def _class_label(class_names, index: int) -> str:
+  return str(class_names[index]) if index < len(class_names) else str(index)
 
 
 def _fmt(value, low=None, high=None, scale=100.0, digits=2):
@@ -177,8 +230,9 @@ def markdown(results: dict) -> str:
   base_pairs = [p for p in results["pairs"] if p["with_base"]]
   m = lambda row, key: _fmt(row[key], row[f"{key}_low"], row[f"{key}_high"])
   parts = [
-      "# overlap: the default study on Fashion-MNIST",
-      f"Base model **{models[0]['model']}**; {len(models)} models; metrics on `{config['test_split']}` "
+      f"# overlap: {config['name']}",
+      f"Base model **{models[0]['model']}**; {len(models)} models; metrics on `{config['dataset']}` "
+      f"`{config['test_split']}` "
       f"({results['num_test_examples']} examples) after temperature scaling fitted on "
       f"`{config['calibration_split']}`; 95% paired-bootstrap intervals ({config['resamples']} resamples). "
       "Tables give percentages (claim evidence: fractions and degrees). Every number below is in a CSV "
@@ -206,19 +260,58 @@ def markdown(results: dict) -> str:
       _table(("category", "partner", "mean θ, only base right (°)", "mean θ, only partner right (°)"),
              [(c, p["model"], f"{p['mean_theta_only_base']:.1f}", f"{p['mean_theta_only_other']:.1f}")
               for c, p in results["specialisation"]["pairs"].items()]),
-      "## Fig. 4: per-class specialisation (class_specialisation.csv)", "![](fig4_class_specialisation.png)",
+      "## Fig. 4: per-class specialisation (class_specialisation.csv, class_groups.csv)",
+      "![](fig4_class_specialisation.png)", _class_groups_text(results),
       "## Fig. 5: greedy ensembles (greedy.csv)", "![](fig5_greedy.png)",
       _table(("start", "added (category vs start)", "test accuracy", "best pool model"),
              [(r["start"], " → ".join(f"{n} ({c})" for n, c in zip(r["members"][1:], r["categories_vs_start"][1:])),
                " → ".join(_fmt(a) for a in r["test_accuracy"]), _fmt(r["pool_best_test_accuracy"]))
               for r in results["greedy"]]),
-      "## Fig. 6: feature mixing (mixing.csv)", "![](fig6_mixing.png)",
+      "## Fig. 6: feature mixing (mixing.csv) and diversity-ranked features (diversity.csv)", "![](fig6_mixing.png)",
       _table(("pair", "category", "base share", "features", "probe accuracy (mean over seeds)"),
              [(pair, cat, rate, feats, _fmt(np.mean(accs))) for (pair, cat, rate, feats), accs in
               _group_mixing(results["mixing"]).items()]),
+      "Features needed to reach the target accuracy, diversity-ranked (features_needed.csv):",
+      _table(("category", "pair", "target accuracy", "features needed", "of", "best accuracy"),
+             [(r["category"], r["pair"], _fmt(r["target_accuracy"]),
+               "not reached" if r["features_needed"] is None else r["features_needed"], r["total_features"],
+               _fmt(r["best_accuracy"])) for r in results["features_needed"]]),
+      _downstream_text(results),
+      "## Models' weights (config.json lists the sha256 of each model's weights and its provenance)",
+      _table(("model", "weights sha256", "origin"),
+             [(r["model"], f"`{r['weights_sha256'][:16]}`", r["weights_origin"]) for r in models]),
       "## Config (config.json)", "```json\n" + json.dumps(config, indent=2) + "\n```",
   ]
   return "\n\n".join(parts) + "\n"
+
+
+def _class_groups_text(results) -> str:
+  rows = results["class_groups"]
+  if not rows:
+    return "No class groups configured (config field class_groups)."
+  return ("Class-id groups (" + ", ".join(f"{r['group']}: ids {r['first_class']}–{r['last_class']}"
+                                          for r in rows if r["category"] == rows[0]["category"]) + "):\n\n"
+          + _table(("category", "partner", "group", "mean specialisation", "classes base wins", "classes partner wins"),
+                   [(r["category"], r["partner"], r["group"], _fmt(r["mean_specialisation"], scale=1, digits=3),
+                     r["classes_base_wins"], r["classes_partner_wins"]) for r in rows]))
+
+
+def _downstream_text(results) -> str:
+  down = results["downstream"]
+  if not down:
+    return "## Fig. 7: downstream\n\nNo downstream dataset configured (config field downstream.dataset)."
+  dataset = results["config"]["downstream"]["dataset"]
+  best_pairs = sorted(down["pairs"], key=lambda p: -p["downstream"])[:10]
+  return "\n\n".join([
+      f"## Fig. 7: downstream linear evaluation on {dataset} ({down['metric']}; downstream_models.csv, "
+      "downstream_pairs.csv)", "![](fig7_downstream.png)",
+      _table(("model", "test accuracy", f"{dataset} {down['metric']}", "prediction diversity"),
+             [(r["model"], _fmt(r["test_accuracy"]), _fmt(r["downstream"]), _fmt(r["prediction_diversity"]))
+              for r in down["models"]]),
+      "Best concatenated pairs:",
+      _table(("pair", "category", down["metric"], "best single", "gain (pts)"),
+             [(f"{p['model_a']} + {p['model_b']}", p["category"], _fmt(p["downstream"]), _fmt(p["best_single"]),
+               _fmt(p["gain"])) for p in best_pairs])])
 
 
 def _group_mixing(rows):
@@ -226,9 +319,6 @@ def _group_mixing(rows):
   for r in rows:
     grouped.setdefault((r["pair"], r["category"], r["base_rate"], r["features"]), []).append(r["test_accuracy"])
   return grouped
-
-
-CLASS_NAMES = ("T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot")
 
 
 def write(results: dict, out: Path) -> Path:
@@ -246,7 +336,7 @@ def write(results: dict, out: Path) -> Path:
        "theta_high": float(special["edges"][i + 1]), "count": int(p["counts"][gi, i])}
       for c, p in special["pairs"].items() for gi, g in enumerate(special["groups"]) for i in range(len(p["counts"][gi]))])
   _write_csv(staging / "class_specialisation.csv", [
-      {"category": c, "partner": p["model"], "class": k, "class_name": CLASS_NAMES[k] if k < len(CLASS_NAMES) else k,
+      {"category": c, "partner": p["model"], "class": k, "class_name": _class_label(results["class_names"], k),
        "specialisation": float(p["class_specialisation"][k])}
       for c, p in special["pairs"].items() for k in range(len(p["class_specialisation"]))])
   _write_csv(staging / "greedy.csv", [
@@ -254,15 +344,20 @@ def write(results: dict, out: Path) -> Path:
        "calibration_accuracy": r["calibration_accuracy"][s], "test_accuracy": r["test_accuracy"][s]}
       for r in results["greedy"] for s in range(len(r["members"]))])
   _write_csv(staging / "mixing.csv", results["mixing"])
+  _write_csv(staging / "diversity.csv", results["diversity"])
+  _write_csv(staging / "features_needed.csv", results["features_needed"])
+  _write_csv(staging / "class_groups.csv", results["class_groups"])
   _write_csv(staging / "claims.csv", results["claims"])
-  (staging / "config.json").write_text(json.dumps(results["config"], indent=2))
+  if results["downstream"]:
+    _write_csv(staging / "downstream_models.csv", results["downstream"]["models"])
+    _write_csv(staging / "downstream_pairs.csv", results["downstream"]["pairs"])
+  (staging / "config.json").write_text(json.dumps({"config": results["config"], "models": results["provenance"]},
+                                                  indent=2, sort_keys=True))
   base_pairs = [p for p in results["pairs"] if p["with_base"]]
-  figure1(results["categories"], base_pairs, staging / "fig1_error_inconsistency.png")
-  figure2(base_pairs, results["fit"], staging / "fig2_ensembles.png")
-  figure3(special, staging / "fig3_specialisation.png")
-  figure4(special, CLASS_NAMES, staging / "fig4_class_specialisation.png")
-  figure5(results["greedy"], staging / "fig5_greedy.png")
-  figure6(results["mixing"], staging / "fig6_mixing.png")
+  with warnings.catch_warnings():  # NaN means (e.g. no inconsistent example) are drawn as gaps, not warned about
+    warnings.simplefilter("ignore", RuntimeWarning)
+    warnings.filterwarnings("ignore", message="No artists with labels")
+    _figures(results, base_pairs, special, staging)
   (staging / "report.md").write_text(markdown(results))
   if out.exists():
     previous = out.with_name(out.name + ".previous")
@@ -273,3 +368,16 @@ def write(results: dict, out: Path) -> Path:
   else:
     staging.rename(out)
   return out
+
+
+def _figures(results, base_pairs, special, staging: Path) -> None:
+  figure1(results["categories"], base_pairs, staging / "fig1_error_inconsistency.png")
+  figure2(base_pairs, results["fit"], staging / "fig2_ensembles.png")
+  figure3(special, staging / "fig3_specialisation.png")
+  groups = [(r["group"], r["first_class"], r["last_class"] + 1) for r in results["class_groups"]
+            if r["category"] == results["class_groups"][0]["category"]] if results["class_groups"] else []
+  figure4(special, results["class_names"], groups, staging / "fig4_class_specialisation.png")
+  figure5(results["greedy"], staging / "fig5_greedy.png")
+  figure6(results["mixing"], results["diversity"], results["features_needed"], staging / "fig6_mixing.png")
+  if results["downstream"]:
+    figure7(results["downstream"], staging / "fig7_downstream.png")

@@ -1,0 +1,315 @@
+"""A study is a config: its fields, loading ``FILE.py[:ARG]``, strict ``--set`` and validation.
+
+A config file (big_vision style) defines ``get_config(arg)`` returning an
+``ml_collections.ConfigDict`` with some of the fields of :func:`defaults`; the rest keep
+their defaults. Every check here runs before the study writes anything, and every
+failure is a :class:`ConfigError`: one paragraph naming the field and the fix.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+import ml_collections
+
+BUILTIN = Path(__file__).parent / "configs"
+DEFAULT_CONFIG = f"{BUILTIN / 'fashion_mnist.py'}:default"
+PRECISIONS = ("float32", "bfloat16")
+LOGITS_DTYPES = ("float32", "float16", "bfloat16")
+
+
+class ConfigError(ValueError):
+  """A bad study config: printed as one paragraph, exit status 2, nothing written."""
+
+
+def defaults() -> ml_collections.ConfigDict:
+  """Every field a study config may set, with its default (the type of each default is the
+  field's type: ``--set`` parses values by it)."""
+  return ml_collections.ConfigDict({
+      "name": "study",                  # the report's title
+      "zoo_modules": (),                # module names or .py paths imported first (they register rows)
+      "catalog": "",                    # only rows of this catalog ("" = every registered row)
+      "models": "",                     # comma-separated fnmatch patterns over those rows
+      "base": "",                       # the base model (categories are relative to it); one of the models
+      "dataset": "",                    # TFDS name (or an IDX-backed name launch.data reads offline)
+      "data_dir": "",                   # TFDS data_dir / IDX directory ("" = the library's default)
+      "calibration_split": "",          # temperatures; also the probes' train/val embeddings
+      "test_split": "",
+      "zoo_dir": "",                    # checkpoints of rows not trained by the study ("" = <cache>/zoo)
+      "batch_size": 256,                # global evaluation batch
+      "chunk_batches": 4,               # batches per store chunk (resume granularity)
+      "precision": "float32",           # forward compute dtype: float32 | bfloat16
+      "logits_dtype": "float32",        # stored logits: float32 | float16 | bfloat16
+      # Training of rows that have a recipe and no weights (zoo.fitting); the data of a row is
+      # the study dataset's train_split, a "<dataset>_classes_<a>-<b>" subset of it, or a
+      # procedural set ("procedural_shapes", "procedural_textures").
+      "train_split": "train",
+      "pretrain_examples": 10000,       # examples of each procedural set
+      "epochs": 2,
+      # Analysis sizes.
+      "resamples": 300,                 # paired-bootstrap resamples (95% intervals)
+      "theta_bins": 18,
+      "greedy_starts": 2,               # best models (calibration accuracy) that start a greedy run
+      "greedy_steps": 5,
+      "mixing_rates": (1.0, 0.75, 0.5, 0.25, 0.0),
+      "mixing_seeds": 2,
+      "probe_l2_grid": (1e-4, 1e-3, 1e-2, 1e-1, 1.0),
+      "probe_iterations": 300,
+      "diversity_ranking": "variance",  # probes.diversity_order ranking for Fig. 6 right
+      "diversity_step": 256,            # features added per step (the paper: multiples of 256)
+      "diversity_target": 0.0,          # accuracy the "features needed" table asks for (0: the lowest
+                                        # best-of-curve over the pairs, so every pair reaches it)
+      # Fig. 4 class groups: "name:first-last,name:first-last" (class ids, inclusive); "" = none.
+      "class_groups": "",
+      # Downstream linear evaluation (Fig. 7); dataset "" = none.
+      "downstream": ml_collections.ConfigDict({"dataset": "", "train_split": "train", "val_split": "validation",
+                                               "test_split": "test"}),
+  })
+
+
+REQUIRED = ("models", "base", "dataset", "calibration_split", "test_split")
+
+
+def _fail(message: str):
+  raise ConfigError(message)
+
+
+def load(spec: str | None = None) -> tuple[ml_collections.ConfigDict, str]:
+  """(config, its source) from ``FILE.py[:ARG]`` (default: the built-in fashion_mnist:default);
+  a bare name such as ``paper`` or ``paper.py`` means the built-in config of that name."""
+  spec = spec or DEFAULT_CONFIG
+  path_text, _, arg = spec.partition(":")
+  path = Path(path_text).expanduser()
+  if not path.exists() and (BUILTIN / path.name).exists() and path.parent == Path("."):
+    path = BUILTIN / path.name
+  if not path.exists() and (BUILTIN / f"{path_text}.py").exists():
+    path = BUILTIN / f"{path_text}.py"
+  if not path.is_file():
+    _fail(f"--config={spec}: no config file {path_text}. Pass a .py file defining get_config(arg), or one of the "
+          f"built-in configs {sorted(p.stem for p in BUILTIN.glob('*.py') if p.stem != '__init__')}.")
+  module_spec = importlib.util.spec_from_file_location(f"_overlap_study_config_{path.stem}", path)
+  module = importlib.util.module_from_spec(module_spec)
+  try:
+    module_spec.loader.exec_module(module)
+    if not hasattr(module, "get_config"):
+      _fail(f"--config={spec}: {path} defines no get_config(arg); add one returning an ml_collections.ConfigDict.")
+    loaded = module.get_config(arg) if arg else module.get_config()
+  except ConfigError:
+    raise
+  except Exception as error:  # the file's own error, reported as one paragraph
+    _fail(f"--config={spec}: get_config of {path} failed ({type(error).__name__}: {error}); fix the config file "
+          "or its argument.")
+  if not isinstance(loaded, (ml_collections.ConfigDict, dict)):
+    _fail(f"--config={spec}: get_config returned {type(loaded).__name__}; return an ml_collections.ConfigDict.")
+  return merge(loaded, source=str(path) + (f":{arg}" if arg else "")), f"{path}" + (f":{arg}" if arg else "")
+
+
+def merge(loaded, source: str = "the config") -> ml_collections.ConfigDict:
+  """``loaded``'s fields over :func:`defaults`; an unknown or mistyped field is a ConfigError."""
+  config = defaults()
+  loaded = loaded.to_dict() if isinstance(loaded, ml_collections.ConfigDict) else dict(loaded)
+  for key, value in loaded.items():
+    if key not in config:
+      close = [k for k in config if k[:4] == key[:4]]
+      _fail(f"config field {key!r} (in {source}) is unknown{f'; did you mean {close[0]!r}' if close else ''}. "
+            f"Known fields: {', '.join(sorted(config))} (launch/study/config.py documents each).")
+    if isinstance(config[key], ml_collections.ConfigDict):
+      value = {} if value in (None, "", {}) else value
+      if not isinstance(value, dict):
+        _fail(f"config field {key!r} (in {source}) must be a dict with fields {sorted(config[key])}; got {value!r}.")
+      for sub, sub_value in value.items():
+        if sub not in config[key]:
+          _fail(f"config field '{key}.{sub}' (in {source}) is unknown. Known: "
+                f"{', '.join(f'{key}.{s}' for s in sorted(config[key]))}.")
+        config[key][sub] = _typed(f"{key}.{sub}", config[key][sub], sub_value, source)
+    else:
+      config[key] = _typed(key, config[key], value, source)
+  return config
+
+
+def _typed(key: str, default, value, source: str):
+  """``value`` checked against the type of ``default`` (ints are accepted for floats,
+  lists for tuples)."""
+  if isinstance(default, tuple):
+    if isinstance(value, str):
+      value = tuple(v.strip() for v in value.split(",") if v.strip())
+    if not isinstance(value, (tuple, list)):
+      _fail(f"config field {key!r} (in {source}) must be a tuple; got {value!r}.")
+    kind = type(default[0]) if default else None
+    return tuple(_typed(key, kind(), v, source) if kind else v for v in value)
+  if isinstance(default, bool):
+    if not isinstance(value, bool):
+      _fail(f"config field {key!r} (in {source}) must be true or false; got {value!r}.")
+    return value
+  if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+    return float(value)
+  if type(value) is not type(default):
+    _fail(f"config field {key!r} (in {source}) must be a {type(default).__name__}; got {value!r} "
+          f"({type(value).__name__}).")
+  return value
+
+
+def parse_value(key: str, current, text: str):
+  """A ``--set`` value parsed strictly by the field's type: booleans only ``true``/``false``,
+  integers and floats as Python literals, tuples comma-separated (each element by the
+  element type; an empty string is the empty tuple), strings as given."""
+  where = f"--set {key}={text}"
+  if isinstance(current, bool):
+    if text not in ("true", "false"):
+      _fail(f"{where}: {key} is a boolean; write true or false.")
+    return text == "true"
+  if isinstance(current, int):
+    try:
+      return int(text)
+    except ValueError:
+      _fail(f"{where}: {key} is an integer; write e.g. {key}={current}.")
+  if isinstance(current, float):
+    try:
+      return float(text)
+    except ValueError:
+      _fail(f"{where}: {key} is a number; write e.g. {key}={current}.")
+  if isinstance(current, tuple):
+    parts = [p.strip() for p in text.split(",")] if text.strip() else []
+    kind = type(current[0]) if current else str
+    return tuple(parse_value(key, kind(), p) if kind is not str else p for p in parts)
+  return text
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> ml_collections.ConfigDict:
+  """``key=value`` (``downstream.dataset=voc/2007`` for nested fields) applied to a copy."""
+  config = ml_collections.ConfigDict(config.to_dict())
+  for override in overrides:
+    key, separator, text = override.partition("=")
+    parent, _, leaf = key.rpartition(".")
+    node = config[parent] if parent and parent in config and isinstance(config[parent], ml_collections.ConfigDict) \
+        else (None if parent else config)
+    if not separator or node is None or leaf not in node or isinstance(node[leaf], ml_collections.ConfigDict):
+      _fail(f"--set {override!r}: expected key=value with key one of {', '.join(_leaf_keys(config))}.")
+    node[leaf] = parse_value(key, node[leaf], text)
+  return config
+
+
+def _leaf_keys(config, prefix="") -> list[str]:
+  keys = []
+  for key in sorted(config):
+    if isinstance(config[key], ml_collections.ConfigDict):
+      keys += _leaf_keys(config[key], f"{prefix}{key}.")
+    else:
+      keys.append(prefix + key)
+  return keys
+
+
+def import_zoo_modules(modules) -> None:
+  """Imports each entry (a module name, or a path to a .py file) so its rows register."""
+  for entry in modules:
+    try:
+      if entry.endswith(".py"):
+        path = Path(entry).expanduser().resolve()
+        if not path.is_file():
+          raise FileNotFoundError(f"no file {path}")
+        name = f"_overlap_zoo_module_{path.stem}"
+        if name in sys.modules and getattr(sys.modules[name], "__file__", None) == str(path):
+          continue
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+      else:
+        importlib.import_module(entry)
+    except Exception as error:
+      sys.modules.pop(f"_overlap_zoo_module_{Path(entry).stem}", None)
+      _fail(f"config field 'zoo_modules': importing {entry!r} failed ({type(error).__name__}: {error}). Give an "
+            "importable module name or the path of a .py file that registers rows with zoo.register, and fix "
+            "the error it raises.")
+
+
+def _check_split(field: str, spec: str) -> None:
+  import tensorflow_datasets as tfds
+  try:
+    tfds.core.ReadInstruction.from_spec(spec)
+  except (ValueError, AssertionError) as error:
+    _fail(f"config field {field!r}: {spec!r} is not a split in TFDS syntax ({str(error).splitlines()[0]}). Write "
+          "e.g. 'test', 'train[:10000]', 'train[-5%:]' or 'validation[:50%]+test'.")
+
+
+def _check_dataset(field: str, name: str) -> None:
+  from launch import data
+  if name in data.OFFLINE_SOURCES:
+    return
+  import tensorflow_datasets as tfds
+  try:
+    tfds.builder_cls(name.split("/")[0])
+  except Exception:  # DatasetNotFoundError and friends
+    _fail(f"config field {field!r}: no dataset {name!r}. Use a TFDS name (e.g. imagenet2012, voc/2007, cifar10; "
+          f"`tfds.list_builders()` lists them) or one of the offline sources {sorted(data.OFFLINE_SOURCES)}.")
+
+
+def resolve_models(config) -> list[str]:
+  """The registered rows matching ``config.models``, the base first."""
+  import zoo
+  patterns = [p.strip() for p in config.models.split(",") if p.strip()]
+  names = zoo.list_models(catalog=config.catalog or None)
+  if not names:
+    _fail(f"config field 'catalog': no registered row has catalog {config.catalog!r}; add the module that "
+          "registers it to zoo_modules, or set catalog='' to choose among every registered row.")
+  unknown = [p for p in patterns if not any(fnmatch.fnmatchcase(n, p) for n in names)]
+  if unknown:
+    _fail(f"config field 'models': {unknown} match no registered model. Registered rows: {names[:40]}"
+          f"{'...' if len(names) > 40 else ''} (python -m launch.zoo list); add the module that registers yours "
+          "to zoo_modules.")
+  chosen = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+  if config.base not in chosen:
+    _fail(f"config field 'base': {config.base!r} is not among the models {chosen}; set base to one of them or add "
+          "it to models.")
+  return [config.base] + [n for n in chosen if n != config.base]
+
+
+def validate(config) -> list[str]:
+  """Checks every field (after importing zoo_modules) and returns the model names, base first."""
+  missing = [k for k in REQUIRED if not config[k]]
+  if missing:
+    _fail(f"config field{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)} must be set (in the "
+          f"config file or with --set {missing[0]}=...); see launch/study/configs/ for complete examples.")
+  for field, allowed in (("precision", PRECISIONS), ("logits_dtype", LOGITS_DTYPES)):
+    if config[field] not in allowed:
+      _fail(f"config field {field!r}: {config[field]!r} is not one of {list(allowed)}.")
+  for field in ("batch_size", "chunk_batches", "resamples", "theta_bins", "greedy_steps", "mixing_seeds",
+                "diversity_step", "epochs", "probe_iterations"):
+    if config[field] < 1:
+      _fail(f"config field {field!r} must be >= 1; got {config[field]}.")
+  if not config.probe_l2_grid:
+    _fail("config field 'probe_l2_grid' must hold at least one L2 strength.")
+  import probes
+  if config.diversity_ranking not in probes.DIVERSITY_RANKINGS:
+    _fail(f"config field 'diversity_ranking': {config.diversity_ranking!r} is not one of "
+          f"{list(probes.DIVERSITY_RANKINGS)}.")
+  class_groups(config.class_groups)
+  _check_dataset("dataset", config.dataset)
+  for field in ("calibration_split", "test_split", "train_split"):
+    _check_split(field, config[field])
+  if config.downstream.dataset:
+    _check_dataset("downstream.dataset", config.downstream.dataset)
+    for split in ("train_split", "val_split", "test_split"):
+      _check_split(f"downstream.{split}", config.downstream[split])
+  import_zoo_modules(config.zoo_modules)
+  return resolve_models(config)
+
+
+def class_groups(text: str) -> list[tuple[str, int, int]]:
+  """``"nature:0-397,man-made:398-999"`` → [(name, first id, last id + 1)]."""
+  groups = []
+  for part in (p.strip() for p in text.split(",") if p.strip()):
+    name, _, span = part.rpartition(":")
+    first, _, last = span.partition("-")
+    try:
+      groups.append((name, int(first), int(last) + 1))
+    except ValueError:
+      _fail(f"config field 'class_groups': {part!r} is not name:first-last (class ids, inclusive), e.g. "
+            "'nature:0-397,man-made:398-999'.")
+    if not name or groups[-1][1] >= groups[-1][2]:
+      _fail(f"config field 'class_groups': {part!r} needs a name and first <= last.")
+  return groups

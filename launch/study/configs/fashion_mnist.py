@@ -1,0 +1,52 @@
+r"""The default study: the ``small`` catalog trained and evaluated on Fashion-MNIST, offline.
+
+  python -m launch.study                                               # = this file's :default
+  python -m launch.study --config=launch/study/configs/fashion_mnist.py:smoke --out=/tmp/s
+  python -m launch.study --set epochs=4 --set models='cnn.*,mlp.s0'
+
+``default``: the README's study, minutes on a laptop CPU. ``smoke``: one model per
+category, few steps, small splits: every code path in under a minute.
+"""
+
+import ml_collections
+
+
+def get_config(arg: str = "default") -> ml_collections.ConfigDict:
+  """``arg``: default | smoke."""
+  config = ml_collections.ConfigDict({
+      "name": "the default study on Fashion-MNIST",
+      "zoo_modules": ("zoo.catalogs.small",),
+      # The small catalog (its global-pool CNN, far below the others' accuracy band, is
+      # left out as the paper keeps to one band).
+      "catalog": "small",
+      "models": "cnn.*,mlp.s0,small_resnet.s0,tiny_vit.s0,tiny_mixer.s0",
+      "base": "cnn.s0",
+      "dataset": "fashion_mnist",
+      "train_split": "train[:10000]",    # supervised/self-supervised training data
+      "pretrain_examples": 10000,        # examples of each procedural set (dataset category)
+      "epochs": 2,
+      "calibration_split": "train[55000:]",
+      "test_split": "test",
+      "batch_size": 500,
+      "chunk_batches": 4,
+      "resamples": 300,
+      "theta_bins": 18,
+      "greedy_starts": 2,
+      "greedy_steps": 5,
+      "mixing_rates": (1.0, 0.75, 0.5, 0.25, 0.0),
+      "mixing_seeds": 2,
+      "probe_l2_grid": (1e-4, 1e-3, 1e-2, 1e-1, 1.0),
+      "diversity_step": 32,              # the ConvNet's embedding is 128-d
+  })
+  if arg == "smoke":
+    config.update({
+        "name": "the smoke study on Fashion-MNIST",
+        "models": "cnn.s0,cnn.s1,cnn.lr5e-4,mlp.s0,cnn.distilled,cnn.fmnist0-4",
+        "train_split": "train[:1024]", "pretrain_examples": 1024, "epochs": 1,
+        "calibration_split": "train[59000:]", "test_split": "test[:1000]", "resamples": 30,
+        "greedy_starts": 1, "greedy_steps": 2, "mixing_rates": (1.0, 0.5, 0.0), "mixing_seeds": 1,
+        "probe_l2_grid": (1e-3, 1e-1), "diversity_step": 64,
+    })
+  elif arg != "default":
+    raise ValueError(f"unknown argument {arg!r}; use fashion_mnist.py:default or fashion_mnist.py:smoke")
+  return config

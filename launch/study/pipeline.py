@@ -1,0 +1,251 @@
+"""The whole study as one function: ``run(config, out_dir)`` (what ``python -m launch.study`` calls).
+
+Stages, each resumable (a rerun with the same config recomputes nothing):
+
+1. **zoo** (:mod:`launch.study.zoo_stage`): rows with a recipe and no weights are trained
+   into checkpoints keyed on what produced them; the others are loaded;
+2. **evaluation**: every model on the calibration, test and downstream splits through
+   the runner into the store (sharded over all devices of all processes; every process
+   runs the same steps). Each manifest holds the model's weight content hash: outputs of
+   other weights under the same name are recomputed, and the run says so;
+3. **analysis** (:mod:`launch.study.analysis`): pure functions of the stored arrays;
+4. **report** (:mod:`launch.study.report`), written by process 0 only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+import zoo
+from launch import data, store
+from launch.study import analysis, config as config_lib, report, zoo_stage
+from launch.study.config import ConfigError
+from launch.study.progress import Bar, say
+from zoo.loading import weights_sha256
+
+ANALYSIS_VERSION = 1  # bump when the analysis computes something else from the same inputs
+
+
+def default_cache() -> Path:
+  """$OVERLAP_CACHE/study, else ~/.cache/overlap/study."""
+  return Path(os.environ.get("OVERLAP_CACHE") or Path.home() / ".cache" / "overlap") / "study"
+
+
+def check_writable(out: Path) -> None:
+  """Refuses (ConfigError) an ``out`` whose parent cannot be written, before any work."""
+  parent = out.expanduser().resolve().parent
+  try:
+    parent.mkdir(parents=True, exist_ok=True)
+    probe = parent / f".{out.name}.write-test"
+    probe.write_text("")
+    probe.unlink()
+  except OSError as error:
+    raise ConfigError(f"cannot write the report next to {out} ({error.strerror}): pass --out=DIR in a writable "
+                      "place.") from None
+
+
+def splits_of(config) -> list[tuple[str, str, str]]:
+  """(role, dataset, split) of every split the study evaluates."""
+  splits = [("calibration", config.dataset, config.calibration_split), ("test", config.dataset, config.test_split)]
+  if config.downstream.dataset:
+    splits += [(f"downstream_{part}", config.downstream.dataset, config.downstream[f"{part}_split"])
+               for part in ("train", "val", "test")]
+  return splits
+
+
+def _sources(config):
+  sources = {}
+  for role, dataset, split in splits_of(config):
+    try:
+      sources[role] = data.load_source(dataset, split, config.data_dir or None)
+    except (FileNotFoundError, ValueError) as error:
+      field = "dataset" if dataset == config.dataset else "downstream.dataset"
+      raise ConfigError(f"{error} (config fields {field!r} and the {role} split {split!r}; set data_dir to where "
+                        "the dataset is prepared).") from None
+  return sources
+
+
+def evaluate_all(config, names: list[str], located: dict, store_dir: Path, sources: dict) -> dict[str, str]:
+  """Evaluates every model on every split into the store; returns each model's weight hash."""
+  from launch import runner
+  hashes = {}
+  for index, name in enumerate(names):
+    entry = zoo.get(name)
+    try:
+      model = zoo.load(entry, located[name].zoo_dir)
+    except zoo.WeightsUnavailable as error:
+      raise ConfigError(f"{error} (config field 'zoo_dir' = {config.zoo_dir!r}: the directory holding the "
+                        "checkpoints of rows the study does not train).") from None
+    hashes[name] = weights_sha256(model)
+    for role, dataset, split in splits_of(config):
+      source = sources[role]
+      settings = {"out": str(store_dir), "dataset": dataset, "split": split, "batch_size": config.batch_size,
+                  "chunk_batches": config.chunk_batches, "precision": config.precision,
+                  "logits_dtype": config.logits_dtype}
+      bar = Bar(f"[{index + 1}/{len(names)}] {name} on {dataset}/{split}", len(source))
+      stats = runner.evaluate_zoo_model(name, source, settings, model=model, weights_sha256=hashes[name],
+                                        replace_stale=True, progress=bar.update, report=say, summary=False)
+      if stats.computed_chunks:
+        bar.close(f" ({stats.skipped_chunks} chunks were already stored)" if stats.skipped_chunks else "")
+      else:
+        say(f"  [{index + 1}/{len(names)}] {name} on {dataset}/{split}: stored")
+    del model
+  return hashes
+
+
+def analyse(config, names: list[str], stored: dict[str, store.Results], class_names, hashes: dict[str, str],
+            located: dict) -> dict:
+  """Every table of the report from the stored outputs (see :mod:`launch.study.analysis`)."""
+  import metrics
+  calibration, test = stored["calibration"], stored["test"]
+  temperatures = np.asarray(metrics.fit_temperature(calibration.logits, calibration.labels))
+  calibrated = lambda results: np.asarray(metrics.apply_temperature(results.logits, temperatures))
+  test_set = analysis.Predictions(names, calibrated(test), test.labels, [test.embeddings[n] for n in names])
+  calibration_set = analysis.Predictions(names, calibrated(calibration), calibration.labels,
+                                         [calibration.embeddings[n] for n in names])
+  outcomes = metrics.pairwise_outcomes(test_set.probs, test_set.labels)
+  intervals = metrics.pairwise_intervals(outcomes, num_resamples=config.resamples)
+  pairs = analysis.pair_table(names, intervals)
+  base_pairs = [p for p in pairs if p["with_base"]]
+  categories = analysis.category_table(names, outcomes, config.resamples)
+  correct = np.asarray(outcomes.correct)
+  chosen = analysis.representatives(names, correct.mean(axis=1))
+  special = analysis.specialisation(test_set, correct, chosen, config.theta_bins)
+  groups = analysis.class_groups(special, config_lib.class_groups(config.class_groups))
+  greedy = analysis.greedy_runs(names, calibration_set.probs, calibration_set.labels, test_set,
+                                config.greedy_starts, config.greedy_steps)
+  probe = dict(l2_grid=tuple(config.probe_l2_grid), max_iterations=config.probe_iterations)
+  mixing = analysis.mixing(calibration_set, test_set, chosen, config.mixing_rates, config.mixing_seeds, **probe)
+  diversity = analysis.diversity_curves(calibration_set, test_set, chosen, config.diversity_step,
+                                        config.diversity_ranking, **probe)
+  needed = analysis.features_needed(diversity, config.diversity_target)
+  fit = analysis.base_fit(base_pairs)
+  downstream = None
+  if config.downstream.dataset:
+    downstream = analysis.downstream(names, stored["downstream_train"], stored["downstream_val"],
+                                     stored["downstream_test"], correct, **probe)
+  models = analysis.model_table(test_set, temperatures, intervals)
+  for row in models:
+    row["weights_sha256"] = hashes[row["model"]]
+    row["weights_origin"] = located[row["model"]].origin
+  return {"config": config.to_dict(), "num_test_examples": int(len(test.labels)), "class_names": list(class_names),
+          "models": models, "pairs": pairs, "categories": categories, "fit": fit, "specialisation": special,
+          "class_groups": groups, "greedy": greedy, "mixing": mixing, "diversity": diversity,
+          "features_needed": needed, "downstream": downstream,
+          "provenance": {n: {"weights_sha256": hashes[n], "origin": located[n].origin,
+                             "training_key": located[n].key, "training": located[n].provenance,
+                             "preprocessing": stored["test"].manifests[n]["metadata"].get("preprocessing")}
+                         for n in names},
+          "claims": _quietly(analysis.claims, categories, base_pairs, fit, special, greedy, mixing)}
+
+
+def _quietly(function, *args):
+  """Calls ``function`` with NumPy's empty-slice warnings off (degenerate inputs give NaN,
+  which the report prints as n/a)."""
+  import warnings
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)
+    return function(*args)
+
+
+class _Stages:
+  """Prints each stage's name, and the previous stage's time when the next begins."""
+
+  def __init__(self):
+    self.name, self.started = None, time.perf_counter()
+
+  def __call__(self, name: str | None) -> None:
+    now = time.perf_counter()
+    if self.name:
+      say(f"  ({self.name.split(' ', 1)[1]}: {now - self.started:.1f} s)")
+    if name:
+      say(name)
+    self.name, self.started = name, now
+
+
+def analysis_key(config, names: list[str], store_dir: Path) -> str:
+  """sha256 of what the analysis reads: the config and every stored manifest (model,
+  weight hash, preprocessing, split, example count, logits dtype) of every split."""
+  manifests = [json.loads((store.model_dir(store_dir, dataset, split, name) / "manifest.json").read_text())
+               for _, dataset, split in splits_of(config) for name in names]
+  payload = {"version": ANALYSIS_VERSION, "config": config.to_dict(), "names": names, "manifests": manifests}
+  return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def encode(value):
+  """Results as JSON: numpy arrays as {"__array__": values, "dtype": ...}, tuples as lists."""
+  if isinstance(value, np.ndarray):
+    return {"__array__": value.tolist(), "dtype": value.dtype.str}
+  if isinstance(value, np.generic):
+    return value.item()
+  if isinstance(value, dict):
+    return {k: encode(v) for k, v in value.items()}
+  if isinstance(value, (list, tuple)):
+    return [encode(v) for v in value]
+  return value
+
+
+def decode(value):
+  """Inverse of :func:`encode`."""
+  if isinstance(value, dict):
+    if "__array__" in value:
+      return np.asarray(value["__array__"], np.dtype(value["dtype"]))
+    return {k: decode(v) for k, v in value.items()}
+  if isinstance(value, list):
+    return [decode(v) for v in value]
+  return value
+
+
+def run(config, out_dir, *, cache_dir=None) -> dict | None:
+  """Runs the study of ``config`` (a ConfigDict with the fields of
+  :func:`launch.study.config.defaults`) and writes its report to ``out_dir``.
+
+  ``cache_dir`` holds trained checkpoints and the result store (default
+  :func:`default_cache`). Returns the results dict (every table of the report) on
+  process 0 and None on the others. Raises ConfigError for bad input, before writing
+  anything.
+  """
+  import jax
+  start = time.perf_counter()
+  config = config_lib.merge(config, "the config") if not hasattr(config, "downstream") else config
+  names = config_lib.validate(config)
+  out = Path(out_dir).expanduser()
+  if jax.process_index() == 0:
+    check_writable(out)
+  cache = Path(cache_dir).expanduser() if cache_dir else default_cache()
+  sources = _sources(config)
+  say(f"overlap study: {config.name}, {len(names)} models (base {names[0]}), {jax.device_count()} devices, "
+      f"cache {cache}")
+  stage = _Stages()
+  stage("1/4 zoo")
+  located = zoo_stage.prepare(config, names, cache)
+  stage("2/4 evaluation")
+  hashes = evaluate_all(config, names, located, cache / "store", sources)
+  if jax.process_index() != 0:
+    return None
+  stage("3/4 analysis")
+  key = analysis_key(config, names, cache / "store")
+  cached = cache / "analysis" / f"{key[:24]}.json"
+  if cached.exists():
+    results = decode(json.loads(cached.read_text()))
+    say(f"  cached ({cached.name})")
+  else:
+    stored = {role: store.read(cache / "store", dataset, split, names) for role, dataset, split in splits_of(config)}
+    class_names = getattr(sources["test"], "class_names", ()) or ()
+    text = json.dumps(encode(analyse(config, names, stored, class_names, hashes, located)))
+    results = decode(json.loads(text))  # the cached form, so a fresh and a cached run write the same report
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    temporary = cached.with_name(f".{cached.name}.tmp")
+    temporary.write_text(text)
+    temporary.replace(cached)
+  stage("4/4 report")
+  report.write(results, out)
+  stage(None)
+  results["seconds"] = time.perf_counter() - start
+  return results

@@ -1,0 +1,227 @@
+"""Stage 1, the zoo: train the rows that have a recipe and no weights, locate everyone's weights.
+
+A trained checkpoint lives under ``<cache>/trained/<key>/``, where ``key`` is the sha256
+of everything that produced it (:func:`training_key`): the row's training-method fields,
+preprocessing and class count, the recipe (epochs, seed, hyper-parameters), the data
+(how it is made and the sha256 of its content), the probing data of linearly probed
+rows, and the teacher's weight hash for distilled rows. A config that changes any of
+them trains into another directory, so a cached checkpoint is never served for a
+different recipe, and switching back reuses the first one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+import zoo
+from launch import data, procedural
+from launch.study.config import ConfigError
+from launch.study.progress import Bar, say
+from zoo import fitting
+from zoo.loading import weights_sha256
+from zoo.registry import weights_path
+
+KEY_VERSION = 1
+OBJECTIVES = ("supervised", fitting.NEEDS_TEACHER, "autoencoding")  # and every "contrastive*" objective
+PROCEDURAL = {"procedural_shapes": (procedural.shapes, 1), "procedural_textures": (procedural.textures, 2)}
+
+
+def data_spec(config, name: str) -> dict | None:
+  """How the study makes pretraining data ``name``; None if it cannot (the row is then
+  loaded, never trained). ``<dataset>_classes_<a>-<b>``: the train split's examples of
+  classes a..b."""
+  if name == config.dataset:
+    return {"kind": "dataset", "dataset": config.dataset, "split": config.train_split}
+  subset = re.fullmatch(rf"{re.escape(config.dataset)}_classes_(\d+)-(\d+)", name)
+  if subset:
+    return {"kind": "class_subset", "dataset": config.dataset, "split": config.train_split,
+            "first": int(subset.group(1)), "last": int(subset.group(2))}
+  if name in PROCEDURAL:
+    return {"kind": "procedural", "generator": name, "examples": config.pretrain_examples,
+            "seed": PROCEDURAL[name][1]}
+  return None
+
+
+def trainable(config, entry) -> bool:
+  """A checkpoint row whose objective has a recipe and whose data the study can make."""
+  objective_known = entry.objective in OBJECTIVES or entry.objective.startswith("contrastive")
+  return (entry.weights.kind == "checkpoint" and objective_known
+          and data_spec(config, entry.pretraining_data) is not None)
+
+
+class TrainingData:
+  """The arrays of each data spec, made once, with their content hashes."""
+
+  def __init__(self, config):
+    self.config = config
+    self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    self._hashes: dict[str, str] = {}
+
+  def _train_split(self):
+    key = "__train__"
+    if key not in self._arrays:
+      try:
+        source = data.load_source(self.config.dataset, self.config.train_split, self.config.data_dir or None)
+      except FileNotFoundError as error:
+        raise ConfigError(f"{error} (config fields 'dataset'/'train_split', needed to train the zoo; pass "
+                          "--set data_dir=DIR or prepare the dataset)") from None
+      self._arrays[key] = data.as_arrays(source)
+    return self._arrays[key]
+
+  def arrays(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+    if name not in self._arrays:
+      spec = data_spec(self.config, name)
+      if spec["kind"] == "dataset":
+        self._arrays[name] = self._train_split()
+      elif spec["kind"] == "class_subset":
+        images, labels = self._train_split()
+        keep = (labels >= spec["first"]) & (labels <= spec["last"])
+        self._arrays[name] = (images[keep], labels[keep])
+      else:
+        generate, seed = PROCEDURAL[name]
+        self._arrays[name] = generate(spec["examples"], seed=seed)
+    return self._arrays[name]
+
+  def content_hash(self, name: str) -> str:
+    """sha256 of the images and labels of data ``name`` (so other files under the same
+    name, e.g. another --data_dir, change every key that uses them)."""
+    if name not in self._hashes:
+      images, labels = self.arrays(name)
+      digest = hashlib.sha256()
+      for array in (images, np.asarray(labels, np.int64)):
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+      self._hashes[name] = digest.hexdigest()
+    return self._hashes[name]
+
+  def as_dict(self, names) -> dict:
+    return {name: self.arrays(name) for name in names}
+
+
+def _plain(value):
+  """JSON-safe form of dataclasses, tuples and numbers (for keys and provenance files)."""
+  if dataclasses.is_dataclass(value):
+    return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+  if isinstance(value, dict):
+    return {str(k): _plain(v) for k, v in value.items()}
+  if isinstance(value, (tuple, list)):
+    return [_plain(v) for v in value]
+  return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
+
+
+def training_key(config, entry, training_data: TrainingData, teacher_sha256: str | None) -> tuple[str, dict]:
+  """(sha256 key, the provenance it hashes) of the checkpoint the study trains for ``entry``."""
+  recipe = fitting.recipe_of(entry, config.epochs)
+  provenance = {
+      "version": KEY_VERSION, "model": entry.name, "training_method": _plain(entry.training_method),
+      "num_classes": entry.num_classes, "preprocessing": _plain(entry.preprocessing),
+      "recipe": _plain(recipe),
+      "data": {**data_spec(config, entry.pretraining_data),
+               "sha256": training_data.content_hash(entry.pretraining_data)},
+      "probe_data": {**data_spec(config, config.dataset), "sha256": training_data.content_hash(config.dataset)},
+      "teacher_weights_sha256": teacher_sha256 if entry.objective == fitting.NEEDS_TEACHER else None,
+  }
+  key = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()
+  return key, provenance
+
+
+@dataclasses.dataclass
+class Located:
+  """Where a row's weights are: ``zoo_dir`` to pass to zoo.load, how they came to be, and
+  (for trained rows) the provenance their key hashes."""
+  zoo_dir: Path
+  origin: str                      # "trained" (by the study, now or in an earlier run) | "loaded"
+  key: str | None = None
+  provenance: dict | None = None
+
+
+def _user_checkpoint(entry, zoo_dir: Path | None) -> bool:
+  return zoo_dir is not None and weights_path(entry, zoo_dir).exists()
+
+
+def prepare(config, names: list[str], cache: Path) -> dict[str, Located]:
+  """Trains what is missing (the base first: it teaches distillation) and returns where
+  every row's weights are. Rows with a checkpoint in config.zoo_dir use it as is."""
+  import jax
+  user_dir = Path(config.zoo_dir).expanduser() if config.zoo_dir else None
+  training_data = TrainingData(config)
+  located: dict[str, Located] = {}
+  to_train = []
+  teacher_hash = None
+  for name in names:
+    entry = zoo.get(name)
+    if not trainable(config, entry) or _user_checkpoint(entry, user_dir):
+      located[name] = Located(user_dir or cache / "zoo", "loaded")
+      continue
+    if entry.objective == fitting.NEEDS_TEACHER and teacher_hash is None:
+      teacher_hash = _teacher_hash(config, names[0], located, to_train, training_data, cache)
+    key, provenance = training_key(config, entry, training_data, teacher_hash)
+    directory = cache / "trained" / key[:24]
+    located[name] = Located(directory, "trained", key, provenance)
+    try:
+      if jax.process_index() == 0:
+        zoo.load(entry, directory)
+      say(f"  {name}: cached (trained checkpoint {key[:12]})")
+    except zoo.WeightsUnavailable as error:
+      if "cannot read" in str(error):
+        say(f"  {name}: damaged checkpoint, retraining ({error})")
+      to_train.append(entry)
+  if to_train:
+    _train(config, names[0], to_train, located, training_data)
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    multihost_utils.sync_global_devices("overlap-study-zoo")
+  return located
+
+
+def _teacher_hash(config, base: str, located, to_train, training_data, cache) -> str:
+  """Weight hash of the base (the teacher), training it first if it is missing."""
+  if base in [e.name for e in to_train]:
+    _train(config, base, [zoo.get(base)], located, training_data)
+    to_train[:] = [e for e in to_train if e.name != base]
+  return weights_sha256(zoo.load(zoo.get(base), located[base].zoo_dir))
+
+
+def _train(config, base: str, entries, located, training_data: TrainingData) -> None:
+  """Trains ``entries`` (process 0 only; the others wait at the stage barrier)."""
+  import jax
+  if jax.process_index() != 0:
+    return
+  probe = config.dataset
+  teacher = None
+  groups = fitting.vmap_groups(entries, jax.default_backend(), probe_data=probe)
+  for index, group in enumerate(groups):
+    datasets = training_data.as_dict({e.pretraining_data for e in group} | {probe})
+    examples = sum(len(datasets[e.pretraining_data][1]) for e in group) * config.epochs
+    names = ", ".join(e.name for e in group)
+    bar = Bar(f"[{index + 1}/{len(groups)}] training {names}", examples)
+    start = time.perf_counter()
+    epochs_done = [0]
+
+    def log(line, group=group, datasets=datasets, bar=bar, epochs_done=epochs_done):
+      if line.startswith("epoch"):
+        epochs_done[0] += 1
+        bar.update(epochs_done[0] * len(datasets[group[0].pretraining_data][1]))
+
+    if len(group) > 1:
+      models = fitting.fit_group(group, datasets, config.epochs, probe_data=probe)
+    else:
+      entry = group[0]
+      if entry.objective == fitting.NEEDS_TEACHER and teacher is None:
+        teacher = zoo.load(zoo.get(base), located[base].zoo_dir)
+      models = [fitting.fit_row(entry, datasets, config.epochs, probe_data=probe, teacher=teacher, log=log)]
+    bar.update(examples)
+    for entry, model in zip(group, models):
+      directory = located[entry.name].zoo_dir
+      zoo.save_weights(entry, model, directory)
+      (directory / "provenance.json").write_text(json.dumps(located[entry.name].provenance, indent=1,
+                                                            sort_keys=True))
+      located[entry.name].origin = "trained"
+    bar.close(f", trained {names} in {time.perf_counter() - start:.1f} s" + (" (vmapped)" if len(group) > 1 else ""))

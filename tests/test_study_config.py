@@ -1,0 +1,108 @@
+"""Study configs: loading FILE.py[:ARG], strict typed --set, and bad configs refused as one
+paragraph naming the field and the fix, with nothing written (exit status 2 from the CLI)."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from launch.study import config as config_lib
+from launch.study import pipeline
+
+
+def write_config(tmp_path, body: str, name="study_config.py"):
+  path = tmp_path / name
+  path.write_text("import ml_collections\n\ndef get_config(arg='default'):\n" + textwrap.indent(
+      textwrap.dedent(body), "  "))
+  return path
+
+
+GOOD = """
+return ml_collections.ConfigDict(dict(
+    zoo_modules=('zoo.catalogs.small',), catalog='small', models='cnn.s0,mlp.s0', base='cnn.s0',
+    dataset='fashion_mnist', calibration_split='train[59000:]', test_split='test[:100]'))
+"""
+
+
+def test_builtin_configs_load_with_their_arguments():
+  default, source = config_lib.load(None)
+  assert source.endswith("fashion_mnist.py:default") and default.base == "cnn.s0" and default.epochs == 2
+  smoke, _ = config_lib.load("fashion_mnist.py:smoke")
+  assert smoke.epochs == 1 and smoke.test_split == "test[:1000]" and smoke.batch_size == default.batch_size
+  paper, _ = config_lib.load("paper")
+  assert (paper.base, paper.dataset, paper.downstream.dataset) == ("resnet50.base", "imagenet2012", "voc/2007")
+  assert paper.calibration_split == "train[-10000:]" and paper.test_split == "validation"
+  assert config_lib.load("paper:calibration=5000")[0].calibration_split == "train[-5000:]"
+  assert config_lib.class_groups(paper.class_groups) == [("nature (animals)", 0, 398), ("man-made", 398, 1000)]
+
+
+def test_set_parses_strictly_by_the_fields_type():
+  config, _ = config_lib.load("fashion_mnist.py:smoke")
+  config.update({"name": "x"})
+  parsed = config_lib.apply_overrides(config, [
+      "epochs=3", "diversity_target=0.5", "mixing_rates=1,0.25", "models=cnn.*,mlp.s0", "zoo_modules=",
+      "downstream.dataset=voc/2007", "probe_l2_grid=1e-3"])
+  assert parsed.epochs == 3 and isinstance(parsed.epochs, int)
+  assert parsed.diversity_target == 0.5 and parsed.mixing_rates == (1.0, 0.25)
+  assert parsed.models == "cnn.*,mlp.s0" and parsed.zoo_modules == () and parsed.downstream.dataset == "voc/2007"
+  assert parsed.probe_l2_grid == (1e-3,)
+  assert config.epochs == 1  # a copy: the input is not modified
+  assert config_lib.parse_value("flag", False, "true") is True
+  assert config_lib.parse_value("flag", True, "false") is False
+  for bad in ("False", "1", "yes", ""):
+    with pytest.raises(config_lib.ConfigError, match="flag is a boolean; write true or false"):
+      config_lib.parse_value("flag", True, bad)
+  with pytest.raises(config_lib.ConfigError, match="epochs is an integer"):
+    config_lib.apply_overrides(config, ["epochs=2.5"])
+  with pytest.raises(config_lib.ConfigError, match="expected key=value with key one of"):
+    config_lib.apply_overrides(config, ["epoch=2"])
+  with pytest.raises(config_lib.ConfigError, match="expected key=value"):
+    config_lib.apply_overrides(config, ["epochs"])
+
+
+@pytest.mark.parametrize("body, overrides, message", [
+    (GOOD.replace("base='cnn.s0',", "base='cnn.s0', epoch=3,"), [], "config field 'epoch' (in "),
+    (GOOD.replace("base='cnn.s0',", ""), [], "config field 'base' must be set"),
+    (GOOD, ["base=cnn.s1"], "config field 'base': 'cnn.s1' is not among the models"),
+    (GOOD, ["dataset=imagenet9"], "config field 'dataset': no dataset 'imagenet9'"),
+    (GOOD, ["test_split=test[:10"], "config field 'test_split': 'test[:10' is not a split in TFDS syntax"),
+    (GOOD, ["downstream.dataset=voc/2007", "downstream.val_split=val[a:b]"],
+     "config field 'downstream.val_split'"),
+    (GOOD, ["zoo_modules=no_such_module_xyz"], "config field 'zoo_modules': importing 'no_such_module_xyz' failed"),
+    (GOOD, ["models=cnn.s0,resnet999*"], "config field 'models': ['resnet999*'] match no registered model"),
+    (GOOD, ["precision=float16"], "config field 'precision'"),
+    ("return ml_collections.ConfigDict(dict(downstream=dict(datset='voc/2007')))", [],
+     "config field 'downstream.datset'"),
+])
+def test_bad_config_is_one_paragraph_naming_the_field_and_writes_nothing(tmp_path, body, overrides, message):
+  path = write_config(tmp_path, body)
+  with pytest.raises(config_lib.ConfigError) as error:
+    config, _ = config_lib.load(str(path))
+    pipeline.run(config_lib.apply_overrides(config, overrides), tmp_path / "out", cache_dir=tmp_path / "cache")
+  assert message in str(error.value) and "\n" not in str(error.value)
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["study_config.py"]
+
+
+def test_failing_zoo_module_file_is_named(tmp_path):
+  module = tmp_path / "my_rows.py"
+  module.write_text("raise RuntimeError('broken registration')\n")
+  config, _ = config_lib.load(str(write_config(tmp_path, GOOD)))
+  with pytest.raises(config_lib.ConfigError, match=r"importing '.*my_rows.py' failed \(RuntimeError: broken"):
+    pipeline.run(config_lib.apply_overrides(config, [f"zoo_modules={module}"]), tmp_path / "out",
+                 cache_dir=tmp_path / "cache")
+  assert not (tmp_path / "out").exists() and not (tmp_path / "cache").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config=/nonexistent/cfg.py"], "no config file /nonexistent/cfg.py"),
+    (["--config=fashion_mnist.py:smoke", "--set", "base=mlp.s0", "--set", "models=cnn.s0"],
+     "config field 'base': 'mlp.s0' is not among the models"),
+    (["--config=fashion_mnist.py:smoke", "--set", "epochs=two"], "epochs is an integer"),
+])
+def test_cli_exits_2_with_one_paragraph(tmp_path, args, message):
+  result = subprocess.run([sys.executable, "-m", "launch.study", *args, f"--out={tmp_path / 'out'}",
+                           f"--cache_dir={tmp_path / 'cache'}"], capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2, (result.stdout[-1000:], result.stderr[-2000:])
+  assert message in result.stderr and "Traceback" not in result.stderr
+  assert result.stderr.strip().count("\n") == 0 and not list(tmp_path.iterdir())

@@ -1,0 +1,76 @@
+"""Provenance: weight content hashes, training keys covering every field that changes the
+weights, and the runner recomputing (and saying so) when weights change under a known name."""
+
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+import zoo
+from launch import data, runner, store
+from launch.study import config as config_lib, zoo_stage
+from zoo.loading import weights_sha256
+
+
+def test_weights_hash_is_of_content_not_of_the_object(tmp_path):
+  entry = zoo.get("mlp.s0")
+  model = zoo.build(entry)
+  zoo.save_weights(entry, model, tmp_path)
+  assert weights_sha256(zoo.load(entry, tmp_path)) == weights_sha256(model)   # same values, reloaded
+  assert weights_sha256(zoo.build(entry, seed=7)) != weights_sha256(model)
+  model.head.bias.set_value(model.head.bias.get_value().at[0].add(1e-6))        # one value changed
+  assert weights_sha256(model) != weights_sha256(zoo.load(entry, tmp_path))
+
+
+def test_training_key_covers_recipe_data_and_teacher():
+  config, _ = config_lib.load("fashion_mnist.py:smoke")
+
+  class FakeData:  # content hashes by name: what TrainingData computes from the arrays
+    def __init__(self, salt=""):
+      self.salt = salt
+
+    def content_hash(self, name):
+      return f"{name}{self.salt}"
+
+  key = lambda cfg, name="cnn.s0", data=FakeData(), teacher=None: zoo_stage.training_key(
+      cfg, zoo.get(name), data, teacher)[0]
+  base = key(config)
+  for override in ("epochs=3", "train_split=train[:2048]"):
+    assert key(config_lib.apply_overrides(config, [override])) != base, override
+  shapes = key(config, "cnn.shapes")
+  assert key(config_lib.apply_overrides(config, ["pretrain_examples=512"]), "cnn.shapes") != shapes
+  assert key(config, data=FakeData("other files")) != base                     # same split, other content
+  assert key(config_lib.apply_overrides(config, ["resamples=7", "test_split=test"])) == base  # analysis only
+  assert key(config, "cnn.s1") != base                                          # the seed
+  distilled = lambda teacher: key(config, "cnn.distilled", teacher=teacher)
+  assert distilled("aaa") != distilled("bbb")
+  assert zoo_stage.data_spec(config, "fashion_mnist_classes_0-4") == {
+      "kind": "class_subset", "dataset": "fashion_mnist", "split": "train[:1024]", "first": 0, "last": 4}
+  assert zoo_stage.data_spec(config, "imagenet-1k") is None and not zoo_stage.trainable(config, zoo.get(
+      "resnet50.base"))
+
+
+@pytest.mark.skipif(not (data.DEBIAN_FASHION_MNIST / "t10k-labels-idx1-ubyte.gz").exists(),
+                    reason="needs Debian's dataset-fashion-mnist")
+def test_changed_weights_under_a_known_name_are_recomputed_and_reported(tmp_path):
+  entry = zoo.get("mlp.s0")
+  source = data.load_source("fashion_mnist", "test[:64]")
+  settings = {"out": str(tmp_path), "dataset": "fashion_mnist", "split": "test[:64]", "batch_size": 32,
+              "chunk_batches": 1, "precision": "float32"}
+  messages = []
+  first, second = zoo.build(entry, seed=0), zoo.build(entry, seed=1)
+  runner.evaluate_zoo_model("mlp.s0", source, settings, model=first, replace_stale=True, report=messages.append)
+  stored = store.read(tmp_path, "fashion_mnist", "test[:64]", ["mlp.s0"])
+  assert stored.manifests["mlp.s0"]["metadata"]["weights_sha256"] == weights_sha256(first)
+  assert stored.manifests["mlp.s0"]["metadata"]["preprocessing"]["resolution"] == 28
+  again = runner.evaluate_zoo_model("mlp.s0", source, settings, model=first, replace_stale=True,
+                                    report=messages.append)
+  assert again.computed_chunks == 0
+  runner.evaluate_zoo_model("mlp.s0", source, settings, model=second, replace_stale=True, report=messages.append)
+  assert any("weights changed" in m and "recomputing" in m for m in messages)
+  changed = store.read(tmp_path, "fashion_mnist", "test[:64]", ["mlp.s0"])
+  expected = np.asarray(second(entry.preprocessing(jnp.asarray(source.images)))[0])
+  np.testing.assert_allclose(changed.logits[0], expected, atol=1e-5)
+  assert not np.allclose(changed.logits, stored.logits)
+  with pytest.raises(ValueError, match="describes a different evaluation"):   # without replace_stale: refused
+    runner.evaluate_zoo_model("mlp.s0", source, settings, model=first, report=None)
