@@ -1,14 +1,21 @@
-"""ResNet v1.5 (He et al. 2016, torchvision/transformers layout: stride in the 3×3 conv).
+"""ResNet v1.5 (He et al. 2016, torchvision/transformers layout: stride in the 3×3 conv) and
+its variants as timm names them (Bag of Tricks, He et al. 2019; SENet, Hu et al. 2018;
+ResNeXt, Xie et al. 2017).
 
-One module serves ImageNet ResNets (7×7/2 stem + max-pool) and the small Fashion-MNIST
-ResNet (3×3/1 stem, no pool). Converted from transformers' ``ResNetForImageClassification``
-by :mod:`zoo.converters.huggingface`.
+One module serves ImageNet ResNets (7×7/2 stem + max-pool), the small Fashion-MNIST
+ResNet (3×3/1 stem, no pool), ResNet-C/D/S/T (deep 3×3 stems, average-pool shortcuts),
+SE and ResNeXt blocks (grouped 3×3 conv of ``floor(planes·base_width/64)·cardinality``
+channels) and Caffe-style v1 blocks (stride in the first 1×1 conv, ceil-mode stem pool:
+timm's legacy SENet). Converted from transformers' ``ResNetForImageClassification`` by
+:mod:`zoo.converters.huggingface` and from timm by :mod:`zoo.converters.timm`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+import jax
+import jax.numpy as jnp
 from flax import nnx
 
 from zoo.architectures import layers
@@ -26,14 +33,23 @@ class ResNetConfig:
   downsample_in_bottleneck: bool = False  # True = v1 (stride in the first 1×1 conv)
   num_channels: int = 3
   num_classes: int = 1000
-  stem: str = "imagenet"  # or "small": 3×3 stride-1 conv, no max-pool (for 28×28 inputs)
+  stem: str = "imagenet"  # or "small": 3×3 stride-1 conv, no max-pool (for 28×28 inputs); "deep",
+  # "deep_tiered": three 3×3 convs (stem_width, stem_width | 3/4·stem_width, stem_width; then embedding_size)
+  stem_width: int = 32
+  stem_pool_ceil: bool = False  # max-pool 3/2 without padding in ceil mode (Caffe, timm's legacy SENet)
+  avg_down: bool = False  # shortcut = 2×2 average pool (ceil mode, valid pixels only) → 1×1 conv → BN
+  cardinality: int = 1  # groups of the 3×3 conv (ResNeXt)
+  base_width: int = 64  # bottleneck width = floor(planes · base_width / 64) · cardinality
+  se_reduction: int = 0  # squeeze-excitation after the last BN when > 0: channels / se_reduction hidden units
+  se_divisor: int = 8  # hidden units rounded to a multiple of this (timm's make_divisible, round_limit 0)
+  indexed_shortcut: bool = False  # shortcut layers held as a list (timm's nn.Sequential indices) not conv/bn
 
 
 class ConvNormAct(nnx.Module):
   """Conv (no bias, PyTorch padding) → BatchNorm → optional activation."""
 
-  def __init__(self, in_features, out_features, kernel_size, *, stride=1, act: str | None = "relu",
-               groups: int = 1, rngs: nnx.Rngs):
+  def __init__(self, in_features, out_features, kernel_size, *, stride=1, act: str | None = "relu", groups=1,
+               rngs: nnx.Rngs):
     self.conv = layers.conv(in_features, out_features, kernel_size, stride=stride, groups=groups, rngs=rngs)
     self.bn = layers.batch_norm(out_features, rngs=rngs)
     self.act = layers.activation(act) if act else None
@@ -43,31 +59,95 @@ class ConvNormAct(nnx.Module):
     return self.act(x) if self.act else x
 
 
+class SqueezeExcite(nnx.Module):
+  """x · σ(fc2(relu(fc1(mean_hw(x))))) with 1×1 convs (biases) as fc1 / fc2 (Hu et al. 2018)."""
+
+  def __init__(self, features: int, hidden: int, *, rngs: nnx.Rngs):
+    self.fc1 = layers.conv(features, hidden, 1, bias=True, rngs=rngs)
+    self.fc2 = layers.conv(hidden, features, 1, bias=True, rngs=rngs)
+
+  def __call__(self, x):
+    squeezed = jnp.mean(x, axis=(1, 2), keepdims=True)
+    return x * jax.nn.sigmoid(self.fc2(jax.nn.relu(self.fc1(squeezed))))
+
+
+class AvgPoolDown(nnx.Module):
+  """The parameter-free first layer of an average-pool shortcut: 2×2/2 mean in ceil mode over
+  valid pixels (PyTorch ``AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False)``)."""
+
+  def __call__(self, x):
+    return layers.avg_pool_torch(x, 2, 2, ceil_mode=True, count_include_pad=False)
+
+
+def _shortcut(config: ResNetConfig, in_features: int, out_features: int, stride: int, rngs: nnx.Rngs):
+  if config.avg_down:  # (pool, conv, bn) as timm's nn.Sequential; no pool at stride 1
+    pool = AvgPoolDown() if stride != 1 else layers.Identity()
+    return nnx.List([pool, layers.conv(in_features, out_features, 1, rngs=rngs),
+                     layers.batch_norm(out_features, rngs=rngs)])
+  if config.indexed_shortcut:
+    return nnx.List([layers.conv(in_features, out_features, 1, stride=stride, rngs=rngs),
+                     layers.batch_norm(out_features, rngs=rngs)])
+  return ConvNormAct(in_features, out_features, 1, stride=stride, act=None, rngs=rngs)
+
+
 class ResidualBlock(nnx.Module):
-  """act(layers(x) + shortcut(x)); a 1×1 conv+BN shortcut when shape changes."""
+  """act(se(layers(x)) + shortcut(x)); a 1×1 conv+BN shortcut (after a 2×2 average pool with
+  ``avg_down``) when shape changes."""
 
   def __init__(self, config: ResNetConfig, in_features: int, out_features: int, stride: int, *, rngs: nnx.Rngs):
     act = config.hidden_act
     if config.layer_type == "bottleneck":
-      mid = out_features // 4
+      mid = int(out_features // 4 * config.base_width / 64) * config.cardinality
       first_stride, mid_stride = (stride, 1) if config.downsample_in_bottleneck else (1, stride)
-      specs = [(in_features, mid, 1, first_stride, act), (mid, mid, 3, mid_stride, act),
-               (mid, out_features, 1, 1, None)]
+      specs = [(in_features, mid, 1, first_stride, act, 1), (mid, mid, 3, mid_stride, act, config.cardinality),
+               (mid, out_features, 1, 1, None, 1)]
     elif config.layer_type == "basic":
-      specs = [(in_features, out_features, 3, stride, act), (out_features, out_features, 3, 1, None)]
+      if config.cardinality != 1 or config.base_width != 64:
+        raise ValueError("basic ResNet blocks support only cardinality 1 and base_width 64; got "
+                         f"{config.cardinality}, {config.base_width}.")
+      specs = [(in_features, out_features, 3, stride, act, 1), (out_features, out_features, 3, 1, None, 1)]
     else:
       raise ValueError(f"ResNet layer_type must be 'bottleneck' or 'basic'; got {config.layer_type!r}.")
-    self.layers = nnx.List([ConvNormAct(i, o, k, stride=s, act=a, rngs=rngs) for i, o, k, s, a in specs])
+    self.layers = nnx.List([ConvNormAct(i, o, k, stride=s, act=a, groups=g, rngs=rngs) for i, o, k, s, a, g in specs])
+    self.se = (SqueezeExcite(out_features, layers.make_divisible(out_features / config.se_reduction, config.se_divisor,
+                                                                 round_limit=0.0), rngs=rngs)
+               if config.se_reduction else None)
     needs_projection = in_features != out_features or stride != 1
-    self.shortcut = (ConvNormAct(in_features, out_features, 1, stride=stride, act=None, rngs=rngs)
-                     if needs_projection else None)
+    self.shortcut = _shortcut(config, in_features, out_features, stride, rngs) if needs_projection else None
     self.act = layers.activation(act)
 
   def __call__(self, x):
-    residual = x if self.shortcut is None else self.shortcut(x)
+    residual = x
+    if isinstance(self.shortcut, nnx.List):
+      for layer in self.shortcut:
+        residual = layer(residual)
+    elif self.shortcut is not None:
+      residual = self.shortcut(x)
     for layer in self.layers:
       x = layer(x)
+    if self.se is not None:
+      x = self.se(x)
     return self.act(x + residual)
+
+
+class DeepStem(nnx.Module):
+  """Three 3×3 conv+BN+act layers, the first with stride 2 (ResNet-C/D/S/T): ``layers`` hold the
+  first two, ``conv``/``bn`` the last (timm's ``conv1.6`` / ``bn1``)."""
+
+  def __init__(self, config: ResNetConfig, *, rngs: nnx.Rngs):
+    width = config.stem_width
+    first = 3 * (width // 4) if config.stem == "deep_tiered" else width
+    act = config.hidden_act
+    self.layers = nnx.List([ConvNormAct(config.num_channels, first, 3, stride=2, act=act, rngs=rngs),
+                            ConvNormAct(first, width, 3, act=act, rngs=rngs)])
+    self.conv = layers.conv(width, config.embedding_size, 3, rngs=rngs)
+    self.bn = layers.batch_norm(config.embedding_size, rngs=rngs)
+    self.act = layers.activation(act)
+
+  def __call__(self, x):
+    for layer in self.layers:
+      x = layer(x)
+    return self.act(self.bn(self.conv(x)))
 
 
 class ResNet(nnx.Module):
@@ -80,8 +160,10 @@ class ResNet(nnx.Module):
                               rngs=rngs)
     elif config.stem == "small":
       self.stem = ConvNormAct(config.num_channels, config.embedding_size, 3, act=config.hidden_act, rngs=rngs)
+    elif config.stem in ("deep", "deep_tiered"):
+      self.stem = DeepStem(config, rngs=rngs)
     else:
-      raise ValueError(f"ResNet stem must be 'imagenet' or 'small'; got {config.stem!r}.")
+      raise ValueError(f"ResNet stem must be 'imagenet', 'small', 'deep' or 'deep_tiered'; got {config.stem!r}.")
     stages, in_features = [], config.embedding_size
     for index, (depth, out_features) in enumerate(zip(config.depths, config.hidden_sizes)):
       stride = 2 if index > 0 or config.downsample_in_first_stage else 1
@@ -94,7 +176,9 @@ class ResNet(nnx.Module):
 
   def forward_features(self, images):
     x = self.stem(images)
-    if self.config.stem == "imagenet":
+    if self.config.stem_pool_ceil:
+      x = layers.max_pool_torch(x, 3, 2, 0, ceil_mode=True)
+    elif self.config.stem != "small":
       x = layers.max_pool_torch(x, 3, 2, 1)
     for stage in self.stages:
       for block in stage:
