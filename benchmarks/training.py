@@ -65,7 +65,7 @@ def measure(name, model, loss_fn, batch, steps):
   start = time.perf_counter()
   step, state = training.compiled_step(model, loss_fn, batch, recipe, total_steps=1000)
   compile_s = time.perf_counter() - start
-  flops = training.step_flops(step, state, batch)
+  flops = training.step_flops(step)
   state, loss = step(state, batch)
   jax.block_until_ready(loss)
   times = []

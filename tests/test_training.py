@@ -106,7 +106,7 @@ def test_one_cycle_schedule_and_step_cost():
   # first (no gradient w.r.t. the images); 2 FLOPs per multiply-add.
   matmul_flops = 2 * 32 * (2 * sum(a * b for a, b in layers) + sum(a * b for a, b in layers[1:]))
   num_params = sum(a * b + b for a, b in layers)
-  flops = training.step_flops(step, state, batch)
+  flops = training.step_flops(step)
   assert matmul_flops <= flops <= matmul_flops + 20 * num_params  # + AdamW and activations, elementwise
 
 

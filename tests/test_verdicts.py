@@ -128,6 +128,21 @@ def test_intervals_match_a_naive_bootstrap_loop():
   assert float(gain_slope) == pytest.approx(naive_statistics(probs, labels, greedy, probe)[1], rel=1e-2)
 
 
+def test_models_outside_the_band_leave_claims_1_to_3_but_serve_greedy():
+  """Dropping the reinit partners from the band must equal deciding on a zoo without them;
+  a greedy run may still add an out-of-band model."""
+  probs, labels = synthetic_zoo(SCENARIOS["holds"]["ei"], SCENARIOS["holds"]["win"], 2000, seed=4)
+  resamples = verdicts.draw_resamples(len(labels), 50, seed=5)
+  in_band = np.array([c != "reinit" for c in CATEGORIES])
+  masked = verdicts.claims(probs, labels, CATEGORIES, resamples, in_band=in_band, greedy_members=[[0, 1]])
+  kept = np.flatnonzero(in_band)
+  reduced = verdicts.claims(probs[kept], labels, [CATEGORIES[i] for i in kept], resamples, greedy_members=[[0, 1]])
+  for a, b in zip(masked[:3], reduced[:3]):
+    assert a["evidence"] == b["evidence"] and "reinit" not in a["evidence"]
+  full = verdicts.claims(probs, labels, CATEGORIES, resamples, greedy_members=[[0, 1]])
+  assert masked[3]["evidence"] == full[3]["evidence"] and masked[0]["evidence"] != full[0]["evidence"]
+
+
 def test_decide_and_band():
   interval = lambda low, high: verdicts.Interval((low + high) / 2, low, high, 0.0, 0.95, 10)
   assert verdicts.decide(interval(0.002, 0.01), 0.001) == "holds"
@@ -157,6 +172,8 @@ def test_bad_input():
     verdicts.claims(probs, labels[:10], CATEGORIES, resamples)
   with pytest.raises(ValueError, match="outside"):
     verdicts.claims(probs, labels, CATEGORIES, resamples + 200)
+  with pytest.raises(ValueError, match="in_band"):
+    verdicts.claims(probs, labels, CATEGORIES, resamples, in_band=np.zeros(8, bool))
   with pytest.raises(ValueError, match="greedy run"):
     verdicts.claims(probs, labels, CATEGORIES, resamples, greedy_members=[[0]])
   with pytest.raises(ValueError, match="probe_correct"):

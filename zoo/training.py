@@ -100,9 +100,9 @@ def compiled_step(model: nnx.Module, loss_fn: Callable, example_batch: tuple, re
   return jax.jit(step, donate_argnums=0).lower(state, example_batch).compile(), state
 
 
-def step_flops(step, state, batch) -> float:
-  """FLOPs of one compiled step from XLA's cost analysis (forward, backward, update)."""
-  del state, batch
+def step_flops(step) -> float:
+  """FLOPs of one step compiled by :func:`compiled_step`, from XLA's cost analysis
+  (forward, backward and optimiser update)."""
   cost = step.cost_analysis()
   cost = cost[0] if isinstance(cost, (list, tuple)) else cost
   return float(cost.get("flops", float("nan")))

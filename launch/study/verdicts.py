@@ -175,7 +175,7 @@ def _theta(conf_a, conf_b):
   return np.degrees(np.arctan2(conf_a, conf_b))
 
 
-def claims(probs, labels, categories, resamples, *, greedy_members=(), probe_correct=None) -> list[dict]:
+def claims(probs, labels, categories, resamples, *, in_band=None, greedy_members=(), probe_correct=None) -> list[dict]:
   """Verdicts on the paper's five claims from test-split arrays.
 
   Args:
@@ -184,6 +184,8 @@ def claims(probs, labels, categories, resamples, *, greedy_members=(), probe_cor
     categories: [N] each model's category vs the base (zoo.pair_category), "base" first;
       the (base, X) pairs of each category form its mean.
     resamples: int [B, E] example indices of each joint bootstrap resample (draw_resamples).
+    in_band: bool [N] or None (all): the models whose (base, X) pairs enter claims 1–3
+      (the paper's accuracy band, :func:`accuracy_band`); greedy runs may use any model.
     greedy_members: per greedy run, the model indices in joining order (start first);
       the statistic is the test accuracy of all of them summed minus the start's.
     probe_correct: {category: {base_rate: bool [S seeds, E]}}: per-example test
@@ -192,6 +194,10 @@ def claims(probs, labels, categories, resamples, *, greedy_members=(), probe_cor
     one dict per claim: claim, test, statistic (an Interval), verdict, evidence.
   """
   probs, labels = _check_inputs(probs, labels, categories)
+  in_band = np.ones(len(probs), bool) if in_band is None else np.asarray(in_band, bool)
+  if in_band.shape != (len(probs),) or not in_band[0]:
+    raise ValueError(f"in_band must be bool [{len(probs)}] and hold the base (model 0); got {in_band.tolist()}.")
+  categories = ["base"] + [c if band else "outside band" for c, band in zip(categories[1:], in_band[1:])]
   num_examples = len(labels)
   weights = _weights(resamples, num_examples)
   present = [c for c in CATEGORY_ORDER if c in categories[1:]]
@@ -200,7 +206,7 @@ def claims(probs, labels, categories, resamples, *, greedy_members=(), probe_cor
   confidence = probs.max(-1)
   features = _Features()
   pairs = {}
-  for model in range(1, len(probs)):
+  for model in np.flatnonzero(in_band[1:]) + 1:
     ensemble = (probs[0].astype(np.float32) + probs[model]).argmax(-1) == labels
     inconsistent = correct[0] ^ correct[model]
     only_base, only_other = correct[0] & ~correct[model], ~correct[0] & correct[model]
