@@ -48,8 +48,8 @@ class BaselineConvNet(nnx.Module):
     return self.head(embedding), embedding
 
 
-def objective_of(entry, model, images, labels):
-  """(loss_fn, batch arrays, examples per batch) of the row's training objective."""
+def objective_of(entry, images, labels):
+  """(loss_fn, batch arrays) of the row's training objective."""
   if entry.objective.startswith("contrastive"):
     return training.nt_xent_loss, (images, images[::-1], jnp.float32(0.5))
   if entry.objective == "autoencoding":
@@ -119,7 +119,7 @@ def main() -> None:
     entry = zoo.get(name)
     model = zoo.build(entry)
     target = model.backbone if isinstance(model, small.LinearProbed) else model
-    loss_fn, batch = objective_of(entry, target, entry.preprocessing(jnp.asarray(raw)), labels)
+    loss_fn, batch = objective_of(entry, entry.preprocessing(jnp.asarray(raw)), labels)
     results.append(measure(f"{name} ({entry.architecture}, {entry.objective})", target, loss_fn, batch, args.steps))
   baseline = results[0]["examples_s"]
   print(f"\n{'row':58s} {'MFLOP/ex':>9s} {'compile s':>9s} {'step ms':>8s} {'ex/s':>8s} {'GFLOP/s':>8s} "

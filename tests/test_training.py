@@ -135,3 +135,10 @@ def test_patch_conv_equals_lax_convolution():
     np.testing.assert_allclose(np.asarray(layer(x)), np.asarray(expected), rtol=1e-4, atol=1e-4)
   with pytest.raises(ValueError, match="downsample"):
     small.ConvNet(1, 10, channels=(8, 8), downsample=("pool",), rngs=nnx.Rngs(0))
+  for side in (28, 7):  # even and odd (VALID pooling drops the last row and column)
+    x = jnp.asarray(rng.normal(size=(2, side, side, 3)), jnp.float32)
+    np.testing.assert_array_equal(np.asarray(small.max_pool2(x)),
+                                  np.asarray(nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2))))
+    grad = jax.grad(lambda v: jnp.sum(small.max_pool2(v) * jnp.arange(1.0, 4.0)))(x)
+    expected = jax.grad(lambda v: jnp.sum(nnx.max_pool(v, (2, 2), strides=(2, 2)) * jnp.arange(1.0, 4.0)))(x)
+    np.testing.assert_array_equal(np.asarray(grad), np.asarray(expected))  # no ties in random data

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-import jax
 from flax import nnx
 
 from zoo import training
