@@ -31,8 +31,8 @@ from zoo.preprocessing import Preprocessing
 from zoo.registry import ModelEntry, WeightSource, register, set_base
 
 FASHION_MNIST = Preprocessing(resolution=28, mean=(0.2860,), std=(0.3530,), channels=1)
-# One-cycle AdamW (zoo.training.schedule): peak 3e-3 after 20% of the steps. Measured with
-# the base ConvNet on train[:45000], 2 epochs: 90.14% test accuracy (benchmarks/zoo.py).
+# One-cycle AdamW (zoo.training.schedule): peak 3e-3 after 20% of the steps; with it the
+# base ConvNet reaches 90.29% test accuracy in 2 epochs on train[:45000] (MEASURED_TEST_ACCURACY).
 BASE_HPARAMS = {"learning_rate": 3e-3, "weight_decay": 1e-4, "dropout": 0.0, "batch_size": 128, "random_shift": 0,
                 "warmup": 0.2}
 EMBEDDING = 128  # the ConvNet's embedding width
@@ -111,3 +111,12 @@ for _data, _classes in PRETRAINING_CLASSES.items():
        transfer="linear")
   _row(f"cnn.{_short}.top", _retrained(_convnet(num_classes=_classes)), "convnet", pretraining_data=_data,
        transfer="top")
+
+# Test accuracy (%) of each row from one real training run, benchmarks/zoo.py (trained on
+# train[:45000], 2 epochs, scored on test; 2026-12-01, shared 2-core CPU). Rows missing
+# here had not finished in that run. Provenance only: the study derives band membership
+# from its own measurement (launch.study.verdicts.accuracy_band), never from this table.
+MEASURED_TEST_ACCURACY = {
+    "cnn.s0": 90.29, "cnn.s1": 90.33, "cnn.lr1e-3": 89.33, "mlp.s0": 87.29, "cnn.distilled": 89.70,
+    "cnn.shapes.top": 88.87, "cnn.dropout0.3": 89.70, "tiny_mixer.s0": 86.36, "cnn.textures.top": 87.83,
+}
