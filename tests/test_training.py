@@ -68,7 +68,7 @@ def test_vmapped_training_equals_one_model_at_a_time():
                                    [recipes[0], dataclasses.replace(recipes[1], learning_rate=1.0)])
 
 
-@pytest.mark.parametrize("name", ["cnn.simclr", "cnn.autoencoder", "cnn.distilled", "cnn.shapes"])
+@pytest.mark.parametrize("name", ["cnn.simclr", "cnn.autoencoder", "cnn.distilled", "cnn.shapes", "cnn.shapes.top"])
 def test_every_objective_trains_a_usable_classifier(name):
   """Each non-supervised row (and an other-data row) ends as a Fashion-MNIST classifier
   clearly above chance after a short run, its loss falling."""
@@ -89,6 +89,27 @@ def test_every_objective_trains_a_usable_classifier(name):
   assert accuracy(model, entry, held.images, held.labels) > 0.6
 
 
+def test_one_cycle_schedule_and_step_cost():
+  """Warm-up from 0 to the peak over the first 20% of steps, cosine down to 0; the
+  compiled step's FLOPs match a hand count of the MLP's matmuls."""
+  recipe = SupervisedRecipe(learning_rate=3e-3, warmup=0.2)
+  rate = training.schedule(recipe, 100)
+  assert float(rate(0)) == 0.0 and float(rate(20)) == pytest.approx(3e-3) and float(rate(10)) == pytest.approx(1.5e-3)
+  assert float(rate(60)) == pytest.approx(1.5e-3, rel=1e-5) and float(rate(100)) == pytest.approx(0.0, abs=1e-12)
+  with pytest.raises(ValueError, match="warmup"):
+    training.schedule(SupervisedRecipe(warmup=1.0), 100)
+  model = zoo.build(zoo.get("mlp.s0"))
+  batch = (jnp.zeros((32, 28, 28, 1)), jnp.zeros(32, jnp.int32))
+  step, state = training.compiled_step(model, training.cross_entropy_loss, batch, recipe, 100)
+  layers = [(784, 256), (256, 256), (256, 10)]
+  # forward and weight-gradient matmuls for every layer, input gradients for all but the
+  # first (no gradient w.r.t. the images); 2 FLOPs per multiply-add.
+  matmul_flops = 2 * 32 * (2 * sum(a * b for a, b in layers) + sum(a * b for a, b in layers[1:]))
+  num_params = sum(a * b + b for a, b in layers)
+  flops = training.step_flops(step)
+  assert matmul_flops <= flops <= matmul_flops + 20 * num_params  # + AdamW and activations, elementwise
+
+
 def test_procedural_data_is_deterministic_and_balanced():
   for generate in (procedural.shapes, procedural.textures):
     images, labels = generate(600, seed=3)
@@ -96,3 +117,28 @@ def test_procedural_data_is_deterministic_and_balanced():
     assert images.shape == (600, 28, 28, 1) and images.dtype == np.uint8
     np.testing.assert_array_equal(images, again)
     assert np.bincount(labels).min() > 60 and images.std() > 10
+
+
+def test_patch_conv_equals_lax_convolution():
+  """small.PatchConv (im2col + matmul) against XLA's convolution, stride 1 and 2, odd and
+  even sides, several channel counts, random kernels."""
+  from zoo.architectures import small
+  rng = np.random.default_rng(0)
+  for kernel_size, stride, side, cin, cout in [(3, 1, 28, 1, 32), (3, 2, 14, 32, 16), (5, 2, 9, 3, 4), (1, 1, 5, 2, 3)]:
+    layer = small.PatchConv(cin, cout, kernel_size, stride=stride, rngs=nnx.Rngs(1))
+    layer.bias[...] = jnp.asarray(rng.normal(size=cout), jnp.float32)
+    x = jnp.asarray(rng.normal(size=(2, side, side, cin)), jnp.float32)
+    pad = kernel_size // 2
+    expected = jax.lax.conv_general_dilated(x, layer.kernel[...], (stride, stride), [(pad, pad)] * 2,
+                                            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                            precision=jax.lax.Precision.HIGHEST) + layer.bias[...]
+    np.testing.assert_allclose(np.asarray(layer(x)), np.asarray(expected), rtol=1e-4, atol=1e-4)
+  with pytest.raises(ValueError, match="downsample"):
+    small.ConvNet(1, 10, channels=(8, 8), downsample=("pool",), rngs=nnx.Rngs(0))
+  for side in (28, 7):  # even and odd (VALID pooling drops the last row and column)
+    x = jnp.asarray(rng.normal(size=(2, side, side, 3)), jnp.float32)
+    np.testing.assert_array_equal(np.asarray(small.max_pool2(x)),
+                                  np.asarray(nnx.max_pool(x, window_shape=(2, 2), strides=(2, 2))))
+    grad = jax.grad(lambda v: jnp.sum(small.max_pool2(v) * jnp.arange(1.0, 4.0)))(x)
+    expected = jax.grad(lambda v: jnp.sum(nnx.max_pool(v, (2, 2), strides=(2, 2)) * jnp.arange(1.0, 4.0)))(x)
+    np.testing.assert_array_equal(np.asarray(grad), np.asarray(expected))  # no ties in random data

@@ -1,8 +1,11 @@
 """Training recipes for the zoo, reusable for any flax.nnx model (arrays in, trained model out).
 
 A recipe is a frozen dataclass of hyper-parameters (a zoo row's ``hparams``). One loop
-(:func:`train`) runs every objective: optax AdamW with cosine decay over shuffled
-mini-batches in jit-compiled steps, deterministic for a given seed. Objectives:
+(:func:`train`) runs every objective: optax AdamW with a one-cycle schedule (linear
+warm-up to the peak rate, cosine decay to 0: reaches a given accuracy in fewer epochs
+than plain cosine decay) over shuffled mini-batches, in one jit-compiled pure step
+whose state buffers are donated (:func:`compiled_step`), deterministic for a given
+seed. Objectives:
 
 - supervised: softmax cross-entropy on labels (:func:`train_supervised`); many
   same-architecture models at once with ``jax.vmap`` (:func:`train_supervised_many`);
@@ -29,15 +32,17 @@ from flax import nnx
 
 @dataclasses.dataclass(frozen=True)
 class SupervisedRecipe:
-  """learning_rate: AdamW peak rate (cosine decay to 0); weight_decay: decoupled L2;
-  batch_size, epochs; seed: data order and augmentation (the model's init seed is its
-  own); random_shift: max pixels of random translation augmentation (0 = none)."""
+  """learning_rate: AdamW peak rate; warmup: share of the steps spent rising linearly from
+  0 to it (then cosine decay to 0); weight_decay: decoupled L2; batch_size, epochs; seed:
+  data order and augmentation (the model's init seed is its own); random_shift: max
+  pixels of random translation augmentation (0 = none)."""
   learning_rate: float = 1e-3
   weight_decay: float = 1e-4
   batch_size: int = 128
   epochs: int = 2
   seed: int = 0
   random_shift: int = 0
+  warmup: float = 0.2
 
   def hparams(self) -> tuple[tuple[str, float], ...]:
     return tuple((k, v) for k, v in dataclasses.asdict(self).items() if k != "seed")
@@ -60,15 +65,52 @@ def _check(images, recipe: SupervisedRecipe, labels=None):
     raise ValueError(f"need at least batch_size={recipe.batch_size} training examples; got {len(images)}.")
 
 
+def schedule(recipe: SupervisedRecipe, steps: int):
+  """One-cycle learning rate: 0 → ``learning_rate`` linearly over the first ``warmup``
+  share of ``steps``, then cosine decay to 0."""
+  if not 0 <= recipe.warmup < 1:
+    raise ValueError(f"recipe warmup must be in [0, 1); got {recipe.warmup}.")
+  warmup = int(recipe.warmup * steps)
+  return optax.warmup_cosine_decay_schedule(0.0, recipe.learning_rate, warmup, max(steps, warmup + 1), 0.0)
+
+
 def _optimizer(recipe: SupervisedRecipe, steps: int):
-  return optax.adamw(optax.cosine_decay_schedule(recipe.learning_rate, steps), weight_decay=recipe.weight_decay)
+  return optax.adamw(schedule(recipe, steps), weight_decay=recipe.weight_decay)
 
 
-@nnx.jit(static_argnames="loss_fn")
-def _train_step(model, optimizer, batch, loss_fn):
-  loss, grads = nnx.value_and_grad(lambda m: loss_fn(m, *batch))(model)
-  optimizer.update(model, grads)
-  return loss
+def compiled_step(model: nnx.Module, loss_fn: Callable, example_batch: tuple, recipe: SupervisedRecipe,
+                  total_steps: int):
+  """(step, state): ``step(state, batch) → (state, loss)``, one jitted pure train step of
+  ``loss_fn(model, *batch)`` with AdamW on the model's nnx.Params, and its initial state
+  (params, other state such as dropout RNG counts and batch statistics, optimiser
+  state). A pure jax.jit (no per-call graph traversal, state buffers donated) rather
+  than nnx.jit: the small study models take milliseconds per step. ``example_batch``
+  fixes the shapes; the step is compiled ahead of time (lower → compile)."""
+  graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+  tx = _optimizer(recipe, total_steps)
+
+  def step(state, batch):
+    params, rest, opt_state = state
+    module = nnx.merge(graphdef, params, rest)
+    loss, grads = nnx.value_and_grad(lambda m: loss_fn(m, *batch))(module)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return (optax.apply_updates(params, updates), nnx.state(module, nnx.Not(nnx.Param)), opt_state), loss
+
+  state = (params, rest, tx.init(params))
+  return jax.jit(step, donate_argnums=0).lower(state, example_batch).compile(), state
+
+
+def step_flops(step) -> float:
+  """FLOPs of one step compiled by :func:`compiled_step`, from XLA's cost analysis
+  (forward, backward and optimiser update)."""
+  cost = step.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) else cost
+  return float(cost.get("flops", float("nan")))
+
+
+def _write_back(model: nnx.Module, state) -> None:
+  params, rest, _ = state
+  nnx.update(model, params, rest)
 
 
 def train(model: nnx.Module, loss_fn: Callable, make_batch: Callable, num_examples: int, recipe: SupervisedRecipe,
@@ -80,17 +122,23 @@ def train(model: nnx.Module, loss_fn: Callable, make_batch: Callable, num_exampl
   epoch is dropped (training, unlike evaluation, need not see every example).
   """
   steps_per_epoch = num_examples // recipe.batch_size
-  optimizer = nnx.Optimizer(model, _optimizer(recipe, steps_per_epoch * recipe.epochs), wrt=nnx.Param)
   rng = np.random.default_rng(recipe.seed)
   model.train()
-  history = []
+  history, step, state = [], None, None
   for epoch in range(recipe.epochs):
     order = rng.permutation(num_examples)
-    losses = [_train_step(model, optimizer, make_batch(order[s * recipe.batch_size:(s + 1) * recipe.batch_size], rng),
-                          loss_fn) for s in range(steps_per_epoch)]
+    losses = []
+    for s in range(steps_per_epoch):
+      batch = make_batch(order[s * recipe.batch_size:(s + 1) * recipe.batch_size], rng)
+      if step is None:
+        step, state = compiled_step(model, loss_fn, batch, recipe, steps_per_epoch * recipe.epochs)
+      state, loss = step(state, batch)
+      losses.append(loss)
     history.append(float(jnp.mean(jnp.stack(losses))))  # one host sync per epoch
     if log:
       log(f"epoch {epoch + 1}/{recipe.epochs}: loss {history[-1]:.4f}")
+  if state is not None:
+    _write_back(model, state)
   model.eval()
   return history
 
@@ -230,16 +278,29 @@ def train_autoencoder(model: nnx.Module, images: np.ndarray, recipe: SupervisedR
   return train(model, reconstruction_loss, batches, len(images), recipe, log)
 
 
-@functools.partial(nnx.jit, static_argnames="batch")
-def _embed_batches(model, images, batch):
-  return jax.lax.map(lambda x: model(x)[1], images.reshape(-1, batch, *images.shape[1:]))
+def embedding_output(model, x):
+  """The embedding, ``model(x)[1]``."""
+  return model(x)[1]
 
 
-def embed(model: nnx.Module, images, preprocess: Callable = lambda x: x, batch: int = 500) -> np.ndarray:
-  """``model(preprocess(images))[1]`` for all images, in batches (zero-padded to a multiple)."""
+def conv_features(model, x):
+  """A ConvNet's flattened conv output, ``model.features(x)`` (what small.Retrained reads)."""
+  return model.features(x)
+
+
+@functools.partial(nnx.jit, static_argnames=("batch", "output"))
+def _embed_batches(model, images, batch, output):
+  return jax.lax.map(lambda x: output(model, x), images.reshape(-1, batch, *images.shape[1:]))
+
+
+def embed(model: nnx.Module, images, preprocess: Callable = lambda x: x, batch: int = 500,
+          output: Callable = embedding_output) -> np.ndarray:
+  """``output(model, preprocess(images))`` (default the embedding ``model(x)[1]``) for all
+  images, in batches (zero-padded to a multiple); the model in eval mode."""
+  model.eval()
   padded = -len(images) % batch
   x = preprocess(jnp.asarray(np.concatenate([images, np.zeros((padded, *images.shape[1:]), images.dtype)])))
-  out = _embed_batches(model, x, batch)
+  out = _embed_batches(model, x, batch, output)
   return np.asarray(out.reshape(-1, out.shape[-1])[:len(images)])
 
 

@@ -7,9 +7,14 @@ only by the training-method fields (categories are derived, never written per pa
 - hyper-parameters: learning rate, weight decay, dropout, augmentation, batch size;
 - architecture: MLP, global-pool CNN, ResNet, ViT, Mixer (built from the ImageNet modules);
 - framework (objective): SimCLR-style contrastive and autoencoding + linear probe,
-  distillation from the base;
+  distillation from the base at two temperatures;
 - dataset: supervised on other data (procedural shapes, procedural textures, a disjoint
-  half of Fashion-MNIST's classes) + linear probe on Fashion-MNIST.
+  half of Fashion-MNIST's classes), each transferred twice: a linear probe on
+  Fashion-MNIST and the dense layers retrained over the frozen conv features.
+
+Which rows sit in the paper's accuracy band is measured, not written here
+(launch.study.verdicts.accuracy_band on the study's test accuracies); rows outside it
+serve the greedy pool.
 
 ``hparams`` are the recipe's (zoo.training.SupervisedRecipe fields + dropout); how each
 objective trains is :func:`zoo.fitting.fit_row`. Weights are orbax checkpoints under
@@ -26,10 +31,17 @@ from zoo.preprocessing import Preprocessing
 from zoo.registry import ModelEntry, WeightSource, register, set_base
 
 FASHION_MNIST = Preprocessing(resolution=28, mean=(0.2860,), std=(0.3530,), channels=1)
-BASE_HPARAMS = {"learning_rate": 2e-3, "weight_decay": 1e-4, "dropout": 0.0, "batch_size": 128, "random_shift": 0}
+# One-cycle AdamW (zoo.training.schedule): peak 3e-3 after 20% of the steps; with it the
+# base ConvNet reaches 90.29% test accuracy in 2 epochs on train[:45000] (MEASURED_TEST_ACCURACY).
+BASE_HPARAMS = {"learning_rate": 3e-3, "weight_decay": 1e-4, "dropout": 0.0, "batch_size": 128, "random_shift": 0,
+                "warmup": 0.2}
 EMBEDDING = 128  # the ConvNet's embedding width
-# Other-data classes: procedural generators in launch.data, and Fashion-MNIST's first 5 classes.
+# Other-data classes: procedural generators in launch.procedural, and Fashion-MNIST's first 5 classes.
 PRETRAINING_CLASSES = {"procedural_shapes": 6, "procedural_textures": 6, "fashion_mnist_classes_0-4": 5}
+# How a row trained elsewhere becomes a Fashion-MNIST classifier (hparams "transfer"):
+# "linear": a linear probe on its frozen embedding (the paper's CLIP / SimCLR protocol);
+# "top": its conv features frozen, the dense layers above retrained (BiT-style transfer).
+TRANSFERS = ("linear", "top")
 
 
 def _row(name, builder, architecture, *, seed=0, objective="supervised", pretraining_data="fashion_mnist",
@@ -42,12 +54,19 @@ def _row(name, builder, architecture, *, seed=0, objective="supervised", pretrai
 
 
 def _convnet(dropout=0.0, num_classes=10):
-  return lambda rngs: small.ConvNet(1, num_classes, dropout=dropout, hidden=EMBEDDING, rngs=rngs)
+  """The base architecture: PatchConv 32 (max-pool) → PatchConv 32 stride 2, BatchNorm,
+  dense 1568 → 128 (5.3 MFLOP per training example; benchmarks/training.py)."""
+  return lambda rngs: small.ConvNet(1, num_classes, dropout=dropout, hidden=EMBEDDING, batch_norm=True, rngs=rngs)
 
 
 def _probed(backbone):
   """A backbone + the linear classifier fitted on Fashion-MNIST (zoo.training.fit_linear_head)."""
   return lambda rngs: small.LinearProbed(backbone(rngs), EMBEDDING, 10, rngs=rngs)
+
+
+def _retrained(backbone):
+  """A backbone's frozen conv features + dense layers retrained on Fashion-MNIST."""
+  return lambda rngs: small.Retrained(backbone(rngs), 10, hidden=EMBEDDING, rngs=rngs)
 
 
 _CONVNET = _convnet()  # one builder: rows differing only in seed can train together (zoo.fitting.vmap_groups)
@@ -56,32 +75,49 @@ set_base("small", BASE.name)
 for _seed in (1, 2, 3):
   _row(f"cnn.s{_seed}", _CONVNET, "convnet", seed=_seed)
 
-_row("cnn.lr5e-4", _CONVNET, "convnet", learning_rate=5e-4)
+_row("cnn.lr1e-3", _CONVNET, "convnet", learning_rate=1e-3)
 _row("cnn.wd5e-2", _CONVNET, "convnet", weight_decay=5e-2)
 _row("cnn.dropout0.3", _convnet(0.3), "convnet", dropout=0.3)
-_row("cnn.shift2", _CONVNET, "convnet", random_shift=2)
-_row("cnn.bs32", _CONVNET, "convnet", batch_size=32)
+_row("cnn.shift1", _CONVNET, "convnet", random_shift=1)
+_row("cnn.bs512", _CONVNET, "convnet", batch_size=512)
 
+# Architecture: each at a few MFLOP per training example (benchmarks/training.py).
 _row("mlp.s0", lambda rngs: small.MLP(28 * 28, 10, width=256, rngs=rngs), "mlp")
 _row("small_cnn.s0", lambda rngs: small.SmallCNN(1, 10, rngs=rngs), "global_pool_cnn")
 _row("small_resnet.s0", lambda rngs: ResNet(ResNetConfig(
-    stem="small", embedding_size=16, hidden_sizes=(16, 32, 64), depths=(1, 1, 1), layer_type="basic",
+    stem="small", embedding_size=8, hidden_sizes=(8, 16, 32), depths=(1, 1, 1), layer_type="basic",
     num_channels=1, num_classes=10), rngs=rngs), "small_resnet")
 _row("tiny_vit.s0", lambda rngs: VisionTransformer(ViTConfig(
-    image_size=28, patch_size=4, num_channels=1, hidden_size=64, num_hidden_layers=3, num_attention_heads=4,
+    image_size=28, patch_size=7, num_channels=1, hidden_size=64, num_hidden_layers=3, num_attention_heads=4,
     intermediate_size=128, layer_norm_eps=1e-6, num_classes=10), rngs=rngs), "tiny_vit")
 _row("tiny_mixer.s0", lambda rngs: MlpMixer(MixerConfig(
-    image_size=28, patch_size=4, num_channels=1, hidden_size=64, num_blocks=3, tokens_mlp_dim=64,
+    image_size=28, patch_size=7, num_channels=1, hidden_size=64, num_blocks=3, tokens_mlp_dim=64,
     channels_mlp_dim=128, num_classes=10), rngs=rngs), "tiny_mixer")
 
 # Framework: same data and architecture family, another objective (the ConvNet head is
-# SimCLR's 64-d projection; the autoencoder's code is the embedding).
-_row("cnn.simclr", _probed(_convnet(num_classes=64)), "convnet", objective="contrastive (SimCLR)")
+# SimCLR's 64-d projection; the autoencoder's code is the embedding), linearly probed as
+# the paper probes SimCLR; distillation from the base needs no probe.
+_row("cnn.simclr", _probed(_convnet(num_classes=64)), "convnet", objective="contrastive (SimCLR)", transfer="linear")
 _row("cnn.autoencoder", _probed(lambda rngs: small.ConvAutoencoder(1, features=EMBEDDING, rngs=rngs)), "convnet",
-     objective="autoencoding")
+     objective="autoencoding", transfer="linear")
 _row("cnn.distilled", _CONVNET, "convnet", objective="distillation")
+_row("cnn.distilled_t1", _CONVNET, "convnet", objective="distillation", distillation_temperature=1.0)
 
-# Dataset: the same supervised objective on other data, then a linear probe.
+# Dataset: the same supervised ConvNet on other data, then transferred to Fashion-MNIST:
+# linearly probed (as CLIP-S) and with the top retrained (as BiT).
 for _data, _classes in PRETRAINING_CLASSES.items():
-  _row(f"cnn.{_data.removeprefix('procedural_').replace('fashion_mnist_classes_', 'fmnist')}",
-       _probed(_convnet(num_classes=_classes)), "convnet", pretraining_data=_data)
+  _short = _data.removeprefix("procedural_").replace("fashion_mnist_classes_", "fmnist")
+  _row(f"cnn.{_short}", _probed(_convnet(num_classes=_classes)), "convnet", pretraining_data=_data,
+       transfer="linear")
+  _row(f"cnn.{_short}.top", _retrained(_convnet(num_classes=_classes)), "convnet", pretraining_data=_data,
+       transfer="top")
+
+# Test accuracy (%) of each row from one real training run, benchmarks/zoo.py (trained on
+# train[:45000], 2 epochs, scored on test; 2026-12-01, shared 2-core CPU). Rows missing
+# here had not finished in that run. Provenance only: the study derives band membership
+# from its own measurement (launch.study.verdicts.accuracy_band), never from this table.
+MEASURED_TEST_ACCURACY = {
+    "cnn.s0": 90.29, "cnn.s1": 90.33, "cnn.lr1e-3": 89.33, "mlp.s0": 87.29, "cnn.distilled": 89.70,
+    "cnn.shapes.top": 88.87, "cnn.dropout0.3": 89.70, "tiny_mixer.s0": 86.36, "cnn.textures.top": 87.83,
+    "cnn.fmnist0-4.top": 89.85, "cnn.distilled_t1": 89.73, "cnn.simclr": 79.53, "cnn.autoencoder": 84.16,
+}

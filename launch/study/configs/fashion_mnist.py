@@ -41,7 +41,7 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
   if arg == "smoke":
     config.update({
         "name": "the smoke study on Fashion-MNIST",
-        "models": "cnn.s0,cnn.s1,cnn.lr5e-4,mlp.s0,cnn.distilled,cnn.fmnist0-4",
+        "models": "cnn.s0,cnn.s1,cnn.lr1e-3,mlp.s0,cnn.distilled,cnn.fmnist0-4",
         "train_split": "train[:1024]", "pretrain_examples": 1024, "epochs": 1,
         "calibration_split": "train[59000:]", "test_split": "test[:1000]", "resamples": 30,
         "greedy_starts": 1, "greedy_steps": 2, "mixing_rates": (1.0, 0.5, 0.0), "mixing_seeds": 1,

@@ -1,0 +1,324 @@
+"""The paper's five claims decided by tests on the paired bootstrap (pure: arrays in, verdicts out).
+
+Every claim is reduced to one scalar statistic of the test examples, a function of
+per-example correctness, ensemble correctness and calibrated confidences. The test
+examples are resampled with replacement *jointly for all models* (one row of
+``resamples`` serves every model, pair, greedy run and probe, as metrics.bootstrap
+does), the statistic is recomputed on each resample, and its percentile interval at
+``CONFIDENCE`` decides the claim against a named minimum effect δ:
+
+  holds           if the interval lies above δ (low > δ);
+  does not hold   if it lies below δ (high < δ): the effect is confidently smaller
+                  than the smallest one that would support the claim (or reversed);
+  inconclusive    otherwise (the interval contains δ).
+
+The statistics (categories ordered reinit → hyper-parameters → architecture →
+framework → dataset, rank 0…4; "trend" = least-squares slope of the per-category means
+of (base, X) pairs on the rank, over the categories present):
+
+1. trend of error inconsistency EI(base, X);
+2. two tests, both must hold: slope of the ensemble gain over mean accuracy on EI
+   across the (base, X) pairs, and trend of the conversion rate; "does not hold" if
+   either does not;
+3. trend of the θ asymmetry, mean θ(base, X) where only the base is right minus mean
+   θ where only X is right (θ = atan2(conf_base, conf_X) in degrees, calibrated top-1
+   confidences; positive: the right model is the more confident one);
+4. mean over greedy runs of test accuracy of the final ensemble minus its start model;
+5. probe accuracy of the best feature mixture minus the best single embedding, for
+   the most divergent category mixed (re-chosen in every resample).
+
+Each statistic is a ratio of weighted sums ``w @ f(e)`` over examples; with the
+multinomial counts w of every resample stacked as W [B, E], one matrix product
+``W @ F`` gives all of them for all resamples (float64, numpy).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from metrics.bootstrap import Interval
+
+CATEGORY_ORDER = ("reinit", "hyper-parameters", "architecture", "framework", "dataset")
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+CONFIDENCE = 0.95  # central bootstrap interval; 95% as for every other interval in the study
+
+# Minimum effects δ (the smallest value that supports a claim). Chosen as the resolution
+# that matters at this scale, not tuned to outcomes:
+# EI rising by 0.1 point per category step (10 of 10,000 test examples) is the least
+# trend worth calling "errors become less correlated".
+MIN_EI_TREND = 0.001
+# Any positive slope of ensemble gain on EI: the paper's Fig. 2 claim is a positive linear
+# relation, with no stated size.
+MIN_GAIN_ON_EI_SLOPE = 0.0
+# Conversion rate rising by 0.5 point per category step: the paper's Fig. 2 right shows a
+# few points across the five categories.
+MIN_CONVERSION_TREND = 0.005
+# θ asymmetry rising by 0.5° per category step (the histograms use 5° bins).
+MIN_THETA_TREND = 0.5
+# Greedy additions must raise test accuracy by at least 0.1 point (10 of 10,000 examples).
+MIN_GREEDY_GAIN = 0.001
+# The best mixture must beat the best single embedding by at least 0.1 point.
+MIN_MIXING_GAIN = 0.001
+
+
+def draw_resamples(num_examples: int, num_resamples: int, seed: int = 0) -> np.ndarray:
+  """int64 [B, E]: B resamples with replacement of the E test examples (row b lists the
+  example indices of resample b, shared by every model)."""
+  if num_examples < 1 or num_resamples < 2:
+    raise ValueError(f"need num_examples >= 1 and num_resamples >= 2; got {num_examples}, {num_resamples}.")
+  return np.random.default_rng(seed).integers(0, num_examples, size=(num_resamples, num_examples))
+
+
+def accuracy_band(accuracy, base: int, width: float = 4.0) -> np.ndarray:
+  """bool [N]: the models inside the ``width``-point accuracy window (accuracies in [0, 1];
+  width in points) that holds the base and holds the most models; ties go to the window
+  whose centre is closest to the base. The paper keeps Fig. 1–2 to such a band (74–78%)."""
+  accuracy = 100 * np.asarray(accuracy, np.float64)
+  if accuracy.ndim != 1 or not 0 <= base < len(accuracy):
+    raise ValueError(f"accuracy must be [N] and base an index into it; got shape {accuracy.shape}, base {base}.")
+  if not width > 0:
+    raise ValueError(f"band width must be positive; got {width}.")
+  tolerance = 1e-9
+  lows = np.concatenate([accuracy, accuracy - width])
+  lows = lows[(lows <= accuracy[base] + tolerance) & (lows + width >= accuracy[base] - tolerance)]
+  counts = [np.sum((accuracy >= low - tolerance) & (accuracy <= low + width + tolerance)) for low in lows]
+  best = max(range(len(lows)), key=lambda i: (counts[i], -abs(lows[i] + width / 2 - accuracy[base])))
+  return (accuracy >= lows[best] - tolerance) & (accuracy <= lows[best] + width + tolerance)
+
+
+@dataclasses.dataclass
+class _Features:
+  """Per-example columns whose weighted sums make every statistic (one list, one matmul)."""
+  columns: list = dataclasses.field(default_factory=list)
+
+  def add(self, column) -> int:
+    self.columns.append(np.asarray(column, np.float64))
+    return len(self.columns) - 1
+
+
+def _weights(resamples: np.ndarray, num_examples: int) -> np.ndarray:
+  """Multinomial counts [B, E] of each resample (row b: how often each example was drawn);
+  the first row is the original sample (all ones), the point estimate."""
+  resamples = np.asarray(resamples)
+  if resamples.ndim != 2 or resamples.shape[0] < 2 or not np.issubdtype(resamples.dtype, np.integer):
+    raise ValueError(f"resamples must be int [B >= 2, E] example indices (draw_resamples); got "
+                     f"{resamples.dtype} {resamples.shape}.")
+  if resamples.min() < 0 or resamples.max() >= num_examples:
+    raise ValueError(f"resamples index examples outside [0, {num_examples}).")
+  counts = np.zeros((resamples.shape[0] + 1, num_examples))
+  counts[0] = 1.0
+  rows = np.repeat(np.arange(1, resamples.shape[0] + 1), resamples.shape[1])
+  np.add.at(counts, (rows, resamples.ravel()), 1.0)
+  return counts
+
+
+def _ratio(numerator, denominator):
+  with np.errstate(invalid="ignore", divide="ignore"):
+    return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+
+
+def _slope(x, y):
+  """Least-squares slope of y on x along the last axis (x [P] or [..., P]); NaN where
+  x is constant or any y is NaN."""
+  x = np.broadcast_to(x, y.shape)
+  xc = x - x.mean(-1, keepdims=True)
+  return _ratio(np.sum(xc * (y - y.mean(-1, keepdims=True)), -1), np.sum(xc ** 2, -1))
+
+
+def _interval(samples: np.ndarray) -> Interval:
+  """Point estimate (row 0) and percentile interval over the resamples (rows 1…), NaN
+  resamples left out (as metrics.paired_bootstrap does)."""
+  draws = samples[1:]
+  draws = draws[~np.isnan(draws)]
+  tail = 100 * (1 - CONFIDENCE) / 2
+  if draws.size == 0:
+    low = high = std = float("nan")
+  else:
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    std = float(np.std(draws))
+  return Interval(float(samples[0]), float(low), float(high), std, CONFIDENCE, len(samples) - 1)
+
+
+def decide(interval: Interval, minimum: float) -> str:
+  """holds if the interval lies above ``minimum``, does not hold if below, else inconclusive."""
+  if np.isnan(interval.low) or np.isnan(interval.estimate):
+    return INCONCLUSIVE
+  if interval.low > minimum:
+    return HOLDS
+  if interval.high < minimum:
+    return FAILS
+  return INCONCLUSIVE
+
+
+def _quote(interval: Interval, scale: float = 1.0, unit: str = "") -> str:
+  return (f"{scale * interval.estimate:+.3g}{unit} [{scale * interval.low:+.3g}, {scale * interval.high:+.3g}]"
+          f"{unit} ({100 * interval.confidence:.0f}% CI, {interval.num_resamples} resamples)")
+
+
+def _check_inputs(probs, labels, categories):
+  probs, labels = np.asarray(probs), np.asarray(labels)
+  if probs.ndim != 3 or labels.shape != probs.shape[1:2]:
+    raise ValueError(f"probs must be [N models, E examples, K classes] and labels [E]; got {probs.shape} and "
+                     f"{labels.shape}.")
+  if len(categories) != probs.shape[0] or categories[0] != "base":
+    raise ValueError(f"categories must name each model's category vs the base, 'base' first; got {len(categories)} "
+                     f"for {probs.shape[0]} models.")
+  unknown = sorted(set(categories[1:]) - set(CATEGORY_ORDER))
+  if unknown:
+    raise ValueError(f"categories {unknown} are not among {CATEGORY_ORDER}.")
+  return probs, labels
+
+
+def _theta(conf_a, conf_b):
+  return np.degrees(np.arctan2(conf_a, conf_b))
+
+
+def claims(probs, labels, categories, resamples, *, in_band=None, greedy_members=(), probe_correct=None) -> list[dict]:
+  """Verdicts on the paper's five claims from test-split arrays.
+
+  Args:
+    probs: float [N, E, K] calibrated test probabilities, model 0 the base.
+    labels: int [E].
+    categories: [N] each model's category vs the base (zoo.pair_category), "base" first;
+      the (base, X) pairs of each category form its mean.
+    resamples: int [B, E] example indices of each joint bootstrap resample (draw_resamples).
+    in_band: bool [N] or None (all): the models whose (base, X) pairs enter claims 1–3
+      (the paper's accuracy band, :func:`accuracy_band`); greedy runs may use any model.
+    greedy_members: per greedy run, the model indices in joining order (start first);
+      the statistic is the test accuracy of all of them summed minus the start's.
+    probe_correct: {category: {base_rate: bool [S seeds, E]}}: per-example test
+      correctness of the feature-mixing probes (rate 1 = base only, 0 = partner only).
+  Returns:
+    one dict per claim: claim, test, statistic (an Interval), verdict, evidence.
+  """
+  probs, labels = _check_inputs(probs, labels, categories)
+  in_band = np.ones(len(probs), bool) if in_band is None else np.asarray(in_band, bool)
+  if in_band.shape != (len(probs),) or not in_band[0]:
+    raise ValueError(f"in_band must be bool [{len(probs)}] and hold the base (model 0); got {in_band.tolist()}.")
+  categories = ["base"] + [c if band else "outside band" for c, band in zip(categories[1:], in_band[1:])]
+  num_examples = len(labels)
+  weights = _weights(resamples, num_examples)
+  present = [c for c in CATEGORY_ORDER if c in categories[1:]]
+  rank = np.array([CATEGORY_ORDER.index(c) for c in present], np.float64)
+  correct = probs.argmax(-1) == labels
+  confidence = probs.max(-1)
+  features = _Features()
+  pairs = {}
+  for model in np.flatnonzero(in_band[1:]) + 1:
+    ensemble = (probs[0].astype(np.float32) + probs[model]).argmax(-1) == labels
+    inconsistent = correct[0] ^ correct[model]
+    only_base, only_other = correct[0] & ~correct[model], ~correct[0] & correct[model]
+    theta = _theta(confidence[0], confidence[model])
+    pairs[model] = {key: features.add(column) for key, column in {
+        "base": correct[0], "other": correct[model], "ensemble": ensemble, "inconsistent": inconsistent,
+        "converted": inconsistent & ensemble, "only_base": only_base, "only_other": only_other,
+        "theta_only_base": theta * only_base, "theta_only_other": theta * only_other}.items()}
+  greedy_columns = []
+  for members in greedy_members:
+    members = [int(m) for m in members]
+    if len(members) < 2 or any(not 0 <= m < len(probs) for m in members):
+      raise ValueError(f"greedy run {members}: needs a start and at least one addition, all model indices.")
+    summed = np.zeros(probs.shape[1:], np.float32)
+    for m in members:
+      summed = summed + probs[m]  # float32, in joining order, as metrics.greedy_selection sums
+    greedy_columns.append((features.add(correct[members[0]]), features.add(summed.argmax(-1) == labels)))
+  probe_columns = {}
+  for category, rates in (probe_correct or {}).items():
+    probe_columns[category] = {float(rate): [features.add(seed) for seed in np.asarray(per_seed, bool)]
+                               for rate, per_seed in rates.items()}
+  for category, rates in probe_columns.items():
+    for rate, columns in rates.items():
+      if any(len(features.columns[c]) != num_examples for c in columns):
+        raise ValueError(f"probe_correct[{category!r}][{rate}] must be bool [seeds, {num_examples}].")
+  sums = weights @ np.stack(features.columns, axis=1)  # [B + 1, F]
+  total = weights.sum(1)
+  mean = lambda column: sums[:, column] / total
+  per_pair = lambda fn: {m: fn(p) for m, p in pairs.items()}
+  ei = per_pair(lambda p: mean(p["inconsistent"]))
+  gain = per_pair(lambda p: mean(p["ensemble"]) - (mean(p["base"]) + mean(p["other"])) / 2)
+  conversion = per_pair(lambda p: _ratio(sums[:, p["converted"]], sums[:, p["inconsistent"]]))
+  asymmetry = per_pair(lambda p: _ratio(sums[:, p["theta_only_base"]], sums[:, p["only_base"]])
+                       - _ratio(sums[:, p["theta_only_other"]], sums[:, p["only_other"]]))
+
+  def category_means(values):
+    return np.stack([np.mean([values[m] for m in pairs if categories[m] == c], axis=0) for c in present], axis=-1)
+
+  def trend(values):
+    if len(present) < 2:
+      return np.full(len(weights), np.nan)
+    return _slope(rank, category_means(values))
+
+  out = []
+  statistic = _interval(trend(ei))
+  out.append(_claim("1. Errors become less correlated as training diverges (reinit → dataset): EI rises",
+                    f"slope of the category-mean EI(base, X) per category step > δ = {MIN_EI_TREND}",
+                    statistic, decide(statistic, MIN_EI_TREND),
+                    f"EI trend {_quote(statistic, 100, ' pt/step')}; means " + _means(present, category_means(ei))))
+
+  pair_models = list(pairs)
+  slope_gain = _interval(_slope(np.stack([ei[m] for m in pair_models], -1), np.stack([gain[m] for m in pair_models], -1))
+                         if len(pair_models) >= 2 else np.full(len(weights), np.nan))
+  conversion_trend = _interval(trend(conversion))
+  parts = (decide(slope_gain, MIN_GAIN_ON_EI_SLOPE), decide(conversion_trend, MIN_CONVERSION_TREND))
+  verdict = HOLDS if parts == (HOLDS, HOLDS) else FAILS if FAILS in parts else INCONCLUSIVE
+  out.append(_claim("2. Ensemble gain rises with error inconsistency, and ensembles convert more of it (efficiency)",
+                    f"slope of ensemble gain on EI over (base, X) pairs > {MIN_GAIN_ON_EI_SLOPE} and slope of the "
+                    f"category-mean conversion rate per step > δ = {MIN_CONVERSION_TREND}", conversion_trend, verdict,
+                    f"gain-on-EI slope {_quote(slope_gain)} ({parts[0]}); conversion-rate trend "
+                    f"{_quote(conversion_trend, 100, ' pt/step')} ({parts[1]}); means "
+                    + _means(present, category_means(conversion))))
+
+  statistic = _interval(trend(asymmetry))
+  out.append(_claim("3. Differently-trained models specialise: the correct model is the more confident one, more so "
+                    "as training diverges",
+                    f"slope of the category-mean θ asymmetry (θ | only base right − θ | only X right) per step "
+                    f"> δ = {MIN_THETA_TREND}°", statistic, decide(statistic, MIN_THETA_TREND),
+                    f"θ-asymmetry trend {_quote(statistic, 1, '°/step')}; means "
+                    + _means(present, category_means(asymmetry), 1, "°")))
+
+  if greedy_columns:
+    gains = [mean(final) - mean(start) for start, final in greedy_columns]
+    statistic = _interval(np.mean(gains, axis=0))
+    runs = "; ".join(f"run from model {members[0]} +{len(members) - 1}: {_quote(_interval(g), 100, ' pt')}"
+                     for members, g in zip(greedy_members, gains))
+    out.append(_claim("4. Low-accuracy models help high-accuracy ones when trained differently enough",
+                      f"mean over greedy runs of test accuracy(final ensemble) − accuracy(start) > δ = "
+                      f"{MIN_GREEDY_GAIN}", statistic, decide(statistic, MIN_GREEDY_GAIN),
+                      f"greedy test gain {_quote(statistic, 100, ' pt')}; {runs}"))
+  else:
+    out.append(_claim("4. Low-accuracy models help high-accuracy ones when trained differently enough",
+                      "greedy test gain", _interval(np.full(len(weights), np.nan)), INCONCLUSIVE,
+                      "no greedy run (empty pool)"))
+
+  mixed = [c for c in CATEGORY_ORDER if c in probe_columns]
+  gains = {}
+  for category in mixed:
+    rates = probe_columns[category]
+    accuracy = {rate: np.mean([mean(c) for c in columns], axis=0) for rate, columns in rates.items()}
+    singles = [accuracy[r] for r in (0.0, 1.0) if r in accuracy]
+    mixtures = [accuracy[r] for r in accuracy if 0 < r < 1]
+    if len(singles) == 2 and mixtures:
+      gains[category] = np.max(mixtures, axis=0) - np.max(singles, axis=0)
+  if gains:
+    last = list(gains)[-1]
+    statistic = _interval(gains[last])
+    out.append(_claim("5. Features overlap without superset: mixed embeddings beat either full one",
+                      f"probe accuracy of the best mixture − best single embedding, most divergent category "
+                      f"({last}) > δ = {MIN_MIXING_GAIN}", statistic, decide(statistic, MIN_MIXING_GAIN),
+                      "best mixture − best single: " + ", ".join(
+                          f"{c} {_quote(_interval(g), 100, ' pt')}" for c, g in gains.items())))
+  else:
+    out.append(_claim("5. Features overlap without superset: mixed embeddings beat either full one",
+                      "best-mixture − best-single probe gain", _interval(np.full(len(weights), np.nan)),
+                      INCONCLUSIVE, "no probe with both single embeddings and a mixture"))
+  return out
+
+
+def _means(present, values, scale=100.0, unit=" %"):
+  return ", ".join(f"{c} {scale * v:.2f}{unit}" for c, v in zip(present, values[0]))
+
+
+def _claim(claim, test, statistic, verdict, evidence):
+  return {"claim": claim, "test": test, "statistic": statistic, "verdict": verdict, "evidence": evidence}
