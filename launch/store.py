@@ -315,9 +315,7 @@ class LazyLogits:
                          "rerun the same launch.evaluate command to recompute it.")
       with np.load(io.BytesIO(data), allow_pickle=False) as chunk:
         logits = chunk["logits"]
-      if self.manifest.get("logits_dtype") == "bfloat16" and logits.dtype == np.uint16:
-        import ml_dtypes
-        logits = logits.view(ml_dtypes.bfloat16)      # stored as its bit pattern (.npz has no bfloat16)
+      logits = _decode_logits(logits, self.manifest.get("logits_dtype", "float32"))
       if self.temperature is not None:
         logits = self._calibrated(logits)
       self._cached = (index, logits)

@@ -252,6 +252,9 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
   group's state is read (addressable shards only) while the next one runs."""
   mesh = example_mesh() if mesh is None else mesh
   devices = mesh.size
+  # Processes whose devices the mesh spans (a caller may pass one process's devices in a
+  # multi-process run): only those take part in the collectives below.
+  processes = len({device.process_index for device in mesh.devices.flat})
   num_models, num_examples = view.correct.shape
   offsets = _offsets_per_tile(num_models)
   tiles = -(-(num_models // 2) // offsets)
@@ -265,7 +268,7 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
   out = None
   if keep_outcomes:   # with several processes, each fills only its own examples' columns (then OR-ed)
     out = candidates_lib.aligned_empty((num_pairs, num_examples), np.bool_)
-    if jax.process_count() > 1:
+    if processes > 1:
       out[:] = False
   undecided_pairs, undecided_examples = [], []
   zero_counts = candidates_lib.aligned_empty((devices, 3, offsets * num_models, lanes), np.int32)
@@ -273,7 +276,7 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
 
   def local_blocks(state):
     """(device position, int8[T, N, B]) of each block of ``state`` held by this process."""
-    if devices == 1 and jax.process_count() == 1:
+    if devices == 1 and processes == 1:
       return [(0, np.asarray(state)[0])]
     return [(shard.index[0].start or 0, np.asarray(shard.data)[0]) for shard in state.addressable_shards]
 
@@ -307,7 +310,7 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
         read_state(*pending)
       pending = (state, group_index, first_offset)
     read_state(*pending)
-    totals = (np.asarray(running).sum(axis=(0, 3)) if jax.process_count() == 1   # [3, T·N]
+    totals = (np.asarray(running).sum(axis=(0, 3)) if processes == 1   # [3, T·N]
               else np.asarray(_tile_totals(running)))
     for step, base, rows in _tile_rows(first_offset, offsets, num_models):
       counts[:, base:base + rows] = totals[:, step * num_models:step * num_models + rows]
@@ -325,7 +328,7 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
     if out is not None:
       out[pairs, examples] = exact
   num_recomputed = int(pairs.size)
-  if jax.process_count() > 1:          # each process decided the examples of its own devices
+  if processes > 1:          # each process decided the examples of its own devices
     fixes = np.sum(multihost_utils.process_allgather(fixes), axis=0, dtype=np.int32)
     num_recomputed = int(np.sum(multihost_utils.process_allgather(np.int64(num_recomputed))))
     if out is not None:

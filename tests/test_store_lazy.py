@@ -13,8 +13,9 @@ from launch import store
 DATASET, SPLIT = "synthetic", "test"
 
 
-def write_model(root, rng, model, ids, logits, chunk_size=16, labels=None):
-  writer = store.ChunkWriter(root, DATASET, SPLIT, model, {"weights": model}, len(ids), chunk_size)
+def write_model(root, rng, model, ids, logits, chunk_size=16, labels=None, logits_dtype="float32"):
+  writer = store.ChunkWriter(root, DATASET, SPLIT, model, {"weights": model}, len(ids), chunk_size,
+                             logits_dtype=logits_dtype)
   labels = (np.asarray(ids) * 7) % logits.shape[1] if labels is None else labels
   for index in writer.missing_chunks():
     start, stop = writer.rows(index)
@@ -70,10 +71,7 @@ def test_lazy_probabilities_are_metric_input_equal_to_in_memory(three_models):
 
 def test_bfloat16_logits_are_decoded(tmp_path, rng):
   values = rng.normal(size=(40, 5)).astype(ml_dtypes.bfloat16)
-  write_model(tmp_path, rng, "half", np.arange(40), values.view(np.uint16))   # as the writer stores bfloat16
-  manifest_path = store.model_dir(tmp_path, DATASET, SPLIT, "half") / "manifest.json"
-  manifest = json.loads(manifest_path.read_text())
-  manifest_path.write_text(json.dumps(dict(manifest, logits_dtype="bfloat16")))
+  write_model(tmp_path, rng, "half", np.arange(40), values.astype(np.float32), logits_dtype="bfloat16")
   model = store.lazy_read(tmp_path, DATASET, SPLIT).logits[0]
   assert model.dtype == ml_dtypes.bfloat16
   np.testing.assert_array_equal(np.asarray(model).view(np.uint16), values.view(np.uint16))

@@ -72,6 +72,10 @@ def test_set_parses_strictly_by_the_fields_type():
     (GOOD, ["zoo_modules=no_such_module_xyz"], "config field 'zoo_modules': importing 'no_such_module_xyz' failed"),
     (GOOD, ["models=cnn.s0,resnet999*"], "config field 'models': ['resnet999*'] match no registered model"),
     (GOOD, ["precision=float16"], "config field 'precision'"),
+    (GOOD, ["zero_shot_class_names=wordnet"], "config field 'zero_shot_class_names'"),
+    (GOOD, ["exclude_models=cnn.s0"], "config field 'base': 'cnn.s0' is not among the models ['mlp.s0']"),
+    (GOOD, ["catalog=paper", "zoo_modules=zoo.catalogs.paper", "models=resnet50.base,dino_*", "base=resnet50.base"],
+     "config field 'models': ['dino_vitb16.in1k', 'dino_vits16.in1k'] have no classifier (head 'linear-probe')"),
     ("return ml_collections.ConfigDict(dict(downstream=dict(datset='voc/2007')))", [],
      "config field 'downstream.datset'"),
 ])
@@ -106,3 +110,12 @@ def test_cli_exits_2_with_one_paragraph(tmp_path, args, message):
   assert result.returncode == 2, (result.stdout[-1000:], result.stderr[-2000:])
   assert message in result.stderr and "Traceback" not in result.stderr
   assert result.stderr.strip().count("\n") == 0 and not list(tmp_path.iterdir())
+
+
+def test_the_paper_config_leaves_out_seed_slots_and_headless_rows():
+  import zoo
+  config, _ = config_lib.load("paper.py")
+  names = config_lib.validate(config)
+  assert names[0] == "resnet50.base" and len(names) >= 60
+  assert {zoo.get(n).head for n in names} == {"classifier", "zero-shot"}
+  assert not [n for n in names if n.startswith("resnet50.tv_seed")]

@@ -322,3 +322,29 @@ def test_bad_checkpoints_name_the_tensor_and_model_and_cache_nothing(small, tmp_
   if "vision_use_head" not in message:
     assert "edited" in str(error.value)  # the model (its source) is named
   assert not cache.exists() or not any(cache.iterdir())
+
+
+def test_the_study_builds_a_zero_shot_rows_head_from_the_configured_class_names(tmp_path, monkeypatch):
+  """launch.study's zero-shot head: the checkpoint's own tokenizer, CLIP's 80 templates, and
+  the test split's class names or ImageNet's (config field zero_shot_class_names)."""
+  import dataclasses
+  import types
+  from launch.study import config as config_lib, pipeline
+  vocab_size = toy_clip_vocabulary(tmp_path, CORPUS)
+  text = dict(**_TOWER, vocab_size=vocab_size, max_position_embeddings=77, eos_token_id=vocab_size - 1)
+  build(T.CLIPModel, T.CLIPConfig(text_config=text, vision_config=dict(**_TOWER, image_size=32, patch_size=8),
+                                  projection_dim=24)).save_pretrained(tmp_path)
+  ours = zoo.load_pretrained(str(tmp_path), cache_dir=tmp_path / "cache")
+  entry = dataclasses.replace(zoo.get("clip_vit_b32.zeroshot"), weights=zoo.WeightSource("huggingface", str(tmp_path)))
+  config = config_lib.defaults()
+  head = pipeline.zero_shot_head(config, entry, ours, tmp_path, types.SimpleNamespace(class_names=CLASSES))
+  expected = zero_shot_classifier(ours, zoo.load_tokenizer(str(tmp_path)), CLASSES, zoo.IMAGENET_TEMPLATES)
+  np.testing.assert_allclose(np.asarray(head.weights[...]), np.asarray(expected.weights[...]), atol=1e-6)
+  with pytest.raises(config_lib.ConfigError, match="'clip_vit_b32.zeroshot' is zero-shot and the test split has no"):
+    pipeline.zero_shot_head(config, entry, ours, tmp_path, types.SimpleNamespace(class_names=()))
+  seen = {}
+  monkeypatch.setattr(zoo, "zero_shot_classifier", lambda model, tokenizer, names, templates: seen.update(
+      names=names, templates=templates))
+  config.zero_shot_class_names = "imagenet"
+  pipeline.zero_shot_head(config, entry, ours, tmp_path, types.SimpleNamespace(class_names=CLASSES))
+  assert seen["names"] == list(zoo.classnames.IMAGENET_CLASS_NAMES) and len(seen["templates"]) == 80

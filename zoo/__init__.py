@@ -1,6 +1,7 @@
 """Model zoo: registry rows (architecture + weights + preprocessing + training method),
 flax.nnx architectures, and weight converters (transformers safetensors, Google .npz)."""
 
+from zoo import classnames  # noqa: F401  (ImageNet class names for zero-shot heads)
 from zoo.catalogs import paper, small  # noqa: F401  (importing a catalog registers its rows)
 from zoo.converters.big_vision import augreg_hparams, load_npz
 from zoo.converters.huggingface import load_pretrained, load_tokenizer, pretrained_preprocessing

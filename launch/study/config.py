@@ -34,6 +34,10 @@ def defaults() -> ml_collections.ConfigDict:
       "zoo_modules": (),                # module names or .py paths imported first (they register rows)
       "catalog": "",                    # only rows of this catalog ("" = every registered row)
       "models": "",                     # comma-separated fnmatch patterns over those rows
+      "exclude_models": "",             # comma-separated fnmatch patterns removed from those
+      # Class names of zero-shot rows' text prompts: "dataset" (the test split's own names) or
+      # "imagenet" (zoo.classnames: TFDS's imagenet2012 names are WordNet ids, not words).
+      "zero_shot_class_names": "dataset",
       "base": "",                       # the base model (categories are relative to it); one of the models
       "dataset": "",                    # TFDS name (or an IDX-backed name launch.data reads offline)
       "data_dir": "",                   # TFDS data_dir / IDX directory ("" = the library's default)
@@ -72,6 +76,7 @@ def defaults() -> ml_collections.ConfigDict:
 
 
 REQUIRED = ("models", "base", "dataset", "calibration_split", "test_split")
+ZERO_SHOT_CLASS_NAMES = ("dataset", "imagenet")
 
 
 def _fail(message: str):
@@ -261,7 +266,14 @@ def resolve_models(config) -> list[str]:
     _fail(f"config field 'models': {unknown} match no registered model. Registered rows: {names[:40]}"
           f"{'...' if len(names) > 40 else ''} (python -m launch.zoo list); add the module that registers yours "
           "to zoo_modules.")
-  chosen = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+  excluded = [p.strip() for p in config.exclude_models.split(",") if p.strip()]
+  chosen = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)
+            and not any(fnmatch.fnmatchcase(n, p) for p in excluded)]
+  probed = [n for n in chosen if zoo.get(n).head == "linear-probe"]
+  if probed:
+    _fail(f"config field 'models': {probed} have no classifier (head 'linear-probe') and the study does not fit "
+          "their probe yet; remove them with exclude_models (their embeddings can be probed with "
+          "python -m launch.probe).")
   if config.base not in chosen:
     _fail(f"config field 'base': {config.base!r} is not among the models {chosen}; set base to one of them or add "
           "it to models.")
@@ -274,7 +286,8 @@ def validate(config) -> list[str]:
   if missing:
     _fail(f"config field{'s' if len(missing) > 1 else ''} {', '.join(repr(m) for m in missing)} must be set (in the "
           f"config file or with --set {missing[0]}=...); see launch/study/configs/ for complete examples.")
-  for field, allowed in (("precision", PRECISIONS), ("logits_dtype", LOGITS_DTYPES)):
+  for field, allowed in (("precision", PRECISIONS), ("logits_dtype", LOGITS_DTYPES),
+                         ("zero_shot_class_names", ZERO_SHOT_CLASS_NAMES)):
     if config[field] not in allowed:
       _fail(f"config field {field!r}: {config[field]!r} is not one of {list(allowed)}.")
   for field in ("batch_size", "chunk_batches", "resamples", "theta_bins", "greedy_steps", "mixing_seeds",

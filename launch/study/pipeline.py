@@ -82,6 +82,8 @@ def evaluate_all(config, names: list[str], located: dict, store_dir: Path, sourc
     except zoo.WeightsUnavailable as error:
       raise ConfigError(f"{error} (config field 'zoo_dir' = {config.zoo_dir!r}: the directory holding the "
                         "checkpoints of rows the study does not train).") from None
+    if entry.head == "zero-shot":
+      model = zero_shot_head(config, entry, model, located[name].zoo_dir, sources["test"])
     hashes[name] = weights_sha256(model)
     for role, dataset, split in splits_of(config):
       source = sources[role]
@@ -99,6 +101,24 @@ def evaluate_all(config, names: list[str], located: dict, store_dir: Path, sourc
   return hashes
 
 
+def zero_shot_head(config, entry, model, zoo_dir, test_source):
+  """A zero-shot row's classifier: its text tower's features of the class names × CLIP's 80
+  templates (zoo.zero_shot_classifier), with the checkpoint's own tokenizer."""
+  from zoo.classnames import IMAGENET_CLASS_NAMES
+  from zoo.registry import weights_location
+  names = (IMAGENET_CLASS_NAMES if config.zero_shot_class_names == "imagenet"
+           else tuple(getattr(test_source, "class_names", ()) or ()))
+  if not names:
+    raise ConfigError(f"model {entry.name!r} is zero-shot and the test split has no class names; set "
+                      "zero_shot_class_names='imagenet' or use a dataset whose metadata names its classes.")
+  try:
+    tokenizer = zoo.load_tokenizer(weights_location(entry, zoo_dir))
+  except (FileNotFoundError, ValueError) as error:
+    raise ConfigError(f"model {entry.name!r} is zero-shot but its tokenizer cannot be read ({error}).") from None
+  say(f"  {entry.name}: zero-shot head from {len(names)} class names × {len(zoo.IMAGENET_TEMPLATES)} templates")
+  return zoo.zero_shot_classifier(model, tokenizer, list(names), zoo.IMAGENET_TEMPLATES)
+
+
 def analyse(config, names: list[str], stored: dict[str, store.Results], class_names, hashes: dict[str, str],
             located: dict) -> dict:
   """Every table of the report from the stored outputs (see :mod:`launch.study.analysis`)."""
@@ -109,7 +129,11 @@ def analyse(config, names: list[str], stored: dict[str, store.Results], class_na
   test_set = analysis.Predictions(names, calibrated(test), test.labels, [test.embeddings[n] for n in names])
   calibration_set = analysis.Predictions(names, calibrated(calibration), calibration.labels,
                                          [calibration.embeddings[n] for n in names])
-  outcomes = metrics.pairwise_outcomes(test_set.probs, test_set.labels)
+  # The analysis runs on process 0 alone: its all-pairs kernel uses this process's devices,
+  # not metrics' default mesh over every process (whose collectives the others never join).
+  import jax
+  outcomes = metrics.pairwise_outcomes(test_set.probs, test_set.labels,
+                                       mesh=metrics.example_mesh(jax.local_devices()))
   intervals = metrics.pairwise_intervals(outcomes, num_resamples=config.resamples)
   pairs = analysis.pair_table(names, intervals)
   base_pairs = [p for p in pairs if p["with_base"]]

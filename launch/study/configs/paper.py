@@ -27,7 +27,11 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
       "name": "the paper's study on ImageNet",
       "zoo_modules": ("zoo.catalogs.paper",),
       "catalog": "paper",
-      "models": "*",                       # every row the paper catalog registers (zoo_modules)
+      "models": "*",                       # every row the paper catalog registers (zoo_modules), but
+      # the reinit slots (no public weights: see zoo/catalogs/paper.py) and the headless rows
+      # (DINO, DINOv2, MAE: "needs a linear probe", which the study does not fit yet).
+      "exclude_models": "resnet50.tv_seed*,dino_*,dinov2_*,mae_*",
+      "zero_shot_class_names": "imagenet",  # CLIP's ImageNet names for the CLIP/SigLIP/ALIGN heads
       "base": "resnet50.base",
       "dataset": "imagenet2012",
       "calibration_split": f"train[-{calibration}:]",
