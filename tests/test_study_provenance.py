@@ -2,7 +2,6 @@
 weights, and the runner recomputing (and saying so) when weights change under a known name."""
 
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
@@ -50,8 +49,6 @@ def test_training_key_covers_recipe_data_and_teacher():
       "resnet50.base"))
 
 
-@pytest.mark.skipif(not (data.DEBIAN_FASHION_MNIST / "t10k-labels-idx1-ubyte.gz").exists(),
-                    reason="needs Debian's dataset-fashion-mnist")
 def test_changed_weights_under_a_known_name_are_recomputed_and_reported(tmp_path):
   entry = zoo.get("mlp.s0")
   source = data.load_source("fashion_mnist", "test[:64]")

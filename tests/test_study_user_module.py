@@ -10,12 +10,8 @@ import sys
 import textwrap
 
 import numpy as np
-import pytest
 
-from launch import data, store
-
-pytestmark = pytest.mark.skipif(not (data.DEBIAN_FASHION_MNIST / "t10k-labels-idx1-ubyte.gz").exists(),
-                                reason="needs Debian's dataset-fashion-mnist")
+from launch import store
 
 MODULE = '''
 """My lab's models (outside the overlap package)."""
