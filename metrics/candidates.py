@@ -365,13 +365,14 @@ def full_sum_correct(probs, members: np.ndarray, examples: np.ndarray, labels: n
       for model, lo, hi in zip(models, first[:-1], first[1:]):
         rows = group[lo:hi]
         scores = _float32_rows(_supported(stack.rows(int(model), example_rows[rows])))
+        # Drop the memory-mapped pages now: each scattered row read maps its neighbours
+        # too (the kernel's fault-around), so a batch would otherwise hold gigabytes.
+        stack.release(int(model))
         if combine == "logit":
           with np.errstate(divide="ignore"):     # log 0 = -inf, as intended
             scores = np.log(scores)
         total[rows] = scores if position == 0 else total[rows] + scores
     out[cases] = total.argmax(axis=1) == labels[example_rows]
-    for model in np.unique(member_rows):      # memory-mapped pages read for this batch leave memory
-      stack.release(int(model))
   return out
 
 
