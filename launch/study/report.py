@@ -246,7 +246,7 @@ def _greedy_text(results) -> str:
   if not config.get("selection_split"):
     return "No selection split configured (config field selection_split): no greedy runs."
   return (f"Members are chosen greedily on `{config['selection_split']}` (disjoint from calibration and test), from "
-          f"the {config['greedy_starts']} best models there, each over the models at least "
+          f"each of the {config['greedy_starts']} best models there, over the models at least "
           f"{100 * GREEDY_POOL_GAP:g} points below it there; "
           "accuracies are on test.\n\n" + _table(
               ("start", "pool (best on selection)", "added (category vs start)", "test accuracy", "best pool model (test)"),

@@ -170,7 +170,7 @@ def decide(interval: Interval, minimum: float) -> str:
 
 
 def _quote(interval: Interval, scale: float = 1.0, unit: str = "") -> str:
-  return (f"{scale * interval.estimate:+.3g}{unit} [{scale * interval.low:+.3g}, {scale * interval.high:+.3g}]"
+  return (f"{scale * interval.estimate:+.3g} [{scale * interval.low:+.3g}, {scale * interval.high:+.3g}]"
           f"{unit} ({100 * interval.confidence:.0f}% CI, {interval.num_resamples} resamples)")
 
 
@@ -286,7 +286,8 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
                     f"slope of the category-mean EI(base, X) per category step > δ = {MIN_EI_TREND}",
                     statistic, verdict,
                     f"EI trend {_quote(statistic, 100, ' pt/step')}; means " + _means(present, category_means(ei))
-                    + _why(verdict, statistic, MIN_EI_TREND, present, category_means(ei), "mean EI", scope)))
+                    + _why(verdict, statistic, MIN_EI_TREND, present, category_means(ei), "mean EI", scope,
+                           "the EI trend")))
 
   pair_models = list(pairs)
   slope_gain = _interval(_slope(np.stack([ei[m] for m in pair_models], -1), np.stack([gain[m] for m in pair_models], -1))
@@ -296,10 +297,10 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
   verdict = HOLDS if parts == (HOLDS, HOLDS) else FAILS if FAILS in parts else INCONCLUSIVE
   why = ""
   if parts[0] != HOLDS:
-    why += _why(parts[0], slope_gain, MIN_GAIN_ON_EI_SLOPE, [], None, "", scope, "gain-on-EI slope")
+    why += _why(parts[0], slope_gain, MIN_GAIN_ON_EI_SLOPE, [], None, "", scope, "the gain-on-EI slope")
   if parts[1] != HOLDS:
     why += _why(parts[1], conversion_trend, MIN_CONVERSION_TREND, present, category_means(conversion),
-                "mean conversion rate", scope, "conversion-rate trend")
+                "mean conversion rate", scope, "the conversion-rate trend")
   out.append(_claim("2. Ensemble gain rises with error inconsistency, and ensembles convert more of it (efficiency)",
                     f"slope of ensemble gain on EI over (base, X) pairs > {MIN_GAIN_ON_EI_SLOPE} and slope of the "
                     f"category-mean conversion rate per step > δ = {MIN_CONVERSION_TREND}", conversion_trend, verdict,
@@ -311,12 +312,13 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
   verdict = decide(statistic, MIN_THETA_TREND)
   out.append(_claim("3. Differently-trained models specialise: the correct model is the more confident one, more so "
                     "as training diverges",
-                    f"slope of the category-mean θ asymmetry (θ | only base right − θ | only X right) per step "
+                    f"slope of the category-mean θ asymmetry (mean θ where only the base is right − mean θ where "
+                    f"only X is right) per step "
                     f"> δ = {MIN_THETA_TREND}°", statistic, verdict,
                     f"θ-asymmetry trend {_quote(statistic, 1, '°/step')}; means "
                     + _means(present, category_means(asymmetry), 1, "°")
                     + _why(verdict, statistic, MIN_THETA_TREND, present, category_means(asymmetry), "mean θ asymmetry",
-                           scope)))
+                           scope, "the θ-asymmetry trend")))
 
   if greedy_columns:
     gains = [mean(final) - mean(start) for start, final in greedy_columns]
@@ -329,7 +331,7 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
                       f"{MIN_GREEDY_GAIN}", statistic, verdict,
                       f"greedy test gain {_quote(statistic, 100, ' pt')}; {runs}"
                       + _why(verdict, statistic, MIN_GREEDY_GAIN, [], None, "", f"{len(gains)} runs, {num_examples} "
-                             "test examples", "greedy test gain")))
+                             "test examples", "the greedy test gain")))
   else:
     out.append(_claim("4. Low-accuracy models help high-accuracy ones when trained differently enough",
                       "greedy test gain", _interval(np.full(len(weights), np.nan)), INCONCLUSIVE, greedy_note))
@@ -353,7 +355,7 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
                       "best mixture − best single: " + ", ".join(
                           f"{c} {_quote(_interval(g), 100, ' pt')}" for c, g in gains.items())
                       + _why(verdict, statistic, MIN_MIXING_GAIN, [], None, "", f"{num_examples} test examples",
-                             f"{last} mixing gain")))
+                             f"the {last} mixing gain")))
   else:
     out.append(_claim("5. Features overlap without superset: mixed embeddings beat either full one",
                       "best-mixture − best-single probe gain", _interval(np.full(len(weights), np.nan)),
