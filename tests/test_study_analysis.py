@@ -119,3 +119,13 @@ def test_base_ensemble_correct_reads_the_base_pairs_of_pairwise_outcomes():
   np.testing.assert_array_equal(rows[0], probs[0].argmax(-1) == labels)
   for m in range(1, 4):
     np.testing.assert_array_equal(rows[m], (probs[0] + probs[m]).argmax(-1) == labels)
+
+
+def test_probe_outcomes_group_the_mixing_rows_per_example_correctness():
+  rng = np.random.default_rng(5)
+  rows = [{"category": c, "base_rate": r, "seed": s, "test_accuracy": 0.5, "test_correct": rng.random(30) < 0.5}
+          for c in ("reinit", "dataset") for r in (1.0, 0.5, 0.0) for s in range(2)]
+  grouped = analysis.probe_outcomes(rows)
+  assert set(grouped) == {"reinit", "dataset"} and set(grouped["dataset"]) == {1.0, 0.5, 0.0}
+  np.testing.assert_array_equal(grouped["dataset"][0.5], np.stack([rows[8]["test_correct"], rows[9]["test_correct"]]))
+  assert analysis.probe_outcomes([{k: v for k, v in r.items() if k != "test_correct"} for r in rows]) is None
