@@ -163,6 +163,7 @@ def greedy_plan(selection_accuracy, starts: int, gap: float = GREEDY_POOL_GAP) -
   at least ``gap`` below its start's."""
   accuracy = np.asarray(selection_accuracy, np.float64)
   order = np.argsort(-accuracy, kind="stable")
+  # 1e-12: a model exactly ``gap`` below (k/E fractions, rounded) counts as below.
   return [(int(start), [int(m) for m in range(len(accuracy)) if accuracy[m] <= accuracy[start] - gap + 1e-12])
           for start in order[:starts]]
 
