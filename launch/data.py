@@ -128,7 +128,7 @@ class ArraySource:
 
 def fashion_mnist_source(split: str, data_dir=None) -> ArraySource:
   """Offline Fashion-MNIST; ids are "train" rows 0..59999 and "test" rows 60000..69999."""
-  pieces = resolve_split(split, {"train": 60000, "test": 10000})
+  pieces = resolve_split(split, OFFLINE_SPLIT_SIZES["fashion_mnist"])
   images, labels, ids = [], [], []
   for name, start, stop in pieces:
     split_images, split_labels = fashion_mnist_arrays(name, data_dir)
@@ -198,6 +198,7 @@ class TfdsSource:
 
 # Datasets read offline from their own files (no TFDS preparation needed), by name.
 OFFLINE_SOURCES = {"fashion_mnist": fashion_mnist_source}
+OFFLINE_SPLIT_SIZES = {"fashion_mnist": {"train": 60000, "test": 10000}}  # examples per split of each offline source
 
 
 def load_source(dataset: str, split: str, data_dir=None):

@@ -28,6 +28,8 @@ return ml_collections.ConfigDict(dict(
 def test_builtin_configs_load_with_their_arguments():
   default, source = config_lib.load(None)
   assert source.endswith("fashion_mnist.py:default") and default.base == "cnn.s0" and default.epochs == 2
+  assert (default.selection_split, default.calibration_split, default.test_split) == (
+      "train[45000:55000]", "train[55000:]", "test")
   smoke, _ = config_lib.load("fashion_mnist.py:smoke")
   assert smoke.epochs == 1 and smoke.test_split == "test[:1000]" and smoke.batch_size == default.batch_size
   paper, _ = config_lib.load("paper")
@@ -78,6 +80,17 @@ def test_set_parses_strictly_by_the_fields_type():
      "config field 'models': ['dino_vitb16.in1k', 'dino_vits16.in1k'] have no classifier (head 'linear-probe')"),
     ("return ml_collections.ConfigDict(dict(downstream=dict(datset='voc/2007')))", [],
      "config field 'downstream.datset'"),
+    # Splits of one dataset must not share examples (sizes of fashion_mnist known: 60,000 / 10,000).
+    (GOOD, ["selection_split=train[58000:59500]"], "config fields 'selection_split' ('train[58000:59500]') and "
+     "'calibration_split' ('train[59000:]') share 500 examples of fashion_mnist"),
+    (GOOD, ["selection_split=test[50:200]"], "config fields 'selection_split' ('test[50:200]') and 'test_split' "
+     "('test[:100]') share 50 examples"),
+    (GOOD, ["calibration_split=train[-1000:]", "selection_split=train[58500:59500]"],
+     "config fields 'selection_split' ('train[58500:59500]') and 'calibration_split' ('train[-1000:]') share 500"),
+    (GOOD, ["train_split=train[:59001]"], "config fields 'calibration_split' ('train[59000:]') and 'train_split' "
+     "('train[:59001]') share 1 examples"),
+    (GOOD, ["test_split=train[:10%]+test[:10]", "train_split=train[5000:9000]"],
+     "config fields 'test_split' ('train[:10%]+test[:10]') and 'train_split' ('train[5000:9000]') share 1000"),
 ])
 def test_bad_config_is_one_paragraph_naming_the_field_and_writes_nothing(tmp_path, body, overrides, message):
   path = write_config(tmp_path, body)
@@ -103,6 +116,8 @@ def test_failing_zoo_module_file_is_named(tmp_path):
     (["--config=fashion_mnist.py:smoke", "--set", "base=mlp.s0", "--set", "models=cnn.s0"],
      "config field 'base': 'mlp.s0' is not among the models"),
     (["--config=fashion_mnist.py:smoke", "--set", "epochs=two"], "epochs is an integer"),
+    (["--config=fashion_mnist.py:smoke", "--set", "selection_split=train[58500:59500]"],
+     "config fields 'selection_split' ('train[58500:59500]') and 'calibration_split' ('train[59000:]') share 500"),
 ])
 def test_cli_exits_2_with_one_paragraph(tmp_path, args, message):
   result = subprocess.run([sys.executable, "-m", "launch.study", *args, f"--out={tmp_path / 'out'}",
@@ -110,6 +125,24 @@ def test_cli_exits_2_with_one_paragraph(tmp_path, args, message):
   assert result.returncode == 2, (result.stdout[-1000:], result.stderr[-2000:])
   assert message in result.stderr and "Traceback" not in result.stderr
   assert result.stderr.strip().count("\n") == 0 and not list(tmp_path.iterdir())
+
+
+def test_split_overlap_on_a_dataset_of_unknown_size():
+  """ImageNet's sizes are unknown offline: slices from the end are still compared exactly,
+  and the paper's selection slice sits just before its calibration slice."""
+  config, _ = config_lib.load("paper.py")
+  assert config.selection_split == "train[-20000:-10000]" and config.calibration_split == "train[-10000:]"
+  config_lib.check_disjoint_splits(config)
+  config.selection_split = "train[-15000:-5000]"
+  with pytest.raises(config_lib.ConfigError, match="'selection_split' .* and 'calibration_split' .* share 5000"):
+    config_lib.check_disjoint_splits(config)
+  config.selection_split = "validation[:100]"
+  with pytest.raises(config_lib.ConfigError, match="'selection_split' .* and 'test_split' .* share 100"):
+    config_lib.check_disjoint_splits(config)
+  # The paper's rows are pretrained elsewhere: its train_split ("train") is no study split.
+  assert config.train_split == "train"
+  config.selection_split = "train[-20000:-10000]"
+  config_lib.check_disjoint_splits(config, config_lib.validate(config))
 
 
 def test_the_paper_config_leaves_out_seed_slots_and_headless_rows():

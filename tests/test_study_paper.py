@@ -23,7 +23,8 @@ FLAGS = ["--config=paper", "--set", f"zoo_modules={JOBS / 'paper_standins.py'}",
          "--set", f"models={MODELS}", "--set", "base=standin.resnet50", "--set", "batch_size=16",
          "--set", "chunk_batches=1", "--set", "resamples=20", "--set", "greedy_steps=1", "--set", "mixing_seeds=1",
          "--set", "mixing_rates=1,0", "--set", "probe_l2_grid=0.01", "--set", "probe_iterations=30",
-         "--set", "diversity_step=32", "--set", "precision=float32"]
+         "--set", "diversity_step=32", "--set", "precision=float32",
+         "--set", "selection_split=train[:20]"]  # the config's train[-20000:-10000] needs more than 40 examples
 EXAMPLES = "40"  # per split of every mocked dataset
 SPLITS = (("imagenet2012", "train[-10000:]"), ("imagenet2012", "validation"), ("voc/2007", "train"),
           ("voc/2007", "validation"), ("voc/2007", "test"))

@@ -63,13 +63,33 @@ SCENARIOS = {
 }
 
 
+def compact(probs, labels, greedy=()):
+  """The compact inputs of verdicts.claims from probs: per-model correctness and top-1
+  confidence, each (base, m) ensemble's correctness, each greedy run's (start, final
+  ensemble correctness), the members summed in float32 in joining order."""
+  correct = probs.argmax(-1) == labels
+  ensembles = np.stack([(probs[0] + probs[m]).argmax(-1) == labels for m in range(len(probs))])
+  runs = []
+  for members in greedy:
+    summed = np.zeros(probs.shape[1:], np.float32)
+    for m in members:
+      summed = summed + probs[m]
+    runs.append((members[0], summed.argmax(-1) == labels))
+  return correct, probs.max(-1), ensembles, runs
+
+
+def decide(probs, labels, categories, resamples, greedy=(), **kwargs):
+  correct, confidence, ensembles, runs = compact(probs, labels, greedy)
+  return verdicts.claims(correct, confidence, ensembles, categories, resamples, greedy=runs, **kwargs)
+
+
 def decide_scenario(name, num_resamples=300):
   scenario = SCENARIOS[name]
   probs, labels = synthetic_zoo(scenario["ei"], scenario["win"], scenario["examples"], seed=1)
   resamples = verdicts.draw_resamples(len(labels), num_resamples, seed=2)
   greedy = [[0, len(CATEGORIES) - 1]]
   probe = probe_correctness(scenario["probe"], len(labels), seed=3)
-  return verdicts.claims(probs, labels, CATEGORIES, resamples, greedy_members=greedy, probe_correct=probe), \
+  return decide(probs, labels, CATEGORIES, resamples, greedy, probe_correct=probe), \
       (probs, labels, resamples, greedy, probe)
 
 
@@ -81,6 +101,9 @@ def test_each_claim_gets_the_scenarios_verdict(name):
     interval = claim["statistic"]
     assert interval.low <= interval.estimate <= interval.high or claim["claim"].startswith("2.")
     assert "CI" in claim["evidence"] and "[" in claim["evidence"]
+    assert ("Why:" in claim["evidence"]) == (name != "holds"), claim["evidence"]
+  if name == "does not hold":  # the trend claims name the category steps that go the wrong way
+    assert "mean EI falls at reinit → hyper-parameters" in out[0]["evidence"]
 
 
 def naive_statistics(probs, labels, greedy, probe):
@@ -134,12 +157,12 @@ def test_models_outside_the_band_leave_claims_1_to_3_but_serve_greedy():
   probs, labels = synthetic_zoo(SCENARIOS["holds"]["ei"], SCENARIOS["holds"]["win"], 2000, seed=4)
   resamples = verdicts.draw_resamples(len(labels), 50, seed=5)
   in_band = np.array([c != "reinit" for c in CATEGORIES])
-  masked = verdicts.claims(probs, labels, CATEGORIES, resamples, in_band=in_band, greedy_members=[[0, 1]])
+  masked = decide(probs, labels, CATEGORIES, resamples, [[0, 1]], in_band=in_band)
   kept = np.flatnonzero(in_band)
-  reduced = verdicts.claims(probs[kept], labels, [CATEGORIES[i] for i in kept], resamples, greedy_members=[[0, 1]])
+  reduced = decide(probs[kept], labels, [CATEGORIES[i] for i in kept], resamples, [[0, 1]])
   for a, b in zip(masked[:3], reduced[:3]):
     assert a["evidence"] == b["evidence"] and "reinit" not in a["evidence"]
-  full = verdicts.claims(probs, labels, CATEGORIES, resamples, greedy_members=[[0, 1]])
+  full = decide(probs, labels, CATEGORIES, resamples, [[0, 1]])
   assert masked[3]["evidence"] == full[3]["evidence"] and masked[0]["evidence"] != full[0]["evidence"]
 
 
@@ -157,6 +180,9 @@ def test_decide_and_band():
   assert band.sum() == max(counts) == 4
   np.testing.assert_array_equal(np.flatnonzero(band), [0, 1, 2, 3])
   assert verdicts.accuracy_band(accuracy, base=6, width=4.0).sum() == 3  # 92, 95.5, 94.05
+  low, high = verdicts.band_range(accuracy, base=0, width=4.0)
+  assert high - low == pytest.approx(0.04) and low <= accuracy[band].min() and accuracy[band].max() <= high
+  assert not np.any((accuracy[~band] >= low) & (accuracy[~band] <= high))
   with pytest.raises(ValueError, match="width"):
     verdicts.accuracy_band(accuracy, 0, width=0)
 
@@ -164,18 +190,24 @@ def test_decide_and_band():
 def test_bad_input():
   probs, labels = synthetic_zoo([0.1] * 5, [0.6] * 5, 200, seed=0)
   resamples = verdicts.draw_resamples(200, 10)
+  correct, confidence, ensembles, _ = compact(probs, labels)
+  claims = lambda *args, **kwargs: verdicts.claims(*args, resamples, **kwargs)
   with pytest.raises(ValueError, match="categories"):
-    verdicts.claims(probs, labels, CATEGORIES[1:], resamples)
+    claims(correct, confidence, ensembles, CATEGORIES[1:])
   with pytest.raises(ValueError, match="not among"):
-    verdicts.claims(probs, labels, ["base"] + ["other"] * 7, resamples)
-  with pytest.raises(ValueError, match="labels"):
-    verdicts.claims(probs, labels[:10], CATEGORIES, resamples)
+    claims(correct, confidence, ensembles, ["base"] + ["other"] * 7)
+  with pytest.raises(ValueError, match="confidence and base_ensemble_correct"):
+    claims(correct, confidence[:, :10], ensembles, CATEGORIES)
+  with pytest.raises(ValueError, match="confidence and base_ensemble_correct"):
+    claims(correct, confidence, ensembles[1:], CATEGORIES)
   with pytest.raises(ValueError, match="outside"):
-    verdicts.claims(probs, labels, CATEGORIES, resamples + 200)
+    verdicts.claims(correct, confidence, ensembles, CATEGORIES, resamples + 200)
   with pytest.raises(ValueError, match="in_band"):
-    verdicts.claims(probs, labels, CATEGORIES, resamples, in_band=np.zeros(8, bool))
+    claims(correct, confidence, ensembles, CATEGORIES, in_band=np.zeros(8, bool))
   with pytest.raises(ValueError, match="greedy run"):
-    verdicts.claims(probs, labels, CATEGORIES, resamples, greedy_members=[[0]])
+    claims(correct, confidence, ensembles, CATEGORIES, greedy=[(0, np.ones(5, bool))])
+  with pytest.raises(ValueError, match="greedy run"):
+    claims(correct, confidence, ensembles, CATEGORIES, greedy=[(8, correct[0])])
   with pytest.raises(ValueError, match="probe_correct"):
-    verdicts.claims(probs, labels, CATEGORIES, resamples,
-                    probe_correct={"dataset": {1.0: np.ones((1, 5), bool), 0.0: np.ones((1, 5), bool)}})
+    claims(correct, confidence, ensembles, CATEGORIES,
+           probe_correct={"dataset": {1.0: np.ones((1, 5), bool), 0.0: np.ones((1, 5), bool)}})

@@ -43,6 +43,9 @@ def defaults() -> ml_collections.ConfigDict:
       "data_dir": "",                   # TFDS data_dir / IDX directory ("" = the library's default)
       "calibration_split": "",          # temperatures; also the probes' train/val embeddings
       "test_split": "",
+      # Greedy selection (Fig. 5, claim 4) picks members on this split and reports them on test;
+      # disjoint from calibration and test ("" = no greedy runs).
+      "selection_split": "",
       "zoo_dir": "",                    # checkpoints of rows not trained by the study ("" = <cache>/zoo)
       "batch_size": 256,                # global evaluation batch
       "chunk_batches": 4,               # batches per store chunk (resume granularity)
@@ -57,7 +60,10 @@ def defaults() -> ml_collections.ConfigDict:
       # Analysis sizes.
       "resamples": 300,                 # paired-bootstrap resamples (95% intervals)
       "theta_bins": 18,
-      "greedy_starts": 2,               # best models (calibration accuracy) that start a greedy run
+      # Width (points) of the accuracy window holding the base (the paper: 74–78%): only its
+      # models enter Fig. 1–2, the per-category table and claims 1–3.
+      "accuracy_band": 4.0,
+      "greedy_starts": 2,               # best models (selection-split accuracy) that start a greedy run
       "greedy_steps": 5,
       "mixing_rates": (1.0, 0.75, 0.5, 0.25, 0.0),
       "mixing_seeds": 2,
@@ -241,6 +247,48 @@ def _check_split(field: str, spec: str) -> None:
           "e.g. 'test', 'train[:10000]', 'train[-5%:]' or 'validation[:50%]+test'.")
 
 
+SPLIT_FIELDS = ("selection_split", "calibration_split", "test_split", "train_split")
+# A split of unknown size (a TFDS dataset not prepared here) is taken to be this long: slices
+# from its start and from its end are then disjoint, as they are on any split long enough to
+# hold both.
+_UNKNOWN_SPLIT_SIZE = 10 ** 12
+
+
+def _split_sizes(dataset: str) -> dict[str, int]:
+  from launch import data
+  return dict(data.OFFLINE_SPLIT_SIZES.get(dataset, {}))
+
+
+def check_disjoint_splits(config, names=()) -> None:
+  """ConfigError if two of selection/calibration/test/train_split share examples of the
+  study dataset (slices of one split that overlap). train_split counts only where one of
+  the models ``names`` is a row the study trains on it (zoo_stage.trainable)."""
+  from launch import data
+  from launch.study import zoo_stage
+  import zoo
+  known = _split_sizes(config.dataset)
+  trains_on_dataset = any(zoo_stage.trainable(config, zoo.get(n)) and
+                          zoo_stage.data_spec(config, zoo.get(n).pretraining_data)["kind"] != "procedural"
+                          for n in names)
+  fields = [f for f in SPLIT_FIELDS if config[f] and (f != "train_split" or trains_on_dataset)]
+  ranges = {}
+  for field in fields:
+    split_names = [part.split("[")[0].strip() for part in config[field].split("+")]
+    try:
+      ranges[field] = data.resolve_split(config[field], {n: known.get(n, _UNKNOWN_SPLIT_SIZE) for n in split_names})
+    except ValueError as error:
+      _fail(f"config field {field!r}: {error}.")
+  for i, first in enumerate(fields):
+    for second in fields[i + 1:]:
+      shared = sum(max(0, min(stop_a, stop_b) - max(start_a, start_b))
+                   for name_a, start_a, stop_a in ranges[first] for name_b, start_b, stop_b in ranges[second]
+                   if name_a == name_b)
+      if shared:
+        _fail(f"config fields {first!r} ({config[first]!r}) and {second!r} ({config[second]!r}) share {shared} "
+              f"examples of {config.dataset}; make them disjoint slices (e.g. train_split='train[:45000]', "
+              "selection_split='train[45000:55000]', calibration_split='train[55000:]', test_split='test').")
+
+
 def _check_dataset(field: str, name: str) -> None:
   from launch import data
   if name in data.OFFLINE_SOURCES:
@@ -294,6 +342,8 @@ def validate(config) -> list[str]:
                 "diversity_step", "epochs", "probe_iterations"):
     if config[field] < 1:
       _fail(f"config field {field!r} must be >= 1; got {config[field]}.")
+  if not config.accuracy_band > 0:
+    _fail(f"config field 'accuracy_band' (points) must be > 0; got {config.accuracy_band}.")
   if not config.probe_l2_grid:
     _fail("config field 'probe_l2_grid' must hold at least one L2 strength.")
   import probes
@@ -302,14 +352,17 @@ def validate(config) -> list[str]:
           f"{list(probes.DIVERSITY_RANKINGS)}.")
   class_groups(config.class_groups)
   _check_dataset("dataset", config.dataset)
-  for field in ("calibration_split", "test_split", "train_split"):
-    _check_split(field, config[field])
+  for field in SPLIT_FIELDS:
+    if config[field]:
+      _check_split(field, config[field])
   if config.downstream.dataset:
     _check_dataset("downstream.dataset", config.downstream.dataset)
     for split in ("train_split", "val_split", "test_split"):
       _check_split(f"downstream.{split}", config.downstream[split])
   import_zoo_modules(config.zoo_modules)
-  return resolve_models(config)
+  names = resolve_models(config)
+  check_disjoint_splits(config, names)
+  return names
 
 
 def class_groups(text: str) -> list[tuple[str, int, int]]:

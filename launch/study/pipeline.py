@@ -24,12 +24,12 @@ import numpy as np
 
 import zoo
 from launch import data, store
-from launch.study import analysis, config as config_lib, report, zoo_stage
+from launch.study import analysis, config as config_lib, report, verdicts, zoo_stage
 from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
 from zoo.loading import weights_sha256
 
-ANALYSIS_VERSION = 1  # bump when the analysis computes something else from the same inputs
+ANALYSIS_VERSION = 2  # bump when the analysis computes something else from the same inputs
 
 
 def default_cache() -> Path:
@@ -53,6 +53,8 @@ def check_writable(out: Path) -> None:
 def splits_of(config) -> list[tuple[str, str, str]]:
   """(role, dataset, split) of every split the study evaluates."""
   splits = [("calibration", config.dataset, config.calibration_split), ("test", config.dataset, config.test_split)]
+  if config.selection_split:
+    splits.append(("selection", config.dataset, config.selection_split))
   if config.downstream.dataset:
     splits += [(f"downstream_{part}", config.downstream.dataset, config.downstream[f"{part}_split"])
                for part in ("train", "val", "test")]
@@ -136,14 +138,23 @@ def analyse(config, names: list[str], stored: dict[str, store.Results], class_na
                                        mesh=metrics.example_mesh(jax.local_devices()))
   intervals = metrics.pairwise_intervals(outcomes, num_resamples=config.resamples)
   pairs = analysis.pair_table(names, intervals)
-  base_pairs = [p for p in pairs if p["with_base"]]
-  categories = analysis.category_table(names, outcomes, config.resamples)
   correct = np.asarray(outcomes.correct)
-  chosen = analysis.representatives(names, correct.mean(axis=1))
-  special = analysis.specialisation(test_set, correct, chosen, config.theta_bins)
+  accuracy = correct.mean(axis=1)
+  # The accuracy band (test accuracy, as the paper's 74–78%): Fig. 1–2, the category table
+  # and claims 1–3 use its models only; greedy runs may use any model.
+  in_band = verdicts.accuracy_band(accuracy, base=0, width=config.accuracy_band)
+  band = verdicts.band_range(accuracy, base=0, width=config.accuracy_band)
+  base_pairs = [p for p in pairs if p["with_base"] and in_band[names.index(p["model_b"])]]
+  categories = analysis.category_table(names, outcomes, config.resamples, in_band=in_band)
+  chosen = analysis.representatives(names, accuracy)
+  confidence = np.asarray(metrics.top1_confidence(test_set.probs))  # [N, E], read once: Fig. 3 and claim 3
+  special = analysis.specialisation(test_set, correct, chosen, config.theta_bins, confidence)
   groups = analysis.class_groups(special, config_lib.class_groups(config.class_groups))
-  greedy = analysis.greedy_runs(names, calibration_set.probs, calibration_set.labels, test_set,
-                                config.greedy_starts, config.greedy_steps)
+  greedy, greedy_final = [], []
+  if config.selection_split:
+    selection = stored["selection"]
+    greedy, greedy_final = analysis.greedy_runs(names, calibrated(selection), selection.labels, test_set, accuracy,
+                                                config.greedy_starts, config.greedy_steps)
   probe = dict(l2_grid=tuple(config.probe_l2_grid), max_iterations=config.probe_iterations)
   mixing = analysis.mixing(calibration_set, test_set, chosen, config.mixing_rates, config.mixing_seeds, **probe)
   diversity = analysis.diversity_curves(calibration_set, test_set, chosen, config.diversity_step,
@@ -154,11 +165,15 @@ def analyse(config, names: list[str], stored: dict[str, store.Results], class_na
   if config.downstream.dataset:
     downstream = analysis.downstream(names, stored["downstream_train"], stored["downstream_val"],
                                      stored["downstream_test"], correct, **probe)
-  models = analysis.model_table(test_set, temperatures, intervals)
+  models = analysis.model_table(test_set, temperatures, intervals, in_band)
+  claims = _quietly(decide_claims, config, names, outcomes, confidence, in_band, greedy, greedy_final, mixing)
+  mixing = [{k: v for k, v in row.items() if k != "test_correct"} for row in mixing]  # per-example: claims only
   for row in models:
     row["weights_sha256"] = hashes[row["model"]]
     row["weights_origin"] = located[row["model"]].origin
   return {"config": config.to_dict(), "num_test_examples": int(len(test.labels)), "class_names": list(class_names),
+          "band": {"width": float(config.accuracy_band), "low": band[0], "high": band[1],
+                   "in_band": [n for n, b in zip(names, in_band) if b]},
           "models": models, "pairs": pairs, "categories": categories, "fit": fit, "specialisation": special,
           "class_groups": groups, "greedy": greedy, "mixing": mixing, "diversity": diversity,
           "features_needed": needed, "downstream": downstream,
@@ -166,7 +181,30 @@ def analyse(config, names: list[str], stored: dict[str, store.Results], class_na
                              "training_key": located[n].key, "training": located[n].provenance,
                              "preprocessing": stored["test"].manifests[n]["metadata"].get("preprocessing")}
                          for n in names},
-          "claims": _quietly(analysis.claims, categories, base_pairs, fit, special, greedy, mixing)}
+          "claims": claims}
+
+
+def decide_claims(config, names, outcomes, confidence, in_band, greedy, greedy_final, mixing) -> list[dict]:
+  """The five verdicts (:func:`launch.study.verdicts.claims`) from compact test arrays:
+  correctness and ensemble correctness from ``outcomes``, top-1 confidences [N, E], each
+  greedy run's final correctness and the probes' per-example outcomes where their rows
+  carry them (``test_correct``); intervals flattened to numbers for the report."""
+  resamples = verdicts.draw_resamples(outcomes.num_examples, config.resamples, seed=0)
+  runs = [(names.index(r["start"]), final) for r, final in zip(greedy, greedy_final) if len(r["members"]) > 1]
+  greedy_note = ("no selection_split configured: greedy ensembles (Fig. 5) need a split disjoint from calibration "
+                 "and test" if not config.selection_split else
+                 f"no model is {100 * analysis.GREEDY_POOL_GAP:g} points below any start on the selection split")
+  probe = analysis.probe_outcomes(mixing)
+  out = verdicts.claims(np.asarray(outcomes.correct), confidence, analysis.base_ensemble_correct(outcomes),
+                        analysis.categories_vs_base(names), resamples, in_band=in_band, greedy=runs,
+                        probe_correct=probe, names=names, greedy_note=greedy_note,
+                        probe_note="the feature-mixing probes report accuracies only (no per-example test "
+                                   "correctness), so no paired interval can be drawn")
+  for claim in out:
+    interval = claim.pop("statistic")
+    claim.update(estimate=float(interval.estimate), low=float(interval.low), high=float(interval.high),
+                 confidence=float(interval.confidence), resamples=int(interval.num_resamples))
+  return out
 
 
 def _quietly(function, *args):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from launch.study.analysis import CATEGORY_ORDER, category_colors
+from launch.study.analysis import CATEGORY_ORDER, GREEDY_POOL_GAP, category_colors
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
@@ -144,8 +144,9 @@ def figure5(greedy, path):
   for run in greedy:
     axis.plot(range(len(run["test_accuracy"])), [100 * a for a in run["test_accuracy"]], marker="o",
               label=f"start {run['start']}")
-    axis.axhline(100 * run["pool_best_test_accuracy"], ls=":", color="grey")
-  axis.set_xlabel("models added (greedy on the calibration split)")
+    if not math.isnan(run["pool_best_test_accuracy"]):
+      axis.axhline(100 * run["pool_best_test_accuracy"], ls=":", color="grey")
+  axis.set_xlabel("models added (chosen on the selection split)")
   axis.set_ylabel("test accuracy (%)")
   axis.set_title("Fig. 5: weaker models lift strong ones (dotted: best pool model)")
   axis.legend(fontsize=7)
@@ -225,9 +226,40 @@ def _table(header, rows) -> str:
   return "\n".join(lines)
 
 
+def in_band_base_pairs(results: dict) -> list[dict]:
+  """The (base, X) pair rows of the partners inside the accuracy band (Fig. 1–2)."""
+  band = set(results["band"]["in_band"])
+  return [p for p in results["pairs"] if p["with_base"] and p["model_b"] in band]
+
+
+def _band_text(results) -> str:
+  band, models = results["band"], results["models"]
+  outside = [r["model"] for r in models if r["band"] != "in band"]
+  return (f"Accuracy band: the {band['width']:g}-point test-accuracy window holding the base with the most models, "
+          f"{100 * band['low']:.2f}–{100 * band['high']:.2f}%: {len(band['in_band'])} of {len(models)} models are in "
+          "it; only they enter Fig. 1–2, the per-category table and claims 1–3 (the paper keeps to 74–78%). "
+          + (f"Outside the band (greedy pool only): {', '.join(outside)}." if outside else "Every model is in it."))
+
+
+def _greedy_text(results) -> str:
+  config = results["config"]
+  if not config.get("selection_split"):
+    return "No selection split configured (config field selection_split): no greedy runs."
+  return (f"Members are chosen greedily on `{config['selection_split']}` (disjoint from calibration and test), from "
+          f"each of the {config['greedy_starts']} best models there, over the models at least "
+          f"{100 * GREEDY_POOL_GAP:g} points below it there; "
+          "accuracies are on test.\n\n" + _table(
+              ("start", "pool (best on selection)", "added (category vs start)", "test accuracy", "best pool model (test)"),
+              [(r["start"], f"{len(r['pool'])} models" + (f" (≤ {_fmt(r['pool_max_selection_accuracy'])})"
+                                                         if r["pool"] else ""),
+                " → ".join(f"{n} ({c})" for n, c in zip(r["members"][1:], r["categories_vs_start"][1:])) or "none",
+                " → ".join(_fmt(a) for a in r["test_accuracy"]), _fmt(r["pool_best_test_accuracy"]))
+               for r in results["greedy"]]))
+
+
 def markdown(results: dict) -> str:
   config, models, categories = results["config"], results["models"], results["categories"]
-  base_pairs = [p for p in results["pairs"] if p["with_base"]]
+  base_pairs = in_band_base_pairs(results)
   m = lambda row, key: _fmt(row[key], row[f"{key}_low"], row[f"{key}_high"])
   parts = [
       f"# overlap: {config['name']}",
@@ -235,19 +267,24 @@ def markdown(results: dict) -> str:
       f"`{config['test_split']}` "
       f"({results['num_test_examples']} examples) after temperature scaling fitted on "
       f"`{config['calibration_split']}`; 95% paired-bootstrap intervals ({config['resamples']} resamples). "
-      "Tables give percentages (claim evidence: fractions and degrees). Every number below is in a CSV "
-      "next to this file.",
-      "## Claims at this scale", _table(("claim", "evidence", "verdict"),
-                                        [(c["claim"], c["evidence"], f"**{c['verdict']}**") for c in results["claims"]]),
-      "## Models (models.csv)", _table(
-          ("model", "category vs base", "objective", "pretraining data", "architecture", "accuracy", "T"),
-          [(r["model"], r["category"], r["objective"], r["pretraining_data"], r["architecture"],
+      "Tables give percentages. Every number below is in a CSV next to this file.",
+      "## Claims at this scale (claims.csv)",
+      "Each claim is decided by the stated test on a paired bootstrap of the test examples (resampled jointly "
+      "for every model; 95% percentile intervals): **holds** if the interval lies above the named minimum effect "
+      "δ, **does not hold** if below it, **inconclusive** if it contains δ (launch/study/verdicts.py names each δ).",
+      _table(("claim", "test", "evidence (estimate [95% CI])", "verdict"),
+             [(c["claim"], c["test"], c["evidence"], f"**{c['verdict']}**") for c in results["claims"]]),
+      "## Models (models.csv)", _band_text(results), _table(
+          ("model", "category vs base", "band", "objective", "pretraining data", "architecture", "accuracy", "T"),
+          [(r["model"], r["category"], r["band"], r["objective"], r["pretraining_data"], r["architecture"],
             _fmt(r["accuracy"], r["accuracy_low"], r["accuracy_high"]), f"{r['temperature']:.3f}") for r in models]),
-      "## Fig. 1: error inconsistency by category (categories.csv)", "![](fig1_error_inconsistency.png)",
+      "## Fig. 1: error inconsistency by category, in-band models (categories.csv)",
+      "![](fig1_error_inconsistency.png)",
       _table(("category", "pairs", "error inconsistency", "ensemble accuracy", "ensemble gain", "conversion rate"),
              [(c["category"], c["pairs"], m(c, "error_inconsistency"), m(c, "ensemble_accuracy"),
                m(c, "relative_improvement"), m(c, "conversion_rate")) for c in categories]),
-      "## Fig. 2: ensembles of the base with each model (pairs.csv, with_base = True)", "![](fig2_ensembles.png)",
+      "## Fig. 2: ensembles of the base with each in-band model (pairs.csv, with_base = True, lists all)",
+      "![](fig2_ensembles.png)",
       (f"EI → ensemble gain fit over the (base, X) pairs: slope {results['fit']['slope']:.3f}, "
        f"intercept {100 * results['fit']['intercept']:.2f} pts, Pearson r {results['fit']['pearson_r']:.3f}."
        if results["fit"] else "Too few pairs for a fit."),
@@ -262,11 +299,7 @@ def markdown(results: dict) -> str:
               for c, p in results["specialisation"]["pairs"].items()]),
       "## Fig. 4: per-class specialisation (class_specialisation.csv, class_groups.csv)",
       "![](fig4_class_specialisation.png)", _class_groups_text(results),
-      "## Fig. 5: greedy ensembles (greedy.csv)", "![](fig5_greedy.png)",
-      _table(("start", "added (category vs start)", "test accuracy", "best pool model"),
-             [(r["start"], " → ".join(f"{n} ({c})" for n, c in zip(r["members"][1:], r["categories_vs_start"][1:])),
-               " → ".join(_fmt(a) for a in r["test_accuracy"]), _fmt(r["pool_best_test_accuracy"]))
-              for r in results["greedy"]]),
+      "## Fig. 5: greedy ensembles (greedy.csv)", "![](fig5_greedy.png)", _greedy_text(results),
       "## Fig. 6: feature mixing (mixing.csv) and diversity-ranked features (diversity.csv)", "![](fig6_mixing.png)",
       _table(("pair", "category", "base share", "features", "probe accuracy (mean over seeds)"),
              [(pair, cat, rate, feats, _fmt(np.mean(accs))) for (pair, cat, rate, feats), accs in
@@ -341,7 +374,7 @@ def write(results: dict, out: Path) -> Path:
       for c, p in special["pairs"].items() for k in range(len(p["class_specialisation"]))])
   _write_csv(staging / "greedy.csv", [
       {"start": r["start"], "step": s, "model": r["members"][s], "category_vs_start": r["categories_vs_start"][s],
-       "calibration_accuracy": r["calibration_accuracy"][s], "test_accuracy": r["test_accuracy"][s]}
+       "selection_accuracy": r["selection_accuracy"][s], "test_accuracy": r["test_accuracy"][s]}
       for r in results["greedy"] for s in range(len(r["members"]))])
   _write_csv(staging / "mixing.csv", results["mixing"])
   _write_csv(staging / "diversity.csv", results["diversity"])
@@ -353,7 +386,7 @@ def write(results: dict, out: Path) -> Path:
     _write_csv(staging / "downstream_pairs.csv", results["downstream"]["pairs"])
   (staging / "config.json").write_text(json.dumps({"config": results["config"], "models": results["provenance"]},
                                                   indent=2, sort_keys=True))
-  base_pairs = [p for p in results["pairs"] if p["with_base"]]
+  base_pairs = in_band_base_pairs(results)
   with warnings.catch_warnings():  # NaN means (e.g. no inconsistent example) are drawn as gaps, not warned about
     warnings.simplefilter("ignore", RuntimeWarning)
     warnings.filterwarnings("ignore", message="No artists with labels")

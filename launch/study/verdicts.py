@@ -75,17 +75,34 @@ def accuracy_band(accuracy, base: int, width: float = 4.0) -> np.ndarray:
   """bool [N]: the models inside the ``width``-point accuracy window (accuracies in [0, 1];
   width in points) that holds the base and holds the most models; ties go to the window
   whose centre is closest to the base. The paper keeps Fig. 1–2 to such a band (74–78%)."""
+  low = _band_low(accuracy, base, width)
+  accuracy = 100 * np.asarray(accuracy, np.float64)
+  return (accuracy >= low - _BAND_TOLERANCE) & (accuracy <= low + width + _BAND_TOLERANCE)
+
+
+def band_range(accuracy, base: int, width: float = 4.0) -> tuple[float, float]:
+  """(low, high) accuracy (fractions) of the window :func:`accuracy_band` chooses:
+  high = low + width / 100."""
+  low = _band_low(accuracy, base, width)
+  return low / 100, (low + width) / 100
+
+
+_BAND_TOLERANCE = 1e-9  # points: accuracies on a window edge count as inside despite rounding
+
+
+def _band_low(accuracy, base: int, width: float) -> float:
+  """Lower edge (points) of the band: candidate edges are each accuracy as a low or a high end."""
   accuracy = 100 * np.asarray(accuracy, np.float64)
   if accuracy.ndim != 1 or not 0 <= base < len(accuracy):
     raise ValueError(f"accuracy must be [N] and base an index into it; got shape {accuracy.shape}, base {base}.")
   if not width > 0:
     raise ValueError(f"band width must be positive; got {width}.")
-  tolerance = 1e-9
+  tolerance = _BAND_TOLERANCE
   lows = np.concatenate([accuracy, accuracy - width])
   lows = lows[(lows <= accuracy[base] + tolerance) & (lows + width >= accuracy[base] - tolerance)]
   counts = [np.sum((accuracy >= low - tolerance) & (accuracy <= low + width + tolerance)) for low in lows]
   best = max(range(len(lows)), key=lambda i: (counts[i], -abs(lows[i] + width / 2 - accuracy[base])))
-  return (accuracy >= lows[best] - tolerance) & (accuracy <= lows[best] + width + tolerance)
+  return float(lows[best])
 
 
 @dataclasses.dataclass
@@ -153,61 +170,71 @@ def decide(interval: Interval, minimum: float) -> str:
 
 
 def _quote(interval: Interval, scale: float = 1.0, unit: str = "") -> str:
-  return (f"{scale * interval.estimate:+.3g}{unit} [{scale * interval.low:+.3g}, {scale * interval.high:+.3g}]"
+  return (f"{scale * interval.estimate:+.3g} [{scale * interval.low:+.3g}, {scale * interval.high:+.3g}]"
           f"{unit} ({100 * interval.confidence:.0f}% CI, {interval.num_resamples} resamples)")
 
 
-def _check_inputs(probs, labels, categories):
-  probs, labels = np.asarray(probs), np.asarray(labels)
-  if probs.ndim != 3 or labels.shape != probs.shape[1:2]:
-    raise ValueError(f"probs must be [N models, E examples, K classes] and labels [E]; got {probs.shape} and "
-                     f"{labels.shape}.")
-  if len(categories) != probs.shape[0] or categories[0] != "base":
+def _check_inputs(correct, confidence, base_ensemble_correct, categories):
+  correct = np.asarray(correct, bool)
+  confidence = np.asarray(confidence, np.float64)
+  base_ensemble_correct = np.asarray(base_ensemble_correct, bool)
+  if correct.ndim != 2 or confidence.shape != correct.shape or base_ensemble_correct.shape != correct.shape:
+    raise ValueError(f"correct, confidence and base_ensemble_correct must all be [N models, E examples]; got "
+                     f"{correct.shape}, {confidence.shape} and {base_ensemble_correct.shape}.")
+  if len(categories) != correct.shape[0] or categories[0] != "base":
     raise ValueError(f"categories must name each model's category vs the base, 'base' first; got {len(categories)} "
-                     f"for {probs.shape[0]} models.")
+                     f"for {correct.shape[0]} models.")
   unknown = sorted(set(categories[1:]) - set(CATEGORY_ORDER))
   if unknown:
     raise ValueError(f"categories {unknown} are not among {CATEGORY_ORDER}.")
-  return probs, labels
+  return correct, confidence, base_ensemble_correct
 
 
 def _theta(conf_a, conf_b):
   return np.degrees(np.arctan2(conf_a, conf_b))
 
 
-def claims(probs, labels, categories, resamples, *, in_band=None, greedy_members=(), probe_correct=None) -> list[dict]:
-  """Verdicts on the paper's five claims from test-split arrays.
+def claims(correct, confidence, base_ensemble_correct, categories, resamples, *, in_band=None, greedy=(),
+           probe_correct=None, names=None, greedy_note: str = "no greedy run",
+           probe_note: str = "no probe with both single embeddings and a mixture") -> list[dict]:
+  """Verdicts on the paper's five claims from compact per-example test-split arrays
+  (nothing here needs the [N, E, K] probabilities).
 
   Args:
-    probs: float [N, E, K] calibrated test probabilities, model 0 the base.
-    labels: int [E].
+    correct: bool [N, E] each model's top-1 test correctness, model 0 the base.
+    confidence: float [N, E] each model's calibrated top-1 confidence max_k p(k | x).
+    base_ensemble_correct: bool [N, E], row m the correctness of the two-model ensemble
+      (base, m) (metrics.pairwise_outcomes' ensemble_correct of the pair (0, m)); row 0
+      is not read.
     categories: [N] each model's category vs the base (zoo.pair_category), "base" first;
       the (base, X) pairs of each category form its mean.
     resamples: int [B, E] example indices of each joint bootstrap resample (draw_resamples).
     in_band: bool [N] or None (all): the models whose (base, X) pairs enter claims 1–3
       (the paper's accuracy band, :func:`accuracy_band`); greedy runs may use any model.
-    greedy_members: per greedy run, the model indices in joining order (start first);
-      the statistic is the test accuracy of all of them summed minus the start's.
+    greedy: per greedy run, (start model index, bool [E] test correctness of the final
+      ensemble); the statistic is the final ensemble's accuracy minus the start's.
     probe_correct: {category: {base_rate: bool [S seeds, E]}}: per-example test
       correctness of the feature-mixing probes (rate 1 = base only, 0 = partner only).
+    names: [N] model names for the evidence text (default: "model i").
+    greedy_note, probe_note: the evidence of claims 4 and 5 when there is no greedy run
+      or no probe outcome (they are then inconclusive), saying why.
   Returns:
     one dict per claim: claim, test, statistic (an Interval), verdict, evidence.
   """
-  probs, labels = _check_inputs(probs, labels, categories)
-  in_band = np.ones(len(probs), bool) if in_band is None else np.asarray(in_band, bool)
-  if in_band.shape != (len(probs),) or not in_band[0]:
-    raise ValueError(f"in_band must be bool [{len(probs)}] and hold the base (model 0); got {in_band.tolist()}.")
+  correct, confidence, base_ensemble_correct = _check_inputs(correct, confidence, base_ensemble_correct, categories)
+  num_models, num_examples = correct.shape
+  names = list(names) if names is not None else [f"model {i}" for i in range(num_models)]
+  in_band = np.ones(num_models, bool) if in_band is None else np.asarray(in_band, bool)
+  if in_band.shape != (num_models,) or not in_band[0]:
+    raise ValueError(f"in_band must be bool [{num_models}] and hold the base (model 0); got {in_band.tolist()}.")
   categories = ["base"] + [c if band else "outside band" for c, band in zip(categories[1:], in_band[1:])]
-  num_examples = len(labels)
   weights = _weights(resamples, num_examples)
   present = [c for c in CATEGORY_ORDER if c in categories[1:]]
   rank = np.array([CATEGORY_ORDER.index(c) for c in present], np.float64)
-  correct = probs.argmax(-1) == labels
-  confidence = probs.max(-1)
   features = _Features()
   pairs = {}
   for model in np.flatnonzero(in_band[1:]) + 1:
-    ensemble = (probs[0].astype(np.float32) + probs[model]).argmax(-1) == labels
+    ensemble = base_ensemble_correct[model]
     inconsistent = correct[0] ^ correct[model]
     only_base, only_other = correct[0] & ~correct[model], ~correct[0] & correct[model]
     theta = _theta(confidence[0], confidence[model])
@@ -215,15 +242,14 @@ def claims(probs, labels, categories, resamples, *, in_band=None, greedy_members
         "base": correct[0], "other": correct[model], "ensemble": ensemble, "inconsistent": inconsistent,
         "converted": inconsistent & ensemble, "only_base": only_base, "only_other": only_other,
         "theta_only_base": theta * only_base, "theta_only_other": theta * only_other}.items()}
-  greedy_columns = []
-  for members in greedy_members:
-    members = [int(m) for m in members]
-    if len(members) < 2 or any(not 0 <= m < len(probs) for m in members):
-      raise ValueError(f"greedy run {members}: needs a start and at least one addition, all model indices.")
-    summed = np.zeros(probs.shape[1:], np.float32)
-    for m in members:
-      summed = summed + probs[m]  # float32, in joining order, as metrics.greedy_selection sums
-    greedy_columns.append((features.add(correct[members[0]]), features.add(summed.argmax(-1) == labels)))
+  greedy_columns, greedy_starts = [], []
+  for start, final in greedy:
+    final = np.asarray(final, bool)
+    if not 0 <= int(start) < num_models or final.shape != (num_examples,):
+      raise ValueError(f"greedy run from {start}: needs a model index in [0, {num_models}) and the final "
+                       f"ensemble's correctness bool [{num_examples}]; got shape {final.shape}.")
+    greedy_starts.append(int(start))
+    greedy_columns.append((features.add(correct[int(start)]), features.add(final)))
   probe_columns = {}
   for category, rates in (probe_correct or {}).items():
     probe_columns[category] = {float(rate): [features.add(seed) for seed in np.asarray(per_seed, bool)]
@@ -232,7 +258,7 @@ def claims(probs, labels, categories, resamples, *, in_band=None, greedy_members
     for rate, columns in rates.items():
       if any(len(features.columns[c]) != num_examples for c in columns):
         raise ValueError(f"probe_correct[{category!r}][{rate}] must be bool [seeds, {num_examples}].")
-  sums = weights @ np.stack(features.columns, axis=1)  # [B + 1, F]
+  sums = weights @ np.stack(features.columns, axis=1) if features.columns else np.zeros((len(weights), 0))
   total = weights.sum(1)
   mean = lambda column: sums[:, column] / total
   per_pair = lambda fn: {m: fn(p) for m, p in pairs.items()}
@@ -243,6 +269,8 @@ def claims(probs, labels, categories, resamples, *, in_band=None, greedy_members
                        - _ratio(sums[:, p["theta_only_other"]], sums[:, p["only_other"]]))
 
   def category_means(values):
+    if not present:
+      return np.zeros((len(weights), 0))
     return np.stack([np.mean([values[m] for m in pairs if categories[m] == c], axis=0) for c in present], axis=-1)
 
   def trend(values):
@@ -251,11 +279,15 @@ def claims(probs, labels, categories, resamples, *, in_band=None, greedy_members
     return _slope(rank, category_means(values))
 
   out = []
+  scope = f"{len(pairs)} in-band (base, X) pairs in {len(present)} categories, {num_examples} test examples"
   statistic = _interval(trend(ei))
+  verdict = decide(statistic, MIN_EI_TREND)
   out.append(_claim("1. Errors become less correlated as training diverges (reinit → dataset): EI rises",
                     f"slope of the category-mean EI(base, X) per category step > δ = {MIN_EI_TREND}",
-                    statistic, decide(statistic, MIN_EI_TREND),
-                    f"EI trend {_quote(statistic, 100, ' pt/step')}; means " + _means(present, category_means(ei))))
+                    statistic, verdict,
+                    f"EI trend {_quote(statistic, 100, ' pt/step')}; means " + _means(present, category_means(ei))
+                    + _why(verdict, statistic, MIN_EI_TREND, present, category_means(ei), "mean EI", scope,
+                           "the EI trend")))
 
   pair_models = list(pairs)
   slope_gain = _interval(_slope(np.stack([ei[m] for m in pair_models], -1), np.stack([gain[m] for m in pair_models], -1))
@@ -263,34 +295,46 @@ def claims(probs, labels, categories, resamples, *, in_band=None, greedy_members
   conversion_trend = _interval(trend(conversion))
   parts = (decide(slope_gain, MIN_GAIN_ON_EI_SLOPE), decide(conversion_trend, MIN_CONVERSION_TREND))
   verdict = HOLDS if parts == (HOLDS, HOLDS) else FAILS if FAILS in parts else INCONCLUSIVE
+  why = ""
+  if parts[0] != HOLDS:
+    why += _why(parts[0], slope_gain, MIN_GAIN_ON_EI_SLOPE, [], None, "", scope, "the gain-on-EI slope")
+  if parts[1] != HOLDS:
+    why += _why(parts[1], conversion_trend, MIN_CONVERSION_TREND, present, category_means(conversion),
+                "mean conversion rate", scope, "the conversion-rate trend")
   out.append(_claim("2. Ensemble gain rises with error inconsistency, and ensembles convert more of it (efficiency)",
                     f"slope of ensemble gain on EI over (base, X) pairs > {MIN_GAIN_ON_EI_SLOPE} and slope of the "
                     f"category-mean conversion rate per step > δ = {MIN_CONVERSION_TREND}", conversion_trend, verdict,
                     f"gain-on-EI slope {_quote(slope_gain)} ({parts[0]}); conversion-rate trend "
                     f"{_quote(conversion_trend, 100, ' pt/step')} ({parts[1]}); means "
-                    + _means(present, category_means(conversion))))
+                    + _means(present, category_means(conversion)) + why))
 
   statistic = _interval(trend(asymmetry))
+  verdict = decide(statistic, MIN_THETA_TREND)
   out.append(_claim("3. Differently-trained models specialise: the correct model is the more confident one, more so "
                     "as training diverges",
-                    f"slope of the category-mean θ asymmetry (θ | only base right − θ | only X right) per step "
-                    f"> δ = {MIN_THETA_TREND}°", statistic, decide(statistic, MIN_THETA_TREND),
+                    f"slope of the category-mean θ asymmetry (mean θ where only the base is right − mean θ where "
+                    f"only X is right) per step "
+                    f"> δ = {MIN_THETA_TREND}°", statistic, verdict,
                     f"θ-asymmetry trend {_quote(statistic, 1, '°/step')}; means "
-                    + _means(present, category_means(asymmetry), 1, "°")))
+                    + _means(present, category_means(asymmetry), 1, "°")
+                    + _why(verdict, statistic, MIN_THETA_TREND, present, category_means(asymmetry), "mean θ asymmetry",
+                           scope, "the θ-asymmetry trend")))
 
   if greedy_columns:
     gains = [mean(final) - mean(start) for start, final in greedy_columns]
     statistic = _interval(np.mean(gains, axis=0))
-    runs = "; ".join(f"run from model {members[0]} +{len(members) - 1}: {_quote(_interval(g), 100, ' pt')}"
-                     for members, g in zip(greedy_members, gains))
+    runs = "; ".join(f"from {names[start]}: {_quote(_interval(g), 100, ' pt')}"
+                     for start, g in zip(greedy_starts, gains))
+    verdict = decide(statistic, MIN_GREEDY_GAIN)
     out.append(_claim("4. Low-accuracy models help high-accuracy ones when trained differently enough",
                       f"mean over greedy runs of test accuracy(final ensemble) − accuracy(start) > δ = "
-                      f"{MIN_GREEDY_GAIN}", statistic, decide(statistic, MIN_GREEDY_GAIN),
-                      f"greedy test gain {_quote(statistic, 100, ' pt')}; {runs}"))
+                      f"{MIN_GREEDY_GAIN}", statistic, verdict,
+                      f"greedy test gain {_quote(statistic, 100, ' pt')}; {runs}"
+                      + _why(verdict, statistic, MIN_GREEDY_GAIN, [], None, "", f"{len(gains)} runs, {num_examples} "
+                             "test examples", "the greedy test gain")))
   else:
     out.append(_claim("4. Low-accuracy models help high-accuracy ones when trained differently enough",
-                      "greedy test gain", _interval(np.full(len(weights), np.nan)), INCONCLUSIVE,
-                      "no greedy run (empty pool)"))
+                      "greedy test gain", _interval(np.full(len(weights), np.nan)), INCONCLUSIVE, greedy_note))
 
   mixed = [c for c in CATEGORY_ORDER if c in probe_columns]
   gains = {}
@@ -304,16 +348,40 @@ def claims(probs, labels, categories, resamples, *, in_band=None, greedy_members
   if gains:
     last = list(gains)[-1]
     statistic = _interval(gains[last])
+    verdict = decide(statistic, MIN_MIXING_GAIN)
     out.append(_claim("5. Features overlap without superset: mixed embeddings beat either full one",
                       f"probe accuracy of the best mixture − best single embedding, most divergent category "
-                      f"({last}) > δ = {MIN_MIXING_GAIN}", statistic, decide(statistic, MIN_MIXING_GAIN),
+                      f"({last}) > δ = {MIN_MIXING_GAIN}", statistic, verdict,
                       "best mixture − best single: " + ", ".join(
-                          f"{c} {_quote(_interval(g), 100, ' pt')}" for c, g in gains.items())))
+                          f"{c} {_quote(_interval(g), 100, ' pt')}" for c, g in gains.items())
+                      + _why(verdict, statistic, MIN_MIXING_GAIN, [], None, "", f"{num_examples} test examples",
+                             f"the {last} mixing gain")))
   else:
     out.append(_claim("5. Features overlap without superset: mixed embeddings beat either full one",
                       "best-mixture − best-single probe gain", _interval(np.full(len(weights), np.nan)),
-                      INCONCLUSIVE, "no probe with both single embeddings and a mixture"))
+                      INCONCLUSIVE, probe_note))
   return out
+
+
+def _why(verdict, interval, minimum, present, means, what, scope, name="the statistic") -> str:
+  """Why a claim did not hold, for the evidence: where the interval lies against δ, and
+  for a trend over categories, which steps go the wrong way (point estimates)."""
+  if verdict == HOLDS:
+    return ""
+  if np.isnan(interval.estimate) or np.isnan(interval.low):
+    return f". Why: {name} is undefined on these inputs ({scope})"
+  if verdict == FAILS:
+    text = (f". Why: {name}'s whole interval lies below δ = {minimum:g}: the effect is confidently smaller than the "
+            f"least that would support the claim" + (" (it is reversed)" if interval.high < 0 else ""))
+  else:
+    text = (f". Why: {name}'s interval contains δ = {minimum:g}: at this scale ({scope}) the data cannot tell an "
+            "effect of that size from none")
+  if present and means is not None and means.shape[-1] >= 2:
+    point = means[0]
+    down = [f"{present[i]} → {present[i + 1]}" for i in range(len(present) - 1) if point[i + 1] < point[i]]
+    if down:
+      text += f"; {what} falls at " + ", ".join(down)
+  return text
 
 
 def _means(present, values, scale=100.0, unit=" %"):

@@ -25,6 +25,9 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
       "train_split": "train[:10000]",    # supervised/self-supervised training data
       "pretrain_examples": 10000,        # examples of each procedural set (dataset category)
       "epochs": 2,
+      # Disjoint slices: training uses train_split (inside train[:45000]), greedy selection
+      # the next 10,000, temperatures the last 5,000; every metric is on test.
+      "selection_split": "train[45000:55000]",
       "calibration_split": "train[55000:]",
       "test_split": "test",
       "batch_size": 500,
@@ -43,7 +46,8 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
         "name": "the smoke study on Fashion-MNIST",
         "models": "cnn.s0,cnn.s1,cnn.lr1e-3,mlp.s0,cnn.distilled,cnn.fmnist0-4",
         "train_split": "train[:1024]", "pretrain_examples": 1024, "epochs": 1,
-        "calibration_split": "train[59000:]", "test_split": "test[:1000]", "resamples": 30,
+        "selection_split": "train[58000:59000]", "calibration_split": "train[59000:]", "test_split": "test[:1000]",
+        "resamples": 30,
         "greedy_starts": 1, "greedy_steps": 2, "mixing_rates": (1.0, 0.5, 0.0), "mixing_seeds": 1,
         "probe_l2_grid": (1e-3, 1e-1), "diversity_step": 64,
     })

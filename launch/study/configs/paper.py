@@ -4,8 +4,9 @@ r"""The paper's study: the ``paper`` catalog on ImageNet, downstream Pascal VOC 
       --out=gs://bucket/report                       # add --distributed on every TPU VM worker
 
 Temperatures (and the Fig. 6 probes' train/validation embeddings) come from a held-out
-slice of ImageNet train (``calibration_split``, 10,000 images by default), metrics from
-the 50,000 validation images; Fig. 7 fits linear probes on VOC 2007's train, selects
+slice of ImageNet train (``calibration_split``, its last 10,000 images by default), greedy
+ensembles (Fig. 5) choose their members on the 10,000 images before it
+(``selection_split``), metrics come from the 50,000 validation images; Fig. 7 fits linear probes on VOC 2007's train, selects
 the L2 strength on its validation split and reports 11-point mAP on its test split
 (Kornblith et al. 2019). Fig. 4 groups ImageNet's classes by id as the paper does: ids
 0–397 are animals ("nature"), 398–999 mostly artefacts ("man-made").
@@ -34,6 +35,7 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
       "zero_shot_class_names": "imagenet",  # CLIP's ImageNet names for the CLIP/SigLIP/ALIGN heads
       "base": "resnet50.base",
       "dataset": "imagenet2012",
+      "selection_split": f"train[-{calibration + 10000}:-{calibration}]",
       "calibration_split": f"train[-{calibration}:]",
       "test_split": "validation",
       "batch_size": 256,

@@ -1,0 +1,131 @@
+"""The study's analysis on synthetic arrays (no training): the accuracy band restricts the
+category table and Fig. 1–2 to its models; greedy runs start from the best models on the
+selection split, draw only from models at least 2 points below the start there, choose on
+the selection split and are scored on test (each checked against a naive numpy loop)."""
+
+import numpy as np
+import pytest
+
+import metrics
+import zoo.catalogs.small  # noqa: F401  (registers the rows named below)
+from launch.study import analysis, report, verdicts
+
+NAMES = ["cnn.s0", "cnn.s1", "cnn.s2", "cnn.lr1e-3", "mlp.s0", "small_resnet.s0", "cnn.simclr", "cnn.shapes"]
+NUM_CLASSES = 5
+
+
+def synthetic_probs(accuracies, num_examples, seed):
+  """float32 [N, E, K]: random softmax rows, model n right on exactly round(accuracies[n] E)
+  random examples (the label's logit raised by 12 there, lowered by 12 elsewhere, over
+  standard-normal logits), so its accuracy is exactly that share."""
+  rng = np.random.default_rng(seed)
+  labels = rng.integers(0, NUM_CLASSES, num_examples)
+  logits = rng.normal(size=(len(accuracies), num_examples, NUM_CLASSES))
+  for n, accuracy in enumerate(accuracies):
+    right = np.zeros(num_examples, bool)
+    right[rng.permutation(num_examples)[:round(accuracy * num_examples)]] = True
+    logits[n, np.arange(num_examples), labels] += np.where(right, 12.0, -12.0)
+  probs = np.exp(logits - logits.max(-1, keepdims=True))
+  return (probs / probs.sum(-1, keepdims=True)).astype(np.float32), labels
+
+
+def test_band_restricts_the_category_table_and_fig_1_2():
+  # cnn.s2 (reinit) and cnn.shapes (dataset) are far below the base: outside a 4-point band.
+  accuracies = [0.80, 0.79, 0.55, 0.81, 0.78, 0.80, 0.79, 0.50]
+  probs, labels = synthetic_probs(accuracies, 3000, seed=0)
+  outcomes = metrics.pairwise_outcomes(probs, labels)
+  correct = probs.argmax(-1) == labels
+  in_band = verdicts.accuracy_band(correct.mean(1), base=0, width=4.0)
+  assert in_band.tolist() == [True, True, False, True, True, True, True, False]
+  table = analysis.category_table(NAMES, outcomes, num_resamples=20, in_band=in_band)
+  categories = analysis.categories_vs_base(NAMES)
+  # Naive: per category, the mean EI and ensemble accuracy over its in-band (base, X) pairs.
+  expected = {}
+  for m in range(1, len(NAMES)):
+    if in_band[m]:
+      ensemble = (probs[0] + probs[m]).argmax(-1) == labels
+      expected.setdefault(categories[m], []).append(((correct[0] != correct[m]).mean(), ensemble.mean()))
+  assert [row["category"] for row in table] == ["reinit", "hyper-parameters", "architecture", "framework"]
+  for row in table:
+    values = np.array(expected[row["category"]])
+    assert row["pairs"] == len(values)
+    assert row["error_inconsistency"] == pytest.approx(values[:, 0].mean(), abs=1e-6)
+    assert row["ensemble_accuracy"] == pytest.approx(values[:, 1].mean(), abs=1e-6)
+  # Fig. 1–2 and the report's band line read the band of the results.
+  pairs = [{"model_a": NAMES[0], "model_b": n, "with_base": True} for n in NAMES[1:]] + [
+      {"model_a": NAMES[1], "model_b": NAMES[2], "with_base": False}]
+  low, high = verdicts.band_range(correct.mean(1), 0, 4.0)
+  results = {"pairs": pairs, "band": {"width": 4.0, "low": low, "high": high,
+                                      "in_band": [n for n, b in zip(NAMES, in_band) if b]},
+             "models": [{"model": n, "band": analysis.BAND_LABELS[bool(b)]} for n, b in zip(NAMES, in_band)]}
+  assert [p["model_b"] for p in report.in_band_base_pairs(results)] == [
+      n for n, b in zip(NAMES[1:], in_band[1:]) if b]
+  text = report._band_text(results)
+  assert f"{100 * low:.2f}–{100 * high:.2f}%" in text and "6 of 8 models" in text
+  assert "Outside the band (greedy pool only): cnn.s2, cnn.shapes." in text
+
+
+def naive_greedy(probs, labels, start, pool, steps):
+  members, remaining = [start], sorted(pool)
+  for _ in range(steps):
+    summed = probs[members].sum(0, dtype=np.float32)
+    scores = [((summed + probs[c]).argmax(-1) == labels).sum() for c in remaining]
+    members.append(remaining.pop(int(np.argmax(scores))))
+  return members
+
+
+def test_greedy_starts_from_the_best_draws_two_points_below_and_selects_on_the_selection_split():
+  # Selection accuracies (targets): mlp.s0 and small_resnet.s0 are the best there; on test the
+  # order differs (cnn.lr1e-3 best), so a start chosen on test would differ.
+  selection_targets = [0.70, 0.69, 0.60, 0.71, 0.90, 0.89, 0.885, 0.66]
+  test_targets = [0.70, 0.69, 0.60, 0.95, 0.80, 0.78, 0.77, 0.66]
+  selection, selection_labels = synthetic_probs(selection_targets, 4000, seed=1)
+  test_probs, test_labels = synthetic_probs(test_targets, 3000, seed=2)
+  test = analysis.Predictions(NAMES, test_probs, test_labels, [])
+  test_accuracy = (test_probs.argmax(-1) == test_labels).mean(1)
+  runs, finals = analysis.greedy_runs(NAMES, selection, selection_labels, test, test_accuracy, starts=2, steps=3)
+  on_selection = (selection.argmax(-1) == selection_labels).mean(1)
+  assert [r["start"] for r in runs] == [NAMES[i] for i in np.argsort(-on_selection)[:2]] == ["mlp.s0",
+                                                                                              "small_resnet.s0"]
+  for run, final in zip(runs, finals):
+    start = NAMES.index(run["start"])
+    pool = [m for m in range(len(NAMES)) if on_selection[m] <= on_selection[start] - 0.02]
+    assert run["pool"] == [NAMES[m] for m in pool]
+    assert "cnn.simclr" not in run["pool"] and "cnn.lr1e-3" in run["pool"]  # 88.5% is within 2 points of both
+    assert all(on_selection[NAMES.index(n)] <= on_selection[start] - 0.02 for n in run["members"][1:])
+    members = naive_greedy(selection, selection_labels, start, pool, 3)
+    assert run["members"] == [NAMES[m] for m in members]
+    path = [((test_probs[members[:k]].sum(0, dtype=np.float32)).argmax(-1) == test_labels).mean()
+            for k in range(1, len(members) + 1)]
+    np.testing.assert_allclose(run["test_accuracy"], path, atol=1e-12)
+    np.testing.assert_array_equal(final, test_probs[members].sum(0, dtype=np.float32).argmax(-1) == test_labels)
+    selection_path = [((selection[members[:k]].sum(0, dtype=np.float32)).argmax(-1) == selection_labels).mean()
+                      for k in range(1, len(members) + 1)]
+    np.testing.assert_allclose(run["selection_accuracy"], selection_path, atol=1e-12)
+    assert run["pool_best_test_accuracy"] == pytest.approx(test_accuracy[pool].max())
+  # A start with nobody 2 points below it gets a run of itself alone.
+  assert analysis.greedy_plan([0.80, 0.795, 0.79, 0.78], starts=2) == [(0, [3]), (1, [])]
+  same, same_labels = synthetic_probs([0.8], 500, seed=3)
+  same = np.repeat(same, 3, axis=0)  # three identical models: equal accuracies
+  alone = analysis.Predictions(NAMES[:3], same, same_labels, [])
+  runs, finals = analysis.greedy_runs(NAMES[:3], same, same_labels, alone, np.full(3, 0.8), starts=1, steps=2)
+  assert runs[0]["members"] == [NAMES[0]] and runs[0]["pool"] == [] and len(runs[0]["test_accuracy"]) == 1
+  np.testing.assert_array_equal(finals[0], same[0].argmax(-1) == same_labels)
+
+
+def test_base_ensemble_correct_reads_the_base_pairs_of_pairwise_outcomes():
+  probs, labels = synthetic_probs([0.7, 0.6, 0.65, 0.5], 800, seed=4)
+  rows = analysis.base_ensemble_correct(metrics.pairwise_outcomes(probs, labels))
+  np.testing.assert_array_equal(rows[0], probs[0].argmax(-1) == labels)
+  for m in range(1, 4):
+    np.testing.assert_array_equal(rows[m], (probs[0] + probs[m]).argmax(-1) == labels)
+
+
+def test_probe_outcomes_group_the_mixing_rows_per_example_correctness():
+  rng = np.random.default_rng(5)
+  rows = [{"category": c, "base_rate": r, "seed": s, "test_accuracy": 0.5, "test_correct": rng.random(30) < 0.5}
+          for c in ("reinit", "dataset") for r in (1.0, 0.5, 0.0) for s in range(2)]
+  grouped = analysis.probe_outcomes(rows)
+  assert set(grouped) == {"reinit", "dataset"} and set(grouped["dataset"]) == {1.0, 0.5, 0.0}
+  np.testing.assert_array_equal(grouped["dataset"][0.5], np.stack([rows[8]["test_correct"], rows[9]["test_correct"]]))
+  assert analysis.probe_outcomes([{k: v for k, v in r.items() if k != "test_correct"} for r in rows]) is None
