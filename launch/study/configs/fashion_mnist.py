@@ -22,7 +22,9 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
       "models": "cnn.*,mlp.s0,small_resnet.s0,tiny_vit.s0,tiny_mixer.s0",
       "base": "cnn.s0",
       "dataset": "fashion_mnist",
-      "train_split": "train[:10000]",    # supervised/self-supervised training data
+      # Supervised/self-supervised training data: disjoint from the selection split
+      # (train[45000:55000]) and calibration (train[55000:]).
+      "train_split": "train[:45000]",
       "pretrain_examples": 10000,        # examples of each procedural set (dataset category)
       "epochs": 2,
       "calibration_split": "train[55000:]",
