@@ -1,9 +1,10 @@
 r"""Training throughput per architecture of the small catalog, and where vmap pays.
 
-  .venv/bin/python benchmarks/training.py [--batch 128] [--steps 12] [--rows cnn.s0,mlp.s0,...] [--vmap 3]
+  .venv/bin/python benchmarks/training.py [--batch 64,128] [--steps 12] [--rows cnn.s0,mlp.s0,...] [--vmap 3]
 
-For every architecture (one row per distinct builder of the ``small`` catalog, plus the
-ConvNet as it was before the speed work, ``baseline``) prints the FLOPs of one compiled
+For every batch size of ``--batch`` and every architecture (one row per distinct builder
+of the ``small`` catalog, plus the ConvNet as it was before the speed work, ``baseline``,
+and the 32 → 32-channel ConvNet the study used before issue 13) prints the FLOPs of one compiled
 train step (``jax.jit(...).lower(...).compile().cost_analysis()``: forward, backward and
 the AdamW update of the row's own objective), compile time, the median steady-state step
 time, examples/s and GFLOP/s, and examples/s relative to the baseline measured in the
@@ -98,37 +99,46 @@ def vmap_comparison(rows, models_count, examples):
           f"{sequential:.2f} s, vmapped {vmapped:.2f} s, speed-up {sequential / vmapped:.2f}x", flush=True)
 
 
+def table(batch_size: int, rows, steps: int) -> None:
+  """One row per architecture at ``batch_size``; examples/s relative to the baseline."""
+  rng = np.random.default_rng(0)
+  raw = rng.integers(0, 256, (batch_size, 28, 28, 1)).astype(np.uint8)
+  labels = jnp.asarray(rng.integers(0, 10, batch_size))
+  entry = zoo.get("cnn.s0")
+  images = entry.preprocessing(jnp.asarray(raw))
+  results = [measure("baseline (ConvNet before)", BaselineConvNet(nnx.Rngs(0)), training.cross_entropy_loss,
+                     (images, labels), steps),
+             measure("ConvNet 32→32, BN (the base before issue 13)",
+                     small.ConvNet(1, 10, channels=(32, 32), batch_norm=True, rngs=nnx.Rngs(0)),
+                     training.cross_entropy_loss, (images, labels), steps)]
+  for name in rows:
+    entry = zoo.get(name)
+    model = zoo.build(entry)
+    target = model.backbone if isinstance(model, (small.LinearProbed, small.Retrained)) else model
+    loss_fn, batch = objective_of(entry, entry.preprocessing(jnp.asarray(raw)), labels)
+    results.append(measure(f"{name} ({entry.architecture}, {entry.objective})", target, loss_fn, batch, steps))
+  baseline = results[0]["examples_s"]
+  print(f"\nbatch {batch_size}: {'row':51s} {'MFLOP/ex':>9s} {'compile s':>9s} {'step ms':>8s} {'ex/s':>8s} "
+        f"{'GFLOP/s':>8s} {'× baseline':>10s}")
+  for r in results:
+    print(f"{r['name']:60s} {r['mflop']:9.2f} {r['compile']:9.2f} {r['step_ms']:8.1f} {r['examples_s']:8.0f} "
+          f"{r['gflops']:8.1f} {r['examples_s'] / baseline:9.2f}x", flush=True)
+
+
 def main() -> None:
   parser = argparse.ArgumentParser()
-  parser.add_argument("--batch", type=int, default=128)
+  parser.add_argument("--batch", default="64,128", help="comma-separated batch sizes")
   parser.add_argument("--steps", type=int, default=12)
   parser.add_argument("--rows", default=DEFAULT_ROWS)
   parser.add_argument("--vmap", type=int, default=0, help="models per vmap comparison (0: skip)")
   parser.add_argument("--vmap_rows", default="cnn.s0,mlp.s0")
   args = parser.parse_args()
   print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} cores, "
-        f"load average {os.getloadavg()[0]:.1f}; batch {args.batch}", flush=True)
-  rng = np.random.default_rng(0)
-  raw = rng.integers(0, 256, (args.batch, 28, 28, 1)).astype(np.uint8)
-  labels = jnp.asarray(rng.integers(0, 10, args.batch))
-  entry = zoo.get("cnn.s0")
-  images = entry.preprocessing(jnp.asarray(raw))
-  results = [measure("baseline (ConvNet before)", BaselineConvNet(nnx.Rngs(0)), training.cross_entropy_loss,
-                     (images, labels), args.steps)]
-  for name in args.rows.split(","):
-    entry = zoo.get(name)
-    model = zoo.build(entry)
-    target = model.backbone if isinstance(model, small.LinearProbed) else model
-    loss_fn, batch = objective_of(entry, entry.preprocessing(jnp.asarray(raw)), labels)
-    results.append(measure(f"{name} ({entry.architecture}, {entry.objective})", target, loss_fn, batch, args.steps))
-  baseline = results[0]["examples_s"]
-  print(f"\n{'row':58s} {'MFLOP/ex':>9s} {'compile s':>9s} {'step ms':>8s} {'ex/s':>8s} {'GFLOP/s':>8s} "
-        f"{'× baseline':>10s}")
-  for r in results:
-    print(f"{r['name']:58s} {r['mflop']:9.2f} {r['compile']:9.2f} {r['step_ms']:8.1f} {r['examples_s']:8.0f} "
-          f"{r['gflops']:8.1f} {r['examples_s'] / baseline:9.2f}x")
+        f"load average {os.getloadavg()[0]:.1f}; batches {args.batch}", flush=True)
+  for batch_size in [int(b) for b in args.batch.split(",")]:
+    table(batch_size, args.rows.split(","), args.steps)
   if args.vmap:
-    vmap_comparison(args.vmap_rows.split(","), args.vmap, 20 * args.batch)
+    vmap_comparison(args.vmap_rows.split(","), args.vmap, 20 * int(args.batch.split(",")[0]))
 
 
 if __name__ == "__main__":

@@ -142,3 +142,24 @@ def test_patch_conv_equals_lax_convolution():
     grad = jax.grad(lambda v: jnp.sum(small.max_pool2(v) * jnp.arange(1.0, 4.0)))(x)
     expected = jax.grad(lambda v: jnp.sum(nnx.max_pool(v, (2, 2), strides=(2, 2)) * jnp.arange(1.0, 4.0)))(x)
     np.testing.assert_array_equal(np.asarray(grad), np.asarray(expected))  # no ties in random data
+
+
+def test_identical_backbones_train_once_and_top_rows_retrain_over_them():
+  """fit_row with a shared backbone cache: a second row whose backbone trains identically
+  (here the same autoencoder row again) starts from the first one's trained backbone
+  instead of training it, and its Retrained top still classifies."""
+  train = data.load_source("fashion_mnist", "train[:512]")
+  datasets = {"fashion_mnist": (train.images, train.labels)}
+  entry = zoo.get("cnn.autoencoder.top")
+  cache, lines = {}, []
+  first = fitting.fit_row(entry, datasets, epochs=1, probe_data="fashion_mnist", backbones=cache, log=lines.append)
+  assert not any("shared" in line for line in lines)
+  second = fitting.fit_row(entry, datasets, epochs=1, probe_data="fashion_mnist", backbones=cache, log=lines.append)
+  assert any("backbone shared with cnn.autoencoder.top" in line for line in lines)
+  untrained = jax.tree.leaves(nnx.state(zoo.build(entry).backbone, nnx.Param))
+  for a, b, c in zip(jax.tree.leaves(nnx.state(first.backbone, nnx.Param)),
+                     jax.tree.leaves(nnx.state(second.backbone, nnx.Param)), untrained):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  assert any(not np.array_equal(np.asarray(a), np.asarray(c)) for a, c in
+             zip(jax.tree.leaves(nnx.state(first.backbone, nnx.Param)), untrained))
+  assert accuracy(second, entry, train.images, train.labels) > 0.3

@@ -15,7 +15,7 @@ from flax import nnx
 
 from zoo import training
 from zoo.architectures.small import LinearProbed, PatchConv, Retrained
-from zoo.loading import build
+from zoo.loading import build, weights_sha256
 from zoo.registry import ModelEntry
 
 NEEDS_TEACHER = "distillation"
@@ -40,16 +40,56 @@ def _backbone_data(entry: ModelEntry, datasets):
   return datasets[entry.pretraining_data]
 
 
+def _backbone_key(entry: ModelEntry, target: nnx.Module, recipe) -> tuple:
+  """What fixes a trained backbone: its architecture (graphdef) and initial weights, the
+  objective (and distillation temperature), the pretraining data and the recipe."""
+  graphdef = nnx.graphdef(target)
+  temperature = dict(entry.hparams).get("distillation_temperature")
+  return (graphdef, weights_sha256(target), entry.objective, temperature, entry.pretraining_data, recipe)
+
+
 def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, probe_data: str, teacher: nnx.Module | None = None,
-            log: Callable[[str], None] | None = None) -> nnx.Module:
+            log: Callable[[str], None] | None = None, backbones: dict | None = None) -> nnx.Module:
   """A freshly built ``entry`` trained by its objective on its pretraining data; rows
   whose module is a LinearProbed get their classifier fitted on ``datasets[probe_data]``
-  afterwards."""
+  afterwards, Retrained rows their top on its frozen conv features.
+
+  ``backbones``: an optional dict shared across calls (a cache of trained backbone
+  states): rows whose backbone would train identically (same architecture, initial
+  weights, objective, data and recipe, e.g. a dataset row's linear and ``top`` transfers)
+  train it once; the second row starts from the first one's trained state, as it would
+  have ended."""
   model = build(entry)
   recipe = recipe_of(entry, epochs)
   preprocess = entry.preprocessing
   probed = isinstance(model, LinearProbed)
   target = model.backbone if isinstance(model, (LinearProbed, Retrained)) else model
+  key = _backbone_key(entry, target, recipe) if backbones is not None else None
+  if key is not None and key in backbones:
+    nnx.update(target, backbones[key])
+    if log:
+      log(f"backbone shared with {backbones[key, 'row']} (trained identically)")
+  else:
+    _train_backbone(entry, target, datasets, recipe, teacher, log)
+    if key is not None:
+      backbones[key], backbones[key, "row"] = nnx.state(target), entry.name
+  if probed:
+    probe_images, probe_labels = datasets[probe_data]
+    result = training.fit_linear_head(model, probe_images[:PROBE_EXAMPLES], probe_labels[:PROBE_EXAMPLES],
+                                      preprocess, l2_grid=PROBE_L2_GRID)
+    if log:
+      log(f"linear probe: validation accuracy {result['test_accuracy']:.4f} (l2 {result['l2']:.1e})")
+  if isinstance(model, Retrained):
+    # Frozen conv features computed once; the dense layers above train on them alone.
+    probe_images, probe_labels = datasets[probe_data]
+    features = training.embed(model.backbone, probe_images, preprocess, output=training.conv_features)
+    training.train_supervised(model.top, features, probe_labels, recipe, log=log)
+  return model
+
+
+def _train_backbone(entry: ModelEntry, target: nnx.Module, datasets: dict, recipe, teacher, log) -> None:
+  """Trains ``target`` (the row's model, or its backbone) in place by the row's objective."""
+  preprocess = entry.preprocessing
   images, labels = _backbone_data(entry, datasets)
   if entry.objective == "supervised":
     training.train_supervised(target, images, labels, recipe, preprocess, log)
@@ -64,18 +104,6 @@ def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, probe_data: str, 
     training.train_autoencoder(target, images, recipe, preprocess, log=log)
   else:
     raise ValueError(f"model {entry.name!r}: no recipe for objective {entry.objective!r}.")
-  if probed:
-    probe_images, probe_labels = datasets[probe_data]
-    result = training.fit_linear_head(model, probe_images[:PROBE_EXAMPLES], probe_labels[:PROBE_EXAMPLES],
-                                      preprocess, l2_grid=PROBE_L2_GRID)
-    if log:
-      log(f"linear probe: validation accuracy {result['test_accuracy']:.4f} (l2 {result['l2']:.1e})")
-  if isinstance(model, Retrained):
-    # Frozen conv features computed once; the dense layers above train on them alone.
-    probe_images, probe_labels = datasets[probe_data]
-    features = training.embed(model.backbone, probe_images, preprocess, output=training.conv_features)
-    training.train_supervised(model.top, features, probe_labels, recipe, log=log)
-  return model
 
 
 def _has_convolutions(model: nnx.Module) -> bool:

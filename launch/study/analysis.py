@@ -228,16 +228,35 @@ def _probe_split(calibration: Predictions) -> int:
   return int(len(calibration.labels) * 0.8)
 
 
+def _pad_columns(x: np.ndarray, width: int | None) -> np.ndarray:
+  """``x`` [n, d] with zero columns appended up to ``width`` (None: as is). A zero column
+  stays zero after standardisation (σ < ε → 1) and its weight stays 0 (zero gradient,
+  zero start), so a probe on the padded features is the probe on ``x``; padding every
+  probe of a stage to one width compiles its L-BFGS sweep and refit once (each compile
+  of them takes seconds, more than most fits)."""
+  if width is None or width == x.shape[1]:
+    return x
+  if width < x.shape[1]:
+    raise ValueError(f"cannot pad {x.shape[1]} feature columns down to width {width}.")
+  return np.concatenate([x, np.zeros((len(x), width - x.shape[1]), x.dtype)], axis=1)
+
+
+def _pair_width(calibration: Predictions, chosen: dict[str, int]) -> int:
+  """The widest concatenated [base | partner] embedding over the representative pairs."""
+  base = calibration.embeddings[0].shape[1]
+  return max((base + calibration.embeddings[i].shape[1] for i in chosen.values()), default=base)
+
+
 def _subset_probe(calibration: Predictions, test: Predictions, index: int, keep: np.ndarray, l2_grid,
-                  max_iterations: int) -> float:
+                  max_iterations: int, width: int | None = None) -> float:
   """Probe test accuracy on the columns ``keep`` of the concatenated [base | model index]
-  embeddings. The other columns are zeroed rather than dropped: a zero column stays zero
-  after standardisation and gets zero weight, so the fit is the one on the subset, and
-  every subset of one pair shares one compiled probe (one shape)."""
+  embeddings. The other columns are zeroed rather than dropped, and zero columns padded
+  up to ``width`` (see :func:`_pad_columns`): the fit is the one on the subset, and every
+  subset of every pair shares one compiled probe (one shape)."""
   split = _probe_split(calibration)
   mask = np.zeros(calibration.embeddings[0].shape[1] + calibration.embeddings[index].shape[1], np.float32)
   mask[keep] = 1.0
-  both = lambda p: np.concatenate([p.embeddings[0], p.embeddings[index]], axis=1) * mask
+  both = lambda p: _pad_columns(np.concatenate([p.embeddings[0], p.embeddings[index]], axis=1) * mask, width)
   x, x_test = both(calibration), both(test)
   return _single_label_score(x[:split], calibration.labels[:split], x[split:], calibration.labels[split:], x_test,
                              test.labels, l2_grid, max_iterations)
@@ -267,13 +286,14 @@ def mixing(calibration: Predictions, test: Predictions, chosen: dict[str, int], 
   features (share ``rate`` from the base, same total budget), for each representative
   pair. Probe train/val: the calibration split's embeddings (80/20); test: test."""
   rows = []
+  width = _pair_width(calibration, chosen)  # one compiled probe for every pair and mixture
   for category, index in chosen.items():
     dim_a = calibration.embeddings[0].shape[1]
     for rate in rates:
       for seed in range(seeds):
         dims_a, dims_b = probes.mixture_indices(dim_a, calibration.embeddings[index].shape[1], float(rate), seed=seed)
         accuracy = _subset_probe(calibration, test, index, np.concatenate([dims_a, dim_a + dims_b]), l2_grid,
-                                 max_iterations)
+                                 max_iterations, width)
         rows.append({"category": category, "pair": f"{test.names[0]}+{test.names[index]}", "base_rate": float(rate),
                      "seed": seed, "features": len(dims_a) + len(dims_b), "test_accuracy": accuracy})
   return rows
@@ -312,10 +332,11 @@ def diversity_curves(calibration: Predictions, test: Predictions, chosen: dict[s
   test accuracy of each prefix."""
   split = _probe_split(calibration)
   rows = []
+  width = _pair_width(calibration, chosen)  # the same width as mixing's: its compiled probe is reused
   for category, index in chosen.items():
     order = probes.diversity_order([calibration.embeddings[0][:split], calibration.embeddings[index][:split]], ranking)
     for count in sorted(set(range(step, len(order), step)) | {len(order)}):
-      accuracy = _subset_probe(calibration, test, index, order[:count], l2_grid, max_iterations)
+      accuracy = _subset_probe(calibration, test, index, order[:count], l2_grid, max_iterations, width)
       rows.append({"category": category, "pair": f"{test.names[0]}+{test.names[index]}", "features": count,
                    "total_features": len(order), "test_accuracy": accuracy})
   return rows
@@ -384,7 +405,11 @@ def downstream(names: list[str], train, val, test, correct: np.ndarray, l2_grid,
   11-point mAP for multi-label datasets (VOC 2007), accuracy otherwise. Also each model's
   accuracy and prediction diversity on the study's test split."""
   metric = "11-point mAP" if np.ndim(test.labels) == 2 else "accuracy"
-  args = lambda xs: (xs(train), train.labels, xs(val), val.labels, xs(test), test.labels, l2_grid, max_iterations)
+  # Every single and pair probe padded to the widest pair: one compiled probe for all.
+  dims = sorted((train.embeddings[n].shape[1] for n in names), reverse=True)
+  width = sum(dims[:2])
+  args = lambda xs: tuple(v for r in (train, val, test) for v in (_pad_columns(xs(r), width), r.labels)) + (
+      l2_grid, max_iterations)
   single = {n: _downstream_score(*args(lambda r, n=n: r.embeddings[n])) for n in names}
   diversity = prediction_diversity(correct)
   accuracy = np.asarray(correct).mean(axis=1)

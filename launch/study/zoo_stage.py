@@ -196,6 +196,7 @@ def _train(config, base: str, entries, located, training_data: TrainingData) -> 
     return
   probe = config.dataset
   teacher = None
+  backbones: dict = {}  # rows whose backbones train identically train them once (fitting.fit_row)
   groups = fitting.vmap_groups(entries, jax.default_backend(), probe_data=probe)
   for index, group in enumerate(groups):
     datasets = training_data.as_dict({e.pretraining_data for e in group} | {probe})
@@ -216,7 +217,8 @@ def _train(config, base: str, entries, located, training_data: TrainingData) -> 
       entry = group[0]
       if entry.objective == fitting.NEEDS_TEACHER and teacher is None:
         teacher = zoo.load(zoo.get(base), located[base].zoo_dir)
-      models = [fitting.fit_row(entry, datasets, config.epochs, probe_data=probe, teacher=teacher, log=log)]
+      models = [fitting.fit_row(entry, datasets, config.epochs, probe_data=probe, teacher=teacher, log=log,
+                                 backbones=backbones)]
     bar.update(examples)
     for entry, model in zip(group, models):
       directory = located[entry.name].zoo_dir

@@ -135,11 +135,17 @@ class ConvAutoencoder(nnx.Module):
   """A ConvNet encoder (its ``features``-wide output is the embedding) and an MLP decoder
   back to the image; ``model(images)`` → (reconstruction, embedding)."""
 
-  def __init__(self, in_channels: int, *, image_size: int = 28, features: int = 128, rngs: nnx.Rngs):
-    self.encoder = ConvNet(in_channels, features, image_size=image_size, hidden=256, rngs=rngs)
+  def __init__(self, in_channels: int, *, image_size: int = 28, features: int = 128, channels=(32, 32),
+               rngs: nnx.Rngs):
+    self.encoder = ConvNet(in_channels, features, image_size=image_size, channels=channels, hidden=256, rngs=rngs)
     self.decoder = nnx.Sequential(nnx.Linear(features, 512, rngs=rngs), jax.nn.relu,
                                   nnx.Linear(512, image_size * image_size * in_channels, rngs=rngs))
     self.image_shape = (image_size, image_size, in_channels)
+    self.feature_size = self.encoder.feature_size
+
+  def features(self, images):
+    """The encoder's flattened conv output (what small.Retrained reads)."""
+    return self.encoder.features(images)
 
   def __call__(self, images):
     embedding = self.encoder(images)[0]

@@ -22,7 +22,9 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
       "models": "cnn.*,mlp.s0,small_resnet.s0,tiny_vit.s0,tiny_mixer.s0",
       "base": "cnn.s0",
       "dataset": "fashion_mnist",
-      "train_split": "train[:10000]",    # supervised/self-supervised training data
+      # Supervised/self-supervised training data: disjoint from the selection split
+      # (train[45000:55000]) and calibration (train[55000:]).
+      "train_split": "train[:45000]",
       "pretrain_examples": 10000,        # examples of each procedural set (dataset category)
       "epochs": 2,
       # Disjoint slices: training uses train_split (inside train[:45000]), greedy selection
@@ -30,8 +32,10 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
       "selection_split": "train[45000:55000]",
       "calibration_split": "train[55000:]",
       "test_split": "test",
-      "batch_size": 500,
-      "chunk_batches": 4,
+      # Evaluation batches of 250 (chunks of 2,000): on XLA:CPU smaller batches keep the
+      # ConvNet's activations in cache (500 ran slower per image).
+      "batch_size": 250,
+      "chunk_batches": 8,
       "resamples": 300,
       "theta_bins": 18,
       "greedy_starts": 2,
