@@ -21,6 +21,7 @@ import numpy as np
 from etils import epath
 from flax import nnx
 
+from zoo.abstract import eval_shape
 from zoo.architectures.beit import Beit, BeitConfig
 from zoo.architectures.bit import BiT, BitConfig
 from zoo.architectures.clip import CLIP, TextConfig
@@ -41,7 +42,7 @@ _ALWAYS_IGNORED = (r"num_batches_tracked$", r"position_ids$")
 @dataclasses.dataclass(frozen=True)
 class Family:
   """How one transformers ``model_type`` becomes an nnx module: ``build(config) → module``
-  (called under nnx.eval_shape), tensor-name ``renames`` and names to ``ignore``."""
+  (called under zoo.abstract.eval_shape), tensor-name ``renames`` and names to ``ignore``."""
   build: Callable[[dict], nnx.Module]
   renames: tuple[tuple[str, str], ...]
   ignore: tuple[str, ...] = ()
@@ -526,7 +527,7 @@ def load_pretrained(source: str, *, cache_dir=None) -> nnx.Module:
   family = FAMILIES[model_type]
   files = _weight_files(directory)
   return cached_conversion(
-      source, [directory / "config.json", *files], nnx.eval_shape(lambda: family.build(config)),
+      source, [directory / "config.json", *files], eval_shape(lambda: family.build(config)),
       lambda abstract: load_into(abstract, _read_all(files, source), model_name=source, renames=family.renames,
                                  ignore=_ALWAYS_IGNORED + family.ignore, source=", ".join(str(f) for f in files)),
       cache_dir)
