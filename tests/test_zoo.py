@@ -217,3 +217,24 @@ def test_small_architectures_train_and_switch_batch_norm_mode(name):
   after = jax.tree.map(np.asarray, nnx.to_pure_dict(nnx.state(model, nnx.BatchStat)))
   changed = [not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after))]
   assert all(changed) if changed else name != "small_resnet.s0"
+
+
+def test_read_safetensors_keeps_every_value_and_dtype_and_names_a_truncated_file(tmp_path):
+  import ml_dtypes
+  from safetensors.numpy import save_file
+
+  from zoo.converters.huggingface import read_safetensors
+  rng = np.random.default_rng(0)
+  tensors = {"w": rng.standard_normal((7, 5)).astype(np.float32),
+             "b": rng.standard_normal(5).astype(ml_dtypes.bfloat16), "h": rng.standard_normal((2, 3)).astype(np.float16),
+             "ids": np.arange(4, dtype=np.int64), "empty": np.zeros((0, 3), np.float32)}
+  path = tmp_path / "model.safetensors"
+  save_file(tensors, str(path))
+  read = read_safetensors(path, "tiny")
+  assert sorted(read) == sorted(tensors)
+  for name, expected in tensors.items():
+    assert read[name].dtype == expected.dtype and read[name].shape == expected.shape, name
+    np.testing.assert_array_equal(read[name].astype(np.float32), expected.astype(np.float32))
+  path.write_bytes(path.read_bytes()[:-10])
+  with pytest.raises(zoo.ConversionError, match="'tiny'.*truncated"):
+    read_safetensors(path, "tiny")
