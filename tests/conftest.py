@@ -1,9 +1,22 @@
-"""Shared test setup: offline, CPU, deterministic hypothesis profile."""
+"""Shared test setup: offline, CPU, one XLA compilation cache per session, deterministic
+hypothesis profile."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# One persistent XLA compilation cache for the session, inherited by every subprocess the
+# tests start (study runs, multi-device and multi-process jobs): the same programs (the
+# study's probes compile for seconds each) then compile once per session, not once per
+# process (the paper test's analysis: 84 s → 24 s). Set before JAX is imported; fresh per
+# session, so nothing carries over between runs; JAX_COMPILATION_CACHE_DIR= (empty) turns it off.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+  _COMPILATION_CACHE = tempfile.mkdtemp(prefix="overlap-xla-cache-")
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = _COMPILATION_CACHE
+  atexit.register(shutil.rmtree, _COMPILATION_CACHE, ignore_errors=True)
 
 import ml_dtypes  # noqa: E402
 import numpy as np  # noqa: E402

@@ -15,8 +15,6 @@ import metrics
 import zoo
 from launch import data, store
 
-pytestmark = pytest.mark.skipif(not (data.DEBIAN_FASHION_MNIST / "t10k-labels-idx1-ubyte.gz").exists(),
-                                reason="needs Debian's dataset-fashion-mnist")
 FIGURES = ("fig1_error_inconsistency", "fig2_ensembles", "fig3_specialisation", "fig4_class_specialisation",
            "fig5_greedy", "fig6_mixing")
 # Cheaper analysis than the smoke config's (the training and the code paths are the same).

@@ -50,11 +50,17 @@ def runs(tmp_path_factory):
   sys.path.insert(0, str(JOBS))
   import paper_standins
   paper_standins.write_random_weights(tmp / "zoo")
-  outputs = {"one": launch(tmp, "one"), "eight": launch(tmp, "eight", devices=8)}
+  # The 1-device run first: it fills the session's XLA compilation cache (tests/conftest.py)
+  # with the analysis' programs, which the other runs' process 0 (local devices) compile
+  # identically; the 8-device and the 2-process runs then go side by side (each runs the
+  # whole pipeline itself, from empty caches of their own).
+  outputs = {"one": launch(tmp, "one")}
   port = portpicker.pick_unused_port()
-  processes = [launch(tmp, "two", f"--coordinator_address=127.0.0.1:{port}", "--num_processes=2",
-                      f"--process_id={i}", wait=False) for i in range(2)]
-  outputs["two"], outputs["two_worker"] = [finish(p) for p in processes]
+  processes = {"eight": launch(tmp, "eight", devices=8, wait=False)}
+  for i, name in enumerate(("two", "two_worker")):
+    processes[name] = launch(tmp, "two", f"--coordinator_address=127.0.0.1:{port}", "--num_processes=2",
+                             f"--process_id={i}", wait=False)
+  outputs.update({name: finish(process) for name, process in processes.items()})
   return tmp, outputs
 
 

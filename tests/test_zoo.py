@@ -11,8 +11,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
+from flax.nnx import rnglib
 
 import zoo
+import zoo.abstract
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -151,10 +153,48 @@ def test_paper_catalog_rows_build():
   for entry in distinct.values():
     name = entry.name
     size = entry.preprocessing.resolution
-    logits, embedding = nnx.eval_shape(lambda: zoo.build(entry)(jnp.zeros((2, size, size, 3))))
+    logits, embedding = zoo.abstract.eval_shape(lambda: zoo.build(entry)(jnp.zeros((2, size, size, 3))))
     assert embedding.shape[0] == 2 and logits.shape[0] == 2, name
     if entry.head == "classifier":
       assert logits.shape == (2, entry.num_classes), name
+
+
+def _abstract_summary(model):
+  """(path, variable type, shape, dtype) of every variable, in path order."""
+  return sorted((tuple(str(k) for k in path), type(variable).__name__, variable.get_value().shape,
+                 str(variable.get_value().dtype)) for path, variable in nnx.to_flat_state(nnx.state(model)))
+
+
+@pytest.mark.parametrize("name", ["cnn.dropout0.3", "efficientnet_b0.in1k", "deit_tiny_distilled.in1k"])
+def test_abstract_build_matches_nnx_eval_shape(name):
+  # zoo.abstract.eval_shape replaces the RNG streams' count update to avoid flax's O(trace)
+  # sharding probe per draw: the abstract model must be the one nnx.eval_shape traces.
+  entry = zoo.get(name)
+  reference = nnx.eval_shape(lambda: zoo.build(entry))
+  abstract = zoo.loading.abstract_build(entry)
+  assert nnx.graphdef(abstract) == nnx.graphdef(reference)
+  summary = _abstract_summary(abstract)
+  assert summary == _abstract_summary(reference) and len(summary) > 10
+  assert rnglib.RngStream.__call__ is not zoo.abstract._draw_replacing_count  # restored afterwards
+
+
+def test_abstract_draws_equal_flax_draws_and_the_stream_is_restored_on_error():
+  flax_rngs, our_rngs = nnx.Rngs(3, dropout=5), nnx.Rngs(3, dropout=5)
+  for _ in range(4):
+    for stream in ("params", "dropout"):
+      expected = getattr(flax_rngs, stream)()
+      drawn = zoo.abstract._draw_replacing_count(getattr(our_rngs, stream))
+      np.testing.assert_array_equal(jax.random.key_data(drawn), jax.random.key_data(expected))
+  np.testing.assert_array_equal(our_rngs.dropout.count[...], flax_rngs.dropout.count[...])
+  original = rnglib.RngStream.__call__
+
+  def failing_builder():
+    nnx.Rngs(0).params()
+    raise RuntimeError("builder failed")
+
+  with pytest.raises(RuntimeError, match="builder failed"):
+    zoo.abstract.eval_shape(failing_builder)
+  assert rnglib.RngStream.__call__ is original
 
 
 def test_zoo_list_filters_by_category_and_counts():
@@ -177,3 +217,24 @@ def test_small_architectures_train_and_switch_batch_norm_mode(name):
   after = jax.tree.map(np.asarray, nnx.to_pure_dict(nnx.state(model, nnx.BatchStat)))
   changed = [not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(after))]
   assert all(changed) if changed else name != "small_resnet.s0"
+
+
+def test_read_safetensors_keeps_every_value_and_dtype_and_names_a_truncated_file(tmp_path):
+  import ml_dtypes
+  from safetensors.numpy import save_file
+
+  from zoo.converters.huggingface import read_safetensors
+  rng = np.random.default_rng(0)
+  tensors = {"w": rng.standard_normal((7, 5)).astype(np.float32),
+             "b": rng.standard_normal(5).astype(ml_dtypes.bfloat16), "h": rng.standard_normal((2, 3)).astype(np.float16),
+             "ids": np.arange(4, dtype=np.int64), "empty": np.zeros((0, 3), np.float32)}
+  path = tmp_path / "model.safetensors"
+  save_file(tensors, str(path))
+  read = read_safetensors(path, "tiny")
+  assert sorted(read) == sorted(tensors)
+  for name, expected in tensors.items():
+    assert read[name].dtype == expected.dtype and read[name].shape == expected.shape, name
+    np.testing.assert_array_equal(read[name].astype(np.float32), expected.astype(np.float32))
+  path.write_bytes(path.read_bytes()[:-10])
+  with pytest.raises(zoo.ConversionError, match="'tiny'.*truncated"):
+    read_safetensors(path, "tiny")

@@ -120,7 +120,7 @@ def test_architecture_names_map_every_tensor(architecture, reference):
   module and fills every parameter."""
   shapes = json.loads((reference / "shapes.json").read_text())[architecture]
   family = timm_converter.family_of(architecture)
-  abstract = nnx.eval_shape(lambda: family.build(architecture, {"architecture": architecture, "num_classes": 1000}))
+  abstract = zoo.abstract.eval_shape(lambda: family.build(architecture, {"architecture": architecture, "num_classes": 1000}))
   zero = np.zeros((), np.float32)
   tensors = {name: np.broadcast_to(zero, shape) for name, shape in shapes.items()}
   load_into(abstract, tensors, model_name=architecture, renames=family.renames,

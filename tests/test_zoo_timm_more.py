@@ -87,7 +87,7 @@ def test_timm_families_match_timm(case, timm_exports, tmp_path):
 def test_timm_family_tensors_match_timm_state_dict(architecture, timm_exports):
   shapes = json.loads((timm_exports / "shapes.json").read_text())[architecture]
   family = timm_converter.family_of(architecture)
-  abstract = nnx.eval_shape(lambda: family.build(architecture, {"architecture": architecture, "num_classes": 1000}))
+  abstract = zoo.abstract.eval_shape(lambda: family.build(architecture, {"architecture": architecture, "num_classes": 1000}))
   zeros = {name: np.broadcast_to(np.float32(0), shape) for name, shape in shapes.items()}
   # load_into raises on a tensor without a parameter, a parameter without a tensor, or a shape mismatch
   model = load_into(abstract, zeros, model_name=architecture, renames=family.renames,

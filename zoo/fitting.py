@@ -15,7 +15,7 @@ from flax import nnx
 
 from zoo import training
 from zoo.architectures.small import LinearProbed, PatchConv, Retrained
-from zoo.loading import build, weights_sha256
+from zoo.loading import abstract_build, build, weights_sha256
 from zoo.registry import ModelEntry
 
 NEEDS_TEACHER = "distillation"
@@ -120,7 +120,7 @@ def vmap_groups(entries: list[ModelEntry], platform: str, probe_data: str) -> li
   for entry in entries:
     key = (entry.name,)
     if entry.objective == "supervised" and entry.pretraining_data == probe_data:
-      model = nnx.eval_shape(lambda: build(entry))
+      model = abstract_build(entry)
       if platform != "cpu" or not _has_convolutions(model):
         key = (entry.builder, entry.architecture, entry.hparams)
     groups.setdefault(key, []).append(entry)

@@ -6,6 +6,7 @@ import jax
 from etils import epath
 from flax import nnx
 
+from zoo.abstract import eval_shape
 from zoo.registry import ModelEntry, weights_location, weights_path
 
 
@@ -16,6 +17,12 @@ class WeightsUnavailable(FileNotFoundError):
 def build(entry: ModelEntry, seed: int | None = None) -> nnx.Module:
   """A freshly initialised module for ``entry`` (its own seed unless given)."""
   return entry.builder(nnx.Rngs(entry.seed if seed is None else seed))
+
+
+def abstract_build(entry: ModelEntry, seed: int | None = None) -> nnx.Module:
+  """``build(entry, seed)`` as an abstract module (shape/dtype structs, no FLOPs), traced at a
+  cost linear in its number of RNG draws (zoo.abstract.eval_shape)."""
+  return eval_shape(lambda: build(entry, seed))
 
 
 def save_weights(entry: ModelEntry, model: nnx.Module, zoo_dir) -> epath.Path:
@@ -54,7 +61,7 @@ def load(entry: ModelEntry, zoo_dir) -> nnx.Module:
         f"model {entry.name!r}: no checkpoint at {path}. Point --zoo_dir at the directory holding the zoo's "
         "checkpoints, or write one with zoo.save_weights(zoo.get(name), model, zoo_dir).")
   import orbax.checkpoint as ocp
-  abstract = nnx.eval_shape(lambda: build(entry))
+  abstract = abstract_build(entry)
   graphdef, state = nnx.split(abstract)
   try:
     # An explicit target on this process's first device: without one, orbax restores

@@ -15,6 +15,7 @@ import numpy as np
 from etils import epath
 from flax import nnx
 
+from zoo.abstract import eval_shape
 from zoo.architectures.mixer import MixerConfig, MlpMixer
 from zoo.architectures.vit import ViTConfig, VisionTransformer
 from zoo.converters.mapping import ConversionError, load_into
@@ -90,7 +91,7 @@ def load_npz(path, *, model_name: str | None = None) -> nnx.Module:
   else:
     raise ConversionError(f"model {name!r}: {path} is neither a ViT (embedding/kernel) nor a Mixer (stem/kernel) "
                           "checkpoint.")
-  abstract = nnx.eval_shape(lambda: module(config, rngs=nnx.Rngs(0)))
+  abstract = eval_shape(lambda: module(config, rngs=nnx.Rngs(0)))
   return load_into(abstract, tensors, model_name=name, renames=renames, layout="flax", source=str(path))
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from etils import epath
 from flax import nnx
 
+from zoo.abstract import eval_shape
 from zoo.architectures.beit import Beit, BeitConfig
 from zoo.architectures.bit import BiT, BitConfig
 from zoo.architectures.clip import CLIP, TextConfig
@@ -41,7 +42,7 @@ _ALWAYS_IGNORED = (r"num_batches_tracked$", r"position_ids$")
 @dataclasses.dataclass(frozen=True)
 class Family:
   """How one transformers ``model_type`` becomes an nnx module: ``build(config) → module``
-  (called under nnx.eval_shape), tensor-name ``renames`` and names to ``ignore``."""
+  (called under zoo.abstract.eval_shape), tensor-name ``renames`` and names to ``ignore``."""
   build: Callable[[dict], nnx.Module]
   renames: tuple[tuple[str, str], ...]
   ignore: tuple[str, ...] = ()
@@ -470,11 +471,12 @@ def _weight_files(directory: epath.Path) -> list[epath.Path]:
 
 
 def read_safetensors(path: epath.Path, model_name: str) -> dict[str, np.ndarray]:
-  """All tensors of one safetensors file as numpy (bfloat16 kept via ml_dtypes)."""
+  """All tensors of one safetensors file as numpy (bfloat16 kept via ml_dtypes). Read with
+  safetensors' numpy API: its flax API builds a JAX array per tensor first (~5× slower)."""
   from safetensors import safe_open
   try:
-    with safe_open(str(path), framework="flax") as handle:
-      return {name: np.asarray(handle.get_tensor(name)) for name in handle.keys()}
+    with safe_open(str(path), framework="numpy") as handle:
+      return {name: handle.get_tensor(name) for name in handle.keys()}
   except Exception as error:  # SafetensorError for truncated/garbled files
     raise ConversionError(f"model {model_name!r}: cannot read {path} ({type(error).__name__}: {error}); the file "
                           "is truncated or not safetensors: download it again.") from None
@@ -526,7 +528,7 @@ def load_pretrained(source: str, *, cache_dir=None) -> nnx.Module:
   family = FAMILIES[model_type]
   files = _weight_files(directory)
   return cached_conversion(
-      source, [directory / "config.json", *files], nnx.eval_shape(lambda: family.build(config)),
+      source, [directory / "config.json", *files], eval_shape(lambda: family.build(config)),
       lambda abstract: load_into(abstract, _read_all(files, source), model_name=source, renames=family.renames,
                                  ignore=_ALWAYS_IGNORED + family.ignore, source=", ".join(str(f) for f in files)),
       cache_dir)

@@ -14,6 +14,7 @@ import numpy as np
 from etils import epath
 from flax import nnx
 
+from zoo.abstract import eval_shape
 from zoo.architectures.clip import CLIP, TextConfig
 from zoo.architectures.clip_resnet import ClipResNetConfig
 from zoo.architectures.vit import ViTConfig
@@ -123,7 +124,7 @@ def load_openai_clip(source: str, *, act: str = "quick_gelu", cache_dir=None) ->
   resnet = isinstance(vision, ClipResNetConfig)
   renames = ((r"^visual\.stem_conv1\.", "vision.conv1."),) + RENAMES if resnet else RENAMES
   return cached_conversion(
-      f"{source}:{act}", [file], nnx.eval_shape(lambda: CLIP(vision, text, rngs=nnx.Rngs(0))),
+      f"{source}:{act}", [file], eval_shape(lambda: CLIP(vision, text, rngs=nnx.Rngs(0))),
       lambda abstract: load_into(abstract, _as_torch_layout(read_safetensors(file, source), resnet),
                                  model_name=source, renames=renames, ignore=(r"^attn_mask$",), source=str(file)),
       cache_dir)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from flax import nnx
 
+from zoo.abstract import eval_shape
 from zoo.architectures.densenet import DenseNet, DenseNetConfig
 from zoo.architectures.inception import InceptionV3
 from zoo.architectures.resnet import ResNet, ResNetConfig
@@ -35,7 +36,7 @@ _TRAINING_ONLY_ARGS = frozenset({"drop_rate", "drop_path_rate", "drop_block_rate
 @dataclasses.dataclass(frozen=True)
 class TimmFamily:
   """How timm architectures become an nnx module: ``build(architecture, config)`` (config =
-  the export's config.json; called under nnx.eval_shape), regex ``renames`` from timm tensor
+  the export's config.json; called under zoo.abstract.eval_shape), regex ``renames`` from timm tensor
   names to nnx dotted paths (as :mod:`zoo.converters.mapping` expects) and names to ``ignore``."""
   build: Callable[[str, dict], nnx.Module]
   renames: tuple[tuple[str, str], ...]
@@ -262,7 +263,7 @@ def load_timm(source: str, *, cache_dir=None) -> nnx.Module:
   family = family_of(architecture, source)
   files = _weight_files(directory)
   try:
-    abstract = nnx.eval_shape(lambda: family.build(architecture, config))
+    abstract = eval_shape(lambda: family.build(architecture, config))
   except ConversionError as error:  # say which checkpoint asked for the unsupported configuration
     raise ConversionError(f"{source!r}: {error}") from None
   model_name = f"{source} ({architecture})"
