@@ -139,7 +139,8 @@ def test_headless_row_gets_a_fitted_probe_head_cached_on_what_made_it(lab, capsy
 
   # Same config again: the head comes from the cache, nothing is refitted or recomputed.
   located, output = evaluate(tmp_path, capsys)
-  assert "cached linear probe" in output and "fitting its linear probe" not in output and "weights changed" not in output
+  assert "cached linear probe" in output and "fitting its linear probe" not in output
+  assert "weights changed" not in output
   assert located["lp.headless"].key == row["training_key"] and located["lp.headless"].provenance == training
 
   # Other backbone weights under the same name: a new head, and the run says why.
