@@ -85,10 +85,11 @@ def _hf_module(model_type: str, classifier: str | None, config: dict, rngs=None)
 
 def _timm_row(tag, top1, size, crop, interpolation, *, name=None, architecture=None, norm=_IMAGENET, license=APACHE,
               paper, **fields):
-  """A timm checkpoint ``arch.tag``; preprocessing and top-1 as in timm's results table."""
+  """A timm checkpoint ``arch.tag``; preprocessing (with torchvision's size and offset rules, as
+  timm's eval transform) and top-1 as in timm's results table."""
   arch = tag.split(".")[0]
   return _row(name or tag, functools.partial(_timm_module, arch), "timm", f"timm/{tag}",
-              Preprocessing(size, crop, interpolation, **norm), architecture=architecture or arch, top1=top1,
+              Preprocessing(size, crop, interpolation, **norm, torchvision_sizes=True), architecture=architecture or arch, top1=top1,
               license=license, paper=paper, top1_source=_TIMM_CSV.format(size, crop, interpolation), **fields)
 
 
