@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import struct
 from pathlib import Path
 
@@ -188,6 +189,17 @@ class TfdsSource:
     image = np.asarray(record[self._image_key])
     return {"image": image if image.ndim == 3 else image[..., None], "label": label, "id": self._stable_id(index)}
 
+  def id_ranges(self) -> list[tuple[int, int]]:
+    """The stable ids of this source as [start, stop) ranges."""
+    return [(first, first + size) for first, size in self._pieces]
+
+  def record_bytes(self, indices) -> list[bytes]:
+    """The serialized records at ``indices``, undecoded (for content hashes without decoding images)."""
+    raw = getattr(self._source, "data_source", None)
+    if raw is None:
+      raise AttributeError("this TFDS data source exposes no raw records")
+    return list(raw.__getitems__([int(i) for i in indices]))
+
   def _stable_id(self, index: int) -> int:
     for first_id, size in self._pieces:
       if index < size:
@@ -213,6 +225,59 @@ def load_source(dataset: str, split: str, data_dir=None):
         raise
       return TfdsSource(dataset, split, data_dir)
   return TfdsSource(dataset, split, data_dir)
+
+
+def id_ranges(source) -> list[tuple[int, int]]:
+  """The stable example ids of ``source`` as sorted, merged [start, stop) ranges."""
+  if hasattr(source, "id_ranges"):
+    ranges = sorted(source.id_ranges())
+  else:
+    ids = np.unique(np.asarray(source.ids, np.int64))
+    breaks = np.flatnonzero(np.diff(ids) != 1) + 1
+    ranges = [(int(run[0]), int(run[-1]) + 1) for run in np.split(ids, breaks) if run.size]
+  merged: list[tuple[int, int]] = []
+  for start, stop in ranges:
+    if merged and start <= merged[-1][1]:
+      merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
+    else:
+      merged.append((start, stop))
+  return merged
+
+
+def shared_examples(a, b) -> int:
+  """How many stable example ids sources ``a`` and ``b`` (of one dataset) have in common."""
+  return sum(max(0, min(stop_a, stop_b) - max(start_a, start_b))
+             for start_a, stop_a in id_ranges(a) for start_b, stop_b in id_ranges(b))
+
+
+def content_sha256(source, batch_size: int = 1024) -> str:
+  """sha256 of everything a source serves: every example's id, label and image, in order
+  (TFDS sources hash their serialized records, so no image is decoded). Other files under
+  the same dataset and split name give another hash."""
+  digest = hashlib.sha256()
+  digest.update(f"{type(source).__name__}:{len(source)};".encode())
+  if isinstance(source, ArraySource):
+    for array in (source.images, np.asarray(source.labels, np.int64), np.asarray(source.ids, np.int64)):
+      digest.update(f"{array.dtype.str}{array.shape}".encode())
+      digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+  for start in range(0, len(source), batch_size):
+    indices = range(start, min(start + batch_size, len(source)))
+    try:
+      records = source.record_bytes(indices)
+    except AttributeError:
+      records = None
+    if records is not None:
+      for index, record in zip(indices, records):
+        digest.update(f"{source._stable_id(index)}:{len(record)};".encode())
+        digest.update(bytes(record))
+      continue
+    for index in indices:
+      example = source[index]
+      image = np.ascontiguousarray(example["image"])
+      digest.update(f"{example['id']}:{np.asarray(example['label']).tolist()}:{image.dtype.str}{image.shape};".encode())
+      digest.update(image.tobytes())
+  return digest.hexdigest()
 
 
 def as_arrays(source) -> tuple[np.ndarray, np.ndarray]:

@@ -190,3 +190,53 @@ def logistic_probe(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=None,
       "refit_iterations": int(refit_iterations),
       "params": best_params,
   }
+
+
+def fit_linear_head(x, labels, num_classes: int, l2_grid=None, *, validation_fraction: float = 0.2, seed: int = 0,
+                    max_iterations: int = 1000, tolerance: float = 1e-5) -> dict:
+  """A classifier head for frozen features by the Kornblith protocol, on one labelled set.
+
+  A seeded random ``validation_fraction`` of (x, labels) is held out; every strength of
+  ``l2_grid`` (default the 45-value Kornblith grid) is fitted on the rest, the best
+  held-out accuracy chooses λ (ties → the stronger), and the probe is refitted on all
+  examples (:func:`logistic_probe`). The standardisation is folded into the head, so
+  for raw features x the logits are ``x @ weights + bias``:
+
+    weights = W / σ[:, None],  bias = b − (μ / σ) @ W
+
+  with μ, σ the per-feature mean and std of all examples (as :func:`standardize`).
+
+  Returns:
+    dict with ``weights`` float32[D, num_classes], ``bias`` float32[num_classes], ``l2``,
+    ``l2_grid``, ``val_accuracy`` (per strength), ``num_train``, ``num_val``.
+  Raises:
+    ValueError: bad features or labels, a validation_fraction outside (0, 1), or a class
+      of ``num_classes`` with no example among the training part.
+  """
+  x = _checks.features(x, "x")
+  labels = _checks.labels(labels, x.shape[0], "labels", "x")
+  if not 0 < validation_fraction < 1:
+    raise ValueError(f"validation_fraction must be in (0, 1); got {validation_fraction}.")
+  if labels.min() < 0 or labels.max() >= num_classes:
+    raise ValueError(f"labels must be class ids in [0, {num_classes}); got [{labels.min()}, {labels.max()}].")
+  order = np.random.default_rng(seed).permutation(len(labels))
+  num_val = int(round(len(labels) * validation_fraction))
+  if not 0 < num_val < len(labels):
+    raise ValueError(f"{len(labels)} examples cannot be split {1 - validation_fraction:g}/{validation_fraction:g} "
+                     "into train and validation parts; use more examples.")
+  val, train = order[:num_val], order[num_val:]
+  missing = np.setdiff1d(np.arange(num_classes), labels[train])
+  if missing.size:
+    raise ValueError(f"classes {missing[:10].tolist()} ({missing.size} of {num_classes}) have no example in the "
+                     "probe's training part; use a larger or class-balanced probe split.")
+  fitted = logistic_probe(x[train], labels[train], x[val], labels[val], x[val], labels[val], l2_grid,
+                          max_iterations=max_iterations, tolerance=tolerance, refit=True)
+  weights, bias = fitted["params"]
+  x_all = jnp.asarray(np.concatenate([x[train], x[val]]), jnp.float32)   # the refit's standardisation
+  mean, std = x_all.mean(0), x_all.std(0)
+  std = jnp.where(std < 1e-8, 1.0, std)
+  folded_weights = weights / std[:, None]
+  folded_bias = bias - (mean / std) @ weights
+  return {"weights": np.asarray(folded_weights, np.float32), "bias": np.asarray(folded_bias, np.float32),
+          "l2": fitted["l2"], "l2_grid": fitted["l2_grid"], "val_accuracy": fitted["val_accuracy"],
+          "num_train": int(len(train)), "num_val": int(num_val)}

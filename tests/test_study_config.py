@@ -77,7 +77,8 @@ def test_set_parses_strictly_by_the_fields_type():
     (GOOD, ["zero_shot_class_names=wordnet"], "config field 'zero_shot_class_names'"),
     (GOOD, ["exclude_models=cnn.s0"], "config field 'base': 'cnn.s0' is not among the models ['mlp.s0']"),
     (GOOD, ["catalog=paper", "zoo_modules=zoo.catalogs.paper", "models=resnet50.base,dino_*", "base=resnet50.base"],
-     "config field 'models': ['dino_vitb16.in1k', 'dino_vits16.in1k'] have no classifier (head 'linear-probe')"),
+     "config field 'linear_probe.split': ['dino_vitb16.in1k', 'dino_vits16.in1k'] have no classifier (head "
+     "'linear-probe')"),
     ("return ml_collections.ConfigDict(dict(downstream=dict(datset='voc/2007')))", [],
      "config field 'downstream.datset'"),
     # Splits of one dataset must not share examples (sizes of fashion_mnist known: 60,000 / 10,000).
@@ -145,10 +146,11 @@ def test_split_overlap_on_a_dataset_of_unknown_size():
   config_lib.check_disjoint_splits(config, config_lib.validate(config))
 
 
-def test_the_paper_config_leaves_out_seed_slots_and_headless_rows():
+def test_the_paper_config_leaves_out_seed_slots_and_probes_headless_rows():
   import zoo
   config, _ = config_lib.load("paper.py")
   names = config_lib.validate(config)
   assert names[0] == "resnet50.base" and len(names) >= 60
-  assert {zoo.get(n).head for n in names} == {"classifier", "zero-shot"}
+  assert {zoo.get(n).head for n in names} == {"classifier", "zero-shot", "linear-probe"}
+  assert config.linear_probe.split == "train[:50000]" and config.calibration_split == "train[-10000:]"
   assert not [n for n in names if n.startswith("resnet50.tv_seed")]

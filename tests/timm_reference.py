@@ -13,7 +13,8 @@ model.safetensors) to out_dir/name, with ``images.npy`` (NHWC float32), ``logits
 For each shapes entry: the state-dict tensor shapes of the default model (built on the
 meta device, no memory), in out_dir/shapes.json. For each transforms entry: a random uint8
 image of height × width and timm's evaluation transform of it
-(``timm.data.create_transform(**data_config)``), as out_dir/transforms/name_{in,out}.npy (HWC).
+(``timm.data.create_transform(**data_config)``, or of the data config timm resolves for a
+``pretrained`` tag), as out_dir/transforms/name_{in,out}.npy (HWC).
 """
 
 import json
@@ -108,9 +109,19 @@ def shapes(architectures: list[str]) -> dict[str, dict[str, list[int]]]:
 
 
 def transform_case(case: dict, out_dir: str) -> None:
+  """A case with ``pretrained`` (a timm tag, e.g. "resnet50.a1_in1k") uses the data config timm
+  resolves from that tag's registered pretrained config at its test size (``resolve_data_config(...,
+  use_test_size=True)``: what timm's results tables are measured at), written to
+  name_config.json; otherwise the case's own data-config fields."""
   from PIL import Image
-  from timm.data import create_transform
-  config = {k: v for k, v in case.items() if k not in ("name", "height", "width")}
+  from timm.data import create_transform, resolve_data_config
+  config = {k: v for k, v in case.items() if k not in ("name", "height", "width", "pretrained")}
+  if "pretrained" in case:
+    pretrained_cfg = timm.models.get_pretrained_cfg(case["pretrained"]).to_dict()
+    config = resolve_data_config(pretrained_cfg=pretrained_cfg, use_test_size=True)
+    os.makedirs(os.path.join(out_dir, "transforms"), exist_ok=True)
+    with open(os.path.join(out_dir, "transforms", f"{case['name']}_config.json"), "w") as handle:
+      json.dump(config, handle)
   image = np.random.default_rng(len(case["name"])).integers(0, 256, (case["height"], case["width"], 3), np.uint8)
   out = create_transform(**config, is_training=False)(Image.fromarray(image))
   directory = os.path.join(out_dir, "transforms")

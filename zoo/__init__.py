@@ -10,6 +10,7 @@ from zoo.converters.openai_clip import load_openai_clip
 from zoo.converters.timm import load_timm, timm_preprocessing
 from zoo.loading import WeightsUnavailable, build, load, save_weights
 from zoo.preprocessing import Preprocessing
+from zoo.architectures.linear_probe import LinearProbeHead
 from zoo.architectures.prompts import IMAGENET_TEMPLATES
 from zoo.architectures.zero_shot import ZeroShotClassifier, zero_shot_classifier, zero_shot_weights
 from zoo.registry import (CATEGORIES, ModelEntry, WeightSource, base_of, get, list_models, pair_category, register,

@@ -31,7 +31,9 @@ class Preprocessing:
   channels: 1 or 3 (grey images are repeated to 3 channels when 3 are asked for);
   crop_mode: center | squash | border (timm's crop_mode); torchvision_sizes: sizes as timm's
   torchvision transforms compute them (target ⌊resolution / crop_fraction⌋, the long side
-  truncated, crop offsets rounded; else rounded target and long side, offsets floored)."""
+  truncated, crop offsets rounded; else rounded target and long side, offsets floored);
+  transformers_sizes: sizes as transformers' image processors compute them (target
+  ⌊resolution / crop_fraction⌋, the long side truncated, crop offsets floored)."""
   resolution: int
   crop_fraction: float = 1.0
   interpolation: str = "bilinear"
@@ -40,6 +42,7 @@ class Preprocessing:
   channels: int = 1
   crop_mode: str = "center"
   torchvision_sizes: bool = False
+  transformers_sizes: bool = False
 
   def __post_init__(self):
     if self.interpolation not in _METHODS:
@@ -48,10 +51,12 @@ class Preprocessing:
       raise ValueError(f"crop_fraction must be in (0, 1]; got {self.crop_fraction}.")
     if self.crop_mode not in _CROP_MODES:
       raise ValueError(f"crop_mode must be one of {_CROP_MODES}; got {self.crop_mode!r}.")
+    if self.torchvision_sizes and self.transformers_sizes:
+      raise ValueError("torchvision_sizes and transformers_sizes are two rules for the same sizes; set one.")
 
   def _scale_size(self) -> int:
     size = self.resolution / self.crop_fraction
-    return math.floor(size) if self.torchvision_sizes else round(size)
+    return math.floor(size) if self.torchvision_sizes or self.transformers_sizes else round(size)
 
   def _resized_size(self, height: int, width: int) -> tuple[int, int]:
     """(height, width) after the resize step (before crop or pad)."""
@@ -61,7 +66,7 @@ class Preprocessing:
     if self.crop_mode == "border":  # longest side to the target, aspect kept (timm's ResizeKeepRatio)
       ratio = max(height / short, width / short)
       return max(1, round(height / ratio)), max(1, round(width / ratio))
-    if self.torchvision_sizes:  # torchvision's Resize(int): short side exact, long side truncated
+    if self.torchvision_sizes or self.transformers_sizes:  # Resize(int): short side exact, long side truncated
       if height <= width:
         return short, int(short * width / height)
       return int(short * height / width), short

@@ -20,6 +20,7 @@ BUILTIN = Path(__file__).parent / "configs"
 DEFAULT_CONFIG = f"{BUILTIN / 'fashion_mnist.py'}:default"
 PRECISIONS = ("float32", "bfloat16")
 LOGITS_DTYPES = ("float32", "float16", "bfloat16")
+LINEAR_PROBE_L2_GRID = tuple(float(10.0 ** (-6 + 11 * i / 44)) for i in range(45))  # Kornblith et al.: 1e-6 … 1e5
 
 
 class ConfigError(ValueError):
@@ -78,6 +79,13 @@ def defaults() -> ml_collections.ConfigDict:
       # Downstream linear evaluation (Fig. 7); dataset "" = none.
       "downstream": ml_collections.ConfigDict({"dataset": "", "train_split": "train", "val_split": "validation",
                                                "test_split": "test"}),
+      # The classifier of rows without one (head "linear-probe": DINO, DINOv2, MAE, ...): a
+      # Kornblith-protocol probe (launch.study.probe_head) fitted on ``split`` of ``dataset``, a
+      # labelled slice disjoint from every analysed split ("" = none: such rows are refused). A
+      # seeded ``validation_fraction`` of it chooses the L2 strength among ``l2_grid``, then the
+      # probe is refitted on all of it with at most ``iterations`` L-BFGS steps.
+      "linear_probe": ml_collections.ConfigDict({"split": "", "l2_grid": LINEAR_PROBE_L2_GRID, "iterations": 1000,
+                                                 "validation_fraction": 0.2, "seed": 0}),
   })
 
 
@@ -318,10 +326,11 @@ def resolve_models(config) -> list[str]:
   chosen = [n for n in names if any(fnmatch.fnmatchcase(n, p) for p in patterns)
             and not any(fnmatch.fnmatchcase(n, p) for p in excluded)]
   probed = [n for n in chosen if zoo.get(n).head == "linear-probe"]
-  if probed:
-    _fail(f"config field 'models': {probed} have no classifier (head 'linear-probe') and the study does not fit "
-          "their probe yet; remove them with exclude_models (their embeddings can be probed with "
-          "python -m launch.probe).")
+  if probed and not config.linear_probe.split:
+    _fail(f"config field 'linear_probe.split': {probed} have no classifier (head 'linear-probe') and the study fits "
+          "one on a labelled train slice of the dataset; set linear_probe.split (e.g. --set "
+          "linear_probe.split='train[:50000]', disjoint from calibration_split and test_split) or remove them with "
+          "exclude_models.")
   if config.base not in chosen:
     _fail(f"config field 'base': {config.base!r} is not among the models {chosen}; set base to one of them or add "
           "it to models.")
@@ -350,6 +359,7 @@ def validate(config) -> list[str]:
   if config.diversity_ranking not in probes.DIVERSITY_RANKINGS:
     _fail(f"config field 'diversity_ranking': {config.diversity_ranking!r} is not one of "
           f"{list(probes.DIVERSITY_RANKINGS)}.")
+  _check_linear_probe(config.linear_probe)
   class_groups(config.class_groups)
   _check_dataset("dataset", config.dataset)
   for field in SPLIT_FIELDS:
@@ -363,6 +373,20 @@ def validate(config) -> list[str]:
   names = resolve_models(config)
   check_disjoint_splits(config, names)
   return names
+
+
+def _check_linear_probe(probe) -> None:
+  """The linear_probe sub-config's settings (its split's disjointness needs the data: see
+  launch.study.probe_head.check_disjoint)."""
+  if probe.split:
+    _check_split("linear_probe.split", probe.split)
+  if probe.iterations < 1:
+    _fail(f"config field 'linear_probe.iterations' must be >= 1; got {probe.iterations}.")
+  if not 0 < probe.validation_fraction < 1:
+    _fail(f"config field 'linear_probe.validation_fraction' must be in (0, 1); got {probe.validation_fraction}.")
+  if not probe.l2_grid or min(probe.l2_grid) < 0:
+    _fail(f"config field 'linear_probe.l2_grid' must hold at least one non-negative L2 strength; got "
+          f"{probe.l2_grid}.")
 
 
 def class_groups(text: str) -> list[tuple[str, int, int]]:

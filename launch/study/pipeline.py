@@ -24,7 +24,7 @@ import numpy as np
 
 import zoo
 from launch import data, store
-from launch.study import analysis, config as config_lib, report, verdicts, zoo_stage
+from launch.study import analysis, config as config_lib, probe_head, report, verdicts, zoo_stage
 from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
 from zoo.loading import weights_sha256
@@ -77,6 +77,7 @@ def evaluate_all(config, names: list[str], located: dict, store_dir: Path, sourc
   """Evaluates every model on every split into the store; returns each model's weight hash."""
   from launch import runner
   hashes = {}
+  heads = probe_head.ProbeHeads(config, sources.get(probe_head.ROLE), store_dir.parent)  # <cache>/linear_probe
   for index, name in enumerate(names):
     entry = zoo.get(name)
     try:
@@ -86,6 +87,10 @@ def evaluate_all(config, names: list[str], located: dict, store_dir: Path, sourc
                         "checkpoints of rows the study does not train).") from None
     if entry.head == "zero-shot":
       model = zero_shot_head(config, entry, model, located[name].zoo_dir, sources["test"])
+    if entry.head == "linear-probe":
+      model, located[name].key, located[name].provenance = heads.attach(entry, model, f"[{index + 1}/{len(names)}] "
+                                                                         f"{name}")
+      located[name].origin = probe_head.ORIGIN
     hashes[name] = weights_sha256(model)
     for role, dataset, split in splits_of(config):
       source = sources[role]
@@ -282,6 +287,7 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
     check_writable(out)
   cache = Path(cache_dir).expanduser() if cache_dir else default_cache()
   sources = _sources(config)
+  sources.update(probe_head.probe_sources(config, names, sources, splits_of(config)))
   say(f"overlap study: {config.name}, {len(names)} models (base {names[0]}), {jax.device_count()} devices, "
       f"cache {cache}")
   stage = _Stages()

@@ -41,6 +41,11 @@ from zoo.registry import ModelEntry, Provenance, WeightSource, register, set_bas
 _HALF = dict(mean=(0.5,) * 3, std=(0.5,) * 3, channels=3)
 _IMAGENET = dict(mean=IMAGENET_MEAN, std=IMAGENET_STD, channels=3)
 _CLIP_NORM = dict(mean=(0.48145466, 0.4578275, 0.40821073), std=(0.26862954, 0.26130258, 0.27577711), channels=3)
+# transformers rows: sizes as the checkpoint's image processor computes them (the long side
+# truncated, crop offsets floored); processors that resize to (height, width) squash the image.
+# tests/test_zoo_preprocessing_parity.py checks each row against its published processor.
+_HF = dict(transformers_sizes=True)
+_HF_SQUASH = dict(transformers_sizes=True, crop_mode="squash")
 IN1K, IN21K, WIT = "imagenet-1k", "imagenet-21k", "wit-400m"
 SUPERVISED, CONTRASTIVE = "supervised", "contrastive image-text"
 _TIMM_CSV = "timm results-imagenet.csv ({} px, crop {}, {})"
@@ -80,10 +85,11 @@ def _hf_module(model_type: str, classifier: str | None, config: dict, rngs=None)
 
 def _timm_row(tag, top1, size, crop, interpolation, *, name=None, architecture=None, norm=_IMAGENET, license=APACHE,
               paper, **fields):
-  """A timm checkpoint ``arch.tag``; preprocessing and top-1 as in timm's results table."""
+  """A timm checkpoint ``arch.tag``; preprocessing (with torchvision's size and offset rules, as
+  timm's eval transform) and top-1 as in timm's results table."""
   arch = tag.split(".")[0]
   return _row(name or tag, functools.partial(_timm_module, arch), "timm", f"timm/{tag}",
-              Preprocessing(size, crop, interpolation, **norm), architecture=architecture or arch, top1=top1,
+              Preprocessing(size, crop, interpolation, **norm, torchvision_sizes=True), architecture=architecture or arch, top1=top1,
               license=license, paper=paper, top1_source=_TIMM_CSV.format(size, crop, interpolation), **fields)
 
 
@@ -128,7 +134,7 @@ for _tag, _top1, _size, _crop, _interp, _paper in (
   _timm_row(f"resnet50.{_tag}_in1k", _top1, _size, _crop, _interp, architecture="resnet50", hparams={"recipe": _tag},
             license=BSD3 if _tag == "tv2" else APACHE, paper=_paper)
 _row("resnet50.hf_microsoft", _module(ResNet, ResNetConfig), "huggingface", "microsoft/resnet-50",
-     Preprocessing(224, 0.875, "bicubic", **_IMAGENET), architecture="resnet50",
+     Preprocessing(224, 0.875, "bicubic", **_IMAGENET, **_HF), architecture="resnet50",
      hparams={"recipe": "microsoft/resnet-50 (not stated)"}, license=APACHE, paper=TORCHVISION,
      note="transformers' ResNet-50 v1.5; its card does not state the recipe, so it is its own recipe here")
 
@@ -165,10 +171,12 @@ for _tag, _top1, _size, _crop, _interp, _paper, _license, _norm in (
 
 DEIT = "Touvron et al. 2021, Training data-efficient image transformers (DeiT), Table 7"
 _row("deit_tiny.in1k", _vit(**_TINY), "huggingface", "facebook/deit-tiny-patch16-224",
-     Preprocessing(224, 0.875, "bicubic", **_IMAGENET), architecture="vit_tiny16", top1=72.2, license=APACHE,
+     Preprocessing(224, 0.875, "bicubic", **_IMAGENET, **_HF_SQUASH), architecture="vit_tiny16", top1=72.2,
+     license=APACHE,
      paper=DEIT, top1_source=DEIT)
 _row("deit_small.in1k", _vit(**_SMALL), "huggingface", "facebook/deit-small-patch16-224",
-     Preprocessing(224, 0.875, "bicubic", **_IMAGENET), architecture="vit_small16", top1=79.8, license=APACHE,
+     Preprocessing(224, 0.875, "bicubic", **_IMAGENET, **_HF_SQUASH), architecture="vit_small16", top1=79.8,
+     license=APACHE,
      paper=DEIT, top1_source=DEIT)
 _row("efficientnet_b0.in1k", _module(EfficientNet, EfficientNetConfig), "huggingface", "google/efficientnet-b0",
      Preprocessing(224, 0.875, "bicubic", **_IMAGENET), architecture="efficientnet_b0", top1=77.1, license=APACHE,
@@ -184,29 +192,30 @@ _row("mixer_b16.in1k", _module(MlpMixer, MixerConfig), "npz", "gs://mixer_models
      paper=MIXER, top1_source="MLP-Mixer paper, ImageNet-1k only")
 _row("convnext_tiny.in1k", functools.partial(_hf_module, "convnext", "ConvNextForImageClassification",
                                              {"depths": [3, 3, 9, 3], "hidden_sizes": [96, 192, 384, 768]}),
-     "huggingface", "facebook/convnext-tiny-224", Preprocessing(224, 0.875, "bicubic", **_IMAGENET),
+     "huggingface", "facebook/convnext-tiny-224", Preprocessing(224, 0.875, "bicubic", **_IMAGENET, **_HF),
      architecture="convnext_tiny", top1=82.1, license=APACHE, paper="Liu et al. 2022, A ConvNet for the 2020s",
      top1_source="ConvNeXt paper, Table 1")
 _row("swin_tiny.in1k", functools.partial(_hf_module, "swin", "SwinForImageClassification",
                                          {"embed_dim": 96, "depths": [2, 2, 6, 2], "num_heads": [3, 6, 12, 24],
                                           "window_size": 7, "image_size": 224}),
-     "huggingface", "microsoft/swin-tiny-patch4-window7-224", Preprocessing(224, 1.0, "bicubic", **_IMAGENET),
+     "huggingface", "microsoft/swin-tiny-patch4-window7-224",
+     Preprocessing(224, 1.0, "bicubic", **_IMAGENET, **_HF_SQUASH),
      architecture="swin_tiny", top1=81.2, license=APACHE, paper="Liu et al. 2021, Swin Transformer",
      top1_source="Swin paper, Table 1")
 _row("regnet_y_040.in1k", functools.partial(_hf_module, "regnet", "RegNetForImageClassification",
                                             {"depths": [2, 6, 12, 2], "hidden_sizes": [128, 192, 512, 1088],
                                              "groups_width": 64, "layer_type": "y"}),
-     "huggingface", "facebook/regnet-y-040", Preprocessing(224, 0.875, "bilinear", **_IMAGENET),
+     "huggingface", "facebook/regnet-y-040", Preprocessing(224, 0.875, "bicubic", **_IMAGENET, **_HF),
      architecture="regnet_y_040", license=APACHE, paper="Radosavovic et al. 2020, Designing Network Design Spaces",
      note="RegNetY-4.0GF; its card states no top-1")
 
 # Framework: ImageNet-1k, another objective (distillation, adversarial, self-supervised then probed/fine-tuned).
 _row("deit_tiny_distilled.in1k", _vit(**_TINY, distillation_token=True, distilled_head=True), "huggingface",
-     "facebook/deit-tiny-distilled-patch16-224", Preprocessing(224, 0.875, "bicubic", **_IMAGENET),
+     "facebook/deit-tiny-distilled-patch16-224", Preprocessing(224, 0.875, "bicubic", **_IMAGENET, **_HF_SQUASH),
      objective="distillation", architecture="vit_tiny16", top1=74.5, license=APACHE, paper=DEIT, top1_source=DEIT,
      note="the paper's likely 'model trained with distillation'")
 _row("deit_small_distilled.in1k", _vit(**_SMALL, distillation_token=True, distilled_head=True), "huggingface",
-     "facebook/deit-small-distilled-patch16-224", Preprocessing(224, 0.875, "bicubic", **_IMAGENET),
+     "facebook/deit-small-distilled-patch16-224", Preprocessing(224, 0.875, "bicubic", **_IMAGENET, **_HF_SQUASH),
      objective="distillation", architecture="vit_small16", top1=81.2, license=APACHE, paper=DEIT, top1_source=DEIT)
 _timm_row("inception_v3.tf_adv_in1k", 77.592, 299, 0.875, "bicubic", norm=_HALF, objective="adversarial training",
           paper="Kurakin et al. 2017, Adversarial Machine Learning at Scale",
@@ -226,12 +235,12 @@ _row("data2vec_vitb16.in1k_ft", functools.partial(_hf_module, "data2vec-vision",
                                                   "Data2VecVisionForImageClassification",
                                                   {"use_relative_position_bias": True, "use_mean_pooling": True,
                                                    "layer_scale_init_value": 0.1}),
-     "huggingface", "facebook/data2vec-vision-base-ft1k", Preprocessing(224, 1.0, "bicubic", **_HALF),
+     "huggingface", "facebook/data2vec-vision-base-ft1k", Preprocessing(224, 1.0, "bicubic", **_HALF, **_HF_SQUASH),
      objective="data2vec, then fine-tuned", architecture="beit_base16", top1=84.2, license=APACHE,
      paper="Baevski et al. 2022, data2vec", top1_source="data2vec paper, Table 1")
 _row("convnextv2_tiny.fcmae_ft_in1k", functools.partial(_hf_module, "convnextv2", "ConvNextV2ForImageClassification",
                                                         {"depths": [3, 3, 9, 3], "hidden_sizes": [96, 192, 384, 768]}),
-     "huggingface", "facebook/convnextv2-tiny-1k-224", Preprocessing(224, 0.875, "bicubic", **_IMAGENET),
+     "huggingface", "facebook/convnextv2-tiny-1k-224", Preprocessing(224, 0.875, "bicubic", **_IMAGENET, **_HF),
      objective="masked autoencoding (FCMAE), then fine-tuned", architecture="convnextv2_tiny", top1=83.0,
      license=APACHE, paper="Woo et al. 2023, ConvNeXt V2", top1_source="ConvNeXt V2 paper, Table 10")
 
@@ -263,11 +272,12 @@ _timm_row("vit_tiny_patch16_224.augreg_in21k_ft_in1k", 75.454, 224, 0.9, "bicubi
 _timm_row("mixer_b16_224.goog_in21k_ft_in1k", 76.602, 224, 0.875, "bicubic", norm=_HALF, data=IN21K,
           architecture="mixer_b16", paper=MIXER, note="in the paper's 74-78 % candidate list")
 _row("vit_b16.in21k_ft_in1k", _vit(), "huggingface", "google/vit-base-patch16-224",
-     Preprocessing(224, 1.0, "bilinear", **_HALF), data=IN21K, architecture="vit_base16", license=APACHE,
+     Preprocessing(224, 1.0, "bilinear", **_HALF, **_HF_SQUASH), data=IN21K, architecture="vit_base16", license=APACHE,
      paper="Dosovitskiy et al. 2021, An Image is Worth 16x16 Words", note="original ViT-B/16")
 BIT = "Kolesnikov et al. 2020, Big Transfer (BiT)"
 _row("bit_m_r50x1.in21k_ft_in1k", _module(BiT, BitConfig), "huggingface", "google/bit-50",
-     Preprocessing(448, 1.0, "bilinear", **_HALF), data=IN21K, architecture="bit_r50x1", top1=80.3, license=APACHE,
+     Preprocessing(448, 1.0, "bilinear", **_HALF, **_HF), data=IN21K, architecture="bit_r50x1", top1=80.3,
+     license=APACHE,
      paper=BIT, top1_source="timm results-imagenet.csv, resnetv2_50x1_bit.goog_in21k_ft_in1k (448 px)",
      note="BiT-M; high-accuracy start, substitute for the paper's BiT-1k (JFT, 82.9 %), which is not public")
 SEMI_WEAK = "Yalniz et al. 2019, Billion-scale semi-supervised learning"
@@ -282,20 +292,20 @@ _clip_b32 = lambda rngs: CLIP(ViTConfig(patch_size=32, pre_norm=True, patch_bias
                               TextConfig(), rngs=rngs)
 _CLIP = dict(objective=CONTRASTIVE, data=WIT, license=MIT, paper=CLIP_PAPER, head="zero-shot")
 _row("clip_vit_b32.zeroshot", _clip_b32, "huggingface", "openai/clip-vit-base-patch32",
-     Preprocessing(224, 1.0, "bicubic", **_CLIP_NORM), architecture="vit_base32", top1=63.2,
+     Preprocessing(224, 1.0, "bicubic", **_CLIP_NORM, **_HF), architecture="vit_base32", top1=63.2,
      top1_source="CLIP paper, Table 11 (zero-shot, 80 prompts)",
      note="the paper's CLIP-S-ZeroShot (63.3 %); its linear-probe CLIP-S (75.7 %) is a probe on this embedding",
      **_CLIP)
 _row("clip_vit_b16.zeroshot", lambda rngs: CLIP(
     ViTConfig(patch_size=16, pre_norm=True, patch_bias=False, hidden_act="quick_gelu", layer_norm_eps=1e-5,
               projection_dim=512, num_classes=0), TextConfig(), rngs=rngs),
-     "huggingface", "openai/clip-vit-base-patch16", Preprocessing(224, 1.0, "bicubic", **_CLIP_NORM),
+     "huggingface", "openai/clip-vit-base-patch16", Preprocessing(224, 1.0, "bicubic", **_CLIP_NORM, **_HF),
      architecture="vit_base16", top1=68.3, top1_source="CLIP paper, Table 11 (zero-shot)", **_CLIP)
 _row("clip_vit_l14.zeroshot", lambda rngs: CLIP(
     ViTConfig(patch_size=14, **_LARGE, pre_norm=True, patch_bias=False, hidden_act="quick_gelu",
               layer_norm_eps=1e-5, projection_dim=768, num_classes=0),
     TextConfig(hidden_size=768, intermediate_size=3072, num_attention_heads=12, projection_dim=768), rngs=rngs),
-     "huggingface", "openai/clip-vit-large-patch14", Preprocessing(224, 1.0, "bicubic", **_CLIP_NORM),
+     "huggingface", "openai/clip-vit-large-patch14", Preprocessing(224, 1.0, "bicubic", **_CLIP_NORM, **_HF),
      architecture="vit_large14", top1=75.3, top1_source="CLIP paper, Table 11 (zero-shot)",
      note="the paper's high-accuracy CLIP-L (85.1 % with an L-BFGS probe on its embedding)", **_CLIP)
 _row("clip_rn50.zeroshot", lambda rngs: CLIP(ClipResNetConfig(), TextConfig(eos_token_id=2, projection_dim=1024),
@@ -309,19 +319,19 @@ _row("clip_vit_b32.laion2b", _clip_b32, "openai_clip", "laion/CLIP-ViT-B-32-laio
      paper="Cherti et al. 2023, Reproducible scaling laws for contrastive language-image learning (OpenCLIP)",
      top1_source="open_clip results table (zero-shot)")
 _row("siglip_b16.webli", functools.partial(_hf_module, "siglip", None, {"vision_config": {}, "text_config": {}}),
-     "huggingface", "google/siglip-base-patch16-224", Preprocessing(224, 1.0, "bicubic", **_HALF),
+     "huggingface", "google/siglip-base-patch16-224", Preprocessing(224, 1.0, "bicubic", **_HALF, **_HF_SQUASH),
      objective="sigmoid contrastive image-text", data="webli", architecture="vit_base16", license=APACHE,
      head="zero-shot", paper="Zhai et al. 2023, Sigmoid Loss for Language Image Pre-Training (SigLIP)",
      note="zero-shot head from its text tower (no published top-1 for this exact checkpoint on its card)")
 _row("align_base.coyo", functools.partial(_hf_module, "align", None, {"vision_config": {}, "text_config": {}}),
-     "huggingface", "kakaobrain/align-base", Preprocessing(289, 289 / 346, "bicubic", **_HALF),
+     "huggingface", "kakaobrain/align-base", Preprocessing(289, 289 / 346, "bilinear", **_HALF, **_HF_SQUASH),
      objective=CONTRASTIVE, data="coyo-700m", architecture="efficientnet_b7", license=APACHE, head="zero-shot",
      paper="Jia et al. 2021, Scaling Up Visual and Vision-Language Representation Learning With Noisy Text "
            "Supervision (ALIGN)",
      note="Kakao Brain's ALIGN on COYO-700M: the public stand-in for the paper's ALIGN-ZS (75.5 %) and ALIGN "
           "(84.7 % with a probe), whose ALIGN-dataset weights are not public")
 DINOV2 = "Oquab et al. 2024, DINOv2, Table 4 (linear)"
-_DINOV2_PRE = Preprocessing(224, 0.875, "bicubic", **_IMAGENET)
+_DINOV2_PRE = Preprocessing(224, 0.875, "bicubic", **_IMAGENET, **_HF)
 _DINOV2 = dict(objective="self-distillation (DINOv2)", data="lvd-142m", license=APACHE, head="linear-probe")
 _row("dinov2_vits14.lvd142m", functools.partial(_hf_module, "dinov2", None, {"hidden_size": 384,
                                                                            "num_attention_heads": 6}),
@@ -338,7 +348,7 @@ _row("dinov2_vits14_reg.lvd142m", functools.partial(_hf_module, "dinov2_with_reg
 _row("beit_b16.in22k_ft_in1k", functools.partial(_hf_module, "beit", "BeitForImageClassification",
                                                  {"use_relative_position_bias": True, "use_mean_pooling": True,
                                                   "layer_scale_init_value": 0.1}),
-     "huggingface", "microsoft/beit-base-patch16-224", Preprocessing(224, 1.0, "bicubic", **_HALF),
+     "huggingface", "microsoft/beit-base-patch16-224", Preprocessing(224, 1.0, "bilinear", **_HALF, **_HF_SQUASH),
      objective="masked image modelling (BEiT), then fine-tuned", data=IN21K, architecture="beit_base16", top1=85.2,
      license=APACHE, paper="Bao et al. 2022, BEiT: BERT Pre-Training of Image Transformers",
      top1_source="BEiT paper, Table 1 (22k pre-training)")

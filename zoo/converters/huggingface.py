@@ -590,19 +590,24 @@ def _side(size) -> int | None:
 
 def preprocessing_from_config(config: dict) -> Preprocessing:
   """A :class:`Preprocessing` from a transformers image-processor config (the dict of
-  preprocessor_config.json): resolution and crop fraction follow the processor's rule:
+  preprocessor_config.json), with the processor's sizes (``transformers_sizes``: long side
+  truncated, crop offsets floored) and its resize rule:
 
   - ConvNeXt-style (``crop_pct`` with ``size.shortest_edge`` s; ConvNeXt, RegNet, ResNet):
-    resize the short side to s / crop_pct, crop s² (s < 384), else resize to s² (no crop);
-  - ``do_center_crop`` with ``crop_size`` c (DINOv2's, CLIP's, DeiT's): resize the short side
-    to ``size`` r, crop c² → crop fraction c / r;
-  - otherwise resize to ``size`` (ViT, Swin, BEiT, MAE): crop fraction 1.
+    resize the short side to s / crop_pct, crop s² (s < 384), else resize to s² (squash);
+  - ``do_center_crop`` with ``crop_size`` c (DINOv2's, CLIP's, DeiT's): resize to ``size`` r
+    (the short side for ``shortest_edge``, both sides for height × width: squash), crop c² →
+    crop fraction c / r;
+  - otherwise resize to ``size`` height × width (ViT, Swin, BEiT, MAE, SigLIP): squash, crop
+    fraction 1.
   """
   size, crop_size = config.get("size"), config.get("crop_size")
   shortest = size.get("shortest_edge") if isinstance(size, dict) else None
+  square = not shortest  # an int size or height × width: both sides are resized to it
   if config.get("crop_pct") and shortest:
     resolution = int(shortest)
     crop = float(config["crop_pct"]) if shortest < 384 else 1.0
+    square = shortest >= 384
   elif config.get("do_center_crop") and _side(crop_size):
     resolution = _side(crop_size)
     resized = _side(size)
@@ -613,7 +618,8 @@ def preprocessing_from_config(config: dict) -> Preprocessing:
   mean, std = config.get("image_mean", (0.5,) * 3), config.get("image_std", (0.5,) * 3)
   interpolation = {2: "bilinear", 3: "bicubic", 0: "nearest"}.get(config.get("resample", 2), "bilinear")
   return Preprocessing(resolution=int(resolution), crop_fraction=min(float(crop), 1.0), interpolation=interpolation,
-                       mean=tuple(mean), std=tuple(std), channels=3)
+                       mean=tuple(mean), std=tuple(std), channels=3, crop_mode="squash" if square else "center",
+                       transformers_sizes=True)
 
 
 def pretrained_preprocessing(source: str) -> Preprocessing | None:
