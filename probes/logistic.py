@@ -126,9 +126,14 @@ def _sweep(x, targets, x_val, y_val, l2_grid, max_iterations, tolerance, mask=No
   return accuracy, iterations, params
 
 
-def accuracy_of(params, x, labels) -> float:
+def predictions_of(params, x) -> np.ndarray:
+  """int [E]: argmax_k (x W + b)_k, the probe's predicted class per example."""
   weights, bias = params
-  return float(jnp.mean(jnp.argmax(jnp.asarray(x) @ weights + bias, axis=-1) == jnp.asarray(labels)))
+  return np.asarray(jnp.argmax(jnp.asarray(x) @ weights + bias, axis=-1))
+
+
+def accuracy_of(params, x, labels) -> float:
+  return float(np.mean(predictions_of(params, x) == np.asarray(labels)))
 
 
 def logistic_probe(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=None, *,
@@ -142,7 +147,8 @@ def logistic_probe(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=None,
   devices, for features that do not fit one device.
 
   Returns:
-    dict with ``test_accuracy``, ``l2`` (chosen), ``val_accuracy`` (per strength, in
+    dict with ``test_accuracy``, ``test_predictions`` (int [E_test], the chosen probe's
+    class per test example), ``l2`` (chosen), ``val_accuracy`` (per strength, in
     ``l2_grid`` order), ``l2_grid``, ``iterations`` (per strength), ``refit_iterations``.
   Raises:
     ValueError: mismatched shapes, NaN/inf features, labels outside the training
@@ -181,8 +187,10 @@ def logistic_probe(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=None,
   unsorted[order] = val_accuracy
   unsorted_iterations = np.empty(len(grid), np.int64)
   unsorted_iterations[order] = np.asarray(iterations)
+  test_predictions = predictions_of(best_params, x_test_s)
   return {
-      "test_accuracy": accuracy_of(best_params, x_test_s, y_test),
+      "test_accuracy": float(np.mean(test_predictions == np.asarray(y_test))),
+      "test_predictions": test_predictions,
       "l2": best_l2,
       "val_accuracy": unsorted,
       "l2_grid": grid,

@@ -46,6 +46,10 @@ def test_probe_protocol_picks_validation_best_and_matches_sklearn_sweep(rng):
   reference = sklearn.linear_model.LogisticRegression(C=1.0 / (900 * result["l2"]), max_iter=10000, tol=1e-8).fit(
       (all_x - m) / s, all_y)
   assert abs(result["test_accuracy"] - reference.score((x[900:] - m) / s, y[900:])) <= 0.01
+  # Per-example predictions (claim 5's paired bootstrap): sklearn's refit agrees on nearly every test example.
+  predictions = result["test_predictions"]
+  assert predictions.shape == (300,) and result["test_accuracy"] == np.mean(predictions == y[900:])
+  assert np.mean(predictions == reference.predict((x[900:] - m) / s)) >= 0.98
 
 
 def test_default_grid_is_kornblith():

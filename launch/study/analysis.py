@@ -249,7 +249,13 @@ def _pair_width(calibration: Predictions, chosen: dict[str, int]) -> int:
 
 def _subset_probe(calibration: Predictions, test: Predictions, index: int, keep: np.ndarray, l2_grid,
                   max_iterations: int, width: int | None = None) -> float:
-  """Probe test accuracy on the columns ``keep`` of the concatenated [base | model index]
+  """Probe test accuracy of :func:`_subset_probe_outcomes`."""
+  return _subset_probe_outcomes(calibration, test, index, keep, l2_grid, max_iterations, width)[0]
+
+
+def _subset_probe_outcomes(calibration: Predictions, test: Predictions, index: int, keep: np.ndarray, l2_grid,
+                           max_iterations: int, width: int | None = None) -> tuple[float, np.ndarray]:
+  """(test accuracy, bool [E_test] per-example correctness) of the probe on the columns ``keep`` of the concatenated [base | model index]
   embeddings. The other columns are zeroed rather than dropped, and zero columns padded
   up to ``width`` (see :func:`_pad_columns`): the fit is the one on the subset, and every
   subset of every pair shares one compiled probe (one shape)."""
@@ -258,12 +264,18 @@ def _subset_probe(calibration: Predictions, test: Predictions, index: int, keep:
   mask[keep] = 1.0
   both = lambda p: _pad_columns(np.concatenate([p.embeddings[0], p.embeddings[index]], axis=1) * mask, width)
   x, x_test = both(calibration), both(test)
-  return _single_label_score(x[:split], calibration.labels[:split], x[split:], calibration.labels[split:], x_test,
-                             test.labels, l2_grid, max_iterations)
+  return _single_label_outcomes(x[:split], calibration.labels[:split], x[split:], calibration.labels[split:], x_test,
+                                test.labels, l2_grid, max_iterations)
 
 
 def _single_label_score(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid, max_iterations) -> float:
-  """logistic_probe test accuracy over the classes the probe's training examples cover:
+  """Test accuracy of :func:`_single_label_outcomes`."""
+  return _single_label_outcomes(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid, max_iterations)[0]
+
+
+def _single_label_outcomes(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid,
+                           max_iterations) -> tuple[float, np.ndarray]:
+  """(accuracy, bool [E_test] correctness) of logistic_probe over the classes the probe's training examples cover:
   a held-out slice of a 1,000-class train split may miss a class, whose val/test examples
   no probe could get right; they are left out (and classes renumbered densely). Splits
   so small that no validation example is of a training class choose λ on train."""
@@ -271,13 +283,15 @@ def _single_label_score(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid,
   dense = lambda y: np.searchsorted(classes, y)
   known = lambda y: np.isin(y, classes)
   keep_val, keep_test = known(y_val), known(y_test)
+  correct = np.zeros(len(y_test), bool)   # the left-out test examples count as wrong
   if not keep_test.any():
-    return 0.0
+    return 0.0, correct
   if not keep_val.any():
     x_val, y_val, keep_val = x_train, y_train, np.ones(len(y_train), bool)
   result = probes.logistic_probe(x_train, dense(y_train), x_val[keep_val], dense(y_val[keep_val]), x_test[keep_test],
                                  dense(y_test[keep_test]), l2_grid=l2_grid, max_iterations=max_iterations)
-  return float(result["test_accuracy"]) * keep_test.mean()  # the left-out test examples count as wrong
+  correct[keep_test] = np.asarray(result["test_predictions"]) == dense(y_test[keep_test])
+  return float(correct.mean()), correct
 
 
 def mixing(calibration: Predictions, test: Predictions, chosen: dict[str, int], rates, seeds: int, l2_grid,
@@ -292,10 +306,12 @@ def mixing(calibration: Predictions, test: Predictions, chosen: dict[str, int], 
     for rate in rates:
       for seed in range(seeds):
         dims_a, dims_b = probes.mixture_indices(dim_a, calibration.embeddings[index].shape[1], float(rate), seed=seed)
-        accuracy = _subset_probe(calibration, test, index, np.concatenate([dims_a, dim_a + dims_b]), l2_grid,
-                                 max_iterations, width)
+        accuracy, correct = _subset_probe_outcomes(calibration, test, index, np.concatenate([dims_a, dim_a + dims_b]),
+                                                   l2_grid, max_iterations, width)
+        # test_correct (per example) feeds claim 5's paired bootstrap; the pipeline drops it before caching.
         rows.append({"category": category, "pair": f"{test.names[0]}+{test.names[index]}", "base_rate": float(rate),
-                     "seed": seed, "features": len(dims_a) + len(dims_b), "test_accuracy": accuracy})
+                     "seed": seed, "features": len(dims_a) + len(dims_b), "test_accuracy": accuracy,
+                     "test_correct": correct})
   return rows
 
 
