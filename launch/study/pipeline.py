@@ -154,6 +154,8 @@ def analyse(config, names: list[str], stored: dict[str, store.Results], class_na
   if config.downstream.dataset:
     downstream = analysis.downstream(names, stored["downstream_train"], stored["downstream_val"],
                                      stored["downstream_test"], correct, **probe)
+  from launch.study import link
+  similarity = link.similarity_section(config, test_set, calibration_set, outcomes, intervals)
   models = analysis.model_table(test_set, temperatures, intervals)
   for row in models:
     row["weights_sha256"] = hashes[row["model"]]
@@ -161,7 +163,7 @@ def analyse(config, names: list[str], stored: dict[str, store.Results], class_na
   return {"config": config.to_dict(), "num_test_examples": int(len(test.labels)), "class_names": list(class_names),
           "models": models, "pairs": pairs, "categories": categories, "fit": fit, "specialisation": special,
           "class_groups": groups, "greedy": greedy, "mixing": mixing, "diversity": diversity,
-          "features_needed": needed, "downstream": downstream,
+          "features_needed": needed, "downstream": downstream, "similarity": similarity,
           "provenance": {n: {"weights_sha256": hashes[n], "origin": located[n].origin,
                              "training_key": located[n].key, "training": located[n].provenance,
                              "preprocessing": stored["test"].manifests[n]["metadata"].get("preprocessing")}
