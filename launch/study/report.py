@@ -368,8 +368,9 @@ def _write_similarity(section, staging: Path) -> None:
   _write_csv(staging / "link.csv", section["pairs"])
   _write_csv(staging / "link_correlations.csv", section["correlations"])
   if section["correlations"]:
-    from launch.study.similarity_report import link_figure
-    figure = link_figure(link.table_of(section))
+    from launch.study.similarity_report import DEFAULT_PREDICTORS, link_figure
+    # The raw measures only (the null-calibrated ones are in the table): 16 panels draw in a few seconds.
+    figure = link_figure(link.table_of(section), predictors=DEFAULT_PREDICTORS)
     figure.savefig(staging / "fig8_link.png", dpi=110)
 
 
