@@ -86,6 +86,18 @@ def defaults() -> ml_collections.ConfigDict:
       # probe is refitted on all of it with at most ``iterations`` L-BFGS steps.
       "linear_probe": ml_collections.ConfigDict({"split": "", "l2_grid": LINEAR_PROBE_L2_GRID, "iterations": 1000,
                                                  "validation_fraction": 0.2, "seed": 0}),
+      # Representational similarity vs complementarity (launch.study.link; enabled false = no section).
+      "similarity": ml_collections.ConfigDict({
+          "enabled": True,
+          "k": 10,                      # neighbours of mutual k-NN and CKNNA
+          "examples": 2000,             # test examples (seeded random subset) of the k-NN measures and of every
+                                        # permutation null: those are O(E²); CKA and the gains use all of test
+          "permutations": 20,           # permutation-null draws (0 = no calibrated scores)
+          "resamples": 1000,            # model resamples of the rank correlations; test-example resamples of
+                                        # the concatenation gain's intervals
+          "kappa_draws": 10000,         # null simulations of κ's significance test (Klein et al.)
+          "seed": 0,
+      }),
   })
 
 
@@ -361,6 +373,7 @@ def validate(config) -> list[str]:
           f"{list(probes.DIVERSITY_RANKINGS)}.")
   _check_linear_probe(config.linear_probe)
   class_groups(config.class_groups)
+  check_similarity(config.similarity)
   _check_dataset("dataset", config.dataset)
   for field in SPLIT_FIELDS:
     if config[field]:
@@ -403,3 +416,14 @@ def class_groups(text: str) -> list[tuple[str, int, int]]:
     if not name or groups[-1][1] >= groups[-1][2]:
       _fail(f"config field 'class_groups': {part!r} needs a name and first <= last.")
   return groups
+
+
+def check_similarity(similarity) -> None:
+  """The ``similarity`` sub-config's ranges (its types are checked by :func:`merge`)."""
+  minimums = {"k": 2, "examples": 4, "permutations": 0, "resamples": 2, "kappa_draws": 1}
+  for field, minimum in minimums.items():
+    if similarity[field] < minimum:
+      _fail(f"config field 'similarity.{field}' must be >= {minimum}; got {similarity[field]}.")
+  if similarity.examples <= similarity.k:
+    _fail(f"config field 'similarity.examples' ({similarity.examples}) must exceed similarity.k ({similarity.k}): "
+          "each example needs k neighbours besides itself.")

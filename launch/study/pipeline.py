@@ -170,6 +170,8 @@ def analyse(config, names: list[str], stored: dict[str, store.Results], class_na
   if config.downstream.dataset:
     downstream = analysis.downstream(names, stored["downstream_train"], stored["downstream_val"],
                                      stored["downstream_test"], correct, **probe)
+  from launch.study import link
+  similarity = link.similarity_section(config, test_set, calibration_set, outcomes, intervals)
   models = analysis.model_table(test_set, temperatures, intervals, in_band)
   claims = _quietly(decide_claims, config, names, outcomes, confidence, in_band, greedy, greedy_final, mixing)
   mixing = [{k: v for k, v in row.items() if k != "test_correct"} for row in mixing]  # per-example: claims only
@@ -181,7 +183,7 @@ def analyse(config, names: list[str], stored: dict[str, store.Results], class_na
                    "in_band": [n for n, b in zip(names, in_band) if b]},
           "models": models, "pairs": pairs, "categories": categories, "fit": fit, "specialisation": special,
           "class_groups": groups, "greedy": greedy, "mixing": mixing, "diversity": diversity,
-          "features_needed": needed, "downstream": downstream,
+          "features_needed": needed, "downstream": downstream, "similarity": similarity,
           "provenance": {n: {"weights_sha256": hashes[n], "origin": located[n].origin,
                              "training_key": located[n].key, "training": located[n].provenance,
                              "preprocessing": stored["test"].manifests[n]["metadata"].get("preprocessing")}

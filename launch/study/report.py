@@ -310,6 +310,7 @@ def markdown(results: dict) -> str:
                "not reached" if r["features_needed"] is None else r["features_needed"], r["total_features"],
                _fmt(r["best_accuracy"])) for r in results["features_needed"]]),
       _downstream_text(results),
+      _similarity_text(results.get("similarity")),
       "## Models' weights (config.json lists the sha256 of each model's weights and its provenance)",
       _table(("model", "weights sha256", "origin"),
              [(r["model"], f"`{r['weights_sha256'][:16]}`", r["weights_origin"]) for r in models]),
@@ -345,6 +346,65 @@ def _downstream_text(results) -> str:
       _table(("pair", "category", down["metric"], "best single", "gain (pts)"),
              [(f"{p['model_a']} + {p['model_b']}", p["category"], _fmt(p["downstream"]), _fmt(p["best_single"]),
                _fmt(p["gain"])) for p in best_pairs])])
+
+
+LINK_LABELS = {"error_inconsistency": "error inconsistency", "cohen_kappa": "Cohen's κ",
+               "unbiased_kappa": "unbiased κ", "conversion_rate": "conversion rate",
+               "theta_asymmetry": "θ asymmetry", "cka": "linear CKA", "unbiased_cka": "unbiased CKA",
+               "mutual_knn": "mutual k-NN", "cknna": "CKNNA", "cka_calibrated": "CKA − null",
+               "mutual_knn_calibrated": "mutual k-NN − null", "cknna_calibrated": "CKNNA − null",
+               "ensemble_gain": "ensemble gain", "concatenation_gain": "concatenation gain"}
+
+
+def _similarity_text(section) -> str:
+  """The "Representational similarity and complementarity" section (launch.study.link)."""
+  title = "## Representational similarity and complementarity (link.csv, link_correlations.csv)"
+  if not section:
+    return f"{title}\n\nNot computed (config field similarity.enabled is false)."
+  s = section["settings"]
+  intro = (f"Every pair of the {len(section['models'])} models on the test split. EI, κ, conversion rate and the "
+           "ensemble gain (ensemble − mean member accuracy) come from the pairwise outcomes above; unbiased κ "
+           f"and κ's p-value against independent errors after Klein et al. ({s['kappa_draws']} null draws); "
+           "θ asymmetry = mean θ when only a is right − mean θ when only b is right (°). Linear and unbiased "
+           f"CKA on all {s['test_examples']} test embeddings; mutual k-NN and CKNNA (k = {s['k']}) and the "
+           f"permutation-null calibrated scores (score − null mean, {s['permutations']} draws) on "
+           f"{s['examples']} random test examples. Concatenation gain: closed-form ridge probe on both "
+           f"embeddings − the better single one (fit on {s['probe_train_examples']} calibration examples, λ on "
+           f"{s['probe_val_examples']}, scored on test). ρ: Spearman over pairs; 95% intervals resample models "
+           f"({s['resamples']} draws; pairs share models).")
+  if not section["correlations"]:
+    return "\n\n".join([title, intro, "Fewer than 3 models: no rank correlation."])
+  lookup = {(c["predictor"], c["target"]): c for c in section["correlations"]}
+  targets = list(dict.fromkeys(c["target"] for c in section["correlations"]))
+  predictors = list(dict.fromkeys(c["predictor"] for c in section["correlations"]))
+  rho = lambda c: "n/a" if math.isnan(c["rho"]) else f"{c['rho']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}]"
+  correlations = _table(["similarity"] + [f"ρ with {LINK_LABELS.get(t, t)}" for t in targets],
+                        [[LINK_LABELS.get(p, p)] + [rho(lookup[(p, t)]) for t in targets] for p in predictors])
+  ranked = sorted(section["pairs"], key=lambda r: -np.nan_to_num(r["ensemble_gain"], nan=-np.inf))
+  shown = ranked if len(ranked) <= 10 else ranked[:5] + ranked[-5:]
+  columns = [c for c in ("error_inconsistency", "cohen_kappa", "cka", "unbiased_cka", "mutual_knn", "cknna",
+                         "ensemble_gain", "concatenation_gain") if c in section["pairs"][0]]
+  scale = lambda c: 100.0 if c in ("error_inconsistency", "ensemble_gain", "concatenation_gain") else 1.0
+  pairs = _table(["pair"] + [LINK_LABELS.get(c, c) + (" (pts)" if scale(c) == 100 else "") for c in columns],
+                 [[f"{r['model_a']} + {r['model_b']}"] + [_fmt(r[c], scale=scale(c), digits=2 if scale(c) == 100
+                                                               else 3) for c in columns] for r in shown])
+  which = "All pairs" if len(ranked) <= 10 else "The 5 pairs with the largest and the 5 with the smallest"
+  return "\n\n".join([title, intro, "![](fig8_link.png)", "How well each similarity predicts each gain:",
+                       correlations, f"{which} ensemble gain:", pairs])
+
+
+def _write_similarity(section, staging: Path) -> None:
+  """link.csv (every pair), link_correlations.csv and the link figure, if the section was computed."""
+  if not section:
+    return
+  from launch.study import link
+  _write_csv(staging / "link.csv", section["pairs"])
+  _write_csv(staging / "link_correlations.csv", section["correlations"])
+  if section["correlations"]:
+    from launch.study.similarity_report import DEFAULT_PREDICTORS, link_figure
+    # The raw measures only (the null-calibrated ones are in the table): 16 panels draw in a few seconds.
+    figure = link_figure(link.table_of(section), predictors=DEFAULT_PREDICTORS)
+    figure.savefig(staging / "fig8_link.png", dpi=110)
 
 
 def _group_mixing(rows):
@@ -391,6 +451,7 @@ def write(results: dict, out: Path) -> Path:
     warnings.simplefilter("ignore", RuntimeWarning)
     warnings.filterwarnings("ignore", message="No artists with labels")
     _figures(results, base_pairs, special, staging)
+    _write_similarity(results.get("similarity"), staging)
   (staging / "report.md").write_text(markdown(results))
   if out.exists():
     previous = out.with_name(out.name + ".previous")

@@ -59,4 +59,8 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
       "class_groups": "nature (animals):0-397,man-made:398-999",
       "downstream": {"dataset": "voc/2007", "train_split": "train", "val_split": "validation",
                      "test_split": "test"},
+      # Similarity ↔ complementarity: CKA on all 50,000 validation images, the k-NN measures and
+      # their permutation nulls on 5,000 of them (O(E²) each).
+      "similarity": {"enabled": True, "k": 10, "examples": 5000, "permutations": 20, "resamples": 1000,
+                     "kappa_draws": 10000, "seed": 0},
   })
