@@ -1,16 +1,25 @@
 r"""Budget of the study's analysis + report at the paper's scale, from stored logits (issue 11:
 N=82, E=50,000, K=1,000; peak RSS ≤ 16 GB and ≤ 5 min on a 2-core CPU, evaluation excluded).
 
-  flock /tmp/overlap-heavy.lock .venv/bin/python benchmarks/study_scale.py [--models 82] [--examples 50000]
-      [--classes 1000] [--dim 64] [--logits_dtype float16]
+  flock /tmp/overlap-heavy.lock timeout 360 .venv/bin/python benchmarks/study_scale.py [--models 82]
+      [--examples 50000] [--classes 1000] [--dim 2048] [--logits_dtype float16] [--probes paper|light]
 
-Writes synthetic logits (a shared signal plus per-model noise, so models agree and err
-like real ones) and small embeddings through the store's ChunkWriter for a calibration
-and a test split, then times, in a child process, store.read + pipeline.analyse +
-report.write with the paper config's analysis sizes scaled by the flags, and prints wall
-time, the child's peak RSS and their ratios to the budget. ``--models`` below 82 measures
-the per-model cost; the printed extrapolation is linear in N for memory (logits dominate)
-and is a lower bound for time (pairwise work grows as N²).
+Writes synthetic logits (a shared signal plus per-model noise of growing scale, so models
+agree, err and rank like real ones) and float32 embeddings through the store's
+ChunkWriter (chunks of 2,048 rows, as the paper config's batch 256 × 8 batches) for a
+calibration and a test split, then times, in a child process, ``store.lazy_read`` +
+``pipeline.analyse`` + ``report.write`` with the paper config's analysis sizes (or
+``--probes light``: one mixing seed, one L2 value, 100 probe iterations, diversity step
+``dim // 8``), and prints each analysis stage's seconds and the peak RSS reached by its
+end, the child's wall time and peak RSS, and their ratios to the budget. ``--skip_probes``
+leaves Fig. 6 out (its stages then read 0 s) to measure the rest alone; ``--keep DIR``
+writes the store there once and reuses it on later runs.
+
+Not measured: Fig. 7 (the paper config's VOC 2007 downstream probes: linear probes of 82
+models and 3,321 pairs, a separate budget; the benchmark sets ``downstream.dataset`` empty)
+and the evaluation itself. ``--dim`` is every model's embedding width; the paper's
+ResNet-50 has 2,048 (82 models × 60,000 × 2,048 float32 = 40 GB of store, more than
+this machine's shared disk holds, so full-size runs here use less and say so).
 """
 
 from __future__ import annotations
@@ -32,33 +41,42 @@ sys.path.insert(0, str(ROOT))
 BUDGET_S, BUDGET_GB = 300.0, 16.0
 
 
+CHUNK = 2048
+
+
 def write_store(root: Path, models: int, examples: int, classes: int, dim: int, dtype: str, splits) -> None:
+  """Synthetic outputs of ``models`` models; every (split, model) draws from its own seed, so a
+  store completed over several runs holds the same data."""
   from launch import store
-  rng = np.random.default_rng(0)
-  for split, count in splits:
+  for split_index, (split, count) in enumerate(splits):
+    rng = np.random.default_rng(split_index)
     labels = rng.integers(0, classes, count)
-    signal = rng.normal(size=(count, classes)).astype(np.float32)
+    signal = rng.standard_normal((count, classes), np.float32)
     signal[np.arange(count), labels] += 3.0
+    centroids = rng.standard_normal((classes, dim), np.float32)   # class-informative features, as real ones
+    features = centroids[labels]
     for model in range(models):
       writer = store.ChunkWriter(root, "synthetic", split, f"m{model:02d}", {"weights_sha256": f"{model}"}, count,
-                                 10000, logits_dtype=dtype)
+                                 CHUNK, logits_dtype=dtype)
+      rng = np.random.default_rng([split_index, model])
+      scale = np.float32(1.0 + model / max(models, 1))
       for index in writer.missing_chunks():
         start, stop = writer.rows(index)
-        noise = rng.normal(scale=1.5, size=(stop - start, classes)).astype(np.float32)
-        writer.write_chunk(index, {"logits": signal[start:stop] + noise,
-                                   "embeddings": rng.normal(size=(stop - start, dim)).astype(np.float32),
+        noise = rng.standard_normal((stop - start, classes), np.float32)
+        noise *= scale
+        embeddings = rng.standard_normal((stop - start, dim), np.float32)
+        embeddings += features[start:stop]
+        writer.write_chunk(index, {"logits": signal[start:stop] + noise, "embeddings": embeddings,
                                    "labels": labels[start:stop], "ids": np.arange(start, stop)})
 
 
 CHILD = r"""
-import json, sys, time
+import json, resource, sys, time
 sys.path.insert(0, {root!r})
-import ml_collections
 import zoo
 from launch import store
 from launch.study import config as config_lib, pipeline, report, zoo_stage
 from zoo.preprocessing import Preprocessing
-from zoo.architectures import small
 args = json.loads(sys.argv[1])
 names = [f"m{{i:02d}}" for i in range(args["models"])]
 for i, name in enumerate(names):  # rows so categories derive: seeds, hparams, architectures, data
@@ -66,20 +84,51 @@ for i, name in enumerate(names):  # rows so categories derive: seeds, hparams, a
       preprocessing=Preprocessing(32), num_classes=args["classes"], objective="supervised",
       pretraining_data="in1k" if i % 5 else "other", architecture=f"a{{i % 3}}", hparams=(("lr", i % 2),), seed=i,
       catalog="synthetic"))
-config = config_lib.merge(dict(name="scale", catalog="synthetic", models="m*", base="m00", dataset="synthetic",
-    calibration_split="calibration", test_split="test", resamples=args["resamples"], greedy_starts=4, greedy_steps=10,
-    mixing_seeds=1, probe_l2_grid=(1e-2,), probe_iterations=100, diversity_step=32,
-    class_groups="nature:0-397,man-made:398-999"))
+fields = dict(name="scale", catalog="synthetic", models="m*", base="m00", dataset="synthetic",
+              calibration_split="calibration", test_split="test", downstream=dict(dataset=""), **args["analysis"])
+config = config_lib.merge(fields)
+
+
+class Stages(dict):
+  peak_gb = {{}}
+
+  def __setitem__(self, key, value):
+    super().__setitem__(key, value)
+    self.peak_gb[key] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+
+
+if args["skip_probes"]:
+  from launch.study import analysis
+  analysis.mixing = lambda *a, **k: [dict(category=c, pair="-", base_rate=r, seed=0, features=0, test_accuracy=0.0)
+                                     for c in ("reinit", "dataset") for r in (0.0, 0.5, 1.0)]
+  analysis.diversity_curves = lambda *a, **k: []
 start = time.perf_counter()
-stored = {{role: store.read(args["root"], "synthetic", split, names) for role, split in
+stored = {{role: store.lazy_read(args["root"], "synthetic", split, names) for role, split in
           (("calibration", "calibration"), ("test", "test"))}}
-read = time.perf_counter() - start
+timings = Stages()
+timings["read (lazy: ids, labels)"] = time.perf_counter() - start
 located = {{n: zoo_stage.Located(None, "loaded") for n in names}}
-results = pipeline.analyse(config, names, stored, [], {{n: n for n in names}}, located)
+results = pipeline.analyse(config, names, stored, [], {{n: n for n in names}}, located, timings=timings)
 analysed = time.perf_counter()
 report.write(results, args["out"])
-print(json.dumps({{"read_s": read, "analysis_s": analysed - start - read, "report_s": time.perf_counter() - analysed}}))
+timings["report"] = time.perf_counter() - analysed
+print(json.dumps({{"stages": dict(timings), "peak_gb": Stages.peak_gb}}))
 """
+
+PAPER_ANALYSIS = ("resamples", "greedy_starts", "greedy_steps", "mixing_rates", "mixing_seeds", "probe_l2_grid",
+                  "probe_iterations", "diversity_step", "diversity_target", "class_groups")
+
+
+def analysis_fields(probes: str, dim: int, resamples: int | None) -> dict:
+  """The paper config's analysis sizes (``light``: cheaper probes)."""
+  from launch.study.configs import paper
+  config = paper.get_config()
+  fields = {key: list(config[key]) if isinstance(config[key], tuple) else config[key] for key in PAPER_ANALYSIS}
+  if probes == "light":
+    fields.update(mixing_seeds=1, probe_l2_grid=[1e-2], probe_iterations=100, diversity_step=max(1, dim // 8))
+  if resamples:
+    fields["resamples"] = resamples
+  return fields
 
 
 def main() -> None:
@@ -88,19 +137,25 @@ def main() -> None:
   parser.add_argument("--examples", type=int, default=50000)
   parser.add_argument("--calibration", type=int, default=10000)
   parser.add_argument("--classes", type=int, default=1000)
-  parser.add_argument("--dim", type=int, default=64)
-  parser.add_argument("--resamples", type=int, default=1000)
+  parser.add_argument("--dim", type=int, default=2048)
+  parser.add_argument("--resamples", type=int, default=None, help="default: the paper config's (1,000)")
   parser.add_argument("--logits_dtype", default="float16")
+  parser.add_argument("--probes", choices=("paper", "light"), default="paper")
+  parser.add_argument("--skip_probes", action="store_true")
+  parser.add_argument("--keep", default=None, help="a directory to write the store once and reuse")
   args = parser.parse_args()
   scratch = Path(tempfile.mkdtemp(prefix="overlap_scale_"))
+  root = Path(args.keep) if args.keep else scratch / "store"
   try:
     start = time.perf_counter()
-    write_store(scratch / "store", args.models, args.examples, args.classes, args.dim, args.logits_dtype,
+    write_store(root, args.models, args.examples, args.classes, args.dim, args.logits_dtype,
                 (("calibration", args.calibration), ("test", args.examples)))
-    print(f"wrote the store ({args.models} models, {args.examples} test + {args.calibration} calibration examples, "
-          f"K={args.classes}, {args.logits_dtype}) in {time.perf_counter() - start:.0f} s", flush=True)
-    payload = json.dumps({"root": str(scratch / "store"), "out": str(scratch / "report"), "models": args.models,
-                          "classes": args.classes, "resamples": args.resamples})
+    print(f"store ready ({args.models} models, {args.examples} test + {args.calibration} calibration examples, "
+          f"K={args.classes}, {args.logits_dtype} logits, {args.dim}-d float32 embeddings) in "
+          f"{time.perf_counter() - start:.0f} s; load average {os.getloadavg()[0]:.2f}", flush=True)
+    fields = analysis_fields(args.probes, args.dim, args.resamples)
+    payload = json.dumps({"root": str(root), "out": str(scratch / "report"), "models": args.models,
+                          "classes": args.classes, "analysis": fields, "skip_probes": args.skip_probes})
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", CHILD.format(root=str(ROOT)), payload], cwd=ROOT,
                                stdout=subprocess.PIPE, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
@@ -110,14 +165,14 @@ def main() -> None:
     if os.waitstatus_to_exitcode(status) != 0:
       raise SystemExit(f"analysis child failed (status {status}); peak RSS {usage.ru_maxrss / 2 ** 20:.1f} GB")
     memory = usage.ru_maxrss / 2 ** 20
-    stages = json.loads(output.strip().splitlines()[-1])
-    print(f"N={args.models}: {wall:.0f} s (read {stages['read_s']:.0f}, analysis {stages['analysis_s']:.0f}, "
-          f"report {stages['report_s']:.0f}; budget {BUDGET_S:.0f} s, ratio {wall / BUDGET_S:.2f}); peak RSS "
-          f"{memory:.2f} GB (budget {BUDGET_GB:.0f} GB, ratio {memory / BUDGET_GB:.2f})")
-    if args.models < 82:
-      scale = 82 / args.models
-      print(f"extrapolated to N=82: peak RSS ≈ {memory * scale:.1f} GB (linear), time ≥ {wall * scale:.0f} s "
-            f"(linear; pairwise parts grow as N²)")
+    measured = json.loads(output.strip().splitlines()[-1])
+    print(f"analysis sizes: {json.dumps(fields)}{' (Fig. 6 probes skipped)' if args.skip_probes else ''}")
+    print(f"{'stage':60s} {'seconds':>8s} {'peak RSS so far (GB)':>21s}")
+    for stage, seconds in measured["stages"].items():
+      print(f"{stage:60s} {seconds:8.1f} {measured['peak_gb'][stage]:21.2f}")
+    print(f"N={args.models}: {wall:.0f} s (child wall, interpreter start included; budget {BUDGET_S:.0f} s, ratio "
+          f"{wall / BUDGET_S:.2f}); peak RSS {memory:.2f} GB (budget {BUDGET_GB:.0f} GB, ratio "
+          f"{memory / BUDGET_GB:.2f}); load average {os.getloadavg()[0]:.2f}")
   finally:
     shutil.rmtree(scratch, ignore_errors=True)
 

@@ -24,11 +24,36 @@ PAIR_METRICS = ("error_inconsistency", "ensemble_accuracy", "relative_improvemen
 
 @dataclasses.dataclass
 class Predictions:
-  """Aligned outputs of the zoo (model 0 is the base) on one split."""
+  """Aligned outputs of the zoo (model 0 is the base) on one split.
+
+  ``probs`` holds the temperature-calibrated probabilities as a
+  :class:`metrics.PredictionStack` (N per-model [E, K] array-likes, e.g. the store's
+  lazy reader, or one [N, E, K] array), never all in memory at once; ``correct`` and
+  ``confidence`` are read off it in one pass over the models (:func:`predictions`),
+  which also builds the candidate view the pairwise pass and greedy selection reuse.
+  ``embeddings`` are per-model [E, D] array-likes (lazy or in memory).
+  """
   names: list[str]
-  probs: np.ndarray        # float32 [N, E, K], temperature-calibrated
+  probs: metrics.PredictionStack
   labels: np.ndarray       # int [E]
-  embeddings: list[np.ndarray]
+  embeddings: list
+  correct: np.ndarray      # bool [N, E]: each model's top-1 is the label
+  confidence: np.ndarray   # float32 [N, E]: each model's top-1 calibrated probability
+
+  @property
+  def num_classes(self) -> int:
+    return self.probs.num_classes
+
+
+def predictions(names: list[str], probs, labels, embeddings) -> Predictions:
+  """:class:`Predictions` of calibrated ``probs`` (an [N, E, K] array or N per-model [E, K]
+  array-likes): one pass over the models builds their candidate view
+  (``metrics.candidates.build_candidate_view``, kept on the stack), whose per-model
+  correctness and row maxima are ``correct`` and ``confidence``."""
+  stack = metrics.PredictionStack(probs, "probs")
+  view = metrics.candidates.build_candidate_view(stack, labels)
+  return Predictions(list(names), stack, np.asarray(labels), list(embeddings), np.asarray(view.correct),
+                     np.asarray(view.confidence))
 
 
 def categories_vs_base(names: list[str]) -> list[str]:
@@ -114,10 +139,10 @@ def specialisation(test: Predictions, correct: np.ndarray, chosen: dict[str, int
   any of them, the mean θ of each one-sided group, and per-class specialisation (Fig. 4)."""
   pairs = [(0, index) for index in chosen.values()]
   mask = metrics.inconsistent_anywhere(correct, pairs)
-  confidence = np.asarray(metrics.top1_confidence(test.probs))
+  confidence = test.confidence
   histograms = metrics.theta_histograms(confidence, correct, bins=bins, example_mask=mask)
   angles = np.asarray(metrics.theta(confidence[0][None], confidence))  # θ(base, X) in degrees, per example
-  per_class = metrics.class_specialisation(correct, test.labels, test.probs.shape[-1])
+  per_class = metrics.class_specialisation(correct, test.labels, test.num_classes)
   out = {"edges": histograms["edges"], "groups": histograms["groups"], "pairs": {}}
   for category, index in chosen.items():
     only_base = mask & correct[0] & ~correct[index]
@@ -132,11 +157,11 @@ def specialisation(test: Predictions, correct: np.ndarray, chosen: dict[str, int
   return out
 
 
-def greedy_runs(names, calibration_probs, calibration_labels, test: Predictions, starts: int, steps: int) -> list[dict]:
+def greedy_runs(names, calibration: Predictions, test: Predictions, starts: int, steps: int) -> list[dict]:
   """Fig. 5: greedy selection from each of the ``starts`` best models (calibration
   accuracy) over the pool of models weaker than all starts; chosen on the calibration
   split, scored on test."""
-  accuracy = np.mean(np.argmax(calibration_probs, -1) == calibration_labels, axis=1)
+  accuracy = calibration.correct.mean(axis=1)
   order = list(np.argsort(-accuracy, kind="stable"))
   start_models = order[:starts]
   pool = [i for i in order[starts:] if accuracy[i] < accuracy[start_models].min()]
@@ -144,14 +169,14 @@ def greedy_runs(names, calibration_probs, calibration_labels, test: Predictions,
   for start in start_models:
     if not pool:
       break
-    result = metrics.greedy_selection(calibration_probs, calibration_labels, int(start), pool,
+    result = metrics.greedy_selection(calibration.probs, calibration.labels, int(start), pool,
                                       min(steps, len(pool)), eval_probs=test.probs, eval_labels=test.labels)
     categories = [zoo.pair_category(zoo.get(names[start]), zoo.get(names[m])) for m in result.members]
     runs.append({"start": names[start], "members": [names[m] for m in result.members],
                  "categories_vs_start": ["start"] + categories[1:],
                  "calibration_accuracy": [float(a) for a in result.accuracy],
                  "test_accuracy": [float(a) for a in result.eval_accuracy],
-                 "pool_best_test_accuracy": float(np.mean(np.argmax(test.probs[pool], -1) == test.labels, axis=1).max())})
+                 "pool_best_test_accuracy": float(test.correct[pool].mean(axis=1).max())})
   return runs
 
 

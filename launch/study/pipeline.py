@@ -14,6 +14,7 @@ Stages, each resumable (a rerun with the same config recomputes nothing):
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -119,54 +120,119 @@ def zero_shot_head(config, entry, model, zoo_dir, test_source):
   return zoo.zero_shot_classifier(model, tokenizer, list(names), zoo.IMAGENET_TEMPLATES)
 
 
-def analyse(config, names: list[str], stored: dict[str, store.Results], class_names, hashes: dict[str, str],
-            located: dict) -> dict:
-  """Every table of the report from the stored outputs (see :mod:`launch.study.analysis`)."""
+def fit_temperatures(logits, labels, *, workers: int = 2) -> np.ndarray:
+  """One temperature per model (``metrics.fit_temperature``), each model's calibration
+  logits read on its own (N per-model [E, K] array-likes, e.g. ``store.LazyLogits``), a
+  few models at a time: float64[N]."""
+  import concurrent.futures
   import metrics
+  fit = lambda model: float(metrics.fit_temperature(np.asarray(model), labels))
+  with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    return np.asarray(list(pool.map(fit, logits)), np.float64)
+
+
+def _calibrated(results, temperatures):
+  """Each model's calibrated probabilities softmax(z / T): a lazy per-model [E, K] reader
+  for :func:`launch.store.lazy_read` results; float32 [N, E, K] for in-memory
+  :func:`launch.store.read` results (small studies, tests)."""
+  if isinstance(results.logits, np.ndarray):
+    import metrics
+    return np.asarray(metrics.apply_temperature(results.logits, temperatures))
+  return [lazy.calibrated(t) for lazy, t in zip(results.logits, temperatures)]
+
+
+class _Timings:
+  """Seconds per analysis stage, in order (``timings[name]``), when a dict is given."""
+
+  def __init__(self, timings: dict | None):
+    self.timings, self.started = timings, time.perf_counter()
+
+  def __call__(self, name: str) -> None:
+    now = time.perf_counter()
+    if self.timings is not None:
+      self.timings[name] = self.timings.get(name, 0.0) + now - self.started
+    self.started = now
+
+
+def _in_memory(embeddings: dict, names) -> dict:
+  """Per-model embeddings read into memory once (lazy readers re-read the store on every access)."""
+  return {n: np.asarray(embeddings[n], np.float32) for n in names}
+
+
+def analyse(config, names: list[str], stored: dict[str, store.LazyResults], class_names, hashes: dict[str, str],
+            located: dict, *, timings: dict | None = None) -> dict:
+  """Every table of the report from the stored outputs (see :mod:`launch.study.analysis`).
+
+  ``stored`` maps each role of :func:`splits_of` to its :func:`launch.store.lazy_read`
+  (or anything with the same ``logits``, ``embeddings``, ``labels`` and ``manifests``):
+  models are read one at a time, calibrated probabilities are never stacked, and only
+  the embeddings the probes use are read into memory. ``timings``, if given, receives
+  the seconds of each stage.
+  """
+  import metrics
+  lap = _Timings(timings)
   calibration, test = stored["calibration"], stored["test"]
-  temperatures = np.asarray(metrics.fit_temperature(calibration.logits, calibration.labels))
-  calibrated = lambda results: np.asarray(metrics.apply_temperature(results.logits, temperatures))
-  test_set = analysis.Predictions(names, calibrated(test), test.labels, [test.embeddings[n] for n in names])
-  calibration_set = analysis.Predictions(names, calibrated(calibration), calibration.labels,
-                                         [calibration.embeddings[n] for n in names])
+  temperatures = fit_temperatures(calibration.logits, calibration.labels)
+  lap("temperatures")
+  embeddings = lambda results: [results.embeddings[n] for n in names]
+  test_set = analysis.predictions(names, _calibrated(test, temperatures), test.labels, embeddings(test))
+  calibration_set = analysis.predictions(names, _calibrated(calibration, temperatures), calibration.labels,
+                                         embeddings(calibration))
+  lap("calibrated pass (correctness, confidence, candidate views)")
   # The analysis runs on process 0 alone: its all-pairs kernel uses this process's devices,
   # not metrics' default mesh over every process (whose collectives the others never join).
   import jax
   outcomes = metrics.pairwise_outcomes(test_set.probs, test_set.labels,
                                        mesh=metrics.example_mesh(jax.local_devices()))
+  lap("pairwise")
   intervals = metrics.pairwise_intervals(outcomes, num_resamples=config.resamples)
   pairs = analysis.pair_table(names, intervals)
   base_pairs = [p for p in pairs if p["with_base"]]
+  lap("pairwise intervals")
   categories = analysis.category_table(names, outcomes, config.resamples)
-  correct = np.asarray(outcomes.correct)
+  lap("category table")
+  correct = test_set.correct
   chosen = analysis.representatives(names, correct.mean(axis=1))
   special = analysis.specialisation(test_set, correct, chosen, config.theta_bins)
   groups = analysis.class_groups(special, config_lib.class_groups(config.class_groups))
-  greedy = analysis.greedy_runs(names, calibration_set.probs, calibration_set.labels, test_set,
-                                config.greedy_starts, config.greedy_steps)
+  lap("specialisation")
+  greedy = analysis.greedy_runs(names, calibration_set, test_set, config.greedy_starts, config.greedy_steps)
+  lap("greedy")
   probe = dict(l2_grid=tuple(config.probe_l2_grid), max_iterations=config.probe_iterations)
+  # The probes read the base's and each representative's embeddings: those alone, into memory once.
+  used = [names[0]] + [names[i] for i in chosen.values()]
+  for split in (test_set, calibration_set):
+    held = _in_memory(dict(zip(names, split.embeddings)), used)
+    split.embeddings = [held.get(n, e) for n, e in zip(names, split.embeddings)]
+  lap("probe embeddings read")
   mixing = analysis.mixing(calibration_set, test_set, chosen, config.mixing_rates, config.mixing_seeds, **probe)
+  lap("mixing probes")
   diversity = analysis.diversity_curves(calibration_set, test_set, chosen, config.diversity_step,
                                         config.diversity_ranking, **probe)
   needed = analysis.features_needed(diversity, config.diversity_target)
+  lap("diversity probes")
   fit = analysis.base_fit(base_pairs)
   downstream = None
   if config.downstream.dataset:
-    downstream = analysis.downstream(names, stored["downstream_train"], stored["downstream_val"],
-                                     stored["downstream_test"], correct, **probe)
+    splits = [dataclasses.replace(stored[f"downstream_{part}"], embeddings=_in_memory(  # every pair reads them
+        stored[f"downstream_{part}"].embeddings, names)) for part in ("train", "val", "test")]
+    downstream = analysis.downstream(names, *splits, correct, **probe)
+    lap("downstream")
   models = analysis.model_table(test_set, temperatures, intervals)
   for row in models:
     row["weights_sha256"] = hashes[row["model"]]
     row["weights_origin"] = located[row["model"]].origin
-  return {"config": config.to_dict(), "num_test_examples": int(len(test.labels)), "class_names": list(class_names),
-          "models": models, "pairs": pairs, "categories": categories, "fit": fit, "specialisation": special,
-          "class_groups": groups, "greedy": greedy, "mixing": mixing, "diversity": diversity,
-          "features_needed": needed, "downstream": downstream,
-          "provenance": {n: {"weights_sha256": hashes[n], "origin": located[n].origin,
-                             "training_key": located[n].key, "training": located[n].provenance,
-                             "preprocessing": stored["test"].manifests[n]["metadata"].get("preprocessing")}
-                         for n in names},
-          "claims": _quietly(analysis.claims, categories, base_pairs, fit, special, greedy, mixing)}
+  results = {"config": config.to_dict(), "num_test_examples": int(len(test.labels)),
+             "class_names": list(class_names), "models": models, "pairs": pairs, "categories": categories,
+             "fit": fit, "specialisation": special, "class_groups": groups, "greedy": greedy, "mixing": mixing,
+             "diversity": diversity, "features_needed": needed, "downstream": downstream,
+             "provenance": {n: {"weights_sha256": hashes[n], "origin": located[n].origin,
+                                "training_key": located[n].key, "training": located[n].provenance,
+                                "preprocessing": stored["test"].manifests[n]["metadata"].get("preprocessing")}
+                            for n in names},
+             "claims": _quietly(analysis.claims, categories, base_pairs, fit, special, greedy, mixing)}
+  lap("claims")
+  return results
 
 
 def _quietly(function, *args):
@@ -260,7 +326,8 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
     results = decode(json.loads(cached.read_text()))
     say(f"  cached ({cached.name})")
   else:
-    stored = {role: store.read(cache / "store", dataset, split, names) for role, dataset, split in splits_of(config)}
+    stored = {role: store.lazy_read(cache / "store", dataset, split, names)
+              for role, dataset, split in splits_of(config)}
     class_names = getattr(sources["test"], "class_names", ()) or ()
     text = json.dumps(encode(analyse(config, names, stored, class_names, hashes, located)))
     results = decode(json.loads(text))  # the cached form, so a fresh and a cached run write the same report
