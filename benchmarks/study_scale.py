@@ -13,7 +13,8 @@ calibration and a test split, then times, in a child process, ``store.lazy_read`
 ``dim // 8``), and prints each analysis stage's seconds and the peak RSS reached by its
 end, the child's wall time and peak RSS, and their ratios to the budget. ``--skip_probes``
 leaves Fig. 6 out (its stages then read 0 s) to measure the rest alone; ``--keep DIR``
-writes the store there once and reuses it on later runs.
+writes the store there once and reuses it on later runs (``--write_only`` stops after writing,
+so writing and analysing fit separate 6-minute holds of the heavy lock).
 
 Not measured: Fig. 7 (the paper config's VOC 2007 downstream probes: linear probes of 82
 models and 3,321 pairs, a separate budget; the benchmark sets ``downstream.dataset`` empty)
@@ -79,11 +80,12 @@ from launch.study import config as config_lib, pipeline, report, zoo_stage
 from zoo.preprocessing import Preprocessing
 args = json.loads(sys.argv[1])
 names = [f"m{{i:02d}}" for i in range(args["models"])]
-for i, name in enumerate(names):  # rows so categories derive: seeds, hparams, architectures, data
+for i, name in enumerate(names):  # model i's category vs the base m00, by i % 5: every category from N=6 on
+  kind = i % 5 if i else -1        # 1 reinit, 2 hyper-parameters, 3 architecture, 4 framework, 0 dataset
   zoo.register(zoo.ModelEntry(name=name, builder=lambda rngs: None, weights=zoo.WeightSource("checkpoint", name),
-      preprocessing=Preprocessing(32), num_classes=args["classes"], objective="supervised",
-      pretraining_data="in1k" if i % 5 else "other", architecture=f"a{{i % 3}}", hparams=(("lr", i % 2),), seed=i,
-      catalog="synthetic"))
+      preprocessing=Preprocessing(32), num_classes=args["classes"],
+      objective="contrastive" if kind == 4 else "supervised", pretraining_data="other" if kind == 0 else "in1k",
+      architecture="b" if kind == 3 else "a", hparams=(("lr", int(kind == 2)),), seed=i, catalog="synthetic"))
 fields = dict(name="scale", catalog="synthetic", models="m*", base="m00", dataset="synthetic",
               calibration_split="calibration", test_split="test", downstream=dict(dataset=""), **args["analysis"])
 config = config_lib.merge(fields)
@@ -143,13 +145,22 @@ def main() -> None:
   parser.add_argument("--probes", choices=("paper", "light"), default="paper")
   parser.add_argument("--skip_probes", action="store_true")
   parser.add_argument("--keep", default=None, help="a directory to write the store once and reuse")
+  parser.add_argument("--write_only", action="store_true", help="with --keep: write the store, analyse nothing")
   args = parser.parse_args()
   scratch = Path(tempfile.mkdtemp(prefix="overlap_scale_"))
   root = Path(args.keep) if args.keep else scratch / "store"
   try:
     start = time.perf_counter()
-    write_store(root, args.models, args.examples, args.classes, args.dim, args.logits_dtype,
-                (("calibration", args.calibration), ("test", args.examples)))
+    shape = dict(models=args.models, examples=args.examples, calibration=args.calibration, classes=args.classes,
+                 dim=args.dim, logits_dtype=args.logits_dtype)
+    marker = root / "complete.json"         # a kept store written whole: reused without rehashing its chunks
+    if not (marker.exists() and json.loads(marker.read_text()) == shape):
+      write_store(root, args.models, args.examples, args.classes, args.dim, args.logits_dtype,
+                  (("calibration", args.calibration), ("test", args.examples)))
+      marker.write_text(json.dumps(shape))
+    if args.write_only:
+      print(f"store written in {time.perf_counter() - start:.0f} s")
+      return
     print(f"store ready ({args.models} models, {args.examples} test + {args.calibration} calibration examples, "
           f"K={args.classes}, {args.logits_dtype} logits, {args.dim}-d float32 embeddings) in "
           f"{time.perf_counter() - start:.0f} s; load average {os.getloadavg()[0]:.2f}", flush=True)

@@ -353,9 +353,17 @@ class LazyLogits:
   def _chunk(self, index: int) -> np.ndarray:
     """Chunk ``index``'s array (decoded; probabilities if a temperature is set), checksum verified."""
     data = self._verify(index)
-    source = io.BytesIO(data) if data is not None else self._path(index).open("rb")
-    with source as file, np.load(file, allow_pickle=False) as chunk:
-      values = self._decoded(chunk[self.member])
+    values = _npz_member(data, self.member) if data is not None else None
+    if values is None and data is None:
+      mapped = _npz_member_map(self._path(index), self.member)
+      if mapped is not None:
+        values = np.array(mapped)
+        del mapped
+    if values is None:                         # not a plain stored member: numpy's own reader
+      source = io.BytesIO(data) if data is not None else self._path(index).open("rb")
+      with source as file, np.load(file, allow_pickle=False) as chunk:
+        values = chunk[self.member]
+    values = self._decoded(values)
     return self._calibrated(values, self.chunk_size) if self.temperature is not None else values
 
   def _calibrated(self, logits: np.ndarray, padded_rows: int) -> np.ndarray:
@@ -423,31 +431,55 @@ def _member_spec(path, member: str) -> tuple[tuple[int, ...], np.dtype]:
   return shape, dtype
 
 
-def _npz_member_map(path, member: str) -> np.ndarray | None:
-  """A read-only memory map of an uncompressed .npz member's array (None if the file is
-  not local or the member is compressed): np.savez stores members uncompressed, each a
-  .npy file (header, then the raw array) after its zip local header."""
+def _member_location(file, member: str):
+  """(offset, shape, dtype) of an uncompressed .npz member's raw array in ``file`` (a binary
+  file object), or None: np.savez stores members uncompressed, each a .npy file (header,
+  then the raw C-order array) after its zip local header."""
   try:
-    path = os.fspath(path)
-    with zipfile.ZipFile(path) as archive:
+    with zipfile.ZipFile(file) as archive:
       info = archive.getinfo(f"{member}.npy")
     if info.compress_type != zipfile.ZIP_STORED:
       return None
-    with open(path, "rb") as file:
-      file.seek(info.header_offset)
-      header = file.read(30)
-      if header[:4] != b"PK\x03\x04":
-        return None
-      name_length, extra_length = struct.unpack("<HH", header[26:30])
-      file.seek(info.header_offset + 30 + name_length + extra_length)
-      version = np.lib.format.read_magic(file)
-      read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-      shape, fortran, dtype = read_header(file)
-      offset = file.tell()
-    if fortran or dtype.hasobject or len(shape) != 2:
+    file.seek(info.header_offset)
+    header = file.read(30)
+    if header[:4] != b"PK\x03\x04":
       return None
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    file.seek(info.header_offset + 30 + name_length + extra_length)
+    version = np.lib.format.read_magic(file)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(file)
+    if fortran or dtype.hasobject:
+      return None
+    return file.tell(), shape, dtype
+  except (OSError, ValueError, KeyError, TypeError, struct.error, zipfile.BadZipFile):
+    return None
+
+
+def _npz_member(data: bytes, member: str) -> np.ndarray | None:
+  """An .npz member's array read straight from the file's bytes (a copy), or None."""
+  location = _member_location(io.BytesIO(data), member)
+  if location is None:
+    return None
+  offset, shape, dtype = location
+  count = int(np.prod(shape))
+  if offset + count * dtype.itemsize > len(data):
+    return None
+  return np.frombuffer(data, dtype, count, offset).reshape(shape).copy()
+
+
+def _npz_member_map(path, member: str) -> np.ndarray | None:
+  """A read-only memory map of an uncompressed .npz member's array (None if the file is
+  not local or the member is not stored plainly)."""
+  try:
+    path = os.fspath(path)
+    with open(path, "rb") as file:
+      location = _member_location(file, member)
+    if location is None:
+      return None
+    offset, shape, dtype = location
     return np.memmap(path, dtype, "r", offset, shape)
-  except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+  except (OSError, ValueError, TypeError):
     return None
 
 

@@ -153,6 +153,17 @@ class PredictionStack:
   def shape(self) -> tuple[int, int, int]:
     return (self.num_models, self.num_examples, self.num_classes)
 
+  def __len__(self) -> int:
+    return self.num_models
+
+  def __getitem__(self, index: int) -> np.ndarray:
+    """Model ``index``'s float[E, K] predictions (:meth:`model`), so a stack reads like a sequence."""
+    if not isinstance(index, (int, np.integer)):
+      raise TypeError(f"{self.name} is indexed by one model index; got {type(index).__name__}.")
+    if not -self.num_models <= index < self.num_models:
+      raise IndexError(f"{self.name} has {self.num_models} models; got index {index}.")
+    return self.model(int(index) % self.num_models)
+
   @property
   def row_views(self) -> bool:
     """True when reading a few rows of a model is free (in-memory or memory-mapped numpy)."""

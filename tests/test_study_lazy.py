@@ -146,6 +146,7 @@ def test_candidate_view_confidence_and_reuse(rng):
   probs[0, :5] = 1 / 9                         # flat rows: the maximum lies outside any candidate set
   labels = rng.integers(0, 9, 40)
   stack = metrics.PredictionStack(list(probs))
+  assert len(stack) == 3 and np.array_equal(stack[1], probs[1]) and np.array_equal(stack[-1], probs[2])
   view = metrics.candidates.build_candidate_view(stack, labels, num_candidates=2)
   np.testing.assert_array_equal(view.confidence, probs.max(-1))
   np.testing.assert_array_equal(view.correct, probs.argmax(-1) == labels)
