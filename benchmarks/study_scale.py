@@ -46,8 +46,12 @@ CHUNK = 2048
 
 
 def write_store(root: Path, models: int, examples: int, classes: int, dim: int, dtype: str, splits) -> None:
-  """Synthetic outputs of ``models`` models; every (split, model) draws from its own seed, so a
-  store completed over several runs holds the same data."""
+  """Synthetic outputs of ``models`` models. Logits: a shared signal (label + 3) plus noise of
+  scale 1 + i/N for model i; embeddings: the label's class centroid plus noise. The noise
+  of each (model, chunk) is one of 16 blocks drawn per split, rolled along its columns by a
+  model-dependent shift (drawing 5·10⁹ fresh normals would dominate the write), so models
+  err on different examples. Deterministic: a store completed over several runs holds the
+  same data."""
   from launch import store
   for split_index, (split, count) in enumerate(splits):
     rng = np.random.default_rng(split_index)
@@ -55,19 +59,19 @@ def write_store(root: Path, models: int, examples: int, classes: int, dim: int, 
     signal = rng.standard_normal((count, classes), np.float32)
     signal[np.arange(count), labels] += 3.0
     centroids = rng.standard_normal((classes, dim), np.float32)   # class-informative features, as real ones
-    features = centroids[labels]
+    logit_noise = rng.standard_normal((16, CHUNK, classes), np.float32)
+    feature_noise = rng.standard_normal((16, CHUNK, dim), np.float32)
     for model in range(models):
       writer = store.ChunkWriter(root, "synthetic", split, f"m{model:02d}", {"weights_sha256": f"{model}"}, count,
                                  CHUNK, logits_dtype=dtype)
-      rng = np.random.default_rng([split_index, model])
       scale = np.float32(1.0 + model / max(models, 1))
       for index in writer.missing_chunks():
         start, stop = writer.rows(index)
-        noise = rng.standard_normal((stop - start, classes), np.float32)
-        noise *= scale
-        embeddings = rng.standard_normal((stop - start, dim), np.float32)
-        embeddings += features[start:stop]
-        writer.write_chunk(index, {"logits": signal[start:stop] + noise, "embeddings": embeddings,
+        block = (model * 5 + index) % 16
+        noise = np.roll(logit_noise[block, :stop - start], 37 * model + 1, axis=1)
+        embeddings = np.roll(feature_noise[block, :stop - start], 11 * model, axis=1)
+        embeddings += centroids[labels[start:stop]]
+        writer.write_chunk(index, {"logits": signal[start:stop] + scale * noise, "embeddings": embeddings,
                                    "labels": labels[start:stop], "ids": np.arange(start, stop)})
 
 
@@ -146,6 +150,7 @@ def main() -> None:
   parser.add_argument("--skip_probes", action="store_true")
   parser.add_argument("--keep", default=None, help="a directory to write the store once and reuse")
   parser.add_argument("--write_only", action="store_true", help="with --keep: write the store, analyse nothing")
+  parser.add_argument("--analyse_models", type=int, default=None, help="analyse the first n of the --models")
   args = parser.parse_args()
   scratch = Path(tempfile.mkdtemp(prefix="overlap_scale_"))
   root = Path(args.keep) if args.keep else scratch / "store"
@@ -165,7 +170,8 @@ def main() -> None:
           f"K={args.classes}, {args.logits_dtype} logits, {args.dim}-d float32 embeddings) in "
           f"{time.perf_counter() - start:.0f} s; load average {os.getloadavg()[0]:.2f}", flush=True)
     fields = analysis_fields(args.probes, args.dim, args.resamples)
-    payload = json.dumps({"root": str(root), "out": str(scratch / "report"), "models": args.models,
+    analysed = args.analyse_models or args.models
+    payload = json.dumps({"root": str(root), "out": str(scratch / "report"), "models": analysed,
                           "classes": args.classes, "analysis": fields, "skip_probes": args.skip_probes})
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", CHILD.format(root=str(ROOT)), payload], cwd=ROOT,
@@ -181,7 +187,7 @@ def main() -> None:
     print(f"{'stage':60s} {'seconds':>8s} {'peak RSS so far (GB)':>21s}")
     for stage, seconds in measured["stages"].items():
       print(f"{stage:60s} {seconds:8.1f} {measured['peak_gb'][stage]:21.2f}")
-    print(f"N={args.models}: {wall:.0f} s (child wall, interpreter start included; budget {BUDGET_S:.0f} s, ratio "
+    print(f"N={analysed}: {wall:.0f} s (child wall, interpreter start included; budget {BUDGET_S:.0f} s, ratio "
           f"{wall / BUDGET_S:.2f}); peak RSS {memory:.2f} GB (budget {BUDGET_GB:.0f} GB, ratio "
           f"{memory / BUDGET_GB:.2f}); load average {os.getloadavg()[0]:.2f}")
   finally:

@@ -3,6 +3,8 @@ runs) gives the tables the in-memory path gives; the lazy reader's calibrated ro
 reads and embeddings agree bit for bit; candidate views carry top-1 confidence and are
 built once per stack."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -116,6 +118,12 @@ def test_analysis_on_lazy_readers_equals_the_in_memory_analysis(study_store, mon
     assert row["ensemble_accuracy"] == pytest.approx(((probs[a] + probs[b]).argmax(-1) == full.labels).mean(),
                                                      abs=1e-6)
     assert row["error_inconsistency"] == pytest.approx((correct[a] != correct[b]).mean(), abs=1e-6)
+  for row in lazy["categories"]:      # each category's mean over its (base, X) pairs
+    members = [p for p in lazy["pairs"] if p["with_base"] and p["category"] == row["category"]]
+    assert row["pairs"] == len(members) == 1
+    for key in ("error_inconsistency", "ensemble_accuracy", "relative_improvement"):
+      assert row[key] == pytest.approx(np.mean([p[key] for p in members]), abs=1e-6)
+      assert row[f"{key}_low"] <= row[key] <= row[f"{key}_high"]
   assert len(lazy["greedy"]) == 1 and len(lazy["greedy"][0]["members"]) == 3
   assert {row["category"] for row in lazy["mixing"]} == set(zoo.CATEGORIES) - {"framework"}
 
@@ -154,3 +162,72 @@ def test_candidate_view_confidence_and_reuse(rng):
   assert metrics.candidates.build_candidate_view(stack, (labels + 1) % 9, num_candidates=2) is not view
   with pytest.raises(ValueError, match="at least 2 models"):
     metrics.pairwise_outcomes(metrics.PredictionStack(list(probs[:1])), labels)
+
+
+def reference_statistics(correct, ensemble_correct, pair_a, pair_b, weights):
+  """The pairwise statistics of one resample, a numpy float64 loop over pairs."""
+  n, total = len(correct), weights.sum()
+  accuracy = correct @ weights / total
+  out = {key: np.zeros((n, n)) for key in ("ensemble_accuracy", "relative_improvement", "error_inconsistency",
+                                           "conversion_rate", "cohen_kappa")}
+  out["ensemble_accuracy"][np.diag_indices(n)] = accuracy
+  out["conversion_rate"][np.diag_indices(n)] = np.nan
+  for a in range(n):
+    for b in range(n):
+      observed = 1 - ((correct[a] != correct[b]) @ weights) / total
+      chance = accuracy[a] * accuracy[b] + (1 - accuracy[a]) * (1 - accuracy[b])
+      out["cohen_kappa"][a, b] = np.nan if chance == 1 else (observed - chance) / (1 - chance)
+  for pair, (a, b) in enumerate(zip(pair_a, pair_b)):
+    inconsistent = correct[a] != correct[b]
+    ensemble = ensemble_correct[pair] @ weights / total
+    values = {"ensemble_accuracy": ensemble, "relative_improvement": ensemble - (accuracy[a] + accuracy[b]) / 2,
+              "error_inconsistency": inconsistent @ weights / total,
+              "conversion_rate": ((ensemble_correct[pair] & inconsistent) @ weights / (inconsistent @ weights)
+                                  if (inconsistent @ weights) > 0 else np.nan)}
+    for key, value in values.items():
+      out[key][a, b] = out[key][b, a] = value
+  return {"accuracy": accuracy, **out}
+
+
+def test_pairwise_intervals_as_products_equal_a_loop_over_resamples(num_models=7, num_examples=90, resamples=23):
+  """The GEMM form of the all-pairs bootstrap against a per-resample numpy loop over the same
+  resamples (the counts paired_bootstrap draws); pairs without inconsistent examples (NaN
+  conversion) and an always-right model (NaN κ) included."""
+  from metrics import bootstrap, ensemble
+  rng = np.random.default_rng(num_models)
+  correct = rng.random((num_models, num_examples)) < 0.6
+  correct[1] = correct[0]                      # no inconsistent example: conversion rate NaN
+  correct[2] = True                            # always right
+  pair_a, pair_b = ensemble.pair_indices(num_models)
+  ensemble_correct = (correct[pair_a] | correct[pair_b]) & (rng.random((len(pair_a), num_examples)) < 0.8)
+  outcomes = ensemble.PairwiseOutcomes(correct=correct, pair_a=pair_a, pair_b=pair_b,
+                                       ensemble_correct=ensemble_correct, num_recomputed=0, counts=None)
+  fast = metrics.pairwise_intervals(outcomes, num_resamples=resamples, seed=3, batch_size=4)
+  weights = np.asarray(bootstrap.resample_weights(num_examples, resamples, seed=3, batch_size=4), np.float64)
+  assert weights.shape == (resamples, num_examples) and np.all(weights.sum(1) == num_examples)
+  draws = [reference_statistics(correct, ensemble_correct, pair_a, pair_b, w) for w in weights]
+  point = reference_statistics(correct, ensemble_correct, pair_a, pair_b, np.ones(num_examples))
+  assert fast.keys() == point.keys()
+  for key in fast:
+    stacked = np.stack([d[key] for d in draws])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+      warnings.simplefilter("ignore", RuntimeWarning)
+      low, high = np.nanpercentile(stacked, [2.5, 97.5], axis=0)
+      std = np.nanstd(stacked, axis=0)
+    for field, expected in (("estimate", point[key]), ("low", low), ("high", high), ("std", std)):
+      np.testing.assert_allclose(getattr(fast[key], field), expected, rtol=0, atol=2e-6, err_msg=f"{key}.{field}")
+  assert np.isnan(fast["conversion_rate"].estimate[0, 1]) and np.isnan(fast["cohen_kappa"].estimate[2, 2])
+
+
+def test_nan_percentiles_equal_numpy():
+  from metrics import bootstrap
+  rng = np.random.default_rng(5)
+  draws = rng.normal(size=(37, 6, 5))
+  draws[rng.random(draws.shape) < 0.3] = np.nan
+  draws[:, 0, 0] = np.nan                     # no finite draw
+  draws[1:, 0, 1] = np.nan                    # one
+  draws[:, 1, 1] = 0.25                       # ties
+  with pytest.warns(RuntimeWarning):
+    expected = np.nanpercentile(draws, [2.5, 50, 97.5], axis=0)
+  for got, want in zip(bootstrap.nan_percentiles(draws, (2.5, 50, 97.5)), expected):
+    np.testing.assert_array_equal(got, want)
