@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -101,6 +102,7 @@ class Stages(dict):
   def __setitem__(self, key, value):
     super().__setitem__(key, value)
     self.peak_gb[key] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    print(json.dumps({{"stage": key, "seconds": value, "peak_gb": self.peak_gb[key]}}), flush=True)
 
 
 if args["skip_probes"]:
@@ -118,7 +120,7 @@ results = pipeline.analyse(config, names, stored, [], {{n: n for n in names}}, l
 analysed = time.perf_counter()
 report.write(results, args["out"])
 timings["report"] = time.perf_counter() - analysed
-print(json.dumps({{"stages": dict(timings), "peak_gb": Stages.peak_gb}}))
+print(json.dumps({{"done": True}}), flush=True)
 """
 
 PAPER_ANALYSIS = ("resamples", "greedy_starts", "greedy_steps", "mixing_rates", "mixing_seeds", "probe_l2_grid",
@@ -173,20 +175,25 @@ def main() -> None:
     analysed = args.analyse_models or args.models
     payload = json.dumps({"root": str(root), "out": str(scratch / "report"), "models": analysed,
                           "classes": args.classes, "analysis": fields, "skip_probes": args.skip_probes})
+    print(f"analysis sizes: {json.dumps(fields)}{' (Fig. 6 probes skipped)' if args.skip_probes else ''}")
+    print(f"{'stage':60s} {'seconds':>8s} {'peak RSS so far (GB)':>21s}", flush=True)
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", CHILD.format(root=str(ROOT)), payload], cwd=ROOT,
                                stdout=subprocess.PIPE, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
-    output = process.stdout.read()
+    # A `timeout` that stops this process stops the analysis too (it would run on, unlocked).
+    signal.signal(signal.SIGTERM, lambda *_: (process.kill(), sys.exit(f"stopped after {time.perf_counter() - start:.0f} s")))
+    for line in process.stdout:          # each stage as it ends, so a stopped run still shows where time went
+      try:
+        record = json.loads(line)
+      except ValueError:
+        record = {}
+      if "stage" in record:
+        print(f"{record['stage']:60s} {record['seconds']:8.1f} {record['peak_gb']:21.2f}", flush=True)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-      raise SystemExit(f"analysis child failed (status {status}); peak RSS {usage.ru_maxrss / 2 ** 20:.1f} GB")
     memory = usage.ru_maxrss / 2 ** 20
-    measured = json.loads(output.strip().splitlines()[-1])
-    print(f"analysis sizes: {json.dumps(fields)}{' (Fig. 6 probes skipped)' if args.skip_probes else ''}")
-    print(f"{'stage':60s} {'seconds':>8s} {'peak RSS so far (GB)':>21s}")
-    for stage, seconds in measured["stages"].items():
-      print(f"{stage:60s} {seconds:8.1f} {measured['peak_gb'][stage]:21.2f}")
+    if os.waitstatus_to_exitcode(status) != 0:
+      raise SystemExit(f"analysis child failed (status {status}); peak RSS {memory:.1f} GB")
     print(f"N={analysed}: {wall:.0f} s (child wall, interpreter start included; budget {BUDGET_S:.0f} s, ratio "
           f"{wall / BUDGET_S:.2f}); peak RSS {memory:.2f} GB (budget {BUDGET_GB:.0f} GB, ratio "
           f"{memory / BUDGET_GB:.2f}); load average {os.getloadavg()[0]:.2f}")
