@@ -12,7 +12,8 @@ calibration and a test split, then times, in a child process, ``store.lazy_read`
 ``--probes light``: one mixing seed, one L2 value, 100 probe iterations, diversity step
 ``dim // 8``), and prints each analysis stage's seconds and the peak RSS reached by its
 end, the child's wall time and peak RSS, and their ratios to the budget. ``--skip_probes``
-leaves Fig. 6 out (its stages then read 0 s) to measure the rest alone; ``--keep DIR``
+leaves Fig. 6 out (its stages then read 0 s) to measure the rest alone; ``--stop_after STAGE``
+and ``--cheap_intervals`` split one measurement over two runs (each within a lock hold); ``--keep DIR``
 writes the store there once and reuses it on later runs (``--write_only`` stops after writing,
 so writing and analysing fit separate 6-minute holds of the heavy lock).
 
@@ -103,6 +104,9 @@ class Stages(dict):
     super().__setitem__(key, value)
     self.peak_gb[key] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
     print(json.dumps({{"stage": key, "seconds": value, "peak_gb": self.peak_gb[key]}}), flush=True)
+    if key == args["stop_after"]:
+      import os
+      os._exit(0)
 
 
 if args["skip_probes"]:
@@ -110,6 +114,10 @@ if args["skip_probes"]:
   analysis.mixing = lambda *a, **k: [dict(category=c, pair="-", base_rate=r, seed=0, features=0, test_accuracy=0.0)
                                      for c in ("reinit", "dataset") for r in (0.0, 0.5, 1.0)]
   analysis.diversity_curves = lambda *a, **k: []
+if args["cheap_intervals"]:     # measured in another run: 2 resamples here, so later stages fit one lock hold
+  import metrics
+  all_pairs = metrics.pairwise_intervals
+  metrics.pairwise_intervals = lambda outcomes, **options: all_pairs(outcomes, **{{**options, "num_resamples": 2}})
 start = time.perf_counter()
 stored = {{role: store.lazy_read(args["root"], "synthetic", split, names) for role, split in
           (("calibration", "calibration"), ("test", "test"))}}
@@ -153,6 +161,9 @@ def main() -> None:
   parser.add_argument("--keep", default=None, help="a directory to write the store once and reuse")
   parser.add_argument("--write_only", action="store_true", help="with --keep: write the store, analyse nothing")
   parser.add_argument("--analyse_models", type=int, default=None, help="analyse the first n of the --models")
+  parser.add_argument("--stop_after", default="", help="a stage name: stop the analysis after it")
+  parser.add_argument("--cheap_intervals", action="store_true",
+                      help="all-pairs intervals from 2 resamples (that stage measured in a --stop_after run)")
   args = parser.parse_args()
   scratch = Path(tempfile.mkdtemp(prefix="overlap_scale_"))
   root = Path(args.keep) if args.keep else scratch / "store"
@@ -174,7 +185,8 @@ def main() -> None:
     fields = analysis_fields(args.probes, args.dim, args.resamples)
     analysed = args.analyse_models or args.models
     payload = json.dumps({"root": str(root), "out": str(scratch / "report"), "models": analysed,
-                          "classes": args.classes, "analysis": fields, "skip_probes": args.skip_probes})
+                          "classes": args.classes, "analysis": fields, "skip_probes": args.skip_probes,
+                          "stop_after": args.stop_after, "cheap_intervals": args.cheap_intervals})
     print(f"analysis sizes: {json.dumps(fields)}{' (Fig. 6 probes skipped)' if args.skip_probes else ''}")
     print(f"{'stage':60s} {'seconds':>8s} {'peak RSS so far (GB)':>21s}", flush=True)
     start = time.perf_counter()
