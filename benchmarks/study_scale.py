@@ -98,12 +98,16 @@ config = config_lib.merge(fields)
 
 
 class Stages(dict):
-  peak_gb = {{}}
+  peak_gb, cpu = {{}}, [0.0]
 
   def __setitem__(self, key, value):
     super().__setitem__(key, value)
-    self.peak_gb[key] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
-    print(json.dumps({{"stage": key, "seconds": value, "peak_gb": self.peak_gb[key]}}), flush=True)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    self.peak_gb[key] = usage.ru_maxrss / 2 ** 20
+    cpu = usage.ru_utime + usage.ru_stime
+    print(json.dumps({{"stage": key, "seconds": value, "cpu": cpu - self.cpu[0], "peak_gb": self.peak_gb[key]}}),
+          flush=True)
+    self.cpu[0] = cpu
     if key == args["stop_after"]:
       import os
       os._exit(0)
@@ -188,7 +192,7 @@ def main() -> None:
                           "classes": args.classes, "analysis": fields, "skip_probes": args.skip_probes,
                           "stop_after": args.stop_after, "cheap_intervals": args.cheap_intervals})
     print(f"analysis sizes: {json.dumps(fields)}{' (Fig. 6 probes skipped)' if args.skip_probes else ''}")
-    print(f"{'stage':60s} {'seconds':>8s} {'peak RSS so far (GB)':>21s}", flush=True)
+    print(f"{'stage':60s} {'seconds':>8s} {'CPU s':>8s} {'peak RSS so far (GB)':>21s}", flush=True)
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", CHILD.format(root=str(ROOT)), payload], cwd=ROOT,
                                stdout=subprocess.PIPE, text=True, env={**os.environ, "JAX_PLATFORMS": "cpu"})
@@ -200,14 +204,17 @@ def main() -> None:
       except ValueError:
         record = {}
       if "stage" in record:
-        print(f"{record['stage']:60s} {record['seconds']:8.1f} {record['peak_gb']:21.2f}", flush=True)
+        print(f"{record['stage']:60s} {record['seconds']:8.1f} {record['cpu']:8.1f} {record['peak_gb']:21.2f}",
+              flush=True)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     memory = usage.ru_maxrss / 2 ** 20
     if os.waitstatus_to_exitcode(status) != 0:
       raise SystemExit(f"analysis child failed (status {status}); peak RSS {memory:.1f} GB")
-    print(f"N={analysed}: {wall:.0f} s (child wall, interpreter start included; budget {BUDGET_S:.0f} s, ratio "
-          f"{wall / BUDGET_S:.2f}); peak RSS {memory:.2f} GB (budget {BUDGET_GB:.0f} GB, ratio "
+    cpu = usage.ru_utime + usage.ru_stime
+    print(f"N={analysed}: {wall:.0f} s wall, {cpu:.0f} CPU s (child, interpreter start included; budget "
+          f"{BUDGET_S:.0f} s, wall ratio {wall / BUDGET_S:.2f}, CPU/2 ratio {cpu / 2 / BUDGET_S:.2f}); "
+          f"peak RSS {memory:.2f} GB (budget {BUDGET_GB:.0f} GB, ratio "
           f"{memory / BUDGET_GB:.2f}); load average {os.getloadavg()[0]:.2f}")
   finally:
     shutil.rmtree(scratch, ignore_errors=True)
