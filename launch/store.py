@@ -306,7 +306,8 @@ class LazyLogits:
     self._verified, self._lock = set(), threading.Lock()
     shape, stored_dtype = _member_spec(self._path(0), self.member)   # the header only: no data read yet
     self.shape = (len(self.row_order),) + tuple(shape[1:])
-    self.dtype = np.dtype(np.float32) if temperature is not None else self._decoded(np.zeros(0, stored_dtype)).dtype
+    self._raw_dtype = self._decoded(np.zeros(0, stored_dtype)).dtype
+    self.dtype = np.dtype(np.float32) if temperature is not None else self._raw_dtype
 
   @property
   def ndim(self) -> int:
@@ -373,28 +374,34 @@ class LazyLogits:
     padded[0, :rows] = logits
     return np.asarray(metrics.apply_temperature(padded, [self.temperature]))[0, :rows]
 
-  def _chunk_rows(self, index: int, rows: np.ndarray) -> np.ndarray:
-    """Rows (chunk-relative) of chunk ``index``; a memory-mapped read when few are asked."""
-    if len(rows) * 4 > self.chunk_size or self._verify(index) is not None:
-      return self._chunk(index)[rows]
-    mapped = _npz_member_map(self._path(index), self.member)
-    if mapped is None:
-      return self._chunk(index)[rows]
-    values = self._decoded(np.array(mapped[rows]))
-    del mapped
-    if self.temperature is None:
-      return values
-    bucket = min(self.chunk_size, max(8, 1 << int(len(rows) - 1).bit_length()))
-    return self._calibrated(values, bucket)
+  def _raw_rows(self, index: int, rows: np.ndarray) -> np.ndarray:
+    """Decoded stored rows (chunk-relative) of chunk ``index``, not calibrated; a memory-mapped
+    read of just those rows once the chunk is verified."""
+    if self._verify(index) is None:
+      mapped = _npz_member_map(self._path(index), self.member)
+      if mapped is not None:
+        values = np.array(mapped[rows])
+        del mapped
+        return self._decoded(values)
+    raw = copy.copy(self)
+    raw.temperature = None
+    return raw._chunk(index)[rows]
 
   def _rows(self, rows: np.ndarray) -> np.ndarray:
     stored = self.row_order[rows]
-    out = np.empty((len(stored),) + self.shape[1:], self.dtype)
+    if self.temperature is not None and len(stored) * 4 > self.num_examples:
+      return np.asarray(self)[rows]                   # most of the model: whole chunks
+    out = np.empty((len(stored),) + self.shape[1:], self._raw_dtype)
     chunks = stored // self.chunk_size
     for index in np.unique(chunks):                   # each needed chunk read once
       hit = np.flatnonzero(chunks == index)
-      out[hit] = self._chunk_rows(int(index), stored[hit] - index * self.chunk_size)
-    return out
+      out[hit] = self._raw_rows(int(index), stored[hit] - index * self.chunk_size)
+    if self.temperature is None:
+      return out
+    # One calibration for all the rows (padded to a power of two of at least 8 rows): a
+    # row's softmax does not depend on the other rows of such a block (the tests check it).
+    bucket = max(8, 1 << int(len(out) - 1).bit_length())
+    return self._calibrated(out, bucket)
 
   def __getitem__(self, key):
     rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
