@@ -22,12 +22,16 @@ Properties:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import io
 import json
+import os
+import struct
 import threading
 import uuid
+import zipfile
 from typing import Any, Iterable
 
 import numpy as np
@@ -277,11 +281,18 @@ class LazyLogits:
   outputs never need to fit in memory together. Rows follow ``row_order`` (stored
   row of each output row; :func:`lazy_read` aligns every model to one id order).
   With ``temperature`` it holds the calibrated probabilities
-  ``metrics.apply_temperature`` gives (float32 softmax(z / T)), the metrics' input;
-  each stored chunk is then transformed whole (padded to the chunk size, so every
-  row is computed the same way whichever rows are asked for). Every chunk's checksum
-  is verified when its logits are read; the last chunk read is kept.
+  ``metrics.apply_temperature`` gives (float32 softmax(z / T)), the metrics' input.
+
+  Each chunk's checksum is verified (the whole file read once) the first time the
+  chunk is read; afterwards only the array itself is read, and a few rows are read
+  through a memory map of the uncompressed .npz member, so the exact fallbacks of the
+  metrics cost the rows they need, not whole chunks. Whole chunks are calibrated
+  padded to the chunk size, row subsets padded to a power of two of at least 8 rows
+  (XLA:CPU computes a row's softmax alike at every such shape; the store's tests check
+  that rows and whole reads agree bit for bit).
   """
+
+  member = "logits"
 
   def __init__(self, root, dataset: str, split: str, model: str, *, temperature: float | None = None,
                row_order: np.ndarray | None = None):
@@ -292,50 +303,105 @@ class LazyLogits:
     if temperature is not None and not temperature > 0:
       raise ValueError(f"temperature of model {model!r} must be positive; got {temperature}.")
     self.temperature = temperature
-    self._cached, self._lock = (None, None), threading.Lock()
-    first = self._chunk(0)
-    self.shape = (len(self.row_order), first.shape[1])
-    self.dtype = first.dtype
+    self._verified, self._lock = set(), threading.Lock()
+    shape, stored_dtype = _member_spec(self._path(0), self.member)   # the header only: no data read yet
+    self.shape = (len(self.row_order),) + tuple(shape[1:])
+    self._raw_dtype = self._decoded(np.zeros(0, stored_dtype)).dtype
+    self.dtype = np.dtype(np.float32) if temperature is not None else self._raw_dtype
 
-  ndim = 2
+  @property
+  def ndim(self) -> int:
+    return len(self.shape)
 
   def __len__(self) -> int:
     return self.shape[0]
 
-  def _chunk(self, index: int) -> np.ndarray:
-    """Chunk ``index``'s logits (decoded; probabilities if a temperature is set), checksum verified."""
-    with self._lock:
-      if self._cached[0] == index:
-        return self._cached[1]
-      name = _chunk_name(index)
-      data = (self.directory / f"{name}.npz").read_bytes()
-      expected = json.loads((self.directory / f"{name}.json").read_text())["sha256"]
-      if hashlib.sha256(data).hexdigest() != expected:
-        raise ValueError(f"chunk {index} of model {self.name!r} ({self.directory}) fails its checksum (corrupted); "
-                         "rerun the same launch.evaluate command to recompute it.")
-      with np.load(io.BytesIO(data), allow_pickle=False) as chunk:
-        logits = chunk["logits"]
-      logits = _decode_logits(logits, self.manifest.get("logits_dtype", "float32"))
-      if self.temperature is not None:
-        logits = self._calibrated(logits)
-      self._cached = (index, logits)
-      return logits
+  def calibrated(self, temperature: float) -> "LazyLogits":
+    """The same reader giving calibrated probabilities softmax(z / ``temperature``), float32
+    (chunks this reader has verified count as verified for both)."""
+    if self.member != "logits" or self.temperature is not None:
+      raise ValueError(f"only raw logits can be calibrated; {self.name!r} holds {self.member}"
+                       f"{' already calibrated' if self.temperature is not None else ''}.")
+    if not temperature > 0:
+      raise ValueError(f"temperature of model {self.name!r} must be positive; got {temperature}.")
+    out = copy.copy(self)
+    out.temperature, out.dtype = float(temperature), np.dtype(np.float32)
+    return out
 
-  def _calibrated(self, logits: np.ndarray) -> np.ndarray:
+  def _path(self, index: int) -> epath.Path:
+    return self.directory / f"{_chunk_name(index)}.npz"
+
+  def _verify(self, index: int) -> bytes | None:
+    """The chunk's bytes if this is its first read (checksum verified), else None."""
+    with self._lock:
+      if index in self._verified:
+        return None
+    name = _chunk_name(index)
+    data = self._path(index).read_bytes()
+    expected = json.loads((self.directory / f"{name}.json").read_text())["sha256"]
+    if hashlib.sha256(data).hexdigest() != expected:
+      raise ValueError(f"chunk {index} of model {self.name!r} ({self.directory}) fails its checksum (corrupted); "
+                       "rerun the same launch.evaluate command to recompute it.")
+    with self._lock:
+      self._verified.add(index)
+    return data
+
+  def _decoded(self, values: np.ndarray) -> np.ndarray:
+    if self.member == "logits":
+      return _decode_logits(values, self.manifest.get("logits_dtype", "float32"))
+    return values
+
+  def _chunk(self, index: int) -> np.ndarray:
+    """Chunk ``index``'s array (decoded; probabilities if a temperature is set), checksum verified."""
+    data = self._verify(index)
+    values = _npz_member(data, self.member) if data is not None else None
+    if values is None and data is None:
+      mapped = _npz_member_map(self._path(index), self.member)
+      if mapped is not None:
+        values = np.array(mapped)
+        del mapped
+    if values is None:                         # not a plain stored member: numpy's own reader
+      source = io.BytesIO(data) if data is not None else self._path(index).open("rb")
+      with source as file, np.load(file, allow_pickle=False) as chunk:
+        values = chunk[self.member]
+    values = self._decoded(values)
+    return self._calibrated(values, self.chunk_size) if self.temperature is not None else values
+
+  def _calibrated(self, logits: np.ndarray, padded_rows: int) -> np.ndarray:
     import metrics
     rows = logits.shape[0]
-    padded = np.zeros((1, self.chunk_size) + logits.shape[1:], logits.dtype)
+    padded = np.zeros((1, padded_rows) + logits.shape[1:], logits.dtype)
     padded[0, :rows] = logits
     return np.asarray(metrics.apply_temperature(padded, [self.temperature]))[0, :rows]
 
+  def _raw_rows(self, index: int, rows: np.ndarray) -> np.ndarray:
+    """Decoded stored rows (chunk-relative) of chunk ``index``, not calibrated; a memory-mapped
+    read of just those rows once the chunk is verified."""
+    if self._verify(index) is None:
+      mapped = _npz_member_map(self._path(index), self.member)
+      if mapped is not None:
+        values = np.array(mapped[rows])
+        del mapped
+        return self._decoded(values)
+    raw = copy.copy(self)
+    raw.temperature = None
+    return raw._chunk(index)[rows]
+
   def _rows(self, rows: np.ndarray) -> np.ndarray:
     stored = self.row_order[rows]
-    out = np.empty((len(stored), self.shape[1]), self.dtype)
+    if self.temperature is not None and len(stored) * 4 > self.num_examples:
+      return np.asarray(self)[rows]                   # most of the model: whole chunks
+    out = np.empty((len(stored),) + self.shape[1:], self._raw_dtype)
     chunks = stored // self.chunk_size
     for index in np.unique(chunks):                   # each needed chunk read once
       hit = np.flatnonzero(chunks == index)
-      out[hit] = self._chunk(int(index))[stored[hit] - index * self.chunk_size]
-    return out
+      out[hit] = self._raw_rows(int(index), stored[hit] - index * self.chunk_size)
+    if self.temperature is None:
+      return out
+    # One calibration for all the rows (padded to a power of two of at least 8 rows): a
+    # row's softmax does not depend on the other rows of such a block (the tests check it).
+    bucket = max(8, 1 << int(len(out) - 1).bit_length())
+    return self._calibrated(out, bucket)
 
   def __getitem__(self, key):
     rows, rest = (key[0], key[1:]) if isinstance(key, tuple) else (key, ())
@@ -352,6 +418,76 @@ class LazyLogits:
       values = self._chunk(index)
       out[position[start:start + len(values)]] = values
     return out if dtype is None else out.astype(dtype)
+
+
+class LazyEmbeddings(LazyLogits):
+  """One model's embeddings on one split as a lazy [E, D] array (see :class:`LazyLogits`)."""
+
+  member = "embeddings"
+
+  def __init__(self, root, dataset: str, split: str, model: str, *, row_order: np.ndarray | None = None):
+    super().__init__(root, dataset, split, model, row_order=row_order)
+
+
+def _member_spec(path, member: str) -> tuple[tuple[int, ...], np.dtype]:
+  """(shape, dtype) of an .npz member, from its .npy header alone."""
+  with epath.Path(path).open("rb") as file, zipfile.ZipFile(file) as archive, archive.open(f"{member}.npy") as npy:
+    version = np.lib.format.read_magic(npy)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(npy)
+  return shape, dtype
+
+
+def _member_location(file, member: str):
+  """(offset, shape, dtype) of an uncompressed .npz member's raw array in ``file`` (a binary
+  file object), or None: np.savez stores members uncompressed, each a .npy file (header,
+  then the raw C-order array) after its zip local header."""
+  try:
+    with zipfile.ZipFile(file) as archive:
+      info = archive.getinfo(f"{member}.npy")
+    if info.compress_type != zipfile.ZIP_STORED:
+      return None
+    file.seek(info.header_offset)
+    header = file.read(30)
+    if header[:4] != b"PK\x03\x04":
+      return None
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    file.seek(info.header_offset + 30 + name_length + extra_length)
+    version = np.lib.format.read_magic(file)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(file)
+    if fortran or dtype.hasobject:
+      return None
+    return file.tell(), shape, dtype
+  except (OSError, ValueError, KeyError, TypeError, struct.error, zipfile.BadZipFile):
+    return None
+
+
+def _npz_member(data: bytes, member: str) -> np.ndarray | None:
+  """An .npz member's array read straight from the file's bytes (a copy), or None."""
+  location = _member_location(io.BytesIO(data), member)
+  if location is None:
+    return None
+  offset, shape, dtype = location
+  count = int(np.prod(shape))
+  if offset + count * dtype.itemsize > len(data):
+    return None
+  return np.frombuffer(data, dtype, count, offset).reshape(shape).copy()
+
+
+def _npz_member_map(path, member: str) -> np.ndarray | None:
+  """A read-only memory map of an uncompressed .npz member's array (None if the file is
+  not local or the member is not stored plainly)."""
+  try:
+    path = os.fspath(path)
+    with open(path, "rb") as file:
+      location = _member_location(file, member)
+    if location is None:
+      return None
+    offset, shape, dtype = location
+    return np.memmap(path, dtype, "r", offset, shape)
+  except (OSError, ValueError, TypeError):
+    return None
 
 
 def _complete_manifest(root, dataset: str, split: str, model: str) -> dict:
@@ -390,19 +526,21 @@ class LazyResults:
     logits: one :class:`LazyLogits` [E, K] per model (a sequence the metrics take as is).
     labels: int[E]; ids: [E] example ids (the first model's order).
     manifests: model name → its manifest.
+    embeddings: model name → its :class:`LazyEmbeddings` [E, D] (same row order).
   """
   models: list[str]
   logits: list[LazyLogits]
   labels: np.ndarray
   ids: np.ndarray
   manifests: dict[str, dict]
+  embeddings: dict[str, LazyEmbeddings] = dataclasses.field(default_factory=dict)
 
 
 def lazy_read(root, dataset: str, split: str, models: list[str] | None = None, *,
               temperatures=None) -> LazyResults:
   """:func:`read` without loading any logits: ids and labels are read and checked as
   :func:`read` checks them (same ids, same labels, rows in the first model's id order),
-  logits come as per-model :class:`LazyLogits`. ``temperatures`` (one per model) turns
+  logits come as per-model :class:`LazyLogits`, embeddings as :class:`LazyEmbeddings`. ``temperatures`` (one per model) turns
   them into calibrated probabilities, ready for ``metrics.pairwise_ensemble`` and
   ``metrics.greedy_selection``."""
   models = list_models(root, dataset, split) if models is None else list(models)
@@ -413,7 +551,7 @@ def lazy_read(root, dataset: str, split: str, models: list[str] | None = None, *
     raise ValueError(f"temperatures has {len(temperatures)} entries for {len(models)} models; give one per model.")
   manifests = {model: _complete_manifest(root, dataset, split, model) for model in models}
   ids = labels = position = None
-  logits = []
+  logits, embeddings = [], {}
   for model, temperature in zip(models, temperatures):
     manifest = manifests[model]
     num_chunks = -(-manifest["num_examples"] // manifest["chunk_size"])
@@ -432,7 +570,9 @@ def lazy_read(root, dataset: str, split: str, models: list[str] | None = None, *
       raise ValueError(f"models {models[0]!r} and {model!r} disagree on the labels of some examples of "
                        f"{dataset}/{split}; their stores come from different data.")
     logits.append(LazyLogits(root, dataset, split, model, temperature=temperature, row_order=order))
+    embeddings[model] = LazyEmbeddings(root, dataset, split, model, row_order=order)
   shapes = {lazy.name: lazy.shape[1:] for lazy in logits}
   if len(set(shapes.values())) != 1:
     raise ValueError(f"models have different logit shapes {shapes}; they cannot be used together.")
-  return LazyResults(models=models, logits=logits, labels=labels, ids=ids, manifests=manifests)
+  return LazyResults(models=models, logits=logits, labels=labels, ids=ids, manifests=manifests,
+                     embeddings=embeddings)

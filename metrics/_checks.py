@@ -112,6 +112,7 @@ class PredictionStack:
 
   def __init__(self, probs, name: str = "probs", min_models: int = 1):
     self.name = name
+    self.views = {}       # candidate views built from this stack (metrics.candidates.build_candidate_view)
     shape = getattr(probs, "shape", None)
     if shape is not None:
       self.num_models, self.num_examples, self.num_classes = check_prediction_stack(probs, name, min_models)
@@ -151,6 +152,17 @@ class PredictionStack:
   @property
   def shape(self) -> tuple[int, int, int]:
     return (self.num_models, self.num_examples, self.num_classes)
+
+  def __len__(self) -> int:
+    return self.num_models
+
+  def __getitem__(self, index: int) -> np.ndarray:
+    """Model ``index``'s float[E, K] predictions (:meth:`model`), so a stack reads like a sequence."""
+    if not isinstance(index, (int, np.integer)):
+      raise TypeError(f"{self.name} is indexed by one model index; got {type(index).__name__}.")
+    if not -self.num_models <= index < self.num_models:
+      raise IndexError(f"{self.name} has {self.num_models} models; got index {index}.")
+    return self.model(int(index) % self.num_models)
 
   @property
   def row_views(self) -> bool:
@@ -203,4 +215,8 @@ def _drop_mapped_pages(array) -> None:
 
 def as_prediction_stack(probs, name: str = "probs", min_models: int = 1) -> PredictionStack:
   """``probs`` as a :class:`PredictionStack` (returned as is if it already is one)."""
-  return probs if isinstance(probs, PredictionStack) else PredictionStack(probs, name, min_models)
+  if not isinstance(probs, PredictionStack):
+    return PredictionStack(probs, name, min_models)
+  if probs.num_models < min_models:
+    raise ValueError(f"{name} needs at least {min_models} models (N) for this metric; got N={probs.num_models}.")
+  return probs

@@ -59,7 +59,11 @@ def _error_inconsistency(correct, weights):
 
 @jax.jit
 def _cohen_kappa(correct, weights):
-  both, acc, total = _joint_counts(correct, weights)
+  return _kappa_from_counts(*_joint_counts(correct, weights))
+
+
+def _kappa_from_counts(both, acc, total):
+  """κ [N, N] from weighted both-correct counts S [N, N], accuracies A [N] and W (see module doc)."""
   a, b = acc[:, None], acc[None, :]
   numerator = 2.0 * (both * total - a * b)
   denominator = a * (total - b) + b * (total - a)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import functools
+import hashlib
 import os
 
 import jax
@@ -71,6 +72,8 @@ class CandidateView:
     outside: float32[N, E] upper bound of each model's score at any non-candidate.
     correct: bool[N, E] each model's own top-1 correctness (numpy.argmax semantics).
     labels: int32[E].
+    confidence: float32[N, E] each model's row maximum max_k x[e, k] (the stored value,
+      widened): the top-1 confidence of calibrated probabilities, read in the same pass.
   """
   classes: jax.Array
   label_scores: jax.Array
@@ -79,6 +82,7 @@ class CandidateView:
   outside: jax.Array
   correct: jax.Array
   labels: jax.Array
+  confidence: jax.Array | None = None
 
 
 # Bit patterns of non-negative IEEE floats sort like their values, and equal values
@@ -244,10 +248,13 @@ def _model_statistics(raw: np.ndarray, name: str, labels, classes, flat_index, c
   # maximum, the argmax is the lowest candidate id at that maximum. Otherwise some
   # other class might reach it: a full argmax.
   top = np.where(candidate_floats == top_value[:, None], classes, num_classes).min(axis=1)
+  confidence = top_value.astype(np.float32)     # the row maximum wherever every other class stays below it
   unresolved = np.flatnonzero(outside >= top_value)
   if unresolved.size:
-    top[unresolved] = bits[unresolved].argmax(axis=1)
-  return candidate_bits.view(raw.dtype), outside, top == labels
+    unresolved_bits = bits[unresolved]
+    top[unresolved] = unresolved_bits.argmax(axis=1)
+    confidence[unresolved] = _widened(unresolved_bits.max(axis=1), raw.dtype.name)
+  return candidate_bits.view(raw.dtype), outside, top == labels, confidence
 
 
 # Row chunks of this size stay in cache between the passes over them.
@@ -280,6 +287,10 @@ def build_candidate_view(probs, labels, combine: str = "prob", num_candidates: i
   16 models chooses the candidates, then one pass over every model validates it (by
   index and name) and reads its candidates; memory O(N·E·M + E·K). Storage in
   bfloat16 or float32 is fastest (float16 row sums widen slowly on CPU).
+
+  A :class:`metrics._checks.PredictionStack` keeps the views built from it (one per
+  labels/combine/num_candidates/atol), so the pairwise pass and every greedy run over
+  the same stack read the models once between them.
   """
   if combine not in COMBINE_MODES:
     raise ValueError(f"combine must be one of {COMBINE_MODES}; got {combine!r}.")
@@ -290,23 +301,29 @@ def build_candidate_view(probs, labels, combine: str = "prob", num_candidates: i
   labels = _checks.as_labels(labels, num_examples, num_classes)
   storage = np.dtype(stack.dtype) if np.dtype(stack.dtype).name in _BIT_VIEWS else np.dtype(np.float32)
   num_candidates = min(num_candidates, num_classes)
+  key = (combine, num_candidates, atol, hashlib.sha256(labels.tobytes()).hexdigest())
+  if key in stack.views:
+    return stack.views[key]
 
   workers = max(1, min(4, os.cpu_count() or 1))
   candidate_values = aligned_empty((num_models, num_examples, num_candidates), storage)
   outside = aligned_empty((num_models, num_examples), np.float32)
   correct = aligned_empty((num_models, num_examples), np.bool_)
+  confidence = aligned_empty((num_models, num_examples), np.float32)
   with concurrent.futures.ThreadPoolExecutor(workers) as pool:
     classes = _choose_candidate_classes(stack, labels, num_candidates, pool)
     flat_index = (np.arange(num_examples)[:, None] * num_classes + classes).ravel()
 
     def read(model):
-      candidate_values[model], outside[model], correct[model] = _read_model(
+      candidate_values[model], outside[model], correct[model], confidence[model] = _read_model(
           stack, model, labels, classes, flat_index, combine, atol)
 
     list(pool.map(read, range(num_models)))
   label_scores, margins, magnitude, outside = _finish_view(candidate_values, outside, combine)
-  return CandidateView(classes=classes, label_scores=label_scores, margins=margins, magnitude=magnitude,
-                       outside=outside, correct=correct, labels=labels)
+  view = CandidateView(classes=classes, label_scores=label_scores, margins=margins, magnitude=magnitude,
+                       outside=outside, correct=correct, labels=labels, confidence=confidence)
+  stack.views[key] = view
+  return view
 
 
 def certify(label_sum, margin_sum, tolerance, outside_sum):

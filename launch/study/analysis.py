@@ -24,11 +24,36 @@ PAIR_METRICS = ("error_inconsistency", "ensemble_accuracy", "relative_improvemen
 
 @dataclasses.dataclass
 class Predictions:
-  """Aligned outputs of the zoo (model 0 is the base) on one split."""
+  """Aligned outputs of the zoo (model 0 is the base) on one split.
+
+  ``probs`` holds the temperature-calibrated probabilities as a
+  :class:`metrics.PredictionStack` (N per-model [E, K] array-likes, e.g. the store's
+  lazy reader, or one [N, E, K] array), never all in memory at once; ``correct`` and
+  ``confidence`` are read off it in one pass over the models (:func:`predictions`),
+  which also builds the candidate view the pairwise pass and greedy selection reuse.
+  ``embeddings`` are per-model [E, D] array-likes (lazy or in memory).
+  """
   names: list[str]
-  probs: np.ndarray        # float32 [N, E, K], temperature-calibrated
+  probs: metrics.PredictionStack
   labels: np.ndarray       # int [E]
-  embeddings: list[np.ndarray]
+  embeddings: list
+  correct: np.ndarray      # bool [N, E]: each model's top-1 is the label
+  confidence: np.ndarray   # float32 [N, E]: each model's top-1 calibrated probability
+
+  @property
+  def num_classes(self) -> int:
+    return self.probs.num_classes
+
+
+def predictions(names: list[str], probs, labels, embeddings) -> Predictions:
+  """:class:`Predictions` of calibrated ``probs`` (an [N, E, K] array or N per-model [E, K]
+  array-likes): one pass over the models builds their candidate view
+  (``metrics.candidates.build_candidate_view``, kept on the stack), whose per-model
+  correctness and row maxima are ``correct`` and ``confidence``."""
+  stack = metrics.PredictionStack(probs, "probs")
+  view = metrics.candidates.build_candidate_view(stack, labels)
+  return Predictions(list(names), stack, np.asarray(labels), list(embeddings), np.asarray(view.correct),
+                     np.asarray(view.confidence))
 
 
 def categories_vs_base(names: list[str]) -> list[str]:
@@ -95,7 +120,11 @@ def category_table(names: list[str], outcomes, num_resamples: int, in_band=None)
   present = [c for c in CATEGORY_ORDER if any(cat == c and band for cat, band in zip(categories, in_band))]
   membership = np.array([[float(cat == c and band) for cat, band in zip(categories, in_band)] for c in present],
                         np.float32)
-  data = (outcomes.correct, outcomes.ensemble_correct, jnp.asarray(outcomes.pair_a), jnp.asarray(outcomes.pair_b),
+  # Only the (base, X) pairs enter the means: resampling the others too would cost N/2 times
+  # more (weighted sums of 0/1 outcomes with integer weights are exact, so the numbers are the same).
+  with_base = np.flatnonzero(np.asarray(outcomes.pair_a) == 0)
+  data = (outcomes.correct, jnp.asarray(outcomes.ensemble_correct)[with_base],
+          jnp.asarray(np.asarray(outcomes.pair_a)[with_base]), jnp.asarray(np.asarray(outcomes.pair_b)[with_base]),
           jnp.asarray(membership))
   intervals = metrics.paired_bootstrap(_category_means, data, outcomes.num_examples, num_resamples=num_resamples)
   rows = []
@@ -127,10 +156,10 @@ def specialisation(test: Predictions, correct: np.ndarray, chosen: dict[str, int
   ``confidence``: the models' top-1 confidences [N, E] if already computed."""
   pairs = [(0, index) for index in chosen.values()]
   mask = metrics.inconsistent_anywhere(correct, pairs)
-  confidence = np.asarray(metrics.top1_confidence(test.probs) if confidence is None else confidence)
+  confidence = test.confidence if confidence is None else np.asarray(confidence)
   histograms = metrics.theta_histograms(confidence, correct, bins=bins, example_mask=mask)
   angles = np.asarray(metrics.theta(confidence[0][None], confidence))  # θ(base, X) in degrees, per example
-  per_class = metrics.class_specialisation(correct, test.labels, test.probs.shape[-1])
+  per_class = metrics.class_specialisation(correct, test.labels, test.num_classes)
   out = {"edges": histograms["edges"], "groups": histograms["groups"], "pairs": {}}
   for category, index in chosen.items():
     only_base = mask & correct[0] & ~correct[index]
@@ -149,12 +178,6 @@ def specialisation(test: Predictions, correct: np.ndarray, chosen: dict[str, int
 # the selection split. The paper's pool tops out at 77.9% under starts of 80.9–85.1%; 2 points
 # keeps "low-accuracy" meaning clearly weaker, not a near-tie with the start.
 GREEDY_POOL_GAP = 0.02
-
-
-def accuracy_of(probs, labels) -> np.ndarray:
-  """float64 [N]: top-1 accuracy of each model, reading ``probs`` ([N, E, K] or a sequence
-  of N per-model [E, K] arrays) one model at a time."""
-  return np.array([np.mean(np.argmax(np.asarray(probs[m]), -1) == labels) for m in range(len(probs))])
 
 
 def greedy_plan(selection_accuracy, starts: int, gap: float = GREEDY_POOL_GAP) -> list[tuple[int, list[int]]]:
@@ -203,12 +226,15 @@ def greedy_runs(names, selection_probs, selection_labels, test: Predictions, tes
   Returns (rows, final): a row per run, and per run the final ensemble's test
   correctness bool [E] (for the claim-4 bootstrap; kept out of the rows).
   """
-  selection_accuracy = accuracy_of(selection_probs, selection_labels)
+  # One candidate-view pass over the selection split: each model's accuracy, and the view
+  # every greedy run below reuses (kept on the stack).
+  selection = predictions(names, selection_probs, selection_labels, [])
+  selection_accuracy = selection.correct.mean(axis=1)
   test_accuracy = np.asarray(test_accuracy, np.float64)
   runs, final = [], []
   for start, pool in greedy_plan(selection_accuracy, starts, gap):
     if pool:
-      result = metrics.greedy_selection(selection_probs, selection_labels, start, pool, min(steps, len(pool)))
+      result = metrics.greedy_selection(selection.probs, selection.labels, start, pool, min(steps, len(pool)))
       members, on_selection = result.members, [float(a) for a in result.accuracy]
     else:
       members, on_selection = [start], [float(selection_accuracy[start])]

@@ -14,6 +14,7 @@ Stages, each resumable (a rerun with the same config recomputes nothing):
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -126,55 +127,121 @@ def zero_shot_head(config, entry, model, zoo_dir, test_source):
   return zoo.zero_shot_classifier(model, tokenizer, list(names), zoo.IMAGENET_TEMPLATES)
 
 
-def analyse(config, names: list[str], stored: dict[str, store.Results], class_names, hashes: dict[str, str],
-            located: dict) -> dict:
-  """Every table of the report from the stored outputs (see :mod:`launch.study.analysis`)."""
+def fit_temperatures(logits, labels, *, workers: int = 2) -> np.ndarray:
+  """One temperature per model (``metrics.fit_temperature``), each model's calibration
+  logits read on its own (N per-model [E, K] array-likes, e.g. ``store.LazyLogits``), a
+  few models at a time: float64[N]."""
+  import concurrent.futures
   import metrics
+  fit = lambda model: float(metrics.fit_temperature(np.asarray(model), labels))
+  with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+    return np.asarray(list(pool.map(fit, logits)), np.float64)
+
+
+def _calibrated(results, temperatures):
+  """Each model's calibrated probabilities softmax(z / T): a lazy per-model [E, K] reader
+  for :func:`launch.store.lazy_read` results; float32 [N, E, K] for in-memory
+  :func:`launch.store.read` results (small studies, tests)."""
+  if isinstance(results.logits, np.ndarray):
+    import metrics
+    return np.asarray(metrics.apply_temperature(results.logits, temperatures))
+  return [lazy.calibrated(t) for lazy, t in zip(results.logits, temperatures)]
+
+
+class _Timings:
+  """Seconds per analysis stage, in order (``timings[name]``), when a dict is given."""
+
+  def __init__(self, timings: dict | None):
+    self.timings, self.started = timings, time.perf_counter()
+
+  def __call__(self, name: str) -> None:
+    now = time.perf_counter()
+    if self.timings is not None:
+      self.timings[name] = self.timings.get(name, 0.0) + now - self.started
+    self.started = now
+
+
+def _in_memory(embeddings: dict, names) -> dict:
+  """Per-model embeddings read into memory once (lazy readers re-read the store on every access)."""
+  return {n: np.asarray(embeddings[n], np.float32) for n in names}
+
+
+def analyse(config, names: list[str], stored: dict[str, store.LazyResults], class_names, hashes: dict[str, str],
+            located: dict, *, timings: dict | None = None) -> dict:
+  """Every table of the report from the stored outputs (see :mod:`launch.study.analysis`).
+
+  ``stored`` maps each role of :func:`splits_of` to its :func:`launch.store.lazy_read`
+  (or anything with the same ``logits``, ``embeddings``, ``labels`` and ``manifests``):
+  models are read one at a time, calibrated probabilities are never stacked, and only
+  the embeddings the probes use are read into memory. ``timings``, if given, receives
+  the seconds of each stage.
+  """
+  import metrics
+  lap = _Timings(timings)
   calibration, test = stored["calibration"], stored["test"]
-  temperatures = np.asarray(metrics.fit_temperature(calibration.logits, calibration.labels))
-  calibrated = lambda results: np.asarray(metrics.apply_temperature(results.logits, temperatures))
-  test_set = analysis.Predictions(names, calibrated(test), test.labels, [test.embeddings[n] for n in names])
-  calibration_set = analysis.Predictions(names, calibrated(calibration), calibration.labels,
-                                         [calibration.embeddings[n] for n in names])
+  temperatures = fit_temperatures(calibration.logits, calibration.labels)
+  lap("temperatures")
+  embeddings = lambda results: [results.embeddings[n] for n in names]
+  test_set = analysis.predictions(names, _calibrated(test, temperatures), test.labels, embeddings(test))
+  calibration_set = analysis.predictions(names, _calibrated(calibration, temperatures), calibration.labels,
+                                         embeddings(calibration))
+  lap("calibrated pass (correctness, confidence, candidate views)")
   # The analysis runs on process 0 alone: its all-pairs kernel uses this process's devices,
   # not metrics' default mesh over every process (whose collectives the others never join).
   import jax
   outcomes = metrics.pairwise_outcomes(test_set.probs, test_set.labels,
                                        mesh=metrics.example_mesh(jax.local_devices()))
+  lap("pairwise")
   intervals = metrics.pairwise_intervals(outcomes, num_resamples=config.resamples)
   pairs = analysis.pair_table(names, intervals)
-  correct = np.asarray(outcomes.correct)
+  correct = test_set.correct
   accuracy = correct.mean(axis=1)
   # The accuracy band (test accuracy, as the paper's 74–78%): Fig. 1–2, the category table
   # and claims 1–3 use its models only; greedy runs may use any model.
   in_band = verdicts.accuracy_band(accuracy, base=0, width=config.accuracy_band)
   band = verdicts.band_range(accuracy, base=0, width=config.accuracy_band)
   base_pairs = [p for p in pairs if p["with_base"] and in_band[names.index(p["model_b"])]]
+  lap("pairwise intervals")
   categories = analysis.category_table(names, outcomes, config.resamples, in_band=in_band)
+  lap("category table")
   chosen = analysis.representatives(names, accuracy)
-  confidence = np.asarray(metrics.top1_confidence(test_set.probs))  # [N, E], read once: Fig. 3 and claim 3
+  confidence = test_set.confidence  # [N, E], read off the calibrated pass: Fig. 3 and claim 3
   special = analysis.specialisation(test_set, correct, chosen, config.theta_bins, confidence)
   groups = analysis.class_groups(special, config_lib.class_groups(config.class_groups))
+  lap("specialisation")
   greedy, greedy_final = [], []
   if config.selection_split:
     selection = stored["selection"]
-    greedy, greedy_final = analysis.greedy_runs(names, calibrated(selection), selection.labels, test_set, accuracy,
-                                                config.greedy_starts, config.greedy_steps)
+    greedy, greedy_final = analysis.greedy_runs(names, _calibrated(selection, temperatures), selection.labels,
+                                                test_set, accuracy, config.greedy_starts, config.greedy_steps)
+  lap("greedy")
   probe = dict(l2_grid=tuple(config.probe_l2_grid), max_iterations=config.probe_iterations)
+  # The probes read the base's and each representative's embeddings: those alone, into memory once.
+  used = [names[0]] + [names[i] for i in chosen.values()]
+  for split in (test_set, calibration_set):
+    held = _in_memory(dict(zip(names, split.embeddings)), used)
+    split.embeddings = [held.get(n, e) for n, e in zip(names, split.embeddings)]
+  lap("probe embeddings read")
   mixing = analysis.mixing(calibration_set, test_set, chosen, config.mixing_rates, config.mixing_seeds, **probe)
+  lap("mixing probes")
   diversity = analysis.diversity_curves(calibration_set, test_set, chosen, config.diversity_step,
                                         config.diversity_ranking, **probe)
   needed = analysis.features_needed(diversity, config.diversity_target)
+  lap("diversity probes")
   fit = analysis.base_fit(base_pairs)
   downstream = None
   if config.downstream.dataset:
-    downstream = analysis.downstream(names, stored["downstream_train"], stored["downstream_val"],
-                                     stored["downstream_test"], correct, **probe)
+    splits = [dataclasses.replace(stored[f"downstream_{part}"], embeddings=_in_memory(  # every pair reads them
+        stored[f"downstream_{part}"].embeddings, names)) for part in ("train", "val", "test")]
+    downstream = analysis.downstream(names, *splits, correct, **probe)
+    lap("downstream")
   from launch.study import link
   similarity = link.similarity_section(config, test_set, calibration_set, outcomes, intervals)
+  lap("similarity")
   models = analysis.model_table(test_set, temperatures, intervals, in_band)
   claims = _quietly(decide_claims, config, names, outcomes, confidence, in_band, greedy, greedy_final, mixing)
   mixing = [{k: v for k, v in row.items() if k != "test_correct"} for row in mixing]  # per-example: claims only
+  lap("claims")
   for row in models:
     row["weights_sha256"] = hashes[row["model"]]
     row["weights_origin"] = located[row["model"]].origin
@@ -306,7 +373,8 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
     results = decode(json.loads(cached.read_text()))
     say(f"  cached ({cached.name})")
   else:
-    stored = {role: store.read(cache / "store", dataset, split, names) for role, dataset, split in splits_of(config)}
+    stored = {role: store.lazy_read(cache / "store", dataset, split, names)
+              for role, dataset, split in splits_of(config)}
     class_names = getattr(sources["test"], "class_names", ()) or ()
     text = json.dumps(encode(analyse(config, names, stored, class_names, hashes, located)))
     results = decode(json.loads(text))  # the cached form, so a fresh and a cached run write the same report

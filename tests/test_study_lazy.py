@@ -1,0 +1,233 @@
+"""The study's analysis on the store's lazy per-model readers (what the paper-scale study
+runs) gives the tables the in-memory path gives; the lazy reader's calibrated rows, whole
+reads and embeddings agree bit for bit; candidate views carry top-1 confidence and are
+built once per stack."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import metrics
+import zoo
+from launch import store
+from launch.study import config as config_lib, pipeline, zoo_stage
+from zoo.preprocessing import Preprocessing
+
+NAMES = [f"lazytest.m{i}" for i in range(5)]
+CLASSES, DIM, CHUNK = 12, 6, 64
+
+
+def register_rows():
+  """A base and one partner per category: reinit, hyper-parameters, architecture, dataset."""
+  fields = [dict(), dict(seed=1), dict(hparams=(("lr", 1),)), dict(architecture="b"), dict(pretraining_data="other")]
+  for name, extra in zip(NAMES, fields):
+    row = dict(name=name, builder=lambda rngs: None, weights=zoo.WeightSource("checkpoint", name),
+               preprocessing=Preprocessing(32), num_classes=CLASSES, objective="supervised", pretraining_data="in1k",
+               architecture="a", seed=0, catalog="lazytest")
+    row.update(extra)
+    entry = zoo.ModelEntry(**row)
+    if name not in zoo.list_models("lazytest.*"):
+      zoo.register(entry)
+
+
+@pytest.fixture(scope="module")
+def study_store(tmp_path_factory):
+  """Five models on a calibration (200) and test (300) split, chunks of 64 rows (the last one
+  short), float16 logits, each model's rows written in its own id order."""
+  root = tmp_path_factory.mktemp("store")
+  rng = np.random.default_rng(0)
+  for split, count in (("calibration", 200), ("test", 300)):
+    labels = rng.integers(0, CLASSES, count)
+    signal = rng.normal(size=(count, CLASSES)) * 2
+    signal[np.arange(count), labels] += 2.0
+    for index, name in enumerate(NAMES):
+      order = rng.permutation(count)
+      logits = (signal + rng.normal(scale=1.0 + index / 2, size=signal.shape))[order]
+      embeddings = (signal[:, :DIM] + rng.normal(size=(count, DIM)))[order]
+      writer = store.ChunkWriter(root, "synthetic", split, name, {"weights_sha256": name}, count, CHUNK,
+                                 logits_dtype="float16")
+      for chunk in writer.missing_chunks():
+        start, stop = writer.rows(chunk)
+        writer.write_chunk(chunk, {"logits": logits[start:stop].astype(np.float32),
+                                   "embeddings": embeddings[start:stop].astype(np.float32),
+                                   "labels": labels[order][start:stop], "ids": order[start:stop]})
+  return root
+
+
+def config():
+  return config_lib.merge(dict(
+      name="lazy", catalog="lazytest", models="lazytest.*", base=NAMES[0], dataset="synthetic",
+      calibration_split="calibration", test_split="test", resamples=20, greedy_starts=1, greedy_steps=2,
+      mixing_rates=(1.0, 0.5, 0.0), mixing_seeds=1, probe_l2_grid=(1e-2,), probe_iterations=20, diversity_step=4,
+      class_groups="low:0-5,high:6-11"))
+
+
+def assert_same(lazy, eager, path="results"):
+  """Equal structure, strings, ints and booleans; floats equal to float32 rounding."""
+  assert type(lazy) is type(eager) or {type(lazy), type(eager)} <= {int, float, np.float32, np.float64}, path
+  if isinstance(lazy, dict):
+    assert lazy.keys() == eager.keys(), path
+    for key in lazy:
+      assert_same(lazy[key], eager[key], f"{path}.{key}")
+  elif isinstance(lazy, (list, tuple)):
+    assert len(lazy) == len(eager), path
+    for index, (a, b) in enumerate(zip(lazy, eager)):
+      assert_same(a, b, f"{path}[{index}]")
+  elif isinstance(lazy, np.ndarray):
+    assert lazy.shape == eager.shape and lazy.dtype == eager.dtype, path
+    np.testing.assert_allclose(lazy, eager, rtol=1e-5, atol=1e-7, err_msg=path)
+  elif isinstance(lazy, float):
+    assert lazy == pytest.approx(eager, rel=1e-5, abs=1e-7, nan_ok=True), path
+  else:
+    assert lazy == eager, path
+
+
+def nearest_mean_probe(x_train, y_train, x_val, y_val, x_test, y_test, **unused):
+  """Stands in for probes.logistic_probe (its own tests cover it; compiling it here would
+  double this test's time): test accuracy of the nearest training-class mean, a function
+  of exactly the features and labels the analysis hands the probe."""
+  classes = np.unique(y_train)
+  means = np.stack([np.asarray(x_train)[y_train == c].mean(0) for c in classes])
+  distances = ((np.asarray(x_test)[:, None, :] - means[None]) ** 2).sum(-1)
+  return {"test_accuracy": float(np.mean(classes[distances.argmin(1)] == y_test))}
+
+
+def test_analysis_on_lazy_readers_equals_the_in_memory_analysis(study_store, monkeypatch):
+  register_rows()
+  from launch.study import analysis
+  monkeypatch.setattr(analysis.probes, "logistic_probe", nearest_mean_probe)
+  located = {n: zoo_stage.Located(None, "loaded") for n in NAMES}
+  hashes = {n: n for n in NAMES}
+  runs = {}
+  for mode, reader in (("lazy", store.lazy_read), ("eager", store.read)):
+    stored = {role: reader(study_store, "synthetic", role, NAMES) for role in ("calibration", "test")}
+    timings = {}
+    runs[mode] = pipeline.analyse(config(), NAMES, stored, [], hashes, located, timings=timings)
+  assert {"temperatures", "pairwise", "greedy", "mixing probes", "claims"} <= set(timings)
+  lazy, eager = runs["lazy"], runs["eager"]
+  assert_same(lazy, eager)
+  # And against a direct computation from the stored logits (the naive loop).
+  full = store.read(study_store, "synthetic", "test", NAMES)
+  temperatures = [row["temperature"] for row in lazy["models"]]
+  probs = np.asarray(metrics.apply_temperature(full.logits, temperatures))
+  correct = probs.argmax(-1) == full.labels
+  assert [row["accuracy"] for row in lazy["models"]] == pytest.approx(correct.mean(1).tolist(), abs=1e-6)
+  for row in lazy["pairs"]:
+    a, b = NAMES.index(row["model_a"]), NAMES.index(row["model_b"])
+    assert row["ensemble_accuracy"] == pytest.approx(((probs[a] + probs[b]).argmax(-1) == full.labels).mean(),
+                                                     abs=1e-6)
+    assert row["error_inconsistency"] == pytest.approx((correct[a] != correct[b]).mean(), abs=1e-6)
+  for row in lazy["categories"]:      # each category's mean over its (base, X) pairs
+    members = [p for p in lazy["pairs"] if p["with_base"] and p["category"] == row["category"]]
+    assert row["pairs"] == len(members) == 1
+    for key in ("error_inconsistency", "ensemble_accuracy", "relative_improvement"):
+      assert row[key] == pytest.approx(np.mean([p[key] for p in members]), abs=1e-6)
+      assert row[f"{key}_low"] <= row[key] <= row[f"{key}_high"]
+  assert len(lazy["greedy"]) == 1 and len(lazy["greedy"][0]["members"]) == 3
+  assert {row["category"] for row in lazy["mixing"]} == set(zoo.CATEGORIES) - {"framework"}
+
+
+def test_lazy_calibrated_rows_whole_reads_and_embeddings_agree(study_store):
+  lazy = store.lazy_read(study_store, "synthetic", "test", NAMES[:2])
+  full = store.read(study_store, "synthetic", "test", NAMES[:2])
+  rows = np.array([299, 3, 64, 65, 3, 130])       # across chunks, repeated, the short last chunk
+  for index, name in enumerate(NAMES[:2]):
+    calibrated = lazy.logits[index].calibrated(0.7)
+    assert calibrated.dtype == np.float32 and calibrated.shape == (300, CLASSES)
+    whole = np.asarray(calibrated)
+    np.testing.assert_allclose(whole, np.asarray(metrics.apply_temperature(full.logits[index][None], [0.7]))[0],
+                               rtol=1e-6, atol=1e-7)
+    for subset in (rows, rows[:1], slice(10, 20), 7):   # memory-mapped row reads once the chunks are verified
+      np.testing.assert_array_equal(calibrated[subset].view(np.uint32), whole[subset].view(np.uint32))
+    np.testing.assert_array_equal(lazy.logits[index][rows], full.logits[index][rows])
+    embeddings = lazy.embeddings[name]
+    assert embeddings.shape == (300, DIM) and embeddings.dtype == np.float32
+    np.testing.assert_array_equal(np.asarray(embeddings), full.embeddings[name])
+    np.testing.assert_array_equal(embeddings[rows], full.embeddings[name][rows])
+  with pytest.raises(ValueError, match="only raw logits"):
+    lazy.logits[0].calibrated(0.7).calibrated(2.0)
+
+
+def test_candidate_view_confidence_and_reuse(rng):
+  probs = np.random.default_rng(1).dirichlet(np.full(9, 0.3), size=(3, 40)).astype(np.float32)
+  probs[0, :5] = 1 / 9                         # flat rows: the maximum lies outside any candidate set
+  labels = rng.integers(0, 9, 40)
+  stack = metrics.PredictionStack(list(probs))
+  assert len(stack) == 3 and np.array_equal(stack[1], probs[1]) and np.array_equal(stack[-1], probs[2])
+  view = metrics.candidates.build_candidate_view(stack, labels, num_candidates=2)
+  np.testing.assert_array_equal(view.confidence, probs.max(-1))
+  np.testing.assert_array_equal(view.correct, probs.argmax(-1) == labels)
+  assert metrics.candidates.build_candidate_view(stack, labels, num_candidates=2) is view
+  assert metrics.candidates.build_candidate_view(stack, (labels + 1) % 9, num_candidates=2) is not view
+  with pytest.raises(ValueError, match="at least 2 models"):
+    metrics.pairwise_outcomes(metrics.PredictionStack(list(probs[:1])), labels)
+
+
+def reference_statistics(correct, ensemble_correct, pair_a, pair_b, weights):
+  """The pairwise statistics of one resample, a numpy float64 loop over pairs."""
+  n, total = len(correct), weights.sum()
+  accuracy = correct @ weights / total
+  out = {key: np.zeros((n, n)) for key in ("ensemble_accuracy", "relative_improvement", "error_inconsistency",
+                                           "conversion_rate", "cohen_kappa")}
+  out["ensemble_accuracy"][np.diag_indices(n)] = accuracy
+  out["conversion_rate"][np.diag_indices(n)] = np.nan
+  for a in range(n):
+    for b in range(n):
+      observed = 1 - ((correct[a] != correct[b]) @ weights) / total
+      chance = accuracy[a] * accuracy[b] + (1 - accuracy[a]) * (1 - accuracy[b])
+      out["cohen_kappa"][a, b] = np.nan if chance == 1 else (observed - chance) / (1 - chance)
+  for pair, (a, b) in enumerate(zip(pair_a, pair_b)):
+    inconsistent = correct[a] != correct[b]
+    ensemble = ensemble_correct[pair] @ weights / total
+    values = {"ensemble_accuracy": ensemble, "relative_improvement": ensemble - (accuracy[a] + accuracy[b]) / 2,
+              "error_inconsistency": inconsistent @ weights / total,
+              "conversion_rate": ((ensemble_correct[pair] & inconsistent) @ weights / (inconsistent @ weights)
+                                  if (inconsistent @ weights) > 0 else np.nan)}
+    for key, value in values.items():
+      out[key][a, b] = out[key][b, a] = value
+  return {"accuracy": accuracy, **out}
+
+
+def test_pairwise_intervals_as_products_equal_a_loop_over_resamples(num_models=7, num_examples=90, resamples=23):
+  """The GEMM form of the all-pairs bootstrap against a per-resample numpy loop over the same
+  resamples (the counts paired_bootstrap draws); pairs without inconsistent examples (NaN
+  conversion) and an always-right model (NaN κ) included."""
+  from metrics import bootstrap, ensemble
+  rng = np.random.default_rng(num_models)
+  correct = rng.random((num_models, num_examples)) < 0.6
+  correct[1] = correct[0]                      # no inconsistent example: conversion rate NaN
+  correct[2] = True                            # always right
+  pair_a, pair_b = ensemble.pair_indices(num_models)
+  ensemble_correct = (correct[pair_a] | correct[pair_b]) & (rng.random((len(pair_a), num_examples)) < 0.8)
+  outcomes = ensemble.PairwiseOutcomes(correct=correct, pair_a=pair_a, pair_b=pair_b,
+                                       ensemble_correct=ensemble_correct, num_recomputed=0, counts=None)
+  fast = metrics.pairwise_intervals(outcomes, num_resamples=resamples, seed=3, batch_size=4)
+  weights = np.asarray(bootstrap.resample_weights(num_examples, resamples, seed=3, batch_size=4), np.float64)
+  assert weights.shape == (resamples, num_examples) and np.all(weights.sum(1) == num_examples)
+  draws = [reference_statistics(correct, ensemble_correct, pair_a, pair_b, w) for w in weights]
+  point = reference_statistics(correct, ensemble_correct, pair_a, pair_b, np.ones(num_examples))
+  assert fast.keys() == point.keys()
+  for key in fast:
+    stacked = np.stack([d[key] for d in draws])
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+      warnings.simplefilter("ignore", RuntimeWarning)
+      low, high = np.nanpercentile(stacked, [2.5, 97.5], axis=0)
+      std = np.nanstd(stacked, axis=0)
+    for field, expected in (("estimate", point[key]), ("low", low), ("high", high), ("std", std)):
+      np.testing.assert_allclose(getattr(fast[key], field), expected, rtol=0, atol=2e-6, err_msg=f"{key}.{field}")
+  assert np.isnan(fast["conversion_rate"].estimate[0, 1]) and np.isnan(fast["cohen_kappa"].estimate[2, 2])
+
+
+def test_nan_percentiles_equal_numpy():
+  from metrics import bootstrap
+  rng = np.random.default_rng(5)
+  draws = rng.normal(size=(37, 6, 5))
+  draws[rng.random(draws.shape) < 0.3] = np.nan
+  draws[:, 0, 0] = np.nan                     # no finite draw
+  draws[1:, 0, 1] = np.nan                    # one
+  draws[:, 1, 1] = 0.25                       # ties
+  with pytest.warns(RuntimeWarning):
+    expected = np.nanpercentile(draws, [2.5, 50, 97.5], axis=0)
+  for got, want in zip(bootstrap.nan_percentiles(draws, (2.5, 50, 97.5)), expected):
+    np.testing.assert_array_equal(got, want)
