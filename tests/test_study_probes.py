@@ -14,7 +14,7 @@ def _split(seed, n, dims):
   labels = rng.integers(0, 3, n)
   embeddings = [(np.random.default_rng(10 + i).normal(size=(3, d))[labels] + 2.0 * rng.normal(size=(n, d)))
                 .astype(np.float32) for i, d in enumerate(dims)]
-  return analysis.Predictions([f"m{i}" for i in range(len(dims))], None, labels, embeddings)
+  return analysis.Predictions([f"m{i}" for i in range(len(dims))], None, labels, embeddings, None, None)
 
 
 def test_pad_columns_appends_zeros_and_refuses_narrowing():

@@ -27,7 +27,7 @@ def _predictions(rng, names, num_examples, shared):
   probs = random_probs(rng, len(names), num_examples, NUM_CLASSES, scale=1.0)
   probs[:, np.arange(num_examples), labels] += 0.8 * rng.random((len(names), num_examples))
   probs /= probs.sum(-1, keepdims=True)
-  return analysis.Predictions(names, probs.astype(np.float32), labels, embeddings)
+  return analysis.predictions(names, probs.astype(np.float32), labels, embeddings)
 
 
 def _config(**similarity):
@@ -70,11 +70,12 @@ def _centred_gram(x):
 def test_prediction_measures_against_naive_numpy(study):
   test, _, _, _, section = study
   assert len(section["pairs"]) == 6 and section["models"] == ["m0", "m1", "m2", "m3"]
-  correct = test.probs.argmax(-1) == test.labels
+  probs = np.stack([np.asarray(test.probs[m]) for m in range(len(test.names))])  # the naive side's own array
+  correct = probs.argmax(-1) == test.labels
   a, b = 0, 2
   row = _row(section, a, b)
   inconsistent = correct[a] != correct[b]
-  ensemble = (test.probs[a] + test.probs[b]).argmax(-1) == test.labels
+  ensemble = (probs[a] + probs[b]).argmax(-1) == test.labels
   assert row["error_inconsistency"] == pytest.approx(inconsistent.mean(), abs=1e-6)
   assert row["conversion_rate"] == pytest.approx(ensemble[inconsistent].mean(), abs=1e-6)
   assert row["ensemble_gain"] == pytest.approx(ensemble.mean() - (correct[a].mean() + correct[b].mean()) / 2, abs=1e-6)
@@ -91,7 +92,7 @@ def test_prediction_measures_against_naive_numpy(study):
   # θ asymmetry by a loop over examples.
   only_a, only_b = [], []
   for n in range(e):
-    angle = np.degrees(np.arctan2(test.probs[a, n].max(), test.probs[b, n].max()))
+    angle = np.degrees(np.arctan2(probs[a, n].max(), probs[b, n].max()))
     if correct[a, n] and not correct[b, n]:
       only_a.append(angle)
     elif correct[b, n] and not correct[a, n]:
