@@ -241,8 +241,18 @@ def model_metadata(entry, weights_sha256: str, precision: str) -> dict:
           "precision": precision}
 
 
-@functools.lru_cache(maxsize=32)
 def _zoo_apply(graphdef, preprocess, dtype) -> Callable:
+  """:func:`_shared_zoo_apply`, or a function of this model alone when its graphdef is
+  unhashable (a module holding a list or dict attribute): it then compiles per call."""
+  try:
+    hash((graphdef, preprocess, dtype))
+  except TypeError:
+    return _shared_zoo_apply.__wrapped__(graphdef, preprocess, dtype)
+  return _shared_zoo_apply(graphdef, preprocess, dtype)
+
+
+@functools.lru_cache(maxsize=32)
+def _shared_zoo_apply(graphdef, preprocess, dtype) -> Callable:
   """The pure forward of a zoo model's architecture (its nnx graphdef), preprocessing
   included: one function per (graphdef, preprocessing, compute dtype), so
   :func:`_jitted_forward` compiles once per architecture and input shape, shared by every

@@ -118,6 +118,8 @@ def category_table(names: list[str], outcomes, num_resamples: int, in_band=None)
   categories = categories_vs_base(names)
   in_band = np.ones(len(names), bool) if in_band is None else np.asarray(in_band, bool)
   present = [c for c in CATEGORY_ORDER if any(cat == c and band for cat, band in zip(categories, in_band))]
+  if not present:           # no partner in the band: no category to compare
+    return []
   membership = np.array([[float(cat == c and band) for cat, band in zip(categories, in_band)] for c in present],
                         np.float32)
   # Only the (base, X) pairs enter the means: resampling the others too would cost N/2 times
