@@ -181,3 +181,23 @@ def test_report_section_link_csv_and_figure(study, tmp_path):
   assert len(rows) == 6 and float(rows[0]["cka"]) == pytest.approx(section["pairs"][0]["cka"])
   assert (tmp_path / "link_correlations.csv").exists() and (tmp_path / "fig8_link.png").stat().st_size > 10_000
   assert "Not computed" in report._similarity_text(None)
+
+
+def test_concatenation_without_a_shared_class_is_skipped_with_a_reason():
+  """A calibration split too small for the dataset's classes (e.g. 40 ImageNet images) leaves
+  the concatenation gains NaN and says why, instead of stopping the study; with validation
+  examples of untrained classes only, λ is chosen on the training part."""
+  rng = np.random.default_rng(0)
+  names = [f"m{i}" for i in range(len(WIDTHS))]
+  shared = rng.normal(size=(NUM_CLASSES, 16))
+  calibration, test = _predictions(rng, names, 50, shared), _predictions(rng, names, 40, shared)
+  settings = _config().similarity
+  calibration.labels = np.zeros(50, np.int64)       # train part: class 0 only
+  test.labels = np.full(40, 1, np.int64)            # test: class 1 only
+  gains, note = link._concatenation(calibration, test, settings)
+  assert gains is None and "shares no class" in note and "calibration_split" in note
+  calibration.labels = np.r_[np.arange(40) % 2, np.full(10, 3)]   # trained classes 0, 1; val: class 3 only
+  test.labels = np.arange(40) % 3                                   # class-2 test examples are left out
+  gains, note = link._concatenation(calibration, test, settings)
+  assert note == "" and gains.gain.shape == (len(names), len(names)) and np.isfinite(gains.gain).all()
+  assert np.all((0 <= gains.single_accuracy) & (gains.single_accuracy <= 1))

@@ -66,24 +66,31 @@ def _subset(num_examples: int, size: int, seed: int) -> np.ndarray:
   return np.sort(np.random.default_rng(seed).choice(num_examples, size, replace=False))
 
 
-def _concatenation(calibration, test, settings) -> probes.Complementarity:
-  """pairwise_complementarity with the probe splits of the study; classes absent from the
-  probe's training part are left out of val and test (no probe could learn them)."""
+def _concatenation(calibration, test, settings) -> tuple[probes.Complementarity | None, str]:
+  """(pairwise_complementarity with the probe splits of the study, "") — classes absent from
+  the probe's training part are left out of val and test (no probe could learn them); with
+  no validation example of a trained class λ is chosen on the training part, as the
+  study's other probes do. (None, why) when no test example is of a trained class: the
+  calibration split is too small for this dataset's classes, and the gains are NaN."""
   split = int(len(calibration.labels) * PROBE_TRAIN_SHARE)
   y_train, y_val = np.asarray(calibration.labels[:split]), np.asarray(calibration.labels[split:])
   y_test = np.asarray(test.labels)
   classes = np.unique(y_train)
   keep_val, keep_test = np.isin(y_val, classes), np.isin(y_test, classes)
-  if not keep_val.any() or not keep_test.any():
-    raise ValueError(f"the probe's training part ({split} calibration examples) covers classes {classes[:10]}... and "
-                     "no validation or test example is of those classes; enlarge calibration_split.")
+  if not keep_test.any():
+    return None, (f"not computed: the probe's training part ({split} calibration examples, {len(classes)} "
+                  "classes) shares no class with any test example; enlarge calibration_split")
   dense = lambda y: np.searchsorted(classes, y)
   embeddings = lambda p, rows: [np.asarray(e[rows], np.float32) for e in p.embeddings]
+  train = embeddings(calibration, slice(0, split))
+  if keep_val.any():
+    val, y_val = [e[keep_val] for e in embeddings(calibration, slice(split, None))], y_val[keep_val]
+  else:
+    val, y_val = train, y_train
   return probes.pairwise_complementarity(
-      embeddings(calibration, slice(0, split)), dense(y_train),
-      [e[keep_val] for e in embeddings(calibration, slice(split, None))], dense(y_val[keep_val]),
+      train, dense(y_train), val, dense(y_val),
       [e[keep_test] for e in embeddings(test, slice(None))], dense(y_test[keep_test]),
-      num_resamples=settings.resamples, seed=settings.seed)
+      num_resamples=settings.resamples, seed=settings.seed), ""
 
 
 def similarity_section(config, test, calibration, outcomes, intervals) -> dict | None:
@@ -148,10 +155,11 @@ def similarity_section(config, test, calibration, outcomes, intervals) -> dict |
     measures.update(similarity_lib.scores_from_graphs(metrics.knn_graphs(subset, settings.k)))
   lap("knn_and_nulls")
 
-  complementarity = _concatenation(calibration, test, settings)
-  measures["concatenation_gain"] = np.asarray(complementarity.gain, np.float64)
-  measures["concatenation_gain_low"] = np.asarray(complementarity.intervals["gain"].low, np.float64)
-  measures["concatenation_gain_high"] = np.asarray(complementarity.intervals["gain"].high, np.float64)
+  complementarity, concatenation_note = _concatenation(calibration, test, settings)
+  for key, values in (("concatenation_gain", None if complementarity is None else complementarity.gain),
+                      ("concatenation_gain_low", None if complementarity is None else complementarity.intervals["gain"].low),
+                      ("concatenation_gain_high", None if complementarity is None else complementarity.intervals["gain"].high)):
+    measures[key] = np.full((len(names),) * 2, np.nan) if values is None else np.asarray(values, np.float64)
   lap("concatenation")
 
   table = _link(measures, names, settings)
@@ -159,6 +167,7 @@ def similarity_section(config, test, calibration, outcomes, intervals) -> dict |
   return {"models": names, "settings": {"k": settings.k, "examples": int(len(rows)), "test_examples": int(len(test.labels)),
                        "permutations": settings.permutations, "resamples": settings.resamples,
                        "kappa_draws": settings.kappa_draws, "seed": settings.seed,
+                       "concatenation": concatenation_note or "computed",
                        "probe_train_examples": int(len(calibration.labels) * PROBE_TRAIN_SHARE),
                        "probe_val_examples": int(len(calibration.labels)) - int(len(calibration.labels)
                                                                                 * PROBE_TRAIN_SHARE)},

@@ -372,6 +372,8 @@ def _similarity_text(section) -> str:
            f"embeddings − the better single one (fit on {s['probe_train_examples']} calibration examples, λ on "
            f"{s['probe_val_examples']}, scored on test). ρ: Spearman over pairs; 95% intervals resample models "
            f"({s['resamples']} draws; pairs share models).")
+  if s.get("concatenation", "computed") != "computed":
+    intro += f" Concatenation gain {s['concatenation']}."
   if not section["correlations"]:
     return "\n\n".join([title, intro, "Fewer than 3 models: no rank correlation."])
   lookup = {(c["predictor"], c["target"]): c for c in section["correlations"]}
