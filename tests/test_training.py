@@ -163,3 +163,16 @@ def test_identical_backbones_train_once_and_top_rows_retrain_over_them():
   assert any(not np.array_equal(np.asarray(a), np.asarray(c)) for a, c in
              zip(jax.tree.leaves(nnx.state(first.backbone, nnx.Param)), untrained))
   assert accuracy(second, entry, train.images, train.labels) > 0.3
+
+
+def test_backbone_key_is_none_for_unhashable_graphdefs_and_equal_for_identical_rows():
+  """The shared-backbone cache (zoo.fitting.fit_row) keys on the graphdef: a module holding a
+  list attribute (the small ResNet) cannot be keyed and is trained on its own, not crashed on."""
+  import zoo.catalogs.small  # noqa: F401  (registers the rows)
+  from zoo import fitting, get
+  from zoo.loading import build
+  resnet = get("small_resnet.s0")
+  assert fitting._backbone_key(resnet, build(resnet), fitting.recipe_of(resnet, 1)) is None
+  base = get("cnn.s0")
+  first = fitting._backbone_key(base, build(base), fitting.recipe_of(base, 1))
+  assert first is not None and first == fitting._backbone_key(base, build(base), fitting.recipe_of(base, 1))

@@ -40,12 +40,18 @@ def _backbone_data(entry: ModelEntry, datasets):
   return datasets[entry.pretraining_data]
 
 
-def _backbone_key(entry: ModelEntry, target: nnx.Module, recipe) -> tuple:
+def _backbone_key(entry: ModelEntry, target: nnx.Module, recipe) -> tuple | None:
   """What fixes a trained backbone: its architecture (graphdef) and initial weights, the
-  objective (and distillation temperature), the pretraining data and the recipe."""
+  objective (and distillation temperature), the pretraining data and the recipe; None
+  (never shared) when the graphdef is unhashable (a module holding a list attribute)."""
   graphdef = nnx.graphdef(target)
   temperature = dict(entry.hparams).get("distillation_temperature")
-  return (graphdef, weights_sha256(target), entry.objective, temperature, entry.pretraining_data, recipe)
+  key = (graphdef, weights_sha256(target), entry.objective, temperature, entry.pretraining_data, recipe)
+  try:
+    hash(key)
+  except TypeError:
+    return None
+  return key
 
 
 def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, probe_data: str, teacher: nnx.Module | None = None,
