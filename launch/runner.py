@@ -242,13 +242,11 @@ def model_metadata(entry, weights_sha256: str, precision: str) -> dict:
 
 
 def _zoo_apply(graphdef, preprocess, dtype) -> Callable:
-  """:func:`_shared_zoo_apply`, or a function of this model alone when its graphdef is
-  unhashable (a module holding a list or dict attribute): it then compiles per call."""
-  try:
-    hash((graphdef, preprocess, dtype))
-  except TypeError:
-    return _shared_zoo_apply.__wrapped__(graphdef, preprocess, dtype)
-  return _shared_zoo_apply(graphdef, preprocess, dtype)
+  """:func:`_shared_zoo_apply`, or a function of this model alone when its graphdef does not
+  hash (zoo.loading.architecture_key): it then compiles per call."""
+  from zoo.loading import architecture_key
+  key = architecture_key(graphdef, preprocess, dtype)
+  return _shared_zoo_apply(*key) if key else _shared_zoo_apply.__wrapped__(graphdef, preprocess, dtype)
 
 
 @functools.lru_cache(maxsize=32)

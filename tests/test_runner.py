@@ -160,3 +160,19 @@ def test_variable_size_images_are_resized_on_the_host(tmp_path):
                        for im in images])
   np.testing.assert_allclose(result.logits[0], expected, atol=1e-5)
   assert preprocess.host_resize(images[0]).shape == (24, 24, 3)
+
+
+def test_forward_is_shared_per_architecture_and_built_alone_for_unhashable_graphdefs():
+  """Identical architectures share one apply function (so one compiled forward); a module
+  whose static attributes hold a list gets its own, with the same outputs."""
+  import jax.numpy as jnp
+  from flax import nnx
+  from launch import runner
+  preprocess = lambda images: images
+  tupled = nnx.Conv(1, 2, (3, 3), padding=((1, 1), (1, 1)), rngs=nnx.Rngs(0))
+  listed = nnx.Conv(1, 2, (3, 3), padding=[(1, 1), (1, 1)], rngs=nnx.Rngs(0))
+  shared = runner._zoo_apply(nnx.graphdef(tupled), preprocess, jnp.dtype(jnp.float32))
+  assert shared is runner._zoo_apply(nnx.graphdef(tupled), preprocess, jnp.dtype(jnp.float32))
+  alone = runner._zoo_apply(nnx.graphdef(listed), preprocess, jnp.dtype(jnp.float32))
+  images = jnp.ones((1, 5, 5, 1))
+  assert jnp.array_equal(shared(nnx.state(tupled), images), alone(nnx.state(listed), images))

@@ -166,13 +166,17 @@ def test_identical_backbones_train_once_and_top_rows_retrain_over_them():
 
 
 def test_backbone_key_is_none_for_unhashable_graphdefs_and_equal_for_identical_rows():
-  """The shared-backbone cache (zoo.fitting.fit_row) keys on the graphdef: a module holding a
-  list attribute (the small ResNet) cannot be keyed and is trained on its own, not crashed on."""
+  """The shared-backbone cache (zoo.fitting.fit_row) keys on the graphdef: a module whose static
+  attributes hold a list (here nnx.Conv's padding) cannot be keyed and is trained on its own,
+  not crashed on; every catalog row's architecture can be keyed."""
+  from flax import nnx
   import zoo.catalogs.small  # noqa: F401  (registers the rows)
   from zoo import fitting, get
   from zoo.loading import build
-  resnet = get("small_resnet.s0")
-  assert fitting._backbone_key(resnet, build(resnet), fitting.recipe_of(resnet, 1)) is None
   base = get("cnn.s0")
+  listed = nnx.Conv(1, 2, (3, 3), padding=[(1, 1), (1, 1)], rngs=nnx.Rngs(0))
+  assert fitting._backbone_key(base, listed, fitting.recipe_of(base, 1)) is None
+  resnet = get("small_resnet.s0")
+  assert fitting._backbone_key(resnet, build(resnet), fitting.recipe_of(resnet, 1)) is not None
   first = fitting._backbone_key(base, build(base), fitting.recipe_of(base, 1))
   assert first is not None and first == fitting._backbone_key(base, build(base), fitting.recipe_of(base, 1))

@@ -15,7 +15,7 @@ from flax import nnx
 
 from zoo import training
 from zoo.architectures.small import LinearProbed, PatchConv, Retrained
-from zoo.loading import abstract_build, build, weights_sha256
+from zoo.loading import abstract_build, architecture_key, build, weights_sha256
 from zoo.registry import ModelEntry
 
 NEEDS_TEACHER = "distillation"
@@ -43,15 +43,10 @@ def _backbone_data(entry: ModelEntry, datasets):
 def _backbone_key(entry: ModelEntry, target: nnx.Module, recipe) -> tuple | None:
   """What fixes a trained backbone: its architecture (graphdef) and initial weights, the
   objective (and distillation temperature), the pretraining data and the recipe; None
-  (never shared) when the graphdef is unhashable (a module holding a list attribute)."""
-  graphdef = nnx.graphdef(target)
+  (never shared) when the graphdef does not hash (zoo.loading.architecture_key)."""
   temperature = dict(entry.hparams).get("distillation_temperature")
-  key = (graphdef, weights_sha256(target), entry.objective, temperature, entry.pretraining_data, recipe)
-  try:
-    hash(key)
-  except TypeError:
-    return None
-  return key
+  return architecture_key(nnx.graphdef(target), weights_sha256(target), entry.objective, temperature,
+                          entry.pretraining_data, recipe)
 
 
 def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, probe_data: str, teacher: nnx.Module | None = None,

@@ -25,6 +25,18 @@ def abstract_build(entry: ModelEntry, seed: int | None = None) -> nnx.Module:
   return eval_shape(lambda: build(entry, seed))
 
 
+def architecture_key(*parts) -> tuple | None:
+  """``parts`` (a module's graphdef and what else fixes a computation on it) as a key for
+  caches shared by identical architectures, or None when they do not hash: a user module
+  whose static attributes hold a list (e.g. ``nnx.Conv(padding=[(1, 1), (1, 1)])``) then
+  shares nothing, and is computed on its own rather than refused."""
+  try:
+    hash(parts)
+  except TypeError:
+    return None
+  return parts
+
+
 def save_weights(entry: ModelEntry, model: nnx.Module, zoo_dir) -> epath.Path:
   """Writes ``model``'s state as the orbax checkpoint ``entry`` points to."""
   import orbax.checkpoint as ocp

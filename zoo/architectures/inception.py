@@ -25,7 +25,7 @@ class ConvBN(nnx.Module):
     kernel = kernel if isinstance(kernel, tuple) else (kernel, kernel)
     padding = padding if isinstance(padding, tuple) else (padding, padding)
     self.conv = nnx.Conv(in_features, out_features, kernel, strides=stride,
-                         padding=[(padding[0], padding[0]), (padding[1], padding[1])], use_bias=False, rngs=rngs)
+                         padding=((padding[0], padding[0]), (padding[1], padding[1])), use_bias=False, rngs=rngs)
     self.bn = layers.batch_norm(out_features, epsilon=1e-3, rngs=rngs)
 
   def __call__(self, x):

@@ -41,10 +41,11 @@ def activation(name: str):
   return ACTIVATIONS[name]
 
 
-def torch_padding(kernel_size: int, dilation: int = 1) -> list[tuple[int, int]]:
-  """PyTorch's symmetric ``padding=kernel_size // 2`` as flax explicit padding pairs."""
+def torch_padding(kernel_size: int, dilation: int = 1) -> tuple[tuple[int, int], tuple[int, int]]:
+  """PyTorch's symmetric ``padding=kernel_size // 2`` as flax explicit padding pairs (a tuple:
+  a module's static attributes must hash, so that one architecture compiles once)."""
   pad = dilation * (kernel_size - 1) // 2
-  return [(pad, pad), (pad, pad)]
+  return ((pad, pad), (pad, pad))
 
 
 def tf_same_padding(size: int, kernel_size: int, stride: int, dilation: int = 1) -> tuple[int, int]:
@@ -163,7 +164,7 @@ class WeightStandardizedConv(nnx.Module):
     init = nnx.initializers.lecun_normal()
     self.kernel = nnx.Param(init(rngs.params(), (kernel_size, kernel_size, in_features, out_features)))
     self.stride, self.epsilon = stride, epsilon
-    self.padding = padding if isinstance(padding, str) else [(padding, padding), (padding, padding)]
+    self.padding = padding if isinstance(padding, str) else ((padding, padding), (padding, padding))
 
   def __call__(self, x):
     kernel = self.kernel[...]
