@@ -429,12 +429,17 @@ class LazyEmbeddings(LazyLogits):
     super().__init__(root, dataset, split, model, row_order=row_order)
 
 
+def _npy_header(file) -> tuple[tuple[int, ...], bool, np.dtype]:
+  """(shape, fortran_order, dtype) of the .npy array starting at ``file``'s position."""
+  version = np.lib.format.read_magic(file)
+  read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+  return read_header(file)
+
+
 def _member_spec(path, member: str) -> tuple[tuple[int, ...], np.dtype]:
   """(shape, dtype) of an .npz member, from its .npy header alone."""
   with epath.Path(path).open("rb") as file, zipfile.ZipFile(file) as archive, archive.open(f"{member}.npy") as npy:
-    version = np.lib.format.read_magic(npy)
-    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, _, dtype = read_header(npy)
+    shape, _, dtype = _npy_header(npy)
   return shape, dtype
 
 
@@ -453,9 +458,7 @@ def _member_location(file, member: str):
       return None
     name_length, extra_length = struct.unpack("<HH", header[26:30])
     file.seek(info.header_offset + 30 + name_length + extra_length)
-    version = np.lib.format.read_magic(file)
-    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, fortran, dtype = read_header(file)
+    shape, fortran, dtype = _npy_header(file)
     if fortran or dtype.hasobject:
       return None
     return file.tell(), shape, dtype

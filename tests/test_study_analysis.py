@@ -83,7 +83,7 @@ def test_greedy_starts_from_the_best_draws_two_points_below_and_selects_on_the_s
   test_probs, test_labels = synthetic_probs(test_targets, 3000, seed=2)
   test = analysis.predictions(NAMES, test_probs, test_labels, [])
   test_accuracy = (test_probs.argmax(-1) == test_labels).mean(1)
-  runs, finals = analysis.greedy_runs(NAMES, selection, selection_labels, test, test_accuracy, starts=2, steps=3)
+  runs, finals = analysis.greedy_runs(NAMES, selection, selection_labels, test, starts=2, steps=3)
   on_selection = (selection.argmax(-1) == selection_labels).mean(1)
   assert [r["start"] for r in runs] == [NAMES[i] for i in np.argsort(-on_selection)[:2]] == ["mlp.s0",
                                                                                               "small_resnet.s0"]
@@ -108,7 +108,7 @@ def test_greedy_starts_from_the_best_draws_two_points_below_and_selects_on_the_s
   same, same_labels = synthetic_probs([0.8], 500, seed=3)
   same = np.repeat(same, 3, axis=0)  # three identical models: equal accuracies
   alone = analysis.predictions(NAMES[:3], same, same_labels, [])
-  runs, finals = analysis.greedy_runs(NAMES[:3], same, same_labels, alone, np.full(3, 0.8), starts=1, steps=2)
+  runs, finals = analysis.greedy_runs(NAMES[:3], same, same_labels, alone, starts=1, steps=2)
   assert runs[0]["members"] == [NAMES[0]] and runs[0]["pool"] == [] and len(runs[0]["test_accuracy"]) == 1
   np.testing.assert_array_equal(finals[0], same[0].argmax(-1) == same_labels)
 

@@ -217,8 +217,8 @@ def base_ensemble_correct(outcomes) -> np.ndarray:
   return rows
 
 
-def greedy_runs(names, selection_probs, selection_labels, test: Predictions, test_accuracy, starts: int,
-                steps: int, gap: float = GREEDY_POOL_GAP) -> tuple[list[dict], list[np.ndarray]]:
+def greedy_runs(names, selection_probs, selection_labels, test: Predictions, starts: int, steps: int,
+                gap: float = GREEDY_POOL_GAP) -> tuple[list[dict], list[np.ndarray]]:
   """Fig. 5: greedy selection (metrics.greedy_selection) from each of the ``starts`` best
   models on the selection split, over the models at least ``gap`` below that start
   (:func:`greedy_plan`). Members are chosen on the selection split (disjoint from
@@ -232,7 +232,7 @@ def greedy_runs(names, selection_probs, selection_labels, test: Predictions, tes
   # every greedy run below reuses (kept on the stack).
   selection = predictions(names, selection_probs, selection_labels, [])
   selection_accuracy = selection.correct.mean(axis=1)
-  test_accuracy = np.asarray(test_accuracy, np.float64)
+  test_accuracy = test.correct.mean(axis=1)
   runs, final = [], []
   for start, pool in greedy_plan(selection_accuracy, starts, gap):
     if pool:
@@ -283,8 +283,8 @@ def _subset_probe(calibration: Predictions, test: Predictions, index: int, keep:
 
 def _subset_probe_outcomes(calibration: Predictions, test: Predictions, index: int, keep: np.ndarray, l2_grid,
                            max_iterations: int, width: int | None = None) -> tuple[float, np.ndarray]:
-  """(test accuracy, bool [E_test] per-example correctness) of the probe on the columns ``keep`` of the concatenated [base | model index]
-  embeddings. The other columns are zeroed rather than dropped, and zero columns padded
+  """(test accuracy, bool [E_test] per-example correctness) of the probe on the columns
+  ``keep`` of the concatenated [base | model index] embeddings. The other columns are zeroed rather than dropped, and zero columns padded
   up to ``width`` (see :func:`_pad_columns`): the fit is the one on the subset, and every
   subset of every pair shares one compiled probe (one shape)."""
   split = _probe_split(calibration)
@@ -303,10 +303,11 @@ def _single_label_score(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid,
 
 def _single_label_outcomes(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid,
                            max_iterations) -> tuple[float, np.ndarray]:
-  """(accuracy, bool [E_test] correctness) of logistic_probe over the classes the probe's training examples cover:
-  a held-out slice of a 1,000-class train split may miss a class, whose val/test examples
-  no probe could get right; they are left out (and classes renumbered densely). Splits
-  so small that no validation example is of a training class choose λ on train."""
+  """(accuracy, bool [E_test] correctness) of logistic_probe over the classes the probe's
+  training examples cover: a held-out slice of a 1,000-class train split may miss a class,
+  whose val/test examples no probe could get right; they are left out (and classes
+  renumbered densely). Splits so small that no validation example is of a training class
+  choose λ on train."""
   classes = np.unique(y_train)
   dense = lambda y: np.searchsorted(classes, y)
   known = lambda y: np.isin(y, classes)

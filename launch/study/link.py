@@ -129,10 +129,7 @@ def similarity_section(config, test, calibration, outcomes, intervals) -> dict |
   correct = np.asarray(outcomes.correct, bool)
   consistency = metrics.error_consistency_statistics(correct, num_draws=settings.kappa_draws, seed=settings.seed)
   measures.update(unbiased_kappa=consistency.unbiased_kappa, kappa_p_value=consistency.p_value)
-  confidence = getattr(test, "confidence", None)   # kept on Predictions when the study reads lazily
-  if confidence is None:
-    confidence = np.stack([np.asarray(metrics.top1_confidence(np.asarray(p))) for p in test.probs])
-  measures["theta_asymmetry"] = theta_asymmetry(confidence, correct)
+  measures["theta_asymmetry"] = theta_asymmetry(test.confidence, correct)
   lap("predictions")
 
   sums = similarity_lib.cross_covariance_sums(list(test.embeddings))   # streams over example blocks
@@ -156,10 +153,12 @@ def similarity_section(config, test, calibration, outcomes, intervals) -> dict |
   lap("knn_and_nulls")
 
   complementarity, concatenation_note = _concatenation(calibration, test, settings)
-  for key, values in (("concatenation_gain", None if complementarity is None else complementarity.gain),
-                      ("concatenation_gain_low", None if complementarity is None else complementarity.intervals["gain"].low),
-                      ("concatenation_gain_high", None if complementarity is None else complementarity.intervals["gain"].high)):
-    measures[key] = np.full((len(names),) * 2, np.nan) if values is None else np.asarray(values, np.float64)
+  if complementarity is None:
+    gain = low = high = np.full((len(names),) * 2, np.nan)
+  else:
+    gain, low, high = complementarity.gain, complementarity.intervals["gain"].low, complementarity.intervals["gain"].high
+  measures.update(concatenation_gain=np.asarray(gain, np.float64), concatenation_gain_low=np.asarray(low, np.float64),
+                  concatenation_gain_high=np.asarray(high, np.float64))
   lap("concatenation")
 
   table = _link(measures, names, settings)

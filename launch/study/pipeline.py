@@ -213,7 +213,7 @@ def analyse(config, names: list[str], stored: dict[str, store.LazyResults], clas
   if config.selection_split:
     selection = stored["selection"]
     greedy, greedy_final = analysis.greedy_runs(names, _calibrated(selection, temperatures), selection.labels,
-                                                test_set, accuracy, config.greedy_starts, config.greedy_steps)
+                                                test_set, config.greedy_starts, config.greedy_steps)
   lap("greedy")
   probe = dict(l2_grid=tuple(config.probe_l2_grid), max_iterations=config.probe_iterations)
   # The probes read the base's and each representative's embeddings: those alone, into memory once.
@@ -272,8 +272,8 @@ def decide_claims(config, names, outcomes, confidence, in_band, greedy, greedy_f
   out = verdicts.claims(np.asarray(outcomes.correct), confidence, analysis.base_ensemble_correct(outcomes),
                         analysis.categories_vs_base(names), resamples, in_band=in_band, greedy=runs,
                         probe_correct=probe, names=names, greedy_note=greedy_note,
-                        probe_note="the feature-mixing probes report accuracies only (no per-example test "
-                                   "correctness), so no paired interval can be drawn")
+                        probe_note="no feature-mixing probe ran (no representative partner, or config field "
+                                   "mixing_rates or mixing_seeds empty): no per-example outcome to resample")
   for claim in out:
     interval = claim.pop("statistic")
     claim.update(estimate=float(interval.estimate), low=float(interval.low), high=float(interval.high),

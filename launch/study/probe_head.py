@@ -27,6 +27,7 @@ import zoo
 from launch import data
 from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
+from launch.study.zoo_stage import json_safe
 from zoo.loading import weights_sha256
 
 KEY_VERSION = 1
@@ -65,21 +66,12 @@ def probe_sources(config, names, sources: dict, splits) -> dict:
   return {ROLE: source}
 
 
-def _plain(value):
-  import dataclasses
-  if dataclasses.is_dataclass(value):
-    return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
-  if isinstance(value, (tuple, list)):
-    return [_plain(v) for v in value]
-  return value
-
-
 def head_key(config, entry, backbone_sha256: str, data_sha256: str) -> tuple[str, dict]:
   """(sha256 key, the provenance it hashes) of the head fitted for ``entry``."""
   probe = config.linear_probe
   provenance = {
       "version": KEY_VERSION, "model": entry.name, "backbone_weights_sha256": backbone_sha256,
-      "preprocessing": _plain(entry.preprocessing), "precision": config.precision, "num_classes": entry.num_classes,
+      "preprocessing": json_safe(entry.preprocessing), "precision": config.precision, "num_classes": entry.num_classes,
       "probe": {"dataset": config.dataset, "split": probe.split, "data_sha256": data_sha256,
                 "l2_grid": [float(v) for v in probe.l2_grid], "iterations": int(probe.iterations),
                 "validation_fraction": float(probe.validation_fraction), "seed": int(probe.seed),

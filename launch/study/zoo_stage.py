@@ -105,14 +105,14 @@ class TrainingData:
     return {name: self.arrays(name) for name in names}
 
 
-def _plain(value):
+def json_safe(value):
   """JSON-safe form of dataclasses, tuples and numbers (for keys and provenance files)."""
   if dataclasses.is_dataclass(value):
-    return {k: _plain(v) for k, v in dataclasses.asdict(value).items()}
+    return {k: json_safe(v) for k, v in dataclasses.asdict(value).items()}
   if isinstance(value, dict):
-    return {str(k): _plain(v) for k, v in value.items()}
+    return {str(k): json_safe(v) for k, v in value.items()}
   if isinstance(value, (tuple, list)):
-    return [_plain(v) for v in value]
+    return [json_safe(v) for v in value]
   return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
 
 
@@ -120,9 +120,9 @@ def training_key(config, entry, training_data: TrainingData, teacher_sha256: str
   """(sha256 key, the provenance it hashes) of the checkpoint the study trains for ``entry``."""
   recipe = fitting.recipe_of(entry, config.epochs)
   provenance = {
-      "version": KEY_VERSION, "model": entry.name, "training_method": _plain(entry.training_method),
-      "num_classes": entry.num_classes, "preprocessing": _plain(entry.preprocessing),
-      "recipe": _plain(recipe),
+      "version": KEY_VERSION, "model": entry.name, "training_method": json_safe(entry.training_method),
+      "num_classes": entry.num_classes, "preprocessing": json_safe(entry.preprocessing),
+      "recipe": json_safe(recipe),
       "data": {**data_spec(config, entry.pretraining_data),
                "sha256": training_data.content_hash(entry.pretraining_data)},
       "probe_data": {**data_spec(config, config.dataset), "sha256": training_data.content_hash(config.dataset)},
