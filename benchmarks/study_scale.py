@@ -4,8 +4,9 @@ N=82, E=50,000, K=1,000; peak RSS ≤ 16 GB and ≤ 5 min on a 2-core CPU, evalu
   flock /tmp/overlap-heavy.lock timeout 360 .venv/bin/python benchmarks/study_scale.py [--models 82]
       [--examples 50000] [--classes 1000] [--dim 2048] [--logits_dtype float16] [--probes paper|light]
 
-Writes synthetic logits (a shared signal plus per-model noise of growing scale, so models
-agree, err and rank like real ones) and float32 embeddings through the store's
+Writes synthetic logits (the issue-15 benchmark's model of ImageNet classifiers: shared
+confusable classes and noise, so models agree and err like real ones, test accuracies ≈ 74–81%)
+and float32 embeddings through the store's
 ChunkWriter (chunks of 2,048 rows, as the paper config's batch 256 × 8 batches) for a
 calibration and a test split, then times, in a child process, ``store.lazy_read`` +
 ``pipeline.analyse`` + ``report.write`` with the paper config's analysis sizes (or
@@ -45,35 +46,42 @@ BUDGET_S, BUDGET_GB = 300.0, 16.0
 
 
 CHUNK = 2048
+DATA_VERSION = 2   # bump when write_store writes other data (a kept store of another version is rewritten)
 
 
 def write_store(root: Path, models: int, examples: int, classes: int, dim: int, dtype: str, splits) -> None:
-  """Synthetic outputs of ``models`` models. Logits: a shared signal (label + 3) plus noise of
-  scale 1 + i/N for model i; embeddings: the label's class centroid plus noise. The noise
-  of each (model, chunk) is one of 16 blocks drawn per split, rolled along its columns by a
-  model-dependent shift (drawing 5·10⁹ fresh normals would dominate the write), so models
-  err on different examples. Deterministic: a store completed over several runs holds the
-  same data."""
+  """Synthetic outputs of ``models`` models, as :mod:`benchmarks.synthetic` models them (the
+  issue-15 benchmark's data): model n's logits are sharpness · (signal_n · onehot(y) +
+  d_e · onehot(C_e) + σ(√ρ · G + √(1−ρ) · H_n)), with confusable classes C_e and noise G shared
+  by all models (so they share errors), signal_n spreading test accuracies over ≈ 74–81% as
+  the paper's band (74–78%), confidences roughly calibrated. H_n of each (model, chunk) is one of
+  16 standard-normal blocks drawn per split, rolled along its columns by a model-dependent
+  shift (drawing 5·10⁹ fresh normals would dominate the write). Embeddings: the label's class
+  centroid plus noise. Deterministic: a store completed over several runs holds the same data."""
   from launch import store
+  shared_fraction, num_confusable, confusion, noise_scale, sharpness = 0.5, 5, 2.0, 0.6, 3.0
+  signals = 3.85 + 0.15 * np.random.default_rng(99).uniform(-1, 1, models)   # a model's own, on every split
+  own_scale = np.float32(noise_scale * np.sqrt(1 - shared_fraction))
   for split_index, (split, count) in enumerate(splits):
     rng = np.random.default_rng(split_index)
     labels = rng.integers(0, classes, count)
-    signal = rng.standard_normal((count, classes), np.float32)
-    signal[np.arange(count), labels] += 3.0
+    confusable = (labels[:, None] + rng.integers(1, classes, (count, num_confusable))) % classes
+    base = np.float32(noise_scale * np.sqrt(shared_fraction)) * rng.standard_normal((count, classes), np.float32)
+    base[np.arange(count)[:, None], confusable] += (2 * confusion * rng.random(count, np.float32))[:, None]
     centroids = rng.standard_normal((classes, dim), np.float32)   # class-informative features, as real ones
     logit_noise = rng.standard_normal((16, CHUNK, classes), np.float32)
     feature_noise = rng.standard_normal((16, CHUNK, dim), np.float32)
     for model in range(models):
       writer = store.ChunkWriter(root, "synthetic", split, f"m{model:02d}", {"weights_sha256": f"{model}"}, count,
                                  CHUNK, logits_dtype=dtype)
-      scale = np.float32(1.0 + model / max(models, 1))
       for index in writer.missing_chunks():
         start, stop = writer.rows(index)
         block = (model * 5 + index) % 16
-        noise = np.roll(logit_noise[block, :stop - start], 37 * model + 1, axis=1)
+        logits = base[start:stop] + own_scale * np.roll(logit_noise[block, :stop - start], 37 * model + 1, axis=1)
+        logits[np.arange(stop - start), labels[start:stop]] += np.float32(signals[model])
         embeddings = np.roll(feature_noise[block, :stop - start], 11 * model, axis=1)
         embeddings += centroids[labels[start:stop]]
-        writer.write_chunk(index, {"logits": signal[start:stop] + scale * noise, "embeddings": embeddings,
+        writer.write_chunk(index, {"logits": np.float32(sharpness) * logits, "embeddings": embeddings,
                                    "labels": labels[start:stop], "ids": np.arange(start, stop)})
 
 
@@ -93,7 +101,8 @@ for i, name in enumerate(names):  # model i's category vs the base m00, by i % 5
       objective="contrastive" if kind == 4 else "supervised", pretraining_data="other" if kind == 0 else "in1k",
       architecture="b" if kind == 3 else "a", hparams=(("lr", int(kind == 2)),), seed=i, catalog="synthetic"))
 fields = dict(name="scale", catalog="synthetic", models="m*", base="m00", dataset="synthetic",
-              calibration_split="calibration", test_split="test", downstream=dict(dataset=""), **args["analysis"])
+              calibration_split="calibration", selection_split="selection", test_split="test",
+              downstream=dict(dataset=""), **args["analysis"])
 config = config_lib.merge(fields)
 
 
@@ -123,8 +132,8 @@ if args["cheap_intervals"]:     # measured in another run: 2 resamples here, so 
   all_pairs = metrics.pairwise_intervals
   metrics.pairwise_intervals = lambda outcomes, **options: all_pairs(outcomes, **{{**options, "num_resamples": 2}})
 start = time.perf_counter()
-stored = {{role: store.lazy_read(args["root"], "synthetic", split, names) for role, split in
-          (("calibration", "calibration"), ("test", "test"))}}
+stored = {{role: store.lazy_read(args["root"], "synthetic", role, names)
+          for role in ("calibration", "selection", "test")}}
 timings = Stages()
 timings["read (lazy: ids, labels)"] = time.perf_counter() - start
 located = {{n: zoo_stage.Located(None, "loaded") for n in names}}
@@ -156,12 +165,15 @@ def main() -> None:
   parser.add_argument("--models", type=int, default=82)
   parser.add_argument("--examples", type=int, default=50000)
   parser.add_argument("--calibration", type=int, default=10000)
+  parser.add_argument("--selection", type=int, default=10000, help="greedy selection's split (as the paper config's)")
   parser.add_argument("--classes", type=int, default=1000)
   parser.add_argument("--dim", type=int, default=2048)
   parser.add_argument("--resamples", type=int, default=None, help="default: the paper config's (1,000)")
   parser.add_argument("--logits_dtype", default="float16")
   parser.add_argument("--probes", choices=("paper", "light"), default="paper")
   parser.add_argument("--skip_probes", action="store_true")
+  parser.add_argument("--skip_similarity", action="store_true",
+                      help="similarity.enabled false: no representational-similarity section (its own budget)")
   parser.add_argument("--keep", default=None, help="a directory to write the store once and reuse")
   parser.add_argument("--write_only", action="store_true", help="with --keep: write the store, analyse nothing")
   parser.add_argument("--analyse_models", type=int, default=None, help="analyse the first n of the --models")
@@ -173,25 +185,37 @@ def main() -> None:
   root = Path(args.keep) if args.keep else scratch / "store"
   try:
     start = time.perf_counter()
-    shape = dict(models=args.models, examples=args.examples, calibration=args.calibration, classes=args.classes,
-                 dim=args.dim, logits_dtype=args.logits_dtype)
+    shape = dict(models=args.models, examples=args.examples, calibration=args.calibration,
+                 selection=args.selection, classes=args.classes,
+                 dim=args.dim, logits_dtype=args.logits_dtype, data=DATA_VERSION)
     marker = root / "complete.json"         # a kept store written whole: reused without rehashing its chunks
     if not (marker.exists() and json.loads(marker.read_text()) == shape):
+      started = root / "writing.json"       # an interrupted write of these flags and data resumes
+      if (root / "synthetic").exists() and not (started.exists() and json.loads(started.read_text()) == shape):
+        print(f"{root} holds a store written for other flags or data; rewriting it for {json.dumps(shape)}")
+        shutil.rmtree(root / "synthetic")    # (its chunks would otherwise be kept beside new ones)
+      root.mkdir(parents=True, exist_ok=True)
+      started.write_text(json.dumps(shape))
       write_store(root, args.models, args.examples, args.classes, args.dim, args.logits_dtype,
-                  (("calibration", args.calibration), ("test", args.examples)))
+                  (("calibration", args.calibration), ("test", args.examples), ("selection", args.selection)))
       marker.write_text(json.dumps(shape))
     if args.write_only:
       print(f"store written in {time.perf_counter() - start:.0f} s")
       return
-    print(f"store ready ({args.models} models, {args.examples} test + {args.calibration} calibration examples, "
+    print(f"store ready ({args.models} models, {args.examples} test + {args.calibration} calibration + "
+          f"{args.selection} selection examples, "
           f"K={args.classes}, {args.logits_dtype} logits, {args.dim}-d float32 embeddings) in "
           f"{time.perf_counter() - start:.0f} s; load average {os.getloadavg()[0]:.2f}", flush=True)
     fields = analysis_fields(args.probes, args.dim, args.resamples)
+    if args.skip_similarity:
+      fields["similarity"] = {"enabled": False}
     analysed = args.analyse_models or args.models
     payload = json.dumps({"root": str(root), "out": str(scratch / "report"), "models": analysed,
                           "classes": args.classes, "analysis": fields, "skip_probes": args.skip_probes,
                           "stop_after": args.stop_after, "cheap_intervals": args.cheap_intervals})
-    print(f"analysis sizes: {json.dumps(fields)}{' (Fig. 6 probes skipped)' if args.skip_probes else ''}")
+    skipped = [part for part, skip in (("Fig. 6 probes", args.skip_probes),
+                                       ("the similarity section", args.skip_similarity)) if skip]
+    print(f"analysis sizes: {json.dumps(fields)}{' (skipped: ' + ', '.join(skipped) + ')' if skipped else ''}")
     print(f"{'stage':60s} {'seconds':>8s} {'CPU s':>8s} {'peak RSS so far (GB)':>21s}", flush=True)
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-c", CHILD.format(root=str(ROOT)), payload], cwd=ROOT,

@@ -304,6 +304,7 @@ class LazyLogits:
       raise ValueError(f"temperature of model {model!r} must be positive; got {temperature}.")
     self.temperature = temperature
     self._verified, self._lock = set(), threading.Lock()
+    self._locations = {}     # chunk index → its member's (offset, shape, dtype) in the file, or None
     shape, stored_dtype = _member_spec(self._path(0), self.member)   # the header only: no data read yet
     self.shape = (len(self.row_order),) + tuple(shape[1:])
     self._raw_dtype = self._decoded(np.zeros(0, stored_dtype)).dtype
@@ -346,6 +347,21 @@ class LazyLogits:
       self._verified.add(index)
     return data
 
+  def _mapped(self, index: int) -> np.ndarray | None:
+    """A read-only memory map of chunk ``index``'s member (None if the file is not local or
+    the member is not stored plainly). Its place in the file is parsed once per reader: the
+    exact fallbacks read a few rows of every chunk many times."""
+    if index not in self._locations:
+      self._locations[index] = _npz_member_location(self._path(index), self.member)
+    location = self._locations[index]
+    if location is None:
+      return None
+    offset, shape, dtype = location
+    try:
+      return np.memmap(os.fspath(self._path(index)), dtype, "r", offset, shape)
+    except (OSError, ValueError, TypeError):
+      return None
+
   def _decoded(self, values: np.ndarray) -> np.ndarray:
     if self.member == "logits":
       return _decode_logits(values, self.manifest.get("logits_dtype", "float32"))
@@ -356,7 +372,7 @@ class LazyLogits:
     data = self._verify(index)
     values = _npz_member(data, self.member) if data is not None else None
     if values is None and data is None:
-      mapped = _npz_member_map(self._path(index), self.member)
+      mapped = self._mapped(index)
       if mapped is not None:
         values = np.array(mapped)
         del mapped
@@ -378,7 +394,7 @@ class LazyLogits:
     """Decoded stored rows (chunk-relative) of chunk ``index``, not calibrated; a memory-mapped
     read of just those rows once the chunk is verified."""
     if self._verify(index) is None:
-      mapped = _npz_member_map(self._path(index), self.member)
+      mapped = self._mapped(index)
       if mapped is not None:
         values = np.array(mapped[rows])
         del mapped
@@ -478,17 +494,12 @@ def _npz_member(data: bytes, member: str) -> np.ndarray | None:
   return np.frombuffer(data, dtype, count, offset).reshape(shape).copy()
 
 
-def _npz_member_map(path, member: str) -> np.ndarray | None:
-  """A read-only memory map of an uncompressed .npz member's array (None if the file is
-  not local or the member is not stored plainly)."""
+def _npz_member_location(path, member: str):
+  """(offset, shape, dtype) of an uncompressed .npz member's array in the local file ``path``,
+  or None (not a local file, or the member is not stored plainly)."""
   try:
-    path = os.fspath(path)
-    with open(path, "rb") as file:
-      location = _member_location(file, member)
-    if location is None:
-      return None
-    offset, shape, dtype = location
-    return np.memmap(path, dtype, "r", offset, shape)
+    with open(os.fspath(path), "rb") as file:
+      return _member_location(file, member)
   except (OSError, ValueError, TypeError):
     return None
 

@@ -350,16 +350,20 @@ def _float32_rows(rows: np.ndarray) -> np.ndarray:
   return rows.astype(np.float32)
 
 
+_FALLBACK_BYTES = 128 << 20    # the exact fallback's rows per batch (its sums take as much again)
+
+
 def full_sum_correct(probs, members: np.ndarray, examples: np.ndarray, labels: np.ndarray,
-                     combine: str, batch: int = 16384) -> np.ndarray:
+                     combine: str, batch_rows: int | None = None) -> np.ndarray:
   """Exact fallback: correctness of Σ_m score(probs[members[f, m], examples[f]]) over all K.
 
   Computed as the naive loop computes it, in numpy: float32 scores (``np.log`` of
   them for ``combine="logit"``) added in member order, then ``argmax`` (lowest
   class id among ties). Rare cases only, so host numpy, whose argmax is several
-  times faster than XLA:CPU's. Reads only the rows it needs: cases are sorted by
-  their first member and, per batch and member position, each model's rows are
-  read in one indexed access.
+  times faster than XLA:CPU's. Reads only the rows it needs, each (model, example)
+  row once per batch: cases are sorted by example, so a batch spans few examples
+  and each model's rows in it are one indexed read of neighbouring rows (one store
+  chunk, a few pages of a memmap) whatever the number of cases per example.
 
   Args:
     probs: an [N, E, K] array, a sequence of per-model [E, K] arrays, or a
@@ -367,28 +371,38 @@ def full_sum_correct(probs, members: np.ndarray, examples: np.ndarray, labels: n
     members: int[F, S] model indices summed (in order) for each undecided case.
     examples: int[F] example index of each case.
     labels: int[E] all labels.
+    batch_rows: (model, example) rows held per batch (default: 128 MiB of float32 rows).
   Returns bool[F].
   """
   stack = _checks.as_prediction_stack(probs)
-  labels, members, examples = np.asarray(labels), np.asarray(members), np.asarray(examples)
+  labels, members, examples = np.asarray(labels), np.asarray(members, np.int64), np.asarray(examples, np.int64)
   out = np.zeros(len(examples), dtype=bool)
-  order = np.lexsort((examples, members[:, 0])) if len(examples) else np.zeros(0, np.int64)
+  if not len(examples):
+    return out
+  num_members = members.shape[1]
+  order = np.lexsort((members[:, 0], examples))
+  batch_rows = batch_rows or max(num_members, _FALLBACK_BYTES // (4 * stack.num_classes))
+  batch = max(1, batch_rows // num_members)
   for start in range(0, len(examples), batch):
     cases = order[start:start + batch]
-    member_rows, example_rows = members[cases], examples[cases]
-    total = np.empty((len(cases), stack.num_classes), np.float32)
-    for position in range(members.shape[1]):
-      models, first, group = _groups(member_rows[:, position])
-      for model, lo, hi in zip(models, first[:-1], first[1:]):
-        rows = group[lo:hi]
-        scores = _float32_rows(_supported(stack.rows(int(model), example_rows[rows])))
-        # Drop the memory-mapped pages now: each scattered row read maps its neighbours
-        # too (the kernel's fault-around), so a batch would otherwise hold gigabytes.
-        stack.release(int(model))
-        if combine == "logit":
-          with np.errstate(divide="ignore"):     # log 0 = -inf, as intended
-            scores = np.log(scores)
-        total[rows] = scores if position == 0 else total[rows] + scores
+    example_rows = examples[cases]
+    # Every (model, example) row the batch sums, read once: unique keys model·E + example
+    # sort by model, then example, so each model's rows are one sorted indexed read.
+    keys, slot = np.unique(members[cases] * stack.num_examples + example_rows[:, None], return_inverse=True)
+    slot = slot.reshape(len(cases), num_members)
+    scores = np.empty((len(keys), stack.num_classes), np.float32)
+    models, first, _ = _groups(keys // stack.num_examples)
+    for model, lo, hi in zip(models, first[:-1], first[1:]):
+      scores[lo:hi] = _float32_rows(_supported(stack.rows(int(model), keys[lo:hi] % stack.num_examples)))
+      # Drop the memory-mapped pages now: each scattered row read maps its neighbours
+      # too (the kernel's fault-around), so a batch would otherwise hold gigabytes.
+      stack.release(int(model))
+    if combine == "logit":
+      with np.errstate(divide="ignore"):     # log 0 = -inf, as intended
+        scores = np.log(scores)
+    total = scores[slot[:, 0]]
+    for position in range(1, num_members):
+      total += scores[slot[:, position]]
     out[cases] = total.argmax(axis=1) == labels[example_rows]
   return out
 
