@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(not (data.DEBIAN_FASHION_MNIST / "t10k-labels-id
 
 
 def evaluate(*args):
-  return subprocess.run([sys.executable, "-m", "launch.evaluate", *args], capture_output=True, text=True, timeout=300)
+  return subprocess.run([sys.executable, "-m", "launch.evaluate", *args], capture_output=True, text=True, timeout=900)
 
 
 def test_evaluate_stores_exact_outputs_reports_failures_and_resumes(tmp_path):

@@ -20,7 +20,7 @@ def write_splits(tmp_path, rng):
 
 
 def run(args):
-  return subprocess.run([sys.executable, "-m", "launch.probe", *args], capture_output=True, text=True, timeout=300)
+  return subprocess.run([sys.executable, "-m", "launch.probe", *args], capture_output=True, text=True, timeout=900)
 
 
 def test_mixing_experiment_writes_table_and_figure(tmp_path, rng):

@@ -24,7 +24,7 @@ REPORT_FILES = ("report.md", "config.json", "models.csv", "pairs.csv", "categori
                 "diversity.csv", "features_needed.csv", "greedy.csv", "theta.csv", "class_specialisation.csv")
 
 
-def study(*args, timeout=600):
+def study(*args, timeout=1800):  # a hang fails; a loaded 2-core machine (2 xdist workers) is slow
   return subprocess.run([sys.executable, "-m", "launch.study", *args], capture_output=True, text=True,
                         timeout=timeout)
 

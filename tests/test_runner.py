@@ -31,7 +31,7 @@ def run_job(out, *extra, devices=1, split=SPLIT, batch=12, chunk=48, wait=True):
   command = [sys.executable, JOB, str(out), split, str(batch), str(chunk), *extra]
   if not wait:
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-  result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+  result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
   assert result.returncode == 0, result.stderr[-3000:]
   return result.stdout
 
@@ -66,7 +66,7 @@ def test_eight_devices_match_one(tmp_path, one_device):
 def test_two_processes_match_one(tmp_path, one_device):
   port = portpicker.pick_unused_port()
   jobs = [run_job(tmp_path, str(i), "2", str(port), wait=False) for i in range(2)]
-  outputs = [job.communicate(timeout=300)[0] for job in jobs]
+  outputs = [job.communicate(timeout=900)[0] for job in jobs]
   assert all(job.returncode == 0 for job in jobs), outputs
   two = read(tmp_path)
   np.testing.assert_array_equal(two.ids, one_device.ids)

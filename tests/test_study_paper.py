@@ -39,7 +39,7 @@ def launch(tmp, name, *extra, devices=1, wait=True):
 
 
 def finish(process):
-  stdout, stderr = process.communicate(timeout=900)
+  stdout, stderr = process.communicate(timeout=1800)
   assert process.returncode == 0, stderr[-3000:]
   return stdout
 

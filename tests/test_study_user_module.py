@@ -65,10 +65,10 @@ def test_own_module_and_config_to_a_full_report_then_changed_weights(tmp_path):
       for name in zoo.list_models("mine.*"):
         entry = zoo.get(name)
         zoo.save_weights(entry, zoo.build(entry, seed=entry.seed + int(sys.argv[1])), "{zoo_dir}")''')
-  build = lambda offset: subprocess.run([sys.executable, "-c", make_weights, str(offset)], check=True, timeout=300)
+  build = lambda offset: subprocess.run([sys.executable, "-c", make_weights, str(offset)], check=True, timeout=900)
   build(0)
   run = lambda out: subprocess.run([sys.executable, "-m", "launch.study", f"--config={config}", f"--out={out}",
-                                    f"--cache_dir={tmp_path / 'cache'}"], capture_output=True, text=True, timeout=600)
+                                    f"--cache_dir={tmp_path / 'cache'}"], capture_output=True, text=True, timeout=1800)
   first = run(tmp_path / "report")
   assert first.returncode == 0, first.stderr[-3000:]
   report = tmp_path / "report"
