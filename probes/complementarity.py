@@ -14,9 +14,9 @@ mean, the concatenated Gram of a pair is the 2×2 block matrix
 of each model's own Gram and the pair's cross block (primal, when d_a + d_b ≤ n_train), and its dual
 kernel is X̄_aX̄_aᵀ + X̄_bX̄_bᵀ (when the pair has more features than train examples).
 Each pair then needs one eigendecomposition for every λ, as ridge_path does. Widths may
-differ: every model is zero-padded to the widest W, or to ⌈W/2⌉ if it is no wider than
-that (:func:`_width_levels`), and pairs are fitted in groups of equal padded width (at
-most three shapes); padding adds only zero-eigenvalue directions that carry no signal
+differ: every model is zero-padded to the widest W, or (with many pairs) to ⌈W/2⌉ if it
+is no wider than that (:func:`_width_levels`), pairs then fitted in groups of equal
+padded width (at most three shapes); padding adds only zero-eigenvalue directions that carry no signal
 (their projection on the targets is 0), so the probe is the one on the unpadded pair.
 Intervals come from :func:`metrics.paired_bootstrap` over test examples (λ held at its val choice).
 """
@@ -187,16 +187,24 @@ def _width_levels(widths) -> np.ndarray:
   return np.where(np.asarray(widths) <= narrow, narrow, widest)
 
 
-def _all_probes(train, val, test, targets, y_val, y_test, l2_grid, pair_a, pair_b, chunk):
+# Pairs from which on models are padded to two width levels (:func:`_width_levels`): each
+# level pair compiles its own probe, which costs about what a few dozen eigendecompositions
+# do, so fewer pairs share one shape (every model padded to the widest).
+GROUP_WIDTHS_FROM_PAIRS = 64
+
+
+def _all_probes(train, val, test, targets, y_val, y_test, l2_grid, pair_a, pair_b, chunk, group_widths):
   """(best λ index, test correctness) of every single model and every pair (a, b) of the
-  per-model arrays, grouped by the pair's padded widths (:func:`_width_levels`)."""
+  per-model arrays, grouped by the pair's padded widths (:func:`_width_levels`) if
+  ``group_widths``, else all padded to the widest."""
   num_train = train[0].shape[0]
   widest = max(x.shape[1] for x in train)
   stack = lambda arrays, models, width: jnp.asarray(_padded([arrays[m] for m in models], width))
   singles = _single_probes(stack(train, range(len(train)), widest), stack(val, range(len(train)), widest),
                            stack(test, range(len(train)), widest), targets, y_val, y_test, l2_grid,
                            bool(widest > num_train))
-  levels = _width_levels([x.shape[1] for x in train])
+  widths = [x.shape[1] for x in train]
+  levels = _width_levels(widths) if group_widths else np.full(len(widths), widest)
   best = np.zeros(len(pair_a), np.int32)
   correct = np.zeros((len(pair_a), test[0].shape[0]), bool)
   lower, upper = np.minimum(levels[pair_a], levels[pair_b]), np.maximum(levels[pair_a], levels[pair_b])
@@ -233,7 +241,7 @@ _GAIN_STATISTICS = jax.jit(_gain_statistics)   # jitted: the bootstrap's point e
 
 def pairwise_complementarity(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=None, *,
                              num_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
-                             pair_chunk: int = 8) -> Complementarity:
+                             pair_chunk: int = 8, group_widths: bool | None = None) -> Complementarity:
   """Concatenation gain of every pair under the closed-form ridge probe (module docstring).
 
   Args:
@@ -241,6 +249,9 @@ def pairwise_complementarity(x_train, y_train, x_val, y_val, x_test, y_test, l2_
       same order for every model); y_*: int class ids per split.
     l2_grid: ridge strengths (default ``np.logspace(-6, 5, 45)`` as ridge_probe).
     num_resamples, confidence, seed: the paired bootstrap over test examples.
+    group_widths: pad narrow models to half the widest width and fit pairs in groups of
+      equal padded width (:func:`_width_levels`); None: when there are at least
+      ``GROUP_WIDTHS_FROM_PAIRS`` pairs. The probes are the same either way.
   Returns:
     :class:`Complementarity`; ``gain`` is float[N, N].
   """
@@ -262,7 +273,8 @@ def pairwise_complementarity(x_train, y_train, x_val, y_val, x_test, y_test, l2_
   pair_a, pair_b = (p.astype(np.int32) for p in np.triu_indices(num_models, 1))
   (single_best, single_correct), (pair_best, pair_correct) = _all_probes(
       train, val, test, jax.nn.one_hot(y_train, num_classes), jnp.asarray(y_val), jnp.asarray(y_test),
-      jnp.asarray(grid, jnp.float32), pair_a, pair_b, int(pair_chunk))
+      jnp.asarray(grid, jnp.float32), pair_a, pair_b, int(pair_chunk),
+      len(pair_a) >= GROUP_WIDTHS_FROM_PAIRS if group_widths is None else bool(group_widths))
   single_correct = np.asarray(single_correct)
   pair_correct = np.asarray(pair_correct)
   single_accuracy = single_correct.mean(1)
