@@ -11,12 +11,14 @@ mean, the concatenated Gram of a pair is the 2×2 block matrix
 
   [[X̄_aᵀX̄_a, X̄_aᵀX̄_b], [X̄_bᵀX̄_a, X̄_bᵀX̄_b]]
 
-of the stacked Gram of all models (primal, when d_a + d_b ≤ n_train), and its dual
+of each model's own Gram and the pair's cross block (primal, when d_a + d_b ≤ n_train), and its dual
 kernel is X̄_aX̄_aᵀ + X̄_bX̄_bᵀ (when the pair has more features than train examples).
 Each pair then needs one eigendecomposition for every λ, as ridge_path does. Widths may
-differ: every model is zero-padded to the widest, which adds only zero-eigenvalue
-directions that carry no signal (their projection on the targets is 0). Intervals come
-from :func:`metrics.paired_bootstrap` over test examples (λ held at its val choice).
+differ: every model is zero-padded to the widest W, or (with many pairs) to ⌈W/2⌉ if it
+is no wider than that (:func:`_width_levels`), pairs then fitted in groups of equal
+padded width (at most three shapes); padding adds only zero-eigenvalue directions that carry no signal
+(their projection on the targets is 0), so the probe is the one on the unpadded pair.
+Intervals come from :func:`metrics.paired_bootstrap` over test examples (λ held at its val choice).
 """
 
 from __future__ import annotations
@@ -111,39 +113,116 @@ def _dual_probe(kernel, val_kernel, test_kernel, targets, target_mean, y_val, y_
   return _select_and_test(val_scores, test_scores, y_val, y_test)
 
 
-@functools.partial(jax.jit, static_argnames=("chunk", "dual"))
-def _all_probes(train, val, test, targets, y_val, y_test, l2_grid, pair_a, pair_b, chunk, dual):
-  """(best λ index, test correctness) of every single model and every pair."""
+def _centred(train, val, test, targets):
+  """Features centred by their train mean, per model (stacks [M, n, d]); targets centred too."""
   mean = train.mean(axis=1, keepdims=True)
-  train, val, test = train - mean, val - mean, test - mean
   target_mean = targets.mean(0)
-  centred_targets = targets - target_mean
-  width = train.shape[2]
+  return train - mean, val - mean, test - mean, targets - target_mean, target_mean
+
+
+def _probe_of(centred_targets, target_mean, y_val, y_test, l2_grid, dual):
+  """The ridge probe (best λ index, test correctness) of features given as their train
+  Gram/cross blocks (primal) or their kernels (dual)."""
   if dual:
-    kernels = jnp.einsum("mnd,mkd->mnk", train, train, precision=_HIGHEST)
-    val_kernels = jnp.einsum("mnd,mkd->mnk", val, train, precision=_HIGHEST)
-    test_kernels = jnp.einsum("mnd,mkd->mnk", test, train, precision=_HIGHEST)
-    probe = lambda k, kv, kt: _dual_probe(k, kv, kt, centred_targets, target_mean, y_val, y_test, l2_grid)
-    single = lambda m: probe(kernels[m], val_kernels[m], test_kernels[m])
-    pair = lambda a, b: probe(kernels[a] + kernels[b], val_kernels[a] + val_kernels[b],
-                              test_kernels[a] + test_kernels[b])
+    return lambda k, kv, kt: _dual_probe(k, kv, kt, centred_targets, target_mean, y_val, y_test, l2_grid)
+  return lambda g, c, v, t: _primal_probe(g, c, v, t, target_mean, y_val, y_test, l2_grid)
+
+
+@functools.partial(jax.jit, static_argnames=("dual",))
+def _single_probes(train, val, test, targets, y_val, y_test, l2_grid, dual):
+  """(best λ index, test correctness) of every model of the stack [M, n, d] alone."""
+  train, val, test, centred_targets, target_mean = _centred(train, val, test, targets)
+  probe = _probe_of(centred_targets, target_mean, y_val, y_test, l2_grid, dual)
+  if dual:
+    kernel = lambda rows, m: jnp.matmul(rows[m], train[m].T, precision=_HIGHEST)
+    single = lambda m: probe(kernel(train, m), kernel(val, m), kernel(test, m))
   else:
-    flat = train.transpose(1, 0, 2).reshape(train.shape[1], -1)                # [n, N·d]
-    gram = jnp.matmul(flat.T, flat, precision=_HIGHEST).reshape(train.shape[0], width, train.shape[0], width)
-    cross = jnp.einsum("mnd,nc->mdc", train, centred_targets, precision=_HIGHEST)
-    probe = lambda g, c, v, t: _primal_probe(g, c, v, t, target_mean, y_val, y_test, l2_grid)
-    single = lambda m: probe(gram[m, :, m], cross[m], val[m], test[m])
+    single = lambda m: probe(jnp.matmul(train[m].T, train[m], precision=_HIGHEST),
+                             jnp.matmul(train[m].T, centred_targets, precision=_HIGHEST), val[m], test[m])
+  return jax.lax.map(single, jnp.arange(train.shape[0]))
+
+
+@functools.partial(jax.jit, static_argnames=("chunk", "dual"))
+def _pair_probes(first, second, targets, y_val, y_test, l2_grid, index_a, index_b, chunk, dual):
+  """(best λ index, test correctness) of the pairs (first[index_a[p]], second[index_b[p]]).
+
+  ``first`` and ``second`` are (train, val, test) stacks [M, n, d₁] and [M', n, d₂]; each
+  pair's Gram [[X̄_aᵀX̄_a, X̄_aᵀX̄_b], [X̄_bᵀX̄_a, X̄_bᵀX̄_b]] is built from per-model diagonal
+  blocks (computed once) and its cross block (computed per pair), or its dual kernel
+  X̄_aX̄_aᵀ + X̄_bX̄_bᵀ from per-model kernels.
+  """
+  (train_1, val_1, test_1), (train_2, val_2, test_2) = first, second
+  train_1, val_1, test_1, centred_targets, target_mean = _centred(train_1, val_1, test_1, targets)
+  train_2, val_2, test_2, _, _ = _centred(train_2, val_2, test_2, targets)
+  probe = _probe_of(centred_targets, target_mean, y_val, y_test, l2_grid, dual)
+  if dual:
+    kernels = lambda x, rows: jnp.einsum("mnd,mkd->mnk", rows, x, precision=_HIGHEST)
+    k_1, kv_1, kt_1 = kernels(train_1, train_1), kernels(train_1, val_1), kernels(train_1, test_1)
+    k_2, kv_2, kt_2 = kernels(train_2, train_2), kernels(train_2, val_2), kernels(train_2, test_2)
+    pair = lambda a, b: probe(k_1[a] + k_2[b], kv_1[a] + kv_2[b], kt_1[a] + kt_2[b])
+  else:
+    gram = lambda x: jnp.einsum("mnd,mne->mde", x, x, precision=_HIGHEST)
+    g_1, g_2 = gram(train_1), gram(train_2)
+    cross = lambda x: jnp.einsum("mnd,nc->mdc", x, centred_targets, precision=_HIGHEST)
+    c_1, c_2 = cross(train_1), cross(train_2)
 
     def pair(a, b):
-      block = jnp.block([[gram[a, :, a], gram[a, :, b]], [gram[b, :, a], gram[b, :, b]]])
-      return probe(block, jnp.concatenate([cross[a], cross[b]]), jnp.concatenate([val[a], val[b]], 1),
-                   jnp.concatenate([test[a], test[b]], 1))
+      off = jnp.matmul(train_1[a].T, train_2[b], precision=_HIGHEST)
+      block = jnp.block([[g_1[a], off], [off.T, g_2[b]]])
+      return probe(block, jnp.concatenate([c_1[a], c_2[b]]), jnp.concatenate([val_1[a], val_2[b]], 1),
+                   jnp.concatenate([test_1[a], test_2[b]], 1))
 
-  singles = jax.lax.map(single, jnp.arange(train.shape[0]))
-  pairs = -(-pair_a.shape[0] // chunk) * chunk
+  pairs = -(-index_a.shape[0] // chunk) * chunk
   pad = lambda p: jnp.pad(p, (0, pairs - p.shape[0])).reshape(-1, chunk)
-  best, correct = jax.lax.map(lambda ab: jax.vmap(pair)(*ab), (pad(pair_a), pad(pair_b)))
-  return singles, (best.reshape(-1)[:pair_a.shape[0]], correct.reshape(pairs, -1)[:pair_a.shape[0]])
+  best, correct = jax.lax.map(lambda ab: jax.vmap(pair)(*ab), (pad(index_a), pad(index_b)))
+  return best.reshape(-1)[:index_a.shape[0]], correct.reshape(pairs, -1)[:index_a.shape[0]]
+
+
+def _width_levels(widths) -> np.ndarray:
+  """Each model's padded width: the widest width W, or ⌈W/2⌉ for models no wider than that.
+  Pairs then take one of at most three widths (not 2W each): the eigendecomposition of a
+  pair of two narrow models costs ⅛ of one padded to 2W, and at most three pair shapes compile."""
+  widest = max(widths)
+  narrow = -(-widest // 2)
+  return np.where(np.asarray(widths) <= narrow, narrow, widest)
+
+
+# Pairs from which on models are padded to two width levels (:func:`_width_levels`): each
+# level pair compiles its own probe, which costs about what a few dozen eigendecompositions
+# do, so fewer pairs share one shape (every model padded to the widest).
+GROUP_WIDTHS_FROM_PAIRS = 64
+
+
+def _all_probes(train, val, test, targets, y_val, y_test, l2_grid, pair_a, pair_b, chunk, group_widths):
+  """(best λ index, test correctness) of every single model and every pair (a, b) of the
+  per-model arrays, grouped by the pair's padded widths (:func:`_width_levels`) if
+  ``group_widths``, else all padded to the widest."""
+  num_train = train[0].shape[0]
+  widest = max(x.shape[1] for x in train)
+  stack = lambda arrays, models, width: jnp.asarray(_padded([arrays[m] for m in models], width))
+  singles = _single_probes(stack(train, range(len(train)), widest), stack(val, range(len(train)), widest),
+                           stack(test, range(len(train)), widest), targets, y_val, y_test, l2_grid,
+                           bool(widest > num_train))
+  widths = [x.shape[1] for x in train]
+  levels = _width_levels(widths) if group_widths else np.full(len(widths), widest)
+  best = np.zeros(len(pair_a), np.int32)
+  correct = np.zeros((len(pair_a), test[0].shape[0]), bool)
+  lower, upper = np.minimum(levels[pair_a], levels[pair_b]), np.maximum(levels[pair_a], levels[pair_b])
+  for width_1, width_2 in sorted(set(zip(lower.tolist(), upper.tolist()))):
+    chosen = np.flatnonzero((lower == width_1) & (upper == width_2))
+    # Orient every pair of the group so that its first model has width_1 (the Gram of a
+    # reordered concatenation is the same probe: ridge is invariant to permuting features).
+    swap = levels[pair_a[chosen]] != width_1
+    a = np.where(swap, pair_b[chosen], pair_a[chosen])
+    b = np.where(swap, pair_a[chosen], pair_b[chosen])
+    models_1, models_2 = np.unique(a), np.unique(b)
+    sides = [tuple(stack(split, models, width) for split in (train, val, test))
+             for models, width in ((models_1, width_1), (models_2, width_2))]
+    group_best, group_correct = _pair_probes(
+        *sides, targets, y_val, y_test, l2_grid, jnp.asarray(np.searchsorted(models_1, a), jnp.int32),
+        jnp.asarray(np.searchsorted(models_2, b), jnp.int32), int(chunk), bool(width_1 + width_2 > num_train))
+    best[chosen], correct[chosen] = np.asarray(group_best), np.asarray(group_correct)
+  return singles, (best, correct)
 
 
 def _gain_statistics(data, weights):
@@ -162,7 +241,7 @@ _GAIN_STATISTICS = jax.jit(_gain_statistics)   # jitted: the bootstrap's point e
 
 def pairwise_complementarity(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=None, *,
                              num_resamples: int = 1000, confidence: float = 0.95, seed: int = 0,
-                             pair_chunk: int = 8) -> Complementarity:
+                             pair_chunk: int = 8, group_widths: bool | None = None) -> Complementarity:
   """Concatenation gain of every pair under the closed-form ridge probe (module docstring).
 
   Args:
@@ -170,6 +249,9 @@ def pairwise_complementarity(x_train, y_train, x_val, y_val, x_test, y_test, l2_
       same order for every model); y_*: int class ids per split.
     l2_grid: ridge strengths (default ``np.logspace(-6, 5, 45)`` as ridge_probe).
     num_resamples, confidence, seed: the paired bootstrap over test examples.
+    group_widths: pad narrow models to half the widest width and fit pairs in groups of
+      equal padded width (:func:`_width_levels`); None: when there are at least
+      ``GROUP_WIDTHS_FROM_PAIRS`` pairs. The probes are the same either way.
   Returns:
     :class:`Complementarity`; ``gain`` is float[N, N].
   """
@@ -187,13 +269,12 @@ def pairwise_complementarity(x_train, y_train, x_val, y_val, x_test, y_test, l2_
   if missing.size:
     raise ValueError(f"classes {missing[:10].tolist()} have no training example in y_train; a probe cannot learn them.")
   grid = np.asarray(np.logspace(-6, 5, 45) if l2_grid is None else l2_grid, np.float64)
-  width = max(a.shape[1] for a in train)
-  num_models, num_train = len(train), train[0].shape[0]
+  num_models = len(train)
   pair_a, pair_b = (p.astype(np.int32) for p in np.triu_indices(num_models, 1))
   (single_best, single_correct), (pair_best, pair_correct) = _all_probes(
-      jnp.asarray(_padded(train, width)), jnp.asarray(_padded(val, width)), jnp.asarray(_padded(test, width)),
-      jax.nn.one_hot(y_train, num_classes), jnp.asarray(y_val), jnp.asarray(y_test), jnp.asarray(grid, jnp.float32),
-      jnp.asarray(pair_a), jnp.asarray(pair_b), int(pair_chunk), bool(2 * width > num_train))
+      train, val, test, jax.nn.one_hot(y_train, num_classes), jnp.asarray(y_val), jnp.asarray(y_test),
+      jnp.asarray(grid, jnp.float32), pair_a, pair_b, int(pair_chunk),
+      len(pair_a) >= GROUP_WIDTHS_FROM_PAIRS if group_widths is None else bool(group_widths))
   single_correct = np.asarray(single_correct)
   pair_correct = np.asarray(pair_correct)
   single_accuracy = single_correct.mean(1)

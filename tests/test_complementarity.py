@@ -50,13 +50,15 @@ def _reference(data, grid):
   return np.diag(pair).copy(), pair
 
 
-@pytest.mark.parametrize("num_train", [120, 12])   # primal (2·D_max ≤ n) and dual (n < 2·D_max)
-def test_all_pairs_equal_pair_by_pair_ridge_probes(rng, num_train):
+# primal (2·D_max ≤ n), all models padded to the widest; and with 12 train examples, pairs
+# grouped by padded width (5 + 5 primal, 5 + 9 and 9 + 9 dual: n < width)
+@pytest.mark.parametrize("num_train, group_widths", [(120, None), (12, True)])
+def test_all_pairs_equal_pair_by_pair_ridge_probes(rng, num_train, group_widths):
   widths = (5, 9, 3, 7)
   data = _split(rng, widths, {"train": num_train, "val": 60, "test": 150})
   grid = np.logspace(-3, 4, 8)
   result = probes.pairwise_complementarity(*data["train"], *data["val"], *data["test"], l2_grid=grid,
-                                           num_resamples=50)
+                                           num_resamples=50, group_widths=group_widths)
   single, pair = _reference(data, grid)
   np.testing.assert_allclose(result.single_accuracy, single, atol=1e-9)
   np.testing.assert_allclose(result.pair_accuracy, pair, atol=1e-9)

@@ -77,9 +77,39 @@ def spearman(x, y) -> float:
   x, y = x[keep], y[keep]
   if x.size < 3:
     return float("nan")
-  rx, ry = _ranks(x) - (x.size - 1) / 2.0, _ranks(y) - (y.size - 1) / 2.0
+  return _rho(_centred_ranks(x), _centred_ranks(y))
+
+
+def _centred_ranks(values: np.ndarray) -> np.ndarray:
+  return _ranks(values) - (values.size - 1) / 2.0
+
+
+def _rho(rx: np.ndarray, ry: np.ndarray) -> float:
+  """Pearson correlation of centred ranks: Σ rx·ry / √(Σ rx² · Σ ry²) (NaN if either is constant)."""
   scale = np.sqrt(np.sum(rx * rx) * np.sum(ry * ry))
   return float(np.sum(rx * ry) / scale) if scale > 0 else float("nan")
+
+
+class _ResampleRanks:
+  """Spearman ρ of measures on one model resample's pairs. A measure finite on every pair
+  is ranked once and its ranks reused for each partner measure (the same arithmetic as
+  :func:`spearman`, so the same ρ); pairs with a NaN on either side go through spearman."""
+
+  def __init__(self, symmetric: dict, a: np.ndarray, b: np.ndarray):
+    self.values = {k: m[a, b] for k, m in symmetric.items()}
+    self.ranks: dict = {}
+
+  def _ranked(self, key):
+    if key not in self.ranks:
+      values = self.values[key]
+      self.ranks[key] = _centred_ranks(values) if values.size >= 3 and np.isfinite(values).all() else None
+    return self.ranks[key]
+
+  def rho(self, x_key, y_key) -> float:
+    rx, ry = self._ranked(x_key), self._ranked(y_key)
+    if rx is None or ry is None:
+      return spearman(self.values[x_key], self.values[y_key])
+    return _rho(rx, ry)
 
 
 def _check_measures(measures: Mapping[str, np.ndarray], names: Sequence[str]) -> dict[str, np.ndarray]:
@@ -127,9 +157,9 @@ def link_table(measures: Mapping[str, np.ndarray], names: Sequence[str], *,
     first, second = np.triu_indices(n, 1)
     a, b = chosen[first], chosen[second]
     distinct = a != b            # the same model drawn twice is not a pair
-    a, b = a[distinct], b[distinct]
+    resample = _ResampleRanks({k: symmetric[k] for k in (*used, *targets)}, a[distinct], b[distinct])
     for (p, t), store in draws.items():
-      store.append(spearman(symmetric[p][a, b], symmetric[t][a, b]))
+      store.append(resample.rho(p, t))
   tail = 100 * (1 - confidence) / 2
   correlations = []
   for (p, t), samples in draws.items():
@@ -153,7 +183,12 @@ def link_figure(table: LinkTable, *, predictors: Sequence[str] | None = None, ta
   targets = list(targets or dict.fromkeys(c.target for c in table.correlations))
   predictors = list(predictors or dict.fromkeys(c.predictor for c in table.correlations))
   lookup = {(c.predictor, c.target): c for c in table.correlations}
-  figure = Figure(figsize=(2.6 * len(predictors), 2.4 * len(targets)), constrained_layout=True)
+  width, height = 2.6 * len(predictors), 2.4 * len(targets)
+  figure = Figure(figsize=(width, height))
+  # Fixed margins (inches), not a constrained layout: its solver draws the grid's many tick
+  # labels once more before the save draws them.
+  figure.subplots_adjust(left=0.7 / width, right=1 - 0.15 / width, bottom=0.55 / height, top=1 - 0.6 / height,
+                         wspace=0.35, hspace=0.45)
   axes = figure.subplots(len(targets), len(predictors), squeeze=False)
   for row, target in enumerate(targets):
     for column, predictor in enumerate(predictors):
