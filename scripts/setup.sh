@@ -56,7 +56,9 @@ fingerprint="$(cat pyproject.toml; ls -d */__init__.py 2>/dev/null)"
 fingerprint="$(echo "$fingerprint" | cksum)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$fingerprint" ]; then
   echo "overlap setup: installing $spec into $venv"
-  "$venv/bin/python" -m pip install -q -e "$spec"
+  # (setuptools' notice that an editable install maps packages from this folder is expected
+  # here: silenced so that setup prints only its own lines)
+  PYTHONWARNINGS="ignore:Editable installation" "$venv/bin/python" -m pip install -q -e "$spec"
   echo "$fingerprint" > "$stamp"
 fi
 
