@@ -378,7 +378,7 @@ class LazyLogits:
         del mapped
     if values is None:                         # not a plain stored member: numpy's own reader
       source = io.BytesIO(data) if data is not None else self._path(index).open("rb")
-      with source as file, np.load(file, allow_pickle=False) as chunk:
+      with source as file, np.load(file, allow_pickle=False) as chunk, _HEADER_LOCK:
         values = chunk[self.member]
     values = self._decoded(values)
     return self._calibrated(values, self.chunk_size) if self.temperature is not None else values
@@ -445,11 +445,18 @@ class LazyEmbeddings(LazyLogits):
     super().__init__(root, dataset, split, model, row_order=row_order)
 
 
+# numpy parses a .npy header with ast.literal_eval, which CPython 3.11 does not make safe
+# across threads ("SystemError: AST constructor recursion depth mismatch", python/cpython
+# gh-106905): the study reads chunks from a few threads at once.
+_HEADER_LOCK = threading.Lock()
+
+
 def _npy_header(file) -> tuple[tuple[int, ...], bool, np.dtype]:
   """(shape, fortran_order, dtype) of the .npy array starting at ``file``'s position."""
   version = np.lib.format.read_magic(file)
   read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-  return read_header(file)
+  with _HEADER_LOCK:
+    return read_header(file)
 
 
 def _member_spec(path, member: str) -> tuple[tuple[int, ...], np.dtype]:

@@ -305,12 +305,25 @@ class _Stages:
     self.name, self.started = name, now
 
 
+def analysis_code_sha256(root: Path | None = None) -> str:
+  """sha256 of the code that computes the analysis (every .py file of ``launch/study``,
+  ``metrics`` and ``probes``, by relative path): a changed analysis never serves the
+  cached results of the old code (``ANALYSIS_VERSION`` alone relied on a manual bump)."""
+  root = Path(root) if root is not None else Path(__file__).resolve().parents[2]
+  digest = hashlib.sha256()
+  for path in sorted(p for folder in ("launch/study", "metrics", "probes") for p in (root / folder).rglob("*.py")):
+    digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+  return digest.hexdigest()
+
+
 def analysis_key(config, names: list[str], store_dir: Path) -> str:
-  """sha256 of what the analysis reads: the config and every stored manifest (model,
-  weight hash, preprocessing, split, example count, logits dtype) of every split."""
+  """sha256 of what the analysis reads and what computes it: the config, every stored
+  manifest (model, weight hash, preprocessing, split, example count, logits dtype) of
+  every split, and the analysis code (:func:`analysis_code_sha256`)."""
   manifests = [json.loads((store.model_dir(store_dir, dataset, split, name) / "manifest.json").read_text())
                for _, dataset, split in splits_of(config) for name in names]
-  payload = {"version": ANALYSIS_VERSION, "config": config.to_dict(), "names": names, "manifests": manifests}
+  payload = {"version": ANALYSIS_VERSION, "code": analysis_code_sha256(), "config": config.to_dict(), "names": names,
+             "manifests": manifests}
   return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
