@@ -391,8 +391,8 @@ def full_sum_correct(probs, members: np.ndarray, examples: np.ndarray, labels: n
     keys, slot = np.unique(members[cases] * stack.num_examples + example_rows[:, None], return_inverse=True)
     slot = slot.reshape(len(cases), num_members)
     scores = np.empty((len(keys), stack.num_classes), np.float32)
-    models, first, _ = _groups(keys // stack.num_examples)
-    for model, lo, hi in zip(models, first[:-1], first[1:]):
+    models, first = np.unique(keys // stack.num_examples, return_index=True)   # keys are sorted: runs
+    for model, lo, hi in zip(models, first, np.append(first[1:], len(keys))):
       scores[lo:hi] = _float32_rows(_supported(stack.rows(int(model), keys[lo:hi] % stack.num_examples)))
       # Drop the memory-mapped pages now: each scattered row read maps its neighbours
       # too (the kernel's fault-around), so a batch would otherwise hold gigabytes.
@@ -405,11 +405,3 @@ def full_sum_correct(probs, members: np.ndarray, examples: np.ndarray, labels: n
       total += scores[slot[:, position]]
     out[cases] = total.argmax(axis=1) == labels[example_rows]
   return out
-
-
-def _groups(keys: np.ndarray):
-  """(unique keys, group boundaries, positions sorted by key): positions[first[i]:first[i+1]]
-  hold unique key i."""
-  group = np.argsort(keys, kind="stable")
-  unique, first = np.unique(keys[group], return_index=True)
-  return unique, np.append(first, len(keys)), group
