@@ -11,10 +11,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+import jax
+import jax.numpy as jnp
 from flax import nnx
 
 from zoo import training
-from zoo.architectures.small import LinearProbed, PatchConv, Retrained
+from zoo.architectures.small import FineTuned, LinearProbed, PatchConv, Retrained
 from zoo.loading import abstract_build, architecture_key, build, weights_sha256
 from zoo.registry import ModelEntry
 
@@ -24,6 +26,10 @@ NEEDS_TEACHER = "distillation"
 # (9,600 fit + 2,400 validation) already pin a 1,290-parameter probe down.
 PROBE_EXAMPLES = 12000
 PROBE_L2_GRID = (1e-4, 1e-2, 1.0)
+# FineTuned rows: after pretraining on their own data, every layer is fine-tuned on the
+# probe data by the row's recipe for ``finetune_epochs`` (hparams; default 1) at
+# ``finetune_learning_rate`` (default: the recipe's peak rate).
+FINETUNE_EPOCHS = 1
 
 
 def recipe_of(entry: ModelEntry, epochs: int) -> training.SupervisedRecipe:
@@ -53,7 +59,8 @@ def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, probe_data: str, 
             log: Callable[[str], None] | None = None, backbones: dict | None = None) -> nnx.Module:
   """A freshly built ``entry`` trained by its objective on its pretraining data; rows
   whose module is a LinearProbed get their classifier fitted on ``datasets[probe_data]``
-  afterwards, Retrained rows their top on its frozen conv features.
+  afterwards, Retrained rows their top on its frozen conv features, FineTuned rows every
+  layer under a fresh classifier.
 
   ``backbones``: an optional dict shared across calls (a cache of trained backbone
   states): rows whose backbone would train identically (same architecture, initial
@@ -64,7 +71,7 @@ def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, probe_data: str, 
   recipe = recipe_of(entry, epochs)
   preprocess = entry.preprocessing
   probed = isinstance(model, LinearProbed)
-  target = model.backbone if isinstance(model, (LinearProbed, Retrained)) else model
+  target = model.backbone if isinstance(model, (LinearProbed, Retrained, FineTuned)) else model
   key = _backbone_key(entry, target, recipe) if backbones is not None else None
   if key is not None and key in backbones:
     nnx.update(target, backbones[key])
@@ -73,7 +80,9 @@ def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, probe_data: str, 
   else:
     _train_backbone(entry, target, datasets, recipe, teacher, log)
     if key is not None:
-      backbones[key], backbones[key, "row"] = nnx.state(target), entry.name
+      # A snapshot: nnx.state holds the live Variables, which this row's fine-tuning (and
+      # every later in-place update) would change under the next row sharing the backbone.
+      backbones[key], backbones[key, "row"] = jax.tree.map(jnp.copy, nnx.state(target)), entry.name
   if probed:
     probe_images, probe_labels = datasets[probe_data]
     result = training.fit_linear_head(model, probe_images[:PROBE_EXAMPLES], probe_labels[:PROBE_EXAMPLES],
@@ -85,7 +94,18 @@ def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, probe_data: str, 
     probe_images, probe_labels = datasets[probe_data]
     features = training.embed(model.backbone, probe_images, preprocess, output=training.conv_features)
     training.train_supervised(model.top, features, probe_labels, recipe, log=log)
+  if isinstance(model, FineTuned):
+    probe_images, probe_labels = datasets[probe_data]
+    training.train_supervised(model, probe_images, probe_labels, finetune_recipe(entry, recipe), preprocess, log=log)
   return model
+
+
+def finetune_recipe(entry: ModelEntry, recipe: training.SupervisedRecipe) -> training.SupervisedRecipe:
+  """The recipe of a FineTuned row's second stage: its own recipe with ``finetune_epochs``
+  (default FINETUNE_EPOCHS) and ``finetune_learning_rate`` (default the recipe's) from hparams."""
+  hparams = dict(entry.hparams)
+  return dataclasses.replace(recipe, epochs=int(hparams.get("finetune_epochs", FINETUNE_EPOCHS)),
+                             learning_rate=float(hparams.get("finetune_learning_rate", recipe.learning_rate)))
 
 
 def _train_backbone(entry: ModelEntry, target: nnx.Module, datasets: dict, recipe, teacher, log) -> None:

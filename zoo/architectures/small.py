@@ -192,3 +192,17 @@ class Top(nnx.Module):
   def __call__(self, features):
     embedding = self.dropout(jax.nn.relu(self.dense(features)))
     return self.head(embedding), embedding
+
+
+class FineTuned(nnx.Module):
+  """A backbone pretrained elsewhere with a fresh classifier on its embedding
+  (``backbone(x)[1]``), every layer then fine-tuned on the target data: transfer as BiT
+  was fine-tuned (zoo.fitting trains the backbone on its own data, then the whole model)."""
+
+  def __init__(self, backbone: nnx.Module, features: int, num_classes: int, *, rngs: nnx.Rngs):
+    self.backbone = backbone
+    self.classifier = nnx.Linear(features, num_classes, rngs=rngs)
+
+  def __call__(self, images):
+    embedding = self.backbone(images)[1]
+    return self.classifier(embedding), embedding

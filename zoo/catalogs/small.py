@@ -44,8 +44,11 @@ CHANNELS = (16, 32)  # the ConvNet's conv widths (see _convnet)
 PRETRAINING_CLASSES = {"procedural_shapes": 6, "procedural_textures": 6, "fashion_mnist_classes_0-4": 5}
 # How a row trained elsewhere becomes a Fashion-MNIST classifier (hparams "transfer"):
 # "linear": a linear probe on its frozen embedding (the paper's CLIP / SimCLR protocol);
-# "top": its conv features frozen, the dense layers above retrained (BiT-style transfer).
-TRANSFERS = ("linear", "top")
+# "top": its conv features frozen, the dense layers above retrained;
+# "finetune": a fresh classifier, then every layer fine-tuned on Fashion-MNIST (as BiT was
+# fine-tuned; zoo.fitting.finetune_recipe: 1 epoch at peak rate FINETUNE_LEARNING_RATE).
+TRANSFERS = ("linear", "top", "finetune")
+FINETUNE_LEARNING_RATE = 1e-3
 
 
 def _row(name, builder, architecture, *, seed=0, objective="supervised", pretraining_data="fashion_mnist",
@@ -69,6 +72,11 @@ def _convnet(dropout=0.0, num_classes=10):
 def _probed(backbone):
   """A backbone + the linear classifier fitted on Fashion-MNIST (zoo.training.fit_linear_head)."""
   return lambda rngs: small.LinearProbed(backbone(rngs), EMBEDDING, 10, rngs=rngs)
+
+
+def _finetuned(backbone):
+  """A backbone + a fresh classifier, every layer fine-tuned on Fashion-MNIST."""
+  return lambda rngs: small.FineTuned(backbone(rngs), EMBEDDING, 10, rngs=rngs)
 
 
 def _retrained(backbone):
@@ -117,13 +125,16 @@ _row("cnn.distilled", _CONVNET, "convnet", objective="distillation")
 _row("cnn.distilled_t1", _CONVNET, "convnet", objective="distillation", distillation_temperature=1.0)
 
 # Dataset: the same supervised ConvNet on other data, then transferred to Fashion-MNIST:
-# linearly probed (as CLIP-S) and with the top retrained (as BiT).
+# linearly probed (as CLIP-S), with the top retrained, and fine-tuned whole (as BiT). One
+# backbone training serves all three rows (zoo.fitting.fit_row's ``backbones``).
 for _data, _classes in PRETRAINING_CLASSES.items():
   _short = _data.removeprefix("procedural_").replace("fashion_mnist_classes_", "fmnist")
   _row(f"cnn.{_short}", _probed(_convnet(num_classes=_classes)), "convnet", pretraining_data=_data,
        transfer="linear")
   _row(f"cnn.{_short}.top", _retrained(_convnet(num_classes=_classes)), "convnet", pretraining_data=_data,
        transfer="top")
+  _row(f"cnn.{_short}.finetune", _finetuned(_convnet(num_classes=_classes)), "convnet", pretraining_data=_data,
+       transfer="finetune", finetune_learning_rate=FINETUNE_LEARNING_RATE)
 
 # Test accuracy (%) on Fashion-MNIST test (10,000) of each row from one real run of the
 # default study (launch/study/configs/fashion_mnist.py: train[:45000], 2 epochs, the
