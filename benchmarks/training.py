@@ -10,11 +10,16 @@ the AdamW update of the row's own objective), compile time, the median steady-st
 time, examples/s and GFLOP/s, and examples/s relative to the baseline measured in the
 same run (the machine is shared: compare ratios, not absolute figures). ``--vmap M``
 adds sequential vs vmapped training of M same-architecture models (train_supervised_many).
+``--loop N`` times the real loop (zoo.training.train: data on the device) on N Fashion-MNIST
+examples for 2 epochs per row, the second epoch's examples/s with each epoch one lax.scan
+and with one jitted call per step (the baseline), and says which one the loop picks
+(training.scans_epochs).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import sys
@@ -27,7 +32,7 @@ import numpy as np  # noqa: E402
 from flax import nnx  # noqa: E402
 
 import zoo  # noqa: E402
-from zoo import training  # noqa: E402
+from zoo import fitting, training  # noqa: E402
 from zoo.architectures import small  # noqa: E402
 
 DEFAULT_ROWS = ("cnn.s0,mlp.s0,small_cnn.s0,small_resnet.s0,tiny_vit.s0,tiny_mixer.s0,cnn.simclr,cnn.autoencoder,"
@@ -99,6 +104,32 @@ def vmap_comparison(rows, models_count, examples):
           f"{sequential:.2f} s, vmapped {vmapped:.2f} s, speed-up {sequential / vmapped:.2f}x", flush=True)
 
 
+def loop_comparison(rows, examples: int) -> None:
+  """Second-epoch examples/s of train_supervised, scanned epochs vs per-step calls."""
+  from launch import data
+  images, labels = data.fashion_mnist_arrays("train")
+  images, labels = images[:examples], labels[:examples]
+  chosen = training.scans_epochs
+  print(f"\nloop on {examples} examples, epoch 2 (compiled): {'row':30s} {'scan ex/s':>10s} {'per-step ex/s':>14s} "
+        f"{'scan/step':>9s}  picked")
+  for name in rows:
+    entry = zoo.get(name)
+    recipe = dataclasses.replace(fitting.recipe_of(entry, 2), epochs=2)
+    rates = {}
+    for scan in (True, False):
+      training.scans_epochs = lambda model, scan=scan: scan
+      times = []
+      model = zoo.build(entry)
+      target = model.backbone if isinstance(model, (small.LinearProbed, small.Retrained, small.FineTuned)) else model
+      training.train_supervised(target if entry.objective == "supervised" else model, images, labels, recipe,
+                                entry.preprocessing, log=lambda line: times.append(time.perf_counter()))
+      rates[scan] = examples // recipe.batch_size * recipe.batch_size / (times[1] - times[0])
+    training.scans_epochs = chosen
+    picked = "scan" if chosen(zoo.build(entry)) else "per step"
+    print(f"{'':43s} {name:30s} {rates[True]:10.0f} {rates[False]:14.0f} {rates[True] / rates[False]:8.2f}x  {picked}",
+          flush=True)
+
+
 def table(batch_size: int, rows, steps: int) -> None:
   """One row per architecture at ``batch_size``; examples/s relative to the baseline."""
   rng = np.random.default_rng(0)
@@ -132,11 +163,15 @@ def main() -> None:
   parser.add_argument("--rows", default=DEFAULT_ROWS)
   parser.add_argument("--vmap", type=int, default=0, help="models per vmap comparison (0: skip)")
   parser.add_argument("--vmap_rows", default="cnn.s0,mlp.s0")
+  parser.add_argument("--loop", type=int, default=0, help="examples per loop comparison (0: skip)")
+  parser.add_argument("--loop_rows", default="cnn.s0,mlp.s0,small_resnet.s0,tiny_mixer.s0")
   args = parser.parse_args()
   print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} cores, "
         f"load average {os.getloadavg()[0]:.1f}; batches {args.batch}", flush=True)
   for batch_size in [int(b) for b in args.batch.split(",")]:
     table(batch_size, args.rows.split(","), args.steps)
+  if args.loop:
+    loop_comparison(args.loop_rows.split(","), args.loop)
   if args.vmap:
     vmap_comparison(args.vmap_rows.split(","), args.vmap, 20 * int(args.batch.split(",")[0]))
 

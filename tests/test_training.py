@@ -180,3 +180,88 @@ def test_backbone_key_is_none_for_unhashable_graphdefs_and_equal_for_identical_r
   assert fitting._backbone_key(resnet, build(resnet), fitting.recipe_of(resnet, 1)) is not None
   first = fitting._backbone_key(base, build(base), fitting.recipe_of(base, 1))
   assert first is not None and first == fitting._backbone_key(base, build(base), fitting.recipe_of(base, 1))
+
+
+def _shift_reference(images, offsets, max_shift):
+  """Plain numpy: zero-pad by max_shift, crop H × W at each example's (dy, dx)."""
+  padded = np.pad(images, ((0, 0), (max_shift, max_shift), (max_shift, max_shift), (0, 0)))
+  height, width = images.shape[1:3]
+  return np.stack([p[dy:dy + height, dx:dx + width] for p, (dy, dx) in zip(padded, offsets)])
+
+
+def test_device_augmentation_matches_numpy_references():
+  """random_shift and simclr_views (run on the device inside the compiled step) against
+  numpy loops fed the same random draws."""
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (16, 9, 9, 1)).astype(np.uint8)
+  key = jax.random.key(3)
+  offsets = np.asarray(jax.random.randint(key, (16, 2), 0, 5))
+  np.testing.assert_array_equal(np.asarray(training.random_shift(jnp.asarray(images), key, 2)),
+                                _shift_reference(images, offsets, 2))
+  assert (offsets.min(), offsets.max()) == (0, 4)
+  np.testing.assert_array_equal(np.asarray(training.random_shift(jnp.asarray(images), key, 0)), images)
+
+  views = np.asarray(training.simclr_views(jnp.asarray(images), key, 2))
+  shift_key, flip_key, erase_key, bright_key = jax.random.split(key, 4)
+  expected = _shift_reference(images, np.asarray(jax.random.randint(shift_key, (16, 2), 0, 5)), 2).astype(np.float32)
+  flips = np.asarray(jax.random.bernoulli(flip_key, 0.5, (16, 1, 1, 1)))[:, 0, 0, 0]
+  corners = np.asarray(jax.random.randint(erase_key, (16, 2), 0, 9 - 3))
+  brightness = np.asarray(jax.random.uniform(bright_key, (16, 1, 1, 1), minval=0.6, maxval=1.4))[:, 0, 0, 0]
+  for view, flip, (top, left), scale in zip(expected, flips, corners, brightness):
+    if flip:
+      view[:] = view[:, ::-1].copy()
+    view[top:top + 3, left:left + 3] = 0
+    view *= scale
+  expected = np.clip(expected, 0, 255).astype(np.uint8)
+  assert views.dtype == np.uint8 and 0 < flips.sum() < 16
+  # float32 products may round across an integer boundary: at most 1 grey level apart.
+  assert np.abs(views.astype(int) - expected.astype(int)).max() <= 1
+  assert np.mean(views == expected) > 0.99
+
+
+def test_scanned_and_per_step_epochs_agree_and_programs_are_shared(monkeypatch):
+  """The two loops (one lax.scan per epoch, one jitted call per step) train identically;
+  rows differing only in seed reuse one compiled program, another recipe compiles anew."""
+  source = data.load_source("fashion_mnist", "test[:640]")
+  entry = zoo.get("mlp.s0")
+  recipe = SupervisedRecipe(learning_rate=2e-3, epochs=2, batch_size=64, random_shift=1)
+  results = {}
+  for scan in (True, False):
+    monkeypatch.setattr(training, "scans_epochs", lambda model, scan=scan: scan)
+    model = zoo.build(entry)
+    results[scan] = (train_supervised(model, source.images, source.labels, recipe, entry.preprocessing),
+                     jax.tree.leaves(nnx.state(model, nnx.Param)))
+  np.testing.assert_allclose(results[True][0], results[False][0], rtol=1e-5)
+  for a, b in zip(results[True][1], results[False][1]):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5)
+  monkeypatch.setattr(training, "scans_epochs", lambda model: True)
+  misses = training._program.cache_info().misses
+  train_supervised(zoo.build(entry, 1), source.images, source.labels, dataclasses.replace(recipe, seed=1),
+                   entry.preprocessing)
+  assert training._program.cache_info().misses == misses
+  train_supervised(zoo.build(entry), source.images, source.labels, dataclasses.replace(recipe, learning_rate=1e-3),
+                   entry.preprocessing)
+  assert training._program.cache_info().misses == misses + 1
+
+
+def test_epochs_scan_except_nnx_conv_models_on_cpu():
+  assert training.scans_epochs(zoo.build(zoo.get("cnn.s0")))  # PatchConv only
+  assert not training.scans_epochs(zoo.build(zoo.get("small_resnet.s0")))  # nnx.Conv, on this CPU
+
+
+def test_shared_backbone_is_a_snapshot_and_finetuning_trains_every_layer():
+  """A dataset row's three transfers share one pretrained backbone: fine-tuning it (the
+  .finetune row) must not change what the .top row starts from; the fine-tuned row's
+  backbone moves away from the pretrained weights and classifies Fashion-MNIST."""
+  train = data.load_source("fashion_mnist", "train[:2048]")
+  held = data.load_source("fashion_mnist", "test[:1000]")
+  datasets = {"fashion_mnist": (train.images, train.labels), "procedural_shapes": procedural.shapes(1024, seed=1)}
+  backbones = {}
+  tuned_entry = zoo.get("cnn.shapes.finetune")
+  tuned = fitting.fit_row(tuned_entry, datasets, epochs=1, probe_data="fashion_mnist", backbones=backbones)
+  top = fitting.fit_row(zoo.get("cnn.shapes.top"), datasets, epochs=1, probe_data="fashion_mnist", backbones=backbones)
+  pretrained = next(state for state in backbones.values() if not isinstance(state, str))
+  kernel = lambda model: np.asarray(model.backbone.convs[0].kernel[...])
+  np.testing.assert_array_equal(kernel(top), np.asarray(pretrained["convs"][0]["kernel"][...]))
+  assert np.abs(kernel(tuned) - kernel(top)).max() > 1e-3
+  assert accuracy(tuned, tuned_entry, held.images, held.labels) > 0.6
