@@ -222,10 +222,15 @@ def analyse(config, names: list[str], stored: dict[str, store.LazyResults], clas
     held = _in_memory(dict(zip(names, split.embeddings)), used)
     split.embeddings = [held.get(n, e) for n, e in zip(names, split.embeddings)]
   lap("probe embeddings read")
-  mixing = analysis.mixing(calibration_set, test_set, chosen, config.mixing_rates, config.mixing_seeds, **probe)
+  # Fig. 6: every pair's mixtures, then its diversity prefixes, fitted together in one padded
+  # batch shape (one compile for both figures).
+  fig6 = dict(l2_grid=tuple(config.probe_l2_grid), steps=config.probe_steps,
+              batch=analysis.fig6_batch(calibration_set, chosen, config.mixing_rates, config.mixing_seeds,
+                                        config.diversity_step, config.diversity_ranking))
+  mixing = analysis.mixing(calibration_set, test_set, chosen, config.mixing_rates, config.mixing_seeds, **fig6)
   lap("mixing probes")
   diversity = analysis.diversity_curves(calibration_set, test_set, chosen, config.diversity_step,
-                                        config.diversity_ranking, **probe)
+                                        config.diversity_ranking, **fig6)
   needed = analysis.features_needed(diversity, config.diversity_target)
   lap("diversity probes")
   fit = analysis.base_fit(base_pairs)
