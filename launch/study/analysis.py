@@ -395,12 +395,14 @@ def _diversity_plan(calibration: Predictions, chosen: dict[str, int], step: int,
   return plan
 
 
-def fig6_batch(calibration: Predictions, chosen: dict[str, int], rates, seeds: int, step: int, ranking: str) -> int:
-  """The most probes any pair fits in :func:`mixing` or :func:`diversity_curves`: passed to
-  both as ``batch``, every pair of both compiles one probe shape."""
-  counts = [len(p[3]) for p in _mixing_plan(calibration, chosen, rates, seeds)]
-  counts += [len(p[3]) for p in _diversity_plan(calibration, chosen, step, ranking)]
-  return max(counts, default=1)
+def mixing_batch(calibration: Predictions, chosen: dict[str, int], rates, seeds: int) -> int:
+  """The most mixtures any pair fits in :func:`mixing`: its ``batch``, so every pair compiles one shape."""
+  return max((len(p[3]) for p in _mixing_plan(calibration, chosen, rates, seeds)), default=1)
+
+
+def diversity_batch(calibration: Predictions, chosen: dict[str, int], step: int, ranking: str) -> int:
+  """The most prefixes any pair fits in :func:`diversity_curves`: its ``batch`` (one shape)."""
+  return max((len(p[3]) for p in _diversity_plan(calibration, chosen, step, ranking)), default=1)
 
 
 def mixing(calibration: Predictions, test: Predictions, chosen: dict[str, int], rates, seeds: int, l2_grid,
