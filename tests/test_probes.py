@@ -188,3 +188,94 @@ def test_sharded_probe_equals_single_device():
   assert out["single"]["test_accuracy"] == pytest.approx(out["sharded"]["test_accuracy"])
   np.testing.assert_allclose(out["sharded"]["val"], out["single"]["val"])
   np.testing.assert_allclose(out["sharded"]["weights"], out["single"]["weights"], atol=1e-3)
+
+
+def correlated_blobs(rng, n, d, classes):
+  """Class centres in a low-rank latent space plus correlated noise, mapped to d features
+  (strongly correlated columns: the case the majoriser's preconditioner is for)."""
+  latent = rng.normal(size=(n, 8))
+  labels = rng.integers(0, classes, n)
+  x = (rng.normal(size=(classes, 8))[labels] + 1.5 * latent) @ rng.normal(size=(8, d)) + 0.5 * rng.normal(size=(n, d))
+  return x.astype(np.float32), labels
+
+
+def test_subset_fits_reach_sklearns_optimum_on_each_subset(rng):
+  x, y = correlated_blobs(rng, 800, 24, 4)
+  xs = np.asarray(probes.standardize(x)[0])
+  masks = np.ones((3, 24), np.float32)
+  masks[1, ::2] = 0      # every other column
+  masks[2, 5:] = 0       # the first five
+  grid = np.array([[1e-3, 1e-1], [1e-3, 1e-1], [1e-3, 1e-1]], np.float32)
+  (weights, bias), objective, gradient_norm = probes.fit_logistic_subsets(xs, jnp.eye(4)[y], masks, grid,
+                                                                          iterations=150)
+  assert np.all(np.asarray(weights)[masks[:, None, :].repeat(2, 1) == 0] == 0)  # columns outside stay at 0
+  assert np.asarray(gradient_norm).max() < 1e-4
+  for s in range(3):
+    keep = masks[s] > 0
+    for l, l2 in enumerate(grid[s]):
+      reference = sklearn.linear_model.LogisticRegression(C=1.0 / (len(y) * l2), max_iter=10000, tol=1e-10).fit(
+          xs[:, keep], y)
+      reference_objective = logistic._objective(
+          (jnp.asarray(reference.coef_.T, jnp.float32), jnp.asarray(reference.intercept_, jnp.float32)),
+          jnp.asarray(xs[:, keep]), jnp.eye(4)[y], float(l2))
+      # The same optimum (correlated columns make J flat along some weight directions, so J and the
+      # predictions are compared, and our gradient norm above is the first-order optimality check).
+      assert float(objective[s, l]) == pytest.approx(float(reference_objective), rel=1e-5)
+      assert float(objective[s, l]) <= float(reference_objective) * (1 + 1e-6)
+      ours = np.argmax(xs @ np.asarray(weights[s, l]) + np.asarray(bias[s, l]), 1)
+      assert np.mean(ours == reference.predict(xs[:, keep])) >= 0.995
+
+
+def test_subset_fits_descend_and_start_from_init(rng):
+  x, y = correlated_blobs(rng, 400, 10, 3)
+  xs = np.asarray(probes.standardize(x)[0])
+  masks, l2 = np.ones((1, 10), np.float32), np.full((1, 1), 1e-2, np.float32)
+  targets = jnp.eye(3)[y]
+  values = [float(probes.fit_logistic_subsets(xs, targets, masks, l2, iterations=t)[1][0, 0]) for t in (1, 5, 40)]
+  start = float(logistic._objective((jnp.zeros((10, 3)), jnp.zeros(3)), xs, targets, 1e-2))  # J(0) = log 3
+  assert start == pytest.approx(np.log(3), rel=1e-6)
+  assert start > values[0] > values[1] > values[2]
+  solution, best, _ = probes.fit_logistic_subsets(xs, targets, masks, l2, iterations=60)
+  warm, again, _ = probes.fit_logistic_subsets(xs, targets, masks, l2, solution, iterations=1)  # from the optimum
+  assert float(again[0, 0]) == pytest.approx(float(best[0, 0]), rel=1e-6)
+
+
+def test_subset_probes_follow_the_protocol_of_logistic_probe(rng):
+  x, y = correlated_blobs(rng, 1400, 16, 4)
+  masks = np.ones((3, 16), np.float32)
+  masks[1, 8:] = 0
+  masks[2, :] = 0
+  masks[2, [3, 7]] = 1
+  grid = [1e-4, 1e-2, 1.0]
+  train, val, test = slice(0, 700), slice(700, 1000), slice(1000, None)
+  result = probes.subset_probes(x[train], y[train], x[val], y[val], x[test], y[test], masks, grid, iterations=150,
+                                refit_iterations=150)
+  assert result["test_predictions"].shape == (3, 400)
+  for s in range(3):
+    keep = masks[s] > 0
+    mean, std = x[train][:, keep].mean(0), x[train][:, keep].std(0)
+    for l2, val_accuracy in zip(grid, result["val_accuracy"][s]):
+      reference = sklearn.linear_model.LogisticRegression(C=1.0 / (700 * l2), max_iter=10000, tol=1e-10).fit(
+          (x[train][:, keep] - mean) / std, y[train])
+      assert abs(val_accuracy - reference.score((x[val][:, keep] - mean) / std, y[val])) <= 2 / 300
+    best = result["val_accuracy"][s].max()
+    assert result["l2"][s] == max(l2 for l2, a in zip(grid, result["val_accuracy"][s]) if a == best)  # ties → stronger
+    both_x, both_y = x[:1000][:, keep], y[:1000]
+    m, sd = both_x.mean(0), both_x.std(0)
+    reference = sklearn.linear_model.LogisticRegression(C=1.0 / (1000 * result["l2"][s]), max_iter=10000,
+                                                        tol=1e-10).fit((both_x - m) / sd, both_y)
+    expected = reference.predict((x[test][:, keep] - m) / sd)
+    assert np.mean(result["test_predictions"][s] == expected) >= 0.995
+    assert result["test_accuracy"][s] == np.mean(result["test_predictions"][s] == y[test])
+  assert result["gradient_norm"].max() < 1e-4 and result["refit_gradient_norm"].max() < 1e-4
+
+
+@pytest.mark.parametrize("masks, message", [
+    (np.ones((2, 5)), r"masks must be a \[subsets, 8\]"),
+    (np.full((1, 8), 0.5), "only 0 and 1"),
+    (np.ones((0, 8)), r"masks must be a \[subsets, 8\]"),
+])
+def test_subset_probes_bad_masks(rng, masks, message):
+  x, y = blobs(rng, 60, 8, 3)
+  with pytest.raises(ValueError, match=message):
+    probes.subset_probes(x[:30], y[:30], x[30:45], y[30:45], x[45:], y[45:], masks, [1.0])

@@ -97,10 +97,20 @@ def nearest_mean_probe(x_train, y_train, x_val, y_val, x_test, y_test, **unused)
   return {"test_accuracy": float(np.mean(predictions == y_test)), "test_predictions": predictions}
 
 
+def nearest_mean_subset_probes(x_train, y_train, x_val, y_val, x_test, y_test, masks, l2_grid=None, **unused):
+  """Stands in for probes.subset_probes as :func:`nearest_mean_probe` does for
+  logistic_probe: that probe on each mask's columns."""
+  runs = [nearest_mean_probe(x_train[:, keep > 0], y_train, None, None, x_test[:, keep > 0], y_test)
+          for keep in np.asarray(masks)]
+  return {"test_accuracy": np.array([r["test_accuracy"] for r in runs]),
+          "test_predictions": np.stack([r["test_predictions"] for r in runs])}
+
+
 def test_analysis_on_lazy_readers_equals_the_in_memory_analysis(study_store, monkeypatch):
   register_rows()
   from launch.study import analysis
   monkeypatch.setattr(analysis.probes, "logistic_probe", nearest_mean_probe)
+  monkeypatch.setattr(analysis.probes, "subset_probes", nearest_mean_subset_probes)
   located = {n: zoo_stage.Located(None, "loaded") for n in NAMES}
   hashes = {n: n for n in NAMES}
   runs = {}

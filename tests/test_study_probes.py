@@ -43,9 +43,10 @@ def test_padded_subset_probes_match_sklearn_on_the_subset_and_compile_once():
   calibration, test = _split(0, 250, dims), _split(1, 400, dims)
   chosen = {"reinit": 1, "architecture": 2}
   l2 = 1e-2
-  before = logistic._sweep._cache_size()
-  rows = analysis.mixing(calibration, test, chosen, (1.0, 0.5), 1, (l2,), 300)
-  assert logistic._sweep._cache_size() - before == 1  # every pair and mixture: one compiled sweep
+  before = logistic.fit_logistic_subsets._cache_size()
+  rows = analysis.mixing(calibration, test, chosen, (1.0, 0.5), 1, (l2,), 300, batch=2)
+  # Every pair and mixture: one compiled sweep and one compiled refit (the refit's shapes differ).
+  assert logistic.fit_logistic_subsets._cache_size() - before == 2
   for row in rows:
     index = chosen[row["category"]]
     dims_a, dims_b = analysis.probes.mixture_indices(dims[0], dims[index], row["base_rate"], seed=row["seed"])

@@ -275,25 +275,61 @@ def _pair_width(calibration: Predictions, chosen: dict[str, int]) -> int:
   return max((base + calibration.embeddings[i].shape[1] for i in chosen.values()), default=base)
 
 
-def _subset_probe(calibration: Predictions, test: Predictions, index: int, keep: np.ndarray, l2_grid,
-                  max_iterations: int, width: int | None = None) -> float:
-  """Probe test accuracy of :func:`_subset_probe_outcomes`."""
-  return _subset_probe_outcomes(calibration, test, index, keep, l2_grid, max_iterations, width)[0]
+def _pair_features(split: Predictions, index: int, width: int | None) -> np.ndarray:
+  """[E, width]: the concatenated [base | model index] embeddings, zero-padded to ``width``."""
+  return _pad_columns(np.concatenate([split.embeddings[0], split.embeddings[index]], axis=1), width)
 
 
-def _subset_probe_outcomes(calibration: Predictions, test: Predictions, index: int, keep: np.ndarray, l2_grid,
-                           max_iterations: int, width: int | None = None) -> tuple[float, np.ndarray]:
-  """(test accuracy, bool [E_test] per-example correctness) of the probe on the columns
-  ``keep`` of the concatenated [base | model index] embeddings. The other columns are zeroed rather than dropped, and zero columns padded
-  up to ``width`` (see :func:`_pad_columns`): the fit is the one on the subset, and every
-  subset of every pair shares one compiled probe (one shape)."""
+def _subset_masks(subsets, num_columns: int, batch: int | None) -> np.ndarray:
+  """float32 [max(batch, len(subsets)), num_columns]: row s is 1 on the columns of subsets[s];
+  rows past the subsets repeat the first (padding to one compiled batch; their fits are dropped)."""
+  masks = np.zeros((max(batch or 0, len(subsets)), num_columns), np.float32)
+  for row, keep in enumerate(subsets):
+    masks[row, np.asarray(keep, np.int64)] = 1.0
+  masks[len(subsets):] = masks[0]
+  return masks
+
+
+def _pair_subset_outcomes(calibration: Predictions, test: Predictions, index: int, subsets, l2_grid, steps: int,
+                          width: int | None = None, batch: int | None = None) -> list[tuple[float, np.ndarray]]:
+  """Per subset of columns of the concatenated [base | model index] embeddings, the
+  (test accuracy, bool [E_test] per-example correctness) of its Kornblith probe
+  (probes.subset_probes: train/val = the calibration split's first 80% / the rest, test =
+  test), every subset of the pair fitted together. Columns outside a subset carry weight 0,
+  so each probe is the one on its subset alone; padding the columns to ``width`` and the
+  subsets to ``batch`` gives every pair the same shapes (one compile)."""
   split = _probe_split(calibration)
-  mask = np.zeros(calibration.embeddings[0].shape[1] + calibration.embeddings[index].shape[1], np.float32)
-  mask[keep] = 1.0
-  both = lambda p: _pad_columns(np.concatenate([p.embeddings[0], p.embeddings[index]], axis=1) * mask, width)
-  x, x_test = both(calibration), both(test)
-  return _single_label_outcomes(x[:split], calibration.labels[:split], x[split:], calibration.labels[split:], x_test,
-                                test.labels, l2_grid, max_iterations)
+  x, x_test = _pair_features(calibration, index, width), _pair_features(test, index, width)
+  masks = _subset_masks(subsets, x.shape[1], batch)
+  outcomes = _single_label_subset_outcomes(x[:split], calibration.labels[:split], x[split:],
+                                           calibration.labels[split:], x_test, test.labels, masks, l2_grid, steps)
+  return outcomes[:len(subsets)]
+
+
+def _single_label_subset_outcomes(x_train, y_train, x_val, y_val, x_test, y_test, masks, l2_grid,
+                                  steps: int) -> list[tuple[float, np.ndarray]]:
+  """Per row of ``masks``, (accuracy, bool [E_test] correctness) of probes.subset_probes over
+  the classes the probe's training examples cover: a held-out slice of a 1,000-class train
+  split may miss a class, whose val/test examples no probe could get right; they are left
+  out (and classes renumbered densely) and count as wrong. Splits so small that no
+  validation example is of a training class choose λ on train."""
+  classes = np.unique(y_train)
+  dense = lambda y: np.searchsorted(classes, y)
+  known = lambda y: np.isin(y, classes)
+  keep_val, keep_test = known(y_val), known(y_test)
+  if not keep_test.any():
+    return [(0.0, np.zeros(len(y_test), bool)) for _ in masks]
+  if not keep_val.any():
+    x_val, y_val, keep_val = x_train, y_train, np.ones(len(y_train), bool)
+  result = probes.subset_probes(x_train, dense(y_train), x_val[keep_val], dense(y_val[keep_val]), x_test[keep_test],
+                                dense(y_test[keep_test]), masks, l2_grid, iterations=steps,
+                                refit_iterations=max(1, steps // 2))
+  outcomes = []
+  for predictions in np.asarray(result["test_predictions"]):
+    correct = np.zeros(len(y_test), bool)   # the left-out test examples count as wrong
+    correct[keep_test] = predictions == dense(y_test[keep_test])
+    outcomes.append((float(correct.mean()), correct))
+  return outcomes
 
 
 def _single_label_score(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid, max_iterations) -> float:
@@ -323,32 +359,72 @@ def _single_label_outcomes(x_train, y_train, x_val, y_val, x_test, y_test, l2_gr
   return float(correct.mean()), correct
 
 
-def mixing(calibration: Predictions, test: Predictions, chosen: dict[str, int], rates, seeds: int, l2_grid,
-           max_iterations: int = 300) -> list[dict]:
-  """Fig. 6: linear probes on random mixtures of the base's and a partner's embedding
-  features (share ``rate`` from the base, same total budget), for each representative
-  pair. Probe train/val: the calibration split's embeddings (80/20); test: test."""
-  rows = []
-  width = _pair_width(calibration, chosen)  # one compiled probe for every pair and mixture
-  # Mixtures that keep the same columns are the same probe (the same padded matrix, bit for
-  # bit): rate 1 keeps all of the base's columns and none of the partner's, for every pair
-  # and seed; a rate whose draw keeps all of each side's columns repeats over seeds. Each
-  # distinct mixture is fitted once.
-  fitted: dict = {}
+def _mixing_plan(calibration: Predictions, chosen: dict[str, int], rates, seeds: int) -> list[tuple]:
+  """Per representative pair (category, index, draws, subsets): its draws (rate, seed, dims_a,
+  dims_b, key) and the column subsets of the concatenated pair that no earlier pair fits.
+  Mixtures that keep the same columns are the same probe (the same padded matrix, bit for
+  bit): rate 1 keeps all of the base's columns and none of the partner's, for every pair
+  and seed; a rate whose draw keeps all of each side's columns repeats over seeds. Each
+  distinct mixture is fitted once (keyed on its columns)."""
+  plan, planned = [], set()
+  dim_a = calibration.embeddings[0].shape[1]
   for category, index in chosen.items():
-    dim_a = calibration.embeddings[0].shape[1]
+    draws, subsets = [], []
     for rate in rates:
       for seed in range(seeds):
         dims_a, dims_b = probes.mixture_indices(dim_a, calibration.embeddings[index].shape[1], float(rate), seed=seed)
         key = (tuple(dims_a.tolist()), index if dims_b.size else None, tuple(dims_b.tolist()))
-        if key not in fitted:
-          fitted[key] = _subset_probe_outcomes(calibration, test, index, np.concatenate([dims_a, dim_a + dims_b]),
-                                               l2_grid, max_iterations, width)
-        accuracy, correct = fitted[key]
-        # test_correct (per example) feeds claim 5's paired bootstrap; the pipeline drops it before caching.
-        rows.append({"category": category, "pair": f"{test.names[0]}+{test.names[index]}", "base_rate": float(rate),
-                     "seed": seed, "features": len(dims_a) + len(dims_b), "test_accuracy": accuracy,
-                     "test_correct": correct})
+        if key not in planned:
+          planned.add(key)
+          subsets.append((key, np.concatenate([dims_a, dim_a + dims_b])))
+        draws.append((float(rate), seed, dims_a, dims_b, key))
+    plan.append((category, index, draws, subsets))
+  return plan
+
+
+def _diversity_plan(calibration: Predictions, chosen: dict[str, int], step: int, ranking: str) -> list[tuple]:
+  """Per representative pair (category, index, total features, prefixes): the prefixes of the
+  diversity ranking (probes.diversity_order on the probe training examples) of ``step``,
+  2·``step``, … columns and all of them."""
+  split = _probe_split(calibration)
+  plan = []
+  for category, index in chosen.items():
+    order = probes.diversity_order([calibration.embeddings[0][:split], calibration.embeddings[index][:split]], ranking)
+    counts = sorted(set(range(step, len(order), step)) | {len(order)})
+    plan.append((category, index, len(order), [order[:count] for count in counts]))
+  return plan
+
+
+def mixing_batch(calibration: Predictions, chosen: dict[str, int], rates, seeds: int) -> int:
+  """The most mixtures any pair fits in :func:`mixing`: its ``batch``, so every pair compiles one shape."""
+  return max((len(p[3]) for p in _mixing_plan(calibration, chosen, rates, seeds)), default=1)
+
+
+def diversity_batch(calibration: Predictions, chosen: dict[str, int], step: int, ranking: str) -> int:
+  """The most prefixes any pair fits in :func:`diversity_curves`: its ``batch`` (one shape)."""
+  return max((len(p[3]) for p in _diversity_plan(calibration, chosen, step, ranking)), default=1)
+
+
+def mixing(calibration: Predictions, test: Predictions, chosen: dict[str, int], rates, seeds: int, l2_grid,
+           steps: int = 100, batch: int | None = None) -> list[dict]:
+  """Fig. 6: linear probes on random mixtures of the base's and a partner's embedding
+  features (share ``rate`` from the base, same total budget), for each representative
+  pair. Probe train/val: the calibration split's embeddings (80/20); test: test. Each
+  pair's mixtures are fitted together (:func:`_pair_subset_outcomes`, ``steps``
+  accelerated steps per fit, ``batch`` its padded probe count)."""
+  rows, fitted = [], {}
+  width = _pair_width(calibration, chosen)  # one compiled probe for every pair and mixture
+  for category, index, draws, subsets in _mixing_plan(calibration, chosen, rates, seeds):
+    if subsets:
+      outcomes = _pair_subset_outcomes(calibration, test, index, [keep for _, keep in subsets], l2_grid, steps, width,
+                                       batch)
+      fitted.update(zip([key for key, _ in subsets], outcomes))
+    for rate, seed, dims_a, dims_b, key in draws:
+      accuracy, correct = fitted[key]
+      # test_correct (per example) feeds claim 5's paired bootstrap; the pipeline drops it before caching.
+      rows.append({"category": category, "pair": f"{test.names[0]}+{test.names[index]}", "base_rate": rate,
+                   "seed": seed, "features": len(dims_a) + len(dims_b), "test_accuracy": accuracy,
+                   "test_correct": correct})
   return rows
 
 
@@ -378,20 +454,18 @@ def category_colors() -> dict[str, str]:
 
 
 def diversity_curves(calibration: Predictions, test: Predictions, chosen: dict[str, int], step: int,
-                     ranking: str, l2_grid, max_iterations: int = 300) -> list[dict]:
+                     ranking: str, l2_grid, steps: int = 100, batch: int | None = None) -> list[dict]:
   """Fig. 6 right: for each representative pair (base, X), the dimensions of the
   concatenated embeddings ranked most diverse first (probes.diversity_order, on the probe
   training examples) and added ``step`` at a time (and all of them last); the linear-probe
-  test accuracy of each prefix."""
-  split = _probe_split(calibration)
+  test accuracy of each prefix (a pair's prefixes fitted together, as in :func:`mixing`)."""
   rows = []
   width = _pair_width(calibration, chosen)  # the same width as mixing's: its compiled probe is reused
-  for category, index in chosen.items():
-    order = probes.diversity_order([calibration.embeddings[0][:split], calibration.embeddings[index][:split]], ranking)
-    for count in sorted(set(range(step, len(order), step)) | {len(order)}):
-      accuracy = _subset_probe(calibration, test, index, order[:count], l2_grid, max_iterations, width)
-      rows.append({"category": category, "pair": f"{test.names[0]}+{test.names[index]}", "features": count,
-                   "total_features": len(order), "test_accuracy": accuracy})
+  for category, index, total, prefixes in _diversity_plan(calibration, chosen, step, ranking):
+    outcomes = _pair_subset_outcomes(calibration, test, index, prefixes, l2_grid, steps, width, batch)
+    for prefix, (accuracy, _) in zip(prefixes, outcomes):
+      rows.append({"category": category, "pair": f"{test.names[0]}+{test.names[index]}", "features": len(prefix),
+                   "total_features": total, "test_accuracy": accuracy})
   return rows
 
 

@@ -30,7 +30,7 @@ from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
 from zoo.loading import weights_sha256
 
-ANALYSIS_VERSION = 2  # bump when the analysis computes something else from the same inputs
+ANALYSIS_VERSION = 3  # bump when the analysis computes something else from the same inputs
 
 
 def default_cache() -> Path:
@@ -222,10 +222,18 @@ def analyse(config, names: list[str], stored: dict[str, store.LazyResults], clas
     held = _in_memory(dict(zip(names, split.embeddings)), used)
     split.embeddings = [held.get(n, e) for n, e in zip(names, split.embeddings)]
   lap("probe embeddings read")
-  mixing = analysis.mixing(calibration_set, test_set, chosen, config.mixing_rates, config.mixing_seeds, **probe)
+  # Fig. 6: each pair's mixtures (then its diversity prefixes) fitted together, padded to one batch
+  # shape per figure (one compile each; a shared shape would pad the mixtures to the prefixes' count).
+  fig6 = dict(l2_grid=tuple(config.probe_l2_grid), steps=config.probe_steps)
+  mixing = analysis.mixing(calibration_set, test_set, chosen, config.mixing_rates, config.mixing_seeds, **fig6,
+                           batch=analysis.mixing_batch(calibration_set, chosen, config.mixing_rates,
+                                                       config.mixing_seeds))
   lap("mixing probes")
   diversity = analysis.diversity_curves(calibration_set, test_set, chosen, config.diversity_step,
-                                        config.diversity_ranking, **probe)
+                                        config.diversity_ranking, **fig6,
+                                        batch=analysis.diversity_batch(calibration_set, chosen,
+                                                                       config.diversity_step,
+                                                                       config.diversity_ranking))
   needed = analysis.features_needed(diversity, config.diversity_target)
   lap("diversity probes")
   fit = analysis.base_fit(base_pairs)
