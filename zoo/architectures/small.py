@@ -152,9 +152,9 @@ class ConvAutoencoder(nnx.Module):
     return self.decoder(embedding).reshape(images.shape[0], *self.image_shape), embedding
 
 
-class LinearProbed(nnx.Module):
-  """A frozen backbone's embedding (``backbone(x)[1]``) with a linear classifier fitted on
-  top (zoo.training.fit_linear_head): how self-supervised and other-data models classify."""
+class _EmbeddingClassifier(nnx.Module):
+  """A backbone's embedding (``backbone(x)[1]``) under a linear classifier; the
+  subclasses differ in how zoo.fitting trains them."""
 
   def __init__(self, backbone: nnx.Module, features: int, num_classes: int, *, rngs: nnx.Rngs):
     self.backbone = backbone
@@ -163,6 +163,11 @@ class LinearProbed(nnx.Module):
   def __call__(self, images):
     embedding = self.backbone(images)[1]
     return self.classifier(embedding), embedding
+
+
+class LinearProbed(_EmbeddingClassifier):
+  """A frozen backbone's embedding with a linear classifier fitted on top
+  (zoo.training.fit_linear_head): how self-supervised and other-data models classify."""
 
 
 class Retrained(nnx.Module):
@@ -194,15 +199,7 @@ class Top(nnx.Module):
     return self.head(embedding), embedding
 
 
-class FineTuned(nnx.Module):
-  """A backbone pretrained elsewhere with a fresh classifier on its embedding
-  (``backbone(x)[1]``), every layer then fine-tuned on the target data: transfer as BiT
-  was fine-tuned (zoo.fitting trains the backbone on its own data, then the whole model)."""
-
-  def __init__(self, backbone: nnx.Module, features: int, num_classes: int, *, rngs: nnx.Rngs):
-    self.backbone = backbone
-    self.classifier = nnx.Linear(features, num_classes, rngs=rngs)
-
-  def __call__(self, images):
-    embedding = self.backbone(images)[1]
-    return self.classifier(embedding), embedding
+class FineTuned(_EmbeddingClassifier):
+  """A backbone pretrained elsewhere with a fresh classifier on its embedding, every layer
+  then fine-tuned on the target data: transfer as BiT was fine-tuned (zoo.fitting trains
+  the backbone on its own data, then the whole model)."""
