@@ -186,7 +186,7 @@ def scans_epochs(model: nnx.Module) -> bool:
   """Whether :func:`train` runs each epoch as one lax.scan (the default) or one jitted call
   per step: per step for models with nnx.Conv on CPU, whose convolutions XLA:CPU runs ~4×
   slower inside a while loop (the small ResNet: 308 vs 75 ms a step). Scanned, the host
-  dispatches once per epoch: the ConvNet's epoch 11.3 → 8.4 s, the Mixer's 1.2× faster
+  dispatches once per epoch: the ConvNet's epoch 10.5 → 8.4 s, the Mixer's 1.1–1.2× faster
   (2 CPU cores, benchmarks/training.py)."""
   has_conv = any(isinstance(m, nnx.Conv) for _, m in nnx.iter_graph(model) if isinstance(m, nnx.Module))
   return not (has_conv and jax.default_backend() == "cpu")
