@@ -1,6 +1,8 @@
 """Provenance: weight content hashes, training keys covering every field that changes the
 weights, and the runner recomputing (and saying so) when weights change under a known name."""
 
+import dataclasses
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -41,6 +43,17 @@ def test_training_key_covers_recipe_data_and_teacher():
   assert key(config, data=FakeData("other files")) != base                     # same split, other content
   assert key(config_lib.apply_overrides(config, ["resamples=7", "test_split=test"])) == base  # analysis only
   assert key(config, "cnn.s1") != base                                          # the seed
+  # The builder's structure: the same row name and training fields over another architecture
+  # (here one conv's stride) trains into another directory.
+  entry = zoo.get("cnn.s0")
+  def strided(rngs):
+    model = entry.builder(rngs)
+    model.convs[1].stride = 1
+    return model
+  changed = dataclasses.replace(entry, builder=strided)
+  assert zoo_stage.training_key(config, changed, FakeData(), None)[0] != base
+  assert zoo_stage.training_key(config, dataclasses.replace(entry, builder=lambda rngs: entry.builder(rngs)),
+                                FakeData(), None)[0] == base                    # another function, same structure
   distilled = lambda teacher: key(config, "cnn.distilled", teacher=teacher)
   assert distilled("aaa") != distilled("bbb")
   assert zoo_stage.data_spec(config, "fashion_mnist_classes_0-4") == {

@@ -59,8 +59,12 @@ def assert_close(ours, reference, what):
   return difference
 
 
-def save(model, tmp_path_factory, name):
-  directory = tmp_path_factory.mktemp(name)
+def save(model, parent, name):
+  """``model.save_pretrained`` into a new folder: ``parent.mktemp(name)`` of a
+  tmp_path_factory (module fixtures), else ``parent / name`` of a test's tmp_path (deleted
+  when the test passes: pyproject's tmp_path_retention_policy; full-size checkpoints are
+  hundreds of MB)."""
+  directory = parent.mktemp(name) if hasattr(parent, "mktemp") else parent / name
   model.save_pretrained(directory)
   return directory
 
@@ -166,18 +170,18 @@ FULL_SIZE = {
 
 
 @pytest.mark.parametrize("name", sorted(FULL_SIZE))
-def test_full_size_configs_match_pytorch(name, tmp_path_factory):
+def test_full_size_configs_match_pytorch(name, tmp_path):
   build, embed = FULL_SIZE[name]
   model = randomize(build())
-  directory = save(model, tmp_path_factory, name)
+  directory = save(model, tmp_path, name)
   images = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(3))
-  check_classifier(model, directory, images, embed, tmp_path_factory.mktemp("cache"))
+  check_classifier(model, directory, images, embed, tmp_path / "cache")
 
 
-def test_full_size_clip_vit_b32_towers_match_pytorch(tmp_path_factory):
+def test_full_size_clip_vit_b32_towers_match_pytorch(tmp_path):
   config = T.CLIPConfig()  # ViT-B/32 image tower, 12-layer 512-wide text tower, 77 tokens
   config.text_config.eos_token_id = 2
-  check_clip(config, tmp_path_factory, 224, tmp_path_factory.mktemp("cache"))
+  check_clip(config, tmp_path, 224, tmp_path / "cache")
 
 
 def toy_clip_vocabulary(directory, corpus, num_merges=120):

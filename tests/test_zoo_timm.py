@@ -72,7 +72,7 @@ def timm_python() -> str:
 
 
 @pytest.fixture(scope="session")
-def reference(tmp_path_factory) -> Path:
+def reference(tmp_path_factory):
   """Runs tests/timm_reference.py once for every case; returns its output directory."""
   out = tmp_path_factory.mktemp("timm_reference")
   cases = out / "cases.json"
@@ -83,7 +83,8 @@ def reference(tmp_path_factory) -> Path:
   if result.returncode != 0:
     pytest.fail(f"tests/timm_reference.py failed ({result.returncode}):\n{result.stderr[-4000:]}")
   print("timm reference:", (out / "versions.json").read_text())
-  return out
+  yield out
+  shutil.rmtree(out, ignore_errors=True)  # timm's exported checkpoints: about 1 GB
 
 
 def forward(model, images):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
 import subprocess
 
 import jax
@@ -71,7 +72,8 @@ def timm_exports(tmp_path_factory):
   result = subprocess.run([timm_python(), str(REPO / "tests" / "timm_reference.py"), str(out / "cases.json"), str(out)],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
   assert result.returncode == 0, f"tests/timm_reference.py failed ({result.returncode}):\n{result.stderr[-4000:]}"
-  return out
+  yield out
+  shutil.rmtree(out, ignore_errors=True)  # timm's exported checkpoints: hundreds of MB
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])

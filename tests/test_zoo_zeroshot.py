@@ -60,8 +60,12 @@ def build(model_class, config, seed=0):
   return randomize_all(model, seed)
 
 
-def save(model, tmp_path_factory, name):
-  directory = tmp_path_factory.mktemp(name)
+def save(model, parent, name):
+  """``model.save_pretrained`` into a new folder: ``parent.mktemp(name)`` of a
+  tmp_path_factory (module fixtures), else ``parent / name`` of a test's tmp_path (deleted
+  when the test passes: pyproject's tmp_path_retention_policy; full-size checkpoints are
+  hundreds of MB)."""
+  directory = parent.mktemp(name) if hasattr(parent, "mktemp") else parent / name
   model.save_pretrained(directory)
   return directory
 
@@ -127,14 +131,14 @@ FULL_SIZE = {
 
 
 @pytest.mark.parametrize("name", sorted(FULL_SIZE))
-def test_full_size_towers_match_pytorch(name, tmp_path_factory):
+def test_full_size_towers_match_pytorch(name, tmp_path):
   family = name.split("_")[0]
   model = FULL_SIZE[name]()
-  directory = save(model, tmp_path_factory, name)
+  directory = save(model, tmp_path, name)
   images = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(2))
   vocab = model.config.text_config.vocab_size
   ids = token_ids(3, 12, vocab, first=101 if family == "align" else None, pad=0 if family == "align" else None)
-  check_towers(family, model, zoo.load_pretrained(str(directory), cache_dir=tmp_path_factory.mktemp("cache")),
+  check_towers(family, model, zoo.load_pretrained(str(directory), cache_dir=tmp_path / "cache"),
                images, ids)
 
 

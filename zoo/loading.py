@@ -37,6 +37,34 @@ def architecture_key(*parts) -> tuple | None:
   return parts
 
 
+def _describe(node) -> str:
+  """A node of a module graph as text that is the same in every process: a variable's type,
+  shape and dtype; a module's class; a plain value's repr; a function's qualified name."""
+  if isinstance(node, nnx.Variable):
+    value = node.get_value()
+    return f"{type(node).__name__} {tuple(getattr(value, 'shape', ()))} {getattr(value, 'dtype', type(value).__name__)}"
+  if isinstance(node, (bool, int, float, str, type(None))) or (
+      isinstance(node, tuple) and all(isinstance(item, (bool, int, float, str, type(None))) for item in node)):
+    return repr(node)
+  if isinstance(node, type) or callable(node) and hasattr(node, "__qualname__"):
+    return f"{getattr(node, '__module__', '')}.{node.__qualname__}"
+  kind = type(node)
+  return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def architecture_digest(entry: ModelEntry) -> str:
+  """sha256 of the structure ``entry``'s builder makes, short of the weights' values: every
+  node of the module graph by path (each submodule's class, its plain attributes such as
+  strides, kernel sizes and epsilons, the functions it holds, every variable's type, shape
+  and dtype). Caches keyed by it (launch.study.zoo_stage.training_key) cannot serve a
+  checkpoint trained for a row whose architecture has since changed."""
+  import hashlib
+  model = abstract_build(entry)
+  lines = [f"{'/'.join(map(str, path))}: {_describe(node)}" for path, node in nnx.iter_graph(model)
+           if not any(str(part).startswith("_pytree__") for part in path)]
+  return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+
+
 def save_weights(entry: ModelEntry, model: nnx.Module, zoo_dir) -> epath.Path:
   """Writes ``model``'s state as the orbax checkpoint ``entry`` points to."""
   import orbax.checkpoint as ocp

@@ -2,7 +2,7 @@
 
 A trained checkpoint lives under ``<cache>/trained/<key>/``, where ``key`` is the sha256
 of everything that produced it (:func:`training_key`): the row's training-method fields,
-preprocessing and class count, the recipe (epochs, seed, hyper-parameters), the data
+the structure its builder makes (zoo.loading.architecture_digest), preprocessing and class count, the recipe (epochs, seed, hyper-parameters), the data
 (how it is made and the sha256 of its content), the probing data of linearly probed
 rows, and the teacher's weight hash for distilled rows. A config that changes any of
 them trains into another directory, so a cached checkpoint is never served for a
@@ -25,10 +25,10 @@ from launch import data, procedural
 from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
 from zoo import fitting
-from zoo.loading import weights_sha256
+from zoo.loading import architecture_digest, weights_sha256
 from zoo.registry import weights_path
 
-KEY_VERSION = 1
+KEY_VERSION = 2  # 2: the key holds the builder's architecture digest
 OBJECTIVES = ("supervised", fitting.NEEDS_TEACHER, "autoencoding")  # and every "contrastive*" objective
 PROCEDURAL = {"procedural_shapes": (procedural.shapes, 1), "procedural_textures": (procedural.textures, 2)}
 
@@ -121,6 +121,7 @@ def training_key(config, entry, training_data: TrainingData, teacher_sha256: str
   recipe = fitting.recipe_of(entry, config.epochs)
   provenance = {
       "version": KEY_VERSION, "model": entry.name, "training_method": json_safe(entry.training_method),
+      "architecture_sha256": architecture_digest(entry),
       "num_classes": entry.num_classes, "preprocessing": json_safe(entry.preprocessing),
       "recipe": json_safe(recipe),
       "data": {**data_spec(config, entry.pretraining_data),
