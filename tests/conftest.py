@@ -84,3 +84,20 @@ def pytest_collection_modifyitems(config, items):
     return
   rank = {name: index for index, name in enumerate(SLOWEST_FIRST)}
   items.sort(key=lambda item: rank.get(item.path.name, len(SLOWEST_FIRST)))
+
+
+# The parity tests write full-size checkpoints (hundreds of MB each, deleted as each test
+# passes: pyproject's tmp_path_retention_policy) and every study test a cache: a nearly
+# full disk then fails inside pytest's own output capture, as an INTERNALERROR that names
+# no test. Said up front instead, with what to do.
+MIN_FREE_DISK_GB = 5.0
+
+
+def pytest_sessionstart(session):
+  if os.environ.get("PYTEST_XDIST_WORKER"):
+    return  # the controller says it once
+  free_gb = shutil.disk_usage(tempfile.gettempdir()).free / 1e9
+  if free_gb < MIN_FREE_DISK_GB:
+    print(f"\noverlap tests: only {free_gb:.1f} GB free under {tempfile.gettempdir()}; the suite needs about "
+          f"{MIN_FREE_DISK_GB:.0f} GB there (full-size parity checkpoints, study caches). Free some space "
+          "(old /tmp/pytest-of-* folders) or point TMPDIR at a larger disk.", flush=True)
