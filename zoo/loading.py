@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import jax
 from etils import epath
 from flax import nnx
@@ -57,8 +59,9 @@ def architecture_digest(entry: ModelEntry) -> str:
   node of the module graph by path (each submodule's class, its plain attributes such as
   strides, kernel sizes and epsilons, the functions it holds, every variable's type, shape
   and dtype). Caches keyed by it (launch.study.zoo_stage.training_key) cannot serve a
-  checkpoint trained for a row whose architecture has since changed."""
-  import hashlib
+  checkpoint trained for a row whose architecture has since changed. Code alone is not in
+  it: an edit to a module's forward pass that keeps its structure needs a new
+  ``zoo_stage.KEY_VERSION``."""
   model = abstract_build(entry)
   lines = [f"{'/'.join(map(str, path))}: {_describe(node)}" for path, node in nnx.iter_graph(model)
            if not any(str(part).startswith("_pytree__") for part in path)]
@@ -121,8 +124,6 @@ def weights_sha256(model: nnx.Module) -> str:
   """sha256 of a model's weights (every nnx variable except RNG state): for every leaf in
   sorted path order, its path, dtype, shape and raw bytes, so equal weights hash equally
   however they were loaded, and a change of any value, shape or dtype changes the hash."""
-  import hashlib
-
   import numpy as np
   digest = hashlib.sha256()
   flat = nnx.to_flat_state(nnx.state(model, nnx.Not(nnx.RngState)))
