@@ -3,8 +3,9 @@
 A trained checkpoint lives under ``<cache>/trained/<key>/``, where ``key`` is the sha256
 of everything that produced it (:func:`training_key`): the row's training-method fields,
 the structure its builder makes (zoo.loading.architecture_digest), preprocessing and class
-count, the recipe (epochs, seed, hyper-parameters), the data (how it is made and the sha256 of its content), the probing data of linearly probed
-rows, and the teacher's weight hash for distilled rows. A config that changes any of
+count, the recipe (epochs, seed, hyper-parameters), the data (how it is made and the
+sha256 of its content), the probing data of linearly probed rows, and the teacher's
+weight hash for distilled rows. A config that changes any of
 them trains into another directory, so a cached checkpoint is never served for a
 different recipe, and switching back reuses the first one.
 """
