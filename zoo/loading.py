@@ -8,7 +8,7 @@ import jax
 from etils import epath
 from flax import nnx
 
-from zoo.abstract import eval_shape
+from zoo.abstract import eval_shape, init
 from zoo.registry import ModelEntry, weights_location, weights_path
 
 
@@ -17,14 +17,15 @@ class WeightsUnavailable(FileNotFoundError):
 
 
 def build(entry: ModelEntry, seed: int | None = None) -> nnx.Module:
-  """A freshly initialised module for ``entry`` (its own seed unless given)."""
-  return entry.builder(nnx.Rngs(entry.seed if seed is None else seed))
+  """A freshly initialised module for ``entry`` (its own seed unless given), its initialisers
+  compiled as one program (zoo.abstract.init)."""
+  return init(entry.builder, entry.seed if seed is None else seed)
 
 
 def abstract_build(entry: ModelEntry, seed: int | None = None) -> nnx.Module:
   """``build(entry, seed)`` as an abstract module (shape/dtype structs, no FLOPs), traced at a
   cost linear in its number of RNG draws (zoo.abstract.eval_shape)."""
-  return eval_shape(lambda: build(entry, seed))
+  return eval_shape(lambda: entry.builder(nnx.Rngs(entry.seed if seed is None else seed)))
 
 
 def architecture_key(*parts) -> tuple | None:

@@ -29,7 +29,7 @@ from zoo import fitting
 from zoo.loading import architecture_digest, weights_sha256
 from zoo.registry import weights_path
 
-KEY_VERSION = 2  # 2: the key holds the builder's architecture digest
+KEY_VERSION = 3  # 2: the key holds the builder's architecture digest; 3: initialisers compiled (zoo.abstract.init)
 OBJECTIVES = ("supervised", fitting.NEEDS_TEACHER, "autoencoding")  # and every "contrastive*" objective
 PROCEDURAL = {"procedural_shapes": (procedural.shapes, 1), "procedural_textures": (procedural.textures, 2)}
 
