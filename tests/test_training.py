@@ -244,7 +244,7 @@ def test_scanned_and_per_step_epochs_agree_and_programs_are_shared(monkeypatch):
   assert training._program.cache_info().misses == misses + 1
 
 
-def test_epochs_scan_except_windowed_nnx_conv_models_on_cpu():
+def test_epochs_scan_except_sliding_window_nnx_conv_models_on_cpu():
   assert training.scans_epochs(zoo.build(zoo.get("cnn.s0")))  # PatchConv only
   assert not training.scans_epochs(zoo.build(zoo.get("small_resnet.s0")))  # 3×3 nnx.Conv, on this CPU
   assert training.scans_epochs(zoo.build(zoo.get("tiny_mixer.s0")))  # its only nnx.Conv: a patchify stem
@@ -252,6 +252,8 @@ def test_epochs_scan_except_windowed_nnx_conv_models_on_cpu():
   assert training.scans_epochs(nnx.Sequential(conv((4, 4), 4), conv((2, 2), (2, 2))))
   assert not training.scans_epochs(nnx.Sequential(conv((4, 4), 4), conv((4, 4), (4, 2))))  # overlaps on one axis
   assert not training.scans_epochs(nnx.Sequential(conv((3,), 1)))
+  dilated = nnx.Conv(1, 1, (2, 2), strides=2, kernel_dilation=2, rngs=nnx.Rngs(0))
+  assert not training.scans_epochs(nnx.Sequential(dilated))
 
 
 def test_shared_backbone_is_a_snapshot_and_finetuning_trains_every_layer():

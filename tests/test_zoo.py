@@ -209,6 +209,18 @@ def test_build_compiles_the_initialisers_and_matches_the_eager_builder(name):
   assert _abstract_summary(nnx.eval_shape(lambda: zoo.build(entry))) == _abstract_summary(eager)
 
 
+def test_build_of_an_unhashable_builder_compiles_for_that_call():
+  @dataclasses.dataclass  # eq=True: instances are unhashable
+  class Builder:
+    width: int
+
+    def __call__(self, rngs):
+      return nnx.Linear(3, self.width, rngs=rngs)
+
+  model = zoo.abstract.init(Builder(5), seed=2)
+  np.testing.assert_allclose(model.kernel[...], nnx.Linear(3, 5, rngs=nnx.Rngs(2)).kernel[...], atol=1e-6)
+
+
 def test_abstract_draws_equal_flax_draws_and_the_stream_is_restored_on_error():
   flax_rngs, our_rngs = nnx.Rngs(3, dropout=5), nnx.Rngs(3, dropout=5)
   for _ in range(4):

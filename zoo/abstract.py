@@ -76,7 +76,10 @@ def init(builder: Callable[[nnx.Rngs], nnx.Module], seed: int) -> nnx.Module:
   every call."""
   if isinstance(jnp.zeros(()), jax.core.Tracer):
     return builder(nnx.Rngs(seed))  # inside a trace (jit, eval_shape): nothing runs op by op
-  initialise, graphdef = _initialiser(builder)
+  try:
+    initialise, graphdef = _initialiser(builder)
+  except TypeError:  # an unhashable builder (e.g. a method of an eq-comparable dataclass): this call only
+    initialise, graphdef = _initialiser.__wrapped__(builder)
   with _cheap_rng_draws():
     state = initialise(jax.random.key(seed))  # nnx.Rngs(seed) makes this same key
   return nnx.merge(graphdef[0], state)

@@ -181,24 +181,24 @@ def _program(graphdef, loss_fn, batches, recipe, total_steps, models: int, scan:
   return jax.jit(epoch, donate_argnums=0)
 
 
-def _overlapping_conv(module) -> bool:
-  """An nnx.Conv whose windows overlap (kernel ≠ stride on some axis): not a patchify stem."""
+def _sliding_window_conv(module) -> bool:
+  """An nnx.Conv other than a patchify stem (kernel = stride on every axis, no dilation)."""
   if not isinstance(module, nnx.Conv):
     return False
   kernel = tuple(module.kernel_size)
-  strides = module.strides if isinstance(module.strides, (tuple, list)) else (module.strides,) * len(kernel)
-  return tuple(kernel) != tuple(strides)
+  per_axis = lambda value: tuple(value) if isinstance(value, (tuple, list)) else (value,) * len(kernel)
+  return per_axis(module.strides) != kernel or set(per_axis(module.kernel_dilation or 1)) != {1}
 
 
 def scans_epochs(model: nnx.Module) -> bool:
   """Whether :func:`train` runs each epoch as one lax.scan (the default) or one jitted call
-  per step: per step for models with a windowed nnx.Conv (kernel ≠ stride) on CPU, whose
+  per step: per step for models with a sliding-window nnx.Conv (kernel ≠ stride) on CPU, whose
   convolutions XLA:CPU runs ~4–7× slower inside a while loop (the small ResNet: 308 vs 75
   ms a step). A patchify stem (kernel = stride, the Mixer's) is a reshape and a matmul
   there and scans well. Scanned, the host dispatches once per epoch: the ConvNet's epoch
   1.14×, the Mixer's 1.24× faster (2 CPU cores, benchmarks/training.py --loop)."""
-  overlapping = any(_overlapping_conv(m) for _, m in nnx.iter_graph(model) if isinstance(m, nnx.Module))
-  return not (overlapping and jax.default_backend() == "cpu")
+  sliding = any(_sliding_window_conv(m) for _, m in nnx.iter_graph(model) if isinstance(m, nnx.Module))
+  return not (sliding and jax.default_backend() == "cpu")
 
 
 def _run_epoch(program, scan: bool, state, data, orders, epoch_key):
