@@ -31,7 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from metrics import bootstrap as bootstrap_lib
-from probes import _checks
+from probes import _checks, ridge
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -91,7 +91,10 @@ def _select_and_test(val_scores, test_scores_fn, y_val, y_test):
 def _primal_probe(gram, cross, val, test, target_mean, y_val, y_test, l2_grid):
   """Ridge on features of width d with Gram X̄ᵀX̄ = ``gram`` and X̄ᵀT̄ = ``cross``."""
   eigenvalues, vectors = jnp.linalg.eigh(gram)
-  coefficients = jnp.matmul(vectors.T, cross, precision=_HIGHEST)             # [d, C]
+  # Null directions of the Gram (padding, collinear features) have X̄ᵀT̄ projection 0 exactly;
+  # in float32 it is rounding noise, which 1/(s + λ) would amplify at small λ: dropped.
+  coefficients = (jnp.matmul(vectors.T, cross, precision=_HIGHEST)                          # [d, C]
+                  * ridge.signal_directions(eigenvalues)[:, None])
   val_projected = jnp.matmul(val, vectors, precision=_HIGHEST)
   val_scores = _scores_per_l2(val_projected, coefficients, eigenvalues, l2_grid, target_mean)
 
@@ -103,7 +106,12 @@ def _primal_probe(gram, cross, val, test, target_mean, y_val, y_test, l2_grid):
 def _dual_probe(kernel, val_kernel, test_kernel, targets, target_mean, y_val, y_test, l2_grid):
   """Ridge through the dual X̄X̄ᵀ = ``kernel`` (val/test kernels against the train rows)."""
   eigenvalues, vectors = jnp.linalg.eigh(kernel)
-  coefficients = jnp.matmul(vectors.T, targets, precision=_HIGHEST)           # [n, C]
+  # Directions of the kernel's null space (a centred kernel has at least one; fewer features
+  # than rows add more) carry no signal: X̄ᵀu = 0 for them. In float32 their eigenvalues come
+  # out as rounding noise, and with a small λ the noise's 1/(s + λ) would dominate the
+  # prediction; they are dropped, as the exact solution drops them.
+  coefficients = (jnp.matmul(vectors.T, targets, precision=_HIGHEST)                        # [n, C]
+                  * ridge.signal_directions(eigenvalues)[:, None])
   val_scores = _scores_per_l2(jnp.matmul(val_kernel, vectors, precision=_HIGHEST), coefficients, eigenvalues,
                               l2_grid, target_mean)
 

@@ -19,11 +19,20 @@ import numpy as np
 from probes import _checks
 
 
+def signal_directions(eigenvalues):
+  """1 for eigenvalues of a Gram or kernel above its float32 rounding noise, else 0:
+  s > size · ε₃₂ · max(s), the accuracy of a symmetric eigendecomposition."""
+  tolerance = eigenvalues.shape[-1] * jnp.finfo(jnp.float32).eps * jnp.max(jnp.abs(eigenvalues))
+  return (eigenvalues > tolerance).astype(eigenvalues.dtype)
+
+
 @jax.jit
 def _primal_path(x, targets, l2_grid):
   """W(λ) for every λ via one eigendecomposition of X̄ᵀX̄ (d ≤ n). Returns [L, d, C]."""
   eigenvalues, vectors = jnp.linalg.eigh(x.T @ x)
-  projected = vectors.T @ (x.T @ targets)                       # [d, C]
+  # Null directions (collinear features) project X̄ᵀT̄ to 0 exactly; their float32 noise,
+  # amplified by 1/(s + λ) at small λ, is dropped.
+  projected = (vectors.T @ (x.T @ targets)) * signal_directions(eigenvalues)[:, None]   # [d, C]
   return jax.vmap(lambda l2: vectors @ (projected / (eigenvalues + l2)[:, None]))(l2_grid)
 
 
@@ -31,7 +40,9 @@ def _primal_path(x, targets, l2_grid):
 def _dual_path(x, targets, l2_grid):
   """W(λ) for every λ via one eigendecomposition of X̄X̄ᵀ (n < d). Returns [L, d, C]."""
   eigenvalues, vectors = jnp.linalg.eigh(x @ x.T)
-  projected = vectors.T @ targets                               # [n, C]
+  # The kernel's null directions u have X̄ᵀu = 0 exactly; their float32 noise, amplified by
+  # 1/(s + λ) at small λ, is dropped.
+  projected = (vectors.T @ targets) * signal_directions(eigenvalues)[:, None]   # [n, C]
   return jax.vmap(lambda l2: x.T @ (vectors @ (projected / (eigenvalues + l2)[:, None])))(l2_grid)
 
 

@@ -105,3 +105,24 @@ def test_bad_input(rng):
     probes.pairwise_complementarity([xtr[0], xtr[1][:20]], ytr, xva, yva, xte, yte)
   with pytest.raises(ValueError, match="feature widths"):
     probes.pairwise_complementarity(xtr, ytr, [xva[1], xva[0]], yva, xte, yte)
+
+
+@pytest.mark.parametrize("num_train", [40, 12])   # primal (2 × 8 ≤ 40) and dual (16 > 12)
+def test_null_directions_are_dropped_at_small_strengths(rng, num_train):
+  """Each model's 8 columns span 2 directions (6 exact null directions of its Gram, more in the
+  pair's): at λ = 1e-6 float32 rounding in those directions, amplified by 1/λ, would decide
+  the predictions; the exact (float64 normal-equation) probe ignores them."""
+  centres, spans = rng.normal(size=(3, 4)) * 2.0, [rng.normal(size=(2, 8)) for _ in range(2)]
+
+  def split(size):
+    labels = rng.integers(0, 3, size)
+    labels[:3] = np.arange(3)
+    signal = centres[labels] + rng.normal(size=(size, 4))
+    return [(signal[:, 2 * m:2 * m + 2] @ spans[m]).astype(np.float32) for m in range(2)], labels
+  data = {"train": split(num_train), "val": split(60), "test": split(200)}
+  grid = np.array([1e-6])
+  result = probes.pairwise_complementarity(*data["train"], *data["val"], *data["test"], l2_grid=grid,
+                                           num_resamples=10)
+  single, pair = _reference(data, grid)
+  np.testing.assert_allclose(result.single_accuracy, single, atol=1e-9)
+  np.testing.assert_allclose(result.pair_accuracy, pair, atol=1e-9)

@@ -71,6 +71,18 @@ def test_ridge_path_equals_normal_equations(rng, n, d):
     np.testing.assert_allclose(np.asarray(bias[index]), targets.mean(0) - x.mean(0) @ expected, atol=2e-4)
 
 
+@pytest.mark.parametrize("n, d", [(80, 12), (10, 30)])  # primal and dual forms
+def test_ridge_path_ignores_null_directions_at_small_strengths(rng, n, d):
+  # Rank-2 features: d − 2 (primal) or n − 3 (dual, centred) exact null directions, whose float32
+  # rounding 1/λ = 1e6 would otherwise amplify. The float64 normal equations ignore them.
+  x = (rng.normal(size=(n, 2)) @ rng.normal(size=(2, d))).astype(np.float32)
+  targets = np.eye(3)[rng.integers(0, 3, n)]
+  weights, _ = probes.ridge_path(x, targets, [1e-6])
+  xc, tc = (x - x.mean(0)).astype(np.float64), targets - targets.mean(0)
+  expected = np.linalg.solve(xc.T @ xc + 1e-6 * np.eye(d), xc.T @ tc)
+  np.testing.assert_allclose(xc @ np.asarray(weights[0], np.float64), xc @ expected, atol=1e-3)
+
+
 def test_k_shot_sampling(rng):
   labels = np.repeat(np.arange(4), [5, 7, 9, 3])
   chosen = probes.sample_k_shot(labels, 3, seed=1)
