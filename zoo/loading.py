@@ -25,7 +25,7 @@ def build(entry: ModelEntry, seed: int | None = None) -> nnx.Module:
 def abstract_build(entry: ModelEntry, seed: int | None = None) -> nnx.Module:
   """``build(entry, seed)`` as an abstract module (shape/dtype structs, no FLOPs), traced at a
   cost linear in its number of RNG draws (zoo.abstract.eval_shape)."""
-  return eval_shape(lambda: entry.builder(nnx.Rngs(entry.seed if seed is None else seed)))
+  return eval_shape(lambda: build(entry, seed))  # inside the trace, init runs the builder as is
 
 
 def architecture_key(*parts) -> tuple | None:
