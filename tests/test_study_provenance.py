@@ -84,3 +84,21 @@ def test_changed_weights_under_a_known_name_are_recomputed_and_reported(tmp_path
   assert not np.allclose(changed.logits, stored.logits)
   with pytest.raises(ValueError, match="describes a different evaluation"):   # without replace_stale: refused
     runner.evaluate_zoo_model("mlp.s0", source, settings, model=first, report=None)
+
+
+def test_training_tasks_keep_backbone_sharing_rows_together_and_start_longest_first():
+  """Rows that may share a trained backbone (fitting.fit_row's ``backbones``) run in one task,
+  in catalog order; the contrastive pair (two views) and the per-step ResNet start first, the
+  common ConvNet builder's seed and hyper-parameter rows next to last, the convolution-free MLP
+  last; every row exactly once."""
+  from zoo import fitting
+  names = ["cnn.s1", "cnn.s2", "cnn.lr1e-3", "mlp.s0", "cnn.simclr", "cnn.simclr.top", "small_resnet.s0",
+           "cnn.shapes", "cnn.shapes.top", "cnn.shapes.finetune", "tiny_mixer.s0"]
+  groups = fitting.vmap_groups([zoo.get(n) for n in names], "cpu", "fashion_mnist")
+  tasks = [[e.name for group in task for e in group] for task in zoo_stage.training_tasks(groups)]
+  assert sorted(n for task in tasks for n in task) == sorted(names)
+  assert ["cnn.simclr", "cnn.simclr.top"] in tasks
+  assert ["cnn.shapes", "cnn.shapes.top", "cnn.shapes.finetune"] in tasks
+  assert tasks[0] == ["cnn.simclr", "cnn.simclr.top"]
+  assert set(map(tuple, tasks[1:3])) == {("small_resnet.s0",), ("cnn.shapes", "cnn.shapes.top", "cnn.shapes.finetune")}
+  assert tasks[-4:] == [["cnn.s1"], ["cnn.s2"], ["cnn.lr1e-3"], ["mlp.s0"]]

@@ -297,3 +297,59 @@ def test_distillation_teacher_inside_the_step_matches_precomputed_logits():
   history = training.train_distillation(student, teacher, source.images,
                                         dataclasses.replace(recipe, random_shift=1, epochs=2), entry.preprocessing)
   assert history[1] < history[0]
+
+
+def test_custom_calls_name_kernels_and_leave_sharding_annotations_out():
+  """zoo.concurrency finds the LAPACK kernels of a program (what may not overlap) and nothing
+  in plain or sharding-annotated programs."""
+  from zoo import concurrency
+  eigh = jax.jit(jnp.linalg.eigh).lower(jnp.eye(4))
+  assert concurrency.custom_calls(eigh) == {"lapack_ssyevd_ffi"}
+  assert concurrency.custom_calls(jax.jit(jnp.linalg.inv).lower(jnp.eye(4))) >= {"lapack_sgetrf_ffi"}
+  mesh = jax.make_mesh((1,), ("x",), axis_types=(jax.sharding.AxisType.Auto,))
+  sharding = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("x"))
+  constrained = jax.jit(lambda x: jax.lax.with_sharding_constraint(jnp.tanh(x @ x), sharding)).lower(jnp.eye(4))
+  assert concurrency.custom_calls(constrained) == set()
+  assert concurrency.guard(eigh) is concurrency.EXCLUSIVE
+  assert concurrency.guard(constrained) is not concurrency.EXCLUSIVE
+
+
+class _Linear(nnx.Module):
+  """(logits, embedding) of a linear classifier; ``eigh``: its forward pass also runs a LAPACK
+  kernel (the eigenvalues of the kernel's Gram, weighted by 0)."""
+
+  def __init__(self, eigh: bool, rngs):
+    self.dense, self.eigh = nnx.Linear(28 * 28, 10, rngs=rngs), eigh
+
+  def __call__(self, x):
+    features = x.reshape(x.shape[0], -1).astype(jnp.float32) / 255.0
+    logits = self.dense(features)
+    if self.eigh:
+      logits = logits + 0.0 * jnp.linalg.eigvalsh(self.dense.kernel[...].T @ self.dense.kernel[...]).sum()
+    return logits, features
+
+
+def test_programs_with_custom_calls_train_under_the_exclusive_lock_and_others_do_not(monkeypatch):
+  """Training (and building) a model with a LAPACK kernel in its step takes
+  zoo.concurrency.EXCLUSIVE for its programs (two such programs at once can deadlock
+  XLA:CPU's pool); a plain model never does, so it overlaps anything."""
+  from zoo import concurrency
+
+  class Recording:
+    def __init__(self):
+      self.entered = 0
+
+    def __enter__(self):
+      self.entered += 1
+
+    def __exit__(self, *exc):
+      return False
+
+  rng = np.random.default_rng(0)
+  images, labels = rng.integers(0, 256, (64, 28, 28, 1), dtype=np.uint8), rng.integers(0, 10, 64)
+  recipe = SupervisedRecipe(epochs=2, batch_size=32)
+  for eigh, expected in ((False, 0), (True, 2)):  # one per epoch
+    lock = Recording()
+    monkeypatch.setattr(concurrency, "EXCLUSIVE", lock)
+    train_supervised(_Linear(eigh, nnx.Rngs(0)), images, labels, recipe)
+    assert lock.entered == expected, (eigh, lock.entered)

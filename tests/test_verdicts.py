@@ -211,3 +211,17 @@ def test_bad_input():
   with pytest.raises(ValueError, match="probe_correct"):
     claims(correct, confidence, ensembles, CATEGORIES,
            probe_correct={"dataset": {1.0: np.ones((1, 5), bool), 0.0: np.ones((1, 5), bool)}})
+
+
+@pytest.mark.parametrize("name", ["does not hold", "inconclusive"])
+def test_minimum_effects_are_quoted_in_their_intervals_units(name):
+  """The evidence quotes δ in the unit of the interval it is compared with (points per step,
+  points, degrees per step), never as the raw fraction next to an interval in points."""
+  out, _ = decide_scenario(name)
+  expected = {0: f"δ = {100 * verdicts.MIN_EI_TREND:g} pt/step", 2: f"δ = {verdicts.MIN_THETA_TREND:g}°/step",
+              3: f"δ = {100 * verdicts.MIN_GREEDY_GAIN:g} pt", 4: f"δ = {100 * verdicts.MIN_MIXING_GAIN:g} pt"}
+  for index, delta in expected.items():
+    assert delta in out[index]["test"], out[index]["test"]
+    assert delta in out[index]["evidence"], out[index]["evidence"]
+  for claim in out:
+    assert f"δ = {verdicts.MIN_EI_TREND:g}" not in claim["evidence"] + claim["test"], claim

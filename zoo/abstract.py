@@ -24,6 +24,8 @@ import jax.numpy as jnp
 from flax import nnx
 from flax.nnx import rnglib
 
+from zoo import concurrency
+
 A = TypeVar("A")
 
 _STREAM_CALL_LOCK = threading.RLock()
@@ -80,8 +82,9 @@ def init(builder: Callable[[nnx.Rngs], nnx.Module], seed: int) -> nnx.Module:
     initialise, graphdef = _initialiser(builder)
   except TypeError:  # an unhashable builder (e.g. a method of an eq-comparable dataclass): this call only
     initialise, graphdef = _initialiser.__wrapped__(builder)
-  with _cheap_rng_draws():
-    state = initialise(jax.random.key(seed))  # nnx.Rngs(seed) makes this same key
+  key = jax.random.key(seed)  # nnx.Rngs(seed) makes this same key
+  with _cheap_rng_draws(), concurrency.guard(initialise.lower(key)):  # e.g. an orthogonal init's QR
+    state = jax.block_until_ready(initialise(key))
   return nnx.merge(graphdef[0], state)
 
 

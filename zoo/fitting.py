@@ -127,7 +127,8 @@ def _train_backbone(entry: ModelEntry, target: nnx.Module, datasets: dict, recip
     raise ValueError(f"model {entry.name!r}: no recipe for objective {entry.objective!r}.")
 
 
-def _has_convolutions(model: nnx.Module) -> bool:
+def has_convolutions(model: nnx.Module) -> bool:
+  """Whether ``model`` has a convolution (nnx.Conv or the small catalog's PatchConv)."""
   return any(isinstance(m, (nnx.Conv, PatchConv)) for _, m in nnx.iter_graph(model) if isinstance(m, nnx.Module))
 
 
@@ -142,7 +143,7 @@ def vmap_groups(entries: list[ModelEntry], platform: str, probe_data: str) -> li
     key = (entry.name,)
     if entry.objective == "supervised" and entry.pretraining_data == probe_data:
       model = abstract_build(entry)
-      if platform != "cpu" or not _has_convolutions(model):
+      if platform != "cpu" or not has_convolutions(model):
         key = (entry.builder, entry.architecture, entry.hparams)
     groups.setdefault(key, []).append(entry)
   return list(groups.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import jax
 from etils import epath
@@ -10,6 +11,11 @@ from flax import nnx
 
 from zoo.abstract import eval_shape, init
 from zoo.registry import ModelEntry, weights_location, weights_path
+
+# Orbax checkpoint saves and restores one at a time: two at once from two threads of one
+# process (launch.study trains rows concurrently) collide in orbax's temporary-path
+# bookkeeping (seen once: FileExistsError on "<name>.orbax-checkpoint-tmp" in a study saving two rows).
+_ORBAX_LOCK = threading.Lock()
 
 
 class WeightsUnavailable(FileNotFoundError):
@@ -73,9 +79,10 @@ def save_weights(entry: ModelEntry, model: nnx.Module, zoo_dir) -> epath.Path:
   """Writes ``model``'s state as the orbax checkpoint ``entry`` points to."""
   import orbax.checkpoint as ocp
   path = weights_path(entry, zoo_dir)
-  checkpointer = ocp.StandardCheckpointer()
-  checkpointer.save(path, nnx.to_pure_dict(nnx.state(model)), force=True)
-  checkpointer.wait_until_finished()
+  with _ORBAX_LOCK:
+    checkpointer = ocp.StandardCheckpointer()
+    checkpointer.save(path, nnx.to_pure_dict(nnx.state(model)), force=True)
+    checkpointer.wait_until_finished()
   return path
 
 
@@ -113,7 +120,8 @@ def load(entry: ModelEntry, zoo_dir) -> nnx.Module:
     device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
     target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
                           nnx.to_pure_dict(state))
-    restored = ocp.StandardCheckpointer().restore(path, target)
+    with _ORBAX_LOCK:
+      restored = ocp.StandardCheckpointer().restore(path, target)
     nnx.replace_by_pure_dict(state, restored)
   except Exception as error:  # orbax raises many types for damaged or mismatched checkpoints
     raise WeightsUnavailable(f"model {entry.name!r}: cannot read the checkpoint at {path} "

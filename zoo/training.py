@@ -34,6 +34,8 @@ import numpy as np
 import optax
 from flax import nnx
 
+from zoo import concurrency
+
 
 @dataclasses.dataclass(frozen=True)
 class SupervisedRecipe:
@@ -202,14 +204,19 @@ def scans_epochs(model: nnx.Module) -> bool:
 
 
 def _run_epoch(program, scan: bool, state, data, orders, epoch_key):
-  """One epoch of ``program`` (:func:`_program`) over ``orders`` [steps, ...]; (state, losses [steps, ...])."""
+  """One epoch of ``program`` (:func:`_program`) over ``orders`` [steps, ...]; (state, losses [steps, ...]),
+  complete on return. A program with custom calls runs under zoo.concurrency's guard
+  (lowering first costs nothing: the call reuses its trace)."""
   if scan:
-    return program(state, data, jnp.asarray(orders), epoch_key)
-  losses = []
-  for number, indices in enumerate(orders):
-    state, loss = program(state, data, indices, epoch_key, np.int32(number))
-    losses.append(loss)
-  return state, jnp.stack(losses)
+    orders = jnp.asarray(orders)
+    with concurrency.guard(program.lower(state, data, orders, epoch_key)):
+      return jax.block_until_ready(program(state, data, orders, epoch_key))
+  with concurrency.guard(program.lower(state, data, orders[0], epoch_key, np.int32(0))):
+    losses = []
+    for number, indices in enumerate(orders):
+      state, loss = program(state, data, indices, epoch_key, np.int32(number))
+      losses.append(loss)
+    return jax.block_until_ready((state, jnp.stack(losses)))
 
 
 def _epoch_orders(rng: np.random.Generator, num_examples: int, batch_size: int) -> np.ndarray:

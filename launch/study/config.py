@@ -58,6 +58,9 @@ def defaults() -> ml_collections.ConfigDict:
       "train_split": "train",
       "pretrain_examples": 10000,       # examples of each procedural set
       "epochs": 2,
+      # Rows trained at once, each in a host thread (launch.study.zoo_stage): their programs
+      # overlap; every row's weights are the same as trained alone (1 = one at a time).
+      "train_threads": 2,
       # Analysis sizes.
       "resamples": 300,                 # paired-bootstrap resamples (95% intervals)
       "theta_bins": 18,
@@ -363,7 +366,7 @@ def validate(config) -> list[str]:
     if config[field] not in allowed:
       _fail(f"config field {field!r}: {config[field]!r} is not one of {list(allowed)}.")
   for field in ("batch_size", "chunk_batches", "resamples", "theta_bins", "greedy_steps", "mixing_seeds",
-                "diversity_step", "epochs", "probe_iterations", "probe_steps"):
+                "diversity_step", "epochs", "probe_iterations", "probe_steps", "train_threads"):
     if config[field] < 1:
       _fail(f"config field {field!r} must be >= 1; got {config[field]}.")
   if not config.accuracy_band > 0:

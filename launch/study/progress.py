@@ -28,12 +28,15 @@ def _duration(seconds: float) -> str:
 
 
 class Bar:
-  """``Bar(label, total, unit)``; ``update(done)`` with the absolute count; ``close()``."""
+  """``Bar(label, total, unit)``; ``update(done)`` with the absolute count; ``close()``.
+  ``redraw``: None redraws in place on a terminal; False prints whole lines only (bars that
+  run concurrently, which would overwrite each other's line)."""
 
-  def __init__(self, label: str, total: int, unit: str = "examples", interval_s: float = 10.0, stream=None):
+  def __init__(self, label: str, total: int, unit: str = "examples", interval_s: float = 10.0, stream=None,
+               redraw: bool | None = None):
     self.label, self.total, self.unit = label, max(int(total), 1), unit
     self.stream = stream or sys.stdout
-    self.interactive = self.stream.isatty()
+    self.interactive = self.stream.isatty() if redraw is None else redraw and self.stream.isatty()
     self.interval_s = 0.2 if self.interactive else interval_s
     self.started = time.perf_counter()
     # A terminal draws at once; a log gets its first line after interval_s (short runs: one line).

@@ -169,6 +169,11 @@ def decide(interval: Interval, minimum: float) -> str:
   return INCONCLUSIVE
 
 
+def _delta(minimum: float, scale: float = 1.0, unit: str = "") -> str:
+  """A minimum effect in the unit its interval is quoted in (δ = 0.001 of accuracy → "0.1 pt")."""
+  return f"{scale * minimum:g}{unit}"
+
+
 def _quote(interval: Interval, scale: float = 1.0, unit: str = "") -> str:
   return (f"{scale * interval.estimate:+.3g} [{scale * interval.low:+.3g}, {scale * interval.high:+.3g}]"
           f"{unit} ({100 * interval.confidence:.0f}% CI, {interval.num_resamples} resamples)")
@@ -283,11 +288,12 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
   statistic = _interval(trend(ei))
   verdict = decide(statistic, MIN_EI_TREND)
   out.append(_claim("1. Errors become less correlated as training diverges (reinit → dataset): EI rises",
-                    f"slope of the category-mean EI(base, X) per category step > δ = {MIN_EI_TREND}",
+                    "slope of the category-mean EI(base, X) per category step > δ = "
+                    f"{_delta(MIN_EI_TREND, 100, ' pt/step')}",
                     statistic, verdict,
                     f"EI trend {_quote(statistic, 100, ' pt/step')}; means " + _means(present, category_means(ei))
                     + _why(verdict, statistic, MIN_EI_TREND, present, category_means(ei), "mean EI", scope,
-                           "the EI trend")))
+                           "the EI trend", 100, " pt/step")))
 
   pair_models = list(pairs)
   slope_gain = _interval(_slope(np.stack([ei[m] for m in pair_models], -1), np.stack([gain[m] for m in pair_models], -1))
@@ -300,10 +306,11 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
     why += _why(parts[0], slope_gain, MIN_GAIN_ON_EI_SLOPE, [], None, "", scope, "the gain-on-EI slope")
   if parts[1] != HOLDS:
     why += _why(parts[1], conversion_trend, MIN_CONVERSION_TREND, present, category_means(conversion),
-                "mean conversion rate", scope, "the conversion-rate trend")
+                "mean conversion rate", scope, "the conversion-rate trend", 100, " pt/step")
   out.append(_claim("2. Ensemble gain rises with error inconsistency, and ensembles convert more of it (efficiency)",
                     f"slope of ensemble gain on EI over (base, X) pairs > {MIN_GAIN_ON_EI_SLOPE} and slope of the "
-                    f"category-mean conversion rate per step > δ = {MIN_CONVERSION_TREND}", conversion_trend, verdict,
+                    f"category-mean conversion rate per step > δ = {_delta(MIN_CONVERSION_TREND, 100, ' pt/step')}",
+                    conversion_trend, verdict,
                     f"gain-on-EI slope {_quote(slope_gain)} ({parts[0]}); conversion-rate trend "
                     f"{_quote(conversion_trend, 100, ' pt/step')} ({parts[1]}); means "
                     + _means(present, category_means(conversion)) + why))
@@ -314,11 +321,11 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
                     "as training diverges",
                     f"slope of the category-mean θ asymmetry (mean θ where only the base is right − mean θ where "
                     f"only X is right) per step "
-                    f"> δ = {MIN_THETA_TREND}°", statistic, verdict,
+                    f"> δ = {_delta(MIN_THETA_TREND, 1, '°/step')}", statistic, verdict,
                     f"θ-asymmetry trend {_quote(statistic, 1, '°/step')}; means "
                     + _means(present, category_means(asymmetry), 1, "°")
                     + _why(verdict, statistic, MIN_THETA_TREND, present, category_means(asymmetry), "mean θ asymmetry",
-                           scope, "the θ-asymmetry trend")))
+                           scope, "the θ-asymmetry trend", 1, "°/step")))
 
   if greedy_columns:
     gains = [mean(final) - mean(start) for start, final in greedy_columns]
@@ -327,11 +334,11 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
                      for start, g in zip(greedy_starts, gains))
     verdict = decide(statistic, MIN_GREEDY_GAIN)
     out.append(_claim("4. Low-accuracy models help high-accuracy ones when trained differently enough",
-                      f"mean over greedy runs of test accuracy(final ensemble) − accuracy(start) > δ = "
-                      f"{MIN_GREEDY_GAIN}", statistic, verdict,
+                      "mean over greedy runs of test accuracy(final ensemble) − accuracy(start) > δ = "
+                      f"{_delta(MIN_GREEDY_GAIN, 100, ' pt')}", statistic, verdict,
                       f"greedy test gain {_quote(statistic, 100, ' pt')}; {runs}"
                       + _why(verdict, statistic, MIN_GREEDY_GAIN, [], None, "", f"{len(gains)} runs, {num_examples} "
-                             "test examples", "the greedy test gain")))
+                             "test examples", "the greedy test gain", 100, " pt")))
   else:
     out.append(_claim("4. Low-accuracy models help high-accuracy ones when trained differently enough",
                       "greedy test gain", _interval(np.full(len(weights), np.nan)), INCONCLUSIVE, greedy_note))
@@ -351,11 +358,11 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
     verdict = decide(statistic, MIN_MIXING_GAIN)
     out.append(_claim("5. Features overlap without superset: mixed embeddings beat either full one",
                       f"probe accuracy of the best mixture − best single embedding, most divergent category "
-                      f"({last}) > δ = {MIN_MIXING_GAIN}", statistic, verdict,
+                      f"({last}) > δ = {_delta(MIN_MIXING_GAIN, 100, ' pt')}", statistic, verdict,
                       "best mixture − best single: " + ", ".join(
                           f"{c} {_quote(_interval(g), 100, ' pt')}" for c, g in gains.items())
                       + _why(verdict, statistic, MIN_MIXING_GAIN, [], None, "", f"{num_examples} test examples",
-                             f"the {last} mixing gain")))
+                             f"the {last} mixing gain", 100, " pt")))
   else:
     out.append(_claim("5. Features overlap without superset: mixed embeddings beat either full one",
                       "best-mixture − best-single probe gain", _interval(np.full(len(weights), np.nan)),
@@ -363,19 +370,22 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
   return out
 
 
-def _why(verdict, interval, minimum, present, means, what, scope, name="the statistic") -> str:
-  """Why a claim did not hold, for the evidence: where the interval lies against δ, and
-  for a trend over categories, which steps go the wrong way (point estimates)."""
+def _why(verdict, interval, minimum, present, means, what, scope, name="the statistic", scale: float = 1.0,
+         unit: str = "") -> str:
+  """Why a claim did not hold, for the evidence: where the interval lies against δ (quoted in
+  the interval's ``scale`` and ``unit``, as :func:`_quote`), and for a trend over categories,
+  which steps go the wrong way (point estimates)."""
   if verdict == HOLDS:
     return ""
   if np.isnan(interval.estimate) or np.isnan(interval.low):
     return f". Why: {name} is undefined on these inputs ({scope})"
   if verdict == FAILS:
-    text = (f". Why: {name}'s whole interval lies below δ = {minimum:g}: the effect is confidently smaller than the "
-            f"least that would support the claim" + (" (it is reversed)" if interval.high < 0 else ""))
+    text = (f". Why: {name}'s whole interval lies below δ = {_delta(minimum, scale, unit)}: the effect is "
+            "confidently smaller than the least that would support the claim"
+            + (" (it is reversed)" if interval.high < 0 else ""))
   else:
-    text = (f". Why: {name}'s interval contains δ = {minimum:g}: at this scale ({scope}) the data cannot tell an "
-            "effect of that size from none")
+    text = (f". Why: {name}'s interval contains δ = {_delta(minimum, scale, unit)}: at this scale ({scope}) the "
+            "data cannot tell an effect of that size from none")
   if present and means is not None and means.shape[-1] >= 2:
     point = means[0]
     down = [f"{present[i]} → {present[i + 1]}" for i in range(len(present) - 1) if point[i + 1] < point[i]]
