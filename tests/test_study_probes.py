@@ -54,3 +54,18 @@ def test_padded_subset_probes_match_sklearn_on_the_subset_and_compile_once():
     reference = _sklearn_subset_accuracy(calibration, test, index, keep, l2)
     assert abs(row["test_accuracy"] - reference) <= 1 / len(test.labels) + 1e-9, row
   assert len({row["test_accuracy"] for row in rows}) > 1  # the subsets differ, so do their probes
+
+
+def test_fig6_stages_share_one_padded_batch_only_when_they_nearly_agree():
+  """analysis.fig6_batches: both stages at the larger batch when that pads the smaller by at most
+  SHARED_BATCH_PADDING of its probes (one compile), else each its own; padding never changes a
+  probe (the padded rows repeat the first subset and are dropped)."""
+  assert analysis.fig6_batches(3, 4) == (4, 4) and analysis.fig6_batches(4, 3) == (4, 4)
+  assert analysis.fig6_batches(8, 8) == (8, 8)
+  assert analysis.fig6_batches(3, 6) == (3, 6) and analysis.fig6_batches(9, 4) == (9, 4)
+  dims = [4, 4, 8]
+  calibration, test = _split(0, 250, dims), _split(1, 400, dims)
+  chosen = {"reinit": 1, "architecture": 2}
+  alone, padded = (analysis.mixing(calibration, test, chosen, (1.0, 0.5), 1, (1e-2,), 300, batch=batch)
+                   for batch in (2, 3))
+  assert [r["test_accuracy"] for r in alone] == [r["test_accuracy"] for r in padded]

@@ -223,17 +223,16 @@ def analyse(config, names: list[str], stored: dict[str, store.LazyResults], clas
     split.embeddings = [held.get(n, e) for n, e in zip(names, split.embeddings)]
   lap("probe embeddings read")
   # Fig. 6: each pair's mixtures (then its diversity prefixes) fitted together, padded to one batch
-  # shape per figure (one compile each; a shared shape would pad the mixtures to the prefixes' count).
+  # shape per figure, or one for both when they nearly agree (analysis.fig6_batches: one compile).
   fig6 = dict(l2_grid=tuple(config.probe_l2_grid), steps=config.probe_steps)
+  mixing_batch, diversity_batch = analysis.fig6_batches(
+      analysis.mixing_batch(calibration_set, chosen, config.mixing_rates, config.mixing_seeds),
+      analysis.diversity_batch(calibration_set, chosen, config.diversity_step, config.diversity_ranking))
   mixing = analysis.mixing(calibration_set, test_set, chosen, config.mixing_rates, config.mixing_seeds, **fig6,
-                           batch=analysis.mixing_batch(calibration_set, chosen, config.mixing_rates,
-                                                       config.mixing_seeds))
+                           batch=mixing_batch)
   lap("mixing probes")
   diversity = analysis.diversity_curves(calibration_set, test_set, chosen, config.diversity_step,
-                                        config.diversity_ranking, **fig6,
-                                        batch=analysis.diversity_batch(calibration_set, chosen,
-                                                                       config.diversity_step,
-                                                                       config.diversity_ranking))
+                                        config.diversity_ranking, **fig6, batch=diversity_batch)
   needed = analysis.features_needed(diversity, config.diversity_target)
   lap("diversity probes")
   fit = analysis.base_fit(base_pairs)
