@@ -105,6 +105,21 @@ def test_smoke_report_is_complete_and_matches_the_store(smoke):
   assert "1/4 zoo" in stdout and "examples/s" in stdout and "training cnn.s0" in stdout
 
 
+def test_a_rerun_finds_every_checkpoint_the_distilled_row_keyed_on_its_teachers_weights(smoke, tmp_path):
+  """The smoke run trained the base beside the other rows and the distilled row once the base
+  had weights; a rerun locates all six (the distilled row's key holds the base's weight hash)."""
+  out, cache, stdout, _ = smoke
+  assert "training cnn.distilled" in stdout and "training cnn.s0" in stdout
+  again = study("--config=fashion_mnist.py:smoke", *LIGHT, f"--out={tmp_path / 'again'}", f"--cache_dir={cache}")
+  assert again.returncode == 0, again.stderr[-3000:]
+  assert "training" not in again.stdout.split("2/4")[0], again.stdout
+  for name in ("cnn.s0", "cnn.s1", "cnn.lr1e-3", "mlp.s0", "cnn.distilled", "cnn.fmnist0-4.top"):
+    assert f"{name}: cached" in again.stdout, name
+  saved = json.loads((out / "config.json").read_text())["models"]
+  assert saved["cnn.distilled"]["training"]["teacher_weights_sha256"] == saved["cnn.s0"]["weights_sha256"]
+  assert filecmp.cmp(out / "models.csv", tmp_path / "again" / "models.csv", shallow=False)
+
+
 def test_smoke_then_bigger_config_equals_an_empty_cache_and_reruns_recompute_nothing(smoke, tmp_path):
   _, cache, _, _ = smoke
   reused = study(*BIGGER, f"--out={tmp_path / 'reused'}", f"--cache_dir={cache}")

@@ -157,84 +157,113 @@ def _user_checkpoint(entry, zoo_dir: Path | None) -> bool:
 
 
 def prepare(config, names: list[str], cache: Path) -> dict[str, Located]:
-  """Trains what is missing (the base first: it teaches distillation) and returns where
-  every row's weights are. Rows with a checkpoint in config.zoo_dir use it as is."""
+  """Trains what is missing and returns where every row's weights are. Rows with a
+  checkpoint in config.zoo_dir use it as is. Distilled rows are keyed on their teacher's
+  (the base's) weights, so they are located once the base has them: while the base trains,
+  the other rows train beside it."""
   import jax
   user_dir = Path(config.zoo_dir).expanduser() if config.zoo_dir else None
   training_data = TrainingData(config)
   located: dict[str, Located] = {}
-  to_train = []
-  teacher_hash = None
+  to_train, taught = [], []
   for name in names:
     entry = zoo.get(name)
     if not trainable(config, entry) or _user_checkpoint(entry, user_dir):
       located[name] = Located(user_dir or cache / "zoo", "loaded")
-      continue
-    if entry.objective == fitting.NEEDS_TEACHER and teacher_hash is None:
-      teacher_hash = _teacher_hash(config, names[0], located, to_train, training_data, cache)
-    key, provenance = training_key(config, entry, training_data, teacher_hash)
-    directory = cache / "trained" / key[:24]
-    located[name] = Located(directory, "trained", key, provenance)
-    try:
-      if jax.process_index() == 0:
-        zoo.load(entry, directory)
-      say(f"  {name}: cached (trained checkpoint {key[:12]})")
-    except zoo.WeightsUnavailable as error:
-      if "cannot read" in str(error):
-        say(f"  {name}: damaged checkpoint, retraining ({error})")
+    elif entry.objective == fitting.NEEDS_TEACHER:
+      taught.append(entry)
+    elif _missing(config, entry, training_data, None, cache, located):
       to_train.append(entry)
-  if to_train:
-    _train(config, names[0], to_train, located, training_data)
+
+  def taught_to_train() -> list:
+    """The distilled rows' locations (the teacher's weight hash in their keys); those to train."""
+    teacher_hash = weights_sha256(zoo.load(zoo.get(names[0]), located[names[0]].zoo_dir))
+    return [e for e in taught if _missing(config, e, training_data, teacher_hash, cache, located)]
+
+  if to_train or taught:
+    _train(config, names[0], to_train, located, training_data, taught_to_train if taught else None, len(taught))
   if jax.process_count() > 1:
     from jax.experimental import multihost_utils
     multihost_utils.sync_global_devices("overlap-study-zoo")
   return located
 
 
-def _teacher_hash(config, base: str, located, to_train, training_data, cache) -> str:
-  """Weight hash of the base (the teacher), training it first if it is missing."""
-  if base in [e.name for e in to_train]:
-    _train(config, base, [zoo.get(base)], located, training_data)
-    to_train[:] = [e for e in to_train if e.name != base]
-  return weights_sha256(zoo.load(zoo.get(base), located[base].zoo_dir))
+def _missing(config, entry, training_data, teacher_hash, cache: Path, located: dict) -> bool:
+  """Locates ``entry``'s trained checkpoint (its key) in ``located``; whether it must be trained."""
+  import jax
+  key, provenance = training_key(config, entry, training_data, teacher_hash)
+  directory = cache / "trained" / key[:24]
+  located[entry.name] = Located(directory, "trained", key, provenance)
+  try:
+    if jax.process_index() == 0:
+      zoo.load(entry, directory)
+    say(f"  {entry.name}: cached (trained checkpoint {key[:12]})")
+    return False
+  except zoo.WeightsUnavailable as error:
+    if "cannot read" in str(error):
+      say(f"  {entry.name}: damaged checkpoint, retraining ({error})")
+    return True
 
 
-def _train(config, base: str, entries, located, training_data: TrainingData) -> None:
+def _train(config, base: str, entries, located, training_data: TrainingData, taught=None,
+           taught_rows: int = 0) -> None:
   """Trains ``entries`` (process 0 only; the others wait at the stage barrier),
-  ``config.train_threads`` tasks at once (:func:`training_tasks`, longest first)."""
+  ``config.train_threads`` tasks at once (:func:`training_tasks`, longest first, the base
+  first). ``taught()``, if given, locates the ``taught_rows`` distilled rows once the base
+  has its weights and returns those to train, which then join the queue."""
   import jax
   if jax.process_index() != 0:
+    if taught:
+      taught()
     return
   probe = config.dataset
+  trains_base = any(e.name == base for e in entries)
+  if taught and not trains_base:  # the teacher's weights exist: the distilled rows are known now
+    entries, taught = entries + taught(), None
   groups = fitting.vmap_groups(entries, jax.default_backend(), probe_data=probe)
   tasks = training_tasks(groups)
-  teacher = None
-  if any(e.objective == fitting.NEEDS_TEACHER for e in entries):
-    teacher = zoo.load(zoo.get(base), located[base].zoo_dir)
+  tasks.sort(key=lambda task: not any(e.name == base for group in task for e in group))  # the teacher first
   backbones: dict = {}  # rows whose backbones train identically train them once (fitting.fit_row)
-  threads = min(config.train_threads, len(tasks))
-  redraw = None if threads == 1 else False  # concurrent bars print whole lines, never redraw one line
-  train_group = lambda group, number: _train_group(config, group, f"[{number}/{len(groups)}]", located, training_data,
-                                                   teacher, backbones, redraw)
-  numbers = {id(group): number + 1 for number, group in enumerate(groups)}
-  run_task = lambda task: [train_group(group, numbers[id(group)]) for group in task]
-  if threads == 1:
-    for task in tasks:
-      run_task(task)
-    return
+  teacher, teacher_lock = [], threading.Lock()  # the base, loaded once it has weights (distilled rows only)
+  redraw = None if config.train_threads == 1 else False  # concurrent bars print lines, never redraw one
+  numbers = iter(range(1, 10 ** 9))
+  total = len(groups) + (taught_rows if taught else 0)  # at most: distilled rows may turn out cached
+
+  def run_task(task):
+    for group in task:
+      if group[0].objective == fitting.NEEDS_TEACHER:
+        with teacher_lock:
+          teacher[:] = teacher or [zoo.load(zoo.get(base), located[base].zoo_dir)]
+      _train_group(config, group, f"[{next(numbers)}/{total}]", located, training_data,
+                   teacher[0] if teacher else None, backbones, redraw)
+
   # Host threads, not processes: XLA runs the two threads' programs at once on the shared
   # CPU thread pool (or device), and one row's compiles, host dispatch and data generation
   # overlap the other's compute (2 CPU cores: two ConvNet rows 1.2×, a ConvNet and the
   # small ResNet 1.3× the throughput of one at a time). Each row's weights are the same to
   # the bit as trained alone (tests/test_launch_study.py); programs with custom calls take
   # turns (zoo.concurrency), orbax saves too (zoo.loading).
-  with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="overlap-train") as pool:
-    futures = [pool.submit(run_task, task) for task in tasks]
+  # Tasks start one per free thread from a queue kept longest first (the distilled rows join it
+  # when the base is done), so the stage ends on its cheapest rows.
+  queue = list(tasks)
+  with concurrent.futures.ThreadPoolExecutor(config.train_threads, thread_name_prefix="overlap-train") as pool:
+    running: dict = {}
     try:
-      for future in concurrent.futures.as_completed(futures):
-        future.result()
+      while queue or running:
+        while queue and len(running) < config.train_threads:
+          task = queue.pop(0)
+          running[pool.submit(run_task, task)] = task
+        done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+        for future in done:
+          task = running.pop(future)
+          future.result()
+          if taught and any(e.name == base for group in task for e in group):
+            # Ahead of the queued tasks of equal cost: the stage must not end on them.
+            queue = _by_cost(training_tasks(fitting.vmap_groups(taught(), jax.default_backend(),
+                                                                probe_data=probe)) + queue)
+            taught = None
     except BaseException:
-      for future in futures:  # what has not started stays untrained; every saved row is complete
+      for future in running:  # what has not started stays untrained; every saved row is complete
         future.cancel()
       raise
 
@@ -253,9 +282,15 @@ def training_tasks(groups: list[list]) -> list[list[list]]:
     shares = len(group) == 1 and "transfer" in dict(entry.hparams)
     key = (entry.objective, entry.pretraining_data, entry.seed) if shares else (id(group),)
     tasks.setdefault(key, []).append(group)
-  builders = collections.Counter(e.builder for group in groups for e in group)
+  return _by_cost(list(tasks.values()))
+
+
+def _by_cost(tasks: list[list[list]]) -> list[list[list]]:
+  """``tasks`` longest first (:func:`_task_cost`); among equal costs, those whose builder
+  fewer of them share first (stable otherwise)."""
+  builders = collections.Counter(e.builder for task in tasks for group in task for e in group)
   rarity = lambda task: -min(builders[e.builder] for group in task for e in group)
-  return sorted(tasks.values(), key=lambda task: (_task_cost(task), rarity(task)), reverse=True)
+  return sorted(tasks, key=lambda task: (_task_cost(task), rarity(task)), reverse=True)
 
 
 def _task_cost(task: list[list]) -> float:
