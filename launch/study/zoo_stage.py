@@ -15,7 +15,9 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import dataclasses
+import functools
 import hashlib
+import itertools
 import json
 import re
 import threading
@@ -217,8 +219,7 @@ def _train(config, base: str, entries, located, training_data: TrainingData, tau
       taught()
     return
   probe = config.dataset
-  trains_base = any(e.name == base for e in entries)
-  if taught and not trains_base:  # the teacher's weights exist: the distilled rows are known now
+  if taught and all(e.name != base for e in entries):  # the teacher's weights exist: the distilled rows are known now
     entries, taught = entries + taught(), None
   groups = fitting.vmap_groups(entries, jax.default_backend(), probe_data=probe)
   tasks = training_tasks(groups)
@@ -226,7 +227,7 @@ def _train(config, base: str, entries, located, training_data: TrainingData, tau
   backbones: dict = {}  # rows whose backbones train identically train them once (fitting.fit_row)
   teacher, teacher_lock = [], threading.Lock()  # the base, loaded once it has weights (distilled rows only)
   redraw = None if config.train_threads == 1 else False  # concurrent bars print lines, never redraw one
-  numbers = iter(range(1, 10 ** 9))
+  numbers = itertools.count(1)
   total = len(groups) + (taught_rows if taught else 0)  # at most: distilled rows may turn out cached
 
   def run_task(task):
@@ -294,19 +295,26 @@ def _by_cost(tasks: list[list[list]]) -> list[list[list]]:
 
 
 def _task_cost(task: list[list]) -> float:
-  """A rough training cost of a task, for ordering only: rows × passes per example (2 for a
-  contrastive objective's two views) × a speed class: 3 for models trained one step per
-  call, whose convolutions run several times slower per example on CPU
-  (zoo.training.scans_epochs), ¼ for convolution-free ones (the small catalog's MLP trains
-  ~4× more examples/s than its ConvNet), 1 otherwise. The cheapest end the pool."""
-  cost = 0.0
-  for group in task:
-    for entry in group:
-      model = abstract_build(entry)
-      passes = 2.0 if entry.objective.startswith("contrastive") else 1.0
-      speed = 3.0 if not training.scans_epochs(model) else 1.0 if fitting.has_convolutions(model) else 0.25
-      cost += passes * speed
-  return cost
+  """A rough training cost of a task, for ordering only: the sum of its rows' :func:`_row_cost`."""
+  def cost(entry):
+    try:
+      return _row_cost(entry)
+    except TypeError:  # a row with an unhashable field: not cached
+      return _row_cost.__wrapped__(entry)
+  return sum(cost(entry) for group in task for entry in group)
+
+
+@functools.lru_cache(maxsize=None)
+def _row_cost(entry) -> float:
+  """Passes per example (2 for a contrastive objective's two views) × a speed class: 3 for
+  models trained one step per call, whose convolutions run several times slower per example
+  on CPU (zoo.training.scans_epochs), ¼ for convolution-free ones (the small catalog's MLP
+  trains ~4× more examples/s than its ConvNet), 1 otherwise. Cached: the queue is re-sorted
+  when the distilled rows join it, and each cost traces the row's builder."""
+  model = abstract_build(entry)
+  passes = 2.0 if entry.objective.startswith("contrastive") else 1.0
+  speed = 3.0 if not training.scans_epochs(model) else 1.0 if fitting.has_convolutions(model) else 0.25
+  return passes * speed
 
 
 def _train_group(config, group, number: str, located, training_data, teacher, backbones, redraw) -> None:
