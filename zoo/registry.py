@@ -30,11 +30,13 @@ class WeightSource:
   "npz" (a Google ViT/AugReg/Mixer .npz, local or gs://), "openai_clip" (openai/CLIP's
   state dict as open_clip's safetensors) or "timm" (a timm Hub id, or a directory in timm's
   format read by zoo.load_timm: absolute, ``~/…``, or ``./…`` relative to the zoo directory);
-  ``sha256`` and the Hub ``revision`` where pinned."""
+  ``sha256`` and the Hub ``revision`` where pinned; ``files``: the repo files the converter
+  reads (glob patterns; empty: the converter's own default set), the only ones downloaded."""
   kind: str
   location: str
   sha256: str | None = None
   revision: str | None = None
+  files: tuple[str, ...] = ()
 
 
 # How a row's ImageNet-style predictions are made: its own classifier head, a zero-shot head built from
