@@ -9,14 +9,33 @@ training-method fields (``zoo.pair_category``). Every row carries :class:`Proven
 (license, paper, where ``top1`` was published) and the preprocessing that number was measured
 with; timm's numbers are its ``results-imagenet.csv`` at the listed resolution and crop.
 
-**Reinit.** No public ImageNet ResNet-50 checkpoints differ only in their seed. The
-``resnet50.tv_seed{1..5}`` rows are slots for them: train torchvision's reference recipe
-(``references/classification/train.py --model resnet50``, the base's recipe) with
-``--seed i``, load the result into ``timm.create_model("resnet50")`` (the state-dict names are
-torchvision's) and write it in timm's format (``timm.models.push_to_hf_hub``'s
-``save_for_hf(model, "<zoo_dir>/paper/resnet50.tv_seed<i>")``); ``zoo.load`` then reads it like
-any timm checkpoint. Until then those rows report missing weights, which a study lists and
-skips with ``--set models=`` patterns.
+**Reinit.** No ImageNet ResNet-50s that differ only in their seed are on the Hub; three row
+groups read directories written by ``python -m launch.zoo import --source=FILE --row=NAME``
+(zoo.converters.torchvision_import: a torchvision-format state dict → timm's format; the README
+lists the download and import steps). A reinit pair must differ *only* in its seed, so each
+group has its own ``recipe`` and pairs as reinit within itself; relative to the base
+(torchvision's weights) the two public groups are hyper-parameter pairs:
+
+- ``resnet50.tv_seed{1..5}``: the base's own recipe (torchvision's
+  ``references/classification/train.py --model resnet50``) trained with ``--seed i``; nobody
+  publishes these: train them, re-save the checkpoint's ``"model"`` as a bare state dict and import.
+- ``resnet50.ens_seed{1..5}`` (recipe ``pytorch-ensembles``): the deep-ensemble ResNet-50s of
+  Ashukha et al. (ICLR 2020), SamsungLabs/pytorch-ensembles' "Deep Ensembles on ImageNet"
+  archive. Their train/imagenet/train_imagenet.py is pytorch/examples' ImageNet script
+  (torchvision ``resnet50``, SGD lr 0.1, momentum 0.9, weight decay 1e-4, batch 256, lr ÷10
+  every 30 epochs) run by train/train_imagenet.sh for **130 epochs** (torchvision's weights: 90)
+  with no ``--seed`` (members differ in their unseeded initialisation and data order).
+- ``resnet50.rrl_seed{0..9}`` (recipe ``rrl``): the ten ImageNet ResNet-50s of Zhang & Bottou
+  (ICML 2023), TjuJianyu/RRL's ``checkpoint_run{0..9}.pth.tar``. Their
+  scripts/supervised_transfer/imagenet/supervised_pretrain/resnet50.sh uses torchvision's v1
+  hyper-parameters (90 epochs, SGD lr 0.1, momentum 0.9, wd 1e-4, 8 × 32 images, steps at 30 and
+  60) in RRL's own code (a SwAV-style ResNet-50, the same function as torchvision's); the paper
+  says the runs differ in their random seed, while the published script passes no ``--seed``
+  (supervised.py's default is 31): not confirmed from the code.
+
+All three are evaluated with the base's preprocessing (the scripts' Resize(256), CenterCrop(224),
+ImageNet mean/std). Rows whose directory is missing raise WeightsUnavailable; the paper study
+config leaves them out and says how to add them.
 
 **Framework.** SimCLR has no public safetensors checkpoint in a format read here (Google's are
 TF checkpoints); DINO, MAE, data2vec, FCMAE (ConvNeXt V2), distillation and adversarial
@@ -107,12 +126,34 @@ BASE = _timm_row("resnet50.tv_in1k", 76.130, 224, 0.875, "bilinear", name="resne
                  note="base; substitute for the paper's in-house ResNet-50 + RandAugment (76.5 %)")
 set_base("paper", BASE.name)
 
-# Reinit: slots for same-recipe seeds (none public; see the module docstring for how to make them).
-for _seed in range(1, 6):
-  _row(f"resnet50.tv_seed{_seed}", functools.partial(_timm_module, "resnet50"), "timm",
-       f"./paper/resnet50.tv_seed{_seed}", BASE.preprocessing, architecture="resnet50", hparams={"recipe": "tv"},
-       seed=_seed, paper=TORCHVISION, license=None,
-       note="not public: train the base's recipe with this seed and save it in timm's format (module docstring)")
+# Reinit: ResNet-50s that differ only in their seed. None is on the Hub: these rows read directories
+# that `python -m launch.zoo import` writes from the publishers' PyTorch files (module docstring).
+# A row's weights.sha256, where pinned, is the sha256 of that source file (launch.zoo import checks it).
+def _seed_row(name, seed, recipe, paper, license, note):
+  return _row(name, functools.partial(_timm_module, "resnet50"), "timm", f"./paper/{name}", BASE.preprocessing,
+              architecture="resnet50", hparams={"recipe": recipe}, seed=seed, paper=paper, license=license, note=note)
+
+
+for _seed in range(1, 6):  # the base's own recipe: reinit pairs with the base
+  _seed_row(f"resnet50.tv_seed{_seed}", _seed, "tv", TORCHVISION, None,
+            "not public: train the base's recipe with this seed, then import it with launch.zoo import "
+            "(module docstring)")
+ENSEMBLES = ("Ashukha et al. 2020, Pitfalls of In-Domain Uncertainty Estimation and Ensembling in Deep Learning "
+             "(ICLR; github.com/SamsungLabs/pytorch-ensembles)")
+for _seed in range(1, 6):  # reinit pairs among themselves; hyper-parameters relative to the base (130 epochs)
+  _seed_row(f"resnet50.ens_seed{_seed}", _seed, "pytorch-ensembles", ENSEMBLES, "bsd-2-clause",
+            "a deep-ensemble member of pytorch-ensembles (its ImageNet archive; file chosen at import); "
+            "the recipe of pytorch/examples' ImageNet script for 130 epochs, unseeded")
+RRL = ("Zhang & Bottou 2023, Learning useful representations for shifting tasks and distributions "
+       "(ICML; github.com/TjuJianyu/RRL)")
+for _seed in range(10):  # reinit pairs among themselves; hyper-parameters relative to the base (other code)
+  _seed_row(f"resnet50.rrl_seed{_seed}", _seed, "rrl", RRL, None,
+            f"RRL's ImageNet ResNet-50 run {_seed} (checkpoint_run{_seed}.pth.tar); torchvision's v1 "
+            "hyper-parameters in RRL's own training code")
+# The rows launch.zoo import fills, by where their weights come from.
+IMPORTED = {"torchvision reference recipe (your own run)": tuple(f"resnet50.tv_seed{i}" for i in range(1, 6)),
+            "SamsungLabs/pytorch-ensembles": tuple(f"resnet50.ens_seed{i}" for i in range(1, 6)),
+            "TjuJianyu/RRL": tuple(f"resnet50.rrl_seed{i}" for i in range(10))}
 
 # Hyper-parameters: one architecture and dataset, different training recipes (the paper's 51-model sweep).
 RSB = "Wightman, Touvron & Jégou 2021, ResNet strikes back (arXiv:2110.00476)"
