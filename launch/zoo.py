@@ -81,7 +81,8 @@ def main(argv) -> int:
     return import_row()
   if len(argv) != 2 or argv[1] != "list":
     raise app.UsageError("usage: python -m launch.zoo list [--catalog=NAME] [--category=NAME] [--pattern=GLOB] "
-                         "[--base=NAME]")
+                         "[--base=NAME]\n   or: python -m launch.zoo import --source=FILE --row=NAME [--zoo_dir=DIR] "
+                         "[--sha256=HEX] [--overwrite]")
   names = zoo.list_models(PATTERN.value, catalog=CATALOG.value)
   if not names:
     raise app.UsageError(f"no model matches --pattern={PATTERN.value!r} --catalog={CATALOG.value!r}.")

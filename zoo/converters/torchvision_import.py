@@ -109,7 +109,7 @@ def read_state_dict(path: Path) -> dict:
   try:
     loaded = torch.load(path, map_location="cpu", weights_only=True)
   except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError ... for foreign files
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    reason = _reason(error)
     raise ImportFailed(
         f"{path} does not load with torch.load(weights_only=True) ({type(error).__name__}: {reason[:300]}). It must be "
         "a PyTorch file of tensors, numbers and containers: a checkpoint that also pickles Python objects (e.g. "
@@ -126,6 +126,13 @@ def read_state_dict(path: Path) -> dict:
     raise ImportFailed(f"{path}: {where} is {found}, not a state dict (tensor names → tensors, possibly under "
                        f"{list(WRAPPERS)}). Pass the .pth/.pt file of a torchvision-format ResNet-50.")
   return loaded
+
+
+def _reason(error: Exception) -> str:
+  """The informative line of torch.load's error (its weights_only message names the refused global)."""
+  lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+  named = [line for line in lines if "Unsupported global" in line]
+  return (named or lines)[0].split(" Please use")[0].replace("WeightsUnpickler error: ", "")
 
 
 def _is_state_dict(mapping: dict) -> bool:
@@ -210,7 +217,7 @@ def import_state_dict(source, directory, *, preprocessing: Preprocessing, num_cl
 
 def _numpy(tensor) -> np.ndarray:
   tensor = tensor.detach().cpu()
-  return np.ascontiguousarray((tensor.float() if tensor.is_floating_point() else tensor).numpy())
+  return np.array((tensor.float() if tensor.is_floating_point() else tensor).numpy(), order="C")  # 0-d stays 0-d
 
 
 def _write(directory: Path, arrays, source: Path, source_sha256, rewrites, preprocessing, num_classes,
