@@ -213,3 +213,25 @@ def test_without_torch_it_says_to_install_the_import_extra(source, tmp_path):
                           timeout=300)
   _assert_refused(result.returncode, result.stderr, [".[import]", "torch==2.13.0"])
   assert not (tmp_path / "zoo").exists()
+
+
+def test_the_paper_config_studies_the_reinit_rows_whose_weights_are_imported(source, tmp_path, capsys):
+  from launch.study import config as config_lib
+  zoo_dir = tmp_path / "zoo"
+  config, _ = config_lib.load(f"paper:zoo_dir={zoo_dir}")
+  out = capsys.readouterr().out
+  assert len(out.strip().splitlines()) == 1 and "20 reinit rows" in out and "launch.zoo import" in out, out
+  names = config_lib.validate(config)
+  assert not [n for n in names if n.startswith(("resnet50.tv_seed", "resnet50.ens_seed", "resnet50.rrl_seed"))]
+  for row in ("resnet50.ens_seed1", "resnet50.ens_seed2"):
+    assert _import(capsys, source=str(source), row=row, zoo_dir=str(zoo_dir))[0] == 0
+  config, _ = config_lib.load(f"paper:zoo_dir={zoo_dir},base=resnet50.ens_seed1,calibration=5000")
+  assert "18 reinit rows" in capsys.readouterr().out and config.zoo_dir == str(zoo_dir)
+  names = config_lib.validate(config)
+  assert names[0] == "resnet50.ens_seed1" and "resnet50.ens_seed2" in names and "resnet50.base" in names
+  categories = {n: zoo.pair_category(zoo.get(names[0]), zoo.get(n)) for n in names[1:]}
+  assert [n for n, c in categories.items() if c == "reinit"] == ["resnet50.ens_seed2"]
+  assert categories["resnet50.base"] == "hyper-parameters"  # another recipe: 90 epochs, not 130
+  assert config.calibration_split == "train[-5000:]"
+  with pytest.raises(config_lib.ConfigError, match="base=resnet50.rrl_seed0.*launch.zoo import"):
+    config_lib.load(f"paper:zoo_dir={zoo_dir},base=resnet50.rrl_seed0")
