@@ -25,9 +25,8 @@ Arguments (comma-separated): ``default``, ``calibration=N`` (another held-out si
 ``zoo_dir=DIR``, ``base=NAME``.
 """
 
-from pathlib import Path
-
 import ml_collections
+from etils import epath
 
 from zoo.catalogs.paper import BASE, IMPORTED
 from zoo.converters.torchvision_import import CONFIG, DEFAULT_ZOO_DIR, SAFETENSORS
@@ -37,7 +36,7 @@ from zoo.registry import get, weights_location
 def imported_rows(zoo_dir: str) -> tuple[list[str], list[str]]:
   """(rows of IMPORTED whose directory under ``zoo_dir`` holds config.json and model.safetensors, the rest)."""
   names = [name for rows in IMPORTED.values() for name in rows]
-  present = [n for n in names if all((Path(weights_location(get(n), zoo_dir)) / f).is_file()
+  present = [n for n in names if all((epath.Path(weights_location(get(n), zoo_dir)) / f).exists()
                                      for f in (CONFIG, SAFETENSORS))]
   return present, [n for n in names if n not in present]
 
