@@ -129,31 +129,36 @@ set_base("paper", BASE.name)
 # Reinit: ResNet-50s that differ only in their seed. None is on the Hub: these rows read directories
 # that `python -m launch.zoo import` writes from the publishers' PyTorch files (module docstring).
 # A row's weights.sha256, where pinned, is the sha256 of that source file (launch.zoo import checks it).
-def _seed_row(name, seed, recipe, paper, license, note):
-  return _row(name, functools.partial(_timm_module, "resnet50"), "timm", f"./paper/{name}", BASE.preprocessing,
-              architecture="resnet50", hparams={"recipe": recipe}, seed=seed, paper=paper, license=license, note=note)
+def _seed_rows(stem, seeds, recipe, paper, license, note) -> tuple[str, ...]:
+  """ResNet-50 rows ``resnet50.<stem><seed>`` of one recipe, read from ``<zoo_dir>/paper/<name>``."""
+  for seed in seeds:
+    name = f"resnet50.{stem}{seed}"
+    _row(name, functools.partial(_timm_module, "resnet50"), "timm", f"./paper/{name}", BASE.preprocessing,
+         architecture="resnet50", hparams={"recipe": recipe}, seed=seed, paper=paper, license=license,
+         note=note.format(seed=seed))
+  return tuple(f"resnet50.{stem}{seed}" for seed in seeds)
 
 
-for _seed in range(1, 6):  # the base's own recipe: reinit pairs with the base
-  _seed_row(f"resnet50.tv_seed{_seed}", _seed, "tv", TORCHVISION, None,
-            "not public: train the base's recipe with this seed, then import it with launch.zoo import "
-            "(module docstring)")
 ENSEMBLES = ("Ashukha et al. 2020, Pitfalls of In-Domain Uncertainty Estimation and Ensembling in Deep Learning "
              "(ICLR; github.com/SamsungLabs/pytorch-ensembles)")
-for _seed in range(1, 6):  # reinit pairs among themselves; hyper-parameters relative to the base (130 epochs)
-  _seed_row(f"resnet50.ens_seed{_seed}", _seed, "pytorch-ensembles", ENSEMBLES, "bsd-2-clause",
-            "a deep-ensemble member of pytorch-ensembles (its ImageNet archive; file chosen at import); "
-            "the recipe of pytorch/examples' ImageNet script for 130 epochs, unseeded")
 RRL = ("Zhang & Bottou 2023, Learning useful representations for shifting tasks and distributions "
        "(ICML; github.com/TjuJianyu/RRL)")
-for _seed in range(10):  # reinit pairs among themselves; hyper-parameters relative to the base (other code)
-  _seed_row(f"resnet50.rrl_seed{_seed}", _seed, "rrl", RRL, None,
-            f"RRL's ImageNet ResNet-50 run {_seed} (checkpoint_run{_seed}.pth.tar); torchvision's v1 "
-            "hyper-parameters in RRL's own training code")
-# The rows launch.zoo import fills, by where their weights come from.
-IMPORTED = {"torchvision reference recipe (your own run)": tuple(f"resnet50.tv_seed{i}" for i in range(1, 6)),
-            "SamsungLabs/pytorch-ensembles": tuple(f"resnet50.ens_seed{i}" for i in range(1, 6)),
-            "TjuJianyu/RRL": tuple(f"resnet50.rrl_seed{i}" for i in range(10))}
+# The rows launch.zoo import fills, by where their weights come from. tv: the base's own recipe (reinit
+# pairs with the base); the public groups pair as reinit among themselves and as hyper-parameters with the
+# base (pytorch-ensembles: 130 epochs; RRL: torchvision's hyper-parameters in other training code).
+IMPORTED = {
+    "torchvision reference recipe (your own run)": _seed_rows(
+        "tv_seed", range(1, 6), "tv", TORCHVISION, None,
+        "not public: train the base's recipe with --seed {seed}, then launch.zoo import it (module docstring)"),
+    "SamsungLabs/pytorch-ensembles": _seed_rows(
+        "ens_seed", range(1, 6), "pytorch-ensembles", ENSEMBLES, "bsd-2-clause",
+        "a deep-ensemble member from pytorch-ensembles' ImageNet archive (the file is chosen at import): "
+        "pytorch/examples' ImageNet recipe for 130 epochs, unseeded"),
+    "TjuJianyu/RRL": _seed_rows(
+        "rrl_seed", range(10), "rrl", RRL, None,
+        "RRL's ImageNet ResNet-50 run {seed} (checkpoint_run{seed}.pth.tar): torchvision's v1 hyper-parameters "
+        "in RRL's own training code"),
+}
 
 # Hyper-parameters: one architecture and dataset, different training recipes (the paper's 51-model sweep).
 RSB = "Wightman, Touvron & Jégou 2021, ResNet strikes back (arXiv:2110.00476)"

@@ -98,7 +98,8 @@ def _torch():
     import torch
   except ModuleNotFoundError:
     raise ImportFailed("importing a PyTorch state dict needs PyTorch, which is not installed here: install the "
-                       "project's import extra (pip install '.[import]', i.e. torch==2.13.0) and run it again.") from None
+                       "project's import extra (pip install '.[import]', i.e. torch==2.13.0; or bash scripts/setup.sh "
+                       "import) and run it again.") from None
   return torch
 
 

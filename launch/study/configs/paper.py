@@ -112,4 +112,5 @@ def _ranges(names: list[str]) -> str:
   for name in names:
     stem = name.rstrip("0123456789")
     groups.setdefault(stem, []).append(name[len(stem):])
-  return ", ".join(f"{stem}{nums[0]}-{nums[-1]}" if len(nums) > 1 else f"{stem}{nums[0]}" for stem, nums in groups.items())
+  return ", ".join(f"{stem}{nums[0]}-{nums[-1]}" if len(nums) > 1 else f"{stem}{nums[0]}"
+                   for stem, nums in groups.items())
