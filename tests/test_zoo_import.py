@@ -57,10 +57,12 @@ def timm_state(reference):
 
 
 def _ensembles_file(path: Path, state: dict) -> Path:
-  """As pytorch-ensembles' train_imagenet.py saves a DataParallel torchvision resnet50."""
+  """As pytorch-ensembles' train_imagenet.py saves a DataParallel torchvision resnet50, in torch's
+  pre-1.6 (non-zip) format: the runs are from 2019 (train_imagenet.sh names one by Unix time 1564934041)."""
   momentum = {i: {"momentum_buffer": torch.zeros(1)} for i in range(2)}
   torch.save({"epoch": 130, "arch": "resnet50", "state_dict": {f"module.{k}": v for k, v in state.items()},
-              "best_acc1": torch.tensor(75.0), "optimizer": {"state": momentum, "param_groups": [{"lr": 1e-4}]}}, path)
+              "best_acc1": torch.tensor(75.0), "optimizer": {"state": momentum, "param_groups": [{"lr": 1e-4}]}}, path,
+             _use_new_zipfile_serialization=False)
   return path
 
 
