@@ -17,8 +17,10 @@ group has its own ``recipe`` and pairs as reinit within itself; relative to the 
 (torchvision's weights) the two public groups are hyper-parameter pairs:
 
 - ``resnet50.tv_seed{1..5}``: the base's own recipe (torchvision's
-  ``references/classification/train.py --model resnet50``) trained with ``--seed i``; nobody
-  publishes these: train them, re-save the checkpoint's ``"model"`` as a bare state dict and import.
+  ``references/classification/train.py --model resnet50``, whose defaults are that recipe), one
+  run per row; nobody publishes these. The script has no ``--seed`` argument (pytorch/vision's
+  train.py: runs differ in their unseeded initialisation and data order) and its checkpoints
+  pickle ``args`` beside ``"model"``: re-save ``checkpoint["model"]`` as a bare state dict, import.
 - ``resnet50.ens_seed{1..5}`` (recipe ``pytorch-ensembles``): the deep-ensemble ResNet-50s of
   Ashukha et al. (ICLR 2020), SamsungLabs/pytorch-ensembles' "Deep Ensembles on ImageNet"
   archive. Their train/imagenet/train_imagenet.py is pytorch/examples' ImageNet script
@@ -149,7 +151,7 @@ RRL = ("Zhang & Bottou 2023, Learning useful representations for shifting tasks 
 IMPORTED = {
     "torchvision reference recipe (your own run)": _seed_rows(
         "tv_seed", range(1, 6), "tv", TORCHVISION, None,
-        "not public: train the base's recipe with --seed {seed}, then launch.zoo import it (module docstring)"),
+        "not public: your run {seed} of the base's recipe, imported with launch.zoo import (module docstring)"),
     "SamsungLabs/pytorch-ensembles": _seed_rows(
         "ens_seed", range(1, 6), "pytorch-ensembles", ENSEMBLES, "bsd-2-clause",
         "a deep-ensemble member from pytorch-ensembles' ImageNet archive (the file is chosen at import): "
