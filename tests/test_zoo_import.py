@@ -99,6 +99,7 @@ def test_an_imported_row_gives_timms_logits_and_records_both_sha256(reference, s
   record = json.loads((directory / "config.json").read_text())["imported_from"]
   assert record["source_sha256"] == _sha256(source) and record["source_sha256"] in result.stdout
   assert record["safetensors_sha256"] == _sha256(directory / "model.safetensors")
+  assert zoo.timm_preprocessing(str(directory)) == zoo.get(ROW).preprocessing  # pretrained_cfg: the row's
   monkeypatch.setenv("OVERLAP_CACHE", str(tmp_path / "cache"))
   model = zoo.load(zoo.get(ROW), zoo_dir)
   logits, embedding = forward(model, np.load(reference / "resnet50" / "images.npy"))
