@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -131,7 +132,8 @@ def read_state_dict(path: Path) -> dict:
 
 def _reason(error: Exception) -> str:
   """The informative line of torch.load's error (its weights_only message names the refused global)."""
-  lines = [line.strip() for line in str(error).splitlines() if line.strip()] or [type(error).__name__]
+  text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # torch bolds a warning with terminal escapes
+  lines = [line.strip() for line in text.splitlines() if line.strip()] or [type(error).__name__]
   named = [line for line in lines if "Unsupported global" in line]
   return (named or lines)[0].split(" Please use")[0].replace("WeightsUnpickler error: ", "")
 
