@@ -9,14 +9,35 @@ training-method fields (``zoo.pair_category``). Every row carries :class:`Proven
 (license, paper, where ``top1`` was published) and the preprocessing that number was measured
 with; timm's numbers are its ``results-imagenet.csv`` at the listed resolution and crop.
 
-**Reinit.** No public ImageNet ResNet-50 checkpoints differ only in their seed. The
-``resnet50.tv_seed{1..5}`` rows are slots for them: train torchvision's reference recipe
-(``references/classification/train.py --model resnet50``, the base's recipe) with
-``--seed i``, load the result into ``timm.create_model("resnet50")`` (the state-dict names are
-torchvision's) and write it in timm's format (``timm.models.push_to_hf_hub``'s
-``save_for_hf(model, "<zoo_dir>/paper/resnet50.tv_seed<i>")``); ``zoo.load`` then reads it like
-any timm checkpoint. Until then those rows report missing weights, which a study lists and
-skips with ``--set models=`` patterns.
+**Reinit.** No ImageNet ResNet-50s that differ only in their seed are on the Hub; three row
+groups read directories written by ``python -m launch.zoo import --source=FILE --row=NAME``
+(zoo.converters.torchvision_import: a torchvision-format state dict → timm's format; the README
+lists the download and import steps). A reinit pair must differ *only* in its seed, so each
+group has its own ``recipe`` and pairs as reinit within itself; relative to the base
+(torchvision's weights) the two public groups are hyper-parameter pairs:
+
+- ``resnet50.tv_seed{1..5}``: the base's own recipe (torchvision's
+  ``references/classification/train.py --model resnet50``, whose defaults are that recipe), one
+  run per row; nobody publishes these. The script has no ``--seed`` argument (pytorch/vision's
+  train.py: runs differ in their unseeded initialisation and data order) and its checkpoints
+  pickle ``args`` beside ``"model"``: re-save ``checkpoint["model"]`` as a bare state dict, import.
+- ``resnet50.ens_seed{1..5}`` (recipe ``pytorch-ensembles``): the deep-ensemble ResNet-50s of
+  Ashukha et al. (ICLR 2020), SamsungLabs/pytorch-ensembles' "Deep Ensembles on ImageNet"
+  archive. Their train/imagenet/train_imagenet.py is pytorch/examples' ImageNet script
+  (torchvision ``resnet50``, SGD lr 0.1, momentum 0.9, weight decay 1e-4, batch 256, lr ÷10
+  every 30 epochs) run by train/train_imagenet.sh for **130 epochs** (torchvision's weights: 90)
+  with no ``--seed`` (members differ in their unseeded initialisation and data order).
+- ``resnet50.rrl_seed{0..9}`` (recipe ``rrl``): the ten ImageNet ResNet-50s of Zhang & Bottou
+  (ICML 2023), TjuJianyu/RRL's ``checkpoint_run{0..9}.pth.tar``. Their
+  scripts/supervised_transfer/imagenet/supervised_pretrain/resnet50.sh uses torchvision's v1
+  hyper-parameters (90 epochs, SGD lr 0.1, momentum 0.9, wd 1e-4, 8 × 32 images, steps at 30 and
+  60) in RRL's own code (a SwAV-style ResNet-50, the same function as torchvision's); the paper
+  says the runs differ in their random seed, while the published script passes no ``--seed``
+  (supervised.py's default is 31): not confirmed from the code.
+
+All three are evaluated with the base's preprocessing (the scripts' Resize(256), CenterCrop(224),
+ImageNet mean/std). Rows whose directory is missing raise WeightsUnavailable; the paper study
+config leaves them out and says how to add them.
 
 **Framework.** SimCLR has no public safetensors checkpoint in a format read here (Google's are
 TF checkpoints); DINO, MAE, data2vec, FCMAE (ConvNeXt V2), distillation and adversarial
@@ -107,12 +128,39 @@ BASE = _timm_row("resnet50.tv_in1k", 76.130, 224, 0.875, "bilinear", name="resne
                  note="base; substitute for the paper's in-house ResNet-50 + RandAugment (76.5 %)")
 set_base("paper", BASE.name)
 
-# Reinit: slots for same-recipe seeds (none public; see the module docstring for how to make them).
-for _seed in range(1, 6):
-  _row(f"resnet50.tv_seed{_seed}", functools.partial(_timm_module, "resnet50"), "timm",
-       f"./paper/resnet50.tv_seed{_seed}", BASE.preprocessing, architecture="resnet50", hparams={"recipe": "tv"},
-       seed=_seed, paper=TORCHVISION, license=None,
-       note="not public: train the base's recipe with this seed and save it in timm's format (module docstring)")
+# Reinit: ResNet-50s that differ only in their seed. None is on the Hub: these rows read directories
+# that `python -m launch.zoo import` writes from the publishers' PyTorch files (module docstring).
+# A row's weights.sha256, where pinned, is the sha256 of that source file (launch.zoo import checks it).
+def _seed_rows(stem, seeds, recipe, paper, license, note) -> tuple[str, ...]:
+  """ResNet-50 rows ``resnet50.<stem><seed>`` of one recipe, read from ``<zoo_dir>/paper/<name>``."""
+  for seed in seeds:
+    name = f"resnet50.{stem}{seed}"
+    _row(name, functools.partial(_timm_module, "resnet50"), "timm", f"./paper/{name}", BASE.preprocessing,
+         architecture="resnet50", hparams={"recipe": recipe}, seed=seed, paper=paper, license=license,
+         note=note.format(seed=seed))
+  return tuple(f"resnet50.{stem}{seed}" for seed in seeds)
+
+
+ENSEMBLES = ("Ashukha et al. 2020, Pitfalls of In-Domain Uncertainty Estimation and Ensembling in Deep Learning "
+             "(ICLR; github.com/SamsungLabs/pytorch-ensembles)")
+RRL = ("Zhang & Bottou 2023, Learning useful representations for shifting tasks and distributions "
+       "(ICML; github.com/TjuJianyu/RRL)")
+# The rows launch.zoo import fills, by where their weights come from. tv: the base's own recipe (reinit
+# pairs with the base); the public groups pair as reinit among themselves and as hyper-parameters with the
+# base (pytorch-ensembles: 130 epochs; RRL: torchvision's hyper-parameters in other training code).
+IMPORTED = {
+    "torchvision reference recipe (your own run)": _seed_rows(
+        "tv_seed", range(1, 6), "tv", TORCHVISION, None,
+        "not public: your run {seed} of the base's recipe, imported with launch.zoo import (module docstring)"),
+    "SamsungLabs/pytorch-ensembles": _seed_rows(
+        "ens_seed", range(1, 6), "pytorch-ensembles", ENSEMBLES, "bsd-2-clause",
+        "a deep-ensemble member from pytorch-ensembles' ImageNet archive (the file is chosen at import): "
+        "pytorch/examples' ImageNet recipe for 130 epochs, unseeded"),
+    "TjuJianyu/RRL": _seed_rows(
+        "rrl_seed", range(10), "rrl", RRL, None,
+        "RRL's ImageNet ResNet-50 run {seed} (checkpoint_run{seed}.pth.tar): torchvision's v1 hyper-parameters "
+        "in RRL's own training code"),
+}
 
 # Hyper-parameters: one architecture and dataset, different training recipes (the paper's 51-model sweep).
 RSB = "Wightman, Touvron & Jégou 2021, ResNet strikes back (arXiv:2110.00476)"
