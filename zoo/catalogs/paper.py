@@ -60,6 +60,9 @@ TIMM_FILES = ("config.json", "model.safetensors")  # what zoo.converters.timm.lo
 HF_FILES = ("config.json", "model.safetensors")  # what zoo.converters.huggingface.load_pretrained reads
 CLIP_TOKENIZER_FILES = ("vocab.json", "merges.txt")  # zoo.architectures.clip_tokenizer.ClipTokenizer
 _HUB = "https://huggingface.co/{}/tree/{}"  # a Hub repo's file listing at a revision
+# transformers rows' preprocessing: the values of their preprocessor_config.json, recorded (and checked against
+# transformers' processors) in this test.
+_PUBLISHED_PREPROCESSING = "tests/test_zoo_preprocessing_parity.py PUBLISHED (the repo's preprocessor_config.json)"
 
 # Licenses as the checkpoints' model cards state them.
 APACHE, BSD3, MIT, CC_BY_NC = "apache-2.0", "bsd-3-clause", "mit", "cc-by-nc-4.0"
@@ -68,6 +71,8 @@ APACHE, BSD3, MIT, CC_BY_NC = "apache-2.0", "bsd-3-clause", "mit", "cc-by-nc-4.0
 def _row(name, builder, kind, location, preprocessing, *, objective=SUPERVISED, data=IN1K, architecture,
          hparams=(), top1=None, note="", license=None, paper, top1_source=None, head="classifier", seed=0,
          files=(), revision=None, sources=()):
+  if preprocessing.transformers_sizes and _PUBLISHED_PREPROCESSING not in sources:
+    sources = (*sources, _PUBLISHED_PREPROCESSING)
   return register(ModelEntry(
       name=name, builder=builder, weights=WeightSource(kind, location, revision=revision, files=tuple(files)),
       preprocessing=preprocessing,
@@ -288,9 +293,12 @@ _row("convnextv2_tiny.fcmae_ft_in1k", functools.partial(_hf_module, "convnextv2"
      "huggingface", "facebook/convnextv2-tiny-1k-224", Preprocessing(224, 0.875, "bicubic", **_IMAGENET, **_HF),
      objective="masked autoencoding (FCMAE), then fine-tuned", architecture="convnextv2_tiny", top1=83.0,
      license=APACHE, paper="Woo et al. 2023, ConvNeXt V2", top1_source="ConvNeXt V2 paper, Table 10",
-     files=HF_FILES, revision="3f533b966e3fa5362839d05a5955749c502c24f8",
-     sources=(_HUB.format("facebook/convnextv2-tiny-1k-224", "3f533b966e3fa5362839d05a5955749c502c24f8"),),
-     note="pinned to the commit that merged the safetensors PR #3 (its listing read)")
+     files=HF_FILES,
+     sources=(_HUB.format("facebook/convnextv2-tiny-1k-224", "main"),
+              _HUB.format("facebook/convnextv2-tiny-1k-224", "3f533b966e3fa5362839d05a5955749c502c24f8")),
+     note="main (f4db009, PR #4) has model.safetensors with GRN tensors named grn.weight / grn.bias, the names the "
+          "converter maps; the older safetensors of PR #3 (3f533b9) still name them grn.gamma / grn.beta. Unpinned: "
+          "main's full commit hash was not read")
 
 # Dataset: larger or different pre-training data.
 AUGREG = "Steiner et al. 2022, How to train your ViT (AugReg)"
@@ -370,16 +378,20 @@ _row("clip_vit_b16.zeroshot", lambda rngs: CLIP(
      "huggingface", "openai/clip-vit-base-patch16", Preprocessing(224, 1.0, "bicubic", **_CLIP_NORM, **_HF),
      architecture="vit_base16", top1=68.3, top1_source="CLIP paper, Table 11 (zero-shot)",
      files=(*HF_FILES, *CLIP_TOKENIZER_FILES),
-     note="Hub listing not read here (unverified that main has model.safetensors; tests/hub_layouts)", **_CLIP)
+     sources=(_HUB.format("openai/clip-vit-base-patch16", "8b66648c6b95eed571f639a83ecfa445ad2f6d98"),),
+     note="OPEN: the newest listing read (8b66648) has only pytorch_model.bin / flax_model.msgpack, no "
+          "model.safetensors, and no safetensors PR was found: this row needs a revision with safetensors or "
+          "timm's re-host (timm/vit_base_patch16_clip_224.openai, listing not read); the Hub page states no "
+          "license (openai/CLIP's code is MIT)", **{**_CLIP, "license": None})
 _row("clip_vit_l14.zeroshot", lambda rngs: CLIP(
     ViTConfig(patch_size=14, **_LARGE, pre_norm=True, patch_bias=False, hidden_act="quick_gelu",
               layer_norm_eps=1e-5, projection_dim=768, num_classes=0),
     TextConfig(hidden_size=768, intermediate_size=3072, num_attention_heads=12, projection_dim=768), rngs=rngs),
      "huggingface", "openai/clip-vit-large-patch14", Preprocessing(224, 1.0, "bicubic", **_CLIP_NORM, **_HF),
      architecture="vit_large14", top1=75.3, top1_source="CLIP paper, Table 11 (zero-shot)",
-     files=(*HF_FILES, *CLIP_TOKENIZER_FILES),
-     note="the paper's high-accuracy CLIP-L (85.1 % with an L-BFGS probe on its embedding); Hub listing not read "
-          "here (unverified that main has model.safetensors; tests/hub_layouts)", **_CLIP)
+     files=(*HF_FILES, *CLIP_TOKENIZER_FILES), sources=(_PUBLISHED_PREPROCESSING,),
+     note="the paper's high-accuracy CLIP-L (85.1 % with an L-BFGS probe on its embedding); Hub listing and card "
+          "not read here (unverified: model.safetensors on main, license)", **_CLIP)
 _row("clip_rn50.zeroshot", lambda rngs: CLIP(ClipResNetConfig(), TextConfig(eos_token_id=2, projection_dim=1024),
                                              rngs=rngs),
      "openai_clip", "timm/resnet50_clip.openai", Preprocessing(224, 1.0, "bicubic", **_CLIP_NORM),
@@ -397,41 +409,49 @@ _row("clip_vit_b32.laion2b", _openai_clip_b32("gelu"), "openai_clip", "laion/CLI
      top1_source="open_clip results table (zero-shot)",
      files=("open_clip_model.safetensors", "open_clip_config.json", *CLIP_TOKENIZER_FILES),
      sources=("mlfoundations/open_clip src/open_clip/pretrained.py: laion2b_s34b_b79k under _VITB32 (ViT-B-32, "
-              "not -quickgelu: nn.GELU)",),
+              "not -quickgelu: nn.GELU)", "https://pypi.org/project/open-clip-torch/2.9.2 (README: ViT-B/32 on LAION-2B "
+              "66.6 % zero-shot top-1)"),
      note="trained with exact GELU, not OpenAI's quick_gelu: the loader must pass act='gelu' "
           "(zoo.converters.openai_clip.load_openai_clip); Hub listing not read here (unverified)")
 _row("siglip_b16.webli", functools.partial(_hf_module, "siglip", None, {"vision_config": {}, "text_config": {}}),
      "huggingface", "google/siglip-base-patch16-224", Preprocessing(224, 1.0, "bicubic", **_HALF, **_HF_SQUASH),
      objective="sigmoid contrastive image-text", data="webli", architecture="vit_base16", license=APACHE,
      head="zero-shot", paper="Zhai et al. 2023, Sigmoid Loss for Language Image Pre-Training (SigLIP)",
-     files=(*HF_FILES, "spiece.model"),
-     note="zero-shot head from its text tower (no published top-1 for this exact checkpoint on its card); Hub "
-          "listing not read here (unverified)")
+     files=(*HF_FILES, "spiece.model"), revision="d9049814fd748f55717e7f6e8e330574f955bd0a",
+     sources=(_HUB.format("google/siglip-base-patch16-224", "d9049814fd748f55717e7f6e8e330574f955bd0a"),),
+     note="zero-shot head from its text tower (no published top-1 for this exact checkpoint on its card)")
 _row("align_base.coyo", functools.partial(_hf_module, "align", None, {"vision_config": {}, "text_config": {}}),
      "huggingface", "kakaobrain/align-base", Preprocessing(289, 289 / 346, "bilinear", **_HALF, **_HF_SQUASH),
      objective=CONTRASTIVE, data="coyo-700m", architecture="efficientnet_b7", license=APACHE, head="zero-shot",
      paper="Jia et al. 2021, Scaling Up Visual and Vision-Language Representation Learning With Noisy Text "
            "Supervision (ALIGN)",
-     files=(*HF_FILES, "vocab.txt"),
+     files=(*HF_FILES, "vocab.txt"), sources=(_PUBLISHED_PREPROCESSING,),
      note="Kakao Brain's ALIGN on COYO-700M: the public stand-in for the paper's ALIGN-ZS (75.5 %) and ALIGN "
           "(84.7 % with a probe), whose ALIGN-dataset weights are not public; Hub listing not read here "
           "(unverified that main has model.safetensors)")
 DINOV2 = "Oquab et al. 2024, DINOv2, Table 4 (linear)"
 _DINOV2_PRE = Preprocessing(224, 0.875, "bicubic", **_IMAGENET, **_HF)
 _DINOV2 = dict(objective="self-distillation (DINOv2)", data="lvd-142m", license=APACHE, head="linear-probe",
-               files=HF_FILES, note="Hub listing not read here (unverified)")
+               files=HF_FILES)
+# Their config.json (read, tests/hub_layouts) sets image_size 518: 37×37 + 1 position embeddings, not the 224
+# that transformers' Dinov2Config defaults to.
 _row("dinov2_vits14.lvd142m", functools.partial(_hf_module, "dinov2", None, {"hidden_size": 384,
-                                                                           "num_attention_heads": 6}),
+                                                                           "num_attention_heads": 6,
+                                                                           "image_size": 518}),
      "huggingface", "facebook/dinov2-small", _DINOV2_PRE, architecture="vit_small14", top1=81.1, paper=DINOV2,
-     top1_source=DINOV2, **_DINOV2)
-_row("dinov2_vitb14.lvd142m", functools.partial(_hf_module, "dinov2", None, {}), "huggingface",
-     "facebook/dinov2-base", _DINOV2_PRE, architecture="vit_base14", top1=84.5, paper=DINOV2, top1_source=DINOV2,
+     top1_source=DINOV2, sources=(_HUB.format("facebook/dinov2-small", "main"),
+                                  "https://huggingface.co/facebook/dinov2-small/blob/150c8e7bb7cef2d30ec31b13a517af14840ee3f7/config.json"),
      **_DINOV2)
+_row("dinov2_vitb14.lvd142m", functools.partial(_hf_module, "dinov2", None, {"image_size": 518}), "huggingface",
+     "facebook/dinov2-base", _DINOV2_PRE, architecture="vit_base14", top1=84.5, paper=DINOV2, top1_source=DINOV2,
+     sources=(_HUB.format("facebook/dinov2-base", "main"),
+              "https://huggingface.co/facebook/dinov2-base/blame/main/config.json"), **_DINOV2)
 _row("dinov2_vits14_reg.lvd142m", functools.partial(_hf_module, "dinov2_with_registers", None,
                                                     {"hidden_size": 384, "num_attention_heads": 6,
                                                      "num_register_tokens": 4}),
      "huggingface", "facebook/dinov2-with-registers-small", _DINOV2_PRE, architecture="vit_small14_reg4",
-     paper="Darcet et al. 2024, Vision Transformers Need Registers", **_DINOV2)
+     paper="Darcet et al. 2024, Vision Transformers Need Registers", sources=(_PUBLISHED_PREPROCESSING,),
+     note="Hub listing and config.json not read here (unverified: image_size as transformers' default)", **_DINOV2)
 _row("beit_b16.in22k_ft_in1k", functools.partial(_hf_module, "beit", "BeitForImageClassification",
                                                  {"use_relative_position_bias": True, "use_mean_pooling": True,
                                                   "layer_scale_init_value": 0.1}),
@@ -439,7 +459,8 @@ _row("beit_b16.in22k_ft_in1k", functools.partial(_hf_module, "beit", "BeitForIma
      objective="masked image modelling (BEiT), then fine-tuned", data=IN21K, architecture="beit_base16", top1=85.2,
      license=APACHE, paper="Bao et al. 2022, BEiT: BERT Pre-Training of Image Transformers",
      top1_source="BEiT paper, Table 1 (22k pre-training)", files=HF_FILES,
-     note="Hub listing not read here (unverified that main has model.safetensors)")
+     sources=(_HUB.format("microsoft/beit-base-patch16-224", "main"),),
+     note="main has model.safetensors (PR #1 merged; unpinned)")
 
 # Fig. 5: high-accuracy starts (paper: CLIP-L, ALIGN, BiT-1k, EfficientNet-B3) and the paper's low-accuracy
 # pool members that have public checkpoints (SEResNeXt-26d, TF-Inception-V3, Inception-v3).
