@@ -9,6 +9,16 @@ training-method fields (``zoo.pair_category``). Every row carries :class:`Proven
 (license, paper, where ``top1`` was published) and the preprocessing that number was measured
 with; timm's numbers are its ``results-imagenet.csv`` at the listed resolution and crop.
 
+**Audit (issue 23).** Every value a row pins says where it was read (``Provenance.sources``): timm
+rows from timm 1.0.31's ``pretrained_cfg`` (preprocessing, Hub id, license) and
+:data:`TIMM_RESULTS` (top-1); Hub rows from the repo's file listing at the revision the row
+requests (``WeightSource.revision``: a commit or ``refs/pr/N`` actually read, else unpinned) and
+``WeightSource.files``, exactly what the row's converter reads. Where a transformers repo has no
+``model.safetensors`` (the loader never opens pickles), the row names a Hub pull request that
+adds it, or the same weights as timm re-hosts them, and its note says which.
+tests/hub_layouts records each repo as read; tests/test_paper_audit.py checks the catalog
+against timm's records and those layouts.
+
 **Reinit.** No public ImageNet ResNet-50 checkpoints differ only in their seed. The
 ``resnet50.tv_seed{1..5}`` rows are slots for them: train torchvision's reference recipe
 (``references/classification/train.py --model resnet50``, the base's recipe) with
@@ -30,7 +40,6 @@ import functools
 from zoo.architectures.bit import BiT, BitConfig
 from zoo.architectures.clip import CLIP, TextConfig
 from zoo.architectures.clip_resnet import ClipResNetConfig
-from zoo.architectures.efficientnet import EfficientNet, EfficientNetConfig
 from zoo.architectures.mixer import MixerConfig, MlpMixer
 from zoo.architectures.resnet import ResNet, ResNetConfig
 from zoo.architectures.vit import ViTConfig, VisionTransformer
@@ -203,12 +212,16 @@ for _tag, _top1, _size, _crop, _interp, _paper, _license, _norm in (
 DEIT = "Touvron et al. 2021, Training data-efficient image transformers (DeiT), Table 7"
 # DeiT: transformers' facebook/deit-* repos have only pytorch_model.bin on main (issue 23); their cards say
 # the weights "were converted from the timm repository", which re-hosts them as safetensors.
-_DEIT_NOTE = "facebook/deit-{} has no model.safetensors on main: the same DeiT weights as timm re-hosts them"
+_DEIT_NOTE = "facebook/deit-{} {}: the same DeiT weights as timm re-hosts them (safetensors)"
 _timm_row("deit_tiny_patch16_224.fb_in1k", 72.190, 224, 0.9, "bicubic", name="deit_tiny.in1k",
-          architecture="vit_tiny16", paper=DEIT, note=_DEIT_NOTE.format("tiny-patch16-224"),
-          sources=("https://huggingface.co/facebook/deit-tiny-patch16-224/resolve/main/README.md",))
+          architecture="vit_tiny16", paper=DEIT, note=_DEIT_NOTE.format("tiny-patch16-224", "has only pytorch_model.bin (an unmerged safetensors PR, refs/pr/3)"),
+          sources=("https://huggingface.co/facebook/deit-tiny-patch16-224/resolve/main/README.md",
+                   _HUB.format("facebook/deit-tiny-patch16-224", "31e864296b1068d7dafa1d488992fbcf9e3b1672"),
+                   "https://huggingface.co/facebook/deit-tiny-patch16-224/commits/refs%2Fpr%2F3",
+                   _HUB.format("timm/deit_tiny_patch16_224.fb_in1k", "main")))
 _timm_row("deit_small_patch16_224.fb_in1k", 79.856, 224, 0.9, "bicubic", name="deit_small.in1k",
-          architecture="vit_small16", paper=DEIT, note=_DEIT_NOTE.format("small-patch16-224"))
+          architecture="vit_small16", paper=DEIT, note=_DEIT_NOTE.format("small-patch16-224", "has no model.safetensors on main (issue 23)"),
+          sources=("https://huggingface.co/facebook/deit-small-patch16-224 (card: weights converted from timm)",))
 # EfficientNet-B0/B3 from Google's TF checkpoints (AutoAugment, the paper's Table 2 recipe): transformers'
 # google/efficientnet-b{0,3} have no model.safetensors on main (issue 23); timm re-hosts the TF weights.
 _EFFNET_NOTE = ("google/efficientnet-{} has no model.safetensors on main: Google's TF EfficientNet-{} (AutoAugment) "
@@ -254,10 +267,12 @@ _row("regnet_y_040.in1k", functools.partial(_hf_module, "regnet", "RegNetForImag
 _timm_row("deit_tiny_distilled_patch16_224.fb_in1k", 74.538, 224, 0.9, "bicubic", name="deit_tiny_distilled.in1k",
           objective="distillation", architecture="vit_tiny16", paper=DEIT,
           note="the paper's likely 'model trained with distillation'; "
-               + _DEIT_NOTE.format("tiny-distilled-patch16-224"))
+               + _DEIT_NOTE.format("tiny-distilled-patch16-224", "has only pytorch_model.bin (listing 5fd3806)"),
+          sources=(_HUB.format("facebook/deit-tiny-distilled-patch16-224", "5fd3806edbee08be6f41560005ec8f0f5085d130"),
+                   _HUB.format("timm/deit_tiny_distilled_patch16_224.fb_in1k", "main")))
 _timm_row("deit_small_distilled_patch16_224.fb_in1k", 81.204, 224, 0.9, "bicubic", name="deit_small_distilled.in1k",
           objective="distillation", architecture="vit_small16", paper=DEIT,
-          note=_DEIT_NOTE.format("small-distilled-patch16-224"))
+          note=_DEIT_NOTE.format("small-distilled-patch16-224", "(listing not read) is converted like the others"))
 _timm_row("inception_v3.tf_adv_in1k", 77.598, 299, 0.875, "bicubic", norm=_HALF, objective="adversarial training",
           paper="Kurakin et al. 2017, Adversarial Machine Learning at Scale",
           note="the paper cites it (adv_inception_v3)")
