@@ -236,7 +236,8 @@ _row("mixer_b16.in1k", _module(MlpMixer, MixerConfig), "npz", "gs://mixer_models
      Preprocessing(224, 0.875, "bicubic", **_HALF), architecture="mixer_b16", top1=76.44, license=APACHE,
      paper=MIXER, top1_source="MLP-Mixer paper, ImageNet-1k only",
      sources=("google-research/vision_transformer@c6de1e5378c9831a8477feb30994971bdc409e46:vit_jax.ipynb "
-              "(gsutil listing of gs://mixer_models/imagenet1k/)",),
+              "(gsutil listing of gs://mixer_models/imagenet1k/)",
+              "timm 1.0.31 pretrained_cfg mixer_b16_224.goog_in21k_ft_in1k (preprocessing of Google's Mixer weights)"),
      note="also served over HTTPS as https://storage.googleapis.com/mixer_models/imagenet1k/Mixer-B_16.npz")
 _row("convnext_tiny.in1k", functools.partial(_hf_module, "convnext", "ConvNextForImageClassification",
                                              {"depths": [3, 3, 9, 3], "hidden_sizes": [96, 192, 384, 768]}),
@@ -317,7 +318,11 @@ _row("convnextv2_tiny.fcmae_ft_in1k", functools.partial(_hf_module, "convnextv2"
 
 # Dataset: larger or different pre-training data.
 AUGREG = "Steiner et al. 2022, How to train your ViT (AugReg)"
-_AUGREG = "gs://vit_models/augreg/{}--imagenet2012-steps_20k-lr_0.03-res_224.npz"
+# An AugReg ImageNet-21k upstream fine-tuned on ImageNet-1k for 20k steps at 224 px with learning rate lr.
+_AUGREG = "gs://vit_models/augreg/{}--imagenet2012-steps_20k-lr_{}-res_224.npz"
+# The fine-tunes timm loads (vision_transformer.py default_cfgs): their names are confirmed public.
+_AUGREG_IN_TIMM = {"S_16-i21k-300ep-lr_0.001-aug_light1-wd_0.03-do_0.0-sd_0.0",
+                   "Ti_16-i21k-300ep-lr_0.001-aug_none-wd_0.03-do_0.0-sd_0.0"}
 for _file, _architecture, _size in (
     ("S_16-i21k-300ep-lr_0.001-aug_light1-wd_0.03-do_0.0-sd_0.0", "vit_small16", _SMALL),
     ("S_16-i21k-300ep-lr_0.001-aug_medium1-wd_0.1-do_0.0-sd_0.0", "vit_small16", _SMALL),
@@ -325,16 +330,18 @@ for _file, _architecture, _size in (
     ("Ti_16-i21k-300ep-lr_0.001-aug_none-wd_0.03-do_0.0-sd_0.0", "vit_tiny16", _TINY)):
   _hparams = augreg_hparams(_file)
   _row(f"augreg_{_file.split('-')[0].lower()}.{_hparams['aug']}_wd{_hparams['wd']}",
-       _vit(**_size, hidden_act="gelu_new", layer_norm_eps=1e-6), "npz", _AUGREG.format(_file),
+       _vit(**_size, hidden_act="gelu_new", layer_norm_eps=1e-6), "npz", _AUGREG.format(_file, "0.03"),
        Preprocessing(224, 0.9, "bicubic", **_HALF), data=IN21K, architecture=_architecture,
        hparams={k: v for k, v in _hparams.items() if k not in ("arch", "data")}, license=APACHE, paper=AUGREG,
        top1_source="AugReg index.csv (adapted_top1 of this file)",
        sources=("google-research/vision_transformer@c6de1e5378c9831a8477feb30994971bdc409e46:README.md (gs://vit_models/augreg)",
                 "huggingface/pytorch-image-models@aa4b5850c1543fa488abf260f18390eda46cf85d:timm/models/vision_transformer.py "
                 "(the S/16 light1 and Ti/16 files are timm's augreg_in21k_ft_in1k sources)"),
-       note="pairs among these rows are a hyper-parameter category (same data, objective, architecture)")
+       note="pairs among these rows are a hyper-parameter category (same data, objective, architecture)"
+            + ("" if _file in _AUGREG_IN_TIMM else "; this fine-tune's file name follows the AugReg naming but was "
+               "not seen in a public listing here (gs://vit_models/augreg/index.csv not read): unverified"))
 _row("augreg_l_16.medium1_wd0.1", _vit(**_LARGE, hidden_act="gelu_new", layer_norm_eps=1e-6),
-     "npz", _AUGREG.format("L_16-i21k-300ep-lr_0.001-aug_medium1-wd_0.1-do_0.1-sd_0.1").replace("lr_0.03", "lr_0.01"),
+     "npz", _AUGREG.format("L_16-i21k-300ep-lr_0.001-aug_medium1-wd_0.1-do_0.1-sd_0.1", "0.01"),
      Preprocessing(224, 0.9, "bicubic", **_HALF), data=IN21K, architecture="vit_large16",
      hparams={k: v for k, v in augreg_hparams("L_16-i21k-300ep-lr_0.001-aug_medium1-wd_0.1-do_0.1-sd_0.1").items()
               if k not in ("arch", "data")}, license=APACHE, paper=AUGREG,
