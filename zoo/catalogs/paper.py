@@ -293,8 +293,11 @@ MAE = "He et al. 2022, Masked Autoencoders Are Scalable Vision Learners (MAE), T
 _row("mae_vitb16.in1k", functools.partial(_hf_module, "vit_mae", None, {"mask_ratio": 0.0}), "huggingface",
      "facebook/vit-mae-base", Preprocessing(224, 0.875, "bicubic", **_IMAGENET), objective="masked autoencoding",
      architecture="vit_base16", top1=68.0, license=APACHE, paper=MAE, top1_source=MAE, head="linear-probe",
-     files=HF_FILES, sources=(_HUB.format("facebook/vit-mae-base", "main"),),
-     note="license as the Hub card states it; main has model.safetensors (PR #2 merged; unpinned)")
+     files=HF_FILES,
+     sources=(_HUB.format("facebook/vit-mae-base", "main"), TIMM_CFG.format("vit_base_patch16_224.mae")),
+     note="license as the Hub card states it (apache-2.0); timm's pretrained_cfg for the same MAE weights says "
+          "cc-by-nc-4.0, the upstream's: check before commercial use; main has model.safetensors (PR #2 merged; "
+          "unpinned)")
 _row("data2vec_vitb16.in1k_ft", functools.partial(_hf_module, "data2vec-vision",
                                                   "Data2VecVisionForImageClassification",
                                                   {"use_relative_position_bias": True, "use_mean_pooling": True,
