@@ -1,4 +1,5 @@
-"""Pre-norm transformer encoder blocks shared by ViT, DeiT, CLIP (image and text) towers."""
+"""Pre-norm transformer encoder blocks shared by ViT, DeiT, CLIP (image and text) towers, and the
+multihead attention pooling head of SigLIP / timm's ``global_pool="map"``."""
 
 from __future__ import annotations
 
@@ -89,3 +90,41 @@ class EncoderBlock(nnx.Module):
     x = x + (y * self.ls1[...] if self.ls1 is not None else y)
     y = self.mlp(self.norm2(x))
     return x + (y * self.ls2[...] if self.ls2 is not None else y)
+
+
+class AttentionPoolingHead(nnx.Module):
+  """MAP: one learned probe query attends over all tokens, then y + mlp(norm(y)); returns y [B, width].
+
+  ``packed_projection``: the q|k|v projection is one ``in_proj`` Linear (PyTorch
+  ``nn.MultiheadAttention``, transformers' SigLIP); otherwise a ``q`` Linear and a k|v ``kv``
+  Linear (timm's ``AttentionPoolLatent``, the probe stored as ``latent``)."""
+
+  def __init__(self, width: int, num_heads: int, mlp_hidden: int, *, act: str, epsilon: float,
+               packed_projection: bool = True, rngs: nnx.Rngs):
+    self.num_heads = num_heads
+    self.probe = nnx.Param(nnx.initializers.normal(1.0)(rngs.params(), (1, 1, width)))
+    if packed_projection:
+      self.in_proj = nnx.Linear(width, 3 * width, rngs=rngs)
+    else:
+      self.q = nnx.Linear(width, width, rngs=rngs)
+      self.kv = nnx.Linear(width, 2 * width, rngs=rngs)
+    self.packed_projection = packed_projection
+    self.out = nnx.Linear(width, width, rngs=rngs)
+    self.norm = nnx.LayerNorm(width, epsilon=epsilon, rngs=rngs)
+    self.mlp = Mlp(width, mlp_hidden, act, rngs=rngs)
+
+  def _projections(self, probe, x):
+    if not self.packed_projection:
+      return (self.q(probe), *jnp.split(self.kv(x), 2, axis=-1))
+    kernel_q, kernel_k, kernel_v = jnp.split(self.in_proj.kernel[...], 3, axis=1)
+    bias_q, bias_k, bias_v = jnp.split(self.in_proj.bias[...], 3)
+    return probe @ kernel_q + bias_q, x @ kernel_k + bias_k, x @ kernel_v + bias_v
+
+  def __call__(self, x):
+    batch, tokens, width = x.shape
+    query, key, value = self._projections(self.probe[...].astype(x.dtype), x)
+    heads = lambda y: y.reshape(y.shape[0], y.shape[1], self.num_heads, width // self.num_heads)
+    query, key, value = heads(query), heads(key), heads(value)
+    pooled = jax.nn.dot_product_attention(jnp.broadcast_to(query, (batch, *query.shape[1:])), key, value)
+    pooled = self.out(pooled.reshape(batch, 1, width))
+    return (pooled + self.mlp(self.norm(pooled)))[:, 0]

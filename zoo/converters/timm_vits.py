@@ -1,0 +1,369 @@
+"""timm's transformer families as data: VisionTransformer (ViT, AugReg, DeiT / DeiT III,
+CLIP / OpenCLIP image towers fine-tuned on ImageNet, SigLIP with MAP or mean pooling,
+register / GAP models, FlexiViT, EVA-L, DINOv2 in timm's layout, ...).
+
+``VIT_VARIANTS`` is the table of architectures: each name's keyword arguments as timm
+1.0.31's model function passes them to ``VisionTransformer`` (``timm/models/vision_transformer.py``
+and ``deit.py``), with ``img_size`` where the architecture's default pretrained config is not
+224² and ``norm_eps`` for a ``norm_layer=partial(LayerNorm, eps=…)``. A checkpoint's
+``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully matches the
+architecture names to ``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps
+each in a ``TimmFamily``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flax import nnx
+
+from zoo.architectures.vit import ViTConfig, VisionTransformer
+from zoo.converters.mapping import ConversionError
+from zoo.converters.timm_families import _arguments, _square
+
+# timm VisionTransformer(**kwargs) per architecture (timm 1.0.31's entry points).
+VIT_VARIANTS: dict[str, dict] = {
+    "deit3_base_patch16_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, no_embed_class=True,
+                                   init_values=1e-06),
+    "deit3_base_patch16_384": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, no_embed_class=True,
+                                   init_values=1e-06, img_size=384),
+    "deit3_huge_patch14_224": dict(patch_size=14, embed_dim=1280, depth=32, num_heads=16, no_embed_class=True,
+                                   init_values=1e-06),
+    "deit3_large_patch16_224": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, no_embed_class=True,
+                                    init_values=1e-06),
+    "deit3_large_patch16_384": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, no_embed_class=True,
+                                    init_values=1e-06, img_size=384),
+    "deit3_medium_patch16_224": dict(patch_size=16, embed_dim=512, depth=12, num_heads=8, no_embed_class=True,
+                                     init_values=1e-06),
+    "deit3_small_patch16_224": dict(patch_size=16, embed_dim=384, depth=12, num_heads=6, no_embed_class=True,
+                                    init_values=1e-06),
+    "deit3_small_patch16_384": dict(patch_size=16, embed_dim=384, depth=12, num_heads=6, no_embed_class=True,
+                                    init_values=1e-06, img_size=384),
+    "deit_base_distilled_patch16_224": dict(distilled=True, patch_size=16, embed_dim=768, depth=12, num_heads=12),
+    "deit_base_distilled_patch16_384": dict(distilled=True, patch_size=16, embed_dim=768, depth=12, num_heads=12,
+                                            img_size=384),
+    "deit_base_patch16_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12),
+    "deit_base_patch16_384": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, img_size=384),
+    "deit_small_distilled_patch16_224": dict(distilled=True, patch_size=16, embed_dim=384, depth=12, num_heads=6),
+    "deit_small_patch16_224": dict(patch_size=16, embed_dim=384, depth=12, num_heads=6),
+    "deit_tiny_distilled_patch16_224": dict(distilled=True, patch_size=16, embed_dim=192, depth=12, num_heads=3),
+    "deit_tiny_patch16_224": dict(patch_size=16, embed_dim=192, depth=12, num_heads=3),
+    "eva_large_patch14_196": dict(patch_size=14, embed_dim=1024, depth=24, num_heads=16, global_pool='avg',
+                                  img_size=196),
+    "eva_large_patch14_336": dict(patch_size=14, embed_dim=1024, depth=24, num_heads=16, global_pool='avg',
+                                  img_size=336),
+    "flexivit_base": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, no_embed_class=True, img_size=240),
+    "flexivit_large": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, no_embed_class=True, img_size=240),
+    "flexivit_small": dict(patch_size=16, embed_dim=384, depth=12, num_heads=6, no_embed_class=True, img_size=240),
+    "vit_base_patch14_dinov2": dict(patch_size=14, embed_dim=768, depth=12, num_heads=12, init_values=1e-05,
+                                    img_size=518),
+    "vit_base_patch14_reg1_tipsv2": dict(patch_size=14, embed_dim=768, depth=12, num_heads=12, init_values=1.0,
+                                         reg_tokens=1, no_embed_class=True, img_size=448),
+    "vit_base_patch14_reg4_dinov2": dict(patch_size=14, embed_dim=768, depth=12, num_heads=12, init_values=1e-05,
+                                         reg_tokens=4, no_embed_class=True, img_size=518),
+    "vit_base_patch16_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12),
+    "vit_base_patch16_224_miil": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, qkv_bias=False),
+    "vit_base_patch16_384": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, img_size=384),
+    "vit_base_patch16_clip_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, pre_norm=True,
+                                      norm_eps=1e-05),
+    "vit_base_patch16_clip_384": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, pre_norm=True,
+                                      norm_eps=1e-05, img_size=384),
+    "vit_base_patch16_clip_quickgelu_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, pre_norm=True,
+                                                act_layer='quick_gelu', norm_eps=1e-05),
+    "vit_base_patch16_gap_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=16, class_token=False,
+                                     global_pool='avg', fc_norm=False),
+    "vit_base_patch16_plus_240": dict(patch_size=16, embed_dim=896, depth=12, num_heads=14, init_values=1e-05,
+                                      img_size=240),
+    "vit_base_patch16_plus_clip_240": dict(patch_size=16, embed_dim=896, depth=12, num_heads=14, pre_norm=True,
+                                           norm_eps=1e-05, img_size=240),
+    "vit_base_patch16_reg4_gap_256": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, class_token=False,
+                                          no_embed_class=True, global_pool='avg', reg_tokens=4, img_size=256),
+    "vit_base_patch16_siglip_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, class_token=False,
+                                        global_pool='map'),
+    "vit_base_patch16_siglip_256": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, class_token=False,
+                                        global_pool='map', img_size=256),
+    "vit_base_patch16_siglip_384": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, class_token=False,
+                                        global_pool='map', img_size=384),
+    "vit_base_patch16_siglip_512": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, class_token=False,
+                                        global_pool='map', img_size=512),
+    "vit_base_patch16_siglip_gap_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, class_token=False,
+                                            global_pool='avg', fc_norm=False),
+    "vit_base_patch16_siglip_gap_256": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, class_token=False,
+                                            global_pool='avg', fc_norm=False, img_size=256),
+    "vit_base_patch16_siglip_gap_384": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, class_token=False,
+                                            global_pool='avg', fc_norm=False, img_size=384),
+    "vit_base_patch16_siglip_gap_512": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, class_token=False,
+                                            global_pool='avg', fc_norm=False, img_size=512),
+    "vit_base_patch32_224": dict(patch_size=32, embed_dim=768, depth=12, num_heads=12),
+    "vit_base_patch32_384": dict(patch_size=32, embed_dim=768, depth=12, num_heads=12, img_size=384),
+    "vit_base_patch32_clip_224": dict(patch_size=32, embed_dim=768, depth=12, num_heads=12, pre_norm=True,
+                                      norm_eps=1e-05),
+    "vit_base_patch32_clip_256": dict(patch_size=32, embed_dim=768, depth=12, num_heads=12, pre_norm=True,
+                                      norm_eps=1e-05, img_size=256),
+    "vit_base_patch32_clip_384": dict(patch_size=32, embed_dim=768, depth=12, num_heads=12, pre_norm=True,
+                                      norm_eps=1e-05, img_size=384),
+    "vit_base_patch32_clip_448": dict(patch_size=32, embed_dim=768, depth=12, num_heads=12, pre_norm=True,
+                                      norm_eps=1e-05, img_size=448),
+    "vit_base_patch32_clip_quickgelu_224": dict(patch_size=32, embed_dim=768, depth=12, num_heads=12, pre_norm=True,
+                                                act_layer='quick_gelu', norm_eps=1e-05),
+    "vit_base_patch32_plus_256": dict(patch_size=32, embed_dim=896, depth=12, num_heads=14, init_values=1e-05,
+                                      img_size=256),
+    "vit_base_patch32_siglip_256": dict(patch_size=32, embed_dim=768, depth=12, num_heads=12, class_token=False,
+                                        global_pool='map', act_layer='gelu_tanh', img_size=256),
+    "vit_base_patch32_siglip_gap_256": dict(patch_size=32, embed_dim=768, depth=12, num_heads=12, class_token=False,
+                                            global_pool='avg', fc_norm=False, act_layer='gelu_tanh', img_size=256),
+    "vit_base_patch8_224": dict(patch_size=8, embed_dim=768, depth=12, num_heads=12),
+    "vit_betwixt_patch16_gap_256": dict(patch_size=16, embed_dim=640, depth=12, num_heads=10, class_token=False,
+                                        global_pool='avg', qkv_bias=False, init_values=1e-06, fc_norm=False,
+                                        img_size=256),
+    "vit_betwixt_patch16_reg1_gap_256": dict(patch_size=16, embed_dim=640, depth=12, num_heads=10, init_values=1e-05,
+                                             class_token=False, no_embed_class=True, reg_tokens=1, global_pool='avg',
+                                             img_size=256),
+    "vit_betwixt_patch16_reg4_gap_256": dict(patch_size=16, embed_dim=640, depth=12, num_heads=10, init_values=1e-05,
+                                             class_token=False, no_embed_class=True, reg_tokens=4, global_pool='avg',
+                                             img_size=256),
+    "vit_betwixt_patch16_reg4_gap_384": dict(patch_size=16, embed_dim=640, depth=12, num_heads=10, init_values=1e-05,
+                                             class_token=False, no_embed_class=True, reg_tokens=4, global_pool='avg',
+                                             img_size=384),
+    "vit_betwixt_patch32_clip_224": dict(patch_size=32, embed_dim=640, depth=12, num_heads=10, pre_norm=True,
+                                         norm_eps=1e-05),
+    "vit_giant_patch14_224": dict(patch_size=14, embed_dim=1408, mlp_ratio=4.363636363636363, depth=40, num_heads=16),
+    "vit_giant_patch14_clip_224": dict(patch_size=14, embed_dim=1408, mlp_ratio=4.363636363636363, depth=40,
+                                       num_heads=16, pre_norm=True, norm_eps=1e-05),
+    "vit_giant_patch16_gap_224": dict(patch_size=16, embed_dim=1408, depth=40, num_heads=16,
+                                      mlp_ratio=4.363636363636363, class_token=False, global_pool='avg',
+                                      fc_norm=False),
+    "vit_giantopt_patch16_siglip_256": dict(patch_size=16, embed_dim=1536, depth=40, num_heads=16, class_token=False,
+                                            global_pool='map', act_layer='gelu_tanh', img_size=256),
+    "vit_giantopt_patch16_siglip_384": dict(patch_size=16, embed_dim=1536, depth=40, num_heads=16, class_token=False,
+                                            global_pool='map', act_layer='gelu_tanh', img_size=384),
+    "vit_giantopt_patch16_siglip_gap_256": dict(patch_size=16, embed_dim=1536, depth=40, num_heads=16,
+                                                class_token=False, global_pool='avg', fc_norm=False,
+                                                act_layer='gelu_tanh', img_size=256),
+    "vit_giantopt_patch16_siglip_gap_384": dict(patch_size=16, embed_dim=1536, depth=40, num_heads=16,
+                                                class_token=False, global_pool='avg', fc_norm=False,
+                                                act_layer='gelu_tanh', img_size=384),
+    "vit_gigantic_patch14_224": dict(patch_size=14, embed_dim=1664, mlp_ratio=4.923076923076923, depth=48,
+                                     num_heads=16),
+    "vit_gigantic_patch14_clip_224": dict(patch_size=14, embed_dim=1664, mlp_ratio=4.923076923076923, depth=48,
+                                          num_heads=16, pre_norm=True, norm_eps=1e-05),
+    "vit_gigantic_patch14_clip_378": dict(patch_size=14, embed_dim=1664, mlp_ratio=4.923076923076923, depth=48,
+                                          num_heads=16, pre_norm=True, norm_eps=1e-05, img_size=378),
+    "vit_gigantic_patch14_clip_quickgelu_224": dict(patch_size=14, embed_dim=1664, mlp_ratio=4.923076923076923,
+                                                    depth=48, num_heads=16, pre_norm=True, act_layer='quick_gelu',
+                                                    norm_eps=1e-05),
+    "vit_huge_patch14_224": dict(patch_size=14, embed_dim=1280, depth=32, num_heads=16),
+    "vit_huge_patch14_clip_224": dict(patch_size=14, embed_dim=1280, depth=32, num_heads=16, pre_norm=True,
+                                      norm_eps=1e-05),
+    "vit_huge_patch14_clip_336": dict(patch_size=14, embed_dim=1280, depth=32, num_heads=16, pre_norm=True,
+                                      norm_eps=1e-05, img_size=336),
+    "vit_huge_patch14_clip_378": dict(patch_size=14, embed_dim=1280, depth=32, num_heads=16, pre_norm=True,
+                                      norm_eps=1e-05, img_size=378),
+    "vit_huge_patch14_clip_quickgelu_224": dict(patch_size=14, embed_dim=1280, depth=32, num_heads=16, pre_norm=True,
+                                                act_layer='quick_gelu', norm_eps=1e-05),
+    "vit_huge_patch14_clip_quickgelu_378": dict(patch_size=14, embed_dim=1280, depth=32, num_heads=16, pre_norm=True,
+                                                act_layer='quick_gelu', norm_eps=1e-05, img_size=378),
+    "vit_huge_patch14_gap_224": dict(patch_size=14, embed_dim=1280, depth=32, num_heads=16, class_token=False,
+                                     global_pool='avg', fc_norm=False),
+    "vit_huge_patch16_gap_448": dict(patch_size=16, embed_dim=1280, depth=32, num_heads=16, class_token=False,
+                                     global_pool='avg', fc_norm=False, img_size=448),
+    "vit_large_patch14_224": dict(patch_size=14, embed_dim=1024, depth=24, num_heads=16),
+    "vit_large_patch14_clip_224": dict(patch_size=14, embed_dim=1024, depth=24, num_heads=16, pre_norm=True,
+                                       norm_eps=1e-05),
+    "vit_large_patch14_clip_336": dict(patch_size=14, embed_dim=1024, depth=24, num_heads=16, pre_norm=True,
+                                       norm_eps=1e-05, img_size=336),
+    "vit_large_patch14_clip_quickgelu_224": dict(patch_size=14, embed_dim=1024, depth=24, num_heads=16, pre_norm=True,
+                                                 act_layer='quick_gelu', norm_eps=1e-05),
+    "vit_large_patch14_clip_quickgelu_336": dict(patch_size=14, embed_dim=1024, depth=24, num_heads=16, pre_norm=True,
+                                                 act_layer='quick_gelu', norm_eps=1e-05, img_size=336),
+    "vit_large_patch14_dinov2": dict(patch_size=14, embed_dim=1024, depth=24, num_heads=16, init_values=1e-05,
+                                     img_size=518),
+    "vit_large_patch14_reg1_tipsv2": dict(patch_size=14, embed_dim=1024, depth=24, num_heads=16, init_values=1.0,
+                                          reg_tokens=1, no_embed_class=True, img_size=448),
+    "vit_large_patch14_reg4_dinov2": dict(patch_size=14, embed_dim=1024, depth=24, num_heads=16, init_values=1e-05,
+                                          reg_tokens=4, no_embed_class=True, img_size=518),
+    "vit_large_patch16_224": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16),
+    "vit_large_patch16_384": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, img_size=384),
+    "vit_large_patch16_siglip_256": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, class_token=False,
+                                         global_pool='map', img_size=256),
+    "vit_large_patch16_siglip_384": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, class_token=False,
+                                         global_pool='map', img_size=384),
+    "vit_large_patch16_siglip_512": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, class_token=False,
+                                         global_pool='map', act_layer='gelu_tanh', img_size=512),
+    "vit_large_patch16_siglip_gap_256": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, class_token=False,
+                                             global_pool='avg', fc_norm=False, img_size=256),
+    "vit_large_patch16_siglip_gap_384": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, class_token=False,
+                                             global_pool='avg', fc_norm=False, img_size=384),
+    "vit_large_patch16_siglip_gap_512": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, class_token=False,
+                                             global_pool='avg', fc_norm=False, act_layer='gelu_tanh', img_size=512),
+    "vit_large_patch32_224": dict(patch_size=32, embed_dim=1024, depth=24, num_heads=16),
+    "vit_large_patch32_384": dict(patch_size=32, embed_dim=1024, depth=24, num_heads=16, img_size=384),
+    "vit_little_patch16_reg1_gap_256": dict(patch_size=16, embed_dim=320, depth=14, num_heads=5, init_values=1e-05,
+                                            mlp_ratio=5.6, class_token=False, no_embed_class=True, reg_tokens=1,
+                                            global_pool='avg', img_size=256),
+    "vit_little_patch16_reg4_gap_256": dict(patch_size=16, embed_dim=320, depth=14, num_heads=5, init_values=1e-05,
+                                            mlp_ratio=5.6, class_token=False, no_embed_class=True, reg_tokens=4,
+                                            global_pool='avg', img_size=256),
+    "vit_medium_patch16_clip_224": dict(embed_dim=512, depth=12, num_heads=8, pre_norm=True, norm_eps=1e-05),
+    "vit_medium_patch16_gap_240": dict(patch_size=16, embed_dim=512, depth=12, num_heads=8, class_token=False,
+                                       global_pool='avg', qkv_bias=False, init_values=1e-06, fc_norm=False,
+                                       img_size=240),
+    "vit_medium_patch16_gap_256": dict(patch_size=16, embed_dim=512, depth=12, num_heads=8, class_token=False,
+                                       global_pool='avg', qkv_bias=False, init_values=1e-06, fc_norm=False,
+                                       img_size=256),
+    "vit_medium_patch16_gap_384": dict(patch_size=16, embed_dim=512, depth=12, num_heads=8, class_token=False,
+                                       global_pool='avg', qkv_bias=False, init_values=1e-06, fc_norm=False,
+                                       img_size=384),
+    "vit_medium_patch16_reg1_gap_256": dict(patch_size=16, embed_dim=512, depth=12, num_heads=8, init_values=1e-05,
+                                            class_token=False, no_embed_class=True, reg_tokens=1, global_pool='avg',
+                                            img_size=256),
+    "vit_medium_patch16_reg4_gap_256": dict(patch_size=16, embed_dim=512, depth=12, num_heads=8, init_values=1e-05,
+                                            class_token=False, no_embed_class=True, reg_tokens=4, global_pool='avg',
+                                            img_size=256),
+    "vit_medium_patch32_clip_224": dict(patch_size=32, embed_dim=512, depth=12, num_heads=8, pre_norm=True,
+                                        norm_eps=1e-05),
+    "vit_mediumd_patch16_reg4_gap_256": dict(patch_size=16, embed_dim=512, depth=20, num_heads=8, init_values=1e-05,
+                                             class_token=False, no_embed_class=True, reg_tokens=4, global_pool='avg',
+                                             img_size=256),
+    "vit_mediumd_patch16_reg4_gap_384": dict(patch_size=16, embed_dim=512, depth=20, num_heads=8, init_values=1e-05,
+                                             class_token=False, no_embed_class=True, reg_tokens=4, global_pool='avg',
+                                             img_size=384),
+    "vit_small_patch14_dinov2": dict(patch_size=14, embed_dim=384, depth=12, num_heads=6, init_values=1e-05,
+                                     img_size=518),
+    "vit_small_patch14_reg4_dinov2": dict(patch_size=14, embed_dim=384, depth=12, num_heads=6, init_values=1e-05,
+                                          reg_tokens=4, no_embed_class=True, img_size=518),
+    "vit_small_patch16_224": dict(patch_size=16, embed_dim=384, depth=12, num_heads=6),
+    "vit_small_patch16_36x1_224": dict(patch_size=16, embed_dim=384, depth=36, num_heads=6, init_values=1e-05),
+    "vit_small_patch16_384": dict(patch_size=16, embed_dim=384, depth=12, num_heads=6, img_size=384),
+    "vit_small_patch32_224": dict(patch_size=32, embed_dim=384, depth=12, num_heads=6),
+    "vit_small_patch32_384": dict(patch_size=32, embed_dim=384, depth=12, num_heads=6, img_size=384),
+    "vit_small_patch8_224": dict(patch_size=8, embed_dim=384, depth=12, num_heads=6),
+    "vit_so150m2_patch16_reg1_gap_256": dict(patch_size=16, embed_dim=832, depth=21, num_heads=13,
+                                             mlp_ratio=2.6153846153846154, init_values=1e-05, qkv_bias=False,
+                                             class_token=False, reg_tokens=1, global_pool='avg', img_size=256),
+    "vit_so150m2_patch16_reg1_gap_384": dict(patch_size=16, embed_dim=832, depth=21, num_heads=13,
+                                             mlp_ratio=2.6153846153846154, init_values=1e-05, qkv_bias=False,
+                                             class_token=False, reg_tokens=1, global_pool='avg', img_size=384),
+    "vit_so150m2_patch16_reg1_gap_448": dict(patch_size=16, embed_dim=832, depth=21, num_heads=13,
+                                             mlp_ratio=2.6153846153846154, init_values=1e-05, qkv_bias=False,
+                                             class_token=False, reg_tokens=1, global_pool='avg', img_size=448),
+    "vit_so150m_patch16_reg4_gap_256": dict(patch_size=16, embed_dim=896, depth=18, num_heads=14, mlp_ratio=2.572,
+                                            class_token=False, reg_tokens=4, global_pool='avg', fc_norm=False,
+                                            img_size=256),
+    "vit_so150m_patch16_reg4_gap_384": dict(patch_size=16, embed_dim=896, depth=18, num_heads=14, mlp_ratio=2.572,
+                                            class_token=False, reg_tokens=4, global_pool='avg', fc_norm=False,
+                                            img_size=384),
+    "vit_so150m_patch16_reg4_map_256": dict(patch_size=16, embed_dim=896, depth=18, num_heads=14, mlp_ratio=2.572,
+                                            class_token=False, reg_tokens=4, global_pool='map', img_size=256),
+    "vit_so400m_patch14_reg1_tipsv2": dict(patch_size=14, embed_dim=1152, depth=27, num_heads=16, init_values=1.0,
+                                           mlp_ratio=3.736111111111111, reg_tokens=1, no_embed_class=True,
+                                           img_size=448),
+    "vit_so400m_patch14_siglip_224": dict(patch_size=14, embed_dim=1152, depth=27, num_heads=16, mlp_ratio=3.7362,
+                                          class_token=False, global_pool='map'),
+    "vit_so400m_patch14_siglip_378": dict(patch_size=14, embed_dim=1152, depth=27, num_heads=16, mlp_ratio=3.7362,
+                                          class_token=False, global_pool='map', img_size=378),
+    "vit_so400m_patch14_siglip_384": dict(patch_size=14, embed_dim=1152, depth=27, num_heads=16, mlp_ratio=3.7362,
+                                          class_token=False, global_pool='map', img_size=384),
+    "vit_so400m_patch14_siglip_gap_224": dict(patch_size=14, embed_dim=1152, depth=27, num_heads=16, mlp_ratio=3.7362,
+                                              class_token=False, global_pool='avg', fc_norm=False),
+    "vit_so400m_patch14_siglip_gap_378": dict(patch_size=14, embed_dim=1152, depth=27, num_heads=16, mlp_ratio=3.7362,
+                                              class_token=False, global_pool='avg', fc_norm=False, img_size=378),
+    "vit_so400m_patch14_siglip_gap_384": dict(patch_size=14, embed_dim=1152, depth=27, num_heads=16, mlp_ratio=3.7362,
+                                              class_token=False, global_pool='avg', fc_norm=False, img_size=384),
+    "vit_so400m_patch14_siglip_gap_448": dict(patch_size=14, embed_dim=1152, depth=27, num_heads=16, mlp_ratio=3.7362,
+                                              class_token=False, global_pool='avg', fc_norm=False, img_size=448),
+    "vit_so400m_patch14_siglip_gap_896": dict(patch_size=14, embed_dim=1152, depth=27, num_heads=16, mlp_ratio=3.7362,
+                                              class_token=False, global_pool='avg', fc_norm=False, img_size=896),
+    "vit_so400m_patch16_siglip_256": dict(patch_size=16, embed_dim=1152, depth=27, num_heads=16, mlp_ratio=3.7362,
+                                          class_token=False, global_pool='map', act_layer='gelu_tanh', img_size=256),
+    "vit_so400m_patch16_siglip_384": dict(patch_size=16, embed_dim=1152, depth=27, num_heads=16, mlp_ratio=3.7362,
+                                          class_token=False, global_pool='map', act_layer='gelu_tanh', img_size=384),
+    "vit_so400m_patch16_siglip_512": dict(patch_size=16, embed_dim=1152, depth=27, num_heads=16, mlp_ratio=3.7362,
+                                          class_token=False, global_pool='map', act_layer='gelu_tanh', img_size=512),
+    "vit_so400m_patch16_siglip_gap_256": dict(patch_size=16, embed_dim=1152, depth=27, num_heads=16, mlp_ratio=3.7362,
+                                              class_token=False, global_pool='avg', fc_norm=False,
+                                              act_layer='gelu_tanh', img_size=256),
+    "vit_so400m_patch16_siglip_gap_384": dict(patch_size=16, embed_dim=1152, depth=27, num_heads=16, mlp_ratio=3.7362,
+                                              class_token=False, global_pool='avg', fc_norm=False,
+                                              act_layer='gelu_tanh', img_size=384),
+    "vit_so400m_patch16_siglip_gap_512": dict(patch_size=16, embed_dim=1152, depth=27, num_heads=16, mlp_ratio=3.7362,
+                                              class_token=False, global_pool='avg', fc_norm=False,
+                                              act_layer='gelu_tanh', img_size=512),
+    "vit_tiny_patch16_224": dict(patch_size=16, embed_dim=192, depth=12, num_heads=3),
+    "vit_tiny_patch16_384": dict(patch_size=16, embed_dim=192, depth=12, num_heads=3, img_size=384),
+    "vit_wee_patch16_reg1_gap_256": dict(patch_size=16, embed_dim=256, depth=14, num_heads=4, init_values=1e-05,
+                                         mlp_ratio=5, class_token=False, no_embed_class=True, reg_tokens=1,
+                                         global_pool='avg', img_size=256),
+    "vit_xsmall_patch16_clip_224": dict(embed_dim=256, depth=10, num_heads=4, pre_norm=True, norm_eps=1e-05),
+}
+
+# timm's VisionTransformer arguments this converter models (others: a ConversionError).
+_VIT_ARGS = {"img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias", "init_values",
+             "class_token", "no_embed_class", "reg_tokens", "global_pool", "fc_norm", "pre_norm", "act_layer",
+             "distilled", "dynamic_img_size", "weight_init", "fix_init"}
+# timm global_pool → ViTConfig.pooling.
+_VIT_POOLINGS = {"token": "cls", "avg": "avg", "map": "map"}
+# timm act_layer names → zoo.architectures.layers activations (timm's default: exact GELU).
+_VIT_ACTIVATIONS = {None: "gelu", "gelu": "gelu", "quick_gelu": "quick_gelu", "gelu_tanh": "gelu_pytorch_tanh"}
+
+
+def vit_arguments(name: str, config: dict) -> dict:
+  """The variant's timm arguments updated by the checkpoint's ``model_args`` (each checked)."""
+  arguments = {k: v for k, v in _arguments(name, config, _VIT_ARGS).items() if v is not None}
+  arguments = {**VIT_VARIANTS[name], **arguments}
+  if arguments.get("dynamic_img_size"):
+    raise ConversionError(f"timm model {name!r}: dynamic_img_size=True is not supported (fixed image size only).")
+  if arguments.get("global_pool", "token") not in _VIT_POOLINGS:
+    raise ConversionError(f"timm model {name!r}: global_pool {arguments['global_pool']!r} is not supported "
+                          f"(only {sorted(_VIT_POOLINGS)}).")
+  if arguments.get("act_layer") not in _VIT_ACTIVATIONS:
+    raise ConversionError(f"timm model {name!r}: act_layer {arguments['act_layer']!r} is not supported "
+                          f"(only {sorted(k for k in _VIT_ACTIVATIONS if k)}).")
+  return arguments
+
+
+def vit_config(name: str, config: dict) -> ViTConfig:
+  """timm's VisionTransformer arguments as a :class:`ViTConfig`: fused qkv, LayerNorm ε 1e-6
+  (1e-5 for CLIP towers), layer scale when ``init_values``, the final norm after the pool
+  (``fc_norm``) by default for mean pooling, positions on the prefix tokens unless
+  ``no_embed_class``, no patch bias with ``pre_norm``."""
+  arguments = vit_arguments(name, config)
+  width, pool = arguments.get("embed_dim", 768), arguments.get("global_pool", "token")
+  fc_norm, pre_norm = arguments.get("fc_norm"), bool(arguments.get("pre_norm", False))
+  distilled = bool(arguments.get("distilled", False))
+  return ViTConfig(
+      image_size=_square(name, arguments.get("img_size", 224)), patch_size=arguments.get("patch_size", 16),
+      num_channels=arguments["in_chans"], hidden_size=width, num_hidden_layers=arguments.get("depth", 12),
+      num_attention_heads=arguments.get("num_heads", 12),
+      intermediate_size=int(width * arguments.get("mlp_ratio", 4.0)),
+      hidden_act=_VIT_ACTIVATIONS[arguments.get("act_layer")], layer_norm_eps=arguments.get("norm_eps", 1e-6),
+      qkv_bias=arguments.get("qkv_bias", True), patch_bias=not pre_norm, pre_norm=pre_norm,
+      distillation_token=distilled, distilled_head=distilled, num_classes=arguments["num_classes"],
+      layer_scale=bool(arguments.get("init_values")), num_register_tokens=arguments.get("reg_tokens", 0),
+      pooling=_VIT_POOLINGS[pool], fused_qkv=True, class_token=arguments.get("class_token", True),
+      prefix_positions="none" if arguments.get("no_embed_class") else "all",
+      norm_after_pool=pool == "avg" if fc_norm is None else bool(fc_norm))
+
+
+def build_vit(name: str, config: dict) -> nnx.Module:
+  """Any architecture of :data:`VIT_VARIANTS` (ViT, DeiT / DeiT III, CLIP, SigLIP, registers, ...)."""
+  return VisionTransformer(vit_config(name, config), rngs=nnx.Rngs(0))
+
+
+VIT_RENAMES = (
+    (r"^patch_embed\.proj\.", "patch_embed."),
+    (r"^blocks\.(\d+)\.attn\.proj\.", r"blocks.\1.attn.out."),
+    (r"^blocks\.(\d+)\.ls([12])\.gamma$", r"blocks.\1.ls\2"),
+    (r"^fc_norm\.", "norm."),  # timm's norm after the pool: the module's one final norm
+    (r"^attn_pool\.latent$", "attn_pool.probe"),
+    (r"^attn_pool\.proj\.", "attn_pool.out."),
+)
+
+
+def _names(table) -> str:
+  return "|".join(re.escape(name) for name in table)
+
+
+ENTRIES: dict[str, dict] = {
+    _names(VIT_VARIANTS): dict(build=build_vit, renames=VIT_RENAMES),
+}
