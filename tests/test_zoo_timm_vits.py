@@ -48,13 +48,29 @@ CASES = [
     dict(name="eva_large", architecture="eva_large_patch14_196", kwargs=_TINY),  # class token + mean pool, fc_norm
     dict(name="deit3_reduced", architecture="deit3_small_patch16_224", kwargs=_TINY),
     dict(name="deit3_small", architecture="deit3_small_patch16_224", kwargs=dict(img_size=32)),  # full width/depth
+    # BEiT: relative position bias per block, q/v biases, layer scale, mean pooling + fc_norm
+    dict(name="beit", architecture="beit_base_patch16_224", kwargs=_TINY),
+    # BEiT v2 with one shared relative bias table, absolute positions and class-token pooling
+    dict(name="beitv2_shared_token", architecture="beitv2_base_patch16_224",
+         kwargs=dict(_TINY, use_rel_pos_bias=False, use_shared_rel_pos_bias=True, use_abs_pos_emb=True,
+                     global_pool="token")),
+    dict(name="eva_giant", architecture="eva_giant_patch14_224", kwargs=_TINY),  # absolute positions, no layer scale
+    # Swin: stage maps 16, 8, 4, 2 at 64 px with 2×2 windows (a shifted block in stage 2)
+    dict(name="swin", architecture="swin_tiny_patch4_window7_224", resolution=64,
+         kwargs=dict(img_size=64, window_size=2, embed_dim=16, depths=[1, 2, 1, 1], num_heads=[1, 2, 2, 4],
+                     num_classes=5)),
+    dict(name="swin_s3", architecture="swin_s3_tiny_224", resolution=64,  # a window per stage
+         kwargs=dict(img_size=64, window_size=[4, 4, 2, 2], embed_dim=16, depths=[2, 1, 1, 1],
+                     num_heads=[1, 2, 2, 4], num_classes=5)),
 ]
 for case in CASES:
-  case.update(resolution=32, batch=2)
-FAMILY_TABLES = {"vit": timm_vits.VIT_VARIANTS}
+  case.setdefault("resolution", 32)
+  case.setdefault("batch", 2)
+FAMILY_TABLES = {"vit": timm_vits.VIT_VARIANTS, "beit": {**timm_vits.BEIT_VARIANTS, **timm_vits.EVA_VARIANTS},
+                 "swin": timm_vits.SWIN_VARIANTS}
 # Every variant with one block per stage (the names, widths, heads, tokens and heads of the
 # table, at a fraction of the cost of the full depth).
-SHALLOW = {"vit": dict(depth=1)}
+SHALLOW = {"vit": dict(depth=1), "beit": dict(depth=1), "swin": dict(depths=[1, 1, 1, 1])}
 SHAPES = [dict(name=name, architecture=name, kwargs=dict(SHALLOW[family], num_classes=1000))
           for family, table in FAMILY_TABLES.items() for name in table]
 

@@ -27,6 +27,7 @@ import numpy as np
 import timm
 import torch
 from timm.models import save_for_hf
+from timm.models._manipulate import reinit_non_persistent_buffers
 
 
 def randomize(model: torch.nn.Module, images: torch.Tensor, seed: int) -> torch.nn.Module:
@@ -81,6 +82,7 @@ def model_case(case: dict, out_dir: str) -> None:
   with torch.device("meta"):  # timm's own initialisation is replaced anyway: skip its cost
     model = timm.create_model(case["architecture"], pretrained=False, **case.get("kwargs", {}))
   model.to_empty(device="cpu")
+  reinit_non_persistent_buffers(model)  # computed buffers (relative position indices, masks) are empty after to_empty
   generator = torch.Generator().manual_seed(1)
   size = case["resolution"]
   images = torch.randn((case["batch"], 3, size, size), generator=generator)

@@ -29,13 +29,17 @@ class SwinConfig:
   embed_dim: int = 96
   depths: tuple[int, ...] = (2, 2, 6, 2)
   num_heads: tuple[int, ...] = (3, 6, 12, 24)
-  window_size: int = 7
+  window_size: int | tuple[int, ...] = 7  # one for every stage, or one per stage (timm's Swin S3)
   mlp_ratio: float = 4.0
   qkv_bias: bool = True
   hidden_act: str = "gelu"
   use_absolute_embeddings: bool = False
   layer_norm_eps: float = 1e-5
   num_classes: int = 1000
+  fused_qkv: bool = False  # timm's layout: one qkv projection per block
+
+  def stage_window(self, index: int) -> int:
+    return self.window_size if isinstance(self.window_size, int) else self.window_size[index]
 
 
 def window_relative_index(window: int) -> np.ndarray:
@@ -70,10 +74,10 @@ def shift_mask(height: int, width: int, window: int, shift: int) -> np.ndarray:
 class SwinBlock(nnx.Module):
   """x + window_attention(norm1(x)), then + mlp(norm2(·)) on [B, H, W, C] maps."""
 
-  def __init__(self, config: SwinConfig, width: int, num_heads: int, shift: int, *, rngs: nnx.Rngs):
-    self.window, self.shift = config.window_size, shift
+  def __init__(self, config: SwinConfig, width: int, num_heads: int, window: int, shift: int, *, rngs: nnx.Rngs):
+    self.window, self.shift = window, shift
     self.norm1 = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs)
-    self.attn = MultiHeadAttention(width, num_heads, qkv_bias=config.qkv_bias, rngs=rngs)
+    self.attn = MultiHeadAttention(width, num_heads, qkv_bias=config.qkv_bias, fused_qkv=config.fused_qkv, rngs=rngs)
     self.relative_position_bias_table = nnx.Param(jnp.zeros(((2 * self.window - 1) ** 2, num_heads)))
     self.norm2 = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs)
     self.mlp = Mlp(width, int(config.mlp_ratio * width), config.hidden_act, rngs=rngs)
@@ -119,9 +123,9 @@ class PatchMerging(nnx.Module):
 
 class SwinStage(nnx.Module):
   def __init__(self, config: SwinConfig, index: int, *, rngs: nnx.Rngs):
-    width = config.embed_dim * 2 ** index
+    width, window = config.embed_dim * 2 ** index, config.stage_window(index)
     self.blocks = nnx.List([
-        SwinBlock(config, width, config.num_heads[index], 0 if j % 2 == 0 else config.window_size // 2, rngs=rngs)
+        SwinBlock(config, width, config.num_heads[index], window, 0 if j % 2 == 0 else window // 2, rngs=rngs)
         for j in range(config.depths[index])])
     self.downsample = PatchMerging(width, rngs=rngs) if index < len(config.depths) - 1 else None
 

@@ -19,7 +19,11 @@ class MultiHeadAttention(nnx.Module):
       raise ValueError(f"width {width} is not divisible by num_heads {num_heads}.")
     self.num_heads = num_heads
     if fused_qkv:  # timm: one ``qkv`` Linear whose output is [q | k | v]
-      self.qkv = nnx.Linear(width, 3 * width, use_bias=qkv_bias, rngs=rngs)
+      # timm's BEiT / EVA: a bias-free qkv with learned q_bias and v_bias (the key has none)
+      separate = qkv_bias and key_bias is False
+      self.qkv = nnx.Linear(width, 3 * width, use_bias=qkv_bias and not separate, rngs=rngs)
+      self.q_bias = nnx.Param(jnp.zeros((width,))) if separate else None
+      self.v_bias = nnx.Param(jnp.zeros((width,))) if separate else None
     else:
       self.query = nnx.Linear(width, width, use_bias=qkv_bias, rngs=rngs)
       # BEiT / data2vec-vision: biased query and value, bias-free key.
@@ -28,12 +32,20 @@ class MultiHeadAttention(nnx.Module):
     self.fused_qkv = fused_qkv
     self.out = nnx.Linear(width, width, rngs=rngs)
 
+  def _project(self, x):
+    if not self.fused_qkv:
+      return self.query(x), self.key(x), self.value(x)
+    q, k, v = jnp.split(self.qkv(x), 3, axis=-1)
+    if self.q_bias is not None:
+      q, v = q + self.q_bias[...].astype(q.dtype), v + self.v_bias[...].astype(v.dtype)
+    return q, k, v
+
   def __call__(self, x, mask=None, bias=None):
     """x [B, T, D]; mask broadcastable to [B, heads, T, T], True = may attend; bias (same
     broadcast) is added to the scaled scores (relative position biases)."""
     batch, tokens, width = x.shape
     split = lambda y: y.reshape(batch, tokens, self.num_heads, width // self.num_heads)
-    q, k, v = jnp.split(self.qkv(x), 3, axis=-1) if self.fused_qkv else (self.query(x), self.key(x), self.value(x))
+    q, k, v = self._project(x)
     q, k, v = split(q), split(k), split(v)
     scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (width // self.num_heads) ** -0.5
     if bias is not None:

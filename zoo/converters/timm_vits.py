@@ -17,6 +17,8 @@ import re
 
 from flax import nnx
 
+from zoo.architectures.beit import Beit, BeitConfig
+from zoo.architectures.swin import Swin, SwinConfig
 from zoo.architectures.vit import ViTConfig, VisionTransformer
 from zoo.converters.mapping import ConversionError
 from zoo.converters.timm_families import _arguments, _square
@@ -360,10 +362,154 @@ VIT_RENAMES = (
 )
 
 
+# --- BEiT / BEiT v2 (timm's beit.py) and EVA-g without rotary positions (eva.py) ------------------
+
+BEIT_VARIANTS: dict[str, dict] = {
+    "beit_base_patch16_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, mlp_ratio=4,
+                                  use_abs_pos_emb=False, use_rel_pos_bias=True, init_values=0.1),
+    "beit_base_patch16_384": dict(img_size=384, patch_size=16, embed_dim=768, depth=12, num_heads=12,
+                                  use_abs_pos_emb=False, use_rel_pos_bias=True, init_values=0.1),
+    "beit_large_patch16_224": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, use_abs_pos_emb=False,
+                                   use_rel_pos_bias=True, init_values=1e-05),
+    "beit_large_patch16_384": dict(img_size=384, patch_size=16, embed_dim=1024, depth=24, num_heads=16,
+                                   use_abs_pos_emb=False, use_rel_pos_bias=True, init_values=1e-05),
+    "beit_large_patch16_512": dict(img_size=512, patch_size=16, embed_dim=1024, depth=24, num_heads=16,
+                                   use_abs_pos_emb=False, use_rel_pos_bias=True, init_values=1e-05),
+    "beitv2_base_patch16_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, mlp_ratio=4,
+                                    use_abs_pos_emb=False, use_rel_pos_bias=True, init_values=1e-05),
+    "beitv2_large_patch16_224": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, use_abs_pos_emb=False,
+                                     use_rel_pos_bias=True, init_values=1e-05),
+}
+# timm's Eva defaults (absolute positions, q/v biases, no layer scale, mean pooling + fc_norm) are BEiT's
+# network without relative position biases.
+EVA_VARIANTS: dict[str, dict] = {
+    "eva_giant_patch14_224": dict(patch_size=14, embed_dim=1408, depth=40, num_heads=16, mlp_ratio=4.363636363636363),
+    "eva_giant_patch14_336": dict(patch_size=14, embed_dim=1408, depth=40, num_heads=16, mlp_ratio=4.363636363636363,
+                                  img_size=336),
+    "eva_giant_patch14_560": dict(patch_size=14, embed_dim=1408, depth=40, num_heads=16, mlp_ratio=4.363636363636363,
+                                  img_size=560),
+    "eva_giant_patch14_clip_224": dict(patch_size=14, embed_dim=1408, depth=40, num_heads=16,
+                                       mlp_ratio=4.363636363636363, global_pool="token"),
+}
+_BEIT_ARGS = {"img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "init_values", "global_pool",
+              "use_abs_pos_emb", "use_rel_pos_bias", "use_shared_rel_pos_bias", "use_fc_norm", "qkv_bias",
+              "swiglu_mlp", "scale_mlp", "head_init_scale"}
+_EVA_ARGS = {"img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "init_values", "global_pool",
+             "use_abs_pos_emb", "use_fc_norm", "qkv_bias", "qkv_fused", "class_token", "use_rot_pos_emb",
+             "swiglu_mlp", "scale_mlp", "scale_attn_inner", "num_reg_tokens", "no_embed_class"}
+# Arguments whose only modelled value is timm's default (for either family).
+_BEIT_FIXED = dict(qkv_bias=True, swiglu_mlp=False, scale_mlp=False, qkv_fused=True, class_token=True,
+                   use_rot_pos_emb=False, scale_attn_inner=False, num_reg_tokens=0, no_embed_class=False)
+
+
+def build_beit(name: str, config: dict) -> nnx.Module:
+  """timm's BEiT / BEiT v2 and EVA-g (no rotary positions) as :class:`Beit`: pre-norm blocks with a
+  fused bias-free qkv plus q_bias / v_bias, layer scale when ``init_values``, relative position
+  biases per block (or shared), LayerNorm ε 1e-6; ``avg`` pooling = mean patch token then
+  ``fc_norm``, ``token`` = the class token after the final norm."""
+  eva = name in EVA_VARIANTS
+  arguments = _arguments(name, config, _EVA_ARGS if eva else _BEIT_ARGS)
+  arguments = {**(EVA_VARIANTS if eva else BEIT_VARIANTS)[name],
+               **{k: v for k, v in arguments.items() if v is not None}}
+  for key, value in _BEIT_FIXED.items():
+    if arguments.get(key, value) != value:
+      raise ConversionError(f"timm model {name!r}: {key}={arguments[key]!r} is not supported ({value!r} only).")
+  pool = arguments.get("global_pool", "avg")
+  fc_norm = arguments.get("use_fc_norm")
+  if pool not in ("avg", "token") or (fc_norm is not None and bool(fc_norm) != (pool == "avg")):
+    raise ConversionError(f"timm model {name!r}: global_pool {pool!r} with use_fc_norm={fc_norm!r} is not supported "
+                          "('avg' with the norm after the pool, or 'token').")
+  width = arguments.get("embed_dim", 768)
+  return Beit(BeitConfig(
+      image_size=_square(name, arguments.get("img_size", 224)), patch_size=arguments.get("patch_size", 16),
+      num_channels=arguments["in_chans"], hidden_size=width, num_hidden_layers=arguments.get("depth", 12),
+      num_attention_heads=arguments.get("num_heads", 12),
+      intermediate_size=int(width * arguments.get("mlp_ratio", 4.0)),
+      hidden_act="gelu", layer_norm_eps=1e-6, use_absolute_position_embeddings=arguments.get("use_abs_pos_emb", True),
+      use_relative_position_bias=arguments.get("use_rel_pos_bias", False),
+      use_shared_relative_position_bias=arguments.get("use_shared_rel_pos_bias", False),
+      layer_scale_init_value=arguments.get("init_values") or 0.0, use_mean_pooling=pool == "avg", pooler=True,
+      fused_qkv=True, num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+BEIT_RENAMES = (
+    (r"^patch_embed\.proj\.", "patch_embed."),
+    (r"^blocks\.(\d+)\.attn\.proj\.", r"blocks.\1.attn.out."),
+    (r"^blocks\.(\d+)\.gamma_([12])$", r"blocks.\1.ls\2"),
+    (r"^blocks\.(\d+)\.attn\.relative_position_bias_table$", r"relative_position_bias.\1.table"),
+    (r"^rel_pos_bias\.relative_position_bias_table$", "shared_relative_position_bias.table"),
+    (r"^fc_norm\.", "pooler_norm."),
+)
+
+
+# --- Swin Transformer V1 (timm's swin_transformer.py) ---------------------------------------------
+
+SWIN_VARIANTS: dict[str, dict] = {
+    "swin_tiny_patch4_window7_224": dict(patch_size=4, window_size=7, embed_dim=96, depths=(2, 2, 6, 2),
+                                         num_heads=(3, 6, 12, 24)),
+    "swin_small_patch4_window7_224": dict(patch_size=4, window_size=7, embed_dim=96, depths=(2, 2, 18, 2),
+                                          num_heads=(3, 6, 12, 24)),
+    "swin_base_patch4_window7_224": dict(patch_size=4, window_size=7, embed_dim=128, depths=(2, 2, 18, 2),
+                                         num_heads=(4, 8, 16, 32)),
+    "swin_base_patch4_window12_384": dict(patch_size=4, window_size=12, embed_dim=128, depths=(2, 2, 18, 2),
+                                          num_heads=(4, 8, 16, 32), img_size=384),
+    "swin_large_patch4_window7_224": dict(patch_size=4, window_size=7, embed_dim=192, depths=(2, 2, 18, 2),
+                                          num_heads=(6, 12, 24, 48)),
+    "swin_large_patch4_window12_384": dict(patch_size=4, window_size=12, embed_dim=192, depths=(2, 2, 18, 2),
+                                           num_heads=(6, 12, 24, 48), img_size=384),
+    # Swin S3 (AutoFormerV2's searched windows): one window size per stage
+    "swin_s3_tiny_224": dict(patch_size=4, window_size=(7, 7, 14, 7), embed_dim=96, depths=(2, 2, 6, 2),
+                             num_heads=(3, 6, 12, 24)),
+    "swin_s3_small_224": dict(patch_size=4, window_size=(14, 14, 14, 7), embed_dim=96, depths=(2, 2, 18, 2),
+                              num_heads=(3, 6, 12, 24)),
+    "swin_s3_base_224": dict(patch_size=4, window_size=(7, 7, 14, 7), embed_dim=96, depths=(2, 2, 30, 2),
+                             num_heads=(3, 6, 12, 24)),
+}
+_SWIN_ARGS = {"img_size", "patch_size", "window_size", "embed_dim", "depths", "num_heads", "mlp_ratio", "qkv_bias",
+              "global_pool", "head_dim", "always_partition", "strict_img_size"}
+
+
+def build_swin(name: str, config: dict) -> nnx.Module:
+  """timm's Swin Transformer V1 as :class:`Swin` (fused qkv, LayerNorm ε 1e-5, mean pooling).
+  Every stage's feature map must hold its window (timm shrinks windows on smaller maps)."""
+  arguments = _arguments(name, config, _SWIN_ARGS)
+  arguments = {**SWIN_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
+  for key, value in (("global_pool", "avg"), ("head_dim", None), ("always_partition", False),
+                     ("strict_img_size", True)):
+    if arguments.get(key, value) != value:
+      raise ConversionError(f"timm model {name!r}: {key}={arguments[key]!r} is not supported ({value!r} only).")
+  size, window = _square(name, arguments.get("img_size", 224)), arguments["window_size"]
+  depths = tuple(arguments["depths"])
+  windows = (window,) * len(depths) if isinstance(window, int) else tuple(window)
+  grids = [size // arguments["patch_size"] // 2 ** i for i in range(len(depths))]
+  if any(grid < w for grid, w in zip(grids, windows)):
+    raise ConversionError(f"timm model {name!r}: at img_size {size} the stage maps {grids} do not all hold the "
+                          f"windows {windows} (timm would shrink them); use a larger img_size or window_size.")
+  return Swin(SwinConfig(
+      image_size=size, patch_size=arguments["patch_size"], num_channels=arguments["in_chans"],
+      embed_dim=arguments["embed_dim"], depths=depths, num_heads=tuple(arguments["num_heads"]),
+      window_size=window if isinstance(window, int) else windows, mlp_ratio=arguments.get("mlp_ratio", 4.0),
+      qkv_bias=arguments.get("qkv_bias", True), hidden_act="gelu", layer_norm_eps=1e-5,
+      num_classes=arguments["num_classes"], fused_qkv=True), rngs=nnx.Rngs(0))
+
+
+SWIN_RENAMES = (
+    (r"^patch_embed\.proj\.", "patch_embed."),
+    (r"^patch_embed\.norm\.", "patch_norm."),
+    (r"^layers\.(\d+)\.downsample\.", lambda m: f"stages.{int(m[1]) - 1}.downsample."),  # timm: a stage's start
+    (r"^layers\.(\d+)\.blocks\.", r"stages.\1.blocks."),
+    (r"\.attn\.proj\.", ".attn.out."),
+    (r"\.attn\.relative_position_bias_table$", ".relative_position_bias_table"),
+    (r"^head\.fc\.", "head."),
+)
+
+
 def _names(table) -> str:
   return "|".join(re.escape(name) for name in table)
 
 
 ENTRIES: dict[str, dict] = {
     _names(VIT_VARIANTS): dict(build=build_vit, renames=VIT_RENAMES),
+    _names({**BEIT_VARIANTS, **EVA_VARIANTS}): dict(build=build_beit, renames=BEIT_RENAMES),
+    _names(SWIN_VARIANTS): dict(build=build_swin, renames=SWIN_RENAMES),
 }
