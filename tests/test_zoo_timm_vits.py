@@ -62,15 +62,18 @@ CASES = [
     dict(name="swin_s3", architecture="swin_s3_tiny_224", resolution=64,  # a window per stage
          kwargs=dict(img_size=64, window_size=[4, 4, 2, 2], embed_dim=16, depths=[2, 1, 1, 1],
                      num_heads=[1, 2, 2, 4], num_classes=5)),
+    # CaiT: talking-heads self-attention blocks, then class-attention blocks (one query: the class token)
+    dict(name="cait", architecture="cait_xxs24_224", kwargs=_TINY),
 ]
 for case in CASES:
   case.setdefault("resolution", 32)
   case.setdefault("batch", 2)
 FAMILY_TABLES = {"vit": timm_vits.VIT_VARIANTS, "beit": {**timm_vits.BEIT_VARIANTS, **timm_vits.EVA_VARIANTS},
-                 "swin": timm_vits.SWIN_VARIANTS}
+                 "swin": timm_vits.SWIN_VARIANTS, "cait": timm_vits.CAIT_VARIANTS}
 # Every variant with one block per stage (the names, widths, heads, tokens and heads of the
 # table, at a fraction of the cost of the full depth).
-SHALLOW = {"vit": dict(depth=1), "beit": dict(depth=1), "swin": dict(depths=[1, 1, 1, 1])}
+SHALLOW = {"vit": dict(depth=1), "beit": dict(depth=1), "swin": dict(depths=[1, 1, 1, 1]),
+           "cait": dict(depth=1)}
 SHAPES = [dict(name=name, architecture=name, kwargs=dict(SHALLOW[family], num_classes=1000))
           for family, table in FAMILY_TABLES.items() for name in table]
 

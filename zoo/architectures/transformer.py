@@ -14,7 +14,7 @@ class MultiHeadAttention(nnx.Module):
   """softmax(Q Kᵀ / √d_head + mask) V over ``num_heads`` heads, then an output projection."""
 
   def __init__(self, width: int, num_heads: int, *, qkv_bias: bool = True, key_bias: bool | None = None,
-               fused_qkv: bool = False, rngs: nnx.Rngs):
+               fused_qkv: bool = False, talking_heads: bool = False, rngs: nnx.Rngs):
     if width % num_heads:
       raise ValueError(f"width {width} is not divisible by num_heads {num_heads}.")
     self.num_heads = num_heads
@@ -30,6 +30,9 @@ class MultiHeadAttention(nnx.Module):
       self.key = nnx.Linear(width, width, use_bias=qkv_bias if key_bias is None else key_bias, rngs=rngs)
       self.value = nnx.Linear(width, width, use_bias=qkv_bias, rngs=rngs)
     self.fused_qkv = fused_qkv
+    # CaiT's talking heads: the scores mixed across heads (Linear heads → heads) before and after the softmax
+    self.proj_l = nnx.Linear(num_heads, num_heads, rngs=rngs) if talking_heads else None
+    self.proj_w = nnx.Linear(num_heads, num_heads, rngs=rngs) if talking_heads else None
     self.out = nnx.Linear(width, width, rngs=rngs)
 
   def _project(self, x):
@@ -40,20 +43,30 @@ class MultiHeadAttention(nnx.Module):
       q, v = q + self.q_bias[...].astype(q.dtype), v + self.v_bias[...].astype(v.dtype)
     return q, k, v
 
-  def __call__(self, x, mask=None, bias=None):
+  def __call__(self, x, mask=None, bias=None, num_queries: int | None = None):
     """x [B, T, D]; mask broadcastable to [B, heads, T, T], True = may attend; bias (same
-    broadcast) is added to the scaled scores (relative position biases)."""
+    broadcast) is added to the scaled scores (relative position biases). ``num_queries``: only
+    the first tokens query (CaiT's class attention); the output is then [B, num_queries, D]."""
     batch, tokens, width = x.shape
-    split = lambda y: y.reshape(batch, tokens, self.num_heads, width // self.num_heads)
+    split = lambda y: y.reshape(batch, y.shape[1], self.num_heads, width // self.num_heads)
     q, k, v = self._project(x)
-    q, k, v = split(q), split(k), split(v)
+    q, k, v = split(q[:, :num_queries]), split(k), split(v)
     scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (width // self.num_heads) ** -0.5
     if bias is not None:
       scores = scores + bias.astype(scores.dtype)
     if mask is not None:
       scores = jnp.where(mask, scores, jnp.finfo(scores.dtype).min)
+    if self.proj_l is not None:
+      scores = self._mix_heads(self.proj_l, scores)
     weights = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(v.dtype)
-    return self.out(jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(batch, tokens, width))
+    if self.proj_w is not None:
+      weights = self._mix_heads(self.proj_w, weights)
+    return self.out(jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(batch, q.shape[1], width))
+
+  @staticmethod
+  def _mix_heads(linear, scores):
+    """[B, heads, Q, K] → the Linear over the heads axis."""
+    return jnp.moveaxis(linear(jnp.moveaxis(scores, 1, -1)), -1, 1)
 
 
 class Mlp(nnx.Module):
@@ -83,23 +96,25 @@ class SwiGLU(nnx.Module):
 
 class EncoderBlock(nnx.Module):
   """x + ls1·attn(norm1(x)), then + ls2·mlp(norm2(·)) (pre-norm residual block); the
-  per-channel layer scales ls1, ls2 exist only with ``layer_scale`` (DINOv2, BEiT), the
-  feed-forward is SwiGLU with ``swiglu``."""
+  per-channel layer scales ls1, ls2 exist only with ``layer_scale`` (DINOv2, BEiT, CaiT), the
+  feed-forward is SwiGLU with ``swiglu``, the attention mixes heads with ``talking_heads``."""
 
   def __init__(self, width: int, num_heads: int, mlp_hidden: int, *, act: str, epsilon: float,
                qkv_bias: bool = True, key_bias: bool | None = None, layer_scale: bool = False,
-               swiglu: bool = False, fused_qkv: bool = False, rngs: nnx.Rngs):
+               swiglu: bool = False, fused_qkv: bool = False, talking_heads: bool = False, rngs: nnx.Rngs):
     self.norm1 = nnx.LayerNorm(width, epsilon=epsilon, rngs=rngs)
     self.attn = MultiHeadAttention(width, num_heads, qkv_bias=qkv_bias, key_bias=key_bias, fused_qkv=fused_qkv,
-                                   rngs=rngs)
+                                   talking_heads=talking_heads, rngs=rngs)
     self.norm2 = nnx.LayerNorm(width, epsilon=epsilon, rngs=rngs)
     self.mlp = SwiGLU(width, mlp_hidden, rngs=rngs) if swiglu else Mlp(width, mlp_hidden, act, rngs=rngs)
     self.ls1 = nnx.Param(jnp.ones((width,))) if layer_scale else None
     self.ls2 = nnx.Param(jnp.ones((width,))) if layer_scale else None
 
-  def __call__(self, x, mask=None, bias=None):
-    y = self.attn(self.norm1(x), mask, bias)
-    x = x + (y * self.ls1[...] if self.ls1 is not None else y)
+  def __call__(self, x, mask=None, bias=None, num_queries: int | None = None):
+    """``num_queries``: only the first tokens are updated (and returned), attending over all of
+    ``x`` (CaiT's class-attention blocks on [class, patches])."""
+    y = self.attn(self.norm1(x), mask, bias, num_queries)
+    x = x[:, :num_queries] + (y * self.ls1[...] if self.ls1 is not None else y)
     y = self.mlp(self.norm2(x))
     return x + (y * self.ls2[...] if self.ls2 is not None else y)
 

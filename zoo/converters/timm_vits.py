@@ -18,9 +18,10 @@ import re
 from flax import nnx
 
 from zoo.architectures.beit import Beit, BeitConfig
+from zoo.architectures.cait import Cait, CaitConfig
 from zoo.architectures.swin import Swin, SwinConfig
 from zoo.architectures.vit import ViTConfig, VisionTransformer
-from zoo.converters.mapping import ConversionError
+from zoo.converters.mapping import ATTENTION_PROJECTIONS, ConversionError
 from zoo.converters.timm_families import _arguments, _square
 
 # timm VisionTransformer(**kwargs) per architecture (timm 1.0.31's entry points).
@@ -504,6 +505,50 @@ SWIN_RENAMES = (
 )
 
 
+# --- CaiT (timm's cait.py) ---------------------------------------------------------------------
+
+CAIT_VARIANTS: dict[str, dict] = {
+    "cait_xxs24_224": dict(patch_size=16, embed_dim=192, depth=24, num_heads=4, init_values=1e-05),
+    "cait_xxs24_384": dict(patch_size=16, embed_dim=192, depth=24, num_heads=4, init_values=1e-05, img_size=384),
+    "cait_xxs36_224": dict(patch_size=16, embed_dim=192, depth=36, num_heads=4, init_values=1e-05),
+    "cait_xxs36_384": dict(patch_size=16, embed_dim=192, depth=36, num_heads=4, init_values=1e-05, img_size=384),
+    "cait_xs24_384": dict(patch_size=16, embed_dim=288, depth=24, num_heads=6, init_values=1e-05, img_size=384),
+    "cait_s24_224": dict(patch_size=16, embed_dim=384, depth=24, num_heads=8, init_values=1e-05),
+    "cait_s24_384": dict(patch_size=16, embed_dim=384, depth=24, num_heads=8, init_values=1e-05, img_size=384),
+    "cait_s36_384": dict(patch_size=16, embed_dim=384, depth=36, num_heads=8, init_values=1e-06, img_size=384),
+    "cait_m36_384": dict(patch_size=16, embed_dim=768, depth=36, num_heads=16, init_values=1e-06, img_size=384),
+    "cait_m48_448": dict(patch_size=16, embed_dim=768, depth=48, num_heads=16, init_values=1e-06, img_size=448),
+}
+_CAIT_ARGS = {"img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias", "init_values",
+              "global_pool", "depth_token_only", "mlp_ratio_token_only"}
+
+
+def build_cait(name: str, config: dict) -> nnx.Module:
+  """timm's CaiT (talking-heads self-attention blocks, then class-attention blocks; LayerNorm
+  ε 1e-6; ``init_values`` only initialises the layer scales)."""
+  arguments = _arguments(name, config, _CAIT_ARGS)
+  arguments = {**CAIT_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
+  pool = arguments.get("global_pool", "token")
+  if pool not in ("token", "avg"):
+    raise ConversionError(f"timm model {name!r}: global_pool {pool!r} is not supported ('token' or 'avg').")
+  return Cait(CaitConfig(
+      image_size=_square(name, arguments.get("img_size", 224)), patch_size=arguments.get("patch_size", 16),
+      num_channels=arguments["in_chans"], hidden_size=arguments.get("embed_dim", 768),
+      num_hidden_layers=arguments.get("depth", 12), num_attention_heads=arguments.get("num_heads", 12),
+      mlp_ratio=arguments.get("mlp_ratio", 4.0), num_class_layers=arguments.get("depth_token_only", 2),
+      class_mlp_ratio=arguments.get("mlp_ratio_token_only", 4.0), qkv_bias=arguments.get("qkv_bias", True),
+      pooling="cls" if pool == "token" else "avg", num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+CAIT_RENAMES = (
+    (r"^patch_embed\.proj\.", "patch_embed."),
+    (r"^blocks_token_only\.", "class_blocks."),
+    (r"\.gamma_([12])$", r".ls\1"),
+    (r"\.attn\.proj\.", ".attn.out."),
+    (r"\.attn\.([qkv])\.", lambda m: f".attn.{ATTENTION_PROJECTIONS[m[1]]}."),
+)
+
+
 def _names(table) -> str:
   return "|".join(re.escape(name) for name in table)
 
@@ -512,4 +557,5 @@ ENTRIES: dict[str, dict] = {
     _names(VIT_VARIANTS): dict(build=build_vit, renames=VIT_RENAMES),
     _names({**BEIT_VARIANTS, **EVA_VARIANTS}): dict(build=build_beit, renames=BEIT_RENAMES),
     _names(SWIN_VARIANTS): dict(build=build_swin, renames=SWIN_RENAMES),
+    _names(CAIT_VARIANTS): dict(build=build_cait, renames=CAIT_RENAMES),
 }
