@@ -48,6 +48,7 @@ CASES = [
     dict(name="eva_large", architecture="eva_large_patch14_196", kwargs=_TINY),  # class token + mean pool, fc_norm
     dict(name="deit3_reduced", architecture="deit3_small_patch16_224", kwargs=_TINY),
     dict(name="deit3_small", architecture="deit3_small_patch16_224", kwargs=dict(img_size=32)),  # full width/depth
+    dict(name="beit3", architecture="beit3_base_patch16_224", kwargs=_TINY),  # inner norms in attention and MLP
     # BEiT: relative position bias per block, q/v biases, layer scale, mean pooling + fc_norm
     dict(name="beit", architecture="beit_base_patch16_224", kwargs=_TINY),
     # BEiT v2 with one shared relative bias table, absolute positions and class-token pooling

@@ -14,7 +14,8 @@ class MultiHeadAttention(nnx.Module):
   """softmax(Q Kᵀ / √d_head + mask) V over ``num_heads`` heads, then an output projection."""
 
   def __init__(self, width: int, num_heads: int, *, qkv_bias: bool = True, key_bias: bool | None = None,
-               fused_qkv: bool = False, talking_heads: bool = False, rngs: nnx.Rngs):
+               fused_qkv: bool = False, talking_heads: bool = False, scale_norm_eps: float | None = None,
+               rngs: nnx.Rngs):
     if width % num_heads:
       raise ValueError(f"width {width} is not divisible by num_heads {num_heads}.")
     self.num_heads = num_heads
@@ -33,6 +34,8 @@ class MultiHeadAttention(nnx.Module):
     # CaiT's talking heads: the scores mixed across heads (Linear heads → heads) before and after the softmax
     self.proj_l = nnx.Linear(num_heads, num_heads, rngs=rngs) if talking_heads else None
     self.proj_w = nnx.Linear(num_heads, num_heads, rngs=rngs) if talking_heads else None
+    # timm's scale_attn_norm (BEiT-3): a LayerNorm on the attended values before the output projection
+    self.norm = nnx.LayerNorm(width, epsilon=scale_norm_eps, rngs=rngs) if scale_norm_eps else None
     self.out = nnx.Linear(width, width, rngs=rngs)
 
   def _project(self, x):
@@ -61,7 +64,8 @@ class MultiHeadAttention(nnx.Module):
     weights = jax.nn.softmax(scores.astype(jnp.float32), axis=-1).astype(v.dtype)
     if self.proj_w is not None:
       weights = self._mix_heads(self.proj_w, weights)
-    return self.out(jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(batch, q.shape[1], width))
+    attended = jnp.einsum("bhqk,bkhd->bqhd", weights, v).reshape(batch, q.shape[1], width)
+    return self.out(self.norm(attended) if self.norm is not None else attended)
 
   @staticmethod
   def _mix_heads(linear, scores):
@@ -70,15 +74,17 @@ class MultiHeadAttention(nnx.Module):
 
 
 class Mlp(nnx.Module):
-  """fc2(act(fc1(x)))."""
+  """fc2(act(fc1(x))); with ``scale_norm_eps`` fc2(norm(act(fc1(x)))) (timm's scale_mlp_norm, BEiT-3)."""
 
-  def __init__(self, width: int, hidden: int, act: str, *, rngs: nnx.Rngs):
+  def __init__(self, width: int, hidden: int, act: str, *, scale_norm_eps: float | None = None, rngs: nnx.Rngs):
     self.fc1 = nnx.Linear(width, hidden, rngs=rngs)
+    self.norm = nnx.LayerNorm(hidden, epsilon=scale_norm_eps, rngs=rngs) if scale_norm_eps else None
     self.fc2 = nnx.Linear(hidden, width, rngs=rngs)
     self.act = layers.activation(act)
 
   def __call__(self, x):
-    return self.fc2(self.act(self.fc1(x)))
+    x = self.act(self.fc1(x))
+    return self.fc2(self.norm(x) if self.norm is not None else x)
 
 
 class SwiGLU(nnx.Module):
@@ -101,12 +107,15 @@ class EncoderBlock(nnx.Module):
 
   def __init__(self, width: int, num_heads: int, mlp_hidden: int, *, act: str, epsilon: float,
                qkv_bias: bool = True, key_bias: bool | None = None, layer_scale: bool = False,
-               swiglu: bool = False, fused_qkv: bool = False, talking_heads: bool = False, rngs: nnx.Rngs):
+               swiglu: bool = False, fused_qkv: bool = False, talking_heads: bool = False,
+               scale_norms: bool = False, rngs: nnx.Rngs):
     self.norm1 = nnx.LayerNorm(width, epsilon=epsilon, rngs=rngs)
+    scale_norm_eps = epsilon if scale_norms else None  # BEiT-3: inner norms in attention and feed-forward
     self.attn = MultiHeadAttention(width, num_heads, qkv_bias=qkv_bias, key_bias=key_bias, fused_qkv=fused_qkv,
-                                   talking_heads=talking_heads, rngs=rngs)
+                                   talking_heads=talking_heads, scale_norm_eps=scale_norm_eps, rngs=rngs)
     self.norm2 = nnx.LayerNorm(width, epsilon=epsilon, rngs=rngs)
-    self.mlp = SwiGLU(width, mlp_hidden, rngs=rngs) if swiglu else Mlp(width, mlp_hidden, act, rngs=rngs)
+    self.mlp = (SwiGLU(width, mlp_hidden, rngs=rngs) if swiglu
+                else Mlp(width, mlp_hidden, act, scale_norm_eps=scale_norm_eps, rngs=rngs))
     self.ls1 = nnx.Param(jnp.ones((width,))) if layer_scale else None
     self.ls2 = nnx.Param(jnp.ones((width,))) if layer_scale else None
 

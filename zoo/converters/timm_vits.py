@@ -26,6 +26,18 @@ from zoo.converters.timm_families import _arguments, _square
 
 # timm VisionTransformer(**kwargs) per architecture (timm 1.0.31's entry points).
 VIT_VARIANTS: dict[str, dict] = {
+    "beit3_base_patch16_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, mlp_ratio=4,
+                                   scale_attn_norm=True, scale_mlp_norm=True, class_token=True, global_pool='avg',
+                                   norm_eps=1e-05),
+    "beit3_large_patch16_224": dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16, mlp_ratio=4,
+                                    scale_attn_norm=True, scale_mlp_norm=True, class_token=True, global_pool='avg',
+                                    norm_eps=1e-05),
+    "beit3_giant_patch14_224": dict(patch_size=14, embed_dim=1408, depth=40, num_heads=16, mlp_ratio=4.3637,
+                                    scale_attn_norm=True, scale_mlp_norm=True, class_token=True, global_pool='avg',
+                                    norm_eps=1e-05),
+    "beit3_giant_patch14_336": dict(img_size=336, patch_size=14, embed_dim=1408, depth=40, num_heads=16,
+                                    mlp_ratio=4.3637, scale_attn_norm=True, scale_mlp_norm=True, class_token=True,
+                                    global_pool='avg', norm_eps=1e-05),
     "deit3_base_patch16_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, no_embed_class=True,
                                    init_values=1e-06),
     "deit3_base_patch16_384": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, no_embed_class=True,
@@ -303,17 +315,28 @@ VIT_VARIANTS: dict[str, dict] = {
 # timm's VisionTransformer arguments this converter models (others: a ConversionError).
 _VIT_ARGS = {"img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias", "init_values",
              "class_token", "no_embed_class", "reg_tokens", "global_pool", "fc_norm", "pre_norm", "act_layer",
-             "distilled", "dynamic_img_size", "weight_init", "fix_init"}
+             "distilled", "dynamic_img_size", "weight_init", "fix_init", "scale_attn_norm", "scale_mlp_norm"}
 # timm global_pool → ViTConfig.pooling.
 _VIT_POOLINGS = {"token": "cls", "avg": "avg", "map": "map"}
 # timm act_layer names → zoo.architectures.layers activations (timm's default: exact GELU).
 _VIT_ACTIVATIONS = {None: "gelu", "gelu": "gelu", "quick_gelu": "quick_gelu", "gelu_tanh": "gelu_pytorch_tanh"}
 
 
+def _pretrained_img_size(config: dict) -> dict:
+  """timm's rule (``_builder._update_default_model_kwargs``): without an ``img_size`` argument, a
+  pretrained config with ``fixed_input_size`` sets it to its ``input_size``."""
+  pretrained = config.get("pretrained_cfg") or {}
+  if pretrained.get("fixed_input_size") and pretrained.get("input_size"):
+    return {"img_size": list(pretrained["input_size"][-2:])}
+  return {}
+
+
 def vit_arguments(name: str, config: dict) -> dict:
   """The variant's timm arguments updated by the checkpoint's ``model_args`` (each checked)."""
   arguments = {k: v for k, v in _arguments(name, config, _VIT_ARGS).items() if v is not None}
-  arguments = {**VIT_VARIANTS[name], **arguments}
+  arguments = {**VIT_VARIANTS[name], **_pretrained_img_size(config), **arguments}
+  if arguments.get("scale_attn_norm", False) != arguments.get("scale_mlp_norm", False):
+    raise ConversionError(f"timm model {name!r}: scale_attn_norm and scale_mlp_norm must agree (BEiT-3: both).")
   if arguments.get("dynamic_img_size"):
     raise ConversionError(f"timm model {name!r}: dynamic_img_size=True is not supported (fixed image size only).")
   if arguments.get("global_pool", "token") not in _VIT_POOLINGS:
@@ -345,7 +368,8 @@ def vit_config(name: str, config: dict) -> ViTConfig:
       layer_scale=bool(arguments.get("init_values")), num_register_tokens=arguments.get("reg_tokens", 0),
       pooling=_VIT_POOLINGS[pool], fused_qkv=True, class_token=arguments.get("class_token", True),
       prefix_positions="none" if arguments.get("no_embed_class") else "all",
-      norm_after_pool=pool == "avg" if fc_norm is None else bool(fc_norm))
+      norm_after_pool=pool == "avg" if fc_norm is None else bool(fc_norm),
+      scale_norms=bool(arguments.get("scale_attn_norm", False)))
 
 
 def build_vit(name: str, config: dict) -> nnx.Module:
