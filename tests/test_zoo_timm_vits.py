@@ -63,6 +63,14 @@ CASES = [
     dict(name="swin_s3", architecture="swin_s3_tiny_224", resolution=64,  # a window per stage
          kwargs=dict(img_size=64, window_size=[4, 4, 2, 2], embed_dim=16, depths=[2, 1, 1, 1],
                      num_heads=[1, 2, 2, 4], num_classes=5)),
+    # Swin V2: stage maps 16, 8, 4, 2 with 4×4 windows: the last stage's window shrinks to its map (timm's rule)
+    dict(name="swinv2", architecture="swinv2_tiny_window8_256", resolution=64,
+         kwargs=dict(img_size=64, window_size=4, embed_dim=16, depths=[1, 2, 1, 1], num_heads=[1, 2, 2, 4],
+                     num_classes=5)),
+    # Swin V2 fine-tuned from smaller windows: bias coordinates scaled by the pretrained windows (12, 12, 12, 6)
+    dict(name="swinv2_pretrained_windows", architecture="swinv2_base_window12to16_192to256", resolution=64,
+         kwargs=dict(img_size=64, window_size=4, embed_dim=16, depths=[1, 2, 1, 1], num_heads=[1, 2, 2, 4],
+                     num_classes=5)),
     # CaiT: talking-heads self-attention blocks, then class-attention blocks (one query: the class token)
     dict(name="cait", architecture="cait_xxs24_224", kwargs=_TINY),
 ]
@@ -70,7 +78,7 @@ for case in CASES:
   case.setdefault("resolution", 32)
   case.setdefault("batch", 2)
 FAMILY_TABLES = {"vit": timm_vits.VIT_VARIANTS, "beit": {**timm_vits.BEIT_VARIANTS, **timm_vits.EVA_VARIANTS},
-                 "swin": timm_vits.SWIN_VARIANTS, "cait": timm_vits.CAIT_VARIANTS}
+                 "swin": {**timm_vits.SWIN_VARIANTS, **timm_vits.SWINV2_VARIANTS}, "cait": timm_vits.CAIT_VARIANTS}
 # Every variant with one block per stage (the names, widths, heads, tokens and heads of the
 # table, at a fraction of the cost of the full depth).
 SHALLOW = {"vit": dict(depth=1), "beit": dict(depth=1), "swin": dict(depths=[1, 1, 1, 1]),

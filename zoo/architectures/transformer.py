@@ -3,6 +3,8 @@ multihead attention pooling head of SigLIP / timm's ``global_pool="map"``."""
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
 from flax import nnx
@@ -15,10 +17,12 @@ class MultiHeadAttention(nnx.Module):
 
   def __init__(self, width: int, num_heads: int, *, qkv_bias: bool = True, key_bias: bool | None = None,
                fused_qkv: bool = False, talking_heads: bool = False, scale_norm_eps: float | None = None,
-               rngs: nnx.Rngs):
+               cosine: bool = False, rngs: nnx.Rngs):
     if width % num_heads:
       raise ValueError(f"width {width} is not divisible by num_heads {num_heads}.")
     self.num_heads = num_heads
+    # Swin V2's cosine attention: cos(q, k) · exp(min(logit_scale, log 100)), a learned temperature per head
+    self.logit_scale = nnx.Param(jnp.full((num_heads, 1, 1), math.log(10.0))) if cosine else None
     if fused_qkv:  # timm: one ``qkv`` Linear whose output is [q | k | v]
       # timm's BEiT / EVA: a bias-free qkv with learned q_bias and v_bias (the key has none)
       separate = qkv_bias and key_bias is False
@@ -54,7 +58,12 @@ class MultiHeadAttention(nnx.Module):
     split = lambda y: y.reshape(batch, y.shape[1], self.num_heads, width // self.num_heads)
     q, k, v = self._project(x)
     q, k, v = split(q[:, :num_queries]), split(k), split(v)
-    scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (width // self.num_heads) ** -0.5
+    if self.logit_scale is not None:
+      unit = lambda y: y / jnp.maximum(jnp.linalg.norm(y, axis=-1, keepdims=True), 1e-12)  # torch F.normalize
+      scale = jnp.exp(jnp.minimum(self.logit_scale[...], math.log(100.0))).astype(q.dtype)
+      scores = jnp.einsum("bqhd,bkhd->bhqk", unit(q), unit(k)) * scale[None]
+    else:
+      scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (width // self.num_heads) ** -0.5
     if bias is not None:
       scores = scores + bias.astype(scores.dtype)
     if mask is not None:

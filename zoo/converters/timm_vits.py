@@ -467,7 +467,7 @@ BEIT_RENAMES = (
 )
 
 
-# --- Swin Transformer V1 (timm's swin_transformer.py) ---------------------------------------------
+# --- Swin Transformer V1 / S3 (timm's swin_transformer.py) and V2 ---------------------------------------------
 
 SWIN_VARIANTS: dict[str, dict] = {
     "swin_tiny_patch4_window7_224": dict(patch_size=4, window_size=7, embed_dim=96, depths=(2, 2, 6, 2),
@@ -490,32 +490,71 @@ SWIN_VARIANTS: dict[str, dict] = {
     "swin_s3_base_224": dict(patch_size=4, window_size=(7, 7, 14, 7), embed_dim=96, depths=(2, 2, 30, 2),
                              num_heads=(3, 6, 12, 24)),
 }
+# Swin V2 (timm's swin_transformer_v2.py; patch_size 4)
+SWINV2_VARIANTS: dict[str, dict] = {
+    "swinv2_tiny_window8_256": dict(window_size=8, embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24),
+                                    img_size=256),
+    "swinv2_tiny_window16_256": dict(window_size=16, embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24),
+                                     img_size=256),
+    "swinv2_small_window8_256": dict(window_size=8, embed_dim=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24),
+                                     img_size=256),
+    "swinv2_small_window16_256": dict(window_size=16, embed_dim=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24),
+                                      img_size=256),
+    "swinv2_base_window8_256": dict(window_size=8, embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32),
+                                    img_size=256),
+    "swinv2_base_window16_256": dict(window_size=16, embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32),
+                                     img_size=256),
+    "swinv2_base_window12_192": dict(window_size=12, embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32),
+                                     img_size=192),
+    "swinv2_base_window12to16_192to256": dict(window_size=16, embed_dim=128, depths=(2, 2, 18, 2),
+                                              num_heads=(4, 8, 16, 32), pretrained_window_sizes=(12, 12, 12, 6),
+                                              img_size=256),
+    "swinv2_base_window12to24_192to384": dict(window_size=24, embed_dim=128, depths=(2, 2, 18, 2),
+                                              num_heads=(4, 8, 16, 32), pretrained_window_sizes=(12, 12, 12, 6),
+                                              img_size=384),
+    "swinv2_large_window12_192": dict(window_size=12, embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48),
+                                      img_size=192),
+    "swinv2_large_window12to16_192to256": dict(window_size=16, embed_dim=192, depths=(2, 2, 18, 2),
+                                               num_heads=(6, 12, 24, 48), pretrained_window_sizes=(12, 12, 12, 6),
+                                               img_size=256),
+    "swinv2_large_window12to24_192to384": dict(window_size=24, embed_dim=192, depths=(2, 2, 18, 2),
+                                               num_heads=(6, 12, 24, 48), pretrained_window_sizes=(12, 12, 12, 6),
+                                               img_size=384),
+}
 _SWIN_ARGS = {"img_size", "patch_size", "window_size", "embed_dim", "depths", "num_heads", "mlp_ratio", "qkv_bias",
-              "global_pool", "head_dim", "always_partition", "strict_img_size"}
+              "global_pool", "head_dim", "always_partition", "strict_img_size", "pretrained_window_sizes"}
+
+
+def stage_windows(image_size: int, patch_size: int, depths, window) -> tuple[int, ...]:
+  """timm's ``_calc_window_shift`` (always_partition=False): a stage whose map is smaller than
+  its window uses the map's size as the window (and shifts nothing)."""
+  windows = (window,) * len(depths) if isinstance(window, int) else tuple(window)
+  grids = [image_size // patch_size // 2 ** i for i in range(len(depths))]
+  return tuple(min(grid, w) for grid, w in zip(grids, windows))
 
 
 def build_swin(name: str, config: dict) -> nnx.Module:
-  """timm's Swin Transformer V1 as :class:`Swin` (fused qkv, LayerNorm ε 1e-5, mean pooling).
-  Every stage's feature map must hold its window (timm shrinks windows on smaller maps)."""
+  """timm's Swin Transformer V1 / S3 and V2 as :class:`Swin` (fused qkv, LayerNorm ε 1e-5, mean
+  pooling; V2: cosine attention, MLP position bias, post-norm, q/v biases)."""
+  v2 = name in SWINV2_VARIANTS
   arguments = _arguments(name, config, _SWIN_ARGS)
-  arguments = {**SWIN_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
+  arguments = {**(SWINV2_VARIANTS if v2 else SWIN_VARIANTS)[name],
+               **{k: v for k, v in arguments.items() if v is not None}}
   for key, value in (("global_pool", "avg"), ("head_dim", None), ("always_partition", False),
-                     ("strict_img_size", True)):
+                     ("strict_img_size", True), ("qkv_bias", True)):
     if arguments.get(key, value) != value:
       raise ConversionError(f"timm model {name!r}: {key}={arguments[key]!r} is not supported ({value!r} only).")
-  size, window = _square(name, arguments.get("img_size", 224)), arguments["window_size"]
+  if "pretrained_window_sizes" in arguments and not v2:
+    raise ConversionError(f"timm model {name!r}: pretrained_window_sizes is a Swin V2 argument.")
+  size, patch = _square(name, arguments.get("img_size", 224)), arguments.get("patch_size", 4)
   depths = tuple(arguments["depths"])
-  windows = (window,) * len(depths) if isinstance(window, int) else tuple(window)
-  grids = [size // arguments["patch_size"] // 2 ** i for i in range(len(depths))]
-  if any(grid < w for grid, w in zip(grids, windows)):
-    raise ConversionError(f"timm model {name!r}: at img_size {size} the stage maps {grids} do not all hold the "
-                          f"windows {windows} (timm would shrink them); use a larger img_size or window_size.")
   return Swin(SwinConfig(
-      image_size=size, patch_size=arguments["patch_size"], num_channels=arguments["in_chans"],
-      embed_dim=arguments["embed_dim"], depths=depths, num_heads=tuple(arguments["num_heads"]),
-      window_size=window if isinstance(window, int) else windows, mlp_ratio=arguments.get("mlp_ratio", 4.0),
-      qkv_bias=arguments.get("qkv_bias", True), hidden_act="gelu", layer_norm_eps=1e-5,
-      num_classes=arguments["num_classes"], fused_qkv=True), rngs=nnx.Rngs(0))
+      image_size=size, patch_size=patch, num_channels=arguments["in_chans"], embed_dim=arguments["embed_dim"],
+      depths=depths, num_heads=tuple(arguments["num_heads"]),
+      window_size=stage_windows(size, patch, depths, arguments["window_size"]),
+      mlp_ratio=arguments.get("mlp_ratio", 4.0), qkv_bias=True, hidden_act="gelu", layer_norm_eps=1e-5,
+      num_classes=arguments["num_classes"], fused_qkv=True, v2=v2,
+      pretrained_window_size=tuple(arguments.get("pretrained_window_sizes", (0,) * len(depths)))), rngs=nnx.Rngs(0))
 
 
 SWIN_RENAMES = (
@@ -525,6 +564,7 @@ SWIN_RENAMES = (
     (r"^layers\.(\d+)\.blocks\.", r"stages.\1.blocks."),
     (r"\.attn\.proj\.", ".attn.out."),
     (r"\.attn\.relative_position_bias_table$", ".relative_position_bias_table"),
+    (r"\.attn\.cpb_mlp\.0\.", ".cpb_fc1."), (r"\.attn\.cpb_mlp\.2\.", ".cpb_fc2."),  # V2's bias MLP
     (r"^head\.fc\.", "head."),
 )
 
@@ -580,6 +620,6 @@ def _names(table) -> str:
 ENTRIES: dict[str, dict] = {
     _names(VIT_VARIANTS): dict(build=build_vit, renames=VIT_RENAMES),
     _names({**BEIT_VARIANTS, **EVA_VARIANTS}): dict(build=build_beit, renames=BEIT_RENAMES),
-    _names(SWIN_VARIANTS): dict(build=build_swin, renames=SWIN_RENAMES),
+    _names({**SWIN_VARIANTS, **SWINV2_VARIANTS}): dict(build=build_swin, renames=SWIN_RENAMES),
     _names(CAIT_VARIANTS): dict(build=build_cait, renames=CAIT_RENAMES),
 }
