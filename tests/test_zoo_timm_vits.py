@@ -49,6 +49,7 @@ CASES = [
     dict(name="deit3_reduced", architecture="deit3_small_patch16_224", kwargs=_TINY),
     dict(name="deit3_small", architecture="deit3_small_patch16_224", kwargs=dict(img_size=32)),  # full width/depth
     dict(name="beit3", architecture="beit3_base_patch16_224", kwargs=_TINY),  # inner norms in attention and MLP
+    dict(name="res_post", architecture="vit_base_patch16_rpn_224", kwargs=_TINY),  # norms after the branches
     # BEiT: relative position bias per block, q/v biases, layer scale, mean pooling + fc_norm
     dict(name="beit", architecture="beit_base_patch16_224", kwargs=_TINY),
     # BEiT v2 with one shared relative bias table, absolute positions and class-token pooling
@@ -144,7 +145,7 @@ def test_every_variant_maps_timm_state_dict(timm_exports):
     ({"dynamic_img_size": True}, "dynamic_img_size"),
     ({"global_pool": "avgmax"}, "global_pool 'avgmax'"),
     ({"act_layer": "silu"}, "act_layer 'silu'"),
-    ({"block_fn": "ResPostBlock"}, "block_fn"),
+    ({"block_fn": "ParallelScalingBlock"}, "block_fn"),
 ])
 def test_vit_rejects_unsupported_arguments(model_args, message):
   config = {"architecture": "vit_tiny_patch16_224", "num_classes": 5, "model_args": model_args}

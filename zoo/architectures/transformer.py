@@ -112,12 +112,14 @@ class SwiGLU(nnx.Module):
 class EncoderBlock(nnx.Module):
   """x + ls1·attn(norm1(x)), then + ls2·mlp(norm2(·)) (pre-norm residual block); the
   per-channel layer scales ls1, ls2 exist only with ``layer_scale`` (DINOv2, BEiT, CaiT), the
-  feed-forward is SwiGLU with ``swiglu``, the attention mixes heads with ``talking_heads``."""
+  feed-forward is SwiGLU with ``swiglu``, the attention mixes heads with ``talking_heads``; with
+  ``post_norm`` the norms follow the branches instead (timm's ResPostBlock)."""
 
   def __init__(self, width: int, num_heads: int, mlp_hidden: int, *, act: str, epsilon: float,
                qkv_bias: bool = True, key_bias: bool | None = None, layer_scale: bool = False,
                swiglu: bool = False, fused_qkv: bool = False, talking_heads: bool = False,
-               scale_norms: bool = False, rngs: nnx.Rngs):
+               scale_norms: bool = False, post_norm: bool = False, rngs: nnx.Rngs):
+    self.post_norm = post_norm  # timm's ResPostBlock: x + norm1(attn(x)), then + norm2(mlp(·))
     self.norm1 = nnx.LayerNorm(width, epsilon=epsilon, rngs=rngs)
     scale_norm_eps = epsilon if scale_norms else None  # BEiT-3: inner norms in attention and feed-forward
     self.attn = MultiHeadAttention(width, num_heads, qkv_bias=qkv_bias, key_bias=key_bias, fused_qkv=fused_qkv,
@@ -131,6 +133,9 @@ class EncoderBlock(nnx.Module):
   def __call__(self, x, mask=None, bias=None, num_queries: int | None = None):
     """``num_queries``: only the first tokens are updated (and returned), attending over all of
     ``x`` (CaiT's class-attention blocks on [class, patches])."""
+    if self.post_norm:
+      x = x[:, :num_queries] + self.norm1(self.attn(x, mask, bias, num_queries))
+      return x + self.norm2(self.mlp(x))
     y = self.attn(self.norm1(x), mask, bias, num_queries)
     x = x[:, :num_queries] + (y * self.ls1[...] if self.ls1 is not None else y)
     y = self.mlp(self.norm2(x))

@@ -58,6 +58,7 @@ class ViTConfig:
   prefix_positions: str = "class"  # one of PREFIX_POSITIONS
   norm_after_pool: bool = False  # timm's fc_norm: the final LayerNorm on the pooled token, not the tokens
   scale_norms: bool = False  # timm's scale_attn_norm + scale_mlp_norm (BEiT-3): inner LayerNorms in each block
+  post_norm: bool = False  # timm's ResPostBlock: each block's norms after its branches
 
   @property
   def num_patches(self) -> int:
@@ -89,7 +90,8 @@ class VisionTransformer(nnx.Module):
     self.blocks = nnx.List([
         EncoderBlock(width, config.num_attention_heads, config.intermediate_size, act=config.hidden_act,
                      epsilon=config.layer_norm_eps, qkv_bias=config.qkv_bias, layer_scale=config.layer_scale,
-                     swiglu=config.swiglu, fused_qkv=config.fused_qkv, scale_norms=config.scale_norms, rngs=rngs)
+                     swiglu=config.swiglu, fused_qkv=config.fused_qkv, scale_norms=config.scale_norms,
+                     post_norm=config.post_norm, rngs=rngs)
         for _ in range(config.num_hidden_layers)])
     self.norm = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs)
     self.attn_pool = (AttentionPoolingHead(width, config.num_attention_heads, config.intermediate_size,

@@ -1,14 +1,17 @@
 """timm's transformer families as data: VisionTransformer (ViT, AugReg, DeiT / DeiT III,
 CLIP / OpenCLIP image towers fine-tuned on ImageNet, SigLIP with MAP or mean pooling,
-register / GAP models, FlexiViT, EVA-L, DINOv2 in timm's layout, ...).
+register / GAP models, FlexiViT, EVA-L, BEiT-3, ResPostBlock ViT, DINOv2 in timm's layout,
+...), BEiT / BEiT v2 and EVA-g (zoo.architectures.beit), Swin V1 / S3 / V2
+(zoo.architectures.swin) and CaiT (zoo.architectures.cait).
 
-``VIT_VARIANTS`` is the table of architectures: each name's keyword arguments as timm
-1.0.31's model function passes them to ``VisionTransformer`` (``timm/models/vision_transformer.py``
-and ``deit.py``), with ``img_size`` where the architecture's default pretrained config is not
-224² and ``norm_eps`` for a ``norm_layer=partial(LayerNorm, eps=…)``. A checkpoint's
-``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully matches the
-architecture names to ``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps
-each in a ``TimmFamily``.
+Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as
+timm 1.0.31's model function passes them to the model class (``timm/models/
+vision_transformer.py``, ``deit.py``, ``beit.py``, ``eva.py``, ``swin_transformer.py``,
+``swin_transformer_v2.py``, ``cait.py``), with ``img_size`` where the architecture's default
+pretrained config is not 224², ``norm_eps`` for a ``norm_layer=partial(LayerNorm, eps=…)`` and
+``block_fn`` by its class name. A checkpoint's ``model_args`` (its config.json) override them.
+``ENTRIES`` maps a regex that fully matches the architecture names to
+``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps each in a ``TimmFamily``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from zoo.converters.timm_families import _arguments, _square
 
 # timm VisionTransformer(**kwargs) per architecture (timm 1.0.31's entry points).
 VIT_VARIANTS: dict[str, dict] = {
+    "vit_base_patch16_rpn_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, qkv_bias=False,
+                                     init_values=1e-05, class_token=False, block_fn="ResPostBlock",
+                                     global_pool="avg"),
     "beit3_base_patch16_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, mlp_ratio=4,
                                    scale_attn_norm=True, scale_mlp_norm=True, class_token=True, global_pool='avg',
                                    norm_eps=1e-05),
@@ -315,7 +321,8 @@ VIT_VARIANTS: dict[str, dict] = {
 # timm's VisionTransformer arguments this converter models (others: a ConversionError).
 _VIT_ARGS = {"img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias", "init_values",
              "class_token", "no_embed_class", "reg_tokens", "global_pool", "fc_norm", "pre_norm", "act_layer",
-             "distilled", "dynamic_img_size", "weight_init", "fix_init", "scale_attn_norm", "scale_mlp_norm"}
+             "distilled", "dynamic_img_size", "weight_init", "fix_init", "scale_attn_norm", "scale_mlp_norm",
+             "block_fn"}
 # timm global_pool → ViTConfig.pooling.
 _VIT_POOLINGS = {"token": "cls", "avg": "avg", "map": "map"}
 # timm act_layer names → zoo.architectures.layers activations (timm's default: exact GELU).
@@ -342,6 +349,9 @@ def vit_arguments(name: str, config: dict) -> dict:
   if arguments.get("global_pool", "token") not in _VIT_POOLINGS:
     raise ConversionError(f"timm model {name!r}: global_pool {arguments['global_pool']!r} is not supported "
                           f"(only {sorted(_VIT_POOLINGS)}).")
+  if arguments.get("block_fn", "Block") not in ("Block", "ResPostBlock"):
+    raise ConversionError(f"timm model {name!r}: block_fn {arguments['block_fn']!r} is not supported "
+                          "(Block or ResPostBlock).")
   if arguments.get("act_layer") not in _VIT_ACTIVATIONS:
     raise ConversionError(f"timm model {name!r}: act_layer {arguments['act_layer']!r} is not supported "
                           f"(only {sorted(k for k in _VIT_ACTIVATIONS if k)}).")
@@ -357,6 +367,7 @@ def vit_config(name: str, config: dict) -> ViTConfig:
   width, pool = arguments.get("embed_dim", 768), arguments.get("global_pool", "token")
   fc_norm, pre_norm = arguments.get("fc_norm"), bool(arguments.get("pre_norm", False))
   distilled = bool(arguments.get("distilled", False))
+  post_norm = arguments.get("block_fn") == "ResPostBlock"  # init_values then only initialise its norms
   return ViTConfig(
       image_size=_square(name, arguments.get("img_size", 224)), patch_size=arguments.get("patch_size", 16),
       num_channels=arguments["in_chans"], hidden_size=width, num_hidden_layers=arguments.get("depth", 12),
@@ -365,11 +376,12 @@ def vit_config(name: str, config: dict) -> ViTConfig:
       hidden_act=_VIT_ACTIVATIONS[arguments.get("act_layer")], layer_norm_eps=arguments.get("norm_eps", 1e-6),
       qkv_bias=arguments.get("qkv_bias", True), patch_bias=not pre_norm, pre_norm=pre_norm,
       distillation_token=distilled, distilled_head=distilled, num_classes=arguments["num_classes"],
-      layer_scale=bool(arguments.get("init_values")), num_register_tokens=arguments.get("reg_tokens", 0),
+      num_register_tokens=arguments.get("reg_tokens", 0),
       pooling=_VIT_POOLINGS[pool], fused_qkv=True, class_token=arguments.get("class_token", True),
       prefix_positions="none" if arguments.get("no_embed_class") else "all",
       norm_after_pool=pool == "avg" if fc_norm is None else bool(fc_norm),
-      scale_norms=bool(arguments.get("scale_attn_norm", False)))
+      scale_norms=bool(arguments.get("scale_attn_norm", False)), post_norm=post_norm,
+      layer_scale=bool(arguments.get("init_values")) and not post_norm)
 
 
 def build_vit(name: str, config: dict) -> nnx.Module:
