@@ -12,7 +12,7 @@ from flax import nnx
 
 from zoo.architectures import layers
 from zoo.architectures.clip import TextConfig, TextTransformer
-from zoo.architectures.transformer import AttentionPoolingHead, EncoderBlock  # noqa: F401 (re-exported)
+from zoo.architectures.transformer import AttentionPoolingHead, EncoderBlock
 from zoo.architectures.zero_shot import logits_per_image
 
 
