@@ -5,7 +5,8 @@ a torchvision that does not import beside the main venv's torch), called by
 tests/test_zoo_timm.py as ``python tests/timm_reference.py cases.json out_dir``.
 
 cases.json: {"models": [{"name", "architecture", "kwargs", "resolution", "batch"[, "calibration"]}, ...],
-"shapes": [architecture or {"name", "architecture", "kwargs"}, ...], "transforms": [{"name", "height", "width", **data_config}, ...]}. For each model case: ``timm.create_model(architecture,
+"shapes": [architecture or {"name", "architecture", "kwargs"}, ...],
+"transforms": [{"name", "height", "width", **data_config}, ...]}. For each model case: ``timm.create_model(architecture,
 pretrained=False, **kwargs)``, weights and every norm's scale, bias and running statistics
 drawn away from their defaults, written with timm's ``save_for_hf`` (config.json +
 model.safetensors) to out_dir/name, with ``images.npy`` (NHWC float32), ``logits.npy``

@@ -216,7 +216,8 @@ FAMILIES: dict[str, TimmFamily] = {
 
 # EfficientNet / tf_EfficientNet / MobileNetV2, DLA, Mixer (zoo.converters.timm_families); ViT / DeiT / CLIP /
 # SigLIP / ... (zoo.converters.timm_vits).
-FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in {**_MORE_FAMILIES, **_TRANSFORMER_FAMILIES}.items()})
+FAMILIES.update({pattern: TimmFamily(**entry)
+                 for pattern, entry in {**_MORE_FAMILIES, **_TRANSFORMER_FAMILIES}.items()})
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
