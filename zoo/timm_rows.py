@@ -21,7 +21,7 @@ import functools
 import importlib.resources
 import json
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from zoo.preprocessing import Preprocessing
 from zoo.registry import ModelEntry, Provenance, WeightSource
@@ -50,10 +50,11 @@ class Rule:
   value: str
   source: str
 
-  def search(self, architecture: str, tag: str) -> re.Match | None:
+  def matches(self, architecture: str, tag: str) -> list[re.Match]:
+    """Every match of the rule, left to right."""
     if self.on == "architecture":
-      return re.search(self.pattern, architecture)
-    return re.search(rf"(?:^|_)(?:{self.pattern})(?=_|$)", tag)
+      return list(re.finditer(self.pattern, architecture))
+    return list(re.finditer(rf"(?:^|_)(?:{self.pattern})(?=_|$)", tag))
 
 
 IN1K, IN12K, IN21K, WIT = "imagenet-1k", "imagenet-12k", "imagenet-21k", "wit-400m"  # as zoo.catalogs.paper
@@ -124,9 +125,12 @@ FIELDS = ("dataset", "objective")
 
 @dataclasses.dataclass(frozen=True)
 class Derivation:
-  """A tag's row and why: ``fired`` holds (field, value, rule source) for each rule that set a field."""
+  """A tag's row and why: ``family`` the zoo.converters.timm pattern that builds it, ``module`` timm's
+  model file, ``fired`` (field, value, rule source) for each rule that set a field, ``stages`` the data
+  stages in training order."""
   entry: ModelEntry
   family: str
+  module: str
   fired: tuple[tuple[str, str, str], ...]
   stages: tuple[str, ...]
 
@@ -181,6 +185,33 @@ def _check(name: str) -> dict[str, Any]:
   return meta
 
 
+class TrainingFields(NamedTuple):
+  """What :data:`RULES` derive from an architecture and a tag: the data ``stages`` in training
+  order (the first is the pretraining data), the ``objective``, and (field, value, source) of
+  every rule that fired."""
+  stages: tuple[str, ...]
+  objective: str
+  fired: tuple[tuple[str, str, str], ...]
+
+
+def training_fields(architecture: str, tag: str) -> TrainingFields:
+  """Applies :data:`RULES` to timm ``architecture`` and pretrained ``tag`` (e.g. "resnet50",
+  "fb_swsl_ig1b_ft_in1k"); no coverage check."""
+  matches = sorted(((m.start(), rule) for rule in RULES if rule.field == "dataset"
+                    for m in rule.matches(architecture, tag)), key=lambda match: match[0])
+  stages, fired = [], []
+  for _, rule in matches:
+    if not stages or stages[-1] != rule.value:
+      stages.append(rule.value)
+    fired.append(("dataset", rule.value, rule.source))
+  if not stages:
+    stages.append(IN1K)
+    fired.append(("dataset", IN1K, "default: a timm tag naming no dataset was trained on ImageNet-1k"))
+  objective = next(r for r in RULES if r.field == "objective" and r.matches(architecture, tag))
+  fired.append(("objective", objective.value, objective.source))
+  return TrainingFields(tuple(stages), objective.value, tuple(fired))
+
+
 def derive(name: str) -> Derivation:
   """The row of timm tag ``name`` (``arch.tag``, with or without the ``timm:`` prefix) and the rules that fired.
 
@@ -191,27 +222,17 @@ def derive(name: str) -> Derivation:
   name = name.removeprefix(PREFIX)
   meta = _check(name)
   architecture, tag = meta["architecture"], meta["tag"]
-  fired, stages = [], []
-  matches = sorted(((m.start(), rule) for rule in RULES if rule.field == "dataset"
-                    for m in [rule.search(architecture, tag)] if m), key=lambda match: match[0])
-  for _, rule in matches:
-    if not stages or stages[-1] != rule.value:
-      stages.append(rule.value)
-    fired.append(("dataset", rule.value, rule.source))
-  if not stages:
-    stages.append(IN1K)
-    fired.append(("dataset", IN1K, "default: a 1,000-class timm tag naming no dataset was trained on ImageNet-1k"))
-  objective = next(r for r in RULES if r.field == "objective" and r.search(architecture, tag))
-  fired.append(("objective", objective.value, objective.source))
+  fields = training_fields(architecture, tag)
+  stages = fields.stages
   hparams = {"recipe": tag, **({"fine_tuning": " → ".join(stages[1:])} if len(stages) > 1 else {})}
   entry = ModelEntry(
       name=PREFIX + name, builder=functools.partial(_build, architecture, meta["num_classes"]),
       weights=WeightSource("timm", meta.get("hf_hub_id") or f"timm/{name}"), preprocessing=preprocessing_of(meta, name),
-      num_classes=meta["num_classes"], objective=objective.value, pretraining_data=stages[0], architecture=architecture,
+      num_classes=meta["num_classes"], objective=fields.objective, pretraining_data=stages[0], architecture=architecture,
       hparams=tuple(sorted(hparams.items())), catalog=CATALOG,
       note=f"timm 1.0.31 tag {name}: derived by zoo.timm_rows.RULES",
       provenance=Provenance(license=meta.get("license"), paper=_paper(meta), top1_source=None))
-  return Derivation(entry, family_pattern(architecture), tuple(fired), tuple(stages))
+  return Derivation(entry, family_pattern(architecture), meta["module"], fields.fired, stages)
 
 
 def row_for_tag(name: str) -> ModelEntry:
