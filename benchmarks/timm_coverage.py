@@ -77,11 +77,11 @@ def check_export(directory: Path, cache_dir: Path) -> dict:
                                         f"{errors['embedding_rel']:.1e} > {TOLERANCE:g}", **errors}
 
 
-def worker(architectures: list[str], max_params: float, result_file: Path) -> None:
+def worker(architectures: list[str], result_file: Path) -> None:
   """One process: timm's exports of ``architectures``, then the JAX side of each; JSON to ``result_file``."""
   with tempfile.TemporaryDirectory(prefix="timm_coverage_") as scratch:
     scratch = Path(scratch)
-    (scratch / "cases.json").write_text(json.dumps({"architectures": architectures, "max_params": max_params}))
+    (scratch / "cases.json").write_text(json.dumps({"architectures": architectures}))
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
     reference = subprocess.run([timm_python(), str(REFERENCE), str(scratch / "cases.json"), str(scratch / "out")],
                                env=env, capture_output=True, text=True)
@@ -96,11 +96,10 @@ def worker(architectures: list[str], max_params: float, result_file: Path) -> No
         continue
       status = json.loads(status_file.read_text())
       if status["status"] != "ok":
-        results[architecture] = {**status, "status": "skipped" if status["status"] == "skipped" else "reference"}
+        results[architecture] = {**status, "status": "reference"}
       else:
         start = time.perf_counter()
-        results[architecture] = {**check_export(directory, scratch / "cache"), "params": status["params"],
-                                 "resolution": status["resolution"],
+        results[architecture] = {**check_export(directory, scratch / "cache"), "resolution": status["resolution"],
                                  "seconds": round(status["seconds"] + time.perf_counter() - start, 2)}
       shutil.rmtree(directory, ignore_errors=True)  # exports are hundreds of MB
   result_file.write_text(json.dumps(results))
@@ -135,7 +134,8 @@ def tag_rows(architecture_results: dict[str, dict], families: str = "") -> list[
       except timm_rows.TimmTagError as error:
         row.update(status="row", reason=str(error))
     row.update({k: result.get(k, "") if result else "" for k in ("logits_rel", "embedding_rel", "resolution",
-                                                                   "params", "seconds")})
+                                                                   "seconds")})
+    row["params"] = timm_rows.parameters(meta["architecture"])
     rows.append(row)
   return rows
 
@@ -200,20 +200,25 @@ def main() -> int:
   args = parser.parse_args()
   if args.worker:
     chunk = json.loads(Path(args.worker[0]).read_text())
-    worker(chunk["architectures"], chunk["max_params"], Path(args.worker[1]))
+    worker(chunk["architectures"], Path(args.worker[1]))
     return 0
   if not os.access(timm_python(), os.X_OK):
     print(f"error: the timm environment is missing ({timm_python()}); run scripts/setup.sh test,parity,timm or set "
           "$OVERLAP_TIMM_PYTHON.", file=sys.stderr)
     return 2
+  from zoo import timm_rows
   architectures = architectures_to_check(args.families, args.limit)
+  results = {a: {"status": "skipped", "reason": f"{timm_rows.parameters(a) / 1e6:.0f}M parameters > --max_params "
+                                                f"{args.max_params:.0e} (memory)"}
+             for a in architectures if (timm_rows.parameters(a) or 0) > args.max_params}
+  architectures = [a for a in architectures if a not in results]
   chunks = [architectures[i:i + args.per_process] for i in range(0, len(architectures), args.per_process)]
   print(f"{len(architectures)} architectures in {len(chunks)} worker processes, {args.jobs} at once", flush=True)
-  results, start = {}, time.perf_counter()
+  start = time.perf_counter()
   with tempfile.TemporaryDirectory() as scratch, concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
     def run(index: int, chunk: list[str]) -> dict:
       chunk_file, result_file = Path(scratch) / f"chunk{index}.json", Path(scratch) / f"result{index}.json"
-      chunk_file.write_text(json.dumps({"architectures": chunk, "max_params": args.max_params}))
+      chunk_file.write_text(json.dumps({"architectures": chunk}))
       env = {**os.environ, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu"), "HF_HUB_OFFLINE": "1"}
       done = subprocess.run([sys.executable, __file__, "--worker", str(chunk_file), str(result_file)], env=env,
                             capture_output=True, text=True)

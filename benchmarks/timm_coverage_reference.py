@@ -3,16 +3,13 @@ timm environment (``.venv-timm``), never imported by the main one.
 
     .venv-timm/bin/python benchmarks/timm_coverage_reference.py cases.json out_dir
 
-cases.json: {"architectures": [...], "max_params": N, "batch": B, "smallest_of": {group: [architecture, ...]}}.
-``smallest_of`` groups (optional) are first reduced to their architecture with the fewest parameters
-(counted on the meta device, no memory), recorded in out_dir/smallest.json and appended to the
-architectures. For each architecture, ``timm.create_model(architecture, pretrained=False)`` on
+cases.json: {"architectures": [...], "batch": B}. For each architecture, ``timm.create_model(architecture, pretrained=False)`` on
 the CPU, then at the smallest input it accepts among 64 px, 128 px and its pretrained config's
 ``input_size`` (only the latter when ``fixed_input_size``): weights, norm scales and biases and
 batch-norm statistics moved from their defaults by tests/timm_reference.py's ``randomize``, the
 model written with timm's ``save_for_hf`` to out_dir/<architecture>, with ``images.npy`` (NHWC),
 ``logits.npy`` and ``pre_logits.npy`` (``forward_head(forward_features(x), pre_logits=True)``).
-out_dir/<architecture>/status.json: {"status": "ok" | "skipped" | "error", "reason", "params",
+out_dir/<architecture>/status.json: {"status": "ok" | "error", "reason",
 "resolution", "seconds"} — a failure on timm's side is recorded, never raised.
 """
 
@@ -32,12 +29,6 @@ from timm_reference import randomize  # noqa: E402  (the parity tests' own pertu
 
 SIZES = (64, 128)
 CALIBRATION = 4  # images whose statistics set the batch norms (the batch and more)
-
-
-def parameter_count(architecture: str) -> int:
-  with torch.device("meta"):
-    model = timm.create_model(architecture, pretrained=False)
-  return sum(p.numel() for p in model.parameters())
 
 
 def _sizes(model) -> list[int]:
@@ -89,21 +80,13 @@ def main(cases_file: str, out_dir: str) -> None:
   cases = json.loads(Path(cases_file).read_text())
   out = Path(out_dir)
   out.mkdir(parents=True, exist_ok=True)
-  architectures = list(cases.get("architectures", []))
-  smallest = {group: min(candidates, key=parameter_count) for group, candidates in cases.get("smallest_of", {}).items()}
-  (out / "smallest.json").write_text(json.dumps(smallest))
-  architectures += [a for a in smallest.values() if a not in architectures]
-  for architecture in architectures:
+  for architecture in cases["architectures"]:
     start = time.perf_counter()
     try:
-      params = parameter_count(architecture)
-      if params > cases.get("max_params", float("inf")):
-        status = {"status": "skipped", "reason": f"{params / 1e6:.0f}M parameters > --max_params"}
-      else:
-        status = run_case(architecture, int(cases.get("batch", 2)), out)
+      status = run_case(architecture, int(cases.get("batch", 2)), out)
     except Exception as error:  # timm itself cannot build it: recorded for the report
-      params, status = None, {"status": "error", "reason": f"timm: {type(error).__name__}: {str(error)[:200]}"}
-    status.update(params=params, seconds=round(time.perf_counter() - start, 2))
+      status = {"status": "error", "reason": f"timm: {type(error).__name__}: {str(error)[:200]}"}
+    status.update(seconds=round(time.perf_counter() - start, 2))
     (out / architecture).mkdir(parents=True, exist_ok=True)
     (out / architecture / "status.json").write_text(json.dumps(status))
     print(f"{architecture}: {status['status']} {status['seconds']}s", file=sys.stderr, flush=True)

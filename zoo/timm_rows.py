@@ -136,10 +136,18 @@ class Derivation:
 
 
 @functools.cache
+def _snapshot() -> dict[str, Any]:
+  return json.loads(importlib.resources.files("zoo").joinpath("data", SNAPSHOT).read_text())
+
+
 def snapshot() -> dict[str, dict[str, Any]]:
   """Every pretrained tag of timm 1.0.31 → its metadata (the packaged snapshot)."""
-  text = importlib.resources.files("zoo").joinpath("data", SNAPSHOT).read_text()
-  return json.loads(text)["tags"]
+  return _snapshot()["tags"]
+
+
+def parameters(architecture: str) -> int | None:
+  """Parameters of timm 1.0.31's default model of ``architecture`` (the snapshot's meta-device count)."""
+  return _snapshot()["parameters"].get(architecture)
 
 
 def family_pattern(architecture: str) -> str | None:
