@@ -341,7 +341,8 @@ def resolve_models(config) -> list[str]:
   """The registered rows matching ``config.models``, the base first."""
   import zoo
   patterns = [p.strip() for p in config.models.split(",") if p.strip()]
-  names = zoo.list_models(catalog=config.catalog or None) + _timm_rows(patterns)
+  names = zoo.list_models(catalog=config.catalog or None)
+  names += [n for n in _timm_rows(patterns) if n not in names]
   if not names:
     _fail(f"config field 'catalog': no registered row has catalog {config.catalog!r}; add the module that "
           "registers it to zoo_modules, or set catalog='' to choose among every registered row.")
