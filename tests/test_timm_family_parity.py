@@ -26,7 +26,7 @@ from zoo import timm_rows
 from zoo.converters import timm as timm_converter
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.append(str(ROOT / "benchmarks"))  # after the packages: benchmarks/zoo.py is a script
 import timm_coverage  # noqa: E402  (the coverage benchmark's parity check)
 from test_zoo_timm import timm_python  # noqa: E402
 
