@@ -175,6 +175,22 @@ def write(rows: list[dict], out: Path) -> None:
   out.with_suffix(".md").write_text(tables(rows))
 
 
+def previous_results(out: Path) -> dict[str, dict]:
+  """The per-architecture results recorded in an earlier run's <out>.csv (a run that was stopped)."""
+  if not out.with_suffix(".csv").exists():
+    return {}
+  results = {}
+  with open(out.with_suffix(".csv")) as handle:
+    for row in csv.DictReader(handle):
+      if row["status"] in ("no family", "not run"):
+        continue
+      status = "ok" if row["status"] in ("covered", "row") else row["status"]
+      results[row["architecture"]] = {
+          "status": status, "reason": "" if status == "ok" else row["reason"], "resolution": row["resolution"],
+          "seconds": row["seconds"], **{k: float(row[k]) for k in ("logits_rel", "embedding_rel") if row[k]}}
+  return results
+
+
 def architectures_to_check(families: str, limit: int | None) -> list[str]:
   """The architectures of 1,000-class tags that a converter family matches, in the ``families``
   (fnmatch patterns over timm's model files), the first ``limit``."""
@@ -196,6 +212,7 @@ def main() -> int:
   parser.add_argument("--per_process", type=int, default=4, help="architectures per worker process")
   parser.add_argument("--max_params", type=float, default=400e6, help="larger architectures are skipped (memory)")
   parser.add_argument("--out", default=str(ROOT / "benchmarks" / "timm_coverage"), help="<out>.csv and <out>.md")
+  parser.add_argument("--resume", action="store_true", help="reuse the architectures <out>.csv already checked")
   parser.add_argument("--worker", nargs=2, metavar=("CHUNK_JSON", "RESULT_JSON"), help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.worker:
@@ -211,6 +228,8 @@ def main() -> int:
   results = {a: {"status": "skipped", "reason": f"{timm_rows.parameters(a) / 1e6:.0f}M parameters > --max_params "
                                                 f"{args.max_params:.0e} (memory)"}
              for a in architectures if (timm_rows.parameters(a) or 0) > args.max_params}
+  if args.resume:
+    results.update({a: r for a, r in previous_results(Path(args.out)).items() if a in architectures})
   architectures = [a for a in architectures if a not in results]
   chunks = [architectures[i:i + args.per_process] for i in range(0, len(architectures), args.per_process)]
   print(f"{len(architectures)} architectures in {len(chunks)} worker processes, {args.jobs} at once", flush=True)
