@@ -68,8 +68,10 @@ def test_families_are_found():
 
 
 # Found by this test (session timm25): the converter's legacy SENet family disagrees with timm on the
-# basic-block variant (legacy_seresnet18: relative error 0.42 at 64 px), while legacy_seresnet50 (bottleneck)
-# passes tests/test_zoo_timm.py. Strict: the fix makes this XPASS, which fails until the mark is removed.
+# basic-block variant (legacy_seresnet18: relative error 0.42 at 64 px; legacy_seresnet34 too), while the
+# bottleneck ones (legacy_seresnet50 ...) pass: timm's legacy SEResNetBlock (timm/models/senet.py) applies a
+# ReLU after bn2 *before* its SE module, which the nnx basic block does not. Strict: the fix makes this
+# XPASS, which fails until the mark is removed.
 KNOWN_FAILURES = {"legacy_seresnet18": "legacy SENet basic blocks disagree with timm (relative error 0.42)"}
 
 
