@@ -118,6 +118,8 @@ def test_bad_tags_are_clear_errors():
   with pytest.raises(timm_rows.TimmTagError, match=r"resnet50_gn.*not covered.*nearest covered "
                                                    r"family is timm's resnet \(resnet50, pattern"):
     timm_rows.row_for_tag("timm:resnet50_gn.a1h_in1k")
+  with pytest.raises(timm_rows.TimmTagError, match="'legacy_seresnet50.in1k' has no Hub copy"):
+    timm_rows.row_for_tag("legacy_seresnet50.in1k")  # timm 1.0.31 lists only Cadene's .pth url for it
   with pytest.raises(timm_rows.TimmTagError, match="matches no 1,000-class tag"):
     timm_rows.expand(["timm:no_such_net*"])
 

@@ -157,8 +157,10 @@ def family_pattern(architecture: str) -> str | None:
 
 
 def is_covered(name: str) -> bool:
-  """Whether the converter has a family for the architecture of tag ``name``."""
-  return family_pattern(snapshot()[name]["architecture"]) is not None
+  """Whether tag ``name`` has a Hub copy in timm's format (``hf_hub_id``: zoo.load_timm reads no
+  other) and the converter has a family for its architecture."""
+  meta = snapshot()[name]
+  return bool(meta.get("hf_hub_id")) and family_pattern(meta["architecture"]) is not None
 
 
 def imagenet_tags(covered_only: bool = True) -> list[str]:
@@ -187,6 +189,9 @@ def _check(name: str) -> dict[str, Any]:
     raise TimmTagError(f"timm tag {name!r} is not a pretrained tag of timm 1.0.31 (zoo/data/{SNAPSHOT}); "
                        f"close: {close}. Write it as <architecture>.<tag>, e.g. convnext_tiny.fb_in1k.")
   meta = tags[name]
+  if not meta.get("hf_hub_id"):
+    raise TimmTagError(f"timm tag {name!r} has no Hub copy in timm 1.0.31 (no hf_hub_id: timm downloads it from a "
+                       "non-Hub url as a pickled state dict, which zoo.load_timm does not read).")
   if family_pattern(meta["architecture"]) is None:
     raise TimmTagError(f"timm tag {name!r}: architecture {meta['architecture']!r} (timm's {meta['module']}) is not "
                        f"covered by zoo.converters.timm; {nearest_covered(meta['architecture'])}.")
@@ -235,7 +240,7 @@ def derive(name: str) -> Derivation:
   hparams = {"recipe": tag, **({"fine_tuning": " → ".join(stages[1:])} if len(stages) > 1 else {})}
   entry = ModelEntry(
       name=PREFIX + name, builder=functools.partial(_build, architecture, meta["num_classes"]),
-      weights=WeightSource("timm", meta.get("hf_hub_id") or f"timm/{name}"), preprocessing=preprocessing_of(meta, name),
+      weights=WeightSource("timm", meta["hf_hub_id"]), preprocessing=preprocessing_of(meta, name),
       num_classes=meta["num_classes"], objective=fields.objective, pretraining_data=stages[0], architecture=architecture,
       hparams=tuple(sorted(hparams.items())), catalog=CATALOG,
       note=f"timm 1.0.31 tag {name}: derived by zoo.timm_rows.RULES",

@@ -8,7 +8,7 @@ Rows are made on the fly from timm 1.0.31's pretrained tags (zoo.timm_rows: ``ti
 preprocessing from the tag's pretrained config, training-method fields from the rule table), so
 the paper's categories of every (base, X) pair are derived against the chosen ``base``. The
 models are every 1,000-class tag whose architecture a zoo.converters.timm family builds
-(``timm:*``, N ≈ 240 at main 4a29103, growing with the families; the issue's target is about
+(``timm:*``, N = 228 at main 4a29103, growing with the families; the issue's target is about
 1,000), or, with ``coverage=FILE``, only the tags benchmarks/timm_coverage.py proved
 (status "covered" in its CSV). ImageNet splits as launch/study/configs/paper.py: calibration and
 probe embeddings on the last 10,000 train images, greedy selection on the 10,000 before them,
