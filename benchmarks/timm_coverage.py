@@ -213,6 +213,7 @@ def main() -> int:
   parser.add_argument("--max_params", type=float, default=400e6, help="larger architectures are skipped (memory)")
   parser.add_argument("--out", default=str(ROOT / "benchmarks" / "timm_coverage"), help="<out>.csv and <out>.md")
   parser.add_argument("--resume", action="store_true", help="reuse the architectures <out>.csv already checked")
+  parser.add_argument("--report", action="store_true", help="only rebuild <out>.md/.csv from <out>.csv")
   parser.add_argument("--worker", nargs=2, metavar=("CHUNK_JSON", "RESULT_JSON"), help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.worker:
@@ -228,6 +229,11 @@ def main() -> int:
   results = {a: {"status": "skipped", "reason": f"{timm_rows.parameters(a) / 1e6:.0f}M parameters > --max_params "
                                                 f"{args.max_params:.0e} (memory)"}
              for a in architectures if (timm_rows.parameters(a) or 0) > args.max_params}
+  if args.report:
+    rows = tag_rows(previous_results(Path(args.out)), args.families)
+    write(rows, Path(args.out))
+    print(tables(rows))
+    return 0
   if args.resume:
     results.update({a: r for a, r in previous_results(Path(args.out)).items() if a in architectures})
   architectures = [a for a in architectures if a not in results]
