@@ -14,7 +14,7 @@ import zoo
 from launch import zoo as launch_zoo
 from launch.study import config as config_lib
 from zoo import timm_rows
-from test_zoo_timm import ROOT, timm_python
+from test_zoo_timm import timm_python
 
 # (tag, data stages, objective) as the publishers state them (the model cards / papers named in RULES).
 FACTS = [
