@@ -58,11 +58,33 @@ def _git_blob_sha1(data: bytes) -> str:
 
 
 class _Repo:
-  """One repo: commits (hash → {name: bytes}) and refs (branch/tag/PR → commit)."""
+  """One repo: commits (hash → {name: bytes or a file read when asked}) and refs (branch/tag/PR → commit)."""
 
   def __init__(self):
-    self.commits: dict[str, dict[str, bytes]] = {}
+    self.commits: dict[str, dict[str, bytes | pathlib.Path]] = {}
     self.refs: dict[str, str] = {}
+
+
+def _content(value: bytes | pathlib.Path) -> bytes:
+  return value.read_bytes() if isinstance(value, pathlib.Path) else value
+
+
+_SHA256: dict[tuple, str] = {}
+
+
+def _sha256(value: bytes | pathlib.Path) -> str:
+  """sha256 of a file's content, computed once per (path, size, mtime) for large files on disk."""
+  if isinstance(value, pathlib.Path):
+    stat = value.stat()
+    key = (str(value), stat.st_size, stat.st_mtime_ns)
+    if key not in _SHA256:
+      _SHA256[key] = hashlib.sha256(value.read_bytes()).hexdigest()
+    return _SHA256[key]
+  return hashlib.sha256(value).hexdigest()
+
+
+def _size(value: bytes | pathlib.Path) -> int:
+  return value.stat().st_size if isinstance(value, pathlib.Path) else len(value)
 
 
 class LocalHub:
@@ -76,14 +98,14 @@ class LocalHub:
   # --- content ----------------------------------------------------------------------------------
   def add(self, repo: str, files: Mapping[str, bytes | pathlib.Path], *, commit: str | None = None,
           refs: tuple[str, ...] = ("main",)) -> str:
-    """Publishes ``files`` (name → bytes or a file to read) as one commit of ``repo`` that each
-    of ``refs`` points to; returns the commit (given, else the sha1 of the content)."""
-    data = {name: value.read_bytes() if isinstance(value, pathlib.Path) else bytes(value)
-            for name, value in files.items()}
+    """Publishes ``files`` (name → bytes, or a file read when requested) as one commit of
+    ``repo`` that each of ``refs`` points to; returns the commit (given, else a sha1 of the
+    names and contents)."""
+    data = {name: value if isinstance(value, pathlib.Path) else bytes(value) for name, value in files.items()}
     if commit is None:
       digest = hashlib.sha1(repo.encode())
       for name in sorted(data):
-        digest.update(name.encode() + hashlib.sha256(data[name]).digest())
+        digest.update(name.encode() + _sha256(data[name]).encode())
       commit = digest.hexdigest()
     entry = self.repos.setdefault(repo, _Repo())
     entry.commits[commit] = data
@@ -164,11 +186,12 @@ def _is_commit(text: str) -> bool:
   return len(text) == 40 and all(c in "0123456789abcdef" for c in text)
 
 
-def _file_entry(name: str, data: bytes) -> dict:
-  entry = {"type": "file", "path": name, "size": len(data), "oid": _git_blob_sha1(data)}
-  if name.endswith(_LFS_SUFFIXES):
-    entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
-  return entry
+def _file_entry(name: str, data: bytes | pathlib.Path) -> dict:
+  if name.endswith(_LFS_SUFFIXES):  # the Hub's oid of an LFS file is its pointer's; the sha256 is in "lfs"
+    pointer = f"version https://git-lfs.github.com/spec/v1\noid sha256:{_sha256(data)}\nsize {_size(data)}\n".encode()
+    return {"type": "file", "path": name, "size": _size(data), "oid": _git_blob_sha1(pointer),
+            "lfs": {"oid": _sha256(data), "size": _size(data), "pointerSize": len(pointer)}}
+  return {"type": "file", "path": name, "size": _size(data), "oid": _git_blob_sha1(_content(data))}
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -222,26 +245,40 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     commit, files = found
     if name not in files:
       return self._error(404, "EntryNotFound", f"{repo}@{revision} has no {name}", commit)
-    data = files[name]
-    etag = hashlib.sha256(data).hexdigest() if name.endswith(_LFS_SUFFIXES) else _git_blob_sha1(data)
-    start, end, status = 0, len(data) - 1, 200
+    value = files[name]
+    size = _size(value)
+    etag = _sha256(value) if name.endswith(_LFS_SUFFIXES) else _git_blob_sha1(_content(value))
+    start, end, status = 0, size - 1, 200
     ranged = self.headers.get("Range") or self.headers.get("range")
     if ranged and ranged.startswith("bytes="):
       first, _, last = ranged[len("bytes="):].partition("-")
       start = int(first or 0)
-      end = min(int(last), len(data) - 1) if last else len(data) - 1
+      end = min(int(last), size - 1) if last else size - 1
       status = 206
-    chunk = data[start:end + 1]
     self.send_response(status)
     self.send_header("X-Repo-Commit", commit)
     self.send_header("ETag", f'"{etag}"')
     self.send_header("Content-Type", "application/octet-stream")
-    self.send_header("Content-Length", str(len(chunk) if status == 206 else len(data)))
+    self.send_header("Content-Length", str(end + 1 - start))
     if status == 206:
-      self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+      self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
     self.end_headers()
     if body:
-      self.wfile.write(chunk)
+      self._send_bytes(value, start, end + 1)
+
+  def _send_bytes(self, value, start: int, stop: int):
+    if not isinstance(value, pathlib.Path):
+      self.wfile.write(value[start:stop])
+      return
+    with open(value, "rb") as handle:
+      handle.seek(start)
+      left = stop - start
+      while left > 0:
+        block = handle.read(min(left, 1 << 22))
+        if not block:
+          break
+        self.wfile.write(block)
+        left -= len(block)
 
   def _json(self, value, body: bool):
     data = json.dumps(value).encode()
