@@ -1,5 +1,6 @@
-r"""The zoo catalog: ``python -m launch.zoo list [--catalog=paper] [--category=NAME] [--pattern=GLOB] [--base=NAME]``
-and ``python -m launch.zoo check --config=paper`` (or ``--catalog=paper``).
+r"""The zoo catalog: ``python -m launch.zoo list [--catalog=paper] [--category=NAME] [--pattern=GLOB] [--base=NAME]``;
+importing a row's weights: ``python -m launch.zoo import --source=FILE --row=NAME [--zoo_dir=DIR] [--sha256=HEX]
+[--overwrite]``; the pre-flight check: ``python -m launch.zoo check --config=paper`` (or ``--catalog=paper``).
 
 Prints every registered model with the paper's category of the pair (base, model), derived
 from the rows' fields, its training method, head (classifier, zero-shot, linear-probe),
@@ -12,6 +13,14 @@ of a catalog) can be loaded: per Hub row, the revision resolves, the files its c
 are at that revision and every tensor of the safetensors header (a few KB, HTTP Range) maps
 onto the row's module with the right shape (zoo.hub_check); gs:// rows are reachable; local
 rows exist under --zoo_dir. One line per row; exit status 1 when any row is not ready.
+
+``import`` converts a torchvision-format ResNet-50 state dict (``.pth`` / ``.pt``, as
+SamsungLabs/pytorch-ensembles and TjuJianyu/RRL publish them) into the directory the row reads
+(``<zoo_dir>/paper/<row>``, timm's format; zoo.converters.torchvision_import) and prints the
+sha256 of the source file and of the written safetensors (also kept in its config.json). Only the
+rows in ``zoo.catalogs.paper.IMPORTED`` are filled this way. A user mistake (no such file, not a
+state dict, missing / unexpected / misshapen tensors, unknown row, existing directory without
+``--overwrite``, sha256 mismatch, no torch) exits 2 with one paragraph and writes nothing.
 """
 
 from __future__ import annotations
@@ -22,15 +31,21 @@ import sys
 from absl import app, flags
 
 import zoo
+from zoo.converters import torchvision_import
 
 PATTERN = flags.DEFINE_string("pattern", "*", "fnmatch pattern over model names.")
 CATALOG = flags.DEFINE_string("catalog", None, "Only this catalog (small, paper); default: all.")
 BASE = flags.DEFINE_string("base", None, "Base model the categories are relative to (default: the catalog's).")
 CONFIG = flags.DEFINE_string("config", None, "check: the rows of this study config (a name under "
                               "launch/study/configs, e.g. paper, or a .py file).")
-ZOO_DIR = flags.DEFINE_string("zoo_dir", "~/.cache/overlap/zoo", "check: the directory of local rows (./...).")
 CATEGORY = flags.DEFINE_enum("category", None, ["base", *zoo.CATEGORIES],
                              "Only models of this category relative to the base.")
+SOURCE = flags.DEFINE_string("source", None, "import: the .pth/.pt state dict file to convert.")
+ROW = flags.DEFINE_string("row", None, "import: the row whose directory it becomes (e.g. resnet50.ens_seed1).")
+ZOO_DIR = flags.DEFINE_string("zoo_dir", torchvision_import.DEFAULT_ZOO_DIR,
+                              "import, check: the zoo directory (rows read <zoo_dir>/paper/<row>).")
+SHA256 = flags.DEFINE_string("sha256", None, "import: the source file's expected sha256 (default: the row's pin).")
+OVERWRITE = flags.DEFINE_bool("overwrite", False, "import: replace an existing row directory.")
 
 
 def _category(base, entry) -> str:
@@ -98,14 +113,43 @@ def check(names: list[str], zoo_dir: str) -> int:
   return 1 if failed else 0
 
 
+def import_row() -> int:
+  """``import``: --source → the --row's directory under --zoo_dir; 2 with one paragraph on a user mistake."""
+  fillable = [name for rows in zoo.catalogs.paper.IMPORTED.values() for name in rows]
+  try:
+    if not SOURCE.value or not ROW.value:
+      raise torchvision_import.ImportFailed("import needs --source=FILE (a .pth/.pt state dict) and --row=NAME (one "
+                                            f"of {fillable}).")
+    if ROW.value not in fillable:
+      raise torchvision_import.ImportFailed(f"--row={ROW.value}: not a row launch.zoo import fills; those are "
+                                            f"{fillable} (zoo.catalogs.paper.IMPORTED).")
+    entry = zoo.get(ROW.value)
+    directory = zoo.registry.weights_location(entry, ZOO_DIR.value)
+    imported = torchvision_import.import_state_dict(
+        SOURCE.value, directory, preprocessing=entry.preprocessing, num_classes=entry.num_classes,
+        expected_sha256=SHA256.value or entry.weights.sha256, overwrite=OVERWRITE.value,
+        provenance={"row": entry.name, "paper": entry.provenance.paper if entry.provenance else ""})
+  except torchvision_import.ImportFailed as error:
+    print(f"launch.zoo import: {error}", file=sys.stderr)
+    return 2
+  print(f"{entry.name}: {imported.tensors} tensors from {SOURCE.value} (sha256 {imported.source_sha256}) → "
+        f"{imported.directory}/{torchvision_import.SAFETENSORS} (sha256 {imported.safetensors_sha256}); "
+        f"{', '.join(imported.rewrites) or 'names as they were'}")
+  return 0
+
+
 def main(argv) -> int:
+  if len(argv) == 2 and argv[1] == "import":
+    return import_row()
   if len(argv) == 2 and argv[1] == "check":
     if CONFIG.value:
       return check(_config_models(CONFIG.value), ZOO_DIR.value)
     return check(zoo.list_models(PATTERN.value, catalog=CATALOG.value), ZOO_DIR.value)
   if len(argv) != 2 or argv[1] != "list":
     raise app.UsageError("usage: python -m launch.zoo list [--catalog=NAME] [--category=NAME] [--pattern=GLOB] "
-                         "[--base=NAME] | check --config=NAME | check --catalog=NAME [--pattern=GLOB]")
+                         "[--base=NAME]\n   or: python -m launch.zoo import --source=FILE --row=NAME [--zoo_dir=DIR] "
+                         "[--sha256=HEX] [--overwrite]\n   or: python -m launch.zoo check --config=NAME | "
+                         "--catalog=NAME [--pattern=GLOB] [--zoo_dir=DIR]")
   names = zoo.list_models(PATTERN.value, catalog=CATALOG.value)
   if not names:
     raise app.UsageError(f"no model matches --pattern={PATTERN.value!r} --catalog={CATALOG.value!r}.")

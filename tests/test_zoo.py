@@ -113,7 +113,7 @@ def test_paper_rows_carry_structured_provenance_and_a_known_head():
     assert entry.weights.kind in ("huggingface", "npz", "openai_clip", "timm"), name
     if entry.top1 is not None:
       assert 50 < entry.top1 < 95 and entry.provenance.top1_source, name
-    if entry.weights.kind == "timm" and entry.weights.location.startswith("timm/"):
+    if entry.weights.kind == "timm" and entry.weights.location.startswith("timm/") and entry.head == "classifier":
       size, crop, interpolation = (entry.preprocessing.resolution, entry.preprocessing.crop_fraction,
                                    entry.preprocessing.interpolation)
       assert entry.provenance.top1_source == f"timm results-imagenet.csv ({size} px, crop {crop}, {interpolation})"

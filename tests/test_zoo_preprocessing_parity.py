@@ -32,8 +32,6 @@ CLIP = dict(image_mean=[0.48145466, 0.4578275, 0.40821073], image_std=[0.2686295
 BICUBIC, BILINEAR = 3, 2
 _CONVNEXT = ("ConvNextImageProcessorPil", dict(size={"shortest_edge": 224}, crop_pct=0.875, resample=BICUBIC,
                                                 **IMAGENET))
-_DEIT = ("DeiTImageProcessorPil", dict(size={"height": 256, "width": 256}, crop_size={"height": 224, "width": 224},
-                                        do_center_crop=True, resample=BICUBIC, **IMAGENET))
 _DINOV2 = ("BitImageProcessorPil", dict(size={"shortest_edge": 256}, crop_size={"height": 224, "width": 224},
                                          do_center_crop=True, resample=BICUBIC, **IMAGENET))
 _CLIP = ("CLIPImageProcessorPil", dict(size={"shortest_edge": 224}, crop_size={"height": 224, "width": 224},
@@ -48,10 +46,6 @@ PUBLISHED = {
     "facebook/convnextv2-tiny-1k-224": _CONVNEXT,
     "facebook/regnet-y-040": _CONVNEXT,  # its conversion script publishes ConvNeXt's processor
     "microsoft/swin-tiny-patch4-window7-224": _SQUARE(224, BICUBIC, IMAGENET),
-    "facebook/deit-tiny-patch16-224": _DEIT,
-    "facebook/deit-small-patch16-224": _DEIT,
-    "facebook/deit-tiny-distilled-patch16-224": _DEIT,
-    "facebook/deit-small-distilled-patch16-224": _DEIT,
     "google/vit-base-patch16-224": _SQUARE(224, BILINEAR, HALF),
     "facebook/dinov2-small": _DINOV2,
     "facebook/dinov2-base": _DINOV2,
@@ -60,7 +54,6 @@ PUBLISHED = {
         size={"height": 224, "width": 224}, do_center_crop=False, resample=BILINEAR, **HALF)),
     "facebook/data2vec-vision-base-ft1k": ("BeitImageProcessorPil", dict(
         size={"height": 224, "width": 224}, do_center_crop=False, resample=BICUBIC, **HALF)),
-    "openai/clip-vit-base-patch32": _CLIP,
     "openai/clip-vit-base-patch16": _CLIP,
     "openai/clip-vit-large-patch14": _CLIP,
     "google/siglip-base-patch16-224": ("SiglipImageProcessorPil", dict(
@@ -74,14 +67,8 @@ PUBLISHED = {
 # Rows whose Hub processor is a conversion default, not the pipeline the weights were evaluated
 # with: they keep their authors' evaluation preprocessing (resize 256 bicubic, centre crop 224).
 AUTHORS_PIPELINE = {
-    "facebook/dino-vits16": "ViTImageProcessor defaults (squash to 224, bilinear); DINO's linear evaluation resizes "
-                            "to 256 (bicubic) and centre-crops 224",
-    "facebook/dino-vitb16": "as dino-vits16",
     "facebook/vit-mae-base": "ViTImageProcessor defaults (squash to 224); MAE's linear probing resizes to 256 "
                              "(bicubic) and centre-crops 224",
-    "google/efficientnet-b0": "EfficientNetImageProcessor with nearest-neighbour squash; the TF EfficientNet "
-                              "evaluation centre-crops 224/(224+32) with bicubic resizing",
-    "google/efficientnet-b3": "as efficientnet-b0 (crop 300/(300+32))",
 }
 # Sizes (height, width): landscape, portrait, square, odd sides, smaller than the crop.
 SIZES = ((300, 451), (451, 300), (256, 256), (333, 500), (375, 281), (120, 97))
@@ -138,8 +125,8 @@ def test_row_preprocessing_matches_the_checkpoints_image_processor(hub_id):
 
 
 @pytest.mark.parametrize("hub_id, wrong", [
-    ("facebook/deit-tiny-patch16-224", dict(crop_mode="center")),
-    ("facebook/deit-tiny-patch16-224", dict(interpolation="bilinear")),
+    ("microsoft/swin-tiny-patch4-window7-224", dict(crop_mode="center")),
+    ("microsoft/swin-tiny-patch4-window7-224", dict(interpolation="bilinear")),
     ("facebook/convnext-tiny-224", dict(transformers_sizes=False)),   # the long side rounded
 ])
 def test_the_tolerance_catches_a_wrong_preprocessing(hub_id, wrong):

@@ -49,10 +49,12 @@ class Provenance:
   """Where a row's weights and its published number come from (as timm's ``PretrainedCfg``):
   ``license`` as the checkpoint's model card states it (None where it states none), ``paper``
   the citation of the method, ``top1_source`` where the row's ``top1`` was published and
-  at what preprocessing."""
+  at what preprocessing; ``sources`` where each pinned value of the row (weights, revision, files,
+  preprocessing, architecture options, top-1, license) was read: urls or ``repo@commit:path``."""
   license: str | None
   paper: str
   top1_source: str | None = None
+  sources: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
