@@ -92,7 +92,7 @@ class LocalHub:
 
   def __init__(self):
     self.repos: dict[str, _Repo] = {}
-    self.requests: list[tuple[str, str]] = []  # (method, unquoted path)
+    self.requests: list[tuple[str, str, str | None]] = []  # (method, unquoted path, Range header)
     self._server = None
 
   # --- content ----------------------------------------------------------------------------------
@@ -129,11 +129,12 @@ class LocalHub:
     """Changes a file in place at ``commit`` (what a tampered mirror or a force-push looks like)."""
     self.repos[repo].commits[commit][name] = data
 
-  def downloads(self, repo: str) -> list[str]:
-    """Files of ``repo`` fetched with GET (not HEAD) so far."""
+  def downloads(self, repo: str, *, ranged: bool = False) -> list[str]:
+    """Files of ``repo`` fetched whole with GET so far (``ranged``: those read in part, with a
+    Range header, e.g. a safetensors header)."""
     prefix = f"/{repo}/resolve/"
-    return [path[len(prefix):].split("/", 1)[1] for method, path in self.requests
-            if method == "GET" and path.startswith(prefix)]
+    return [path[len(prefix):].split("/", 1)[1] for method, path, byte_range in self.requests
+            if method == "GET" and path.startswith(prefix) and bool(byte_range) == ranged]
 
   # --- server -----------------------------------------------------------------------------------
   @property
@@ -210,7 +211,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
   def _route(self, body: bool):
     url = urllib.parse.urlsplit(self.path)
     parts = [urllib.parse.unquote(p) for p in url.path.split("/")[1:]]
-    self.hub.requests.append((self.command, "/" + "/".join(parts)))
+    self.hub.requests.append((self.command, "/" + "/".join(parts), self.headers.get("Range")))
     if parts[:2] == ["api", "models"] and len(parts) >= 4:
       return self._api(parts[2:], body)
     if len(parts) >= 5 and parts[2] == "resolve":

@@ -97,10 +97,12 @@ def _openai_layout_shapes(shapes: dict[str, tuple[int, ...]], resnet: bool) -> d
   return out
 
 
-def check_row(entry: ModelEntry, *, revision: str | None = None, endpoint: str | None = None) -> RowCheck:
+def check_row(entry: ModelEntry, *, revision: str | None = None, endpoint: str | None = None,
+              hub_cache=None) -> RowCheck:
   """Checks a Hub row (kinds huggingface, timm, openai_clip with a repo id) at ``revision``
-  (default: the row's own) on the Hub at ``endpoint`` (None: huggingface_hub's). Any
-  failure is returned as a not-ready RowCheck whose message says what and the fix."""
+  (default: the row's own) on the Hub at ``endpoint`` (None: huggingface_hub's), its
+  config.json cached in ``hub_cache`` (None: huggingface_hub's cache). Any failure is
+  returned as a not-ready RowCheck whose message says what and the fix."""
   from huggingface_hub import HfApi
   from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
   from zoo.converters import huggingface as hf
@@ -137,7 +139,7 @@ def check_row(entry: ModelEntry, *, revision: str | None = None, endpoint: str |
   try:
     config = None
     if weights.kind != "openai_clip":
-      config = json.loads(open(api.hf_hub_download(repo, "config.json", revision=commit)).read())
+      config = json.loads(open(api.hf_hub_download(repo, "config.json", revision=commit, cache_dir=hub_cache)).read())
     if weights.kind == "openai_clip":
       header = api.parse_safetensors_file_metadata(repo, WEIGHT_FILE, revision=commit)
       shapes = {n: tuple(i.shape) for n, i in header.tensors.items()}
