@@ -518,7 +518,7 @@ def missing_file_error(directory: epath.Path, name: str, source: str = "", revis
   the revision and the fix (a revision that has the file, e.g. a Hub PR ``refs/pr/N``)."""
   present = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
   pickles = [p for p in present if p.endswith((".bin", ".pt", ".pth", ".ckpt"))]
-  hint = f"; pickled weights {pickles} are not read: re-save with safe_serialization" if pickles else ""
+  hint = f"; pickled weights are not read ({pickles}): re-save with safe_serialization" if pickles else ""
   if source and is_hub_id(source):
     return HubError(f"Hugging Face repo {source!r} at revision {revision or 'main'!r} (commit {directory.name}) has "
                     f"no {name} among the files downloaded ({present}){hint}. Pick a revision that has it (a Hub pull "
