@@ -9,9 +9,10 @@ converter reads::
                                  "commit": "<40 hex>", "files": {"model.safetensors": "<sha256>"}}}}
 
 Every later run downloads the locked commit (not wherever the branch points now) and checks
-each file's sha256 again, on every process of a multi-process run (each reads its own disk);
-processes also compare their digests with each other, so hosts that resolved different
-files stop the study. A difference is a :class:`LockMismatch` naming the row, the field,
+each file's sha256 again, on every process of a multi-process run (each reads its own disk,
+and records into its own lock where the cache directory is per host); processes also compare
+their entries with each other (:func:`agree_across_processes`), so hosts that resolved
+different files stop the study. A difference is a :class:`LockMismatch` naming the row, the field,
 the expected and the found value. Rows whose weights are not downloaded (trained by the
 study, local checkpoints) are not locked.
 """
@@ -85,7 +86,7 @@ def _mismatch(name: str, field: str, expected, found, path) -> LockMismatch:
 
 def check(path, entry, zoo_dir, *, hub_cache=None, download_cache=None, write: bool = True) -> Locked | None:
   """Downloads ``entry``'s weights (the locked commit when the lock has the row) and checks
-  them against the lock at ``path``, or records them there (``write``: process 0 only).
+  them against the lock at ``path``, or records them there (unless ``write`` is False).
   Returns the row's entry, or None for rows that are not downloaded. Raises LockMismatch."""
   path = Path(path)
   locked = read(path).get(entry.name)

@@ -113,10 +113,10 @@ def evaluate_all(config, names: list[str], located: dict, store_dir: Path, sourc
 
 def _locked(lock_path: Path, entry, zoo_dir) -> "weights_lock.Locked | None":
   """The row's weights checked against (or recorded in) the weights lock beside the store, on
-  every process (each its own download), and compared across processes."""
-  import jax
+  every process (each its own download and, where the cache is per host, its own lock: every
+  process records the same entry, atomically), and compared across processes."""
   try:
-    locked = weights_lock.check(lock_path, entry, zoo_dir, write=jax.process_index() == 0)
+    locked = weights_lock.check(lock_path, entry, zoo_dir)
     weights_lock.agree_across_processes(entry.name, locked)
   except (weights_lock.LockMismatch, FileNotFoundError) as error:  # HubError, RemoteFileError: user-fixable
     raise ConfigError(str(error)) from None
