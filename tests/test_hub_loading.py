@@ -205,3 +205,13 @@ def test_gs_npz_comes_over_https_and_a_missing_object_is_not_called_corrupt(tmp_
     server.server_close()
   with pytest.raises(RemoteFileError, match="offline or behind a firewall"):
     fetch_npz("gs://bucket/x.npz", cache_dir=tmp_path, gcs_endpoint=endpoint)
+
+
+def test_clip_tokenizer_without_a_transformers_config(tmp_path):
+  """open_clip's repos: vocab.json + merges.txt, no config.json (or timm's, without model_type)."""
+  toy_clip_vocabulary(tmp_path, ["a photo of a cat"])
+  ids = zoo.load_tokenizer(str(tmp_path), context_length=8)(["a photo of a cat"])
+  assert ids.shape == (1, 8) and ids[0, 0] != ids[0, 1]
+  (tmp_path / "vocab.json").unlink()
+  with pytest.raises(ValueError, match="CLIP's vocab.json"):
+    zoo.load_tokenizer(str(tmp_path))

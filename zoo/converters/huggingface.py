@@ -435,7 +435,8 @@ def load_tokenizer(source: str, *, context_length: int | None = None, revision: 
   downloaded, at ``revision``."""
   import importlib
   directory = _resolve(source, revision=revision, hub_cache=hub_cache, default_files=("config.json", *TOKENIZER_FILES))
-  model_type = _read_config(directory, source).get("model_type")
+  # open_clip's repos may hold no config.json at all (open_clip_config.json instead).
+  model_type = _read_config(directory, source).get("model_type") if (directory / "config.json").exists() else None
   if model_type is None and all((directory / name).exists() for name in ("vocab.json", "merges.txt")):
     model_type = "clip"
   if model_type not in _TOKENIZERS:
