@@ -127,8 +127,11 @@ def make_repo(entry, layout: dict, directory, timm_reference) -> dict[str, objec
   kind = entry.weights.kind
   directory.mkdir(parents=True, exist_ok=True)
   if kind == "timm":
-    architecture = texts["config.json"]["architecture"]
-    shapes = timm_reference([architecture])[architecture]
+    config = texts["config.json"]
+    shapes = dict(timm_reference([config["architecture"]])[config["architecture"]])
+    if config.get("num_classes", 1000) == 0:  # headless export: timm's reset_classifier(0) drops the classifier
+      classifier = (config.get("pretrained_cfg") or {}).get("classifier", "head")
+      shapes = {n: s for n, s in shapes.items() if not n.startswith(f"{classifier}.")}
     name = "model.safetensors"
   elif kind == "huggingface":
     if "config.json" not in texts:
