@@ -5,7 +5,8 @@ a torchvision that does not import beside the main venv's torch), called by
 tests/test_zoo_timm.py as ``python tests/timm_reference.py cases.json out_dir``.
 
 cases.json: {"models": [{"name", "architecture", "kwargs", "resolution", "batch"[, "calibration"]}, ...],
-"shapes": [architecture, ...], "transforms": [{"name", "height", "width", **data_config}, ...]}. For each model case: ``timm.create_model(architecture,
+"shapes": [architecture or {"name", "architecture", "kwargs"}, ...],
+"transforms": [{"name", "height", "width", **data_config}, ...]}. For each model case: ``timm.create_model(architecture,
 pretrained=False, **kwargs)``, weights and every norm's scale, bias and running statistics
 drawn away from their defaults, written with timm's ``save_for_hf`` (config.json +
 model.safetensors) to out_dir/name, with ``images.npy`` (NHWC float32), ``logits.npy``
@@ -27,6 +28,7 @@ import numpy as np
 import timm
 import torch
 from timm.models import save_for_hf
+from timm.models._manipulate import reinit_non_persistent_buffers
 
 
 def randomize(model: torch.nn.Module, images: torch.Tensor, seed: int) -> torch.nn.Module:
@@ -81,6 +83,7 @@ def model_case(case: dict, out_dir: str) -> None:
   with torch.device("meta"):  # timm's own initialisation is replaced anyway: skip its cost
     model = timm.create_model(case["architecture"], pretrained=False, **case.get("kwargs", {}))
   model.to_empty(device="cpu")
+  reinit_non_persistent_buffers(model)  # computed buffers (relative position indices, masks) are empty after to_empty
   generator = torch.Generator().manual_seed(1)
   size = case["resolution"]
   images = torch.randn((case["batch"], 3, size, size), generator=generator)
@@ -99,12 +102,14 @@ def model_case(case: dict, out_dir: str) -> None:
   np.save(os.path.join(directory, "pre_logits.npy"), pre_logits.numpy())
 
 
-def shapes(architectures: list[str]) -> dict[str, dict[str, list[int]]]:
+def shapes(entries: list) -> dict[str, dict[str, list[int]]]:
+  """Each entry: an architecture name (its default model) or {"name", "architecture", "kwargs"}."""
   out = {}
-  for architecture in architectures:
+  for entry in entries:
+    entry = {"name": entry, "architecture": entry} if isinstance(entry, str) else entry
     with torch.device("meta"):
-      model = timm.create_model(architecture, pretrained=False)
-    out[architecture] = {name: list(t.shape) for name, t in model.state_dict().items()}
+      model = timm.create_model(entry["architecture"], pretrained=False, **entry.get("kwargs", {}))
+    out[entry["name"]] = {name: list(t.shape) for name, t in model.state_dict().items()}
   return out
 
 

@@ -38,6 +38,7 @@ class BeitConfig:
   layer_scale_init_value: float = 0.1  # > 0: per-channel scales on both residual branches
   use_mean_pooling: bool = True
   pooler: bool = True  # transformers' BeitPooler (its LayerNorm when mean pooling) is in the checkpoint
+  fused_qkv: bool = False  # timm's layout: one bias-free qkv projection, q_bias and v_bias beside it
   num_classes: int = 1000
 
   @property
@@ -97,7 +98,8 @@ class Beit(nnx.Module):
                                    if config.use_relative_position_bias else None)
     self.blocks = nnx.List([
         EncoderBlock(width, heads, config.intermediate_size, act=config.hidden_act, epsilon=config.layer_norm_eps,
-                     key_bias=False, layer_scale=config.layer_scale_init_value > 0, rngs=rngs)
+                     key_bias=False, layer_scale=config.layer_scale_init_value > 0, fused_qkv=config.fused_qkv,
+                     rngs=rngs)
         for _ in range(config.num_hidden_layers)])
     self.norm = None if config.use_mean_pooling else nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs)
     self.pooler_norm = (nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs)

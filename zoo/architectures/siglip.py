@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
 import jax.numpy as jnp
 from flax import nnx
 
 from zoo.architectures import layers
 from zoo.architectures.clip import TextConfig, TextTransformer
-from zoo.architectures.transformer import EncoderBlock, Mlp
+from zoo.architectures.transformer import AttentionPoolingHead, EncoderBlock
 from zoo.architectures.zero_shot import logits_per_image
 
 
@@ -44,30 +43,6 @@ def siglip_text_config(**fields) -> TextConfig:
   config = {**defaults, **fields}
   config.setdefault("projection_dim", config["hidden_size"])
   return TextConfig(**config, causal=False, pooling="last", projection_bias=True)
-
-
-class AttentionPoolingHead(nnx.Module):
-  """MAP: one learned probe query attends over all tokens (PyTorch ``nn.MultiheadAttention``,
-  packed q|k|v projection ``in_proj``), then y + mlp(norm(y)); returns y [B, width]."""
-
-  def __init__(self, width: int, num_heads: int, mlp_hidden: int, *, act: str, epsilon: float, rngs: nnx.Rngs):
-    self.num_heads = num_heads
-    self.probe = nnx.Param(nnx.initializers.normal(1.0)(rngs.params(), (1, 1, width)))
-    self.in_proj = nnx.Linear(width, 3 * width, rngs=rngs)
-    self.out = nnx.Linear(width, width, rngs=rngs)
-    self.norm = nnx.LayerNorm(width, epsilon=epsilon, rngs=rngs)
-    self.mlp = Mlp(width, mlp_hidden, act, rngs=rngs)
-
-  def __call__(self, x):
-    batch, tokens, width = x.shape
-    kernel_q, kernel_k, kernel_v = jnp.split(self.in_proj.kernel[...], 3, axis=1)
-    bias_q, bias_k, bias_v = jnp.split(self.in_proj.bias[...], 3)
-    heads = lambda y: y.reshape(y.shape[0], y.shape[1], self.num_heads, width // self.num_heads)
-    query = heads(self.probe[...].astype(x.dtype) @ kernel_q + bias_q)
-    key, value = heads(x @ kernel_k + bias_k), heads(x @ kernel_v + bias_v)
-    pooled = jax.nn.dot_product_attention(jnp.broadcast_to(query, (batch, *query.shape[1:])), key, value)
-    pooled = self.out(pooled.reshape(batch, 1, width))
-    return (pooled + self.mlp(self.norm(pooled)))[:, 0]
 
 
 class SiglipVisionTransformer(nnx.Module):

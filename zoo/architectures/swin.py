@@ -1,17 +1,21 @@
-"""Swin Transformer (Liu et al. 2021), transformers' layout, static shapes.
+"""Swin Transformer (Liu et al. 2021) and Swin V2 (Liu et al. 2022), transformers' layout
+(timm's with ``fused_qkv``; V2 in timm's layout), static shapes.
 
 patch conv + LayerNorm → stages of blocks with window attention (a learned relative
 position bias per block; every second block shifts the windows by half a window, with
 the mask that keeps shifted regions apart) → patch merging (2×2 neighbours concatenated,
 LayerNorm, Linear to twice the width) between stages → LayerNorm → mean over tokens
 (the embedding) → Linear. Feature maps are zero-padded to whole windows (and to even
-sizes before merging) exactly as transformers does.
+sizes before merging) exactly as transformers does. V2 (``v2``): cosine attention, an
+MLP-generated relative position bias, norms after each residual branch, merging's norm
+after its Linear (see SwinConfig.v2).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
@@ -29,13 +33,26 @@ class SwinConfig:
   embed_dim: int = 96
   depths: tuple[int, ...] = (2, 2, 6, 2)
   num_heads: tuple[int, ...] = (3, 6, 12, 24)
-  window_size: int = 7
+  window_size: int | tuple[int, ...] = 7  # one for every stage, or one per stage (timm's Swin S3)
   mlp_ratio: float = 4.0
   qkv_bias: bool = True
   hidden_act: str = "gelu"
   use_absolute_embeddings: bool = False
   layer_norm_eps: float = 1e-5
   num_classes: int = 1000
+  fused_qkv: bool = False  # timm's layout: one qkv projection per block
+  # Swin V2 (timm's layout): cosine attention with a learned temperature per head, a continuous relative
+  # position bias (an MLP on log-spaced offsets, 16·sigmoid), norms after each residual branch, patch merging
+  # with the norm after the reduction, and a bias-free key (q_bias, v_bias)
+  v2: bool = False
+  pretrained_window_size: int | tuple[int, ...] = 0  # V2: the window the bias coordinates were scaled to
+
+  def stage_pretrained_window(self, index: int) -> int:
+    size = self.pretrained_window_size
+    return size if isinstance(size, int) else size[index]
+
+  def stage_window(self, index: int) -> int:
+    return self.window_size if isinstance(self.window_size, int) else self.window_size[index]
 
 
 def window_relative_index(window: int) -> np.ndarray:
@@ -43,6 +60,15 @@ def window_relative_index(window: int) -> np.ndarray:
   coords = np.stack(np.meshgrid(np.arange(window), np.arange(window), indexing="ij")).reshape(2, -1)
   relative = (coords[:, :, None] - coords[:, None, :]).transpose(1, 2, 0) + (window - 1)
   return (relative[..., 0] * (2 * window - 1) + relative[..., 1]).astype(np.int32)
+
+
+def log_spaced_offsets(window: int, pretrained_window: int = 0) -> np.ndarray:
+  """[(2w−1)², 2] Swin V2 bias-MLP inputs: offsets scaled to ±8 over the (pretrained) window,
+  then sign · log2(1 + |x|) / log2(8), row offset major."""
+  scale = max((pretrained_window or window) - 1, 1)
+  offsets = np.arange(-(window - 1), window, dtype=np.float32) / scale * 8
+  grid = np.stack(np.meshgrid(offsets, offsets, indexing="ij"), axis=-1).reshape(-1, 2)
+  return (np.sign(grid) * np.log2(np.abs(grid) + 1.0) / np.log2(8)).astype(np.float32)
 
 
 def partition(x, window: int):
@@ -70,13 +96,26 @@ def shift_mask(height: int, width: int, window: int, shift: int) -> np.ndarray:
 class SwinBlock(nnx.Module):
   """x + window_attention(norm1(x)), then + mlp(norm2(·)) on [B, H, W, C] maps."""
 
-  def __init__(self, config: SwinConfig, width: int, num_heads: int, shift: int, *, rngs: nnx.Rngs):
-    self.window, self.shift = config.window_size, shift
+  def __init__(self, config: SwinConfig, width: int, num_heads: int, window: int, shift: int, *,
+               pretrained_window: int = 0, rngs: nnx.Rngs):
+    self.window, self.shift, self.v2, self.pretrained_window = window, shift, config.v2, pretrained_window
     self.norm1 = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs)
-    self.attn = MultiHeadAttention(width, num_heads, qkv_bias=config.qkv_bias, rngs=rngs)
-    self.relative_position_bias_table = nnx.Param(jnp.zeros(((2 * self.window - 1) ** 2, num_heads)))
+    self.attn = MultiHeadAttention(width, num_heads, qkv_bias=config.qkv_bias, fused_qkv=config.fused_qkv,
+                                   key_bias=False if config.v2 else None, cosine=config.v2, rngs=rngs)
+    if config.v2:
+      self.cpb_fc1 = nnx.Linear(2, 512, rngs=rngs)
+      self.cpb_fc2 = nnx.Linear(512, num_heads, use_bias=False, rngs=rngs)
+    else:
+      self.relative_position_bias_table = nnx.Param(jnp.zeros(((2 * self.window - 1) ** 2, num_heads)))
     self.norm2 = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs)
     self.mlp = Mlp(width, int(config.mlp_ratio * width), config.hidden_act, rngs=rngs)
+
+  def _bias_table(self):
+    """[(2w−1)², heads]: the learned table (V1) or 16·sigmoid(MLP(log-spaced offsets)) (V2)."""
+    if not self.v2:
+      return self.relative_position_bias_table[...]
+    offsets = jnp.asarray(log_spaced_offsets(self.window, self.pretrained_window))
+    return 16 * jax.nn.sigmoid(self.cpb_fc2(jax.nn.relu(self.cpb_fc1(offsets))))
 
   def __call__(self, x):
     batch, height, width, channels = x.shape
@@ -86,19 +125,22 @@ class SwinBlock(nnx.Module):
                        "(transformers cannot run it either); use a larger input (e.g. 32·window pixels).")
     if min(height, width) == window:  # one window covers the map: nothing to shift (transformers' rule)
       shift = 0
-    y = self.norm1(x)
+    y = x if self.v2 else self.norm1(x)
     pad_h, pad_w = (-height) % window, (-width) % window
     y = layers.pad_hw(y, 0, pad_h, 0, pad_w)
     padded_h, padded_w = height + pad_h, width + pad_w
     if shift:
       y = jnp.roll(y, (-shift, -shift), axis=(1, 2))
-    bias = jnp.transpose(self.relative_position_bias_table[...][window_relative_index(window)], (2, 0, 1))[None]
+    bias = jnp.transpose(self._bias_table()[window_relative_index(window)], (2, 0, 1))[None]
     if shift:
       mask = jnp.asarray(shift_mask(padded_h, padded_w, window, shift))[:, None]  # [windows, 1, T, T]
       bias = jnp.tile(bias + mask, (batch, 1, 1, 1))
     y = merge(self.attn(partition(y, window), bias=bias.astype(y.dtype)), window, batch, padded_h, padded_w)
     if shift:
       y = jnp.roll(y, (shift, shift), axis=(1, 2))
+    if self.v2:  # x + norm(branch(x))
+      x = x + self.norm1(y[:, :height, :width])
+      return x + self.norm2(self.mlp(x))
     x = x + y[:, :height, :width]
     return x + self.mlp(self.norm2(x))
 
@@ -107,23 +149,26 @@ class PatchMerging(nnx.Module):
   """[B, H, W, C] → [B, ⌈H/2⌉, ⌈W/2⌉, 2C]: 2×2 neighbours (zero-padded to even sizes) in
   transformers' order (0,0), (1,0), (0,1), (1,1) → LayerNorm → bias-free Linear."""
 
-  def __init__(self, width: int, *, rngs: nnx.Rngs):
-    self.norm = nnx.LayerNorm(4 * width, epsilon=1e-5, rngs=rngs)
+  def __init__(self, width: int, *, norm_after: bool = False, rngs: nnx.Rngs):
+    self.norm_after = norm_after  # Swin V2: Linear, then LayerNorm
+    self.norm = nnx.LayerNorm(2 * width if norm_after else 4 * width, epsilon=1e-5, rngs=rngs)
     self.reduction = nnx.Linear(4 * width, 2 * width, use_bias=False, rngs=rngs)
 
   def __call__(self, x):
     x = layers.pad_hw(x, 0, x.shape[1] % 2, 0, x.shape[2] % 2)
     x = jnp.concatenate([x[:, row::2, col::2] for col in range(2) for row in range(2)], axis=-1)
-    return self.reduction(self.norm(x))
+    return self.norm(self.reduction(x)) if self.norm_after else self.reduction(self.norm(x))
 
 
 class SwinStage(nnx.Module):
   def __init__(self, config: SwinConfig, index: int, *, rngs: nnx.Rngs):
-    width = config.embed_dim * 2 ** index
+    width, window = config.embed_dim * 2 ** index, config.stage_window(index)
     self.blocks = nnx.List([
-        SwinBlock(config, width, config.num_heads[index], 0 if j % 2 == 0 else config.window_size // 2, rngs=rngs)
+        SwinBlock(config, width, config.num_heads[index], window, 0 if j % 2 == 0 else window // 2,
+                  pretrained_window=config.stage_pretrained_window(index), rngs=rngs)
         for j in range(config.depths[index])])
-    self.downsample = PatchMerging(width, rngs=rngs) if index < len(config.depths) - 1 else None
+    self.downsample = (PatchMerging(width, norm_after=config.v2, rngs=rngs) if index < len(config.depths) - 1
+                       else None)
 
   def __call__(self, x):
     for block in self.blocks:

@@ -2,7 +2,10 @@
 ViT / AugReg (class token, optional tanh pre-logits), DeiT distilled (class + distillation
 tokens, logits averaged), CLIP's image tower (pre-norm, no patch bias, projection),
 DINOv2 (layer scale, register tokens, SwiGLU, position embeddings interpolated to the
-input) and the ViT-MAE encoder (the full, unmasked sequence)."""
+input), the ViT-MAE encoder (the full, unmasked sequence) and timm's further options: no
+class token, positions only on the patch tokens (DeiT III, FlexiViT, timm's register
+models), mean-patch pooling with the final norm after the pool (timm's ``fc_norm``) and
+multihead attention pooling (SigLIP's MAP head)."""
 
 from __future__ import annotations
 
@@ -12,7 +15,15 @@ import jax.numpy as jnp
 from flax import nnx
 
 from zoo.architectures import layers
-from zoo.architectures.transformer import EncoderBlock
+from zoo.architectures.transformer import AttentionPoolingHead, EncoderBlock
+
+# Which prefix tokens (class, distillation, registers) have rows in the position table:
+# "class": the class (and distillation) token, registers none (transformers' DINOv2);
+# "all": every prefix token (timm's default); "none": only patches (timm's no_embed_class).
+PREFIX_POSITIONS = ("class", "all", "none")
+# "cls": class token; "cls_mean_patch": [class token, mean patch token] (DINOv2 head);
+# "avg": mean of the patch tokens (timm's global_pool="avg"); "map": attention pooling.
+POOLINGS = ("cls", "cls_mean_patch", "avg", "map")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,8 +52,13 @@ class ViTConfig:
   # None: inputs must be image_size²; "bicubic" / "bicubic_antialias": the patch position grid is
   # resized to the input's patch grid as transformers' interpolate_pos_encoding (DINOv2) does.
   position_interpolation: str | None = None
-  pooling: str = "cls"  # "cls": class token; "cls_mean_patch": [class token, mean patch token] (DINOv2 head)
+  pooling: str = "cls"  # one of POOLINGS
   fused_qkv: bool = False  # timm: one qkv projection per block
+  class_token: bool = True  # timm's class_token=False: patch (and register) tokens only
+  prefix_positions: str = "class"  # one of PREFIX_POSITIONS
+  norm_after_pool: bool = False  # timm's fc_norm: the final LayerNorm on the pooled token, not the tokens
+  scale_norms: bool = False  # timm's scale_attn_norm + scale_mlp_norm (BEiT-3): inner LayerNorms in each block
+  post_norm: bool = False  # timm's ResPostBlock: each block's norms after its branches
 
   @property
   def num_patches(self) -> int:
@@ -50,36 +66,38 @@ class ViTConfig:
 
 
 class VisionTransformer(nnx.Module):
-  """patches + tokens + positions → blocks → LayerNorm → class token(s) → head.
+  """patches + tokens + positions → blocks → LayerNorm → pooled token(s) → head.
 
-  The embedding is the pooled token after the final norm (and pre-logits / projection
-  when the model has them): the mean of the class and distillation tokens for DeiT.
+  Token order: [class, distillation, registers, patches] (those present). The embedding is
+  the pooled token after the final norm (and pre-logits / projection when the model has
+  them): the mean of the class and distillation tokens for DeiT, the mean patch token
+  (then the norm, with ``norm_after_pool``) for ``avg``, the attention-pooled token for ``map``.
   """
 
   def __init__(self, config: ViTConfig, *, rngs: nnx.Rngs):
+    _check(config)
     self.config = config
     width = config.hidden_size
     normal = nnx.initializers.normal(0.02)
+    token = lambda count: nnx.Param(normal(rngs.params(), (1, count, width)))
     self.patch_embed = layers.conv(config.num_channels, width, config.patch_size, stride=config.patch_size,
                                    padding="VALID", bias=config.patch_bias, rngs=rngs)
-    self.cls_token = nnx.Param(normal(rngs.params(), (1, 1, width)))
-    num_tokens = 2 if config.distillation_token else 1
-    self.dist_token = nnx.Param(normal(rngs.params(), (1, 1, width))) if config.distillation_token else None
-    self.pos_embed = nnx.Param(normal(rngs.params(), (1, config.num_patches + num_tokens, width)))
-    self.reg_token = (nnx.Param(normal(rngs.params(), (1, config.num_register_tokens, width)))
-                      if config.num_register_tokens else None)
-    if config.position_interpolation not in (None, "bicubic", "bicubic_antialias"):
-      raise ValueError(f"position_interpolation must be None, 'bicubic' or 'bicubic_antialias'; got "
-                       f"{config.position_interpolation!r}.")
-    if config.pooling not in ("cls", "cls_mean_patch"):
-      raise ValueError(f"pooling must be 'cls' or 'cls_mean_patch'; got {config.pooling!r}.")
+    self.cls_token = token(1) if config.class_token else None
+    self.dist_token = token(1) if config.distillation_token else None
+    self.pos_embed = token(config.num_patches + self._positioned_prefix())  # (creation order: the seeded init)
+    self.reg_token = token(config.num_register_tokens) if config.num_register_tokens else None
     self.norm_pre = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs) if config.pre_norm else None
     self.blocks = nnx.List([
         EncoderBlock(width, config.num_attention_heads, config.intermediate_size, act=config.hidden_act,
                      epsilon=config.layer_norm_eps, qkv_bias=config.qkv_bias, layer_scale=config.layer_scale,
-                     swiglu=config.swiglu, fused_qkv=config.fused_qkv, rngs=rngs)
+                     swiglu=config.swiglu, fused_qkv=config.fused_qkv, scale_norms=config.scale_norms,
+                     post_norm=config.post_norm, rngs=rngs)
         for _ in range(config.num_hidden_layers)])
     self.norm = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs)
+    self.attn_pool = (AttentionPoolingHead(width, config.num_attention_heads, config.intermediate_size,
+                                           act=config.hidden_act, epsilon=config.layer_norm_eps,
+                                           packed_projection=False, rngs=rngs)
+                      if config.pooling == "map" else None)
     self.pre_logits = (nnx.Linear(width, config.representation_size, rngs=rngs)
                        if config.representation_size else None)
     self.projection = (nnx.Linear(width, config.projection_dim, use_bias=False, rngs=rngs)
@@ -90,25 +108,41 @@ class VisionTransformer(nnx.Module):
     self.head_dist = (nnx.Linear(width, config.num_classes, rngs=rngs)
                       if config.distilled_head and config.num_classes else None)
 
+  def _class_tokens(self) -> list:
+    return [t for t in (self.cls_token, self.dist_token) if t is not None]
+
+  def _positioned_prefix(self) -> int:
+    """Prefix tokens that have a row in the position table (see PREFIX_POSITIONS)."""
+    classes = int(self.config.class_token) + int(self.config.distillation_token)
+    return {"class": classes, "all": classes + self.config.num_register_tokens, "none": 0}[
+        self.config.prefix_positions]
+
   def forward_features(self, images):
-    """Token sequence after the final LayerNorm, [B, tokens, width]."""
+    """Token sequence [B, tokens, width] after the blocks and (unless ``norm_after_pool``) the
+    final LayerNorm."""
     if images.shape[1:3] != (self.config.image_size,) * 2 and self.config.position_interpolation is None:
       raise ValueError(f"ViT expects {self.config.image_size}² images (its position embeddings); got "
                        f"{images.shape[1]}×{images.shape[2]}. Use the model's preprocessing.")
     x = self.patch_embed(images)
     batch, grid_h, grid_w, width = x.shape
     x = x.reshape(batch, -1, width)
-    tokens = [self.cls_token[...]] + ([self.dist_token[...]] if self.dist_token is not None else [])
-    x = jnp.concatenate([jnp.broadcast_to(t, (batch, 1, width)).astype(x.dtype) for t in tokens] + [x], axis=1)
-    x = x + self._positions(grid_h, grid_w, len(tokens)).astype(x.dtype)
-    if self.reg_token is not None:  # registers carry no position (transformers adds them after)
-      registers = jnp.broadcast_to(self.reg_token[...], (batch,) + self.reg_token.shape[1:]).astype(x.dtype)
-      x = jnp.concatenate([x[:, :len(tokens)], registers, x[:, len(tokens):]], axis=1)
+    expand = lambda t: jnp.broadcast_to(t[...], (batch,) + t.shape[1:]).astype(x.dtype)
+    classes = [expand(t) for t in self._class_tokens()]
+    registers = [expand(self.reg_token)] if self.reg_token is not None else []
+    positions = self._positions(grid_h, grid_w, self._positioned_prefix()).astype(x.dtype)
+    mode = self.config.prefix_positions
+    if mode == "none":  # positions on the patches, then the prefix tokens (timm's no_embed_class)
+      x = jnp.concatenate(classes + registers + [x + positions], axis=1)
+    elif mode == "all":
+      x = jnp.concatenate(classes + registers + [x], axis=1) + positions
+    else:  # registers carry no position (transformers' DINOv2 adds them after)
+      x = jnp.concatenate(classes + [x], axis=1) + positions
+      x = jnp.concatenate([x[:, :len(classes)]] + registers + [x[:, len(classes):]], axis=1)
     if self.norm_pre is not None:
       x = self.norm_pre(x)
     for block in self.blocks:
       x = block(x)
-    return self.norm(x)
+    return x if self.config.norm_after_pool else self.norm(x)
 
   def _positions(self, grid_h: int, grid_w: int, num_tokens: int):
     """Position embeddings for a grid_h × grid_w patch grid: the stored table, or its patch
@@ -124,22 +158,45 @@ class VisionTransformer(nnx.Module):
   @property
   def num_prefix_tokens(self) -> int:
     """Class (+ distillation) + register tokens before the patch tokens."""
-    return 1 + (self.dist_token is not None) + self.config.num_register_tokens
+    return len(self._class_tokens()) + self.config.num_register_tokens
+
+  def _pool(self, x):
+    """The pooled token [B, width] (before any norm_after_pool / pre-logits / projection)."""
+    pooling, patches = self.config.pooling, x[:, self.num_prefix_tokens:]
+    if pooling == "avg":
+      return jnp.mean(patches, axis=1)
+    if pooling == "map":
+      return self.attn_pool(patches)
+    if pooling == "cls_mean_patch":
+      return jnp.concatenate([x[:, 0], jnp.mean(patches, axis=1)], axis=-1)
+    return x[:, 0]
 
   def __call__(self, images):
     x = self.forward_features(images)
-    if self.config.pooling == "cls_mean_patch":
-      embedding = jnp.concatenate([x[:, 0], jnp.mean(x[:, self.num_prefix_tokens:], axis=1)], axis=-1)
-      return (self.head(embedding) if self.head is not None else embedding), embedding
     if self.head_dist is not None:
       embedding = (x[:, 0] + x[:, 1]) / 2
       if self.head is None:
         return embedding, embedding
       return (self.head(x[:, 0]) + self.head_dist(x[:, 1])) / 2, embedding
-    embedding = x[:, 0]
+    embedding = self._pool(x)
+    if self.config.norm_after_pool:
+      embedding = self.norm(embedding)
     if self.pre_logits is not None:
       embedding = jnp.tanh(self.pre_logits(embedding))
     if self.projection is not None:
       embedding = self.projection(embedding)
     logits = self.head(embedding) if self.head is not None else embedding
     return logits, embedding
+
+
+def _check(config: ViTConfig) -> None:
+  """A clear ValueError for option values and combinations the module does not define."""
+  if config.position_interpolation not in (None, "bicubic", "bicubic_antialias"):
+    raise ValueError(f"position_interpolation must be None, 'bicubic' or 'bicubic_antialias'; got "
+                     f"{config.position_interpolation!r}.")
+  if config.pooling not in POOLINGS:
+    raise ValueError(f"pooling must be one of {POOLINGS}; got {config.pooling!r}.")
+  if config.prefix_positions not in PREFIX_POSITIONS:
+    raise ValueError(f"prefix_positions must be one of {PREFIX_POSITIONS}; got {config.prefix_positions!r}.")
+  if not config.class_token and (config.pooling in ("cls", "cls_mean_patch") or config.distillation_token):
+    raise ValueError(f"pooling {config.pooling!r} / a distillation token need the class token (class_token=False).")

@@ -1,7 +1,7 @@
 """timm architectures served by EfficientNet's builder (EfficientNet, ``tf_`` EfficientNet,
-MobileNetV2), DLA, ViT / DeiT and MLP-Mixer: how a timm architecture name (and the
-checkpoint's ``config.json``: ``num_classes``, ``model_args``) becomes an nnx module, and the
-regex renames from timm's tensor names.
+MobileNetV2), DLA and MLP-Mixer (ViT / DeiT: zoo.converters.timm_vits): how a timm
+architecture name (and the checkpoint's ``config.json``: ``num_classes``, ``model_args``)
+becomes an nnx module, and the regex renames from timm's tensor names.
 
 ``ENTRIES`` maps a regex that fully matches timm architecture names to
 ``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps each in a
@@ -19,7 +19,6 @@ from zoo.architectures.dla import DLA, DLAConfig
 from zoo.architectures.efficientnet import MBConvNet, timm_efficientnet_config
 from zoo.architectures.mixer import MixerConfig, MlpMixer
 from zoo.architectures.mobilenet import timm_mobilenet_v2_config
-from zoo.architectures.vit import ViTConfig, VisionTransformer
 from zoo.converters.mapping import ConversionError
 
 # Training-only arguments: no effect on the inference forward pass.
@@ -126,45 +125,7 @@ def build_dla(name: str, config: dict) -> nnx.Module:
                                  num_channels=arguments["in_chans"]), rngs=nnx.Rngs(0))
 
 
-# --- ViT / DeiT / Mixer ----------------------------------------------------------------------
-
-# (width, depth, heads) of timm's ViT / DeiT sizes.
-VIT_SIZES = {"tiny": (192, 12, 3), "small": (384, 12, 6), "base": (768, 12, 12), "large": (1024, 24, 16),
-             "huge": (1280, 32, 16)}
-_VIT_ARGS = {"img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias", "global_pool",
-             "class_token"}
-
-
-def _vit_config(name: str, config: dict, size: str, patch: int, resolution: int, **options) -> ViTConfig:
-  arguments = _arguments(name, config, _VIT_ARGS)
-  _check_pool(name, arguments["global_pool"], {"token"})
-  if not arguments.get("class_token", True):
-    raise ConversionError(f"timm model {name!r}: class_token=False is not supported.")
-  width, depth, heads = VIT_SIZES[size]
-  width = arguments.get("embed_dim", width)
-  return ViTConfig(
-      image_size=_square(name, arguments.get("img_size", resolution)), patch_size=arguments.get("patch_size", patch), num_channels=arguments["in_chans"],
-      hidden_size=width, num_hidden_layers=arguments.get("depth", depth),
-      num_attention_heads=arguments.get("num_heads", heads),
-      intermediate_size=int(width * arguments.get("mlp_ratio", 4.0)), hidden_act="gelu", layer_norm_eps=1e-6,
-      qkv_bias=arguments.get("qkv_bias", True), fused_qkv=True, num_classes=arguments["num_classes"], **options)
-
-
-def build_vit(name: str, config: dict) -> nnx.Module:
-  """``vit_{tiny,small,base,large,huge}_patch{P}_{res}``: timm's VisionTransformer (class
-  token, LayerNorm ε 1e-6, exact GELU, fused qkv)."""
-  match = re.fullmatch(r"vit_(\w+?)_patch(\d+)_(\d+)", name)
-  return VisionTransformer(_vit_config(name, config, match[1], int(match[2]), int(match[3])), rngs=nnx.Rngs(0))
-
-
-def build_deit(name: str, config: dict) -> nnx.Module:
-  """``deit_{tiny,small,base}[_distilled]_patch16_{res}``: the distilled ones carry a
-  distillation token and head, logits = mean of the two heads (timm's inference mode)."""
-  match = re.fullmatch(r"deit_(\w+?)_(distilled_)?patch(\d+)_(\d+)", name)
-  distilled = bool(match[2])
-  return VisionTransformer(_vit_config(name, config, match[1], int(match[3]), int(match[4]),
-                                       distillation_token=distilled, distilled_head=distilled), rngs=nnx.Rngs(0))
-
+# --- MLP-Mixer -------------------------------------------------------------------------------
 
 MIXER_SIZES = {"s": (512, 8), "b": (768, 12), "l": (1024, 24)}
 
@@ -190,11 +151,6 @@ def _dla_conv_level(match: re.Match) -> str:
   return f"level{match[1]}.{'convs' if index % 3 == 0 else 'bns'}.{index // 3}."
 
 
-_VIT_RENAMES = (
-    (r"^patch_embed\.proj\.", "patch_embed."),
-    (r"^blocks\.(\d+)\.attn\.proj\.", r"blocks.\1.attn.out."),
-)
-
 ENTRIES: dict[str, dict] = {
     r"(tf_)?efficientnet_(b\d|l2)": dict(build=build_efficientnet, renames=()),
     r"mobilenetv2_(035|050|075|100|140|110d|120d)": dict(build=build_mobilenet_v2, renames=()),
@@ -202,9 +158,6 @@ ENTRIES: dict[str, dict] = {
         (r"^base_layer\.0\.", "base_conv."), (r"^base_layer\.1\.", "base_bn."),
         (r"^level([01])\.(\d+)\.", _dla_conv_level),
         (r"\.project\.0\.", ".project_conv."), (r"\.project\.1\.", ".project_bn."))),
-    r"vit_(tiny|small|base|large|huge)_patch(8|14|16|32)_(224|384|448|518)": dict(build=build_vit,
-                                                                                  renames=_VIT_RENAMES),
-    r"deit_(tiny|small|base)_(distilled_)?patch16_(224|384)": dict(build=build_deit, renames=_VIT_RENAMES),
     r"mixer_(s|b|l)(16|32)_224": dict(build=build_mixer, renames=(
         (r"^stem\.proj\.", "stem."),
         (r"^blocks\.(\d+)\.mlp_tokens\.", r"blocks.\1.token_mlp."),
