@@ -215,3 +215,26 @@ def test_clip_tokenizer_without_a_transformers_config(tmp_path):
   (tmp_path / "vocab.json").unlink()
   with pytest.raises(ValueError, match="CLIP's vocab.json"):
     zoo.load_tokenizer(str(tmp_path))
+
+
+@pytest.mark.parametrize("mode", ["SAME", "DIFFERENT"])
+def test_processes_compare_their_lock_entries(mode):
+  """Two jax.distributed processes (gloo on 127.0.0.1): equal entries pass; a host whose file
+  hash differs stops both, naming the row and the differing process."""
+  import socket
+  import subprocess
+  import sys
+  from pathlib import Path
+  with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    port = str(probe.getsockname()[1])
+  job = Path(__file__).parent / "jobs" / "weights_lock_job.py"
+  processes = [subprocess.Popen([sys.executable, str(job), str(i), port, mode], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True) for i in range(2)]
+  outputs = [p.communicate(timeout=240)[0] for p in processes]
+  codes = [p.returncode for p in processes]
+  if mode == "SAME":
+    assert codes == [0, 0] and all("agreed" in out for out in outputs), outputs
+  else:
+    assert codes == [3, 3], outputs
+    assert all("model 'row.a': processes [1] downloaded weights that differ" in out for out in outputs), outputs
