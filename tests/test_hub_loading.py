@@ -238,3 +238,11 @@ def test_processes_compare_their_lock_entries(mode):
   else:
     assert codes == [3, 3], outputs
     assert all("model 'row.a': processes [1] downloaded weights that differ" in out for out in outputs), outputs
+
+
+def test_check_reads_an_openai_clip_header_and_maps_it(hub, tmp_path):
+  from zoo.hub_check import check_row
+  hub.requests.clear()
+  result = check_row(_entry("tiny_clip", "openai_clip", CLIP_REPO), hub_cache=tmp_path)
+  assert result.ready, result.message
+  assert hub.downloads(CLIP_REPO) == [] and hub.downloads(CLIP_REPO, ranged=True) == ["open_clip_model.safetensors"]

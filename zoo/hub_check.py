@@ -174,9 +174,13 @@ def _builder_differences(entry: ModelEntry, targets: dict[str, tuple[int, ...]])
   """Parameters whose shape differs between the row's builder and the converter's module
   (the builder's own head and statistics included); empty when the builder cannot be built
   abstractly (nothing to compare)."""
+  from flax import nnx
   from zoo.loading import abstract_build
   try:
-    built = _param_shapes(abstract_build(entry))
+    module = abstract_build(entry)
+    if not isinstance(module, nnx.Module):  # a placeholder builder: nothing to compare
+      return []
+    built = _param_shapes(module)
   except Exception:  # a builder that needs files (e.g. a timm row's own config): nothing to compare
     return []
   keys = set(built) | set(targets)
