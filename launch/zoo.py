@@ -1,13 +1,19 @@
 r"""The zoo catalog: ``python -m launch.zoo list [--catalog=paper] [--category=NAME] [--pattern=GLOB] [--base=NAME]``;
 importing a row's weights: ``python -m launch.zoo import --source=FILE --row=NAME [--zoo_dir=DIR] [--sha256=HEX]
 [--overwrite]``; ``python -m launch.zoo show timm:<arch>.<tag>`` (the row derived from a timm tag, and the rules
-that fired).
+that fired); the pre-flight check: ``python -m launch.zoo check --config=paper`` (or ``--catalog=paper``).
 
 Prints every registered model with the paper's category of the pair (base, model), derived
 from the rows' fields, its training method, head (classifier, zero-shot, linear-probe),
 published top-1, weight source and license, then the count per category. The base is the catalog's own
 base model (``small_cnn.s0`` for ``small``, ``resnet50.base`` for ``paper``) unless
 ``--base`` names another.
+
+``check`` proves, before any accelerator hour, that the rows a study config uses (or every row
+of a catalog) can be loaded: per Hub row, the revision resolves, the files its converter reads
+are at that revision and every tensor of the safetensors header (a few KB, HTTP Range) maps
+onto the row's module with the right shape (zoo.hub_check); gs:// rows are reachable; local
+rows exist under --zoo_dir. One line per row; exit status 1 when any row is not ready.
 
 ``import`` converts a torchvision-format ResNet-50 state dict (``.pth`` / ``.pt``, as
 SamsungLabs/pytorch-ensembles and TjuJianyu/RRL publish them) into the directory the row reads
@@ -31,12 +37,14 @@ from zoo.converters import torchvision_import
 PATTERN = flags.DEFINE_string("pattern", "*", "fnmatch pattern over model names.")
 CATALOG = flags.DEFINE_string("catalog", None, "Only this catalog (small, paper); default: all.")
 BASE = flags.DEFINE_string("base", None, "Base model the categories are relative to (default: the catalog's).")
+CONFIG = flags.DEFINE_string("config", None, "check: the rows of this study config (a name under "
+                              "launch/study/configs, e.g. paper, or a .py file).")
 CATEGORY = flags.DEFINE_enum("category", None, ["base", *zoo.CATEGORIES],
                              "Only models of this category relative to the base.")
 SOURCE = flags.DEFINE_string("source", None, "import: the .pth/.pt state dict file to convert.")
 ROW = flags.DEFINE_string("row", None, "import: the row whose directory it becomes (e.g. resnet50.ens_seed1).")
 ZOO_DIR = flags.DEFINE_string("zoo_dir", torchvision_import.DEFAULT_ZOO_DIR,
-                              "import: the zoo directory (rows read <zoo_dir>/paper/<row>).")
+                              "import, check: the zoo directory (rows read <zoo_dir>/paper/<row>).")
 SHA256 = flags.DEFINE_string("sha256", None, "import: the source file's expected sha256 (default: the row's pin).")
 OVERWRITE = flags.DEFINE_bool("overwrite", False, "import: replace an existing row directory.")
 
@@ -50,6 +58,60 @@ def _cells(base, entry) -> tuple[str, ...]:
   license = entry.provenance.license or "" if entry.provenance else ""
   return (entry.name, _category(base, entry), entry.objective, entry.pretraining_data, entry.architecture, entry.head,
           top1, f"{entry.weights.kind}:{entry.weights.location}", license)
+
+
+def _config_models(name: str) -> list[str]:
+  """The rows a study config uses (its zoo_modules imported, its patterns resolved)."""
+  import importlib
+  import importlib.util
+  from launch.study import config as config_lib
+  if name.endswith(".py"):
+    spec = importlib.util.spec_from_file_location("study_config", name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+  else:
+    module = importlib.import_module(f"launch.study.configs.{name}")
+  return config_lib.validate(config_lib.merge(module.get_config()))
+
+
+def check_row(entry, zoo_dir: str) -> "zoo.hub_check.RowCheck":
+  """One row's pre-flight verdict (zoo.hub_check for Hub rows)."""
+  from etils import epath
+  from zoo import hub_check
+  from zoo.converters.huggingface import is_hub_id
+  from zoo.registry import weights_location
+  kind, location = entry.weights.kind, weights_location(entry, zoo_dir)
+  if kind in ("huggingface", "timm", "openai_clip") and is_hub_id(location):
+    return hub_check.check_row(entry)
+  if kind == "npz" and location.startswith("gs://"):
+    import urllib.request
+    from zoo.converters.big_vision import GCS_HTTPS
+    url = f"{GCS_HTTPS}/{location[len('gs://'):]}"
+    try:
+      with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=30) as response:
+        size = int(response.headers.get("Content-Length") or 0)
+    except Exception as error:
+      return hub_check.RowCheck(entry.name, False, f"{url}: {type(error).__name__}: {error} (not public, moved, or "
+                                "offline); fix the row's location.")
+    return hub_check.RowCheck(entry.name, True, f"{url} is public ({size / 1e6:.0f} MB); its arrays are checked on "
+                              "load")
+  if kind == "checkpoint":
+    return hub_check.RowCheck(entry.name, True, "trained by the study (no download)")
+  if epath.Path(location).exists():
+    return hub_check.RowCheck(entry.name, True, f"local files at {location}")
+  return hub_check.RowCheck(entry.name, False, f"no files at {location} ({entry.note or 'a local row'}); make them "
+                            "(README: the paper section) or leave the row out of the config.")
+
+
+def check(names: list[str], zoo_dir: str) -> int:
+  """Prints one line per row (ready, or what is missing and the fix); 1 if any is not ready."""
+  failed = 0
+  for name in names:
+    result = check_row(zoo.get(name), zoo_dir)
+    failed += not result.ready
+    print(result.line(), flush=True)
+  print(f"{len(names) - failed} of {len(names)} rows ready" + (f"; {failed} not ready" if failed else ""))
+  return 1 if failed else 0
 
 
 def import_row() -> int:
@@ -110,10 +172,15 @@ def main(argv) -> int:
     return import_row()
   if len(argv) == 3 and argv[1] == "show":
     return show(argv[2])
+  if len(argv) == 2 and argv[1] == "check":
+    if CONFIG.value:
+      return check(_config_models(CONFIG.value), ZOO_DIR.value)
+    return check(zoo.list_models(PATTERN.value, catalog=CATALOG.value), ZOO_DIR.value)
   if len(argv) != 2 or argv[1] != "list":
     raise app.UsageError("usage: python -m launch.zoo list [--catalog=NAME] [--category=NAME] [--pattern=GLOB] "
                          "[--base=NAME]\n   or: python -m launch.zoo import --source=FILE --row=NAME [--zoo_dir=DIR] "
-                         "[--sha256=HEX] [--overwrite]\n   or: python -m launch.zoo show timm:<arch>.<tag>")
+                         "[--sha256=HEX] [--overwrite]\n   or: python -m launch.zoo show timm:<arch>.<tag>"
+                         "\n   or: python -m launch.zoo check --config=NAME | --catalog=NAME [--pattern=GLOB] [--zoo_dir=DIR]")
   names = zoo.list_models(PATTERN.value, catalog=CATALOG.value)
   if not names:
     raise app.UsageError(f"no model matches --pattern={PATTERN.value!r} --catalog={CATALOG.value!r}.")

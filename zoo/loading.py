@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from typing import NamedTuple
 
 import jax
 from etils import epath
@@ -86,23 +87,59 @@ def save_weights(entry: ModelEntry, model: nnx.Module, zoo_dir) -> epath.Path:
   return path
 
 
-def load(entry: ModelEntry, zoo_dir) -> nnx.Module:
-  """The model of ``entry`` with its weights; WeightsUnavailable names the file and the fix."""
+class Download(NamedTuple):
+  """A downloaded row's weights: the ``commit`` its Hub revision resolved to (None for a local
+  directory or a URL) and the weight ``files`` its converter reads, as local paths."""
+  commit: str | None
+  files: tuple[epath.Path, ...]
+
+
+def download(entry: ModelEntry, zoo_dir, *, revision: str | None = None, hub_cache=None,
+             download_cache=None) -> Download | None:
+  """Fetches the files ``entry``'s converter reads (a Hub repo at ``revision`` or the row's own,
+  only the row's ``files`` or the converter's default set, into ``hub_cache``; a gs:// .npz into
+  ``download_cache``) and says what came: None for rows whose weights are not downloaded."""
+  from zoo.converters import huggingface as hf
+  weights, location = entry.weights, weights_location(entry, zoo_dir)
+  revision = revision or weights.revision
+  if weights.kind == "npz":
+    from zoo.converters.big_vision import fetch_npz
+    return Download(None, (fetch_npz(location, cache_dir=download_cache),))
+  if weights.kind not in ("huggingface", "timm", "openai_clip") or not hf.is_hub_id(location):
+    return None
+  from zoo.converters.openai_clip import OPENAI_CLIP_FILES, WEIGHT_FILE
+  from zoo.converters.timm import TIMM_FILES
+  defaults = {"huggingface": hf.TRANSFORMERS_FILES, "timm": TIMM_FILES, "openai_clip": OPENAI_CLIP_FILES}
+  directory, commit = hf.fetch(location, revision=revision, files=weights.files, hub_cache=hub_cache,
+                               default_files=defaults[weights.kind])
+  if weights.kind == "openai_clip":
+    if not (directory / WEIGHT_FILE).exists():
+      raise hf.missing_file_error(directory, WEIGHT_FILE, location, revision)
+    return Download(commit, (directory / WEIGHT_FILE,))
+  return Download(commit, tuple(hf._weight_files(directory, location, revision)))
+
+
+def load(entry: ModelEntry, zoo_dir, *, revision: str | None = None, hub_cache=None,
+         download_cache=None) -> nnx.Module:
+  """The model of ``entry`` with its weights; WeightsUnavailable names the file and the fix.
+  Hub rows are fetched at ``revision`` (e.g. a lock file's commit) or the row's own, only
+  the row's ``files``, into ``hub_cache``; gs:// files into ``download_cache``."""
+  hub = dict(revision=revision or entry.weights.revision, files=entry.weights.files, hub_cache=hub_cache)
   if entry.weights.kind == "huggingface":
     from zoo.converters.huggingface import load_pretrained
-    return load_pretrained(entry.weights.location)
+    return load_pretrained(entry.weights.location, **hub)
   if entry.weights.kind == "npz":
     from zoo.converters.big_vision import load_npz
-    return load_npz(entry.weights.location, model_name=entry.name)
+    return load_npz(entry.weights.location, model_name=entry.name, cache_dir=download_cache)
   if entry.weights.kind == "openai_clip":
     from zoo.converters.openai_clip import load_openai_clip
-    return load_openai_clip(entry.weights.location)
+    return load_openai_clip(entry.weights.location, **hub)
   if entry.weights.kind == "timm":
     location = weights_location(entry, zoo_dir)
     if entry.weights.location.startswith("./") and not epath.Path(location).exists():
       raise WeightsUnavailable(f"model {entry.name!r}: no timm-format directory at {location} ({entry.note}).")
     from zoo.converters.timm import load_timm
-    return load_timm(location)
+    return load_timm(location, **hub)
   if entry.weights.kind != "checkpoint":
     raise WeightsUnavailable(f"model {entry.name!r}: unknown weight source kind {entry.weights.kind!r} "
                              "(checkpoint, huggingface, npz, openai_clip or timm).")

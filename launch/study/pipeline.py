@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import zoo
-from launch import data, store
+from launch import data, store, weights_lock
 from launch.study import analysis, config as config_lib, probe_head, report, verdicts, zoo_stage
 from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
@@ -82,12 +82,14 @@ def evaluate_all(config, names: list[str], located: dict, store_dir: Path, sourc
   for index, name in enumerate(names):
     entry = zoo.get(name)
     try:
-      model = zoo.load(entry, located[name].zoo_dir)
+      locked = _locked(store_dir.parent / weights_lock.LOCK_NAME, entry, located[name].zoo_dir)
+      model = zoo.load(entry, located[name].zoo_dir, revision=locked.commit if locked else None)
     except zoo.WeightsUnavailable as error:
       raise ConfigError(f"{error} (config field 'zoo_dir' = {config.zoo_dir!r}: the directory holding the "
                         "checkpoints of rows the study does not train).") from None
     if entry.head == "zero-shot":
-      model = zero_shot_head(config, entry, model, located[name].zoo_dir, sources["test"])
+      model = zero_shot_head(config, entry, model, located[name].zoo_dir, sources["test"],
+                             revision=locked.commit if locked else None)
     if entry.head == "linear-probe":
       model, located[name].key, located[name].provenance = heads.attach(entry, model, f"[{index + 1}/{len(names)}] "
                                                                          f"{name}")
@@ -109,7 +111,19 @@ def evaluate_all(config, names: list[str], located: dict, store_dir: Path, sourc
   return hashes
 
 
-def zero_shot_head(config, entry, model, zoo_dir, test_source):
+def _locked(lock_path: Path, entry, zoo_dir) -> "weights_lock.Locked | None":
+  """The row's weights checked against (or recorded in) the weights lock beside the store, on
+  every process (each its own download and, where the cache is per host, its own lock: every
+  process records the same entry, atomically), and compared across processes."""
+  try:
+    locked = weights_lock.check(lock_path, entry, zoo_dir)
+    weights_lock.agree_across_processes(entry.name, locked)
+  except (weights_lock.LockMismatch, FileNotFoundError) as error:  # HubError, RemoteFileError: user-fixable
+    raise ConfigError(str(error)) from None
+  return locked
+
+
+def zero_shot_head(config, entry, model, zoo_dir, test_source, revision=None):
   """A zero-shot row's classifier: its text tower's features of the class names × CLIP's 80
   templates (zoo.zero_shot_classifier), with the checkpoint's own tokenizer."""
   from zoo.classnames import IMAGENET_CLASS_NAMES
@@ -120,7 +134,7 @@ def zero_shot_head(config, entry, model, zoo_dir, test_source):
     raise ConfigError(f"model {entry.name!r} is zero-shot and the test split has no class names; set "
                       "zero_shot_class_names='imagenet' or use a dataset whose metadata names its classes.")
   try:
-    tokenizer = zoo.load_tokenizer(weights_location(entry, zoo_dir))
+    tokenizer = zoo.load_tokenizer(weights_location(entry, zoo_dir), revision=revision or entry.weights.revision)
   except (FileNotFoundError, ValueError) as error:
     raise ConfigError(f"model {entry.name!r} is zero-shot but its tokenizer cannot be read ({error}).") from None
   say(f"  {entry.name}: zero-shot head from {len(names)} class names × {len(zoo.IMAGENET_TEMPLATES)} templates")
@@ -403,6 +417,7 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
     temporary.write_text(text)
     temporary.replace(cached)
   stage("4/4 report")
+  weights_lock.annotate(results["models"], cache / weights_lock.LOCK_NAME)
   report.write(results, out)
   stage(None)
   results["seconds"] = time.perf_counter() - start

@@ -317,8 +317,9 @@ def markdown(results: dict) -> str:
       _downstream_text(results),
       _similarity_text(results.get("similarity")),
       "## Models' weights (config.json lists the sha256 of each model's weights and its provenance)",
-      _table(("model", "weights sha256", "origin"),
-             [(r["model"], f"`{r['weights_sha256'][:16]}`", r["weights_origin"]) for r in models]),
+      _table(("model", "weights sha256", "origin", "download (commit · file sha256, weights.lock.json)"),
+             [(r["model"], f"`{r['weights_sha256'][:16]}`", r["weights_origin"], r.get("weights_source") or "")
+              for r in models]),
       "## Config (config.json)", "```json\n" + json.dumps(config, indent=2) + "\n```",
   ]
   return "\n\n".join(parts) + "\n"

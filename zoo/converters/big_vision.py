@@ -8,8 +8,13 @@ without a config. AugReg file names carry the training hyper-parameters
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 import re
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import numpy as np
 from etils import epath
@@ -43,13 +48,71 @@ _MIXER_RENAMES = (
 )
 
 
-def read_npz(path) -> dict[str, np.ndarray]:
-  """All arrays of an .npz (local or gs://), without pickle."""
-  path = epath.Path(path)
+# Public Google Cloud Storage objects over plain HTTPS: gs://BUCKET/PATH is readable at
+# https://storage.googleapis.com/BUCKET/PATH (no gcsfs, TensorFlow or credentials needed).
+GCS_HTTPS = "https://storage.googleapis.com"
+
+
+class RemoteFileError(FileNotFoundError):
+  """A remote checkpoint cannot be fetched (network, missing object, or no filesystem for its
+  scheme): not a damaged file, so "download it again" is not the advice."""
+
+
+def fetch_npz(path, *, cache_dir=None, gcs_endpoint: str = GCS_HTTPS) -> epath.Path:
+  """The local file of an .npz checkpoint: a local path as is; ``gs://BUCKET/PATH`` downloaded
+  once over HTTPS from ``gcs_endpoint``/BUCKET/PATH into ``cache_dir``/gcs/BUCKET/PATH (written
+  to a temporary name, then renamed: a killed download is never read as complete). Other
+  schemes (s3://, …) go to etils.epath and need their fsspec filesystem installed."""
+  text = str(path)
+  if not text.startswith("gs://"):
+    return epath.Path(path)
+  bucket_path = text[len("gs://"):]
+  if cache_dir is None:
+    from zoo.converters.huggingface import default_cache_dir
+    cache_dir = default_cache_dir().parent / "downloads"
+  local = epath.Path(cache_dir) / "gcs" / bucket_path
+  if local.exists():
+    return local
+  url = f"{gcs_endpoint.rstrip('/')}/{urllib.parse.quote(bucket_path)}"
+  local.parent.mkdir(parents=True, exist_ok=True)
+  partial = local.parent / f".{local.name}.{os.getpid()}.partial"
   try:
-    with path.open("rb") as handle:
-      with np.load(handle, allow_pickle=False) as archive:
-        return {name: archive[name] for name in archive.files}
+    with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
+      for block in iter(lambda: response.read(1 << 22), b""):
+        out.write(block)
+  except urllib.error.HTTPError as error:
+    partial.unlink(missing_ok=True)
+    raise RemoteFileError(f"cannot download {text} from {url}: HTTP {error.code} {error.reason} (the object does "
+                          "not exist or is not public; check the row's location).") from None
+  except (urllib.error.URLError, OSError) as error:
+    partial.unlink(missing_ok=True)
+    raise RemoteFileError(f"cannot download {text} from {url} ({type(error).__name__}: {error}); offline or behind "
+                          f"a firewall? Download it with `curl -o FILE {url}` and point the row at the file.") \
+        from None
+  os.replace(partial, local)
+  return local
+
+
+def file_sha256(path) -> str:
+  """sha256 of a file's bytes (hex)."""
+  digest = hashlib.sha256()
+  with open(path, "rb") as handle:
+    for block in iter(lambda: handle.read(1 << 24), b""):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def read_npz(path, *, cache_dir=None, gcs_endpoint: str = GCS_HTTPS) -> dict[str, np.ndarray]:
+  """All arrays of an .npz (local, gs:// over HTTPS: :func:`fetch_npz`), without pickle."""
+  path = fetch_npz(path, cache_dir=cache_dir, gcs_endpoint=gcs_endpoint)
+  try:
+    handle = path.open("rb")
+  except (ImportError, ModuleNotFoundError) as error:  # fsspec without the scheme's filesystem (s3fs, …)
+    raise RemoteFileError(f"cannot open {path}: no filesystem for its scheme is installed ({error}); install it "
+                          "or download the file and point the row at the local copy.") from None
+  try:
+    with handle, np.load(handle, allow_pickle=False) as archive:
+      return {name: archive[name] for name in archive.files}
   except Exception as error:  # zipfile/ValueError for truncated files
     raise ConversionError(f"cannot read {path} as .npz ({type(error).__name__}: {error}); download it again.") \
         from None
@@ -79,10 +142,11 @@ def _mixer_config(tensors) -> MixerConfig:
                      num_classes=tensors["head/kernel"].shape[1] if "head/kernel" in tensors else 0)
 
 
-def load_npz(path, *, model_name: str | None = None) -> nnx.Module:
-  """A ViT (vit_jax / big_vision / AugReg layout) or MLP-Mixer from a Google .npz checkpoint."""
+def load_npz(path, *, model_name: str | None = None, cache_dir=None, gcs_endpoint: str = GCS_HTTPS) -> nnx.Module:
+  """A ViT (vit_jax / big_vision / AugReg layout) or MLP-Mixer from a Google .npz checkpoint
+  (local, or gs:// fetched over HTTPS into ``cache_dir``: :func:`fetch_npz`)."""
   name = model_name or str(path)
-  tensors = read_npz(path)
+  tensors = read_npz(path, cache_dir=cache_dir, gcs_endpoint=gcs_endpoint)
   tensors = {k.replace(".", "/"): v for k, v in tensors.items()}  # some exports join with "."
   if "stem/kernel" in tensors:
     config, module, renames = _mixer_config(tensors), MlpMixer, _MIXER_RENAMES

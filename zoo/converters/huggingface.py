@@ -425,49 +425,107 @@ _TOKENIZERS = {
 }
 
 
-def load_tokenizer(source: str, *, context_length: int | None = None):
+def load_tokenizer(source: str, *, context_length: int | None = None, revision: str | None = None, hub_cache=None):
   """The text tokenizer of an image–text checkpoint (CLIP, SigLIP, ALIGN), read from its own
   files (vocab.json + merges.txt, spiece.model, vocab.txt): a callable texts → int32 ids
-  [N, context_length] for :func:`zoo.architectures.zero_shot.zero_shot_classifier`."""
+  [N, context_length] for :func:`zoo.architectures.zero_shot.zero_shot_classifier`.
+  An export without a transformers ``model_type`` (timm's and open_clip's CLIP repos, e.g.
+  ``timm/resnet50_clip.openai``) that holds CLIP's vocab.json and merges.txt gets CLIP's
+  tokenizer (open_clip's CLIPs all use it). A Hub repo's config and tokenizer files only are
+  downloaded, at ``revision``."""
   import importlib
-  directory = _resolve(source)
-  model_type = _read_config(directory, source).get("model_type")
+  directory = _resolve(source, revision=revision, hub_cache=hub_cache, default_files=("config.json", *TOKENIZER_FILES))
+  # open_clip's repos may hold no config.json at all (open_clip_config.json instead).
+  model_type = _read_config(directory, source).get("model_type") if (directory / "config.json").exists() else None
+  if model_type is None and all((directory / name).exists() for name in ("vocab.json", "merges.txt")):
+    model_type = "clip"
   if model_type not in _TOKENIZERS:
     raise ValueError(f"{source!r}: model_type {model_type!r} has no text tokenizer here (supported: "
-                     f"{sorted(_TOKENIZERS)}).")
+                     f"{sorted(_TOKENIZERS)}; or CLIP's vocab.json + merges.txt beside the weights).")
   module, name, default_length = _TOKENIZERS[model_type]
   return getattr(importlib.import_module(module), name).from_directory(directory, context_length or default_length)
 
 
-def _resolve(source: str) -> epath.Path:
-  """A local directory as is; otherwise a Hub repo id, downloaded (config + safetensors)."""
+# The repo files a converter reads when its row names none (WeightSource.files): the Hub
+# download is these, never a repo's every *.safetensors (CLIP repos hold the same weights
+# in two formats). Tokenizer files are small and read only by image–text rows.
+TOKENIZER_FILES = ("vocab.json", "merges.txt", "vocab.txt", "spiece.model", "tokenizer_config.json",
+                   "special_tokens_map.json")
+TRANSFORMERS_FILES = ("config.json", "preprocessor_config.json", "model.safetensors", "model.safetensors.index.json",
+                      "model-*-of-*.safetensors", *TOKENIZER_FILES)
+
+
+class HubError(FileNotFoundError):
+  """A Hub repo, revision or file cannot be had: names the repo, the revision and the fix."""
+
+
+def is_hub_id(source: str) -> bool:
+  """True for ``org/name`` (a Hub repo id), False for a local path."""
+  return not (epath.Path(os.path.expanduser(source)).exists() or source.startswith((".", "/", "~")))
+
+
+def fetch(source: str, *, revision: str | None = None, files: tuple[str, ...] = (), hub_cache=None,
+          default_files: tuple[str, ...] = TRANSFORMERS_FILES) -> tuple[epath.Path, str | None]:
+  """(directory, commit) of a checkpoint: a local directory as is (commit None); a Hub repo id
+  downloaded at ``revision`` (a branch, tag, ``refs/pr/N`` or commit; None: the Hub's default
+  branch) into ``hub_cache`` (None: huggingface_hub's own), only the files matching ``files``
+  (glob patterns; empty: ``default_files``), with the commit the revision resolved to."""
   path = epath.Path(os.path.expanduser(source))
   if path.is_dir():
-    return path
-  if path.exists() or source.startswith((".", "/", "~")):
+    return path, None
+  if not is_hub_id(source):
     raise FileNotFoundError(f"{source!r} is not a directory with config.json and model.safetensors.")
+  from huggingface_hub import snapshot_download
+  from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
+  at = f" at revision {revision!r}" if revision else ""
   try:
-    from huggingface_hub import snapshot_download
-    return epath.Path(snapshot_download(source, allow_patterns=["*.json", "*.safetensors", "*.txt", "*.model"]))
-  except Exception as error:  # offline, unknown repo, gated repo: all say the same to the user
-    raise FileNotFoundError(
-        f"could not fetch Hugging Face repo {source!r} ({type(error).__name__}: {error}). Offline or behind a "
-        "firewall? On a machine with access run `huggingface-cli download "
-        f"{source} --include '*.json' '*.safetensors'` (or transformers' save_pretrained) and pass the local "
-        "directory to zoo.load_pretrained instead.") from None
+    directory = snapshot_download(source, revision=revision, cache_dir=hub_cache,
+                                  allow_patterns=list(files or default_files))
+  except RevisionNotFoundError:
+    raise HubError(f"Hugging Face repo {source!r} has no revision {revision!r}: set the row's WeightSource.revision "
+                   "to a branch, tag, refs/pr/N or commit the repo has (its 'Files and versions' page).") from None
+  except RepositoryNotFoundError:
+    raise HubError(f"Hugging Face repo {source!r} does not exist or is private/gated (log in with `hf auth login` "
+                   "if it is gated).") from None
+  except Exception as error:  # offline, firewall, Hub down: the same advice
+    raise HubError(
+        f"could not fetch Hugging Face repo {source!r}{at} ({type(error).__name__}: {error}). Offline or behind a "
+        f"firewall? On a machine with access run `hf download {source}"
+        f"{f' --revision {revision}' if revision else ''} --include {' '.join(repr(f) for f in files or default_files)}` "
+        "and pass the local directory instead.") from None
+  directory = epath.Path(directory)
+  return directory, directory.name  # huggingface_hub's snapshot folder is named by the commit
 
 
-def _weight_files(directory: epath.Path) -> list[epath.Path]:
+def _resolve(source: str, *, revision: str | None = None, files: tuple[str, ...] = (), hub_cache=None,
+             default_files: tuple[str, ...] = TRANSFORMERS_FILES) -> epath.Path:
+  """A local directory as is; otherwise a Hub repo id, downloaded (:func:`fetch`)."""
+  return fetch(source, revision=revision, files=files, hub_cache=hub_cache, default_files=default_files)[0]
+
+
+def _weight_files(directory: epath.Path, source: str = "", revision: str | None = None) -> list[epath.Path]:
   index = directory / "model.safetensors.index.json"
   if index.exists():
     shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
     return [directory / shard for shard in shards]
   single = directory / "model.safetensors"
   if not single.exists():
-    pickles = [p.name for p in directory.glob("*.bin")] + [p.name for p in directory.glob("*.pt*")]
-    hint = f" (found {pickles}: pickled weights are not read; re-save with safe_serialization)" if pickles else ""
-    raise FileNotFoundError(f"no model.safetensors in {directory}{hint}.")
+    raise missing_file_error(directory, "model.safetensors", source, revision)
   return [single]
+
+
+def missing_file_error(directory: epath.Path, name: str, source: str = "", revision: str | None = None) -> HubError:
+  """The error for a checkpoint without the file its converter reads: for a Hub repo, names
+  the revision and the fix (a revision that has the file, e.g. a Hub PR ``refs/pr/N``)."""
+  present = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+  pickles = [p for p in present if p.endswith((".bin", ".pt", ".pth", ".ckpt"))]
+  hint = f"; pickled weights are not read ({pickles}): re-save with safe_serialization" if pickles else ""
+  if source and is_hub_id(source):
+    return HubError(f"Hugging Face repo {source!r} at revision {revision or 'main'!r} (commit {directory.name}) has "
+                    f"no {name} among the files downloaded ({present}){hint}. Pick a revision that has it (a Hub pull "
+                    "request refs/pr/N often adds safetensors) in the row's WeightSource.revision, or list the "
+                    "repo's file in WeightSource.files.")
+  return HubError(f"no {name} in {directory}{hint}.")
 
 
 def read_safetensors(path: epath.Path, model_name: str) -> dict[str, np.ndarray]:
@@ -504,12 +562,14 @@ def _read_config(directory: epath.Path, source: str) -> dict[str, Any]:
   return json.loads(config_file.read_text())
 
 
-def read_config(source: str) -> dict[str, Any]:
+def read_config(source: str, *, revision: str | None = None, files: tuple[str, ...] = (),
+                hub_cache=None) -> dict[str, Any]:
   """The checkpoint's config.json as a dict."""
-  return _read_config(_resolve(source), source)
+  return _read_config(_resolve(source, revision=revision, files=files, hub_cache=hub_cache), source)
 
 
-def load_pretrained(source: str, *, cache_dir=None) -> nnx.Module:
+def load_pretrained(source: str, *, cache_dir=None, revision: str | None = None, files: tuple[str, ...] = (),
+                    hub_cache=None) -> nnx.Module:
   """The nnx model of a transformers checkpoint, with its converted weights.
 
   ``source``: a Hugging Face repo id or a local ``save_pretrained`` directory (config.json +
@@ -517,20 +577,22 @@ def load_pretrained(source: str, *, cache_dir=None) -> nnx.Module:
   Image classifiers return ``(logits, embedding)`` from ``model(images)`` on preprocessed
   float32 NHWC images; CLIP returns a :class:`zoo.architectures.clip.CLIP`.
   The converted state is cached under ``cache_dir`` (default :func:`default_cache_dir`),
-  keyed by the source and the sha256 of config and weights.
+  keyed by the source and the sha256 of config and weights. A Hub repo is downloaded at
+  ``revision``, only ``files`` (default :data:`TRANSFORMERS_FILES`), into ``hub_cache``
+  (:func:`fetch`).
   """
-  directory = _resolve(source)
+  directory = _resolve(source, revision=revision, files=files, hub_cache=hub_cache)
   config = _read_config(directory, source)
   model_type = config.get("model_type")
   if model_type not in FAMILIES:
     raise ConversionError(f"{source!r}: model_type {model_type!r} is not supported (supported: "
                           f"{sorted(FAMILIES)}); add a Family to zoo.converters.huggingface.FAMILIES.")
   family = FAMILIES[model_type]
-  files = _weight_files(directory)
+  weights = _weight_files(directory, source, revision)
   return cached_conversion(
-      source, [directory / "config.json", *files], eval_shape(lambda: family.build(config)),
-      lambda abstract: load_into(abstract, _read_all(files, source), model_name=source, renames=family.renames,
-                                 ignore=_ALWAYS_IGNORED + family.ignore, source=", ".join(str(f) for f in files)),
+      source, [directory / "config.json", *weights], eval_shape(lambda: family.build(config)),
+      lambda abstract: load_into(abstract, _read_all(weights, source), model_name=source, renames=family.renames,
+                                 ignore=_ALWAYS_IGNORED + family.ignore, source=", ".join(str(f) for f in weights)),
       cache_dir)
 
 
@@ -622,10 +684,10 @@ def preprocessing_from_config(config: dict) -> Preprocessing:
                        transformers_sizes=True)
 
 
-def pretrained_preprocessing(source: str) -> Preprocessing | None:
+def pretrained_preprocessing(source: str, *, revision: str | None = None, hub_cache=None) -> Preprocessing | None:
   """The checkpoint's preprocessing from its preprocessor_config.json (None if absent);
   see :func:`preprocessing_from_config`."""
-  file = _resolve(source) / "preprocessor_config.json"
+  file = _resolve(source, revision=revision, hub_cache=hub_cache) / "preprocessor_config.json"
   if not file.exists():
     return None
   return preprocessing_from_config(json.loads(file.read_text()))

@@ -81,17 +81,13 @@ def _to_layout(tensor: np.ndarray, key: str, target_shape: tuple[int, ...], layo
   return tensor
 
 
-def load_into(model: nnx.Module, tensors: Mapping[str, np.ndarray], *, model_name: str,
-              renames: Sequence[tuple[str, str]] = (), ignore: Sequence[str] = (), layout: str = "torch",
-              source: str = "") -> nnx.Module:
-  """Fills every parameter and batch statistic of ``model`` from ``tensors``.
-
-  Raises ConversionError, before anything is modified, when a module parameter has no
-  tensor, a tensor is left unused (unless it matches an ``ignore`` regex), or shapes
-  differ after the layout change; the message names the model, the tensor and the source.
-  """
-  graphdef, state = nnx.split(model)
-  targets = flatten(nnx.to_pure_dict(state))
+def match_tensors(targets: Mapping[str, object], tensors: Mapping[str, np.ndarray], *, model_name: str,
+                  renames: Sequence[tuple[str, str]] = (), ignore: Sequence[str] = (), layout: str = "torch",
+                  source: str = "") -> dict[str, np.ndarray]:
+  """Every tensor in its target's layout, keyed by the module path it maps to (``targets``:
+  path → anything with ``.shape``, e.g. ShapeDtypeStructs). ConversionError when a tensor maps
+  nowhere, has the wrong shape or shares a target, or a target gets no tensor. Tensors may
+  be zero-stride views (``np.broadcast_to``): only their shapes are read here."""
   values = {}
   for name, tensor in tensors.items():
     if any(re.search(pattern, name) for pattern in ignore):
@@ -110,12 +106,29 @@ def load_into(model: nnx.Module, tensors: Mapping[str, np.ndarray], *, model_nam
     if key in values:
       sources = [other for other in tensors if _target_key(other, renames, targets) == key]
       raise ConversionError(f"model {model_name!r}: tensors {sources} all map to {key!r}.")
-    values[key] = converted.astype(targets[key].dtype)
+    values[key] = converted
   missing = sorted(set(targets) - set(values))
   if missing:
     raise ConversionError(f"model {model_name!r}: {len(missing)} parameter(s) have no tensor in "
                           f"{source or 'the checkpoint'}, e.g. {missing[:5]} (truncated or different model?).")
+  return values
+
+
+def load_into(model: nnx.Module, tensors: Mapping[str, np.ndarray], *, model_name: str,
+              renames: Sequence[tuple[str, str]] = (), ignore: Sequence[str] = (), layout: str = "torch",
+              source: str = "") -> nnx.Module:
+  """Fills every parameter and batch statistic of ``model`` from ``tensors``.
+
+  Raises ConversionError, before anything is modified, when a module parameter has no
+  tensor, a tensor is left unused (unless it matches an ``ignore`` regex), or shapes
+  differ after the layout change; the message names the model, the tensor and the source
+  (:func:`match_tensors`).
+  """
+  graphdef, state = nnx.split(model)
+  targets = flatten(nnx.to_pure_dict(state))
+  values = match_tensors(targets, tensors, model_name=model_name, renames=renames, ignore=ignore, layout=layout,
+                         source=source)
+  values = {key: value.astype(targets[key].dtype) for key, value in values.items()}
   nnx.replace_by_pure_dict(state, unflatten({k: jax.numpy.asarray(v) for k, v in values.items()},
                                             nnx.to_pure_dict(state)))
   return nnx.merge(graphdef, state)
-

@@ -18,10 +18,13 @@ from zoo.abstract import eval_shape
 from zoo.architectures.clip import CLIP, TextConfig
 from zoo.architectures.clip_resnet import ClipResNetConfig
 from zoo.architectures.vit import ViTConfig
-from zoo.converters.huggingface import _resolve, cached_conversion, read_safetensors
+from zoo.converters.huggingface import TOKENIZER_FILES, _resolve, cached_conversion, missing_file_error, read_safetensors
 from zoo.converters.mapping import ATTENTION_PROJECTIONS, ConversionError, block_attention, load_into
 
 WEIGHT_FILE = "open_clip_model.safetensors"
+# What the converter and its tokenizer read from a Hub repo when a row names no files: the
+# OpenAI-format weights only (these repos also hold transformers' or timm's copy, as large).
+OPENAI_CLIP_FILES = ("config.json", "open_clip_config.json", WEIGHT_FILE, *TOKENIZER_FILES)
 _BLOCK_RENAMES = (
     (r"transformer\.resblocks\.(\d+)\.attn\.(q|k|v)_proj\.", block_attention),
     (r"transformer\.resblocks\.(\d+)\.attn\.out_proj\.", r"blocks.\1.attn.out."),
@@ -97,22 +100,24 @@ def clip_configs(shapes: dict[str, tuple[int, ...]], act: str = "quick_gelu"):
   return vision, text
 
 
-def _weight_file(source: str) -> epath.Path:
+def _weight_file(source: str, revision=None, files=(), hub_cache=None) -> epath.Path:
   path = epath.Path(source).expanduser()
   if path.is_file():
     return path
-  directory = _resolve(source)
+  directory = _resolve(source, revision=revision, files=files, hub_cache=hub_cache, default_files=OPENAI_CLIP_FILES)
   if not (directory / WEIGHT_FILE).exists():
-    raise FileNotFoundError(f"{source!r}: no {WEIGHT_FILE} in {directory} (an OpenAI-format CLIP as open_clip "
-                            "publishes it; transformers-format CLIPs load with zoo.load_pretrained).")
+    raise missing_file_error(directory, f"{WEIGHT_FILE} (an OpenAI-format CLIP as open_clip publishes it; "
+                             "transformers-format CLIPs load with zoo.load_pretrained)", source, revision)
   return directory / WEIGHT_FILE
 
 
-def load_openai_clip(source: str, *, act: str = "quick_gelu", cache_dir=None) -> CLIP:
+def load_openai_clip(source: str, *, act: str = "quick_gelu", cache_dir=None, revision: str | None = None,
+                     files: tuple[str, ...] = (), hub_cache=None) -> CLIP:
   """A CLIP from an OpenAI-format safetensors file, a directory holding
   ``open_clip_model.safetensors``, or a Hub repo id (e.g. ``timm/resnet50_clip.openai``).
-  ``act``: OpenAI's models use quick_gelu; most open_clip retrainings use "gelu"."""
-  file = _weight_file(source)
+  ``act``: OpenAI's models use quick_gelu; most open_clip retrainings use "gelu". A Hub repo
+  is downloaded at ``revision``, only ``files`` (default :data:`OPENAI_CLIP_FILES`)."""
+  file = _weight_file(source, revision, files, hub_cache)
   from safetensors import safe_open
   try:
     with safe_open(str(file), framework="numpy") as handle:

@@ -239,16 +239,23 @@ def build_timm(architecture: str, num_classes: int = 1000, **kwargs) -> nnx.Modu
   return family_of(architecture).build(architecture, config)
 
 
-def read_config(source: str) -> dict[str, Any]:
+# The files of a timm export its converter reads (the Hub download when a row names none).
+TIMM_FILES = ("config.json", "model.safetensors", "model.safetensors.index.json", "model-*-of-*.safetensors")
+
+
+def read_config(source: str, *, revision: str | None = None, files: tuple[str, ...] = (),
+                hub_cache=None) -> dict[str, Any]:
   """The export's config.json; a ConversionError when it is not timm's format."""
-  config = _read_config(_resolve(source), source)
+  config = _read_config(_resolve(source, revision=revision, files=files, hub_cache=hub_cache,
+                                 default_files=TIMM_FILES), source)
   if "architecture" not in config:
     raise ConversionError(f"{source!r}: config.json has no 'architecture' (not a timm export; transformers "
                           "checkpoints load with zoo.load_pretrained).")
   return config
 
 
-def load_timm(source: str, *, cache_dir=None) -> nnx.Module:
+def load_timm(source: str, *, cache_dir=None, revision: str | None = None, files: tuple[str, ...] = (),
+              hub_cache=None) -> nnx.Module:
   """The nnx model of a timm checkpoint, with its converted weights.
 
   ``source``: a Hub repo id (``timm/resnet50.a1_in1k``; resolved offline from the Hugging Face
@@ -258,13 +265,14 @@ def load_timm(source: str, *, cache_dir=None) -> nnx.Module:
   ``forward_head(forward_features(x), pre_logits=True)``. Every tensor must map onto the
   module and every parameter must get one (ConversionError naming tensor and model
   otherwise, before anything is cached). The converted state is cached under
-  ``cache_dir`` (default :func:`zoo.converters.huggingface.default_cache_dir`).
+  ``cache_dir`` (default :func:`zoo.converters.huggingface.default_cache_dir`). A Hub repo is
+  downloaded at ``revision``, only ``files`` (default :data:`TIMM_FILES`), into ``hub_cache``.
   """
-  directory = _resolve(source)
+  directory = _resolve(source, revision=revision, files=files, hub_cache=hub_cache, default_files=TIMM_FILES)
   config = read_config(str(directory))
   architecture = config["architecture"]
   family = family_of(architecture, source)
-  files = _weight_files(directory)
+  files = _weight_files(directory, source, revision)
   try:
     abstract = eval_shape(lambda: family.build(architecture, config))
   except ConversionError as error:  # say which checkpoint asked for the unsupported configuration
@@ -287,10 +295,11 @@ def _read_all(files, model_name: str):
 _INTERPOLATIONS = {"bilinear": "bilinear", "bicubic": "bicubic", "nearest": "nearest"}
 
 
-def timm_preprocessing(source: str) -> Preprocessing:
+def timm_preprocessing(source: str, *, revision: str | None = None, hub_cache=None) -> Preprocessing:
   """The evaluation preprocessing of a timm export, from its ``pretrained_cfg``
   (:func:`preprocessing_from_cfg`)."""
-  return preprocessing_from_cfg(read_config(source).get("pretrained_cfg") or {}, source)
+  cfg = read_config(source, revision=revision, hub_cache=hub_cache, files=("config.json",)).get("pretrained_cfg") or {}
+  return preprocessing_from_cfg(cfg, source)
 
 
 def preprocessing_from_cfg(cfg: dict, source: str) -> Preprocessing:
