@@ -1,5 +1,5 @@
 """Parity of zoo.load_timm with timm's own PyTorch modules for the convolutional families of
-zoo.converters.timm_convnets (ConvNeXt V1/V2, RegNet X/Y), through tests/timm_reference.py
+zoo.converters.timm_convnets (ConvNeXt V1/V2, RegNet X/Y, ResNetV2 BiT), through tests/timm_reference.py
 in the timm environment (random weights, every norm scale, bias and running statistic moved
 from its default; see tests/test_zoo_timm.py).
 
@@ -49,10 +49,14 @@ CASES = [
     dict(name="regnety_002", architecture="regnety_002", kwargs={}, resolution=64, calibration=8),
     dict(name="regnety_008_tv_reduced", architecture="regnety_008_tv", kwargs=dict(w0=16, wa=20, wm=1.8, depth=6, group_size=12, num_classes=5),
          resolution=64, calibration=8),
+    # ResNetV2 BiT: the smallest in full; a widened one with narrow stages (its entry point fixes the depths)
+    dict(name="resnetv2_50x1_bit", architecture="resnetv2_50x1_bit", kwargs={}, resolution=64),
+    dict(name="resnetv2_50x3_bit_reduced", architecture="resnetv2_50x3_bit",
+         kwargs=dict(channels=[128, 128, 128, 128], num_classes=5), resolution=33),
 ]
 for case in CASES:
   case.setdefault("batch", 2)
-SHAPES = sorted({*timm_convnets.CONVNEXT_VARIANTS, *timm_convnets.REGNET_VARIANTS})
+SHAPES = sorted({*timm_convnets.CONVNEXT_VARIANTS, *timm_convnets.REGNET_VARIANTS, *timm_convnets.BIT_VARIANTS})
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +123,7 @@ def test_every_variant_maps_timm_state_dict(architecture, timm_exports):
     ("convnextv2_tiny", {"ls_init_value": 1.0}, r"use_grn with a layer scale"),
     ("regnety_002", {"preact": True}, r"regnety_002.*preact=True"),
     ("regnetx_002", {"stem_type": "deep"}, r"model_args \['stem_type'\]"),
+    ("resnetv2_50x1_bit", {"stem_type": "same"}, r"resnetv2_50x1_bit.*stem_type='same'"),
 ])
 def test_timm_convnets_reject_unsupported_arguments(architecture, model_args, message):
   config = {"architecture": architecture, "num_classes": 5, "model_args": model_args}

@@ -1,5 +1,5 @@
-"""timm's convolutional families ConvNeXt V1/V2 (timm/models/convnext.py) and RegNet X/Y
-(timm/models/regnet.py) as data: a table of each family's entry points with the model
+"""timm's convolutional families ConvNeXt V1/V2 (timm/models/convnext.py), RegNet X/Y
+(timm/models/regnet.py) and ResNetV2-BiT (timm/models/resnetv2.py) as data: a table of each family's entry points with the model
 arguments timm 1.0.31 builds them with, the translation to the nnx module's config, and the
 regex renames from timm's tensor names.
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from flax import nnx
 
+from zoo.architectures import layers
+from zoo.architectures.bit import BiT, BitConfig
 from zoo.architectures.convnext import ConvNext, ConvNextConfig
 from zoo.architectures.regnet import RegNet, RegNetConfig, design_space_widths
 from zoo.converters.mapping import ConversionError
@@ -198,10 +200,52 @@ _REGNET_RENAMES = (
 )
 
 
+# --- ResNetV2 BiT ----------------------------------------------------------------------------
+
+# timm/models/resnetv2.py ``resnetv2_{depth}x{width}_bit`` entry points: blocks per stage and
+# width factor; _create_resnetv2_bit adds stem_type "fixed" (7×7/2 conv, zero pad 1, 3×3/2 max
+# pool) and StdConv2d (ε 1e-8); ResNetV2's defaults: pre-activation bottlenecks (ratio 1/4),
+# GroupNorm(32) + ReLU, channels (256, 512, 1024, 2048) and stem 64, both × width.
+BIT_VARIANTS: dict[str, dict] = {
+    "resnetv2_50x1_bit": dict(layers=(3, 4, 6, 3), width_factor=1),
+    "resnetv2_50x3_bit": dict(layers=(3, 4, 6, 3), width_factor=3),
+    "resnetv2_101x1_bit": dict(layers=(3, 4, 23, 3), width_factor=1),
+    "resnetv2_101x3_bit": dict(layers=(3, 4, 23, 3), width_factor=3),
+    "resnetv2_152x2_bit": dict(layers=(3, 8, 36, 3), width_factor=2),
+    "resnetv2_152x4_bit": dict(layers=(3, 8, 36, 3), width_factor=4),
+}
+_BIT_ARGS = {"layers", "channels", "width_factor", "stem_chs", "stem_type", "avg_down", "preact", "basic",
+             "bottle_ratio", "output_stride"}
+
+
+def build_bit(name: str, config: dict) -> nnx.Module:
+  """timm's ``resnetv2_*_bit``: the nnx BiT with symmetric (PyTorch) padding, the stem's fixed
+  zero pad before an unpadded max pool, and the GroupNorm + ReLU before the mean."""
+  arguments = _arguments(name, config, BIT_VARIANTS[name], _BIT_ARGS)
+  _require(name, arguments, {"stem_type": ("fixed",), "avg_down": (False,), "preact": (True,), "basic": (False,),
+                             "bottle_ratio": (0.25,), "output_stride": (32,)})
+  width = arguments["width_factor"]
+  return BiT(BitConfig(
+      embedding_size=layers.make_divisible(arguments.get("stem_chs", 64) * width),
+      hidden_sizes=tuple(arguments.get("channels", (256, 512, 1024, 2048))), depths=tuple(arguments["layers"]),
+      layer_type="preactivation", global_padding=None, embedding_dynamic_padding=False, width_factor=width,
+      num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+_BIT_RENAMES = (
+    (r"^stem\.conv\.", "stem_conv."),
+    (r"^stages\.(\d+)\.blocks\.(\d+)\.", r"stages.\1.\2."),
+    (r"\.downsample\.conv\.", ".downsample_conv."),
+    (r"(norm\d?)\.(weight|bias)$", r"\1.norm.\2"),
+    (r"^head\.fc\.", "head."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     "|".join(_CONVNEXT_PATCH): dict(build=build_convnext, renames=(
         (r"^stem\.0\.", "patch_embed."), (r"^stem\.1\.", "stem_norm."), *_CONVNEXT_RENAMES)),
     "|".join(_CONVNEXT_OVERLAP): dict(build=build_convnext, renames=(
         (r"^stem\.(\d+)\.", r"stem_layers.\1."), *_CONVNEXT_RENAMES)),
     "|".join(REGNET_VARIANTS): dict(build=build_regnet, renames=_REGNET_RENAMES),
+    "|".join(BIT_VARIANTS): dict(build=build_bit, renames=_BIT_RENAMES),
 }
