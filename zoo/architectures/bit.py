@@ -92,7 +92,7 @@ class BiT(nnx.Module):
                                        first=j == 0, rngs=rngs) for j in range(depth)]))
       in_dim = out_dim
     self.stages = nnx.List(stages)
-    self.norm = GroupNormAct(config, config.hidden_sizes[-1], rngs=rngs) if preact else None
+    self.norm = GroupNormAct(config, in_dim, rngs=rngs) if preact else None  # the widened last stage
     self.head = nnx.Linear(in_dim, config.num_classes, rngs=rngs) if config.num_classes else None
 
   def forward_features(self, images):

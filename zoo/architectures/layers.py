@@ -154,6 +154,30 @@ class Identity(nnx.Module):
     return x
 
 
+class Activation(nnx.Module):
+  """A parameter-free module applying the activation called ``name`` (an ``nn.Sequential``
+  entry such as timm's stem ``GELU()``, so that the list's indices match the checkpoint's)."""
+
+  def __init__(self, name: str):
+    self.function = activation(name)
+
+  def __call__(self, x):
+    return self.function(x)
+
+
+class SimpleNorm(nnx.Module):
+  """timm's SimpleNorm (channels last): x · rsqrt(var(x) + ε) · scale, with the unbiased
+  (n − 1) variance over the last axis and no centring or bias (timm.layers.fast_norm.simple_norm)."""
+
+  def __init__(self, features: int, *, epsilon: float = 1e-6):
+    self.scale = nnx.Param(jnp.ones((features,)))
+    self.epsilon = epsilon
+
+  def __call__(self, x):
+    var = jnp.var(x, axis=-1, keepdims=True, ddof=1)
+    return x * jax.lax.rsqrt(var + self.epsilon) * self.scale[...]
+
+
 class WeightStandardizedConv(nnx.Module):
   """Conv whose kernel is standardised per output channel before use (BiT):
   W' = (W - mean(W)) / sqrt(var(W) + eps), moments over (H, W, in) with the biased variance.

@@ -9,9 +9,11 @@ shape changes), ReLU → global mean (the embedding) → Linear.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 from zoo.architectures import layers
@@ -24,12 +26,32 @@ class RegNetConfig:
   embedding_size: int = 32
   hidden_sizes: tuple[int, ...] = (128, 192, 512, 1088)
   depths: tuple[int, ...] = (2, 6, 12, 2)
-  groups_width: int = 64
+  groups_width: int | tuple[int, ...] = 64  # channels per group; one per stage (timm's design-space rounding)
   layer_type: str = "y"  # "x": no squeeze-excitation
   hidden_act: str = "relu"
   downsample_in_first_stage: bool = True
   num_channels: int = 3
   num_classes: int = 1000
+
+
+def design_space_widths(w0: int, wa: float, wm: float, depth: int, group_size: int, *, group_min_ratio: float = 0.0,
+                        quant: int = 8) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+  """Stage widths, depths and group sizes of a RegNet design-space point (Radosavovic et al.
+  2020, eq. 2–3, as pycls and timm's ``generate_regnet`` / ``adjust_widths_groups_comp``
+  compute them in float32): u_j = w0 + wa·j, s_j = round(log(u_j / w0) / log wm),
+  w_j = round(w0·wm^s_j / q)·q; blocks of equal width form a stage; each stage's group size
+  is min(group_size, w) and the width is rounded to a multiple of it (to the nearest one, or
+  timm's make_divisible with min_value ``group_min_ratio`` when given)."""
+  cont = np.arange(depth, dtype=np.float32) * np.float32(wa) + np.float32(w0)
+  exps = np.round(np.log(cont / np.float32(w0)) / np.float32(math.log(wm)))
+  widths = np.round(np.float32(w0) * np.power(np.float32(wm), exps) / np.float32(quant)) * np.float32(quant)
+  stage_widths, stage_depths = np.unique(widths.astype(np.int64), return_counts=True)
+  groups = [min(group_size, int(w)) for w in stage_widths]
+  if group_min_ratio:
+    stage_widths = [layers.make_divisible(int(w), g, min_value=group_min_ratio) for w, g in zip(stage_widths, groups)]
+  else:
+    stage_widths = [int(round(int(w) / g) * g) for w, g in zip(stage_widths, groups)]
+  return tuple(stage_widths), tuple(int(d) for d in stage_depths), tuple(groups)
 
 
 class SqueezeExcitation(nnx.Module):
@@ -47,9 +69,10 @@ class SqueezeExcitation(nnx.Module):
 class RegNetBlock(nnx.Module):
   """act(conv3(se(conv2(conv1(x)))) + shortcut(x))."""
 
-  def __init__(self, config: RegNetConfig, in_features: int, out_features: int, stride: int, *, rngs: nnx.Rngs):
+  def __init__(self, config: RegNetConfig, in_features: int, out_features: int, stride: int, group_width: int, *,
+               rngs: nnx.Rngs):
     act = config.hidden_act
-    groups = max(1, out_features // config.groups_width)
+    groups = max(1, out_features // group_width)
     self.conv1 = ConvNormAct(in_features, out_features, 1, act=act, rngs=rngs)
     self.conv2 = ConvNormAct(out_features, out_features, 3, stride=stride, groups=groups, act=act, rngs=rngs)
     self.se = (SqueezeExcitation(out_features, int(round(in_features / 4)), rngs=rngs)
@@ -77,11 +100,15 @@ class RegNet(nnx.Module):
     self.config = config
     self.stem = ConvNormAct(config.num_channels, config.embedding_size, 3, stride=2, act=config.hidden_act,
                             rngs=rngs)
+    group_widths = config.groups_width
+    if isinstance(group_widths, int):
+      group_widths = (group_widths,) * len(config.depths)
     stages, in_features = [], config.embedding_size
     for index, (depth, out_features) in enumerate(zip(config.depths, config.hidden_sizes)):
       stride = 2 if index > 0 or config.downsample_in_first_stage else 1
       stages.append(nnx.List([RegNetBlock(config, in_features if j == 0 else out_features, out_features,
-                                          stride if j == 0 else 1, rngs=rngs) for j in range(depth)]))
+                                          stride if j == 0 else 1, group_widths[index], rngs=rngs)
+                              for j in range(depth)]))
       in_features = out_features
     self.stages = nnx.List(stages)
     self.head = nnx.Linear(in_features, config.num_classes, rngs=rngs) if config.num_classes else None
