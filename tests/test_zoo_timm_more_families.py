@@ -1,7 +1,8 @@
 """Parity of zoo.load_timm with timm's own PyTorch modules for the families of
 zoo.converters.timm_more: XCiT (conv patch embedding with batch norm, Fourier positions,
 cross-covariance attention with a temperature per head, local patch interaction with batch
-norm, class-attention blocks with and without ``tokens_norm``, layer scales).
+norm, class-attention blocks with and without ``tokens_norm``, layer scales) and ResMLP (Affine
+"norms", token-mixing Linear, layer scales).
 
 timm runs in its own environment (``.venv-timm``) through tests/timm_reference.py (random
 weights, every norm and batch-norm statistic moved from its default, exported with timm's
@@ -39,14 +40,16 @@ CASES = [
     # XCiT-tiny (tokens_norm) at 8-px patches, mean patch-token pooling: 3 conv+BN stem, 4×4 tokens
     dict(name="xcit_tiny_p8_avg", architecture="xcit_tiny_12_p8_224",
          kwargs=dict(embed_dim=32, depth=2, num_heads=4, num_classes=5, global_pool="avg")),
+    # ResMLP-12 at full width and depth (timm's resmlp entry points fix them): 4 tokens at 32 px
+    dict(name="resmlp_12", architecture="resmlp_12_224", kwargs=dict(img_size=32, num_classes=5)),
 ]
 for case in CASES:
   case.setdefault("resolution", 32)
   case.setdefault("batch", 2)
   case.setdefault("calibration", 8)  # batch-norm statistics over a few more images
-FAMILY_TABLES = {"xcit": timm_more.XCIT_VARIANTS}
-# Every variant with one block (the names, widths, heads and stems of the table at a fraction of the cost)
-SHALLOW = {"xcit": dict(depth=1)}
+FAMILY_TABLES = {"xcit": timm_more.XCIT_VARIANTS, "resmlp": timm_more.RESMLP_VARIANTS}
+# Every variant with one block where timm allows it (the names, widths, heads and stems of the table at a fraction of the cost)
+SHALLOW = {"xcit": dict(depth=1), "resmlp": {}}  # timm's resmlp entry points take no depth override
 SHAPES = [dict(name=name, architecture=name, kwargs=dict(SHALLOW[family], num_classes=1000))
           for family, table in FAMILY_TABLES.items() for name in table]
 
@@ -108,6 +111,8 @@ def test_every_variant_maps_timm_state_dict(timm_exports):
     ("xcit_nano_12_p16_224", {"patch_size": 4}, "patch_size 4"),
     ("xcit_nano_12_p16_224", {"act_layer": "silu"}, "act_layer='silu'"),
     ("xcit_nano_12_p16_224", {"layer_norm": True}, r"\['layer_norm'\]"),
+    ("resmlp_12_224", {"stem_norm": True}, "stem_norm=True"),
+    ("resmlp_12_224", {"global_pool": "token"}, "global_pool 'token'"),
 ])
 def test_rejects_unsupported_arguments(architecture, model_args, message):
   config = {"architecture": architecture, "num_classes": 5, "model_args": model_args}

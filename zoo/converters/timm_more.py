@@ -1,7 +1,7 @@
-"""More timm families as data: XCiT (zoo.architectures.xcit).
+"""More timm families as data: XCiT (zoo.architectures.xcit), ResMLP (zoo.architectures.resmlp).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as
-timm 1.0.31's model function passes them to the model class (``timm/models/xcit.py``); a
+timm 1.0.31's model function passes them to the model class (``timm/models/xcit.py``, ``mlp_mixer.py``); a
 checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
 matches the architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps
 each in a ``TimmFamily``.
@@ -13,9 +13,10 @@ import re
 
 from flax import nnx
 
+from zoo.architectures.resmlp import ResMlp, ResMlpConfig
 from zoo.architectures.xcit import Xcit, XcitConfig
 from zoo.converters.mapping import ATTENTION_PROJECTIONS, ConversionError
-from zoo.converters.timm_families import _arguments
+from zoo.converters.timm_families import _arguments, _check_pool, _square
 
 
 def _check_fixed(name: str, arguments: dict, fixed: dict) -> None:
@@ -72,10 +73,39 @@ XCIT_RENAMES = (
 )
 
 
+# --- ResMLP (timm's mlp_mixer.py with ResBlock and Affine) -------------------------------------
+
+# MlpMixer(**kwargs) per architecture; init_values (1e-4, 1e-5, 1e-6) only initialises the layer scales.
+RESMLP_VARIANTS: dict[str, dict] = {
+    "resmlp_12_224": dict(patch_size=16, num_blocks=12, embed_dim=384),
+    "resmlp_24_224": dict(patch_size=16, num_blocks=24, embed_dim=384),
+    "resmlp_36_224": dict(patch_size=16, num_blocks=36, embed_dim=384),
+    "resmlp_big_24_224": dict(patch_size=8, num_blocks=24, embed_dim=768),
+}
+_RESMLP_ARGS = {"img_size", "patch_size", "num_blocks", "embed_dim", "mlp_ratio", "global_pool", "stem_norm"}
+
+
+def build_resmlp(name: str, config: dict) -> nnx.Module:
+  """timm's MlpMixer with ResBlock / Affine: patch conv, token-mixing Linear and channel MLP
+  (exact GELU, mlp_ratio 4) with layer scales, final Affine, mean pooling."""
+  arguments = _arguments(name, config, _RESMLP_ARGS)
+  arguments = {**RESMLP_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  _check_fixed(name, arguments, {"stem_norm": False})
+  return ResMlp(ResMlpConfig(
+      image_size=_square(name, arguments.get("img_size", 224)), patch_size=arguments["patch_size"],
+      num_channels=arguments["in_chans"], hidden_size=arguments["embed_dim"], num_blocks=arguments["num_blocks"],
+      mlp_ratio=arguments.get("mlp_ratio", 4.0), num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+RESMLP_RENAMES = ((r"^stem\.proj\.", "stem."),)
+
+
 def _names(table) -> str:
   return "|".join(re.escape(name) for name in table)
 
 
 ENTRIES: dict[str, dict] = {
     _names(XCIT_VARIANTS): dict(build=build_xcit, renames=XCIT_RENAMES),
+    _names(RESMLP_VARIANTS): dict(build=build_resmlp, renames=RESMLP_RENAMES),
 }
