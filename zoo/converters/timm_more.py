@@ -1,7 +1,8 @@
-"""More timm families as data: XCiT (zoo.architectures.xcit), ResMLP (zoo.architectures.resmlp).
+"""More timm families as data: XCiT (zoo.architectures.xcit), ResMLP (zoo.architectures.resmlp) and
+LeViT (zoo.architectures.levit).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as
-timm 1.0.31's model function passes them to the model class (``timm/models/xcit.py``, ``mlp_mixer.py``); a
+timm 1.0.31's model function passes them to the model class (``timm/models/xcit.py``, ``mlp_mixer.py``, ``levit.py``); a
 checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
 matches the architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps
 each in a ``TimmFamily``.
@@ -13,6 +14,7 @@ import re
 
 from flax import nnx
 
+from zoo.architectures.levit import Levit, LevitConfig
 from zoo.architectures.resmlp import ResMlp, ResMlpConfig
 from zoo.architectures.xcit import Xcit, XcitConfig
 from zoo.converters.mapping import ATTENTION_PROJECTIONS, ConversionError
@@ -101,6 +103,51 @@ def build_resmlp(name: str, config: dict) -> nnx.Module:
 RESMLP_RENAMES = ((r"^stem\.proj\.", "stem."),)
 
 
+# --- LeViT (timm's levit.py; the ``levit_conv_*`` models hold the same weights as 1×1 convs) ----------
+
+_LEVIT_CONFIGS = {  # timm's model_cfgs
+    "128s": dict(embed_dim=(128, 256, 384), key_dim=16, num_heads=(4, 6, 8), depth=(2, 3, 4)),
+    "128": dict(embed_dim=(128, 256, 384), key_dim=16, num_heads=(4, 8, 12), depth=(4, 4, 4)),
+    "192": dict(embed_dim=(192, 288, 384), key_dim=32, num_heads=(3, 5, 6), depth=(4, 4, 4)),
+    "256": dict(embed_dim=(256, 384, 512), key_dim=32, num_heads=(4, 6, 8), depth=(4, 4, 4)),
+    "384": dict(embed_dim=(384, 512, 768), key_dim=32, num_heads=(6, 9, 12), depth=(4, 4, 4)),
+}
+LEVIT_VARIANTS: dict[str, dict] = {f"levit{conv}_{size}": dict(cfg, use_conv=bool(conv))
+                                   for size, cfg in _LEVIT_CONFIGS.items() for conv in ("", "_conv")}
+_LEVIT_ARGS = {"img_size", "embed_dim", "key_dim", "num_heads", "depth", "attn_ratio", "mlp_ratio", "use_conv",
+               "global_pool", "stem_type", "down_op", "act_layer", "attn_act_layer", "distilled"}
+
+
+def _per_stage(value, stages: int) -> tuple:
+  return tuple(value) if isinstance(value, (list, tuple)) else (value,) * stages
+
+
+def build_levit(name: str, config: dict) -> nnx.Module:
+  """timm's LevitDistilled (the pretrained LeViTs: mean of the two heads at inference), linear or
+  conv layout, stride-16 stem, subsampling attention between stages, hard-swish."""
+  arguments = _arguments(name, config, _LEVIT_ARGS)
+  arguments = {**LEVIT_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  _check_fixed(name, arguments, {"stem_type": "s16", "down_op": "subsample", "act_layer": "hard_swish",
+                                 "attn_act_layer": None, "distilled": True})
+  stages = len(arguments["embed_dim"])
+  return Levit(LevitConfig(
+      image_size=_square(name, arguments.get("img_size", 224)), num_channels=arguments["in_chans"],
+      embed_dims=tuple(arguments["embed_dim"]), key_dim=arguments["key_dim"],
+      num_heads=_per_stage(arguments["num_heads"], stages), depths=tuple(arguments["depth"]),
+      attn_ratio=arguments.get("attn_ratio", 2.0), mlp_ratio=arguments.get("mlp_ratio", 2.0),
+      num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+LEVIT_RENAMES = (
+    (r"^stem\.conv(\d)\.", lambda m: f"stem.{int(m[1]) - 1}."),
+    (r"^stages\.(\d+)\.downsample\.attn_downsample\.", lambda m: f"downsamples.{int(m[1]) - 1}.attn."),
+    (r"^stages\.(\d+)\.downsample\.mlp\.", lambda m: f"downsamples.{int(m[1]) - 1}.mlp."),
+    (r"^stages\.(\d+)\.blocks\.(\d+)\.", r"stages.\1.\2."),
+    (r"\.(proj|q)\.ln\.", r".\1."),
+)
+
+
 def _names(table) -> str:
   return "|".join(re.escape(name) for name in table)
 
@@ -108,4 +155,5 @@ def _names(table) -> str:
 ENTRIES: dict[str, dict] = {
     _names(XCIT_VARIANTS): dict(build=build_xcit, renames=XCIT_RENAMES),
     _names(RESMLP_VARIANTS): dict(build=build_resmlp, renames=RESMLP_RENAMES),
+    _names(LEVIT_VARIANTS): dict(build=build_levit, renames=LEVIT_RENAMES),
 }
