@@ -1,6 +1,7 @@
 r"""The zoo catalog: ``python -m launch.zoo list [--catalog=paper] [--category=NAME] [--pattern=GLOB] [--base=NAME]``;
 importing a row's weights: ``python -m launch.zoo import --source=FILE --row=NAME [--zoo_dir=DIR] [--sha256=HEX]
-[--overwrite]``.
+[--overwrite]``; ``python -m launch.zoo show timm:<arch>.<tag>`` (the row derived from a timm tag, and the rules
+that fired).
 
 Prints every registered model with the paper's category of the pair (base, model), derived
 from the rows' fields, its training method, head (classifier, zero-shot, linear-probe),
@@ -76,13 +77,43 @@ def import_row() -> int:
   return 0
 
 
+def show(name: str) -> int:
+  """Prints the row derived from timm tag ``name`` (zoo.timm_rows): its fields and, per field, the
+  rule of zoo.timm_rows.RULES that set it; a tag that is unknown or not covered: the reason on
+  stderr and exit status 2."""
+  from zoo import timm_rows
+  try:
+    derivation = timm_rows.derive(name)
+  except timm_rows.TimmTagError as error:  # a user's mistake: one paragraph, no usage text
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  entry = derivation.entry
+  prep = entry.preprocessing
+  fields = (("row", entry.name), ("weights", f"{entry.weights.kind}:{entry.weights.location}"),
+            ("timm module", derivation.module),
+            ("converter family", derivation.family), ("architecture", entry.architecture),
+            ("pretraining data", entry.pretraining_data), ("data stages", " → ".join(derivation.stages)),
+            ("objective", entry.objective), ("hparams", dict(entry.hparams)), ("classes", entry.num_classes),
+            ("preprocessing", f"{prep.resolution} px, crop {prep.crop_fraction}, {prep.crop_mode}, "
+                              f"{prep.interpolation}, mean {prep.mean}, std {prep.std}"),
+            ("license", entry.provenance.license), ("paper", entry.provenance.paper))
+  for label, value in fields:
+    print(f"{label:>18}: {value}")
+  print("rules fired (zoo.timm_rows.RULES):")
+  for field, value, source in derivation.fired:
+    print(f"  {field:>9} = {value}  <- {source}")
+  return 0
+
+
 def main(argv) -> int:
   if len(argv) == 2 and argv[1] == "import":
     return import_row()
+  if len(argv) == 3 and argv[1] == "show":
+    return show(argv[2])
   if len(argv) != 2 or argv[1] != "list":
     raise app.UsageError("usage: python -m launch.zoo list [--catalog=NAME] [--category=NAME] [--pattern=GLOB] "
                          "[--base=NAME]\n   or: python -m launch.zoo import --source=FILE --row=NAME [--zoo_dir=DIR] "
-                         "[--sha256=HEX] [--overwrite]")
+                         "[--sha256=HEX] [--overwrite]\n   or: python -m launch.zoo show timm:<arch>.<tag>")
   names = zoo.list_models(PATTERN.value, catalog=CATALOG.value)
   if not names:
     raise app.UsageError(f"no model matches --pattern={PATTERN.value!r} --catalog={CATALOG.value!r}.")

@@ -327,11 +327,22 @@ def _check_dataset(field: str, name: str) -> None:
           f"`tfds.list_builders()` lists them) or one of the offline sources {sorted(data.OFFLINE_SOURCES)}.")
 
 
+def _timm_rows(patterns: list[str]) -> list[str]:
+  """Registers the rows of the ``timm:`` patterns (zoo.timm_rows: names or globs over the covered
+  1,000-class tags of timm 1.0.31) whatever the catalog, and returns their names."""
+  from zoo import timm_rows
+  try:
+    return timm_rows.register_tags([p for p in patterns if p.startswith(timm_rows.PREFIX)])
+  except timm_rows.TimmTagError as error:
+    _fail(f"config field 'models': {error}")
+
+
 def resolve_models(config) -> list[str]:
   """The registered rows matching ``config.models``, the base first."""
   import zoo
   patterns = [p.strip() for p in config.models.split(",") if p.strip()]
   names = zoo.list_models(catalog=config.catalog or None)
+  names += [n for n in _timm_rows(patterns) if n not in names]
   if not names:
     _fail(f"config field 'catalog': no registered row has catalog {config.catalog!r}; add the module that "
           "registers it to zoo_modules, or set catalog='' to choose among every registered row.")

@@ -289,11 +289,16 @@ _INTERPOLATIONS = {"bilinear": "bilinear", "bicubic": "bicubic", "nearest": "nea
 
 
 def timm_preprocessing(source: str) -> Preprocessing:
-  """The evaluation preprocessing of a timm export, from its ``pretrained_cfg``:
+  """The evaluation preprocessing of a timm export, from its ``pretrained_cfg``
+  (:func:`preprocessing_from_cfg`)."""
+  return preprocessing_from_cfg(read_config(source).get("pretrained_cfg") or {}, source)
+
+
+def preprocessing_from_cfg(cfg: dict, source: str) -> Preprocessing:
+  """The evaluation preprocessing of a timm ``pretrained_cfg``:
   resize to ⌊input_size / crop_pct⌋ (shorter side for crop_mode "center", both sides for
   "squash", longer side then pad for "border") with its interpolation, centre-crop
   input_size², normalise with mean / std (timm's defaults where a field is absent)."""
-  cfg = read_config(source).get("pretrained_cfg") or {}
   channels, height, width = cfg.get("input_size", (3, 224, 224))
   if height != width:
     raise ValueError(f"timm model {source!r}: non-square input_size {cfg['input_size']} is not supported.")
@@ -301,7 +306,11 @@ def timm_preprocessing(source: str) -> Preprocessing:
   if interpolation not in _INTERPOLATIONS:
     raise ValueError(f"timm model {source!r}: interpolation {interpolation!r} is not supported "
                      f"({sorted(_INTERPOLATIONS)}).")
-  return Preprocessing(resolution=int(height), crop_fraction=float(cfg.get("crop_pct") or 0.875),
+  crop_pct = float(cfg.get("crop_pct") or 0.875)
+  if not 0 < crop_pct <= 1:
+    raise ValueError(f"timm model {source!r}: crop_pct {crop_pct} > 1 (resize below the crop, then pad) is not "
+                     "supported.")
+  return Preprocessing(resolution=int(height), crop_fraction=crop_pct,
                        interpolation=_INTERPOLATIONS[interpolation], crop_mode=cfg.get("crop_mode") or "center",
                        torchvision_sizes=True, mean=tuple(cfg.get("mean", (0.485, 0.456, 0.406))),
                        std=tuple(cfg.get("std", (0.229, 0.224, 0.225))), channels=int(channels))

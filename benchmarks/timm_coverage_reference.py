@@ -1,0 +1,96 @@
+"""The timm side of benchmarks/timm_coverage.py (and tests/test_timm_family_parity.py): runs in the
+timm environment (``.venv-timm``), never imported by the main one.
+
+    .venv-timm/bin/python benchmarks/timm_coverage_reference.py cases.json out_dir
+
+cases.json: {"architectures": [...], "batch": B}. For each architecture, ``timm.create_model(architecture, pretrained=False)`` on
+the CPU, then at the smallest input it accepts among 64 px, 128 px and its pretrained config's
+``input_size`` (only the latter when ``fixed_input_size``): weights, norm scales and biases and
+batch-norm statistics moved from their defaults by tests/timm_reference.py's ``randomize``, the
+model written with timm's ``save_for_hf`` to out_dir/<architecture>, with ``images.npy`` (NHWC),
+``logits.npy`` and ``pre_logits.npy`` (``forward_head(forward_features(x), pre_logits=True)``).
+out_dir/<architecture>/status.json: {"status": "ok" | "error", "reason",
+"resolution", "seconds"} — a failure on timm's side is recorded, never raised.
+"""
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import timm
+import torch
+from timm.models import save_for_hf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from timm_reference import randomize  # noqa: E402  (the parity tests' own perturbation)
+
+SIZES = (64, 128)
+CALIBRATION = 4  # images whose statistics set the batch norms (the batch and more)
+
+
+def _sizes(model) -> list[int]:
+  cfg = model.pretrained_cfg or {}
+  default = int(cfg.get("input_size", (3, 224, 224))[-1])
+  if cfg.get("fixed_input_size"):
+    return [default]
+  minimum = int((cfg.get("min_input_size") or (3, 0, 0))[-1])
+  return sorted({max(size, minimum) for size in SIZES if size < default} | {default})
+
+
+def _randomized(model, images: torch.Tensor) -> None:
+  """tests/timm_reference.py's randomize; its check that every tensor was set is for models built
+  on the meta device: here the model is built on the CPU, so a tensor it leaves (a buffer such as a
+  relative-position index) holds timm's own initial value."""
+  try:
+    randomize(model, images, seed=2)
+  except AssertionError as error:
+    if "left uninitialised" not in str(error):
+      raise
+
+
+def run_case(architecture: str, batch: int, out_dir: Path) -> dict:
+  model = timm.create_model(architecture, pretrained=False)
+  errors = []
+  for size in _sizes(model):
+    generator = torch.Generator().manual_seed(1)
+    images = torch.randn((batch, 3, size, size), generator=generator)
+    calibration = torch.cat([images, torch.randn((max(CALIBRATION - batch, 0), 3, size, size), generator=generator)])
+    try:
+      _randomized(model, calibration)
+      with torch.no_grad():
+        features = model.forward_features(images)
+        logits, pre_logits = model.forward_head(features), model.forward_head(features, pre_logits=True)
+    except Exception as error:  # too small for this architecture: try the next size
+      errors.append(f"{size} px: {type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}")
+      continue
+    directory = out_dir / architecture
+    save_for_hf(model, str(directory), safe_serialization=True)
+    np.save(directory / "images.npy", images.permute(0, 2, 3, 1).numpy())
+    np.save(directory / "logits.npy", logits.numpy())
+    np.save(directory / "pre_logits.npy", pre_logits.numpy())
+    return {"status": "ok", "resolution": size, "reason": ""}
+  return {"status": "error", "reason": "timm forward failed at every size: " + "; ".join(errors)}
+
+
+def main(cases_file: str, out_dir: str) -> None:
+  torch.set_num_threads(int(os.environ.get("OVERLAP_TIMM_THREADS", "1")))
+  cases = json.loads(Path(cases_file).read_text())
+  out = Path(out_dir)
+  out.mkdir(parents=True, exist_ok=True)
+  for architecture in cases["architectures"]:
+    start = time.perf_counter()
+    try:
+      status = run_case(architecture, int(cases.get("batch", 2)), out)
+    except Exception as error:  # timm itself cannot build it: recorded for the report
+      status = {"status": "error", "reason": f"timm: {type(error).__name__}: {str(error)[:200]}"}
+    status.update(seconds=round(time.perf_counter() - start, 2))
+    (out / architecture).mkdir(parents=True, exist_ok=True)
+    (out / architecture / "status.json").write_text(json.dumps(status))
+    print(f"{architecture}: {status['status']} {status['seconds']}s", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+  main(*sys.argv[1:])

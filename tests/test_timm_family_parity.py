@@ -1,0 +1,92 @@
+"""Every family of zoo.converters.timm, at its smallest real variant, equals timm's own module.
+
+Parametrised over the converter's family table (``FAMILIES``, read at collection: a family added
+there is tested here without editing this file): for each pattern, the architectures of timm
+1.0.31's 1,000-class pretrained tags that it matches (zoo/data/timm_1_0_31_pretrained.json); the
+one with the fewest parameters (timm's count, in the snapshot) is exported by the timm environment
+with random weights and every norm and statistic moved from its default, at the smallest input it
+accepts
+(benchmarks/timm_coverage_reference.py, one process for all families); ``zoo.load_timm`` must
+reproduce timm's logits and ``forward_head(..., pre_logits=True)`` embedding to a relative error
+of 1e-4 (benchmarks/timm_coverage.py's check, the coverage benchmark's criterion).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zoo import timm_rows
+from zoo.converters import timm as timm_converter
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(ROOT / "benchmarks"))  # after the packages: benchmarks/zoo.py is a script
+import timm_coverage  # noqa: E402  (the coverage benchmark's parity check)
+from test_zoo_timm import timm_python  # noqa: E402
+
+
+def _family_candidates() -> dict[str, list[str]]:
+  """Family id ("<index in FAMILIES>-<timm model file>") → the architectures of 1,000-class tags its
+  pattern matches (a family matching none has nothing of timm's ImageNet world to check)."""
+  module_of = {timm_rows.snapshot()[t]["architecture"]: timm_rows.snapshot()[t]["module"]
+               for t in timm_rows.imagenet_tags(covered_only=False)}
+  families = {}
+  for index, pattern in enumerate(timm_converter.FAMILIES):
+    matched = sorted(a for a in module_of if re.fullmatch(pattern, a))
+    if matched:
+      families[f"{index}-{module_of[matched[0]]}"] = matched
+  return families
+
+
+FAMILY_CANDIDATES = _family_candidates()
+# Each family's variant with the fewest parameters (timm 1.0.31's counts, in the snapshot).
+SMALLEST = {family: min(candidates, key=timm_rows.parameters) for family, candidates in FAMILY_CANDIDATES.items()}
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory):
+  """timm's exports of each family's smallest variant (one reference process)."""
+  out = tmp_path_factory.mktemp("timm_family_parity")
+  (out / "cases.json").write_text(json.dumps({"architectures": sorted(set(SMALLEST.values()))}))
+  env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": "",
+         "OVERLAP_TIMM_THREADS": "2"}
+  result = subprocess.run([timm_python(), str(ROOT / "benchmarks" / "timm_coverage_reference.py"),
+                           str(out / "cases.json"), str(out / "exports")], env=env, capture_output=True, text=True,
+                          timeout=600)
+  assert result.returncode == 0, f"the timm reference failed ({result.returncode}):\n{result.stderr[-4000:]}"
+  return out / "exports"
+
+
+def test_families_are_found():
+  assert len(FAMILY_CANDIDATES) >= 10, FAMILY_CANDIDATES  # main's table had 11 families with ImageNet tags
+
+
+# Found by this test (session timm25): the converter's legacy SENet family disagrees with timm on the
+# basic-block variant (legacy_seresnet18: relative error 0.42 at 64 px; legacy_seresnet34 too), while the
+# bottleneck ones (legacy_seresnet50 ...) pass: timm's legacy SEResNetBlock (timm/models/senet.py) applies a
+# ReLU after bn2 *before* its SE module, which the nnx basic block does not. Strict: the fix makes this
+# XPASS, which fails until the mark is removed.
+KNOWN_FAILURES = {"legacy_seresnet18": "legacy SENet basic blocks disagree with timm (relative error 0.42)"}
+
+
+def _params():
+  return [pytest.param(f, marks=pytest.mark.xfail(reason=KNOWN_FAILURES[SMALLEST[f]], strict=True))
+          if SMALLEST[f] in KNOWN_FAILURES else f for f in sorted(FAMILY_CANDIDATES)]
+
+
+@pytest.mark.parametrize("family", _params())
+def test_smallest_variant_matches_timm(family, exports, tmp_path):
+  architecture = SMALLEST[family]
+  status = json.loads((exports / architecture / "status.json").read_text())
+  assert status["status"] == "ok", f"{architecture}: timm side {status}"
+  result = timm_coverage.check_export(exports / architecture, tmp_path / "cache")
+  print(f"{family}: {architecture} at {status['resolution']} px, {timm_rows.parameters(architecture)} "
+        f"parameters: {result}")
+  assert result["status"] == "ok", f"{architecture}: {result['reason']}"
+  assert result["logits_rel"] <= timm_coverage.TOLERANCE and result["embedding_rel"] <= timm_coverage.TOLERANCE
