@@ -40,7 +40,7 @@ def randomize(model: torch.nn.Module, images: torch.Tensor, seed: int) -> torch.
   identity and every tensor matters."""
   generator = torch.Generator().manual_seed(seed)
   randn = lambda shape: torch.randn(shape, generator=generator)
-  norms = (torch.nn.BatchNorm2d, torch.nn.LayerNorm, torch.nn.GroupNorm)
+  norms = (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d, torch.nn.LayerNorm, torch.nn.GroupNorm)
   model.eval()
   filled = set()
   with torch.no_grad():
@@ -61,12 +61,13 @@ def randomize(model: torch.nn.Module, images: torch.Tensor, seed: int) -> torch.
 
     def measure(module, inputs):  # runs before the norm, on the already-perturbed upstream output
       x = inputs[0]
-      mean, var = x.mean((0, 2, 3)), x.var((0, 2, 3))
+      axes = tuple(a for a in range(x.ndim) if a != 1)  # every axis but the channels (BatchNorm1d/2d)
+      mean, var = x.mean(axes), x.var(axes)
       var = torch.maximum(var, 0.25 * var.mean())  # near-constant channels would amplify float32 rounding
       module.running_mean.copy_(mean + 0.2 * randn(mean.shape) * var.sqrt())
       module.running_var.copy_(var * (torch.rand(var.shape, generator=generator) * 0.4 + 0.8))
 
-    batch_norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    batch_norms = [m for m in model.modules() if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d))]
     hooks = [m.register_forward_pre_hook(measure) for m in batch_norms]
     model(images)
     for hook in hooks:

@@ -26,6 +26,7 @@ from zoo.converters.huggingface import _read_config, _resolve, _weight_files, ca
 from zoo.converters.mapping import ConversionError, load_into
 from zoo.converters.timm_convnets import ENTRIES as _CONVNETS
 from zoo.converters.timm_families import ENTRIES as _MORE_FAMILIES
+from zoo.converters.timm_more import ENTRIES as _LATER_FAMILIES
 from zoo.converters.timm_vits import ENTRIES as _TRANSFORMER_FAMILIES
 from zoo.preprocessing import Preprocessing
 
@@ -218,7 +219,7 @@ FAMILIES: dict[str, TimmFamily] = {
 # EfficientNet / tf_EfficientNet / MobileNetV2, DLA, Mixer (zoo.converters.timm_families); ViT / DeiT / CLIP /
 # SigLIP / ... (zoo.converters.timm_vits).
 FAMILIES.update({pattern: TimmFamily(**entry)
-                 for pattern, entry in {**_MORE_FAMILIES, **_TRANSFORMER_FAMILIES}.items()})
+                 for pattern, entry in {**_MORE_FAMILIES, **_TRANSFORMER_FAMILIES, **_LATER_FAMILIES}.items()})
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _CONVNETS.items()})  # timm_convnets: ConvNeXt, RegNet, …
 
 
