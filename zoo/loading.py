@@ -22,6 +22,16 @@ class WeightsUnavailable(FileNotFoundError):
   """A model's weights cannot be found or read."""
 
 
+class WeightsDamaged(WeightsUnavailable):
+  """A checkpoint whose weights do not hash to the sha256 recorded when it was saved."""
+
+
+def recorded_sha256_path(path) -> epath.Path:
+  """``<checkpoint>.sha256``: the :func:`weights_sha256` of the weights saved at ``path``."""
+  path = epath.Path(path)
+  return path.parent / f"{path.name}.sha256"
+
+
 def build(entry: ModelEntry, seed: int | None = None) -> nnx.Module:
   """A freshly initialised module for ``entry`` (its own seed unless given), its initialisers
   compiled as one program (zoo.abstract.init)."""
@@ -79,15 +89,25 @@ def save_weights(entry: ModelEntry, model: nnx.Module, zoo_dir) -> epath.Path:
   """Writes ``model``'s state as the orbax checkpoint ``entry`` points to."""
   import orbax.checkpoint as ocp
   path = weights_path(entry, zoo_dir)
+  recorded = recorded_sha256_path(path)
+  recorded.unlink(missing_ok=True)  # a save killed midway leaves no hash: the checkpoint reads as unverified
   with _ORBAX_LOCK:
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(path, nnx.to_pure_dict(nnx.state(model)), force=True)
     checkpointer.wait_until_finished()
+  temporary = recorded.parent / f".{recorded.name}.tmp"
+  temporary.write_text(weights_sha256(model) + "\n")
+  temporary.replace(recorded)
   return path
 
 
-def load(entry: ModelEntry, zoo_dir) -> nnx.Module:
-  """The model of ``entry`` with its weights; WeightsUnavailable names the file and the fix."""
+def load(entry: ModelEntry, zoo_dir, *, require_recorded_sha256: bool = False) -> nnx.Module:
+  """The model of ``entry`` with its weights; WeightsUnavailable names the file and the fix.
+
+  A checkpoint saved by :func:`save_weights` is verified against the sha256 recorded
+  beside it (:func:`recorded_sha256_path`): other weights raise :class:`WeightsDamaged`. One
+  without a recorded hash loads unverified, unless ``require_recorded_sha256``.
+  """
   if entry.weights.kind == "huggingface":
     from zoo.converters.huggingface import load_pretrained
     return load_pretrained(entry.weights.location)
@@ -126,7 +146,26 @@ def load(entry: ModelEntry, zoo_dir) -> nnx.Module:
   except Exception as error:  # orbax raises many types for damaged or mismatched checkpoints
     raise WeightsUnavailable(f"model {entry.name!r}: cannot read the checkpoint at {path} "
                              f"({type(error).__name__}: {error}); delete it and retrain.") from None
-  return nnx.merge(graphdef, jax.tree.map(lambda x: x, state))
+  model = nnx.merge(graphdef, jax.tree.map(lambda x: x, state))
+  _verify_recorded_sha256(entry, path, model, require_recorded_sha256)
+  return model
+
+
+def _verify_recorded_sha256(entry: ModelEntry, path, model, required: bool) -> None:
+  """WeightsDamaged if ``model`` (restored from ``path``) does not hash to the recorded sha256."""
+  recorded = recorded_sha256_path(path)
+  try:
+    expected = recorded.read_text().strip()
+  except FileNotFoundError:
+    if required:
+      raise WeightsDamaged(f"model {entry.name!r}: the checkpoint at {path} has no recorded sha256 ({recorded}; "
+                           "a save that did not finish); it must be retrained.") from None
+    return
+  actual = weights_sha256(model)
+  if actual != expected:
+    raise WeightsDamaged(f"model {entry.name!r}: the checkpoint at {path} does not hold the weights saved there "
+                         f"(sha256 {actual[:12]}, recorded {expected[:12]} in {recorded}): it is damaged; retrain it "
+                         "or restore the file.")
 
 
 def weights_sha256(model: nnx.Module) -> str:
