@@ -36,8 +36,11 @@ def _flags_parser(command: str):
   def parse(argv):
     try:
       return flags.FLAGS(argv)
-    except flags.Error as error:
-      refuse(command, f"{error}. Run `python -m launch.{command} --helpfull` for every flag.")
+    except Exception as error:  # flags.Error, or a --config file that cannot be read or run
+      if "--debug" in argv:
+        raise
+      detail = str(error).strip().rstrip(".") if isinstance(error, flags.Error) else f"{type(error).__name__}: {error}"
+      refuse(command, f"{detail}. Run `python -m launch.{command} --helpfull` for every flag.")
       sys.exit(EXIT_BAD_INPUT)
   return parse
 

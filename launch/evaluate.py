@@ -56,9 +56,13 @@ def _settings() -> dict:
   settings = {name: flags.FLAGS[name].value for name in _OVERRIDABLE}
   config = _CONFIG.value
   if config is not None:
-    for name in _OVERRIDABLE:
-      if name in config and not flags.FLAGS[name].present:
-        settings[name] = list(config[name]) if name == "models" else config[name]
+    try:
+      for name in _OVERRIDABLE:
+        if name in config and not flags.FLAGS[name].present:
+          settings[name] = list(config[name]) if name == "models" else config[name]
+    except OSError as error:  # ml_collections reports a config file it could not load here, on first use
+      raise cli.BadInput(f"--config: {' '.join(str(error).split())}; pass an existing path.py[:arg] whose "
+                         "get_config returns the flags' fields.") from None
   missing = [name for name in ("models", "out") if not settings[name]]
   if missing:
     raise app.UsageError(f"--{' and --'.join(missing)} must be given (or set in --config), e.g. "
@@ -67,8 +71,9 @@ def _settings() -> dict:
     if not isinstance(settings[name], int) or settings[name] < 1:
       raise cli.BadInput(f"--{name} must be an integer >= 1; got {settings[name]!r} (e.g. --{name}=256).")
   for name in ("precision", "logits_dtype"):
-    if settings[name] not in flags.FLAGS[name].enum_values:
-      raise cli.BadInput(f"--{name}={settings[name]!r} is not one of {flags.FLAGS[name].enum_values}.")
+    allowed = flags.FLAGS[name].parser.enum_values
+    if settings[name] not in allowed:
+      raise cli.BadInput(f"--{name}={settings[name]!r} is not one of {allowed}.")
   return settings
 
 

@@ -52,7 +52,14 @@ def load_split(path: str, models: list[str]) -> tuple[dict[str, np.ndarray], np.
   """Embeddings per model and labels of one split, checked for shape agreement."""
   if not Path(path).is_file():
     raise FileNotFoundError(f"feature file {path} does not exist.")
-  with np.load(path, allow_pickle=False) as data:
+  try:
+    opened = np.load(path, allow_pickle=False)
+  except (ValueError, OSError, EOFError) as error:  # not a zip: numpy tries a pickle and refuses
+    raise ValueError(f"{path} is not a .npz feature file ({error.__class__.__name__}); pass the file "
+                     "np.savez wrote for that split.") from None
+  if not hasattr(opened, "files"):
+    raise ValueError(f"{path} holds one array, not a .npz of 'labels' and 'emb_<model>' arrays.")
+  with opened as data:
     if "labels" not in data:
       raise ValueError(f"{path} has no 'labels' array; it holds {sorted(data.files)}.")
     labels = data["labels"]

@@ -100,7 +100,8 @@ def chunk_is_valid(directory: epath.Path, index: int, rows: tuple[int, int] | No
                     list(rows))
     return False
   if hashlib.sha256(data.read_bytes()).hexdigest() != checksum:
-    logging.warning("store: checksum mismatch in %s (corrupted); it will be recomputed.", data)
+    logging.warning("store: checksum mismatch between %s and its sidecar %s (damaged); the chunk will be "
+                    "recomputed.", data, sidecar)
     return False
   return True
 

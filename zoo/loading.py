@@ -156,7 +156,10 @@ def _verify_recorded_sha256(entry: ModelEntry, path, model, required: bool) -> N
   recorded = recorded_sha256_path(path)
   try:
     expected = recorded.read_text().strip()
-  except FileNotFoundError:
+  except (UnicodeDecodeError, OSError) as error:
+    if not isinstance(error, FileNotFoundError):
+      raise WeightsDamaged(f"model {entry.name!r}: the recorded sha256 of the checkpoint at {path} ({recorded}) is "
+                           f"damaged ({type(error).__name__}); retrain it or restore the file.") from None
     if required:
       raise WeightsDamaged(f"model {entry.name!r}: the checkpoint at {path} has no recorded sha256 ({recorded}; "
                            "a save that did not finish); it must be retrained.") from None

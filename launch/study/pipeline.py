@@ -56,8 +56,11 @@ def _sources(config):
       sources[role] = data.load_source(dataset, split, config.data_dir or None)
     except (FileNotFoundError, ValueError) as error:
       field = "dataset" if dataset == config.dataset else "downstream.dataset"
-      raise ConfigError(f"{error} (config fields {field!r} and the {role} split {split!r}; set data_dir to where "
-                        "the dataset is prepared).") from None
+      split_field = (f"{role}_split" if not role.startswith("downstream_")
+                     else f"downstream.{role.removeprefix('downstream_')}_split")
+      raise ConfigError(f"{error} (config fields {field!r} = {dataset!r} and {split_field!r} = {split!r}: write a "
+                        f"split of that dataset, e.g. {split_field}='test[:1000]', and set data_dir to where the "
+                        "dataset is prepared).") from None
   return sources
 
 
@@ -385,10 +388,10 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
   names = config_lib.validate(config)
   out = Path(out_dir).expanduser()
   cache = Path(cache_dir).expanduser() if cache_dir else default_cache()
-  if jax.process_index() == 0:
-    validate.check_paths(out, cache)
   sources = _sources(config)
   validate.check_split_sizes(config, sources)
+  if jax.process_index() == 0:
+    validate.check_paths(out, cache)
   sources.update(probe_head.probe_sources(config, names, sources, splits_of(config)))
   say(f"overlap study: {config.name}, {len(names)} models (base {names[0]}), {jax.device_count()} devices, "
       f"cache {cache}")
