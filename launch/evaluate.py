@@ -89,8 +89,10 @@ def _tfds_knows(dataset: str) -> bool:
 def check_inputs(settings: dict):
   """Everything a user can get wrong, before any work: (model names, data source).
   Unknown models, a dataset or split that cannot be read, an empty split, a --data_dir
-  or --zoo_dir that is missing or a file, checkpoints absent from --zoo_dir, and an --out
-  that is a file or cannot be written are :class:`launch.cli.BadInput`."""
+  or --zoo_dir that is missing or a file, a --zoo_dir holding none of the models'
+  checkpoints, and an --out that is a file or cannot be written are
+  :class:`launch.cli.BadInput`. (Some checkpoints absent: the others run, and the
+  missing ones are reported by name with exit status 1.)"""
   import zoo
   from launch import data
   from zoo.registry import weights_path
@@ -106,7 +108,7 @@ def check_inputs(settings: dict):
   if checkpoints:
     cli.check_input_dir("zoo_dir", settings["zoo_dir"])
     absent = [n for n in checkpoints if not weights_path(zoo.get(n), settings["zoo_dir"]).exists()]
-    if absent:
+    if absent and len(absent) == len(names):  # some present: those run, the others are reported (exit 1)
       raise cli.BadInput(f"--zoo_dir={settings['zoo_dir']} holds no checkpoint of {absent[:10]}; point --zoo_dir at "
                          "the directory holding them (e.g. the study's <cache>/trained/<key>), or train them with "
                          "python -m launch.study.")

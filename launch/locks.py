@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
-import os
+import re
 import threading
 from pathlib import Path
 
@@ -33,6 +33,11 @@ _THREAD_LOCKS: dict[str, threading.Lock] = {}
 _THREAD_LOCKS_GUARD = threading.Lock()
 
 
+def is_remote(path) -> bool:
+  """A URL-like path (``gs://b/x``, or ``gs:/b/x`` as pathlib leaves it): not a local disk."""
+  return re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", str(path)) is not None
+
+
 def lock_path(root, *parts: str) -> Path:
   """``<root>/locks/<sha256 of parts>[:32].lock`` (parts may hold '/' and brackets)."""
   digest = hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()[:32]
@@ -42,7 +47,7 @@ def lock_path(root, *parts: str) -> Path:
 def hold(root, *parts: str, on_wait=None):
   """Exclusive lock on the artefact named by ``parts`` under the cache ``root``
   (:func:`hold_file` of :func:`lock_path`)."""
-  if "://" in str(root):  # not a local path (gs://): no lock; writes there are atomic
+  if is_remote(root):  # not a local path (gs://): no lock; writes there are atomic
     return contextlib.nullcontext()
   return hold_file(lock_path(root, *parts), on_wait=on_wait)
 

@@ -115,7 +115,7 @@ def _store_lock(store_dir: Path, dataset: str, split: str, name: str):
     with locks.hold(store_dir.parent, "store", dataset, split, name,
                     on_wait=lambda: say(f"  waiting for another run evaluating {name} on {dataset}/{split}")):
       directory = store.model_dir(store_dir, dataset, split, name)
-      if "://" not in str(directory):
+      if not locks.is_remote(directory):
         locks.remove_stale_temporaries(directory)
       yield
   return held()

@@ -115,6 +115,13 @@ def check_paths(out, cache) -> None:
   """``--out`` and the cache, before any work: ``out`` is absent, an empty directory or a
   previous report (:func:`check_out`); it is not the cache nor holds it; its parent, the
   cache and each of the cache's folders can be written."""
+  from launch.locks import is_remote
+  if is_remote(out):
+    _fail(f"--out={out}: the report is written to a local directory; pass --out=DIR on this machine (the cache may "
+          "be remote).")
+  if is_remote(cache):
+    check_out(out)
+    return
   out, cache = Path(out).expanduser().absolute(), Path(cache).expanduser().absolute()
   real_out, real_cache = Path(os.path.realpath(out)), Path(os.path.realpath(cache))
   if _inside(real_cache, real_out):
@@ -149,9 +156,10 @@ def check_out(out) -> None:
 
 def check_cache(cache) -> None:
   """The cache (created if absent) and each of its folders can be written."""
-  cache = Path(cache).expanduser().absolute()
-  if "://" in str(cache):
+  from launch.locks import is_remote
+  if is_remote(cache):
     return
+  cache = Path(cache).expanduser().absolute()
   try:
     cache.mkdir(parents=True, exist_ok=True)
   except OSError as error:
