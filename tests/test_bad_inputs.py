@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -158,17 +159,22 @@ def make_sandbox(root: Path) -> Path:
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory):
   """Every case's outcome: (command, argv) → {status, stdout, stderr, changed}."""
-  sandbox = make_sandbox(tmp_path_factory.mktemp("sandbox"))
+  sandbox = tmp_path_factory.mktemp("bad_inputs") / "sandbox"
+  sandbox.mkdir()
+  make_sandbox(sandbox)
+  jobs = {}
+  for command, module in MODULES.items():  # the four commands at once (two cores; mostly imports), each in
+    path = sandbox.parent / f"{command}_cases.json"  # its own copy of the sandbox (a write test there is transient)
+    shutil.copytree(sandbox, sandbox.parent / command, symlinks=True)
+    path.write_text(json.dumps([argv for c, argv, _ in CASES if c == command]))
+    jobs[command] = subprocess.Popen([sys.executable, str(ROOT / "tests" / "jobs" / "bad_inputs_job.py"), module,
+                                      command, str(path), str(sandbox.parent / command)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
   results = {}
-  for command, module in MODULES.items():
-    cases = [argv for c, argv, _ in CASES if c == command]
-    path = sandbox.parent / f"{command}_cases.json"
-    path.write_text(json.dumps(cases))
-    done = subprocess.run([sys.executable, str(ROOT / "tests" / "jobs" / "bad_inputs_job.py"), module, command,
-                           str(path), str(sandbox)], capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    assert len(lines) == len(cases), done.stderr[-3000:]
+  for command, job in jobs.items():
+    stdout, stderr = job.communicate(timeout=900)
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+    assert len(lines) == sum(1 for c, _, _ in CASES if c == command), stderr[-3000:]
     for line in lines:
       results[(command, tuple(line["argv"]))] = line
   return results
