@@ -390,9 +390,9 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
   cache = Path(cache_dir).expanduser() if cache_dir else default_cache()
   sources = _sources(config)
   validate.check_split_sizes(config, sources)
-  if jax.process_index() == 0:
-    validate.check_paths(out, cache)
   sources.update(probe_head.probe_sources(config, names, sources, splits_of(config)))
+  if jax.process_index() == 0:  # last: it creates the cache directory
+    validate.check_paths(out, cache)
   say(f"overlap study: {config.name}, {len(names)} models (base {names[0]}), {jax.device_count()} devices, "
       f"cache {cache}")
   stage = _Stages()
