@@ -61,6 +61,7 @@ CASES = [
     ("study", [*STUDY, "--set=calibration_split=test[:500]"], "share"),
     ("study", [*STUDY, "--out=a_file"], "a_file"),
     ("study", [*STUDY, "--out=user_dir"], "chapter1.tex"),
+    ("study", [*STUDY, "--out=report_plus_notes"], "notes.txt"),
     ("study", [*STUDY, "--out=outer", "--cache_dir=outer/cache"], "holds the cache"),
     ("study", [*STUDY, "--out=report", "--cache_dir=a_file"], "cache_dir"),
     ("study", [*STUDY, "--out=a_file/report"], "a_file"),
@@ -133,10 +134,15 @@ def make_sandbox(root: Path) -> Path:
   a small store, a zoo with cnn.s0's checkpoint, a truncated IDX file."""
   import zoo
   from launch import store
+  from launch.study import validate
   (root / "a_file").write_text("a user's file\n")
   (root / "user_dir").mkdir()
   (root / "user_dir" / "chapter1.tex").write_text("\\chapter{One}\n")
   (root / "empty_dir").mkdir()
+  (root / "report_plus_notes").mkdir()  # a previous report, and a file the user added to it
+  (root / "report_plus_notes" / "report.md").write_text("# a report\n")
+  validate.write_marker(root / "report_plus_notes")
+  (root / "report_plus_notes" / "notes.txt").write_text("mine\n")
   (root / "cache").mkdir()
   rng = np.random.default_rng(0)
   for split in ("train", "val", "test"):

@@ -470,8 +470,7 @@ def write_report(results: dict, out: Path, cache: Path) -> Path:
       shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
     report.write(results, staging / "report")
-    (staging / "report" / validate.REPORT_MARKER).write_text("written by python -m launch.study; the next run "
-                                                               "with this --out replaces this directory\n")
+    validate.write_marker(staging / "report")
     previous = staging / "previous"
     if out.exists() or out.is_symlink():
       validate.check_out(out)  # changed since the run began?

@@ -13,6 +13,7 @@ field or path and a valid example; ``python -m launch.study`` exits 2):
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import uuid
@@ -101,12 +102,26 @@ def _inside(path: Path, folder: Path) -> bool:
   return path == folder or folder in path.parents
 
 
+def write_marker(report: Path) -> None:
+  """Marks ``report`` as the study's: :data:`REPORT_MARKER` lists every file in it."""
+  names = sorted(p.name for p in report.iterdir())
+  (report / REPORT_MARKER).write_text(json.dumps({"written_by": "python -m launch.study; the next run with this "
+                                                                "--out replaces this directory", "files": names},
+                                                 indent=1))
+
+
 def is_report(directory: Path) -> bool:
-  """A directory this study wrote: it holds :data:`REPORT_MARKER`, or (a report written
-  before the marker existed) only files with a report's suffixes."""
-  if (directory / REPORT_MARKER).is_file():
-    return True
+  """A directory this study wrote and nobody added to: it holds :data:`REPORT_MARKER` and
+  only the files it lists, or (a report written before the marker existed) only files with
+  a report's suffixes, report.md among them."""
   entries = list(directory.iterdir())
+  marker = directory / REPORT_MARKER
+  if marker.is_file():
+    try:
+      listed = set(json.loads(marker.read_text())["files"]) | {REPORT_MARKER}
+    except (ValueError, KeyError, TypeError):
+      return False
+    return all(e.name in listed for e in entries)
   return bool(entries) and any(e.name == "report.md" for e in entries) and all(
       e.is_file() and e.suffix in _LEGACY_REPORT_SUFFIXES for e in entries)
 
@@ -142,7 +157,7 @@ def check_out(out) -> None:
     names = sorted(e.name for e in out.iterdir())
     _fail(f"--out={out} holds files the study did not write ({', '.join(names[:5])}{'...' if len(names) > 5 else ''}): "
           f"a report replaces its directory as a whole. Pass --out=DIR naming a new or empty directory, or a "
-          f"previous report (one holding {REPORT_MARKER}).")
+          f"previous report (one holding {REPORT_MARKER} and only the files it lists).")
   parent = out.parent
   try:
     parent.mkdir(parents=True, exist_ok=True)
