@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from launch import locks
-from launch.study import config as config_lib, pipeline, validate
+from launch.study import config as config_lib, pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["models=cnn.s0,cnn.s1,mlp.s0", "train_split=train[:512]", "pretrain_examples=512",
