@@ -18,6 +18,7 @@ import dataclasses
 import gzip
 import hashlib
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -36,13 +37,20 @@ _NO_FASHION_MNIST = (
 def read_idx(path: Path) -> np.ndarray:
   """Reads an IDX file (optionally gzipped): big-endian magic, dimensions, then uint8 data."""
   opener = gzip.open if str(path).endswith(".gz") else open
-  with opener(path, "rb") as handle:
-    content = handle.read()
+  try:
+    with opener(path, "rb") as handle:
+      content = handle.read()
+  except (EOFError, gzip.BadGzipFile, zlib.error) as error:  # a truncated or damaged download
+    raise ValueError(f"{path} is damaged ({type(error).__name__}: {error or 'truncated'}); download it again or "
+                     "reinstall it (apt-get install --reinstall dataset-fashion-mnist).") from None
   if len(content) < 4:
     raise ValueError(f"{path} is not an IDX file (only {len(content)} bytes).")
   zero, dtype_code, ndim = struct.unpack(">HBB", content[:4])
   if zero != 0 or dtype_code != 0x08:
     raise ValueError(f"{path} is not an unsigned-byte IDX file (magic {content[:4].hex()}).")
+  if len(content) < 4 + 4 * ndim:
+    raise ValueError(f"{path} is truncated: its header names {ndim} dimensions but the file holds {len(content)} "
+                     "bytes; download it again.")
   shape = struct.unpack(f">{ndim}I", content[4:4 + 4 * ndim])
   data = np.frombuffer(content, np.uint8, offset=4 + 4 * ndim)
   if data.size != int(np.prod(shape)):
@@ -217,6 +225,12 @@ def load_source(dataset: str, split: str, data_dir=None):
   """A random-access source for ``dataset``/``split``: an offline source (IDX files) where
   one exists for the name, else TFDS. Every source has ``num_classes``, ``class_names``
   (the dataset's own list; may be empty) and ``multi_label``."""
+  if data_dir is not None and "://" not in str(data_dir):
+    directory = Path(data_dir).expanduser()
+    if not directory.is_dir():
+      raise FileNotFoundError(f"data_dir {data_dir} {'is a file, not a directory' if directory.exists() else 'does not exist'}; "
+                              "pass the directory holding the prepared dataset (TFDS data_dir, or the IDX files of "
+                              "Fashion-MNIST).")
   if dataset in OFFLINE_SOURCES:
     try:
       return OFFLINE_SOURCES[dataset](split, data_dir)

@@ -26,6 +26,8 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
+from launch import cli
+
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Optional ml_collections config file (path.py:arg).")
 MODELS = flags.DEFINE_list("models", None, "Zoo model names or glob patterns.")
 DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "TFDS dataset name (fashion_mnist also reads IDX files).")
@@ -33,8 +35,10 @@ SPLIT = flags.DEFINE_string("split", "test", "Split in TFDS syntax, e.g. 'valida
 OUT = flags.DEFINE_string("out", None, "Store root (local path or gs://bucket/path).")
 DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data_dir, or the directory of Fashion-MNIST IDX files.")
 ZOO_DIR = flags.DEFINE_string("zoo_dir", "~/.cache/overlap/zoo", "Directory of the zoo's checkpoints.")
-BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Global batch (rounded up to a multiple of the devices).")
-CHUNK_BATCHES = flags.DEFINE_integer("chunk_batches", 8, "Batches per store chunk (the resume granularity).")
+BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Global batch (rounded up to a multiple of the devices).",
+                                   lower_bound=1)
+CHUNK_BATCHES = flags.DEFINE_integer("chunk_batches", 8, "Batches per store chunk (the resume granularity).",
+                                     lower_bound=1)
 PRECISION = flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"], "Compute dtype of the forward.")
 LOGITS_DTYPE = flags.DEFINE_enum("logits_dtype", "float32", ["float32", "float16", "bfloat16"],
                                  "Storage dtype of the logits (float16 halves the store; metrics widen it exactly).")
@@ -52,25 +56,82 @@ def _settings() -> dict:
   settings = {name: flags.FLAGS[name].value for name in _OVERRIDABLE}
   config = _CONFIG.value
   if config is not None:
-    for name in _OVERRIDABLE:
-      if name in config and not flags.FLAGS[name].present:
-        settings[name] = list(config[name]) if name == "models" else config[name]
+    try:
+      for name in _OVERRIDABLE:
+        if name in config and not flags.FLAGS[name].present:
+          settings[name] = list(config[name]) if name == "models" else config[name]
+    except OSError as error:  # ml_collections reports a config file it could not load here, on first use
+      raise cli.BadInput(f"--config: {' '.join(str(error).split())}; pass an existing path.py[:arg] whose "
+                         "get_config returns the flags' fields.") from None
   missing = [name for name in ("models", "out") if not settings[name]]
   if missing:
-    raise app.UsageError(f"--{' and --'.join(missing)} must be given (or set in --config).")
+    raise app.UsageError(f"--{' and --'.join(missing)} must be given (or set in --config), e.g. "
+                         "--models=cnn.s0 --out=/tmp/overlap_store.")
+  for name in ("batch_size", "chunk_batches"):  # a config file's values skip the flags' bounds
+    if not isinstance(settings[name], int) or settings[name] < 1:
+      raise cli.BadInput(f"--{name} must be an integer >= 1; got {settings[name]!r} (e.g. --{name}=256).")
+  for name in ("precision", "logits_dtype"):
+    allowed = flags.FLAGS[name].parser.enum_values
+    if settings[name] not in allowed:
+      raise cli.BadInput(f"--{name}={settings[name]!r} is not one of {allowed}.")
   return settings
 
 
+def _tfds_knows(dataset: str) -> bool:
+  import tensorflow_datasets as tfds
+  try:
+    tfds.builder_cls(dataset.split("/")[0].split(":")[0])
+  except Exception:  # DatasetNotFoundError and friends
+    return False
+  return True
+
+
+def check_inputs(settings: dict):
+  """Everything a user can get wrong, before any work: (model names, data source).
+  Unknown models, a dataset or split that cannot be read, an empty split, a --data_dir
+  or --zoo_dir that is missing or a file, a --zoo_dir holding none of the models'
+  checkpoints, and an --out that is a file or cannot be written are
+  :class:`launch.cli.BadInput`. (Some checkpoints absent: the others run, and the
+  missing ones are reported by name with exit status 1.)"""
+  import zoo
+  from launch import data
+  from zoo.registry import weights_path
+  try:
+    names = zoo.resolve_patterns(list(settings["models"]))
+  except KeyError as error:
+    raise cli.BadInput(f"--models: {error.args[0]} List them with `python -m launch.zoo list`.") from None
+  if "://" not in str(settings["out"]):
+    cli.check_output_dir("out", settings["out"])
+  if settings["data_dir"]:
+    cli.check_input_dir("data_dir", settings["data_dir"])
+  checkpoints = [n for n in names if zoo.get(n).weights.kind == "checkpoint"]
+  if checkpoints:
+    cli.check_input_dir("zoo_dir", settings["zoo_dir"])
+    absent = [n for n in checkpoints if not weights_path(zoo.get(n), settings["zoo_dir"]).exists()]
+    if absent and len(absent) == len(names):  # some present: those run, the others are reported (exit 1)
+      raise cli.BadInput(f"--zoo_dir={settings['zoo_dir']} holds no checkpoint of {absent[:10]}; point --zoo_dir at "
+                         "the directory holding them (e.g. the study's <cache>/trained/<key>), or train them with "
+                         "python -m launch.study.")
+  if settings["dataset"] not in data.OFFLINE_SOURCES and not _tfds_knows(settings["dataset"]):
+    raise cli.BadInput(f"--dataset={settings['dataset']}: no such dataset. Use a TFDS name (e.g. cifar10, "
+                       f"imagenet2012, voc/2007) or one of the offline sources {sorted(data.OFFLINE_SOURCES)}.")
+  try:
+    source = data.load_source(settings["dataset"], settings["split"], settings["data_dir"])
+  except (FileNotFoundError, ValueError) as error:
+    raise cli.BadInput(f"--dataset={settings['dataset']} --split={settings['split']}: {error}") from None
+  if len(source) == 0:
+    raise cli.BadInput(f"--split={settings['split']} of {settings['dataset']} holds no example; write a non-empty "
+                       "slice, e.g. --split='test[:1000]'.")
+  return names, source
+
+
 def main(argv) -> int:
-  del argv
+  if len(argv) > 1:
+    raise cli.BadInput(f"unexpected arguments {argv[1:]}; flags only (e.g. --models=cnn.s0 --out=DIR).")
   from launch import runner
   runner.initialize_distributed(COORDINATOR.value, NUM_PROCESSES.value, PROCESS_ID.value, DISTRIBUTED.value)
   settings = _settings()
-  import zoo
-  from launch import data
-
-  names = zoo.resolve_patterns(settings["models"])
-  source = data.load_source(settings["dataset"], settings["split"], settings["data_dir"])
+  names, source = check_inputs(settings)
   logging.info("evaluating %d models on %s/%s (%d examples) over %d devices", len(names), settings["dataset"],
                settings["split"], len(source), jax.device_count())
   failed = {}
@@ -87,4 +148,4 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
-  app.run(lambda argv: sys.exit(main(argv)))
+  cli.run(main, "evaluate")

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import csv
 import itertools
-import sys
 from pathlib import Path
 
 import numpy as np
-from absl import app, flags, logging
+from absl import flags, logging
 
 import probes
+from launch import cli
 
 STORE = flags.DEFINE_string("store", None, "Result store written by launch.evaluate (instead of .npz files).")
 DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "Dataset in --store.")
@@ -52,7 +52,14 @@ def load_split(path: str, models: list[str]) -> tuple[dict[str, np.ndarray], np.
   """Embeddings per model and labels of one split, checked for shape agreement."""
   if not Path(path).is_file():
     raise FileNotFoundError(f"feature file {path} does not exist.")
-  with np.load(path, allow_pickle=False) as data:
+  try:
+    opened = np.load(path, allow_pickle=False)
+  except (ValueError, OSError, EOFError) as error:  # not a zip: numpy tries a pickle and refuses
+    raise ValueError(f"{path} is not a .npz feature file ({error.__class__.__name__}); pass the file "
+                     "np.savez wrote for that split.") from None
+  if not hasattr(opened, "files"):
+    raise ValueError(f"{path} holds one array, not a .npz of 'labels' and 'emb_<model>' arrays.")
+  with opened as data:
     if "labels" not in data:
       raise ValueError(f"{path} has no 'labels' array; it holds {sorted(data.files)}.")
     labels = data["labels"]
@@ -137,25 +144,83 @@ def write_figure(rows, path: Path) -> None:
   figure.savefig(path, dpi=150)
 
 
-def main(argv):
-  del argv
-  models = MODELS.value
-  grid = None if L2_GRID.value is None else [float(v) for v in L2_GRID.value]
+def _numbers(flag: str, values, low: float, high: float, example: str) -> list[float]:
+  """``--flag``'s comma-separated values as floats in [low, high] (else BadInput naming the flag)."""
+  try:
+    numbers = [float(v) for v in values]
+  except ValueError:
+    raise cli.BadInput(f"--{flag}={','.join(values)}: not numbers; write e.g. --{flag}={example}.") from None
+  bad = [v for v in numbers if not low <= v <= high]  # NaN fails both comparisons
+  if bad or not numbers:
+    raise cli.BadInput(f"--{flag}={','.join(values)}: {bad or 'nothing'} outside [{low:g}, {high:g}]; write e.g. "
+                       f"--{flag}={example}.")
+  return numbers
+
+
+def check_flags() -> tuple[list[str], list[float] | None]:
+  """(models, L2 grid): every flag checked before anything is read or written."""
+  models = list(MODELS.value)
+  if len(set(models)) != len(models):
+    raise cli.BadInput(f"--models={','.join(models)} names a model twice; name each once.")
+  if EXPERIMENT.value != "single" and len(models) < 2:
+    raise cli.BadInput(f"--experiment={EXPERIMENT.value} needs at least two models (the first is the base); got "
+                       f"--models={','.join(models)}. Add one, e.g. --models={models[0] if models else 'a'},OTHER.")
+  grid = None if L2_GRID.value is None else _numbers("l2_grid", L2_GRID.value, 1e-300, float("inf"), "1e-3,1e-1")
+  if grid is not None and not all(np.isfinite(grid)):
+    raise cli.BadInput(f"--l2_grid={','.join(L2_GRID.value)}: strengths must be finite and > 0; write e.g. "
+                       "--l2_grid=1e-3,1e-1.")
+  _numbers("rates", RATES.value, 0.0, 1.0, "1,0.5,0")
   if STORE.value:
     if not SPLITS.value or len(SPLITS.value) != 3:
-      raise app.UsageError("--store needs --splits=TRAIN,VAL,TEST (three split names).")
-    splits = [load_store_split(split, models) for split in SPLITS.value]
+      raise cli.BadInput("--store needs --splits=TRAIN,VAL,TEST (three split names), e.g. "
+                         "--splits='train[:50000],train[50000:],test'.")
+    cli.check_input_dir("store", STORE.value)
   elif TRAIN.value and VAL.value and TEST.value:
-    splits = [load_split(path, models) for path in (TRAIN.value, VAL.value, TEST.value)]
+    for flag, path in (("train", TRAIN.value), ("val", VAL.value), ("test", TEST.value)):
+      if not Path(path).is_file():
+        raise cli.BadInput(f"--{flag}={path}: no such .npz file; pass the feature file of that split.")
   else:
-    raise app.UsageError("give --store with --splits, or --train, --val and --test .npz files.")
+    raise cli.BadInput("give --store with --splits, or --train, --val and --test .npz files.")
+  cli.check_output_dir("out", OUT.value)
+  return models, grid
+
+
+def _read_splits(models: list[str]):
+  """The three splits' (embeddings, labels); an unreadable or mismatched input is BadInput."""
+  import zipfile
+  from launch import store
+  try:
+    if STORE.value:
+      return [load_store_split(split, models) for split in SPLITS.value]
+    return [load_split(path, models) for path in (TRAIN.value, VAL.value, TEST.value)]
+  except (FileNotFoundError, ValueError, KeyError, zipfile.BadZipFile, EOFError, store.DamagedFile) as error:
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    raise cli.BadInput(f"{message}") from None
+
+
+def _check_against_data(splits, models) -> None:
+  """What needs the data to check: the diversity step against the pairs' widths."""
+  (train, _), _, _ = splits
+  if EXPERIMENT.value == "diversity":
+    widest = max(train[models[0]].shape[1] + train[m].shape[1] for m in models[1:])
+    if STEP.value > widest:
+      raise cli.BadInput(f"--step={STEP.value} exceeds every pair's feature count (at most {widest}): no probe "
+                         f"would run; write e.g. --step={max(1, widest // 4)}.")
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise cli.BadInput(f"unexpected arguments {argv[1:]}; flags only (e.g. --models=a,b --store=DIR).")
+  models, grid = check_flags()
+  splits = _read_splits(models)
+  _check_against_data(splits, models)
   out = Path(OUT.value)
-  out.mkdir(parents=True, exist_ok=True)
   rows = []
   for row in experiment_rows(splits, models, grid):
     logging.info("%s", row)
     print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
     rows.append(row)
+  out.mkdir(parents=True, exist_ok=True)
   table = out / f"probe_{EXPERIMENT.value}.csv"
   partial = table.with_suffix(".csv.tmp")
   with open(partial, "w", newline="") as handle:
@@ -171,4 +236,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  sys.exit(app.run(main))
+  cli.run(main, "probe")

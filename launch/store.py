@@ -59,12 +59,29 @@ def _atomic_write(path: epath.Path, data: bytes) -> None:
   temporary.replace(path)
 
 
+class DamagedFile(ValueError):
+  """A store file that cannot be parsed (truncated, edited): names the file and the fix."""
+
+
+def read_json(path: epath.Path, fix: str = "delete it to have it recomputed") -> dict:
+  """The JSON object in ``path``; :class:`DamagedFile` naming the file if it is not one
+  (FileNotFoundError if it is absent)."""
+  try:
+    value = json.loads(path.read_text())
+  except (ValueError, UnicodeDecodeError) as error:
+    raise DamagedFile(f"{path} is damaged (not valid JSON: {error}); {fix}.") from None
+  if not isinstance(value, dict):
+    raise DamagedFile(f"{path} is damaged (not a JSON object); {fix}.")
+  return value
+
+
 def _chunk_name(index: int) -> str:
   return f"chunk_{index:05d}"
 
 
-def chunk_is_valid(directory: epath.Path, index: int) -> bool:
-  """True if chunk ``index`` is complete and its checksum matches; logs corruption."""
+def chunk_is_valid(directory: epath.Path, index: int, rows: tuple[int, int] | None = None) -> bool:
+  """True if chunk ``index`` is complete, its checksum matches and (if given) its sidecar
+  holds ``rows``; logs damage (a sidecar that does not parse is damage too)."""
   sidecar = directory / f"{_chunk_name(index)}.json"
   data = directory / f"{_chunk_name(index)}.npz"
   if not sidecar.exists():
@@ -72,9 +89,19 @@ def chunk_is_valid(directory: epath.Path, index: int) -> bool:
   if not data.exists():
     logging.warning("store: %s has a sidecar but no data; it will be recomputed.", data)
     return False
-  expected = json.loads(sidecar.read_text())
-  if hashlib.sha256(data.read_bytes()).hexdigest() != expected["sha256"]:
-    logging.warning("store: checksum mismatch in %s (corrupted); it will be recomputed.", data)
+  try:
+    expected = read_json(sidecar)
+    checksum, stored_rows = expected["sha256"], expected.get("rows")
+  except (DamagedFile, KeyError):
+    logging.warning("store: %s is damaged (not a chunk sidecar); the chunk will be recomputed.", sidecar)
+    return False
+  if rows is not None and stored_rows != list(rows):
+    logging.warning("store: %s holds rows %s, not %s (damaged); the chunk will be recomputed.", sidecar, stored_rows,
+                    list(rows))
+    return False
+  if hashlib.sha256(data.read_bytes()).hexdigest() != checksum:
+    logging.warning("store: checksum mismatch between %s and its sidecar %s (damaged); the chunk will be "
+                    "recomputed.", data, sidecar)
     return False
   return True
 
@@ -115,7 +142,13 @@ class ChunkWriter:
   def _check_or_write_manifest(self, replace_stale: bool) -> None:
     path = self.directory / "manifest.json"
     if path.exists():
-      existing = json.loads(path.read_text())
+      try:
+        existing = read_json(path)
+      except DamagedFile as error:
+        if not replace_stale:
+          raise DamagedFile(f"{error} Delete {self.directory} to recompute these outputs.") from None
+        logging.warning("store: %s; its outputs will be recomputed.", error)
+        existing = {"damaged": str(path)}
       existing.setdefault("logits_dtype", "float32")  # stores written before the option held float32
       if {k: existing.get(k) for k in self.manifest} != self.manifest and replace_stale:
         # Stale outputs under a known name: remove them (sidecars first, so nothing reads
@@ -143,7 +176,7 @@ class ChunkWriter:
   def missing_chunks(self, indices: Iterable[int] | None = None) -> list[int]:
     """Chunks (of ``indices``, default all) that are absent or corrupted (corruption is logged)."""
     indices = range(self.num_chunks) if indices is None else indices
-    return [i for i in indices if not chunk_is_valid(self.directory, i)]
+    return [i for i in indices if not chunk_is_valid(self.directory, i, self.rows(i))]
 
   def write_chunk(self, index: int, arrays: dict[str, np.ndarray]) -> None:
     """Writes chunk ``index`` atomically: the .npz, then its checksum sidecar."""
@@ -205,7 +238,7 @@ def list_models(root, dataset: str, split: str) -> list[str]:
   directory = epath.Path(root) / _safe(dataset) / _safe(split)
   if not directory.exists():
     return []
-  return sorted(json.loads((d / "manifest.json").read_text())["model"]
+  return sorted(read_json(d / "manifest.json").get("model", d.name)
                 for d in directory.iterdir() if (d / "manifest.json").exists())
 
 
@@ -217,7 +250,7 @@ def read_model(root, dataset: str, split: str, model: str) -> tuple[dict, dict[s
     available = list_models(root, dataset, split)
     raise FileNotFoundError(f"no results for model {model!r} on {dataset}/{split} under {root} "
                             f"(have: {available}); run launch.evaluate for it first.")
-  manifest = json.loads(manifest_path.read_text())
+  manifest = read_json(manifest_path, "rerun the same launch.evaluate command to recompute these outputs")
   num_chunks = -(-manifest["num_examples"] // manifest["chunk_size"])
   missing = [i for i in range(num_chunks) if not chunk_is_valid(directory, i)]
   if missing:
@@ -339,7 +372,8 @@ class LazyLogits:
         return None
     name = _chunk_name(index)
     data = self._path(index).read_bytes()
-    expected = json.loads((self.directory / f"{name}.json").read_text())["sha256"]
+    expected = read_json(self.directory / f"{name}.json",
+                         "rerun the same launch.evaluate command to recompute it").get("sha256")
     if hashlib.sha256(data).hexdigest() != expected:
       raise ValueError(f"chunk {index} of model {self.name!r} ({self.directory}) fails its checksum (corrupted); "
                        "rerun the same launch.evaluate command to recompute it.")
@@ -517,7 +551,7 @@ def _complete_manifest(root, dataset: str, split: str, model: str) -> dict:
   if not (directory / "manifest.json").exists():
     raise FileNotFoundError(f"no results for model {model!r} on {dataset}/{split} under {root} "
                             f"(have: {list_models(root, dataset, split)}); run launch.evaluate for it first.")
-  manifest = json.loads((directory / "manifest.json").read_text())
+  manifest = read_json(directory / "manifest.json", "rerun the same launch.evaluate command to recompute these outputs")
   num_chunks = -(-manifest["num_examples"] // manifest["chunk_size"])
   missing = [i for i in range(num_chunks) if not (directory / f"{_chunk_name(i)}.json").exists()
              or not (directory / f"{_chunk_name(i)}.npz").exists()]

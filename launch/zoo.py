@@ -27,11 +27,11 @@ state dict, missing / unexpected / misshapen tensors, unknown row, existing dire
 from __future__ import annotations
 
 import collections
-import sys
 
 from absl import app, flags
 
 import zoo
+from launch import cli
 from zoo.converters import torchvision_import
 
 PATTERN = flags.DEFINE_string("pattern", "*", "fnmatch pattern over model names.")
@@ -167,6 +167,16 @@ def show(name: str) -> int:
   return 0
 
 
+def _base(catalog: str):
+  """--base's row (checked: a registered model), else the catalog's own base."""
+  if not BASE.value:
+    return zoo.base_of(catalog)
+  try:
+    return zoo.get(BASE.value)
+  except KeyError as error:
+    raise cli.BadInput(f"--base: {error.args[0]} Name a row `python -m launch.zoo list` prints.") from None
+
+
 def main(argv) -> int:
   if len(argv) == 2 and argv[1] == "import":
     return import_row()
@@ -187,7 +197,7 @@ def main(argv) -> int:
   header = ("name", "category vs base", "objective", "pretraining data", "architecture", "head", "top-1", "weights",
             "license")
   for catalog in sorted({zoo.get(n).catalog for n in names}):
-    base = zoo.get(BASE.value) if BASE.value else zoo.base_of(catalog)
+    base = _base(catalog)
     entries = [zoo.get(n) for n in names if zoo.get(n).catalog == catalog]
     entries = [e for e in entries if CATEGORY.value in (None, _category(base, e))]
     rows = [header] + [_cells(base, e) for e in entries]
@@ -201,4 +211,4 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
-  app.run(lambda argv: sys.exit(main(argv)))
+  cli.run(main, "zoo")

@@ -195,3 +195,17 @@ def test_fit_linear_head_folds_the_standardisation_into_the_kornblith_fit():
   np.testing.assert_allclose(probs / probs.sum(1, keepdims=True), reference.predict_proba(standardised), atol=2e-3)
   with pytest.raises(ValueError, match=r"classes \[3\] .*no example in the probe's training part"):
     probes.fit_linear_head(x, labels, 4, (1e-2,))
+
+
+def test_a_damaged_probe_head_is_reported_and_refitted(lab, capsys):
+  """Issue 27: a truncated head file is named in one line and refitted (the same head: the fit is seeded)."""
+  tmp_path, cache = lab, lab / "cache"
+  located, _ = evaluate(tmp_path, capsys)
+  key = located["lp.headless"].key
+  weights, _ = head_of(cache, key)
+  head = cache / "linear_probe" / key[:24] / "head.safetensors"
+  head.write_bytes(head.read_bytes()[:50])
+  located, output = evaluate(tmp_path, capsys)
+  assert "lp.headless: damaged linear probe, refitting it" in output and str(head.parent) in output
+  assert located["lp.headless"].key == key
+  np.testing.assert_array_equal(head_of(cache, key)[0], weights)

@@ -23,6 +23,28 @@ class WeightsUnavailable(FileNotFoundError):
   """A model's weights cannot be found or read."""
 
 
+class WeightsDamaged(WeightsUnavailable):
+  """A checkpoint whose weights do not hash to the sha256 recorded when it was saved."""
+
+
+def recorded_sha256_path(path) -> epath.Path:
+  """``<checkpoint>.sha256``: the :func:`weights_sha256` of the weights saved at ``path`` on
+  its first line, then ``<sha256> <relative path>`` of every file of the checkpoint."""
+  path = epath.Path(path)
+  return path.parent / f"{path.name}.sha256"
+
+
+def _file_sha256s(path) -> dict[str, str]:
+  """sha256 of every file of a local checkpoint directory by relative path ({} for a remote
+  one: listing a bucket recursively is many requests; its weights hash still checks it)."""
+  import pathlib
+  if "://" in str(path):
+    return {}
+  root = pathlib.Path(str(path))
+  return {str(f.relative_to(root)): hashlib.sha256(f.read_bytes()).hexdigest()
+          for f in sorted(root.rglob("*")) if f.is_file()}
+
+
 def build(entry: ModelEntry, seed: int | None = None) -> nnx.Module:
   """A freshly initialised module for ``entry`` (its own seed unless given), its initialisers
   compiled as one program (zoo.abstract.init)."""
@@ -80,10 +102,16 @@ def save_weights(entry: ModelEntry, model: nnx.Module, zoo_dir) -> epath.Path:
   """Writes ``model``'s state as the orbax checkpoint ``entry`` points to."""
   import orbax.checkpoint as ocp
   path = weights_path(entry, zoo_dir)
+  recorded = recorded_sha256_path(path)
+  recorded.unlink(missing_ok=True)  # a save killed midway leaves no hash: the checkpoint reads as unverified
   with _ORBAX_LOCK:
     checkpointer = ocp.StandardCheckpointer()
     checkpointer.save(path, nnx.to_pure_dict(nnx.state(model)), force=True)
     checkpointer.wait_until_finished()
+  temporary = recorded.parent / f".{recorded.name}.tmp"
+  files = "".join(f"{digest} {name}\n" for name, digest in _file_sha256s(path).items())
+  temporary.write_text(weights_sha256(model) + "\n" + files)
+  temporary.replace(recorded)
   return path
 
 
@@ -119,11 +147,16 @@ def download(entry: ModelEntry, zoo_dir, *, revision: str | None = None, hub_cac
   return Download(commit, tuple(hf._weight_files(directory, location, revision)))
 
 
-def load(entry: ModelEntry, zoo_dir, *, revision: str | None = None, hub_cache=None,
-         download_cache=None) -> nnx.Module:
+def load(entry: ModelEntry, zoo_dir, *, revision: str | None = None, hub_cache=None, download_cache=None,
+         require_recorded_sha256: bool = False) -> nnx.Module:
   """The model of ``entry`` with its weights; WeightsUnavailable names the file and the fix.
-  Hub rows are fetched at ``revision`` (e.g. a lock file's commit) or the row's own, only
-  the row's ``files``, into ``hub_cache``; gs:// files into ``download_cache``."""
+
+  Hub rows are fetched at ``revision`` (e.g. a lock file's commit) or the row's own, only the
+  row's ``files``, into ``hub_cache``; gs:// files into ``download_cache``. A checkpoint saved
+  by :func:`save_weights` is verified against the sha256 recorded beside it
+  (:func:`recorded_sha256_path`): other weights raise :class:`WeightsDamaged`. One without a
+  recorded hash loads unverified, unless ``require_recorded_sha256``.
+  """
   hub = dict(revision=revision or entry.weights.revision, files=entry.weights.files, hub_cache=hub_cache)
   if entry.weights.kind == "huggingface":
     from zoo.converters.huggingface import load_pretrained
@@ -149,6 +182,7 @@ def load(entry: ModelEntry, zoo_dir, *, revision: str | None = None, hub_cache=N
         f"model {entry.name!r}: no checkpoint at {path}. Point --zoo_dir at the directory holding the zoo's "
         "checkpoints, or write one with zoo.save_weights(zoo.get(name), model, zoo_dir).")
   import orbax.checkpoint as ocp
+  record = _read_record(entry, path, require_recorded_sha256)  # files checked before orbax reads them
   abstract = abstract_build(entry)
   graphdef, state = nnx.split(abstract)
   try:
@@ -163,7 +197,47 @@ def load(entry: ModelEntry, zoo_dir, *, revision: str | None = None, hub_cache=N
   except Exception as error:  # orbax raises many types for damaged or mismatched checkpoints
     raise WeightsUnavailable(f"model {entry.name!r}: cannot read the checkpoint at {path} "
                              f"({type(error).__name__}: {error}); delete it and retrain.") from None
-  return nnx.merge(graphdef, jax.tree.map(lambda x: x, state))
+  model = nnx.merge(graphdef, jax.tree.map(lambda x: x, state))
+  if record is not None:
+    _verify_weights(entry, path, model, record[0])
+  return model
+
+
+def _read_record(entry: ModelEntry, path, required: bool) -> tuple[str, dict[str, str]] | None:
+  """(weights sha256, file sha256s) recorded at save, with every recorded file of the
+  checkpoint checked against it (WeightsDamaged naming the file); None if there is no record
+  and ``required`` is false."""
+  recorded = recorded_sha256_path(path)
+  try:
+    lines = recorded.read_text().splitlines()
+    weights = lines[0].strip()
+    files = dict(reversed(line.split(" ", 1)) for line in lines[1:] if line.strip())
+  except FileNotFoundError:
+    if required:
+      raise WeightsDamaged(f"model {entry.name!r}: the checkpoint at {path} has no recorded sha256 ({recorded}; "
+                           "a save that did not finish); it must be retrained.") from None
+    return None
+  except (UnicodeDecodeError, OSError, IndexError, ValueError) as error:
+    raise WeightsDamaged(f"model {entry.name!r}: the recorded sha256 of the checkpoint at {path} ({recorded}) is "
+                         f"damaged ({type(error).__name__}); retrain it or restore the file.") from None
+  if files:
+    actual = _file_sha256s(path)
+    wrong = sorted(name for name in files.keys() | actual.keys() if files.get(name) != actual.get(name))
+    if wrong:
+      raise WeightsDamaged(f"model {entry.name!r}: the checkpoint at {path} is damaged: {len(wrong)} file(s) differ "
+                           f"from those saved ({', '.join(wrong[:3])}{'...' if len(wrong) > 3 else ''}; recorded in "
+                           f"{recorded}); retrain it or restore the files.")
+  return weights, files
+
+
+def _verify_weights(entry: ModelEntry, path, model, expected: str) -> None:
+  """WeightsDamaged if ``model`` (restored from ``path``) does not hash to the recorded sha256."""
+  recorded = recorded_sha256_path(path)
+  actual = weights_sha256(model)
+  if actual != expected:
+    raise WeightsDamaged(f"model {entry.name!r}: the checkpoint at {path} does not hold the weights saved there "
+                         f"(sha256 {actual[:12]}, recorded {expected[:12]} in {recorded}): it is damaged; retrain it "
+                         "or restore the file.")
 
 
 def weights_sha256(model: nnx.Module) -> str:

@@ -21,15 +21,16 @@ with nothing written.
 
 from __future__ import annotations
 
-import sys
+from absl import flags, logging
 
-from absl import app, flags, logging
+from launch import cli
 
 CONFIG = flags.DEFINE_string("config", None, "Study config FILE.py[:ARG] (default: the built-in "
                              "fashion_mnist.py:default; a bare name picks a built-in config).")
 OVERRIDES = flags.DEFINE_multi_string("set", [], "Override one config field, key=value, parsed by the field's type "
                                       "(booleans true/false; tuples comma-separated; nested: downstream.dataset=...).")
-OUT = flags.DEFINE_string("out", "overlap_study", "Report directory (replaced as a whole when the study ends).")
+OUT = flags.DEFINE_string("out", "overlap_study", "Report directory: new, empty or a previous report (replaced as a "
+                          "whole when the study ends; a directory holding anything else is refused).")
 CACHE = flags.DEFINE_string("cache_dir", None, "Trained checkpoints and the result store "
                             "(default: $OVERLAP_CACHE/study or ~/.cache/overlap/study).")
 DATA_DIR = flags.DEFINE_string("data_dir", None, "Shorthand for --set data_dir=DIR.")
@@ -61,22 +62,18 @@ def summary(results: dict) -> str:
 
 
 def main(argv) -> int:
+  """Runs the study; a bad input (launch.study.config.ConfigError) is refused by
+  :func:`launch.cli.guarded`: one paragraph, exit status 2, nothing written."""
   if len(argv) > 1:
-    print(f"overlap study: unexpected arguments {argv[1:]}; flags only (--config, --set key=value, --out).",
-          file=sys.stderr)
-    return 2
+    raise cli.BadInput(f"unexpected arguments {argv[1:]}; flags only (--config, --set key=value, --out).")
   _quiet_libraries()
   from launch import runner
   from launch.study import config as config_lib, pipeline
-  try:
-    config, source = config_lib.load(CONFIG.value)
-    overrides = list(OVERRIDES.value) + ([f"data_dir={DATA_DIR.value}"] if DATA_DIR.value else [])
-    config = config_lib.apply_overrides(config, overrides)
-    runner.initialize_distributed(COORDINATOR.value, NUM_PROCESSES.value, PROCESS_ID.value, DISTRIBUTED.value)
-    results = pipeline.run(config, OUT.value, cache_dir=CACHE.value)
-  except config_lib.ConfigError as error:
-    print(f"overlap study: {error}", file=sys.stderr)
-    return 2
+  config, source = config_lib.load(CONFIG.value)
+  overrides = list(OVERRIDES.value) + ([f"data_dir={DATA_DIR.value}"] if DATA_DIR.value else [])
+  config = config_lib.apply_overrides(config, overrides)
+  runner.initialize_distributed(COORDINATOR.value, NUM_PROCESSES.value, PROCESS_ID.value, DISTRIBUTED.value)
+  results = pipeline.run(config, OUT.value, cache_dir=CACHE.value)
   if results is not None:
     from pathlib import Path
     print(summary(results))
@@ -85,4 +82,5 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
-  app.run(lambda argv: sys.exit(main(argv)))
+  from launch.study.config import ConfigError
+  cli.run(main, "study", (ConfigError,))

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 import zoo
-from launch import data, store, weights_lock
-from launch.study import analysis, config as config_lib, probe_head, report, verdicts, zoo_stage
+from launch import data, locks, store, weights_lock
+from launch.study import analysis, config as config_lib, probe_head, report, validate, verdicts, zoo_stage
 from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
 from zoo.loading import weights_sha256
@@ -36,19 +36,6 @@ ANALYSIS_VERSION = 3  # bump when the analysis computes something else from the 
 def default_cache() -> Path:
   """$OVERLAP_CACHE/study, else ~/.cache/overlap/study."""
   return Path(os.environ.get("OVERLAP_CACHE") or Path.home() / ".cache" / "overlap") / "study"
-
-
-def check_writable(out: Path) -> None:
-  """Refuses (ConfigError) an ``out`` whose parent cannot be written, before any work."""
-  parent = out.expanduser().resolve().parent
-  try:
-    parent.mkdir(parents=True, exist_ok=True)
-    probe = parent / f".{out.name}.write-test"
-    probe.write_text("")
-    probe.unlink()
-  except OSError as error:
-    raise ConfigError(f"cannot write the report next to {out} ({error.strerror}): pass --out=DIR in a writable "
-                      "place.") from None
 
 
 def splits_of(config) -> list[tuple[str, str, str]]:
@@ -69,8 +56,11 @@ def _sources(config):
       sources[role] = data.load_source(dataset, split, config.data_dir or None)
     except (FileNotFoundError, ValueError) as error:
       field = "dataset" if dataset == config.dataset else "downstream.dataset"
-      raise ConfigError(f"{error} (config fields {field!r} and the {role} split {split!r}; set data_dir to where "
-                        "the dataset is prepared).") from None
+      split_field = (f"{role}_split" if not role.startswith("downstream_")
+                     else f"downstream.{role.removeprefix('downstream_')}_split")
+      raise ConfigError(f"{error} (config fields {field!r} = {dataset!r} and {split_field!r} = {split!r}: write a "
+                        f"split of that dataset, e.g. {split_field}='test[:1000]', and set data_dir to where the "
+                        "dataset is prepared).") from None
   return sources
 
 
@@ -101,8 +91,9 @@ def evaluate_all(config, names: list[str], located: dict, store_dir: Path, sourc
                   "chunk_batches": config.chunk_batches, "precision": config.precision,
                   "logits_dtype": config.logits_dtype}
       bar = Bar(f"[{index + 1}/{len(names)}] {name} on {dataset}/{split}", len(source))
-      stats = runner.evaluate_zoo_model(name, source, settings, model=model, weights_sha256=hashes[name],
-                                        replace_stale=True, progress=bar.update, report=say, summary=False)
+      with _store_lock(store_dir, dataset, split, name):
+        stats = runner.evaluate_zoo_model(name, source, settings, model=model, weights_sha256=hashes[name],
+                                          replace_stale=True, progress=bar.update, report=say, summary=False)
       if stats.computed_chunks:
         bar.close(f" ({stats.skipped_chunks} chunks were already stored)" if stats.skipped_chunks else "")
       else:
@@ -121,6 +112,27 @@ def _locked(lock_path: Path, entry, zoo_dir) -> "weights_lock.Locked | None":
   except (weights_lock.LockMismatch, FileNotFoundError) as error:  # HubError, RemoteFileError: user-fixable
     raise ConfigError(str(error)) from None
   return locked
+
+
+def _store_lock(store_dir: Path, dataset: str, split: str, name: str):
+  """One run at a time evaluates a model on a split (:mod:`launch.locks`; a second run waits,
+  then finds the chunks stored); a killed run's temporary files there are removed first.
+  Single-process runs only: in a multi-host job every process joins each evaluation's
+  collectives, so none may wait on another's lock."""
+  import contextlib
+  import jax
+  if jax.process_count() > 1:
+    return contextlib.nullcontext()
+
+  @contextlib.contextmanager
+  def held():
+    with locks.hold(store_dir.parent, "store", dataset, split, name,
+                    on_wait=lambda: say(f"  waiting for another run evaluating {name} on {dataset}/{split}")):
+      directory = store.model_dir(store_dir, dataset, split, name)
+      if not locks.is_remote(directory):
+        locks.remove_stale_temporaries(directory)
+      yield
+  return held()
 
 
 def zero_shot_head(config, entry, model, zoo_dir, test_source, revision=None):
@@ -379,18 +391,22 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
   ``cache_dir`` holds trained checkpoints and the result store (default
   :func:`default_cache`). Returns the results dict (every table of the report) on
   process 0 and None on the others. Raises ConfigError for bad input, before writing
-  anything.
+  anything: every config field, every split's size, and ``out_dir`` and the cache
+  (:func:`launch.study.validate.check_paths`: a directory the study did not write is never
+  replaced). Concurrent runs on one cache compute each artefact once (:mod:`launch.locks`).
   """
   import jax
   start = time.perf_counter()
   config = config_lib.merge(config, "the config") if not hasattr(config, "downstream") else config
+  validate.check_ranges(config)
   names = config_lib.validate(config)
   out = Path(out_dir).expanduser()
-  if jax.process_index() == 0:
-    check_writable(out)
   cache = Path(cache_dir).expanduser() if cache_dir else default_cache()
   sources = _sources(config)
+  validate.check_split_sizes(config, sources)
   sources.update(probe_head.probe_sources(config, names, sources, splits_of(config)))
+  if jax.process_index() == 0:  # last: it creates the cache directory
+    validate.check_paths(out, cache)
   say(f"overlap study: {config.name}, {len(names)} models (base {names[0]}), {jax.device_count()} devices, "
       f"cache {cache}")
   stage = _Stages()
@@ -401,24 +417,79 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
   if jax.process_index() != 0:
     return None
   stage("3/4 analysis")
-  key = analysis_key(config, names, cache / "store")
-  cached = cache / "analysis" / f"{key[:24]}.json"
-  if cached.exists():
-    results = decode(json.loads(cached.read_text()))
-    say(f"  cached ({cached.name})")
-  else:
-    stored = {role: store.lazy_read(cache / "store", dataset, split, names)
-              for role, dataset, split in splits_of(config)}
-    class_names = getattr(sources["test"], "class_names", ()) or ()
-    text = json.dumps(encode(analyse(config, names, stored, class_names, hashes, located)))
-    results = decode(json.loads(text))  # the cached form, so a fresh and a cached run write the same report
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    temporary = cached.with_name(f".{cached.name}.tmp")
-    temporary.write_text(text)
-    temporary.replace(cached)
+  results = cached_analysis(config, names, cache, lambda: _analysis_text(config, names, cache, sources, hashes,
+                                                                          located))
   stage("4/4 report")
   weights_lock.annotate(results["models"], cache / weights_lock.LOCK_NAME)
-  report.write(results, out)
+  write_report(results, out, cache)
   stage(None)
   results["seconds"] = time.perf_counter() - start
   return results
+
+
+def _analysis_text(config, names, cache: Path, sources, hashes, located) -> str:
+  stored = {role: store.lazy_read(cache / "store", dataset, split, names) for role, dataset, split in splits_of(config)}
+  class_names = getattr(sources["test"], "class_names", ()) or ()
+  return json.dumps(encode(analyse(config, names, stored, class_names, hashes, located)))
+
+
+def cached_analysis(config, names: list[str], cache: Path, compute) -> dict:
+  """The analysis results under :func:`analysis_key`: read from
+  ``<cache>/analysis/<key>.json`` when its checksum holds, else ``compute()`` (JSON text)
+  and stored. The file is ``sha256 of the JSON`` + newline + the JSON: a damaged or
+  edited file is reported in one line and recomputed, never used. One run computes a
+  key at a time (:func:`launch.locks.hold`); a second waits and reads its result."""
+  key = analysis_key(config, names, cache / "store")
+  cached = cache / "analysis" / f"{key[:24]}.json"
+  with locks.hold(cache, "analysis", key, on_wait=lambda: say("  waiting for another run computing this analysis")):
+    locks.remove_stale_temporaries(cached.parent)
+    text = _verified_analysis(cached)
+    if text is not None:
+      say(f"  cached ({cached.name})")
+    else:
+      text = compute()
+      cached.parent.mkdir(parents=True, exist_ok=True)
+      temporary = cached.with_name(f".{cached.name}.tmp")
+      temporary.write_text(hashlib.sha256(text.encode()).hexdigest() + "\n" + text)
+      temporary.replace(cached)
+  return decode(json.loads(text))  # the cached form, so a fresh and a cached run write the same report
+
+
+def _verified_analysis(path: Path) -> str | None:
+  """The JSON text of a cached analysis whose checksum line matches; None (said in one
+  line naming the file) if it is absent, damaged or edited."""
+  try:
+    checksum, _, text = path.read_text().partition("\n")
+  except FileNotFoundError:
+    return None
+  except (OSError, UnicodeDecodeError) as error:
+    say(f"  damaged analysis cache {path} ({error}); recomputing it")
+    return None
+  if hashlib.sha256(text.encode()).hexdigest() != checksum:
+    say(f"  damaged analysis cache {path} (checksum mismatch: truncated or edited); recomputing it")
+    return None
+  return text
+
+
+def write_report(results: dict, out: Path, cache: Path) -> Path:
+  """Writes the report into a new sibling directory (with :data:`validate.REPORT_MARKER`),
+  then puts it at ``out``: a previous report there (checked again now: only a directory
+  :func:`launch.study.validate.is_report` accepts) is moved aside and removed once the
+  new one is in place; anything else is never touched (ConfigError)."""
+  import shutil
+  import tempfile
+  out = Path(out).expanduser().absolute()
+  out.parent.mkdir(parents=True, exist_ok=True)
+  with locks.hold(cache, "report", str(out)):
+    for stale in out.parent.glob(f".{out.name}.staging-*"):  # a killed run's (its lock is released)
+      shutil.rmtree(stale, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    report.write(results, staging / "report")
+    validate.write_marker(staging / "report")
+    previous = staging / "previous"
+    if out.exists() or out.is_symlink():
+      validate.check_out(out)  # changed since the run began?
+      out.rename(previous)
+    (staging / "report").rename(out)
+    shutil.rmtree(staging, ignore_errors=True)
+  return out

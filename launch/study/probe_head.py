@@ -128,7 +128,8 @@ class ProbeHeads:
     backbone_sha256 = weights_sha256(backbone)
     key, provenance = head_key(self.config, entry, backbone_sha256, self.data_sha256())
     directory = self.root / key[:24]
-    if not (directory / "head.safetensors").exists():
+    head = _verified_head(directory, entry, key, label)
+    if head is None:
       say(f"  {label}: fitting its linear probe on {self.config.dataset}/{self.config.linear_probe.split} "
           f"({_why(self.root, provenance)})")
       features = self._features(entry, backbone, backbone_sha256, directory, label)
@@ -137,9 +138,10 @@ class ProbeHeads:
       if jax.process_count() > 1:
         from jax.experimental import multihost_utils
         multihost_utils.sync_global_devices(f"overlap-linear-probe-{entry.name}")
+      head = read_head(directory, entry, key)
     else:
       say(f"  {label}: cached linear probe ({key[:12]})")
-    weights, bias, provenance = read_head(directory, entry, key)
+    weights, bias, provenance = head
     return zoo.LinearProbeHead(backbone, weights, bias), key, provenance
 
   def _features(self, entry, backbone, backbone_sha256, directory: Path, label: str):
@@ -188,15 +190,28 @@ class ProbeHeads:
         f"on {fitted['num_val']} examples)")
 
 
+def _verified_head(directory: Path, entry, key: str, label: str):
+  """:func:`read_head` of a written head, or None: none written, or damaged (said in one
+  line naming the directory; it is then refitted)."""
+  if not (directory / "head.safetensors").exists():
+    return None
+  try:
+    return read_head(directory, entry, key)
+  except ConfigError as error:
+    say(f"  {label}: damaged linear probe, refitting it ({error})")
+    return None
+
+
 def read_head(directory: Path, entry, key: str):
   """(W, b, provenance) of a written head; a head whose provenance does not hash to
   ``key``, or whose file is not the one fitted (edited or damaged), is refused."""
+  from safetensors import SafetensorError
   from safetensors.numpy import load
   try:
     raw = (directory / "head.safetensors").read_bytes()
     provenance = json.loads((directory / "provenance.json").read_text())
     tensors = load(raw)
-  except (OSError, ValueError) as error:
+  except (OSError, ValueError, SafetensorError) as error:
     raise ConfigError(f"model {entry.name!r}: cannot read its linear probe in {directory} ({error}); delete that "
                       "directory and rerun.") from None
   hashed = {k: v for k, v in provenance.items() if k != "fit"}

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 
 import zoo
-from launch import data, procedural
+from launch import data, locks, procedural
 from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
 from zoo import fitting, training
-from zoo.loading import abstract_build, architecture_digest, weights_sha256
+from zoo.loading import WeightsDamaged, abstract_build, architecture_digest, weights_sha256
 from zoo.registry import weights_path
 
 KEY_VERSION = 3  # 2: the key holds the builder's architecture digest; 3: initialisers compiled (zoo.abstract.init)
@@ -163,6 +163,25 @@ def prepare(config, names: list[str], cache: Path) -> dict[str, Located]:
   checkpoint in config.zoo_dir use it as is. Distilled rows are keyed on their teacher's
   (the base's) weights, so they are located once the base has them: while the base trains,
   the other rows train beside it."""
+  import contextlib
+  import jax
+  # One run trains at a time on a cache (launch.locks): a second waits, then finds the checkpoints.
+  lock = (locks.hold(cache, "zoo", on_wait=lambda: say("  waiting for another run training into this cache"))
+          if jax.process_count() == 1 else contextlib.nullcontext())
+  with lock:
+    if jax.process_count() == 1:
+      _remove_stale_temporaries(cache / "trained")
+    return _prepare(config, names, cache)
+
+
+def _remove_stale_temporaries(trained: Path) -> None:
+  """Temporaries of runs killed while saving (orbax's ``*.orbax-checkpoint-tmp-*``, hash files)."""
+  for key_dir in (trained.iterdir() if trained.is_dir() else ()):
+    for folder in [key_dir] + [d for d in key_dir.iterdir() if d.is_dir()]:
+      locks.remove_stale_temporaries(folder)
+
+
+def _prepare(config, names: list[str], cache: Path) -> dict[str, Located]:
   import jax
   user_dir = Path(config.zoo_dir).expanduser() if config.zoo_dir else None
   training_data = TrainingData(config)
@@ -198,11 +217,11 @@ def _missing(config, entry, training_data, teacher_hash, cache: Path, located: d
   located[entry.name] = Located(directory, "trained", key, provenance)
   try:
     if jax.process_index() == 0:
-      zoo.load(entry, directory)
+      zoo.load(entry, directory, require_recorded_sha256=True)
     say(f"  {entry.name}: cached (trained checkpoint {key[:12]})")
     return False
   except zoo.WeightsUnavailable as error:
-    if "cannot read" in str(error):
+    if isinstance(error, WeightsDamaged) or "cannot read" in str(error):
       say(f"  {entry.name}: damaged checkpoint, retraining ({error})")
     return True
 
