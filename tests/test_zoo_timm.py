@@ -147,7 +147,7 @@ BAD_INPUTS = {
     "extra tensor": (lambda t: t.update({"layer1.0.extra.weight": np.ones((3,), np.float32)}), None,
                      ["layer1.0.extra.weight"]),
     "mis-shaped tensor": (lambda t: t.update({"fc.weight": t["fc.weight"][:5]}), None, ["fc.weight", "(5, 512)"]),
-    "unknown architecture": (None, lambda c: c.update(architecture="convnext_tiny"), ["convnext_tiny", "resnet"]),
+    "unknown architecture": (None, lambda c: c.update(architecture="hrnet_w18"), ["hrnet_w18", "not supported"]),
     "unsupported argument": (None, lambda c: c["model_args"].update(stem_type="deep_narrow"), ["deep_narrow"]),
     "unsupported model_args": (None, lambda c: c["model_args"].update(aa_layer="blur"), ["aa_layer"]),
 }
