@@ -27,6 +27,7 @@ state dict, missing / unexpected / misshapen tensors, unknown row, existing dire
 from __future__ import annotations
 
 import collections
+import sys
 
 from absl import app, flags
 
