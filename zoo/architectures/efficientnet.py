@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import jax
 import jax.numpy as jnp
@@ -125,7 +126,9 @@ class MBConvBlockSpec:
   """One block of timm's EfficientNet builder, channels already rounded.
 
   ``kind`` "ds": depthwise-separable, dw k×k → [SE] → 1×1 (``mid_dim`` = ``in_dim``);
-  "ir": inverted residual, 1×1 expand to ``mid_dim`` → dw k×k → [SE] → 1×1 project.
+  "ir": inverted residual, 1×1 expand to ``mid_dim`` → dw k×k → [SE] → 1×1 project;
+  "er": edge residual (fused MBConv), k×k expand to ``mid_dim`` → [SE] → 1×1 project;
+  "cn": conv k×k → batch norm → act (``mid_dim`` = ``out_dim``).
   ``se_dim`` 0 = no squeeze-excite; ``skip``: add the block input to its output.
   """
   kind: str
@@ -164,6 +167,36 @@ class StageRow:
   expansion: float
   channels: int
   se_ratio: float = 0.0
+  skip: bool | None = None  # None: skip when stride 1 and in = out ("ir"/"ds"/"er"); "_skip" True, "_noskip" False
+
+
+_BLOCK_KINDS = ("ds", "ir", "er", "cn")  # the block classes of MBConvNet (_BLOCKS below)
+_ARCH_KEYS = {"r": ("repeats", int), "k": ("kernel_size", int), "s": ("stride", int), "e": ("expansion", float),
+              "c": ("channels", int), "se": ("se_ratio", float)}
+
+
+def decode_stage(text: str) -> StageRow:
+  """One stage of timm's arch-string notation (``_efficientnet_builder._decode_block_str``),
+  e.g. ``"er_r4_k3_s2_e4_c48"`` or ``"cn_r2_k3_s1_e1_c24_skip"``: block type, then options
+  r (repeats), k (kernel), s (stride), e (expansion), c (channels), se (SE ratio) and the flags
+  ``skip`` / ``noskip``. Options this decoder does not model are a ValueError naming them."""
+  kind, *options = text.split("_")
+  if kind not in _BLOCK_KINDS:
+    raise ValueError(f"arch string {text!r}: block type {kind!r} is not supported (supported: {sorted(_BLOCK_KINDS)}).")
+  fields = dict(kind=kind, repeats=1, kernel_size=3, stride=1, expansion=1.0)
+  for option in options:
+    if option in ("skip", "noskip"):
+      fields["skip"] = option == "skip"
+      continue
+    match = re.fullmatch(r"(se|[a-z])([\d.]+)", option)
+    if match is None or match[1] not in _ARCH_KEYS:
+      raise ValueError(f"arch string {text!r}: option {option!r} is not supported "
+                       f"(supported: {sorted(_ARCH_KEYS)}, skip, noskip).")
+    name, cast = _ARCH_KEYS[match[1]]
+    fields[name] = cast(match[2])
+  if "channels" not in fields:
+    raise ValueError(f"arch string {text!r} has no output channels (c...).")
+  return StageRow(**fields)
 
 
 # timm's _gen_efficientnet and _gen_mobilenet_v2 arch_def tables.
@@ -178,27 +211,46 @@ MOBILENET_V2_STAGES = (
     StageRow("ir", 1, 3, 1, 6, 320))
 
 
-def timm_builder_stages(rows, stem_dim: int, *, channel_multiplier: float = 1.0, depth_multiplier: float = 1.0,
-                        depth_trunc: str = "ceil", fix_first_last: bool = False) -> tuple:
-  """timm's decode_arch_def + EfficientNetBuilder: repeats r → ⌈r·depth⌉ ("ceil") or
-  max(1, round(r·depth)) ("round"), unscaled in the first and last stage when
-  ``fix_first_last``; channels → make_divisible(c·width); expansion channels
-  make_divisible(in·e); SE channels round(block channels·ratio / e); skip when stride 1 and
-  in = out. Returns the stages of :class:`MBConvBlockSpec`."""
+def _stage_repeats(rows, depth_multiplier, depth_trunc: str, fix_first_last: bool) -> list[int]:
+  """Repeats r → ⌈r·depth⌉ ("ceil") or max(1, round(r·depth)) ("round"); ``depth_multiplier``
+  one number or one per stage (timm's efficientnetv2_rw_m); first and last stage unscaled when
+  ``fix_first_last``."""
+  multipliers = (tuple(depth_multiplier) if isinstance(depth_multiplier, (tuple, list))
+                 else (depth_multiplier,) * len(rows))
+  if len(multipliers) != len(rows):
+    raise ValueError(f"{len(multipliers)} depth multipliers for {len(rows)} stages.")
+  repeats = []
+  for index, (row, multiplier) in enumerate(zip(rows, multipliers)):
+    multiplier = 1.0 if fix_first_last and index in (0, len(rows) - 1) else multiplier
+    repeats.append(max(1, round(row.repeats * multiplier)) if depth_trunc == "round"
+                   else int(math.ceil(row.repeats * multiplier)))
+  return repeats
+
+
+def _block_spec(row: StageRow, in_dim: int, out_dim: int, stride: int) -> MBConvBlockSpec:
+  """timm's block channels: expansion make_divisible(in·e) ("ir"/"er"), SE channels
+  round(mid · ratio / e) (timm's se_from_exp=False rule), skip when stride 1 and in = out
+  unless "noskip" ("cn": only with "skip")."""
+  mid = {"ds": in_dim, "cn": out_dim}.get(row.kind) or layers.make_divisible(in_dim * row.expansion)
+  ratio = row.se_ratio / (1.0 if row.kind in ("ds", "cn") else row.expansion)
+  plain = stride == 1 and in_dim == out_dim
+  skip = plain and (row.skip is True if row.kind == "cn" else row.skip is not False)
+  return MBConvBlockSpec(row.kind, in_dim, out_dim, row.kernel_size, stride, mid,
+                         se_dim=round(mid * ratio) if row.se_ratio else 0, skip=skip)
+
+
+def timm_builder_stages(rows, stem_dim: int, *, channel_multiplier: float = 1.0, depth_multiplier=1.0,
+                        depth_trunc: str = "ceil", fix_first_last: bool = False, round_limit: float = 0.9) -> tuple:
+  """timm's decode_arch_def + EfficientNetBuilder: repeats by :func:`_stage_repeats`; channels
+  → make_divisible(c·width, 8, round_limit) (timm's round_channels); block channels by
+  :func:`_block_spec`. Returns the stages of :class:`MBConvBlockSpec`."""
   stages, in_dim = [], stem_dim
-  for index, row in enumerate(rows):
-    multiplier = 1.0 if fix_first_last and index in (0, len(rows) - 1) else depth_multiplier
-    repeats = (max(1, round(row.repeats * multiplier)) if depth_trunc == "round"
-               else int(math.ceil(row.repeats * multiplier)))
-    out_dim = layers.make_divisible(row.channels * channel_multiplier) if channel_multiplier else row.channels
+  for row, repeats in zip(rows, _stage_repeats(rows, depth_multiplier, depth_trunc, fix_first_last)):
+    out_dim = (layers.make_divisible(row.channels * channel_multiplier, round_limit=round_limit)
+               if channel_multiplier else row.channels)
     blocks = []
     for j in range(repeats):
-      stride = row.stride if j == 0 else 1
-      mid = in_dim if row.kind == "ds" else layers.make_divisible(in_dim * row.expansion)
-      ratio = row.se_ratio / (1.0 if row.kind == "ds" else row.expansion)
-      blocks.append(MBConvBlockSpec(row.kind, in_dim, out_dim, row.kernel_size, stride, mid,
-                                    se_dim=round(mid * ratio) if row.se_ratio else 0,
-                                    skip=stride == 1 and in_dim == out_dim))
+      blocks.append(_block_spec(row, in_dim, out_dim, row.stride if j == 0 else 1))
       in_dim = out_dim
     stages.append(tuple(blocks))
   return tuple(stages)
@@ -261,7 +313,42 @@ class InvertedResidual(nnx.Module):
     return x + inputs if self.skip else x
 
 
-_BLOCKS = {"ds": DepthwiseSeparable, "ir": InvertedResidual}
+class EdgeResidual(nnx.Module):
+  """timm's EdgeResidual (fused MBConv): act(bn1(conv_exp x)) (k×k, the stride) → [se] →
+  bn2(conv_pwl ·) (+ x)."""
+
+  def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
+    eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, layers.activation(config.act)
+    self.conv_exp = layers.conv(spec.in_dim, mid, spec.kernel_size, stride=spec.stride, padding=config.padding,
+                                rngs=rngs)
+    self.bn1 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
+    self.se = SqueezeExcite(mid, spec.se_dim, self.act, rngs=rngs) if spec.se_dim else None
+    self.conv_pwl = layers.conv(mid, spec.out_dim, 1, padding=config.padding, rngs=rngs)
+    self.bn2 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
+
+  def __call__(self, inputs):
+    x = self.act(self.bn1(self.conv_exp(inputs)))
+    if self.se is not None:
+      x = self.se(x)
+    x = self.bn2(self.conv_pwl(x))
+    return x + inputs if self.skip else x
+
+
+class ConvBnAct(nnx.Module):
+  """timm's ConvBnAct block: act(bn1(conv x)) (k×k, the stride) (+ x)."""
+
+  def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
+    self.skip, self.act = spec.skip, layers.activation(config.act)
+    self.conv = layers.conv(spec.in_dim, spec.out_dim, spec.kernel_size, stride=spec.stride, padding=config.padding,
+                            rngs=rngs)
+    self.bn1 = layers.batch_norm(spec.out_dim, epsilon=config.batch_norm_eps, rngs=rngs)
+
+  def __call__(self, inputs):
+    x = self.act(self.bn1(self.conv(inputs)))
+    return x + inputs if self.skip else x
+
+
+_BLOCKS = {"ds": DepthwiseSeparable, "ir": InvertedResidual, "er": EdgeResidual, "cn": ConvBnAct}
 
 
 class MBConvNet(nnx.Module):
