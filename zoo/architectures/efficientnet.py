@@ -188,8 +188,8 @@ def decode_stage(text: str) -> StageRow:
     if option in ("skip", "noskip"):
       fields["skip"] = option == "skip"
       continue
-    match = re.fullmatch(r"(se|[a-z])([\d.]+)", option)
-    if match is None or match[1] not in _ARCH_KEYS:
+    match = re.fullmatch(r"(se|[a-z])(\d+|\d*\.\d+)", option)
+    if match is None or match[1] not in _ARCH_KEYS or ("." in match[2] and _ARCH_KEYS[match[1]][1] is int):
       raise ValueError(f"arch string {text!r}: option {option!r} is not supported "
                        f"(supported: {sorted(_ARCH_KEYS)}, skip, noskip).")
     name, cast = _ARCH_KEYS[match[1]]

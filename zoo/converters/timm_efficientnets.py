@@ -1,0 +1,105 @@
+"""More of timm's EfficientNet-builder families (``timm/models/efficientnet.py``), each variant
+from its arch strings: EfficientNetV2 (``efficientnetv2_*``, ``tf_efficientnetv2_*``,
+``efficientnetv2_rw_*``; fused-MBConv "er" and conv "cn" blocks), served by
+:class:`zoo.architectures.efficientnet.MBConvNet` in timm's own tensor names (no renames).
+
+``ENTRIES`` maps a regex that fully matches timm architecture names to
+``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps each in a ``TimmFamily``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from flax import nnx
+
+from zoo.architectures import layers
+from zoo.architectures.efficientnet import MBConvNet, MBConvNetConfig, decode_stage, timm_builder_stages
+from zoo.converters.timm_families import _mbconv_options
+
+
+@dataclasses.dataclass(frozen=True)
+class BuilderArch:
+  """One timm ``_gen_*`` function: its arch strings (one per stage), stem and head channels,
+  whether they scale with the width multiplier, the channel rounding limit and the activation."""
+  arch: tuple[str, ...]
+  stem_dim: int
+  head_dim: int
+  scale_head: bool = True
+  round_limit: float = 0.9
+  act: str = "swish"
+
+
+# timm 1.0.31's _gen_efficientnetv2_{base,s,m,l,xl} arch_def tables (efficientnet.py).
+_V2_S = ("cn_r2_k3_s1_e1_c24_skip", "er_r4_k3_s2_e4_c48", "er_r4_k3_s2_e4_c64", "ir_r6_k3_s2_e4_c128_se0.25",
+         "ir_r9_k3_s1_e6_c160_se0.25", "ir_r15_k3_s2_e6_c256_se0.25")
+EFFICIENTNET_V2_ARCHS = {
+    "base": BuilderArch(("cn_r1_k3_s1_e1_c16_skip", "er_r2_k3_s2_e4_c32", "er_r2_k3_s2_e4_c48",
+                         "ir_r3_k3_s2_e4_c96_se0.25", "ir_r5_k3_s1_e6_c112_se0.25", "ir_r8_k3_s2_e6_c192_se0.25"),
+                        32, 1280, round_limit=0.0),
+    "s": BuilderArch(_V2_S, 24, 1280),
+    # rw=True: timm's pre-release small model (er first stage, 272 last, 1792 head)
+    "s_rw": BuilderArch(("er_r2_k3_s1_e1_c24",) + _V2_S[1:-1] + ("ir_r15_k3_s2_e6_c272_se0.25",), 24, 1792),
+    "m": BuilderArch(("cn_r3_k3_s1_e1_c24_skip", "er_r5_k3_s2_e4_c48", "er_r5_k3_s2_e4_c80",
+                      "ir_r7_k3_s2_e4_c160_se0.25", "ir_r14_k3_s1_e6_c176_se0.25", "ir_r18_k3_s2_e6_c304_se0.25",
+                      "ir_r5_k3_s1_e6_c512_se0.25"), 24, 1280, scale_head=False),
+    "l": BuilderArch(("cn_r4_k3_s1_e1_c32_skip", "er_r7_k3_s2_e4_c64", "er_r7_k3_s2_e4_c96",
+                      "ir_r10_k3_s2_e4_c192_se0.25", "ir_r19_k3_s1_e6_c224_se0.25", "ir_r25_k3_s2_e6_c384_se0.25",
+                      "ir_r7_k3_s1_e6_c640_se0.25"), 32, 1280, scale_head=False),
+    "xl": BuilderArch(("cn_r4_k3_s1_e1_c32_skip", "er_r8_k3_s2_e4_c64", "er_r8_k3_s2_e4_c96",
+                       "ir_r16_k3_s2_e4_c192_se0.25", "ir_r24_k3_s1_e6_c256_se0.25", "ir_r32_k3_s2_e6_c512_se0.25",
+                       "ir_r8_k3_s1_e6_c640_se0.25"), 32, 1280, scale_head=False),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class BuilderVariant:
+  """One timm entry point: its ``_gen_*`` arch, width and depth multipliers (depth: one per
+  stage allowed) and whether it is a ``tf_`` port (TF "SAME" padding, BN ε 1e-3)."""
+  arch: str
+  channel_multiplier: float = 1.0
+  depth_multiplier: float | tuple[float, ...] = 1.0
+  tf: bool = False
+
+
+# timm 1.0.31's efficientnetv2_* / tf_efficientnetv2_* entry points.
+EFFICIENTNET_V2_VARIANTS = {
+    "efficientnetv2_rw_t": BuilderVariant("s", 0.8, 0.9),
+    "efficientnetv2_rw_s": BuilderVariant("s_rw"),
+    "efficientnetv2_rw_m": BuilderVariant("s_rw", 1.2, (1.2,) * 4 + (1.6,) * 2),
+    **{f"efficientnetv2_{size}": BuilderVariant(size) for size in ("s", "m", "l", "xl")},
+    **{f"tf_efficientnetv2_{size}": BuilderVariant(size, tf=True) for size in ("s", "m", "l", "xl")},
+    "tf_efficientnetv2_b0": BuilderVariant("base", tf=True),
+    "tf_efficientnetv2_b1": BuilderVariant("base", 1.0, 1.1, tf=True),
+    "tf_efficientnetv2_b2": BuilderVariant("base", 1.1, 1.2, tf=True),
+    "tf_efficientnetv2_b3": BuilderVariant("base", 1.2, 1.4, tf=True),
+}
+
+
+def builder_config(variant: BuilderVariant, archs: dict[str, BuilderArch], **options) -> MBConvNetConfig:
+  """timm's ``_gen_*`` + ``EfficientNet``: stages decoded from the arch strings and scaled
+  (timm_builder_stages), stem round_channels(stem) (timm's fix_stem=False), head
+  round_channels(head) when the generator scales it. ``options``: padding, batch_norm_eps,
+  num_classes, num_channels."""
+  arch = archs[variant.arch]
+  round_channels = lambda c: layers.make_divisible(c * variant.channel_multiplier, round_limit=arch.round_limit)
+  stem = round_channels(arch.stem_dim)
+  stages = timm_builder_stages(tuple(decode_stage(text) for text in arch.arch), stem,
+                               channel_multiplier=variant.channel_multiplier,
+                               depth_multiplier=variant.depth_multiplier, round_limit=arch.round_limit)
+  head = round_channels(arch.head_dim) if arch.scale_head else arch.head_dim
+  return MBConvNetConfig(stem, stages, head, act=arch.act, **options)
+
+
+def build_efficientnet_v2(name: str, config: dict) -> nnx.Module:
+  """timm's ``efficientnetv2_*`` / ``tf_efficientnetv2_*``: EFFICIENTNET_V2_VARIANTS row
+  through :func:`builder_config`; ``model_args`` bn_eps, pad_type, global_pool ("avg")."""
+  variant = EFFICIENTNET_V2_VARIANTS[name]
+  return MBConvNet(builder_config(variant, EFFICIENTNET_V2_ARCHS, **_mbconv_options(name, config, variant.tf)),
+                   rngs=nnx.Rngs(0))
+
+
+ENTRIES: dict[str, dict] = {
+    "|".join(map(re.escape, EFFICIENTNET_V2_VARIANTS)): dict(build=build_efficientnet_v2, renames=()),
+}
