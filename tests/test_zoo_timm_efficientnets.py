@@ -1,7 +1,8 @@
 """Parity of zoo.load_timm with timm's own PyTorch modules for the families of
 zoo.converters.timm_efficientnets: EfficientNetV2 (``tf_efficientnetv2_*`` with TF "SAME"
 padding and BN ε 1e-3; ``efficientnetv2_rw_*`` with PyTorch padding; conv "cn" and fused-MBConv
-"er" blocks, SE inverted residuals), every variant decoded from timm's arch strings.
+"er" blocks, SE inverted residuals), EfficientNet-EdgeTPU and EfficientNet-Lite, every variant
+decoded from timm's arch strings.
 
 timm runs in its own environment (``.venv-timm``) through tests/timm_reference.py (random
 weights, every batch-norm statistic moved from its default, exported with timm's
@@ -38,13 +39,17 @@ CASES = [
     dict(name="tf_efficientnetv2_b0", architecture="tf_efficientnetv2_b0", kwargs=dict(num_classes=5)),
     # EfficientNetV2-T (rw): PyTorch padding, width 0.8 / depth 0.9 scaling, scaled head
     dict(name="efficientnetv2_rw_t", architecture="efficientnetv2_rw_t", kwargs=dict(num_classes=5)),
+    # EfficientNet-EdgeTPU-S: ReLU, "er" blocks with a forced expansion input (fc24) and noskip
+    dict(name="efficientnet_es", architecture="efficientnet_es", kwargs=dict(num_classes=5)),
+    # EfficientNet-Lite0, TF port: ReLU6, no SE, fixed stem and head
+    dict(name="tf_efficientnet_lite0", architecture="tf_efficientnet_lite0", kwargs=dict(num_classes=5)),
 ]
 for case in CASES:
   case.setdefault("resolution", 32)
   case.setdefault("batch", 2)
   case.setdefault("calibration", 8)  # batch-norm statistics over a few more images
 SHAPES = [dict(name=name, architecture=name, kwargs=dict(num_classes=1000))
-          for name in timm_efficientnets.EFFICIENTNET_V2_VARIANTS]
+          for name in timm_efficientnets.VARIANTS]
 RELATIVE_TOLERANCE = 1e-4
 
 
@@ -139,3 +144,4 @@ def test_arch_string_decoder_reads_timm_notation():
       "ir", 15, 3, 2, 6.0, 272, 0.25, None)
   assert decode_stage("cn_r2_k3_s1_e1_c24_skip").skip is True
   assert decode_stage("ds_r1_k3_s1_c16_noskip").skip is False
+  assert decode_stage("er_r1_k3_s1_e4_c24_fc24_noskip").force_in == 24

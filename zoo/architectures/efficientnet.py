@@ -168,17 +168,19 @@ class StageRow:
   channels: int
   se_ratio: float = 0.0
   skip: bool | None = None  # None: skip when stride 1 and in = out ("ir"/"ds"/"er"); "_skip" True, "_noskip" False
+  force_in: int = 0  # "fc": expansion from these (width-scaled) channels instead of the block input's ("er")
 
 
 _BLOCK_KINDS = ("ds", "ir", "er", "cn")  # the block classes of MBConvNet (_BLOCKS below)
 _ARCH_KEYS = {"r": ("repeats", int), "k": ("kernel_size", int), "s": ("stride", int), "e": ("expansion", float),
-              "c": ("channels", int), "se": ("se_ratio", float)}
+              "c": ("channels", int), "se": ("se_ratio", float), "fc": ("force_in", int)}
 
 
 def decode_stage(text: str) -> StageRow:
   """One stage of timm's arch-string notation (``_efficientnet_builder._decode_block_str``),
   e.g. ``"er_r4_k3_s2_e4_c48"`` or ``"cn_r2_k3_s1_e1_c24_skip"``: block type, then options
-  r (repeats), k (kernel), s (stride), e (expansion), c (channels), se (SE ratio) and the flags
+  r (repeats), k (kernel), s (stride), e (expansion), c (channels), se (SE ratio), fc (forced
+  expansion input channels) and the flags
   ``skip`` / ``noskip``. Options this decoder does not model are a ValueError naming them."""
   kind, *options = text.split("_")
   if kind not in _BLOCK_KINDS:
@@ -188,7 +190,7 @@ def decode_stage(text: str) -> StageRow:
     if option in ("skip", "noskip"):
       fields["skip"] = option == "skip"
       continue
-    match = re.fullmatch(r"(se|[a-z])(\d+|\d*\.\d+)", option)
+    match = re.fullmatch(r"(se|fc|[a-z])(\d+|\d*\.\d+)", option)
     if match is None or match[1] not in _ARCH_KEYS or ("." in match[2] and _ARCH_KEYS[match[1]][1] is int):
       raise ValueError(f"arch string {text!r}: option {option!r} is not supported "
                        f"(supported: {sorted(_ARCH_KEYS)}, skip, noskip).")
@@ -227,11 +229,11 @@ def _stage_repeats(rows, depth_multiplier, depth_trunc: str, fix_first_last: boo
   return repeats
 
 
-def _block_spec(row: StageRow, in_dim: int, out_dim: int, stride: int) -> MBConvBlockSpec:
-  """timm's block channels: expansion make_divisible(in·e) ("ir"/"er"), SE channels
+def _block_spec(row: StageRow, in_dim: int, out_dim: int, stride: int, force_in: int = 0) -> MBConvBlockSpec:
+  """timm's block channels: expansion make_divisible((force_in or in)·e) ("ir"/"er"), SE channels
   round(mid · ratio / e) (timm's se_from_exp=False rule), skip when stride 1 and in = out
   unless "noskip" ("cn": only with "skip")."""
-  mid = {"ds": in_dim, "cn": out_dim}.get(row.kind) or layers.make_divisible(in_dim * row.expansion)
+  mid = {"ds": in_dim, "cn": out_dim}.get(row.kind) or layers.make_divisible((force_in or in_dim) * row.expansion)
   ratio = row.se_ratio / (1.0 if row.kind in ("ds", "cn") else row.expansion)
   plain = stride == 1 and in_dim == out_dim
   skip = plain and (row.skip is True if row.kind == "cn" else row.skip is not False)
@@ -246,11 +248,12 @@ def timm_builder_stages(rows, stem_dim: int, *, channel_multiplier: float = 1.0,
   :func:`_block_spec`. Returns the stages of :class:`MBConvBlockSpec`."""
   stages, in_dim = [], stem_dim
   for row, repeats in zip(rows, _stage_repeats(rows, depth_multiplier, depth_trunc, fix_first_last)):
-    out_dim = (layers.make_divisible(row.channels * channel_multiplier, round_limit=round_limit)
-               if channel_multiplier else row.channels)
+    round_channels = lambda c: (layers.make_divisible(c * channel_multiplier, round_limit=round_limit)
+                                if channel_multiplier else c)
+    out_dim, force_in = round_channels(row.channels), round_channels(row.force_in) if row.force_in else 0
     blocks = []
     for j in range(repeats):
-      blocks.append(_block_spec(row, in_dim, out_dim, row.stride if j == 0 else 1))
+      blocks.append(_block_spec(row, in_dim, out_dim, row.stride if j == 0 else 1, force_in))
       in_dim = out_dim
     stages.append(tuple(blocks))
   return tuple(stages)

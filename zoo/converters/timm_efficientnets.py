@@ -1,6 +1,8 @@
 """More of timm's EfficientNet-builder families (``timm/models/efficientnet.py``), each variant
 from its arch strings: EfficientNetV2 (``efficientnetv2_*``, ``tf_efficientnetv2_*``,
-``efficientnetv2_rw_*``; fused-MBConv "er" and conv "cn" blocks), served by
+``efficientnetv2_rw_*``; fused-MBConv "er" and conv "cn" blocks), EfficientNet-EdgeTPU
+(``(tf_)efficientnet_{es,em,el}``, ReLU, "er" blocks) and EfficientNet-Lite
+(``(tf_)efficientnet_lite0-4``, ReLU6, no SE, fixed stem/head), served by
 :class:`zoo.architectures.efficientnet.MBConvNet` in timm's own tensor names (no renames).
 
 ``ENTRIES`` maps a regex that fully matches timm architecture names to
@@ -22,13 +24,16 @@ from zoo.converters.timm_families import _mbconv_options
 @dataclasses.dataclass(frozen=True)
 class BuilderArch:
   """One timm ``_gen_*`` function: its arch strings (one per stage), stem and head channels,
-  whether they scale with the width multiplier, the channel rounding limit and the activation."""
+  whether they scale with the width multiplier (timm's fix_stem), the channel rounding limit,
+  the activation, and whether the first and last stage keep their depth (fix_first_last)."""
   arch: tuple[str, ...]
   stem_dim: int
   head_dim: int
   scale_head: bool = True
   round_limit: float = 0.9
   act: str = "swish"
+  scale_stem: bool = True
+  fix_first_last: bool = False
 
 
 # timm 1.0.31's _gen_efficientnetv2_{base,s,m,l,xl} arch_def tables (efficientnet.py).
@@ -47,6 +52,12 @@ EFFICIENTNET_V2_ARCHS = {
     "l": BuilderArch(("cn_r4_k3_s1_e1_c32_skip", "er_r7_k3_s2_e4_c64", "er_r7_k3_s2_e4_c96",
                       "ir_r10_k3_s2_e4_c192_se0.25", "ir_r19_k3_s1_e6_c224_se0.25", "ir_r25_k3_s2_e6_c384_se0.25",
                       "ir_r7_k3_s1_e6_c640_se0.25"), 32, 1280, scale_head=False),
+    # _gen_efficientnet_edge (EfficientNet-EdgeTPU S/M/L) and _gen_efficientnet_lite
+    "edge": BuilderArch(("er_r1_k3_s1_e4_c24_fc24_noskip", "er_r2_k3_s2_e8_c32", "er_r4_k3_s2_e8_c48",
+                         "ir_r5_k5_s2_e8_c96", "ir_r4_k5_s1_e8_c144", "ir_r2_k5_s2_e8_c192"), 32, 1280, act="relu"),
+    "lite": BuilderArch(("ds_r1_k3_s1_e1_c16", "ir_r2_k3_s2_e6_c24", "ir_r2_k5_s2_e6_c40", "ir_r3_k3_s2_e6_c80",
+                         "ir_r3_k5_s1_e6_c112", "ir_r4_k5_s2_e6_c192", "ir_r1_k3_s1_e6_c320"), 32, 1280,
+                        scale_head=False, act="relu6", scale_stem=False, fix_first_last=True),
     "xl": BuilderArch(("cn_r4_k3_s1_e1_c32_skip", "er_r8_k3_s2_e4_c64", "er_r8_k3_s2_e4_c96",
                        "ir_r16_k3_s2_e4_c192_se0.25", "ir_r24_k3_s1_e6_c256_se0.25", "ir_r32_k3_s2_e6_c512_se0.25",
                        "ir_r8_k3_s1_e6_c640_se0.25"), 32, 1280, scale_head=False),
@@ -75,6 +86,16 @@ EFFICIENTNET_V2_VARIANTS = {
     "tf_efficientnetv2_b2": BuilderVariant("base", 1.1, 1.2, tf=True),
     "tf_efficientnetv2_b3": BuilderVariant("base", 1.2, 1.4, tf=True),
 }
+# (channel multiplier, depth multiplier) of timm's EdgeTPU and Lite entry points.
+_EDGE_SCALES = {"es": (1.0, 1.0), "es_pruned": (1.0, 1.0), "em": (1.0, 1.1), "el": (1.2, 1.4), "el_pruned": (1.2, 1.4)}
+_LITE_SCALES = {f"lite{i}": scale for i, scale in enumerate(((1.0, 1.0), (1.0, 1.1), (1.1, 1.2), (1.2, 1.4),
+                                                               (1.4, 1.8)))}
+EFFICIENTNET_EDGE_LITE_VARIANTS = {
+    **{f"{prefix}efficientnet_{size}": BuilderVariant("edge", *scale, tf=bool(prefix))
+       for size, scale in _EDGE_SCALES.items() for prefix in ("", "tf_") if not (prefix and "pruned" in size)},
+    **{f"{prefix}efficientnet_{size}": BuilderVariant("lite", *scale, tf=bool(prefix))
+       for size, scale in _LITE_SCALES.items() for prefix in ("", "tf_")},
+}
 
 
 def builder_config(variant: BuilderVariant, archs: dict[str, BuilderArch], **options) -> MBConvNetConfig:
@@ -84,22 +105,25 @@ def builder_config(variant: BuilderVariant, archs: dict[str, BuilderArch], **opt
   num_classes, num_channels."""
   arch = archs[variant.arch]
   round_channels = lambda c: layers.make_divisible(c * variant.channel_multiplier, round_limit=arch.round_limit)
-  stem = round_channels(arch.stem_dim)
+  stem = round_channels(arch.stem_dim) if arch.scale_stem else arch.stem_dim
   stages = timm_builder_stages(tuple(decode_stage(text) for text in arch.arch), stem,
-                               channel_multiplier=variant.channel_multiplier,
-                               depth_multiplier=variant.depth_multiplier, round_limit=arch.round_limit)
+                               channel_multiplier=variant.channel_multiplier, depth_multiplier=variant.depth_multiplier,
+                               fix_first_last=arch.fix_first_last, round_limit=arch.round_limit)
   head = round_channels(arch.head_dim) if arch.scale_head else arch.head_dim
   return MBConvNetConfig(stem, stages, head, act=arch.act, **options)
 
 
-def build_efficientnet_v2(name: str, config: dict) -> nnx.Module:
-  """timm's ``efficientnetv2_*`` / ``tf_efficientnetv2_*``: EFFICIENTNET_V2_VARIANTS row
-  through :func:`builder_config`; ``model_args`` bn_eps, pad_type, global_pool ("avg")."""
-  variant = EFFICIENTNET_V2_VARIANTS[name]
+VARIANTS = {**EFFICIENTNET_V2_VARIANTS, **EFFICIENTNET_EDGE_LITE_VARIANTS}
+
+
+def build_builder_variant(name: str, config: dict) -> nnx.Module:
+  """timm's ``efficientnetv2_*`` / ``tf_efficientnetv2_*`` / ``(tf_)efficientnet_{es,em,el,lite*}``:
+  the VARIANTS row through :func:`builder_config`; ``model_args`` bn_eps, pad_type, global_pool ("avg")."""
+  variant = VARIANTS[name]
   return MBConvNet(builder_config(variant, EFFICIENTNET_V2_ARCHS, **_mbconv_options(name, config, variant.tf)),
                    rngs=nnx.Rngs(0))
 
 
 ENTRIES: dict[str, dict] = {
-    "|".join(map(re.escape, EFFICIENTNET_V2_VARIANTS)): dict(build=build_efficientnet_v2, renames=()),
+    "|".join(map(re.escape, VARIANTS)): dict(build=build_builder_variant, renames=()),
 }
