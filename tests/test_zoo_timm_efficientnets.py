@@ -1,8 +1,9 @@
 """Parity of zoo.load_timm with timm's own PyTorch modules for the families of
 zoo.converters.timm_efficientnets: EfficientNetV2 (``tf_efficientnetv2_*`` with TF "SAME"
 padding and BN ε 1e-3; ``efficientnetv2_rw_*`` with PyTorch padding; conv "cn" and fused-MBConv
-"er" blocks, SE inverted residuals), EfficientNet-EdgeTPU and EfficientNet-Lite, every variant
-decoded from timm's arch strings.
+"er" blocks, SE inverted residuals), EfficientNet-EdgeTPU, EfficientNet-Lite and MobileNetV3
+(hard-swish, hard-sigmoid SE, the head conv after pooling), every variant decoded from timm's
+arch strings.
 
 timm runs in its own environment (``.venv-timm``) through tests/timm_reference.py (random
 weights, every batch-norm statistic moved from its default, exported with timm's
@@ -43,6 +44,12 @@ CASES = [
     dict(name="efficientnet_es", architecture="efficientnet_es", kwargs=dict(num_classes=5)),
     # EfficientNet-Lite0, TF port: ReLU6, no SE, fixed stem and head
     dict(name="tf_efficientnet_lite0", architecture="tf_efficientnet_lite0", kwargs=dict(num_classes=5)),
+    # MobileNetV3-Small at width 0.5: hard-swish, ReLU ("nre") stages, hard-sigmoid SE, several rows per
+    # stage, unscaled stem, head conv after pooling
+    dict(name="mobilenetv3_small_050", architecture="mobilenetv3_small_050", kwargs=dict(num_classes=5)),
+    # MobileNetV3-Large-Minimal, TF port: ReLU throughout, no SE, SAME padding
+    dict(name="tf_mobilenetv3_large_minimal_100", architecture="tf_mobilenetv3_large_minimal_100",
+         kwargs=dict(num_classes=5)),
 ]
 for case in CASES:
   case.setdefault("resolution", 32)
@@ -130,7 +137,7 @@ def test_rejects_unsupported_arguments(architecture, model_args, message):
 @pytest.mark.parametrize("text, message", [
     ("uir_r1_k3_s1_e4_c32", "block type 'uir'"),
     ("ir_r1_k3.5_s1_e4_c32", "option 'k3.5'"),
-    ("ir_r1_k3_s1_e4_c32_nre", "option 'nre'"),
+    ("ir_r1_k3_s1_e4_c32_a1.1", "option 'a1.1'"),
     ("er_r1_k3_s2_e4", "no output channels"),
 ])
 def test_arch_string_decoder_rejects_unsupported_options(text, message):
@@ -145,3 +152,4 @@ def test_arch_string_decoder_reads_timm_notation():
   assert decode_stage("cn_r2_k3_s1_e1_c24_skip").skip is True
   assert decode_stage("ds_r1_k3_s1_c16_noskip").skip is False
   assert decode_stage("er_r1_k3_s1_e4_c24_fc24_noskip").force_in == 24
+  assert decode_stage("ir_r1_k3_s2_e4.5_c24_nre").act == "relu"

@@ -139,6 +139,7 @@ class MBConvBlockSpec:
   mid_dim: int
   se_dim: int = 0
   skip: bool = False
+  act: str | None = None  # the block's activation when not the network's (timm's "nre": ReLU)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +155,9 @@ class MBConvNetConfig:
   batch_norm_eps: float = 1e-5
   num_channels: int = 3
   num_classes: int = 1000
+  se_gate: str = "sigmoid"  # MobileNetV3: "hard_sigmoid"
+  se_act: str | None = None  # the SE's inner activation; None = the block's (MobileNetV3: "relu")
+  head: str = "conv_bn"  # "conv_bn": 1×1 conv → BN → act, then mean; "pool_conv": mean, then 1×1 conv (bias) → act
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,6 +173,7 @@ class StageRow:
   se_ratio: float = 0.0
   skip: bool | None = None  # None: skip when stride 1 and in = out ("ir"/"ds"/"er"); "_skip" True, "_noskip" False
   force_in: int = 0  # "fc": expansion from these (width-scaled) channels instead of the block input's ("er")
+  act: str | None = None  # "nre": ReLU instead of the network's activation
 
 
 _BLOCK_KINDS = ("ds", "ir", "er", "cn")  # the block classes of MBConvNet (_BLOCKS below)
@@ -181,7 +186,7 @@ def decode_stage(text: str) -> StageRow:
   e.g. ``"er_r4_k3_s2_e4_c48"`` or ``"cn_r2_k3_s1_e1_c24_skip"``: block type, then options
   r (repeats), k (kernel), s (stride), e (expansion), c (channels), se (SE ratio), fc (forced
   expansion input channels) and the flags
-  ``skip`` / ``noskip``. Options this decoder does not model are a ValueError naming them."""
+  ``skip`` / ``noskip`` / ``nre`` (ReLU). Options this decoder does not model are a ValueError naming them."""
   kind, *options = text.split("_")
   if kind not in _BLOCK_KINDS:
     raise ValueError(f"arch string {text!r}: block type {kind!r} is not supported (supported: {sorted(_BLOCK_KINDS)}).")
@@ -189,6 +194,9 @@ def decode_stage(text: str) -> StageRow:
   for option in options:
     if option in ("skip", "noskip"):
       fields["skip"] = option == "skip"
+      continue
+    if option == "nre":
+      fields["act"] = "relu"
       continue
     match = re.fullmatch(r"(se|fc|[a-z])(\d+|\d*\.\d+)", option)
     if match is None or match[1] not in _ARCH_KEYS or ("." in match[2] and _ARCH_KEYS[match[1]][1] is int):
@@ -213,74 +221,117 @@ MOBILENET_V2_STAGES = (
     StageRow("ir", 1, 3, 1, 6, 320))
 
 
-def _stage_repeats(rows, depth_multiplier, depth_trunc: str, fix_first_last: bool) -> list[int]:
-  """Repeats r → ⌈r·depth⌉ ("ceil") or max(1, round(r·depth)) ("round"); ``depth_multiplier``
-  one number or one per stage (timm's efficientnetv2_rw_m); first and last stage unscaled when
-  ``fix_first_last``."""
+def _scale_stage(repeats: list[int], multiplier: float, depth_trunc: str) -> list[int]:
+  """timm's _scale_stage_depth: the stage's total r → ⌈r·depth⌉ ("ceil") or max(1, round(r·depth))
+  ("round"), shared among its rows from the last backwards, each max(1, round(rᵢ/r · left))."""
+  total = sum(repeats)
+  scaled = max(1, round(total * multiplier)) if depth_trunc == "round" else int(math.ceil(total * multiplier))
+  out = []
+  for r in reversed(repeats):
+    share = max(1, round(r / total * scaled))
+    out.append(share)
+    total, scaled = total - r, scaled - share
+  return out[::-1]
+
+
+def _stage_rows(stage) -> tuple[StageRow, ...]:
+  return (stage,) if isinstance(stage, StageRow) else tuple(stage)
+
+
+def _stage_repeats(rows, depth_multiplier, depth_trunc: str, fix_first_last: bool) -> list[list[int]]:
+  """Repeats of each row of each stage (:func:`_scale_stage`); ``depth_multiplier`` one number
+  or one per stage (timm's efficientnetv2_rw_m); first and last stage unscaled when ``fix_first_last``."""
   multipliers = (tuple(depth_multiplier) if isinstance(depth_multiplier, (tuple, list))
                  else (depth_multiplier,) * len(rows))
   if len(multipliers) != len(rows):
     raise ValueError(f"{len(multipliers)} depth multipliers for {len(rows)} stages.")
-  repeats = []
-  for index, (row, multiplier) in enumerate(zip(rows, multipliers)):
-    multiplier = 1.0 if fix_first_last and index in (0, len(rows) - 1) else multiplier
-    repeats.append(max(1, round(row.repeats * multiplier)) if depth_trunc == "round"
-                   else int(math.ceil(row.repeats * multiplier)))
-  return repeats
+  return [_scale_stage([row.repeats for row in _stage_rows(stage)],
+                       1.0 if fix_first_last and index in (0, len(rows) - 1) else multiplier, depth_trunc)
+          for index, (stage, multiplier) in enumerate(zip(rows, multipliers))]
 
 
-def _block_spec(row: StageRow, in_dim: int, out_dim: int, stride: int, force_in: int = 0) -> MBConvBlockSpec:
-  """timm's block channels: expansion make_divisible((force_in or in)·e) ("ir"/"er"), SE channels
-  round(mid · ratio / e) (timm's se_from_exp=False rule), skip when stride 1 and in = out
-  unless "noskip" ("cn": only with "skip")."""
+@dataclasses.dataclass(frozen=True)
+class SERule:
+  """timm's SE width: reduced = round(c · r) (``make_divisible`` False) or make_divisible(c · r)
+  (MobileNetV3's rd_round_fn), with c the block's SE input channels and r the stage's ratio,
+  divided by the expansion unless ``from_expansion`` (timm's se_from_exp)."""
+  from_expansion: bool = False
+  make_divisible: bool = False
+
+
+def _block_spec(row: StageRow, in_dim: int, out_dim: int, stride: int, force_in: int = 0,
+                se_rule: SERule = SERule()) -> MBConvBlockSpec:
+  """timm's block channels: expansion make_divisible((force_in or in)·e) ("ir"/"er"), SE
+  channels by ``se_rule``, skip when stride 1 and in = out unless "noskip" ("cn": only with "skip")."""
   mid = {"ds": in_dim, "cn": out_dim}.get(row.kind) or layers.make_divisible((force_in or in_dim) * row.expansion)
-  ratio = row.se_ratio / (1.0 if row.kind in ("ds", "cn") else row.expansion)
+  ratio = row.se_ratio / (1.0 if row.kind in ("ds", "cn") or se_rule.from_expansion else row.expansion)
+  se_dim = (layers.make_divisible(mid * ratio) if se_rule.make_divisible else round(mid * ratio)) if row.se_ratio else 0
   plain = stride == 1 and in_dim == out_dim
   skip = plain and (row.skip is True if row.kind == "cn" else row.skip is not False)
-  return MBConvBlockSpec(row.kind, in_dim, out_dim, row.kernel_size, stride, mid,
-                         se_dim=round(mid * ratio) if row.se_ratio else 0, skip=skip)
+  return MBConvBlockSpec(row.kind, in_dim, out_dim, row.kernel_size, stride, mid, se_dim=se_dim, skip=skip,
+                         act=row.act)
 
 
 def timm_builder_stages(rows, stem_dim: int, *, channel_multiplier: float = 1.0, depth_multiplier=1.0,
-                        depth_trunc: str = "ceil", fix_first_last: bool = False, round_limit: float = 0.9) -> tuple:
-  """timm's decode_arch_def + EfficientNetBuilder: repeats by :func:`_stage_repeats`; channels
-  → make_divisible(c·width, 8, round_limit) (timm's round_channels); block channels by
-  :func:`_block_spec`. Returns the stages of :class:`MBConvBlockSpec`."""
+                        depth_trunc: str = "ceil", fix_first_last: bool = False, round_limit: float = 0.9,
+                        se_rule: SERule = SERule()) -> tuple:
+  """timm's decode_arch_def + EfficientNetBuilder: ``rows`` one :class:`StageRow` (or a tuple of
+  them) per stage; repeats by :func:`_stage_repeats`; channels → make_divisible(c·width, 8,
+  round_limit) (timm's round_channels); block channels by :func:`_block_spec`. Returns the
+  stages of :class:`MBConvBlockSpec`."""
+  round_channels = lambda c: (layers.make_divisible(c * channel_multiplier, round_limit=round_limit)
+                              if channel_multiplier else c)
   stages, in_dim = [], stem_dim
-  for row, repeats in zip(rows, _stage_repeats(rows, depth_multiplier, depth_trunc, fix_first_last)):
-    round_channels = lambda c: (layers.make_divisible(c * channel_multiplier, round_limit=round_limit)
-                                if channel_multiplier else c)
-    out_dim, force_in = round_channels(row.channels), round_channels(row.force_in) if row.force_in else 0
+  for stage, stage_repeats in zip(rows, _stage_repeats(rows, depth_multiplier, depth_trunc, fix_first_last)):
     blocks = []
-    for j in range(repeats):
-      blocks.append(_block_spec(row, in_dim, out_dim, row.stride if j == 0 else 1, force_in))
-      in_dim = out_dim
+    for row, repeats in zip(_stage_rows(stage), stage_repeats):
+      out_dim, force_in = round_channels(row.channels), round_channels(row.force_in) if row.force_in else 0
+      for j in range(repeats):
+        blocks.append(_block_spec(row, in_dim, out_dim, row.stride if j == 0 else 1, force_in, se_rule))
+        in_dim = out_dim
     stages.append(tuple(blocks))
   return tuple(stages)
 
 
-class SqueezeExcite(nnx.Module):
-  """x · σ(conv_expand(act(conv_reduce(mean_hw(x)))))."""
+# Activations and SE gates of timm's builder beyond layers.ACTIVATIONS (PyTorch's hardswish /
+# hardsigmoid: x·relu6(x+3)/6, relu6(x+3)/6).
+_BUILDER_ACTIVATIONS = {"sigmoid": jax.nn.sigmoid, "hard_swish": jax.nn.hard_swish, "hard_sigmoid": jax.nn.hard_sigmoid}
 
-  def __init__(self, dim: int, reduced: int, act, *, rngs: nnx.Rngs):
+
+def _activation(name: str):
+  return _BUILDER_ACTIVATIONS.get(name) or layers.activation(name)
+
+
+class SqueezeExcite(nnx.Module):
+  """x · gate(conv_expand(act(conv_reduce(mean_hw(x))))), gate σ unless given."""
+
+  def __init__(self, dim: int, reduced: int, act, *, gate=jax.nn.sigmoid, rngs: nnx.Rngs):
     self.conv_reduce = layers.conv(dim, reduced, 1, bias=True, rngs=rngs)
     self.conv_expand = layers.conv(reduced, dim, 1, bias=True, rngs=rngs)
-    self.act = act
+    self.act, self.gate = act, gate
 
   def __call__(self, x):
     gate = jnp.mean(x, axis=(1, 2), keepdims=True)
-    return x * jax.nn.sigmoid(self.conv_expand(self.act(self.conv_reduce(gate))))
+    return x * self.gate(self.conv_expand(self.act(self.conv_reduce(gate))))
+
+
+def _squeeze_excite(dim: int, spec: MBConvBlockSpec, config: MBConvNetConfig, block_act, rngs: nnx.Rngs):
+  """The block's SE (None without one): inner activation config.se_act or the block's, gate config.se_gate."""
+  if not spec.se_dim:
+    return None
+  inner = _activation(config.se_act) if config.se_act else block_act
+  return SqueezeExcite(dim, spec.se_dim, inner, gate=_activation(config.se_gate), rngs=rngs)
 
 
 class DepthwiseSeparable(nnx.Module):
   """timm's DepthwiseSeparableConv: act(bn1(conv_dw x)) → [se] → bn2(conv_pw ·) (+ x)."""
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
-    eps, self.skip, self.act = config.batch_norm_eps, spec.skip, layers.activation(config.act)
+    eps, self.skip, self.act = config.batch_norm_eps, spec.skip, _activation(spec.act or config.act)
     self.conv_dw = layers.conv(spec.in_dim, spec.in_dim, spec.kernel_size, stride=spec.stride, groups=spec.in_dim,
                                padding=config.padding, rngs=rngs)
     self.bn1 = layers.batch_norm(spec.in_dim, epsilon=eps, rngs=rngs)
-    self.se = SqueezeExcite(spec.in_dim, spec.se_dim, self.act, rngs=rngs) if spec.se_dim else None
+    self.se = _squeeze_excite(spec.in_dim, spec, config, self.act, rngs)
     self.conv_pw = layers.conv(spec.in_dim, spec.out_dim, 1, padding=config.padding, rngs=rngs)
     self.bn2 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
 
@@ -297,13 +348,13 @@ class InvertedResidual(nnx.Module):
   bn3(conv_pwl ·) (+ x)."""
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
-    eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, layers.activation(config.act)
+    eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, _activation(spec.act or config.act)
     self.conv_pw = layers.conv(spec.in_dim, mid, 1, padding=config.padding, rngs=rngs)
     self.bn1 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
     self.conv_dw = layers.conv(mid, mid, spec.kernel_size, stride=spec.stride, groups=mid, padding=config.padding,
                                rngs=rngs)
     self.bn2 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
-    self.se = SqueezeExcite(mid, spec.se_dim, self.act, rngs=rngs) if spec.se_dim else None
+    self.se = _squeeze_excite(mid, spec, config, self.act, rngs)
     self.conv_pwl = layers.conv(mid, spec.out_dim, 1, padding=config.padding, rngs=rngs)
     self.bn3 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
 
@@ -321,11 +372,11 @@ class EdgeResidual(nnx.Module):
   bn2(conv_pwl ·) (+ x)."""
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
-    eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, layers.activation(config.act)
+    eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, _activation(spec.act or config.act)
     self.conv_exp = layers.conv(spec.in_dim, mid, spec.kernel_size, stride=spec.stride, padding=config.padding,
                                 rngs=rngs)
     self.bn1 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
-    self.se = SqueezeExcite(mid, spec.se_dim, self.act, rngs=rngs) if spec.se_dim else None
+    self.se = _squeeze_excite(mid, spec, config, self.act, rngs)
     self.conv_pwl = layers.conv(mid, spec.out_dim, 1, padding=config.padding, rngs=rngs)
     self.bn2 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
 
@@ -341,7 +392,7 @@ class ConvBnAct(nnx.Module):
   """timm's ConvBnAct block: act(bn1(conv x)) (k×k, the stride) (+ x)."""
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
-    self.skip, self.act = spec.skip, layers.activation(config.act)
+    self.skip, self.act = spec.skip, _activation(spec.act or config.act)
     self.conv = layers.conv(spec.in_dim, spec.out_dim, spec.kernel_size, stride=spec.stride, padding=config.padding,
                             rngs=rngs)
     self.bn1 = layers.batch_norm(spec.out_dim, epsilon=config.batch_norm_eps, rngs=rngs)
@@ -356,24 +407,29 @@ _BLOCKS = {"ds": DepthwiseSeparable, "ir": InvertedResidual, "er": EdgeResidual,
 
 class MBConvNet(nnx.Module):
   """timm's ``EfficientNet`` class: act(bn1(conv_stem)) → blocks → act(bn2(conv_head)) →
-  global mean (the embedding) → classifier. Serves timm's EfficientNet / ``tf_`` EfficientNet /
-  MobileNetV2 and transformers' MobileNetV2 (see zoo.architectures.mobilenet)."""
+  global mean (the embedding) → classifier; with ``head="pool_conv"`` timm's ``MobileNetV3``
+  class: act(bn1(conv_stem)) → blocks → global mean → act(conv_head ·) (1×1 with bias, no norm:
+  the embedding) → classifier. Serves timm's EfficientNet / ``tf_`` EfficientNet / MobileNetV2 /
+  MobileNetV3 and transformers' MobileNetV2 (see zoo.architectures.mobilenet)."""
 
   def __init__(self, config: MBConvNetConfig, *, rngs: nnx.Rngs):
     if config.padding not in ("torch", "SAME"):
       raise ValueError(f"MBConvNet padding must be 'torch' or 'SAME', got {config.padding!r}.")
+    if config.head not in ("conv_bn", "pool_conv"):
+      raise ValueError(f"MBConvNet head must be 'conv_bn' or 'pool_conv', got {config.head!r}.")
     unknown = {spec.kind for stage in config.stages for spec in stage} - set(_BLOCKS)
     if unknown:
       raise ValueError(f"MBConvNet block kinds {sorted(unknown)} are not supported (supported: {sorted(_BLOCKS)}).")
     self.config = config
-    eps, self.act = config.batch_norm_eps, layers.activation(config.act)
+    eps, self.act = config.batch_norm_eps, _activation(config.act)
     self.conv_stem = layers.conv(config.num_channels, config.stem_dim, 3, stride=2, padding=config.padding, rngs=rngs)
     self.bn1 = layers.batch_norm(config.stem_dim, epsilon=eps, rngs=rngs)
     self.blocks = nnx.List([nnx.List([_BLOCKS[spec.kind](spec, config, rngs=rngs) for spec in stage])
                             for stage in config.stages])
     last = config.stages[-1][-1].out_dim
-    self.conv_head = layers.conv(last, config.head_dim, 1, padding=config.padding, rngs=rngs)
-    self.bn2 = layers.batch_norm(config.head_dim, epsilon=eps, rngs=rngs)
+    pooled_head = config.head == "pool_conv"
+    self.conv_head = layers.conv(last, config.head_dim, 1, padding=config.padding, bias=pooled_head, rngs=rngs)
+    self.bn2 = None if pooled_head else layers.batch_norm(config.head_dim, epsilon=eps, rngs=rngs)
     self.classifier = nnx.Linear(config.head_dim, config.num_classes, rngs=rngs) if config.num_classes else None
 
   def forward_features(self, images):
@@ -381,10 +437,14 @@ class MBConvNet(nnx.Module):
     for stage in self.blocks:
       for block in stage:
         x = block(x)
-    return self.act(self.bn2(self.conv_head(x)))
+    return x if self.bn2 is None else self.act(self.bn2(self.conv_head(x)))
 
   def __call__(self, images):
-    return layers.pool_and_classify(self.forward_features(images), self.classifier)
+    features = self.forward_features(images)
+    if self.bn2 is not None:
+      return layers.pool_and_classify(features, self.classifier)
+    embedding = self.act(self.conv_head(jnp.mean(features, axis=(1, 2), keepdims=True)))[:, 0, 0]
+    return (self.classifier(embedding) if self.classifier is not None else embedding), embedding
 
 
 def timm_efficientnet_config(channel_multiplier: float = 1.0, depth_multiplier: float = 1.0, *,

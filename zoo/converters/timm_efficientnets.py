@@ -2,7 +2,8 @@
 from its arch strings: EfficientNetV2 (``efficientnetv2_*``, ``tf_efficientnetv2_*``,
 ``efficientnetv2_rw_*``; fused-MBConv "er" and conv "cn" blocks), EfficientNet-EdgeTPU
 (``(tf_)efficientnet_{es,em,el}``, ReLU, "er" blocks) and EfficientNet-Lite
-(``(tf_)efficientnet_lite0-4``, ReLU6, no SE, fixed stem/head), served by
+(``(tf_)efficientnet_lite0-4``, ReLU6, no SE, fixed stem/head) and MobileNetV3
+(``(tf_)mobilenetv3_{large,small}_*``: hard-swish, hard-sigmoid SE, head conv after pooling), served by
 :class:`zoo.architectures.efficientnet.MBConvNet` in timm's own tensor names (no renames).
 
 ``ENTRIES`` maps a regex that fully matches timm architecture names to
@@ -17,7 +18,7 @@ import re
 from flax import nnx
 
 from zoo.architectures import layers
-from zoo.architectures.efficientnet import MBConvNet, MBConvNetConfig, decode_stage, timm_builder_stages
+from zoo.architectures.efficientnet import MBConvNet, MBConvNetConfig, SERule, decode_stage, timm_builder_stages
 from zoo.converters.timm_families import _mbconv_options
 
 
@@ -26,7 +27,7 @@ class BuilderArch:
   """One timm ``_gen_*`` function: its arch strings (one per stage), stem and head channels,
   whether they scale with the width multiplier (timm's fix_stem), the channel rounding limit,
   the activation, and whether the first and last stage keep their depth (fix_first_last)."""
-  arch: tuple[str, ...]
+  arch: tuple[str | tuple[str, ...], ...]  # one arch string per stage, or several (a stage of several rows)
   stem_dim: int
   head_dim: int
   scale_head: bool = True
@@ -34,12 +35,17 @@ class BuilderArch:
   act: str = "swish"
   scale_stem: bool = True
   fix_first_last: bool = False
+  fix_stem_below: float = 0.0  # MobileNetV3: stem unscaled when the width multiplier is below this
+  se_rule: SERule = SERule()
+  se_gate: str = "sigmoid"
+  se_act: str | None = None
+  head: str = "conv_bn"
 
 
-# timm 1.0.31's _gen_efficientnetv2_{base,s,m,l,xl} arch_def tables (efficientnet.py).
+# timm 1.0.31's _gen_efficientnetv2_{base,s,m,l,xl}, _gen_efficientnet_edge, _gen_efficientnet_lite arch_def tables (efficientnet.py).
 _V2_S = ("cn_r2_k3_s1_e1_c24_skip", "er_r4_k3_s2_e4_c48", "er_r4_k3_s2_e4_c64", "ir_r6_k3_s2_e4_c128_se0.25",
          "ir_r9_k3_s1_e6_c160_se0.25", "ir_r15_k3_s2_e6_c256_se0.25")
-EFFICIENTNET_V2_ARCHS = {
+EFFICIENTNET_ARCHS = {
     "base": BuilderArch(("cn_r1_k3_s1_e1_c16_skip", "er_r2_k3_s2_e4_c32", "er_r2_k3_s2_e4_c48",
                          "ir_r3_k3_s2_e4_c96_se0.25", "ir_r5_k3_s1_e6_c112_se0.25", "ir_r8_k3_s2_e6_c192_se0.25"),
                         32, 1280, round_limit=0.0),
@@ -105,22 +111,67 @@ def builder_config(variant: BuilderVariant, archs: dict[str, BuilderArch], **opt
   num_classes, num_channels."""
   arch = archs[variant.arch]
   round_channels = lambda c: layers.make_divisible(c * variant.channel_multiplier, round_limit=arch.round_limit)
-  stem = round_channels(arch.stem_dim) if arch.scale_stem else arch.stem_dim
-  stages = timm_builder_stages(tuple(decode_stage(text) for text in arch.arch), stem,
-                               channel_multiplier=variant.channel_multiplier, depth_multiplier=variant.depth_multiplier,
-                               fix_first_last=arch.fix_first_last, round_limit=arch.round_limit)
+  scale_stem = arch.scale_stem and variant.channel_multiplier >= arch.fix_stem_below
+  stem = round_channels(arch.stem_dim) if scale_stem else arch.stem_dim
+  rows = tuple(decode_stage(stage) if isinstance(stage, str) else tuple(map(decode_stage, stage))
+               for stage in arch.arch)
+  stages = timm_builder_stages(rows, stem, channel_multiplier=variant.channel_multiplier,
+                               depth_multiplier=variant.depth_multiplier, fix_first_last=arch.fix_first_last,
+                               round_limit=arch.round_limit, se_rule=arch.se_rule)
   head = round_channels(arch.head_dim) if arch.scale_head else arch.head_dim
-  return MBConvNetConfig(stem, stages, head, act=arch.act, **options)
+  return MBConvNetConfig(stem, stages, head, act=arch.act, se_gate=arch.se_gate, se_act=arch.se_act,
+                         head=arch.head, **options)
 
 
-VARIANTS = {**EFFICIENTNET_V2_VARIANTS, **EFFICIENTNET_EDGE_LITE_VARIANTS}
+# timm 1.0.31's _gen_mobilenet_v3 (mobilenetv3.py): hard-swish ("nre" stages ReLU; "minimal": ReLU
+# throughout), SE with a ReLU inside, a hard-sigmoid gate and make_divisible(mid/4) channels,
+# stem 16 unscaled below width 0.75, the head conv after pooling (1280 / 1024, unscaled).
+_MOBILENET_V3 = dict(scale_head=False, fix_stem_below=0.75, se_rule=SERule(from_expansion=True, make_divisible=True),
+                     se_gate="hard_sigmoid", se_act="relu", head="pool_conv")
+MOBILENET_V3_ARCHS = {
+    "large": BuilderArch(("ds_r1_k3_s1_e1_c16_nre", ("ir_r1_k3_s2_e4_c24_nre", "ir_r1_k3_s1_e3_c24_nre"),
+                          "ir_r3_k5_s2_e3_c40_se0.25_nre",
+                          ("ir_r1_k3_s2_e6_c80", "ir_r1_k3_s1_e2.5_c80", "ir_r2_k3_s1_e2.3_c80"),
+                          "ir_r2_k3_s1_e6_c112_se0.25", "ir_r3_k5_s2_e6_c160_se0.25", "cn_r1_k1_s1_c960"),
+                         16, 1280, act="hard_swish", **_MOBILENET_V3),
+    "large_minimal": BuilderArch(("ds_r1_k3_s1_e1_c16", ("ir_r1_k3_s2_e4_c24", "ir_r1_k3_s1_e3_c24"),
+                                  "ir_r3_k3_s2_e3_c40",
+                                  ("ir_r1_k3_s2_e6_c80", "ir_r1_k3_s1_e2.5_c80", "ir_r2_k3_s1_e2.3_c80"),
+                                  "ir_r2_k3_s1_e6_c112", "ir_r3_k3_s2_e6_c160", "cn_r1_k1_s1_c960"),
+                                 16, 1280, act="relu", **_MOBILENET_V3),
+    "small": BuilderArch(("ds_r1_k3_s2_e1_c16_se0.25_nre", ("ir_r1_k3_s2_e4.5_c24_nre", "ir_r1_k3_s1_e3.67_c24_nre"),
+                          ("ir_r1_k5_s2_e4_c40_se0.25", "ir_r2_k5_s1_e6_c40_se0.25"), "ir_r2_k5_s1_e3_c48_se0.25",
+                          "ir_r3_k5_s2_e6_c96_se0.25", "cn_r1_k1_s1_c576"),
+                         16, 1024, act="hard_swish", **_MOBILENET_V3),
+    "small_minimal": BuilderArch(("ds_r1_k3_s2_e1_c16", ("ir_r1_k3_s2_e4.5_c24", "ir_r1_k3_s1_e3.67_c24"),
+                                  ("ir_r1_k3_s2_e4_c40", "ir_r2_k3_s1_e6_c40"), "ir_r2_k3_s1_e3_c48",
+                                  "ir_r3_k3_s2_e6_c96", "cn_r1_k1_s1_c576"),
+                                 16, 1024, act="relu", **_MOBILENET_V3),
+}
+# timm 1.0.31's mobilenetv3_* / tf_mobilenetv3_* entry points (not mobilenetv3_rw: its own _gen).
+MOBILENET_V3_VARIANTS = {
+    "mobilenetv3_large_075": BuilderVariant("large", 0.75), "mobilenetv3_large_100": BuilderVariant("large"),
+    "mobilenetv3_large_150d": BuilderVariant("large", 1.5, 1.2),
+    "mobilenetv3_small_050": BuilderVariant("small", 0.5), "mobilenetv3_small_075": BuilderVariant("small", 0.75),
+    "mobilenetv3_small_100": BuilderVariant("small"),
+    "tf_mobilenetv3_large_075": BuilderVariant("large", 0.75, tf=True),
+    "tf_mobilenetv3_large_100": BuilderVariant("large", tf=True),
+    "tf_mobilenetv3_large_minimal_100": BuilderVariant("large_minimal", tf=True),
+    "tf_mobilenetv3_small_075": BuilderVariant("small", 0.75, tf=True),
+    "tf_mobilenetv3_small_100": BuilderVariant("small", tf=True),
+    "tf_mobilenetv3_small_minimal_100": BuilderVariant("small_minimal", tf=True),
+}
+
+ARCHS = {**EFFICIENTNET_ARCHS, **MOBILENET_V3_ARCHS}
+VARIANTS = {**EFFICIENTNET_V2_VARIANTS, **EFFICIENTNET_EDGE_LITE_VARIANTS, **MOBILENET_V3_VARIANTS}
 
 
 def build_builder_variant(name: str, config: dict) -> nnx.Module:
-  """timm's ``efficientnetv2_*`` / ``tf_efficientnetv2_*`` / ``(tf_)efficientnet_{es,em,el,lite*}``:
+  """timm's ``efficientnetv2_*`` / ``tf_efficientnetv2_*`` / ``(tf_)efficientnet_{es,em,el,lite*}`` /
+  ``(tf_)mobilenetv3_*``:
   the VARIANTS row through :func:`builder_config`; ``model_args`` bn_eps, pad_type, global_pool ("avg")."""
   variant = VARIANTS[name]
-  return MBConvNet(builder_config(variant, EFFICIENTNET_V2_ARCHS, **_mbconv_options(name, config, variant.tf)),
+  return MBConvNet(builder_config(variant, ARCHS, **_mbconv_options(name, config, variant.tf)),
                    rngs=nnx.Rngs(0))
 
 
