@@ -2,8 +2,8 @@
 zoo.converters.timm_efficientnets: EfficientNetV2 (``tf_efficientnetv2_*`` with TF "SAME"
 padding and BN ε 1e-3; ``efficientnetv2_rw_*`` with PyTorch padding; conv "cn" and fused-MBConv
 "er" blocks, SE inverted residuals), EfficientNet-EdgeTPU, EfficientNet-Lite and MobileNetV3
-(hard-swish, hard-sigmoid SE, the head conv after pooling), every variant decoded from timm's
-arch strings.
+(hard-swish, hard-sigmoid SE, the head conv after pooling), MnasNet / SemNASNet / SPNASNet /
+FBNet-C and TinyNet, every variant decoded from timm's arch strings.
 
 timm runs in its own environment (``.venv-timm``) through tests/timm_reference.py (random
 weights, every batch-norm statistic moved from its default, exported with timm's
@@ -50,6 +50,10 @@ CASES = [
     # MobileNetV3-Large-Minimal, TF port: ReLU throughout, no SE, SAME padding
     dict(name="tf_mobilenetv3_large_minimal_100", architecture="tf_mobilenetv3_large_minimal_100",
          kwargs=dict(num_classes=5)),
+    # MnasNet-Small: ReLU, stem 8, SE on ReLU inverted residuals
+    dict(name="mnasnet_small", architecture="mnasnet_small", kwargs=dict(num_classes=5)),
+    # TinyNet-E: EfficientNet-B0 stages at width 0.51, "round" depth 0.6, fixed stem, head ≥ 1280
+    dict(name="tinynet_e", architecture="tinynet_e", kwargs=dict(num_classes=5)),
 ]
 for case in CASES:
   case.setdefault("resolution", 32)

@@ -1,9 +1,10 @@
 """More of timm's EfficientNet-builder families (``timm/models/efficientnet.py``), each variant
 from its arch strings: EfficientNetV2 (``efficientnetv2_*``, ``tf_efficientnetv2_*``,
 ``efficientnetv2_rw_*``; fused-MBConv "er" and conv "cn" blocks), EfficientNet-EdgeTPU
-(``(tf_)efficientnet_{es,em,el}``, ReLU, "er" blocks) and EfficientNet-Lite
-(``(tf_)efficientnet_lite0-4``, ReLU6, no SE, fixed stem/head) and MobileNetV3
-(``(tf_)mobilenetv3_{large,small}_*``: hard-swish, hard-sigmoid SE, head conv after pooling), served by
+(``(tf_)efficientnet_{es,em,el}``, ReLU, "er" blocks), EfficientNet-Lite
+(``(tf_)efficientnet_lite0-4``, ReLU6, no SE, fixed stem/head), MobileNetV3
+(``(tf_)mobilenetv3_{large,small}_*``: hard-swish, hard-sigmoid SE, head conv after pooling),
+MnasNet / SemNASNet / SPNASNet / FBNet-C and TinyNet, served by
 :class:`zoo.architectures.efficientnet.MBConvNet` in timm's own tensor names (no renames).
 
 ``ENTRIES`` maps a regex that fully matches timm architecture names to
@@ -40,6 +41,8 @@ class BuilderArch:
   se_gate: str = "sigmoid"
   se_act: str | None = None
   head: str = "conv_bn"
+  depth_trunc: str = "ceil"
+  head_min: int = 0  # tinynet: head max(head_min, scaled head)
 
 
 # timm 1.0.31's _gen_efficientnetv2_{base,s,m,l,xl}, _gen_efficientnet_edge, _gen_efficientnet_lite arch_def tables (efficientnet.py).
@@ -117,8 +120,8 @@ def builder_config(variant: BuilderVariant, archs: dict[str, BuilderArch], **opt
                for stage in arch.arch)
   stages = timm_builder_stages(rows, stem, channel_multiplier=variant.channel_multiplier,
                                depth_multiplier=variant.depth_multiplier, fix_first_last=arch.fix_first_last,
-                               round_limit=arch.round_limit, se_rule=arch.se_rule)
-  head = round_channels(arch.head_dim) if arch.scale_head else arch.head_dim
+                               depth_trunc=arch.depth_trunc, round_limit=arch.round_limit, se_rule=arch.se_rule)
+  head = max(arch.head_min, round_channels(arch.head_dim)) if arch.scale_head else arch.head_dim
   return MBConvNetConfig(stem, stages, head, act=arch.act, se_gate=arch.se_gate, se_act=arch.se_act,
                          head=arch.head, **options)
 
@@ -162,8 +165,43 @@ MOBILENET_V3_VARIANTS = {
     "tf_mobilenetv3_small_minimal_100": BuilderVariant("small_minimal", tf=True),
 }
 
-ARCHS = {**EFFICIENTNET_ARCHS, **MOBILENET_V3_ARCHS}
-VARIANTS = {**EFFICIENTNET_V2_VARIANTS, **EFFICIENTNET_EDGE_LITE_VARIANTS, **MOBILENET_V3_VARIANTS}
+# timm 1.0.31's _gen_mnasnet_{a1,b1,small}, _gen_fbnetc, _gen_spnasnet (ReLU, head 1280 unscaled)
+# and _gen_tinynet (EfficientNet-B0's stages, "round" depth, stem 32 fixed, head ≥ 1280).
+NAS_ARCHS = {
+    "mnasnet_a1": BuilderArch(("ds_r1_k3_s1_e1_c16_noskip", "ir_r2_k3_s2_e6_c24", "ir_r3_k5_s2_e3_c40_se0.25",
+                               "ir_r4_k3_s2_e6_c80", "ir_r2_k3_s1_e6_c112_se0.25", "ir_r3_k5_s2_e6_c160_se0.25",
+                               "ir_r1_k3_s1_e6_c320"), 32, 1280, scale_head=False, act="relu"),
+    "mnasnet_b1": BuilderArch(("ds_r1_k3_s1_c16_noskip", "ir_r3_k3_s2_e3_c24", "ir_r3_k5_s2_e3_c40",
+                               "ir_r3_k5_s2_e6_c80", "ir_r2_k3_s1_e6_c96", "ir_r4_k5_s2_e6_c192",
+                               "ir_r1_k3_s1_e6_c320_noskip"), 32, 1280, scale_head=False, act="relu"),
+    "mnasnet_small": BuilderArch(("ds_r1_k3_s1_c8", "ir_r1_k3_s2_e3_c16", "ir_r2_k3_s2_e6_c16",
+                                  "ir_r4_k5_s2_e6_c32_se0.25", "ir_r3_k3_s1_e6_c32_se0.25", "ir_r3_k5_s2_e6_c88_se0.25",
+                                  "ir_r1_k3_s1_e6_c144"), 8, 1280, scale_head=False, act="relu"),
+    "fbnetc": BuilderArch(("ir_r1_k3_s1_e1_c16", ("ir_r1_k3_s2_e6_c24", "ir_r2_k3_s1_e1_c24"),
+                           ("ir_r1_k5_s2_e6_c32", "ir_r1_k5_s1_e3_c32", "ir_r1_k5_s1_e6_c32", "ir_r1_k3_s1_e6_c32"),
+                           ("ir_r1_k5_s2_e6_c64", "ir_r1_k5_s1_e3_c64", "ir_r2_k5_s1_e6_c64"),
+                           ("ir_r3_k5_s1_e6_c112", "ir_r1_k5_s1_e3_c112"), "ir_r4_k5_s2_e6_c184", "ir_r1_k3_s1_e6_c352"),
+                          16, 1984, scale_head=False, act="relu"),
+    "spnasnet": BuilderArch(("ds_r1_k3_s1_c16_noskip", "ir_r3_k3_s2_e3_c24", ("ir_r1_k5_s2_e6_c40", "ir_r3_k3_s1_e3_c40"),
+                             ("ir_r1_k5_s2_e6_c80", "ir_r3_k3_s1_e3_c80"), ("ir_r1_k5_s1_e6_c96", "ir_r3_k5_s1_e3_c96"),
+                             "ir_r4_k5_s2_e6_c192", "ir_r1_k3_s1_e6_c320_noskip"), 32, 1280, scale_head=False,
+                            act="relu"),
+    "tinynet": BuilderArch(("ds_r1_k3_s1_e1_c16_se0.25", "ir_r2_k3_s2_e6_c24_se0.25", "ir_r2_k5_s2_e6_c40_se0.25",
+                            "ir_r3_k3_s2_e6_c80_se0.25", "ir_r3_k5_s1_e6_c112_se0.25", "ir_r4_k5_s2_e6_c192_se0.25",
+                            "ir_r1_k3_s1_e6_c320_se0.25"), 32, 1280, scale_stem=False, depth_trunc="round", head_min=1280),
+}
+NAS_VARIANTS = {
+    **{f"mnasnet_{width}": BuilderVariant("mnasnet_b1", int(width) / 100) for width in ("050", "075", "100", "140")},
+    **{f"semnasnet_{width}": BuilderVariant("mnasnet_a1", int(width) / 100) for width in ("050", "075", "100", "140")},
+    "mnasnet_small": BuilderVariant("mnasnet_small"), "fbnetc_100": BuilderVariant("fbnetc"),
+    "spnasnet_100": BuilderVariant("spnasnet"),
+    "tinynet_a": BuilderVariant("tinynet", 1.0, 1.2), "tinynet_b": BuilderVariant("tinynet", 0.75, 1.1),
+    "tinynet_c": BuilderVariant("tinynet", 0.54, 0.85), "tinynet_d": BuilderVariant("tinynet", 0.54, 0.695),
+    "tinynet_e": BuilderVariant("tinynet", 0.51, 0.6),
+}
+
+ARCHS = {**EFFICIENTNET_ARCHS, **MOBILENET_V3_ARCHS, **NAS_ARCHS}
+VARIANTS = {**EFFICIENTNET_V2_VARIANTS, **EFFICIENTNET_EDGE_LITE_VARIANTS, **MOBILENET_V3_VARIANTS, **NAS_VARIANTS}
 
 
 def build_builder_variant(name: str, config: dict) -> nnx.Module:
