@@ -3,7 +3,7 @@ zoo.converters.timm_efficientnets: EfficientNetV2 (``tf_efficientnetv2_*`` with 
 padding and BN ε 1e-3; ``efficientnetv2_rw_*`` with PyTorch padding; conv "cn" and fused-MBConv
 "er" blocks, SE inverted residuals), EfficientNet-EdgeTPU, EfficientNet-Lite and MobileNetV3
 (hard-swish, hard-sigmoid SE, the head conv after pooling), MnasNet / SemNASNet / SPNASNet /
-FBNet-C and TinyNet, every variant decoded from timm's arch strings.
+FBNet-C, TinyNet and MixNet, every variant decoded from timm's arch strings.
 
 timm runs in its own environment (``.venv-timm``) through tests/timm_reference.py (random
 weights, every batch-norm statistic moved from its default, exported with timm's
@@ -54,6 +54,8 @@ CASES = [
     dict(name="mnasnet_small", architecture="mnasnet_small", kwargs=dict(num_classes=5)),
     # TinyNet-E: EfficientNet-B0 stages at width 0.51, "round" depth 0.6, fixed stem, head ≥ 1280
     dict(name="tinynet_e", architecture="tinynet_e", kwargs=dict(num_classes=5)),
+    # MixNet-S, TF port: mixed depthwise kernels (3…11, SAME per split), grouped 1×1 convs, swish stages
+    dict(name="tf_mixnet_s", architecture="tf_mixnet_s", kwargs=dict(num_classes=5)),
 ]
 for case in CASES:
   case.setdefault("resolution", 32)
@@ -140,8 +142,9 @@ def test_rejects_unsupported_arguments(architecture, model_args, message):
 
 @pytest.mark.parametrize("text, message", [
     ("uir_r1_k3_s1_e4_c32", "block type 'uir'"),
-    ("ir_r1_k3.5_s1_e4_c32", "option 'k3.5'"),
-    ("ir_r1_k3_s1_e4_c32_a1.1", "option 'a1.1'"),
+    ("ir_r1_k3_s1_e4_c32_gs8", "option 'gs8'"),
+    ("ir_r1_k3_s1.5_e4_c32", "option 's1.5'"),
+    ("ir_r1_k3_s1_e4_c32_a1.3", "option 'a1.3'"),
     ("er_r1_k3_s2_e4", "no output channels"),
 ])
 def test_arch_string_decoder_rejects_unsupported_options(text, message):
@@ -157,3 +160,5 @@ def test_arch_string_decoder_reads_timm_notation():
   assert decode_stage("ds_r1_k3_s1_c16_noskip").skip is False
   assert decode_stage("er_r1_k3_s1_e4_c24_fc24_noskip").force_in == 24
   assert decode_stage("ir_r1_k3_s2_e4.5_c24_nre").act == "relu"
+  mixed = decode_stage("ir_r2_k3.5.7.9_a1.1_p1.1_s1_e3_c120_se0.5_nsw")
+  assert (mixed.kernel_size, mixed.expand_groups, mixed.project_groups, mixed.act) == ((3, 5, 7, 9), 2, 2, "swish")

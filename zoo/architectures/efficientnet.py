@@ -9,6 +9,7 @@ MobileNetV2, see zoo.architectures.mobilenet), built from decoded block specs.""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 
@@ -134,12 +135,14 @@ class MBConvBlockSpec:
   kind: str
   in_dim: int
   out_dim: int
-  kernel_size: int
+  kernel_size: int | tuple[int, ...]  # several: a mixed depthwise conv (MixNet), channels split among them
   stride: int
   mid_dim: int
   se_dim: int = 0
   skip: bool = False
   act: str | None = None  # the block's activation when not the network's (timm's "nre": ReLU)
+  expand_groups: int = 1  # 1×1 expansion split into this many channel groups (timm's "a1.1")
+  project_groups: int = 1  # 1×1 projection split likewise (timm's "p1.1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,17 +169,20 @@ class StageRow:
   repeats, depthwise kernel, first stride, expansion ratio, output channels, SE ratio."""
   kind: str
   repeats: int
-  kernel_size: int
+  kernel_size: int | tuple[int, ...]
   stride: int
   expansion: float
   channels: int
   se_ratio: float = 0.0
   skip: bool | None = None  # None: skip when stride 1 and in = out ("ir"/"ds"/"er"); "_skip" True, "_noskip" False
   force_in: int = 0  # "fc": expansion from these (width-scaled) channels instead of the block input's ("er")
-  act: str | None = None  # "nre": ReLU instead of the network's activation
+  act: str | None = None  # "nre": ReLU, "nsw": swish instead of the network's activation
+  expand_groups: int = 1
+  project_groups: int = 1
 
 
 _BLOCK_KINDS = ("ds", "ir", "er", "cn")  # the block classes of MBConvNet (_BLOCKS below)
+_ACT_FLAGS = {"nre": "relu", "nsw": "swish"}
 _ARCH_KEYS = {"r": ("repeats", int), "k": ("kernel_size", int), "s": ("stride", int), "e": ("expansion", float),
               "c": ("channels", int), "se": ("se_ratio", float), "fc": ("force_in", int)}
 
@@ -186,7 +192,8 @@ def decode_stage(text: str) -> StageRow:
   e.g. ``"er_r4_k3_s2_e4_c48"`` or ``"cn_r2_k3_s1_e1_c24_skip"``: block type, then options
   r (repeats), k (kernel), s (stride), e (expansion), c (channels), se (SE ratio), fc (forced
   expansion input channels) and the flags
-  ``skip`` / ``noskip`` / ``nre`` (ReLU). Options this decoder does not model are a ValueError naming them."""
+  ``skip`` / ``noskip`` / ``nre`` (ReLU) / ``nsw`` (swish); MixNet's k3.5.7 (mixed depthwise
+  kernels) and a1.1 / p1.1 (grouped 1×1 expansion / projection). Options this decoder does not model are a ValueError naming them."""
   kind, *options = text.split("_")
   if kind not in _BLOCK_KINDS:
     raise ValueError(f"arch string {text!r}: block type {kind!r} is not supported (supported: {sorted(_BLOCK_KINDS)}).")
@@ -195,8 +202,14 @@ def decode_stage(text: str) -> StageRow:
     if option in ("skip", "noskip"):
       fields["skip"] = option == "skip"
       continue
-    if option == "nre":
-      fields["act"] = "relu"
+    if option in _ACT_FLAGS:
+      fields["act"] = _ACT_FLAGS[option]
+      continue
+    mixed = re.fullmatch(r"([kap])(\d+(?:\.\d+)+)", option)  # k3.5.7: mixed kernels; a1.1 / p1.1: grouped 1×1
+    if mixed is not None and (mixed[1] == "k" or set(mixed[2].split(".")) == {"1"}):
+      sizes = tuple(int(k) for k in mixed[2].split("."))
+      fields.update({"k": {"kernel_size": sizes}, "a": {"expand_groups": len(sizes)},
+                     "p": {"project_groups": len(sizes)}}[mixed[1]])
       continue
     match = re.fullmatch(r"(se|fc|[a-z])(\d+|\d*\.\d+)", option)
     if match is None or match[1] not in _ARCH_KEYS or ("." in match[2] and _ARCH_KEYS[match[1]][1] is int):
@@ -269,7 +282,7 @@ def _block_spec(row: StageRow, in_dim: int, out_dim: int, stride: int, force_in:
   plain = stride == 1 and in_dim == out_dim
   skip = plain and (row.skip is True if row.kind == "cn" else row.skip is not False)
   return MBConvBlockSpec(row.kind, in_dim, out_dim, row.kernel_size, stride, mid, se_dim=se_dim, skip=skip,
-                         act=row.act)
+                         act=row.act, expand_groups=row.expand_groups, project_groups=row.project_groups)
 
 
 def timm_builder_stages(rows, stem_dim: int, *, channel_multiplier: float = 1.0, depth_multiplier=1.0,
@@ -323,16 +336,44 @@ def _squeeze_excite(dim: int, spec: MBConvBlockSpec, config: MBConvNetConfig, bl
   return SqueezeExcite(dim, spec.se_dim, inner, gate=_activation(config.se_gate), rngs=rngs)
 
 
+def _split_channels(channels: int, parts: int) -> list[int]:
+  """timm's _split_channels: equal parts, the remainder to the first."""
+  sizes = [channels // parts] * parts
+  sizes[0] += channels - sum(sizes)
+  return sizes
+
+
+class MixedConv(nnx.List):
+  """timm's MixedConv2d: the channels split (:func:`_split_channels`), each part through its own
+  conv (its own kernel size), the outputs concatenated; tensors ``name.{i}.weight``."""
+
+  def __call__(self, x):
+    bounds = list(itertools.accumulate(conv.in_features for conv in self))[:-1]
+    return jnp.concatenate([conv(part) for conv, part in zip(self, jnp.split(x, bounds, axis=-1))], axis=-1)
+
+
+def _mixed_conv(in_dim: int, out_dim: int, kernel_sizes, config: MBConvNetConfig, *, stride: int = 1,
+                depthwise: bool = False, rngs: nnx.Rngs):
+  """One conv (one kernel size) or a :class:`MixedConv` (several), timm's create_conv2d."""
+  kernel_sizes = (kernel_sizes,) if isinstance(kernel_sizes, int) else tuple(kernel_sizes)
+  if len(kernel_sizes) == 1:
+    return layers.conv(in_dim, out_dim, kernel_sizes[0], stride=stride, groups=in_dim if depthwise else 1,
+                       padding=config.padding, rngs=rngs)
+  parts = zip(_split_channels(in_dim, len(kernel_sizes)), _split_channels(out_dim, len(kernel_sizes)), kernel_sizes)
+  return MixedConv([layers.conv(i, o, k, stride=stride, groups=i if depthwise else 1, padding=config.padding, rngs=rngs)
+                    for i, o, k in parts])
+
+
 class DepthwiseSeparable(nnx.Module):
   """timm's DepthwiseSeparableConv: act(bn1(conv_dw x)) → [se] → bn2(conv_pw ·) (+ x)."""
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
     eps, self.skip, self.act = config.batch_norm_eps, spec.skip, _activation(spec.act or config.act)
-    self.conv_dw = layers.conv(spec.in_dim, spec.in_dim, spec.kernel_size, stride=spec.stride, groups=spec.in_dim,
-                               padding=config.padding, rngs=rngs)
+    self.conv_dw = _mixed_conv(spec.in_dim, spec.in_dim, spec.kernel_size, config, stride=spec.stride,
+                               depthwise=True, rngs=rngs)
     self.bn1 = layers.batch_norm(spec.in_dim, epsilon=eps, rngs=rngs)
     self.se = _squeeze_excite(spec.in_dim, spec, config, self.act, rngs)
-    self.conv_pw = layers.conv(spec.in_dim, spec.out_dim, 1, padding=config.padding, rngs=rngs)
+    self.conv_pw = _mixed_conv(spec.in_dim, spec.out_dim, (1,) * spec.project_groups, config, rngs=rngs)
     self.bn2 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
 
   def __call__(self, inputs):
@@ -349,13 +390,12 @@ class InvertedResidual(nnx.Module):
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
     eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, _activation(spec.act or config.act)
-    self.conv_pw = layers.conv(spec.in_dim, mid, 1, padding=config.padding, rngs=rngs)
+    self.conv_pw = _mixed_conv(spec.in_dim, mid, (1,) * spec.expand_groups, config, rngs=rngs)
     self.bn1 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
-    self.conv_dw = layers.conv(mid, mid, spec.kernel_size, stride=spec.stride, groups=mid, padding=config.padding,
-                               rngs=rngs)
+    self.conv_dw = _mixed_conv(mid, mid, spec.kernel_size, config, stride=spec.stride, depthwise=True, rngs=rngs)
     self.bn2 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
     self.se = _squeeze_excite(mid, spec, config, self.act, rngs)
-    self.conv_pwl = layers.conv(mid, spec.out_dim, 1, padding=config.padding, rngs=rngs)
+    self.conv_pwl = _mixed_conv(mid, spec.out_dim, (1,) * spec.project_groups, config, rngs=rngs)
     self.bn3 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
 
   def __call__(self, inputs):

@@ -4,7 +4,8 @@ from its arch strings: EfficientNetV2 (``efficientnetv2_*``, ``tf_efficientnetv2
 (``(tf_)efficientnet_{es,em,el}``, ReLU, "er" blocks), EfficientNet-Lite
 (``(tf_)efficientnet_lite0-4``, ReLU6, no SE, fixed stem/head), MobileNetV3
 (``(tf_)mobilenetv3_{large,small}_*``: hard-swish, hard-sigmoid SE, head conv after pooling),
-MnasNet / SemNASNet / SPNASNet / FBNet-C and TinyNet, served by
+MnasNet / SemNASNet / SPNASNet / FBNet-C, TinyNet and MixNet (``(tf_)mixnet_*``: mixed depthwise
+kernels, grouped 1×1 convs), served by
 :class:`zoo.architectures.efficientnet.MBConvNet` in timm's own tensor names (no renames).
 
 ``ENTRIES`` maps a regex that fully matches timm architecture names to
@@ -200,8 +201,36 @@ NAS_VARIANTS = {
     "tinynet_e": BuilderVariant("tinynet", 0.51, 0.6),
 }
 
-ARCHS = {**EFFICIENTNET_ARCHS, **MOBILENET_V3_ARCHS, **NAS_ARCHS}
-VARIANTS = {**EFFICIENTNET_V2_VARIANTS, **EFFICIENTNET_EDGE_LITE_VARIANTS, **MOBILENET_V3_VARIANTS, **NAS_VARIANTS}
+# timm 1.0.31's _gen_mixnet_{s,m}: mixed depthwise kernels (k3.5.7), grouped 1×1 convs (a1.1 / p1.1),
+# ReLU with swish ("nsw") stages, head 1536 unscaled.
+MIXNET_ARCHS = {
+    "mixnet_s": BuilderArch(("ds_r1_k3_s1_e1_c16",
+                             ("ir_r1_k3_a1.1_p1.1_s2_e6_c24", "ir_r1_k3_a1.1_p1.1_s1_e3_c24"),
+                             ("ir_r1_k3.5.7_s2_e6_c40_se0.5_nsw", "ir_r3_k3.5_a1.1_p1.1_s1_e6_c40_se0.5_nsw"),
+                             ("ir_r1_k3.5.7_p1.1_s2_e6_c80_se0.25_nsw", "ir_r2_k3.5_p1.1_s1_e6_c80_se0.25_nsw"),
+                             ("ir_r1_k3.5.7_a1.1_p1.1_s1_e6_c120_se0.5_nsw",
+                              "ir_r2_k3.5.7.9_a1.1_p1.1_s1_e3_c120_se0.5_nsw"),
+                             ("ir_r1_k3.5.7.9.11_s2_e6_c200_se0.5_nsw", "ir_r2_k3.5.7.9_p1.1_s1_e6_c200_se0.5_nsw")),
+                            16, 1536, scale_head=False, act="relu"),
+    "mixnet_m": BuilderArch(("ds_r1_k3_s1_e1_c24",
+                             ("ir_r1_k3.5.7_a1.1_p1.1_s2_e6_c32", "ir_r1_k3_a1.1_p1.1_s1_e3_c32"),
+                             ("ir_r1_k3.5.7.9_s2_e6_c40_se0.5_nsw", "ir_r3_k3.5_a1.1_p1.1_s1_e6_c40_se0.5_nsw"),
+                             ("ir_r1_k3.5.7_s2_e6_c80_se0.25_nsw", "ir_r3_k3.5.7.9_a1.1_p1.1_s1_e6_c80_se0.25_nsw"),
+                             ("ir_r1_k3_s1_e6_c120_se0.5_nsw", "ir_r3_k3.5.7.9_a1.1_p1.1_s1_e3_c120_se0.5_nsw"),
+                             ("ir_r1_k3.5.7.9_s2_e6_c200_se0.5_nsw", "ir_r3_k3.5.7.9_p1.1_s1_e6_c200_se0.5_nsw")),
+                            24, 1536, scale_head=False, act="relu", depth_trunc="round"),
+}
+MIXNET_VARIANTS = {
+    "mixnet_s": BuilderVariant("mixnet_s"), "mixnet_m": BuilderVariant("mixnet_m"),
+    "mixnet_l": BuilderVariant("mixnet_m", 1.3), "mixnet_xl": BuilderVariant("mixnet_m", 1.6, 1.2),
+    "mixnet_xxl": BuilderVariant("mixnet_m", 2.4, 1.3),
+    "tf_mixnet_s": BuilderVariant("mixnet_s", tf=True), "tf_mixnet_m": BuilderVariant("mixnet_m", tf=True),
+    "tf_mixnet_l": BuilderVariant("mixnet_m", 1.3, tf=True),
+}
+
+ARCHS = {**EFFICIENTNET_ARCHS, **MOBILENET_V3_ARCHS, **NAS_ARCHS, **MIXNET_ARCHS}
+VARIANTS = {**EFFICIENTNET_V2_VARIANTS, **EFFICIENTNET_EDGE_LITE_VARIANTS, **MOBILENET_V3_VARIANTS, **NAS_VARIANTS,
+            **MIXNET_VARIANTS}
 
 
 def build_builder_variant(name: str, config: dict) -> nnx.Module:
