@@ -3,7 +3,7 @@ zoo.converters.timm_efficientnets: EfficientNetV2 (``tf_efficientnetv2_*`` with 
 padding and BN ε 1e-3; ``efficientnetv2_rw_*`` with PyTorch padding; conv "cn" and fused-MBConv
 "er" blocks, SE inverted residuals), EfficientNet-EdgeTPU, EfficientNet-Lite and MobileNetV3
 (hard-swish, hard-sigmoid SE, the head conv after pooling), MnasNet / SemNASNet / SPNASNet /
-FBNet-C, TinyNet and MixNet, every variant decoded from timm's arch strings.
+FBNet-C, TinyNet, MixNet and PP-LCNet, every variant decoded from timm's arch strings.
 
 timm runs in its own environment (``.venv-timm``) through tests/timm_reference.py (random
 weights, every batch-norm statistic moved from its default, exported with timm's
@@ -56,6 +56,8 @@ CASES = [
     dict(name="tinynet_e", architecture="tinynet_e", kwargs=dict(num_classes=5)),
     # MixNet-S, TF port: mixed depthwise kernels (3…11, SAME per split), grouped 1×1 convs, swish stages
     dict(name="tf_mixnet_s", architecture="tf_mixnet_s", kwargs=dict(num_classes=5)),
+    # PP-LCNet at width 0.5: "dsa" blocks (act after the 1×1, no skip), ReLU/hard-sigmoid SE, pooled head
+    dict(name="lcnet_050", architecture="lcnet_050", kwargs=dict(num_classes=5)),
 ]
 for case in CASES:
   case.setdefault("resolution", 32)

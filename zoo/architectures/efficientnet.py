@@ -129,7 +129,8 @@ class MBConvBlockSpec:
   ``kind`` "ds": depthwise-separable, dw k×k → [SE] → 1×1 (``mid_dim`` = ``in_dim``);
   "ir": inverted residual, 1×1 expand to ``mid_dim`` → dw k×k → [SE] → 1×1 project;
   "er": edge residual (fused MBConv), k×k expand to ``mid_dim`` → [SE] → 1×1 project;
-  "cn": conv k×k → batch norm → act (``mid_dim`` = ``out_dim``).
+  "cn": conv k×k → batch norm → act (``mid_dim`` = ``out_dim``); "dsa": "ds" with an activation
+  after the 1×1 and no skip.
   ``se_dim`` 0 = no squeeze-excite; ``skip``: add the block input to its output.
   """
   kind: str
@@ -181,7 +182,7 @@ class StageRow:
   project_groups: int = 1
 
 
-_BLOCK_KINDS = ("ds", "ir", "er", "cn")  # the block classes of MBConvNet (_BLOCKS below)
+_BLOCK_KINDS = ("ds", "dsa", "ir", "er", "cn")  # the block classes of MBConvNet (_BLOCKS below)
 _ACT_FLAGS = {"nre": "relu", "nsw": "swish"}
 _ARCH_KEYS = {"r": ("repeats", int), "k": ("kernel_size", int), "s": ("stride", int), "e": ("expansion", float),
               "c": ("channels", int), "se": ("se_ratio", float), "fc": ("force_in", int)}
@@ -276,11 +277,11 @@ def _block_spec(row: StageRow, in_dim: int, out_dim: int, stride: int, force_in:
                 se_rule: SERule = SERule()) -> MBConvBlockSpec:
   """timm's block channels: expansion make_divisible((force_in or in)·e) ("ir"/"er"), SE
   channels by ``se_rule``, skip when stride 1 and in = out unless "noskip" ("cn": only with "skip")."""
-  mid = {"ds": in_dim, "cn": out_dim}.get(row.kind) or layers.make_divisible((force_in or in_dim) * row.expansion)
-  ratio = row.se_ratio / (1.0 if row.kind in ("ds", "cn") or se_rule.from_expansion else row.expansion)
+  mid = {"ds": in_dim, "dsa": in_dim, "cn": out_dim}.get(row.kind) or layers.make_divisible((force_in or in_dim) * row.expansion)
+  ratio = row.se_ratio / (1.0 if row.kind in ("ds", "dsa", "cn") or se_rule.from_expansion else row.expansion)
   se_dim = (layers.make_divisible(mid * ratio) if se_rule.make_divisible else round(mid * ratio)) if row.se_ratio else 0
   plain = stride == 1 and in_dim == out_dim
-  skip = plain and (row.skip is True if row.kind == "cn" else row.skip is not False)
+  skip = plain and (row.skip is True if row.kind == "cn" else row.kind != "dsa" and row.skip is not False)
   return MBConvBlockSpec(row.kind, in_dim, out_dim, row.kernel_size, stride, mid, se_dim=se_dim, skip=skip,
                          act=row.act, expand_groups=row.expand_groups, project_groups=row.project_groups)
 
@@ -365,10 +366,12 @@ def _mixed_conv(in_dim: int, out_dim: int, kernel_sizes, config: MBConvNetConfig
 
 
 class DepthwiseSeparable(nnx.Module):
-  """timm's DepthwiseSeparableConv: act(bn1(conv_dw x)) → [se] → bn2(conv_pw ·) (+ x)."""
+  """timm's DepthwiseSeparableConv: act(bn1(conv_dw x)) → [se] → bn2(conv_pw ·) (+ x); kind "dsa"
+  (PP-LCNet): act after bn2, never a skip."""
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
     eps, self.skip, self.act = config.batch_norm_eps, spec.skip, _activation(spec.act or config.act)
+    self.pw_act = spec.kind == "dsa"
     self.conv_dw = _mixed_conv(spec.in_dim, spec.in_dim, spec.kernel_size, config, stride=spec.stride,
                                depthwise=True, rngs=rngs)
     self.bn1 = layers.batch_norm(spec.in_dim, epsilon=eps, rngs=rngs)
@@ -381,6 +384,8 @@ class DepthwiseSeparable(nnx.Module):
     if self.se is not None:
       x = self.se(x)
     x = self.bn2(self.conv_pw(x))
+    if self.pw_act:
+      x = self.act(x)
     return x + inputs if self.skip else x
 
 
@@ -442,7 +447,7 @@ class ConvBnAct(nnx.Module):
     return x + inputs if self.skip else x
 
 
-_BLOCKS = {"ds": DepthwiseSeparable, "ir": InvertedResidual, "er": EdgeResidual, "cn": ConvBnAct}
+_BLOCKS = {"ds": DepthwiseSeparable, "dsa": DepthwiseSeparable, "ir": InvertedResidual, "er": EdgeResidual, "cn": ConvBnAct}
 
 
 class MBConvNet(nnx.Module):

@@ -5,7 +5,7 @@ from its arch strings: EfficientNetV2 (``efficientnetv2_*``, ``tf_efficientnetv2
 (``(tf_)efficientnet_lite0-4``, ReLU6, no SE, fixed stem/head), MobileNetV3
 (``(tf_)mobilenetv3_{large,small}_*``: hard-swish, hard-sigmoid SE, head conv after pooling),
 MnasNet / SemNASNet / SPNASNet / FBNet-C, TinyNet and MixNet (``(tf_)mixnet_*``: mixed depthwise
-kernels, grouped 1×1 convs), served by
+kernels, grouped 1×1 convs) and PP-LCNet (``lcnet_*``), served by
 :class:`zoo.architectures.efficientnet.MBConvNet` in timm's own tensor names (no renames).
 
 ``ENTRIES`` maps a regex that fully matches timm architecture names to
@@ -228,9 +228,20 @@ MIXNET_VARIANTS = {
     "tf_mixnet_l": BuilderVariant("mixnet_m", 1.3, tf=True),
 }
 
-ARCHS = {**EFFICIENTNET_ARCHS, **MOBILENET_V3_ARCHS, **NAS_ARCHS, **MIXNET_ARCHS}
+# timm 1.0.31's _gen_lcnet (mobilenetv3.py, PP-LCNet): "dsa" blocks, hard-swish, SE with a ReLU inside,
+# a hard-sigmoid gate and round(in/4) channels, MobileNetV3's head conv after pooling (1280, unscaled).
+LCNET_ARCHS = {
+    "lcnet": BuilderArch(("dsa_r1_k3_s1_c32", "dsa_r2_k3_s2_c64", "dsa_r2_k3_s2_c128",
+                          ("dsa_r1_k3_s2_c256", "dsa_r1_k5_s1_c256"), "dsa_r4_k5_s1_c256", "dsa_r2_k5_s2_c512_se0.25"),
+                         16, 1280, scale_head=False, act="hard_swish", se_rule=SERule(from_expansion=True),
+                         se_gate="hard_sigmoid", se_act="relu", head="pool_conv"),
+}
+LCNET_VARIANTS = {f"lcnet_{width}": BuilderVariant("lcnet", int(width) / 100)
+                  for width in ("035", "050", "075", "100", "150")}
+
+ARCHS = {**EFFICIENTNET_ARCHS, **MOBILENET_V3_ARCHS, **NAS_ARCHS, **MIXNET_ARCHS, **LCNET_ARCHS}
 VARIANTS = {**EFFICIENTNET_V2_VARIANTS, **EFFICIENTNET_EDGE_LITE_VARIANTS, **MOBILENET_V3_VARIANTS, **NAS_VARIANTS,
-            **MIXNET_VARIANTS}
+            **MIXNET_VARIANTS, **LCNET_VARIANTS}
 
 
 def build_builder_variant(name: str, config: dict) -> nnx.Module:
