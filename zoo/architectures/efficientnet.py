@@ -194,7 +194,8 @@ def decode_stage(text: str) -> StageRow:
   r (repeats), k (kernel), s (stride), e (expansion), c (channels), se (SE ratio), fc (forced
   expansion input channels) and the flags
   ``skip`` / ``noskip`` / ``nre`` (ReLU) / ``nsw`` (swish); MixNet's k3.5.7 (mixed depthwise
-  kernels) and a1.1 / p1.1 (grouped 1×1 expansion / projection). Options this decoder does not model are a ValueError naming them."""
+  kernels) and a1.1 / p1.1 (grouped 1×1 expansion / projection). Options this decoder does not
+  model are a ValueError naming them."""
   kind, *options = text.split("_")
   if kind not in _BLOCK_KINDS:
     raise ValueError(f"arch string {text!r}: block type {kind!r} is not supported (supported: {sorted(_BLOCK_KINDS)}).")

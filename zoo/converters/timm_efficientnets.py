@@ -46,7 +46,8 @@ class BuilderArch:
   head_min: int = 0  # tinynet: head max(head_min, scaled head)
 
 
-# timm 1.0.31's _gen_efficientnetv2_{base,s,m,l,xl}, _gen_efficientnet_edge, _gen_efficientnet_lite arch_def tables (efficientnet.py).
+# timm 1.0.31's _gen_efficientnetv2_{base,s,m,l,xl}, _gen_efficientnet_edge and _gen_efficientnet_lite
+# arch_def tables (efficientnet.py).
 _V2_S = ("cn_r2_k3_s1_e1_c24_skip", "er_r4_k3_s2_e4_c48", "er_r4_k3_s2_e4_c64", "ir_r6_k3_s2_e4_c128_se0.25",
          "ir_r9_k3_s1_e6_c160_se0.25", "ir_r15_k3_s2_e6_c256_se0.25")
 EFFICIENTNET_ARCHS = {
