@@ -9,7 +9,9 @@ MobileNetV2, see zoo.architectures.mobilenet), built from decoded block specs.""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
+import re
 
 import jax
 import jax.numpy as jnp
@@ -125,17 +127,23 @@ class MBConvBlockSpec:
   """One block of timm's EfficientNet builder, channels already rounded.
 
   ``kind`` "ds": depthwise-separable, dw k×k → [SE] → 1×1 (``mid_dim`` = ``in_dim``);
-  "ir": inverted residual, 1×1 expand to ``mid_dim`` → dw k×k → [SE] → 1×1 project.
+  "ir": inverted residual, 1×1 expand to ``mid_dim`` → dw k×k → [SE] → 1×1 project;
+  "er": edge residual (fused MBConv), k×k expand to ``mid_dim`` → [SE] → 1×1 project;
+  "cn": conv k×k → batch norm → act (``mid_dim`` = ``out_dim``); "dsa": "ds" with an activation
+  after the 1×1 and no skip.
   ``se_dim`` 0 = no squeeze-excite; ``skip``: add the block input to its output.
   """
   kind: str
   in_dim: int
   out_dim: int
-  kernel_size: int
+  kernel_size: int | tuple[int, ...]  # several: a mixed depthwise conv (MixNet), channels split among them
   stride: int
   mid_dim: int
   se_dim: int = 0
   skip: bool = False
+  act: str | None = None  # the block's activation when not the network's (timm's "nre": ReLU)
+  expand_groups: int = 1  # 1×1 expansion split into this many channel groups (timm's "a1.1")
+  project_groups: int = 1  # 1×1 projection split likewise (timm's "p1.1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,6 +159,9 @@ class MBConvNetConfig:
   batch_norm_eps: float = 1e-5
   num_channels: int = 3
   num_classes: int = 1000
+  se_gate: str = "sigmoid"  # MobileNetV3: "hard_sigmoid"
+  se_act: str | None = None  # the SE's inner activation; None = the block's (MobileNetV3: "relu")
+  head: str = "conv_bn"  # "conv_bn": 1×1 conv → BN → act, then mean; "pool_conv": mean, then 1×1 conv (bias) → act
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,11 +170,58 @@ class StageRow:
   repeats, depthwise kernel, first stride, expansion ratio, output channels, SE ratio."""
   kind: str
   repeats: int
-  kernel_size: int
+  kernel_size: int | tuple[int, ...]
   stride: int
   expansion: float
   channels: int
   se_ratio: float = 0.0
+  skip: bool | None = None  # None: skip when stride 1 and in = out ("ir"/"ds"/"er"); "_skip" True, "_noskip" False
+  force_in: int = 0  # "fc": expansion from these (width-scaled) channels instead of the block input's ("er")
+  act: str | None = None  # "nre": ReLU, "nsw": swish instead of the network's activation
+  expand_groups: int = 1
+  project_groups: int = 1
+
+
+_BLOCK_KINDS = ("ds", "dsa", "ir", "er", "cn")  # the block classes of MBConvNet (_BLOCKS below)
+_ACT_FLAGS = {"nre": "relu", "nsw": "swish"}
+_ARCH_KEYS = {"r": ("repeats", int), "k": ("kernel_size", int), "s": ("stride", int), "e": ("expansion", float),
+              "c": ("channels", int), "se": ("se_ratio", float), "fc": ("force_in", int)}
+
+
+def decode_stage(text: str) -> StageRow:
+  """One stage of timm's arch-string notation (``_efficientnet_builder._decode_block_str``),
+  e.g. ``"er_r4_k3_s2_e4_c48"`` or ``"cn_r2_k3_s1_e1_c24_skip"``: block type, then options
+  r (repeats), k (kernel), s (stride), e (expansion), c (channels), se (SE ratio), fc (forced
+  expansion input channels) and the flags
+  ``skip`` / ``noskip`` / ``nre`` (ReLU) / ``nsw`` (swish); MixNet's k3.5.7 (mixed depthwise
+  kernels) and a1.1 / p1.1 (grouped 1×1 expansion / projection). Options this decoder does not
+  model are a ValueError naming them."""
+  kind, *options = text.split("_")
+  if kind not in _BLOCK_KINDS:
+    raise ValueError(f"arch string {text!r}: block type {kind!r} is not supported (supported: {sorted(_BLOCK_KINDS)}).")
+  fields = dict(kind=kind, repeats=1, kernel_size=3, stride=1, expansion=1.0)
+  for option in options:
+    if option in ("skip", "noskip"):
+      fields["skip"] = option == "skip"
+      continue
+    if option in _ACT_FLAGS:
+      fields["act"] = _ACT_FLAGS[option]
+      continue
+    mixed = re.fullmatch(r"([kap])(\d+(?:\.\d+)+)", option)  # k3.5.7: mixed kernels; a1.1 / p1.1: grouped 1×1
+    if mixed is not None and (mixed[1] == "k" or set(mixed[2].split(".")) == {"1"}):
+      sizes = tuple(int(k) for k in mixed[2].split("."))
+      fields.update({"k": {"kernel_size": sizes}, "a": {"expand_groups": len(sizes)},
+                     "p": {"project_groups": len(sizes)}}[mixed[1]])
+      continue
+    match = re.fullmatch(r"(se|fc|[a-z])(\d+|\d*\.\d+)", option)
+    if match is None or match[1] not in _ARCH_KEYS or ("." in match[2] and _ARCH_KEYS[match[1]][1] is int):
+      raise ValueError(f"arch string {text!r}: option {option!r} is not supported "
+                       f"(supported: {sorted(_ARCH_KEYS)}, skip, noskip).")
+    name, cast = _ARCH_KEYS[match[1]]
+    fields[name] = cast(match[2])
+  if "channels" not in fields:
+    raise ValueError(f"arch string {text!r} has no output channels (c...).")
+  return StageRow(**fields)
 
 
 # timm's _gen_efficientnet and _gen_mobilenet_v2 arch_def tables.
@@ -178,55 +236,148 @@ MOBILENET_V2_STAGES = (
     StageRow("ir", 1, 3, 1, 6, 320))
 
 
-def timm_builder_stages(rows, stem_dim: int, *, channel_multiplier: float = 1.0, depth_multiplier: float = 1.0,
-                        depth_trunc: str = "ceil", fix_first_last: bool = False) -> tuple:
-  """timm's decode_arch_def + EfficientNetBuilder: repeats r → ⌈r·depth⌉ ("ceil") or
-  max(1, round(r·depth)) ("round"), unscaled in the first and last stage when
-  ``fix_first_last``; channels → make_divisible(c·width); expansion channels
-  make_divisible(in·e); SE channels round(block channels·ratio / e); skip when stride 1 and
-  in = out. Returns the stages of :class:`MBConvBlockSpec`."""
+def _scale_stage(repeats: list[int], multiplier: float, depth_trunc: str) -> list[int]:
+  """timm's _scale_stage_depth: the stage's total r → ⌈r·depth⌉ ("ceil") or max(1, round(r·depth))
+  ("round"), shared among its rows from the last backwards, each max(1, round(rᵢ/r · left))."""
+  total = sum(repeats)
+  scaled = max(1, round(total * multiplier)) if depth_trunc == "round" else int(math.ceil(total * multiplier))
+  out = []
+  for r in reversed(repeats):
+    share = max(1, round(r / total * scaled))
+    out.append(share)
+    total, scaled = total - r, scaled - share
+  return out[::-1]
+
+
+def _stage_rows(stage) -> tuple[StageRow, ...]:
+  return (stage,) if isinstance(stage, StageRow) else tuple(stage)
+
+
+def _stage_repeats(rows, depth_multiplier, depth_trunc: str, fix_first_last: bool) -> list[list[int]]:
+  """Repeats of each row of each stage (:func:`_scale_stage`); ``depth_multiplier`` one number
+  or one per stage (timm's efficientnetv2_rw_m); first and last stage unscaled when ``fix_first_last``."""
+  multipliers = (tuple(depth_multiplier) if isinstance(depth_multiplier, (tuple, list))
+                 else (depth_multiplier,) * len(rows))
+  if len(multipliers) != len(rows):
+    raise ValueError(f"{len(multipliers)} depth multipliers for {len(rows)} stages.")
+  return [_scale_stage([row.repeats for row in _stage_rows(stage)],
+                       1.0 if fix_first_last and index in (0, len(rows) - 1) else multiplier, depth_trunc)
+          for index, (stage, multiplier) in enumerate(zip(rows, multipliers))]
+
+
+@dataclasses.dataclass(frozen=True)
+class SERule:
+  """timm's SE width: reduced = round(c · r) (``make_divisible`` False) or make_divisible(c · r)
+  (MobileNetV3's rd_round_fn), with c the block's SE input channels and r the stage's ratio,
+  divided by the expansion unless ``from_expansion`` (timm's se_from_exp)."""
+  from_expansion: bool = False
+  make_divisible: bool = False
+
+
+def _block_spec(row: StageRow, in_dim: int, out_dim: int, stride: int, force_in: int = 0,
+                se_rule: SERule = SERule()) -> MBConvBlockSpec:
+  """timm's block channels: expansion make_divisible((force_in or in)·e) ("ir"/"er"), SE
+  channels by ``se_rule``, skip when stride 1 and in = out unless "noskip" ("cn": only with "skip")."""
+  mid = {"ds": in_dim, "dsa": in_dim, "cn": out_dim}.get(row.kind) or layers.make_divisible((force_in or in_dim) * row.expansion)
+  ratio = row.se_ratio / (1.0 if row.kind in ("ds", "dsa", "cn") or se_rule.from_expansion else row.expansion)
+  se_dim = (layers.make_divisible(mid * ratio) if se_rule.make_divisible else round(mid * ratio)) if row.se_ratio else 0
+  plain = stride == 1 and in_dim == out_dim
+  skip = plain and (row.skip is True if row.kind == "cn" else row.kind != "dsa" and row.skip is not False)
+  return MBConvBlockSpec(row.kind, in_dim, out_dim, row.kernel_size, stride, mid, se_dim=se_dim, skip=skip,
+                         act=row.act, expand_groups=row.expand_groups, project_groups=row.project_groups)
+
+
+def timm_builder_stages(rows, stem_dim: int, *, channel_multiplier: float = 1.0, depth_multiplier=1.0,
+                        depth_trunc: str = "ceil", fix_first_last: bool = False, round_limit: float = 0.9,
+                        se_rule: SERule = SERule()) -> tuple:
+  """timm's decode_arch_def + EfficientNetBuilder: ``rows`` one :class:`StageRow` (or a tuple of
+  them) per stage; repeats by :func:`_stage_repeats`; channels → make_divisible(c·width, 8,
+  round_limit) (timm's round_channels); block channels by :func:`_block_spec`. Returns the
+  stages of :class:`MBConvBlockSpec`."""
+  round_channels = lambda c: (layers.make_divisible(c * channel_multiplier, round_limit=round_limit)
+                              if channel_multiplier else c)
   stages, in_dim = [], stem_dim
-  for index, row in enumerate(rows):
-    multiplier = 1.0 if fix_first_last and index in (0, len(rows) - 1) else depth_multiplier
-    repeats = (max(1, round(row.repeats * multiplier)) if depth_trunc == "round"
-               else int(math.ceil(row.repeats * multiplier)))
-    out_dim = layers.make_divisible(row.channels * channel_multiplier) if channel_multiplier else row.channels
+  for stage, stage_repeats in zip(rows, _stage_repeats(rows, depth_multiplier, depth_trunc, fix_first_last)):
     blocks = []
-    for j in range(repeats):
-      stride = row.stride if j == 0 else 1
-      mid = in_dim if row.kind == "ds" else layers.make_divisible(in_dim * row.expansion)
-      ratio = row.se_ratio / (1.0 if row.kind == "ds" else row.expansion)
-      blocks.append(MBConvBlockSpec(row.kind, in_dim, out_dim, row.kernel_size, stride, mid,
-                                    se_dim=round(mid * ratio) if row.se_ratio else 0,
-                                    skip=stride == 1 and in_dim == out_dim))
-      in_dim = out_dim
+    for row, repeats in zip(_stage_rows(stage), stage_repeats):
+      out_dim, force_in = round_channels(row.channels), round_channels(row.force_in) if row.force_in else 0
+      for j in range(repeats):
+        blocks.append(_block_spec(row, in_dim, out_dim, row.stride if j == 0 else 1, force_in, se_rule))
+        in_dim = out_dim
     stages.append(tuple(blocks))
   return tuple(stages)
 
 
-class SqueezeExcite(nnx.Module):
-  """x · σ(conv_expand(act(conv_reduce(mean_hw(x)))))."""
+# Activations and SE gates of timm's builder beyond layers.ACTIVATIONS (PyTorch's hardswish /
+# hardsigmoid: x·relu6(x+3)/6, relu6(x+3)/6).
+_BUILDER_ACTIVATIONS = {"sigmoid": jax.nn.sigmoid, "hard_swish": jax.nn.hard_swish, "hard_sigmoid": jax.nn.hard_sigmoid}
 
-  def __init__(self, dim: int, reduced: int, act, *, rngs: nnx.Rngs):
+
+def _activation(name: str):
+  return _BUILDER_ACTIVATIONS.get(name) or layers.activation(name)
+
+
+class SqueezeExcite(nnx.Module):
+  """x · gate(conv_expand(act(conv_reduce(mean_hw(x))))), gate σ unless given."""
+
+  def __init__(self, dim: int, reduced: int, act, *, gate=jax.nn.sigmoid, rngs: nnx.Rngs):
     self.conv_reduce = layers.conv(dim, reduced, 1, bias=True, rngs=rngs)
     self.conv_expand = layers.conv(reduced, dim, 1, bias=True, rngs=rngs)
-    self.act = act
+    self.act, self.gate = act, gate
 
   def __call__(self, x):
     gate = jnp.mean(x, axis=(1, 2), keepdims=True)
-    return x * jax.nn.sigmoid(self.conv_expand(self.act(self.conv_reduce(gate))))
+    return x * self.gate(self.conv_expand(self.act(self.conv_reduce(gate))))
+
+
+def _squeeze_excite(dim: int, spec: MBConvBlockSpec, config: MBConvNetConfig, block_act, rngs: nnx.Rngs):
+  """The block's SE (None without one): inner activation config.se_act or the block's, gate config.se_gate."""
+  if not spec.se_dim:
+    return None
+  inner = _activation(config.se_act) if config.se_act else block_act
+  return SqueezeExcite(dim, spec.se_dim, inner, gate=_activation(config.se_gate), rngs=rngs)
+
+
+def _split_channels(channels: int, parts: int) -> list[int]:
+  """timm's _split_channels: equal parts, the remainder to the first."""
+  sizes = [channels // parts] * parts
+  sizes[0] += channels - sum(sizes)
+  return sizes
+
+
+class MixedConv(nnx.List):
+  """timm's MixedConv2d: the channels split (:func:`_split_channels`), each part through its own
+  conv (its own kernel size), the outputs concatenated; tensors ``name.{i}.weight``."""
+
+  def __call__(self, x):
+    bounds = list(itertools.accumulate(conv.in_features for conv in self))[:-1]
+    return jnp.concatenate([conv(part) for conv, part in zip(self, jnp.split(x, bounds, axis=-1))], axis=-1)
+
+
+def _mixed_conv(in_dim: int, out_dim: int, kernel_sizes, config: MBConvNetConfig, *, stride: int = 1,
+                depthwise: bool = False, rngs: nnx.Rngs):
+  """One conv (one kernel size) or a :class:`MixedConv` (several), timm's create_conv2d."""
+  kernel_sizes = (kernel_sizes,) if isinstance(kernel_sizes, int) else tuple(kernel_sizes)
+  if len(kernel_sizes) == 1:
+    return layers.conv(in_dim, out_dim, kernel_sizes[0], stride=stride, groups=in_dim if depthwise else 1,
+                       padding=config.padding, rngs=rngs)
+  parts = zip(_split_channels(in_dim, len(kernel_sizes)), _split_channels(out_dim, len(kernel_sizes)), kernel_sizes)
+  return MixedConv([layers.conv(i, o, k, stride=stride, groups=i if depthwise else 1, padding=config.padding, rngs=rngs)
+                    for i, o, k in parts])
 
 
 class DepthwiseSeparable(nnx.Module):
-  """timm's DepthwiseSeparableConv: act(bn1(conv_dw x)) → [se] → bn2(conv_pw ·) (+ x)."""
+  """timm's DepthwiseSeparableConv: act(bn1(conv_dw x)) → [se] → bn2(conv_pw ·) (+ x); kind "dsa"
+  (PP-LCNet): act after bn2, never a skip."""
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
-    eps, self.skip, self.act = config.batch_norm_eps, spec.skip, layers.activation(config.act)
-    self.conv_dw = layers.conv(spec.in_dim, spec.in_dim, spec.kernel_size, stride=spec.stride, groups=spec.in_dim,
-                               padding=config.padding, rngs=rngs)
+    eps, self.skip, self.act = config.batch_norm_eps, spec.skip, _activation(spec.act or config.act)
+    self.pw_act = spec.kind == "dsa"
+    self.conv_dw = _mixed_conv(spec.in_dim, spec.in_dim, spec.kernel_size, config, stride=spec.stride,
+                               depthwise=True, rngs=rngs)
     self.bn1 = layers.batch_norm(spec.in_dim, epsilon=eps, rngs=rngs)
-    self.se = SqueezeExcite(spec.in_dim, spec.se_dim, self.act, rngs=rngs) if spec.se_dim else None
-    self.conv_pw = layers.conv(spec.in_dim, spec.out_dim, 1, padding=config.padding, rngs=rngs)
+    self.se = _squeeze_excite(spec.in_dim, spec, config, self.act, rngs)
+    self.conv_pw = _mixed_conv(spec.in_dim, spec.out_dim, (1,) * spec.project_groups, config, rngs=rngs)
     self.bn2 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
 
   def __call__(self, inputs):
@@ -234,6 +385,8 @@ class DepthwiseSeparable(nnx.Module):
     if self.se is not None:
       x = self.se(x)
     x = self.bn2(self.conv_pw(x))
+    if self.pw_act:
+      x = self.act(x)
     return x + inputs if self.skip else x
 
 
@@ -242,14 +395,13 @@ class InvertedResidual(nnx.Module):
   bn3(conv_pwl ·) (+ x)."""
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
-    eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, layers.activation(config.act)
-    self.conv_pw = layers.conv(spec.in_dim, mid, 1, padding=config.padding, rngs=rngs)
+    eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, _activation(spec.act or config.act)
+    self.conv_pw = _mixed_conv(spec.in_dim, mid, (1,) * spec.expand_groups, config, rngs=rngs)
     self.bn1 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
-    self.conv_dw = layers.conv(mid, mid, spec.kernel_size, stride=spec.stride, groups=mid, padding=config.padding,
-                               rngs=rngs)
+    self.conv_dw = _mixed_conv(mid, mid, spec.kernel_size, config, stride=spec.stride, depthwise=True, rngs=rngs)
     self.bn2 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
-    self.se = SqueezeExcite(mid, spec.se_dim, self.act, rngs=rngs) if spec.se_dim else None
-    self.conv_pwl = layers.conv(mid, spec.out_dim, 1, padding=config.padding, rngs=rngs)
+    self.se = _squeeze_excite(mid, spec, config, self.act, rngs)
+    self.conv_pwl = _mixed_conv(mid, spec.out_dim, (1,) * spec.project_groups, config, rngs=rngs)
     self.bn3 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
 
   def __call__(self, inputs):
@@ -261,29 +413,69 @@ class InvertedResidual(nnx.Module):
     return x + inputs if self.skip else x
 
 
-_BLOCKS = {"ds": DepthwiseSeparable, "ir": InvertedResidual}
+class EdgeResidual(nnx.Module):
+  """timm's EdgeResidual (fused MBConv): act(bn1(conv_exp x)) (k×k, the stride) → [se] →
+  bn2(conv_pwl ·) (+ x)."""
+
+  def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
+    eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, _activation(spec.act or config.act)
+    self.conv_exp = layers.conv(spec.in_dim, mid, spec.kernel_size, stride=spec.stride, padding=config.padding,
+                                rngs=rngs)
+    self.bn1 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
+    self.se = _squeeze_excite(mid, spec, config, self.act, rngs)
+    self.conv_pwl = layers.conv(mid, spec.out_dim, 1, padding=config.padding, rngs=rngs)
+    self.bn2 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
+
+  def __call__(self, inputs):
+    x = self.act(self.bn1(self.conv_exp(inputs)))
+    if self.se is not None:
+      x = self.se(x)
+    x = self.bn2(self.conv_pwl(x))
+    return x + inputs if self.skip else x
+
+
+class ConvBnAct(nnx.Module):
+  """timm's ConvBnAct block: act(bn1(conv x)) (k×k, the stride) (+ x)."""
+
+  def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
+    self.skip, self.act = spec.skip, _activation(spec.act or config.act)
+    self.conv = layers.conv(spec.in_dim, spec.out_dim, spec.kernel_size, stride=spec.stride, padding=config.padding,
+                            rngs=rngs)
+    self.bn1 = layers.batch_norm(spec.out_dim, epsilon=config.batch_norm_eps, rngs=rngs)
+
+  def __call__(self, inputs):
+    x = self.act(self.bn1(self.conv(inputs)))
+    return x + inputs if self.skip else x
+
+
+_BLOCKS = {"ds": DepthwiseSeparable, "dsa": DepthwiseSeparable, "ir": InvertedResidual, "er": EdgeResidual, "cn": ConvBnAct}
 
 
 class MBConvNet(nnx.Module):
   """timm's ``EfficientNet`` class: act(bn1(conv_stem)) → blocks → act(bn2(conv_head)) →
-  global mean (the embedding) → classifier. Serves timm's EfficientNet / ``tf_`` EfficientNet /
-  MobileNetV2 and transformers' MobileNetV2 (see zoo.architectures.mobilenet)."""
+  global mean (the embedding) → classifier; with ``head="pool_conv"`` timm's ``MobileNetV3``
+  class: act(bn1(conv_stem)) → blocks → global mean → act(conv_head ·) (1×1 with bias, no norm:
+  the embedding) → classifier. Serves timm's EfficientNet / ``tf_`` EfficientNet / MobileNetV2 /
+  MobileNetV3 and transformers' MobileNetV2 (see zoo.architectures.mobilenet)."""
 
   def __init__(self, config: MBConvNetConfig, *, rngs: nnx.Rngs):
     if config.padding not in ("torch", "SAME"):
       raise ValueError(f"MBConvNet padding must be 'torch' or 'SAME', got {config.padding!r}.")
+    if config.head not in ("conv_bn", "pool_conv"):
+      raise ValueError(f"MBConvNet head must be 'conv_bn' or 'pool_conv', got {config.head!r}.")
     unknown = {spec.kind for stage in config.stages for spec in stage} - set(_BLOCKS)
     if unknown:
       raise ValueError(f"MBConvNet block kinds {sorted(unknown)} are not supported (supported: {sorted(_BLOCKS)}).")
     self.config = config
-    eps, self.act = config.batch_norm_eps, layers.activation(config.act)
+    eps, self.act = config.batch_norm_eps, _activation(config.act)
     self.conv_stem = layers.conv(config.num_channels, config.stem_dim, 3, stride=2, padding=config.padding, rngs=rngs)
     self.bn1 = layers.batch_norm(config.stem_dim, epsilon=eps, rngs=rngs)
     self.blocks = nnx.List([nnx.List([_BLOCKS[spec.kind](spec, config, rngs=rngs) for spec in stage])
                             for stage in config.stages])
     last = config.stages[-1][-1].out_dim
-    self.conv_head = layers.conv(last, config.head_dim, 1, padding=config.padding, rngs=rngs)
-    self.bn2 = layers.batch_norm(config.head_dim, epsilon=eps, rngs=rngs)
+    pooled_head = config.head == "pool_conv"
+    self.conv_head = layers.conv(last, config.head_dim, 1, padding=config.padding, bias=pooled_head, rngs=rngs)
+    self.bn2 = None if pooled_head else layers.batch_norm(config.head_dim, epsilon=eps, rngs=rngs)
     self.classifier = nnx.Linear(config.head_dim, config.num_classes, rngs=rngs) if config.num_classes else None
 
   def forward_features(self, images):
@@ -291,10 +483,14 @@ class MBConvNet(nnx.Module):
     for stage in self.blocks:
       for block in stage:
         x = block(x)
-    return self.act(self.bn2(self.conv_head(x)))
+    return x if self.bn2 is None else self.act(self.bn2(self.conv_head(x)))
 
   def __call__(self, images):
-    return layers.pool_and_classify(self.forward_features(images), self.classifier)
+    features = self.forward_features(images)
+    if self.bn2 is not None:
+      return layers.pool_and_classify(features, self.classifier)
+    embedding = self.act(self.conv_head(jnp.mean(features, axis=(1, 2), keepdims=True)))[:, 0, 0]
+    return (self.classifier(embedding) if self.classifier is not None else embedding), embedding
 
 
 def timm_efficientnet_config(channel_multiplier: float = 1.0, depth_multiplier: float = 1.0, *,

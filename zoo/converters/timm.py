@@ -25,6 +25,7 @@ from zoo.architectures.vgg import LAYERS as VGG_LAYERS, VGG, VGGConfig
 from zoo.converters.huggingface import _read_config, _resolve, _weight_files, cached_conversion, read_safetensors
 from zoo.converters.mapping import ConversionError, load_into
 from zoo.converters.timm_convnets import ENTRIES as _CONVNETS
+from zoo.converters.timm_efficientnets import ENTRIES as _EFFICIENTNETS
 from zoo.converters.timm_families import ENTRIES as _MORE_FAMILIES
 from zoo.converters.timm_more import ENTRIES as _LATER_FAMILIES
 from zoo.converters.timm_vits import ENTRIES as _TRANSFORMER_FAMILIES
@@ -221,6 +222,7 @@ FAMILIES: dict[str, TimmFamily] = {
 FAMILIES.update({pattern: TimmFamily(**entry)
                  for pattern, entry in {**_MORE_FAMILIES, **_TRANSFORMER_FAMILIES, **_LATER_FAMILIES}.items()})
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _CONVNETS.items()})  # timm_convnets: ConvNeXt, RegNet, …
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _EFFICIENTNETS.items()})  # EfficientNetV2, …
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
