@@ -268,10 +268,12 @@ def analyse(config, names: list[str], stored: dict[str, store.LazyResults], clas
 def decide_claims(config, names, outcomes, confidence, in_band, greedy, greedy_final, mixing) -> list[dict]:
   """The five verdicts (:func:`launch.study.verdicts.claims`) from compact test arrays:
   correctness and ensemble correctness from ``outcomes``, top-1 confidences [N, E], each
-  greedy run's final correctness and the probes' per-example outcomes where their rows
-  carry them (``test_correct``); intervals flattened to numbers for the report."""
+  greedy run's test correctness at its selection-chosen size (analysis.greedy_runs) and the
+  probes' per-example outcomes where their rows carry them (``test_correct``); intervals
+  flattened to numbers for the report."""
   resamples = verdicts.draw_resamples(outcomes.num_examples, config.resamples, seed=0)
-  runs = [(names.index(r["start"]), final) for r, final in zip(greedy, greedy_final) if len(r["members"]) > 1]
+  # Every run with a pool counts, those whose selection split keeps the start alone too (gain 0).
+  runs = [(names.index(r["start"]), final) for r, final in zip(greedy, greedy_final) if r["pool"]]
   greedy_note = ("no selection_split configured: greedy ensembles (Fig. 5) need a split disjoint from calibration "
                  "and test" if not config.selection_split else
                  f"no model is {100 * analysis.GREEDY_POOL_GAP:g} points below any start on the selection split")

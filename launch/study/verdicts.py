@@ -23,7 +23,10 @@ of (base, X) pairs on the rank, over the categories present):
 3. trend of the θ asymmetry, mean θ(base, X) where only the base is right minus mean
    θ where only X is right (θ = atan2(conf_base, conf_X) in degrees, calibrated top-1
    confidences; positive: the right model is the more confident one);
-4. mean over greedy runs of test accuracy of the final ensemble minus its start model;
+4. mean over greedy runs of test accuracy of the ensemble of the size the selection split
+   chooses (the best point of the greedy path on the selection split, the start alone
+   included: launch.study.analysis.chosen_size) minus its start model (PAPER.md §3.8: members
+   are added while they help; forced additions the selection split rejects are not scored);
 5. probe accuracy of the best feature mixture minus the best single embedding, for
    the most divergent category mixed (re-chosen in every resample).
 
@@ -57,7 +60,8 @@ MIN_GAIN_ON_EI_SLOPE = 0.0
 MIN_CONVERSION_TREND = 0.005
 # θ asymmetry rising by 0.5° per category step (the histograms use 5° bins).
 MIN_THETA_TREND = 0.5
-# Greedy additions must raise test accuracy by at least 0.1 point (10 of 10,000 examples).
+# The selection-chosen greedy ensemble must beat its start on test by at least 0.1 point
+# (10 of 10,000 examples).
 MIN_GREEDY_GAIN = 0.001
 # The best mixture must beat the best single embedding by at least 0.1 point.
 MIN_MIXING_GAIN = 0.001
@@ -216,8 +220,9 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
     resamples: int [B, E] example indices of each joint bootstrap resample (draw_resamples).
     in_band: bool [N] or None (all): the models whose (base, X) pairs enter claims 1–3
       (the paper's accuracy band, :func:`accuracy_band`); greedy runs may use any model.
-    greedy: per greedy run, (start model index, bool [E] test correctness of the final
-      ensemble); the statistic is the final ensemble's accuracy minus the start's.
+    greedy: per greedy run, (start model index, bool [E] test correctness of the ensemble
+      of the selection-chosen size); the statistic is its accuracy minus the start's,
+      averaged over runs.
     probe_correct: {category: {base_rate: bool [S seeds, E]}}: per-example test
       correctness of the feature-mixing probes (rate 1 = base only, 0 = partner only).
     names: [N] model names for the evidence text (default: "model i").
@@ -251,7 +256,7 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
   for start, final in greedy:
     final = np.asarray(final, bool)
     if not 0 <= int(start) < num_models or final.shape != (num_examples,):
-      raise ValueError(f"greedy run from {start}: needs a model index in [0, {num_models}) and the final "
+      raise ValueError(f"greedy run from {start}: needs a model index in [0, {num_models}) and the chosen "
                        f"ensemble's correctness bool [{num_examples}]; got shape {final.shape}.")
     greedy_starts.append(int(start))
     greedy_columns.append((features.add(correct[int(start)]), features.add(final)))
@@ -334,7 +339,8 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
                      for start, g in zip(greedy_starts, gains))
     verdict = decide(statistic, MIN_GREEDY_GAIN)
     out.append(_claim("4. Low-accuracy models help high-accuracy ones when trained differently enough",
-                      "mean over greedy runs of test accuracy(final ensemble) − accuracy(start) > δ = "
+                      "mean over greedy runs of test accuracy(ensemble of the size chosen on the selection split, "
+                      "the start alone included) − accuracy(start) > δ = "
                       f"{_delta(MIN_GREEDY_GAIN, 100, ' pt')}", statistic, verdict,
                       f"greedy test gain {_quote(statistic, 100, ' pt')}; {runs}"
                       + _why(verdict, statistic, MIN_GREEDY_GAIN, [], None, "", f"{len(gains)} runs, {num_examples} "
