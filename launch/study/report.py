@@ -248,6 +248,23 @@ def _band_text(results) -> str:
           + (f"Outside the band (greedy pool only): {', '.join(outside)}." if outside else "Every model is in it."))
 
 
+def _claims_text(results) -> str:
+  """The claims table; with replicates (config field ``replicates`` > 1) the verdict is over
+  all of them (hierarchical bootstrap) and each replicate's own value and verdict stand beside it."""
+  claims = results["claims"]
+  if not claims or "per_replicate" not in claims[0]:
+    return _table(("claim", "test", "evidence (estimate [95% CI])", "verdict"),
+                  [(c["claim"], c["test"], c["evidence"], f"**{c['verdict']}**") for c in claims])
+  replicates = results["config"]["replicates"]
+  return (f"Over {replicates} replicates (independent zoo draws: every row retrained with seeds of its own): each "
+          "claim's statistic is the mean over replicates, its interval a hierarchical bootstrap (replicates "
+          "resampled with replacement, then the test examples within each); the tables above are replicate 0's."
+          "\n\n" + _table(("claim", "test", "evidence (estimate [95% CI])", "per replicate (estimate [95% CI] verdict)",
+                            "verdict"),
+                           [(c["claim"], c["test"], c["evidence"], c["per_replicate"], f"**{c['verdict']}**")
+                            for c in claims]))
+
+
 def _greedy_text(results) -> str:
   config = results["config"]
   if not config.get("selection_split"):
@@ -290,8 +307,7 @@ def markdown(results: dict) -> str:
       "Each claim is decided by the stated test on a paired bootstrap of the test examples (resampled jointly "
       "for every model; 95% percentile intervals): **holds** if the interval lies above the named minimum effect "
       "δ, **does not hold** if below it, **inconclusive** if it contains δ (launch/study/verdicts.py names each δ).",
-      _table(("claim", "test", "evidence (estimate [95% CI])", "verdict"),
-             [(c["claim"], c["test"], c["evidence"], f"**{c['verdict']}**") for c in results["claims"]]),
+      _claims_text(results),
       "## Models (models.csv)", _band_text(results), _table(
           ("model", "category vs base", "band", "objective", "pretraining data", "architecture", "accuracy", "T"),
           [(r["model"], r["category"], r["band"], r["objective"], r["pretraining_data"], r["architecture"],
