@@ -4,7 +4,7 @@ importing a row's weights: ``python -m launch.zoo import --source=FILE --row=NAM
 that fired); the pre-flight check: ``python -m launch.zoo check --config=paper`` (or ``--catalog=paper``).
 
 Prints every registered model with the paper's category of the pair (base, model), derived
-from the rows' fields, its training method, head (classifier, zero-shot, linear-probe),
+from the rows' fields, its training method, what it differs from the base in, head (classifier, zero-shot, linear-probe),
 published top-1, weight source and license, then the count per category. The base is the catalog's own
 base model (``small_cnn.s0`` for ``small``, ``resnet50.base`` for ``paper``) unless
 ``--base`` names another.
@@ -33,6 +33,7 @@ from absl import app, flags
 
 import zoo
 from launch import cli
+from zoo import registry
 from zoo.converters import torchvision_import
 
 PATTERN = flags.DEFINE_string("pattern", "*", "fnmatch pattern over model names.")
@@ -58,7 +59,8 @@ def _cells(base, entry) -> tuple[str, ...]:
   top1 = "" if entry.top1 is None else f"{entry.top1:.1f}"
   license = entry.provenance.license or "" if entry.provenance else ""
   return (entry.name, _category(base, entry), entry.objective, entry.pretraining_data, entry.architecture, entry.head,
-          top1, f"{entry.weights.kind}:{entry.weights.location}", license)
+          top1, f"{entry.weights.kind}:{entry.weights.location}", license,
+          "; ".join(registry.differences(base, entry)) or "—")
 
 
 def _config_models(name: str) -> list[str]:
@@ -196,7 +198,7 @@ def main(argv) -> int:
   if not names:
     raise app.UsageError(f"no model matches --pattern={PATTERN.value!r} --catalog={CATALOG.value!r}.")
   header = ("name", "category vs base", "objective", "pretraining data", "architecture", "head", "top-1", "weights",
-            "license")
+            "license", "differs from the base in")
   for catalog in sorted({zoo.get(n).catalog for n in names}):
     base = _base(catalog)
     entries = [zoo.get(n) for n in names if zoo.get(n).catalog == catalog]

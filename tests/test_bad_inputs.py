@@ -35,6 +35,7 @@ CASES = [
     ("study", [*STUDY, "--set=nosuchfield=1"], "nosuchfield"),
     ("study", [*STUDY, "--set=epochs=two"], "epochs"),
     ("study", [*STUDY, "--set=epochs=0"], "epochs"),
+    ("study", [*STUDY, "--set=replicates=0"], "replicates"),
     ("study", [*STUDY, "--set=mixing_rates=2.0,-1.0"], "mixing_rates"),
     ("study", [*STUDY, "--set=test_split=test[2000:1000]"], "test_split"),
     ("study", [*STUDY, "--set=test_split=test[:5]"], "similarity.k"),

@@ -98,10 +98,14 @@ def test_greedy_starts_from_the_best_draws_two_points_below_and_selects_on_the_s
     path = [((test_probs[members[:k]].sum(0, dtype=np.float32)).argmax(-1) == test_labels).mean()
             for k in range(1, len(members) + 1)]
     np.testing.assert_allclose(run["test_accuracy"], path, atol=1e-12)
-    np.testing.assert_array_equal(final, test_probs[members].sum(0, dtype=np.float32).argmax(-1) == test_labels)
     selection_path = [((selection[members[:k]].sum(0, dtype=np.float32)).argmax(-1) == selection_labels).mean()
                       for k in range(1, len(members) + 1)]
     np.testing.assert_allclose(run["selection_accuracy"], selection_path, atol=1e-12)
+    size = next(k for k in range(1, len(members) + 1) if selection_path[k - 1] == max(selection_path))
+    assert run["chosen_size"] == size and run["chosen_test_accuracy"] == pytest.approx(path[size - 1])
+    np.testing.assert_array_equal(final, test_probs[members[:size]].sum(0, dtype=np.float32).argmax(-1) == test_labels)
+    assert run["best_first_addition"] == NAMES[members[1]]
+    assert run["best_first_addition_test_gain"] == pytest.approx(path[1] - path[0])
     assert run["pool_best_test_accuracy"] == pytest.approx(test_accuracy[pool].max())
   # A start with nobody 2 points below it gets a run of itself alone.
   assert analysis.greedy_plan([0.80, 0.795, 0.79, 0.78], starts=2) == [(0, [3]), (1, [])]
@@ -111,6 +115,47 @@ def test_greedy_starts_from_the_best_draws_two_points_below_and_selects_on_the_s
   runs, finals = analysis.greedy_runs(NAMES[:3], same, same_labels, alone, starts=1, steps=2)
   assert runs[0]["members"] == [NAMES[0]] and runs[0]["pool"] == [] and len(runs[0]["test_accuracy"]) == 1
   np.testing.assert_array_equal(finals[0], same[0].argmax(-1) == same_labels)
+
+
+def _two_class(p_label):
+  """float32 [N, E, 2] with label 0 everywhere: row n gives class 0 probability p_label[n]."""
+  p = np.asarray(p_label, np.float32)
+  return np.stack([p, 1 - p], -1), np.zeros(p.shape[1], np.int64)
+
+
+def _claim4(probs, labels, runs, finals):
+  correct = probs.argmax(-1) == labels
+  ensembles = np.stack([correct[0]] + [(probs[0] + probs[m]).argmax(-1) == labels for m in range(1, len(probs))])
+  greedy = [(NAMES.index(r["start"]), final) for r, final in zip(runs, finals)]
+  out = verdicts.claims(correct, probs.max(-1), ensembles, ["base"] + ["reinit"] * (len(probs) - 1),
+                        verdicts.draw_resamples(labels.size, 50), greedy=greedy)
+  return out[3]
+
+
+def test_claim_4_scores_the_size_the_selection_split_chooses_not_the_forced_additions():
+  # 10 examples, label 0. The start is right on 9 (p = 0.8) and wrong on the last (0.3); models 1
+  # and 2 are confidently wrong everywhere, so every forced addition loses on both splits.
+  start = [0.8] * 9 + [0.3]
+  probs, labels = _two_class([start, [0.05] * 10, [0.1] * 10])
+  split = analysis.predictions(NAMES[:3], probs, labels, [])
+  runs, finals = analysis.greedy_runs(NAMES[:3], probs, labels, split, starts=1, steps=2)
+  path = [(probs[runs_members].sum(0).argmax(-1) == 0).mean() for runs_members in ([0], [0, 1], [0, 1, 2])]
+  assert path == [0.9, 0.0, 0.0] and runs[0]["test_accuracy"] == pytest.approx(path)  # numpy reference
+  assert runs[0]["chosen_size"] == 1 and runs[0]["chosen_test_accuracy"] == pytest.approx(0.9)
+  np.testing.assert_array_equal(finals[0], probs[0].argmax(-1) == 0)
+  claim = _claim4(probs, labels, runs, finals)
+  assert claim["statistic"].estimate == 0.0  # the forced 3-model ensemble would score −0.9
+  # Model 3 is right exactly where the start is wrong: the pair is perfect, a third member
+  # loses again. The selection split picks the pair; claim 4 scores +0.1.
+  probs, labels = _two_class([start, [0.05] * 10, [0.1] * 10, [0.3] * 9 + [0.9]])
+  split = analysis.predictions(NAMES[:4], probs, labels, [])
+  runs, finals = analysis.greedy_runs(NAMES[:4], probs, labels, split, starts=1, steps=2)
+  members = [NAMES.index(n) for n in runs[0]["members"]]
+  assert members[:2] == [0, 3] and runs[0]["best_first_addition"] == NAMES[3]
+  path = [(probs[members[:k]].sum(0).argmax(-1) == 0).mean() for k in (1, 2, 3)]
+  assert path[:2] == [0.9, 1.0] and path[2] < 0.9 and runs[0]["chosen_size"] == 2
+  assert _claim4(probs, labels, runs, finals)["statistic"].estimate == pytest.approx(0.1)
+  assert runs[0]["best_first_addition_test_gain"] == pytest.approx(0.1)
 
 
 def test_base_ensemble_correct_reads_the_base_pairs_of_pairwise_outcomes():

@@ -225,3 +225,44 @@ def test_minimum_effects_are_quoted_in_their_intervals_units(name):
     assert delta in out[index]["evidence"], out[index]["evidence"]
   for claim in out:
     assert f"δ = {verdicts.MIN_EI_TREND:g}" not in claim["evidence"] + claim["test"], claim
+
+
+def test_replicated_intervals_match_a_plain_numpy_hierarchical_resampling_loop():
+  """Claim 4 over 3 replicates (each its own models, its own example resampling): the combined
+  interval equals a numpy loop that picks replicates with replacement, then one of the picked
+  replicate's example resamples, recomputes the greedy gain from the raw correctness, and
+  averages over the picks; the per-replicate values are each replicate's own claim."""
+  rng = np.random.default_rng(7)
+  num_replicates, num_examples, num_resamples, num_draws = 3, 40, 25, 200
+  per_replicate, data = [], []
+  for replicate in range(num_replicates):
+    correct = rng.random((3, num_examples)) < [[0.8], [0.6], [0.5]]
+    chosen = correct[0] | (rng.random(num_examples) < 0.1 * (replicate + 1))  # the chosen ensemble gains
+    resamples = verdicts.draw_resamples(num_examples, num_resamples, seed=replicate)
+    per_replicate.append(verdicts.claims(correct, rng.random((3, num_examples)), correct, ["base", "reinit", "dataset"],
+                                         resamples, greedy=[(0, chosen)]))
+    data.append((correct[0], chosen, resamples))
+  combined = verdicts.replicated_claims(per_replicate, num_draws=num_draws, seed=11)[3]
+  replicates, examples = verdicts.draw_replicates(num_replicates, num_resamples, num_draws, seed=11 + 4)
+  draws = []
+  for d in range(num_draws):
+    picks = []
+    for j in range(num_replicates):
+      start, chosen, resamples = data[replicates[d, j]]
+      rows = resamples[examples[d, j] - 1]
+      picks.append(chosen[rows].mean() - start[rows].mean())
+    draws.append(np.mean(picks))
+  point = np.mean([chosen.mean() - start.mean() for start, chosen, _ in data])
+  low, high = np.percentile(draws, [2.5, 97.5])
+  interval = combined["statistic"]
+  assert interval.estimate == pytest.approx(point, abs=1e-12)
+  assert (interval.low, interval.high) == pytest.approx((low, high), abs=1e-12)
+  assert combined["verdict"] == verdicts.decide(interval, verdicts.MIN_GREEDY_GAIN)
+  for replicate, (start, chosen, _) in enumerate(data):
+    own = combined["replicates"][replicate]
+    assert own["statistic"].estimate == pytest.approx(chosen.mean() - start.mean(), abs=1e-12)
+    assert own["verdict"] == per_replicate[replicate][3]["verdict"]
+  assert "per replicate: r0" in combined["evidence"]
+  # Claim 2 decides on both of its parts, each combined the same way.
+  claim2 = verdicts.replicated_claims(per_replicate, num_draws=num_draws, seed=11)[1]
+  assert claim2["statistic"].num_resamples == num_draws

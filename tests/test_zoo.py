@@ -39,7 +39,7 @@ def test_pair_category_is_derived_from_the_most_divergent_field(changes, categor
 
 def test_listing_and_lookup():
   assert zoo.list_models("cnn.s[0-9]") == ["cnn.s0", "cnn.s1", "cnn.s2", "cnn.s3"]
-  assert zoo.resolve_patterns(["mlp.*", "small_cnn.s0", "mlp.s0"]) == ["mlp.s0", "small_cnn.s0"]
+  assert zoo.resolve_patterns(["mlp.*", "small_cnn.s0", "mlp.s0"]) == ["mlp.distilled", "mlp.s0", "small_cnn.s0"]
   with pytest.raises(KeyError, match="no model 'cnn.s9'"):
     zoo.get("cnn.s9")
   with pytest.raises(KeyError, match="matches no model"):

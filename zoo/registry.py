@@ -158,6 +158,42 @@ def pair_category(a: ModelEntry, b: ModelEntry) -> str:
   return "identical"
 
 
+def differences(base: ModelEntry, entry: ModelEntry) -> list[str]:
+  """What ``entry``'s training differs in from ``base``'s, one short phrase per field, in the
+  order of :func:`pair_category`'s tests (pretraining data, objective, architecture, each
+  differing hyper-parameter, seed); [] when the training methods are equal. Categories
+  nest (PAPER.md §2.1): a dataset row may also differ in objective, architecture and seed."""
+  out = [f"{field} {getattr(base, field)} → {getattr(entry, field)}"
+         for field in ("pretraining_data", "objective", "architecture") if getattr(base, field) != getattr(entry, field)]
+  ours, theirs = dict(base.hparams), dict(entry.hparams)
+  out += [f"{key} {ours.get(key, '—')} → {theirs.get(key, '—')}" for key in sorted(set(ours) | set(theirs))
+          if ours.get(key) != theirs.get(key)]
+  if base.seed != entry.seed:
+    out.append(f"seed {base.seed} → {entry.seed}")
+  return out
+
+
+# Replicate r of a zoo (an independent draw: every row retrained with seeds of its own) gives
+# each row the seed ``seed + r * REPLICATE_SEED_STRIDE``; replicate 0 keeps the rows' seeds (and
+# so every cached checkpoint). Catalog seeds stay below the stride, so no replicate's seed is
+# another row's seed in another replicate.
+REPLICATE_SEED_STRIDE = 1000
+
+
+def replicate_seed(seed: int, replicate: int) -> int:
+  """The seed a row of seed ``seed`` trains with in replicate ``replicate`` (0 → ``seed``)."""
+  if replicate < 0 or not 0 <= seed < REPLICATE_SEED_STRIDE:
+    raise ValueError(f"replicate must be >= 0 and the row's seed in [0, {REPLICATE_SEED_STRIDE}); got replicate "
+                     f"{replicate}, seed {seed}.")
+  return seed + replicate * REPLICATE_SEED_STRIDE
+
+
+def replicate_of(entry: ModelEntry, replicate: int) -> ModelEntry:
+  """``entry`` as trained in replicate ``replicate`` (same name, seed :func:`replicate_seed`);
+  not registered: the pairs' categories are unchanged, as every row moves alike."""
+  return entry if replicate == 0 else dataclasses.replace(entry, seed=replicate_seed(entry.seed, replicate))
+
+
 def weights_location(entry: ModelEntry, zoo_dir) -> str:
   """A Hub-or-path ``location`` with ``./`` resolved against ``zoo_dir`` and ``~`` expanded."""
   location = entry.weights.location

@@ -194,17 +194,25 @@ def greedy_plan(selection_accuracy, starts: int, gap: float = GREEDY_POOL_GAP) -
 
 
 def ensemble_path(probs, labels, members) -> tuple[list[float], np.ndarray]:
-  """The ensembles of the first 1, 2, … ``members``: each one's accuracy and the last one's
-  correctness bool [E], the ensemble being argmax_k Σ_m probs[m] (float32, summed in joining
+  """The ensembles of the first 1, 2, … ``members``: each one's accuracy and correctness
+  bool [len(members), E], the ensemble being argmax_k Σ_m probs[m] (float32, summed in joining
   order, as metrics.greedy_selection sums). Reads only the members, one at a time."""
   labels = np.asarray(labels)
-  summed, accuracy = None, []
+  summed, accuracy, correct = None, [], []
   for m in members:
     part = np.asarray(probs[m], np.float32)
     summed = part.copy() if summed is None else summed + part
-    correct = np.argmax(summed, -1) == labels
-    accuracy.append(float(correct.mean()))
-  return accuracy, correct
+    correct.append(np.argmax(summed, -1) == labels)
+    accuracy.append(float(correct[-1].mean()))
+  return accuracy, np.stack(correct)
+
+
+def chosen_size(selection_accuracy) -> int:
+  """The ensemble size the selection split picks from a greedy path (entry 0: the start
+  alone): 1 + the first index of its maximum, so a tie keeps the smaller ensemble and a
+  path that never beats the start picks the start alone (PAPER.md §3.8 adds members while
+  they help; the selection split, not test, says whether they do)."""
+  return int(np.argmax(np.asarray(selection_accuracy, np.float64))) + 1
 
 
 def base_ensemble_correct(outcomes) -> np.ndarray:
@@ -225,15 +233,20 @@ def greedy_runs(names, selection_probs, selection_labels, test: Predictions, sta
   calibration and test); each ensemble on the way is scored on test (reading only its
   members' test outputs). A start with an empty pool gives a run of the start alone.
 
-  Returns (rows, final): a row per run, and per run the final ensemble's test
-  correctness bool [E] (for the claim-4 bootstrap; kept out of the rows).
+  Each row also holds ``chosen_size`` (:func:`chosen_size`: the selection split's best point
+  of the path, the start alone included) with its test accuracy, and the best first
+  addition (the paper's table: the pool model that, added to the start, makes the most
+  accurate pair on the selection split = the path's first step) with its test gain.
+
+  Returns (rows, chosen): a row per run, and per run the test correctness bool [E] of the
+  ensemble of the chosen size (for the claim-4 bootstrap; kept out of the rows).
   """
   # One candidate-view pass over the selection split: each model's accuracy, and the view
   # every greedy run below reuses (kept on the stack).
   selection = predictions(names, selection_probs, selection_labels, [])
   selection_accuracy = selection.correct.mean(axis=1)
   test_accuracy = test.correct.mean(axis=1)
-  runs, final = [], []
+  runs, chosen = [], []
   for start, pool in greedy_plan(selection_accuracy, starts, gap):
     if pool:
       result = metrics.greedy_selection(selection.probs, selection.labels, start, pool, min(steps, len(pool)))
@@ -241,14 +254,18 @@ def greedy_runs(names, selection_probs, selection_labels, test: Predictions, sta
     else:
       members, on_selection = [start], [float(selection_accuracy[start])]
     on_test, correct = ensemble_path(test.probs, test.labels, members)
+    size = chosen_size(on_selection)
     categories = [zoo.pair_category(zoo.get(names[start]), zoo.get(names[m])) for m in members]
     runs.append({"start": names[start], "members": [names[m] for m in members],
                  "categories_vs_start": ["start"] + categories[1:], "pool": [names[m] for m in pool],
                  "pool_max_selection_accuracy": float(selection_accuracy[pool].max()) if pool else float("nan"),
                  "selection_accuracy": on_selection, "test_accuracy": on_test,
+                 "chosen_size": size, "chosen_test_accuracy": on_test[size - 1],
+                 "best_first_addition": names[members[1]] if len(members) > 1 else None,
+                 "best_first_addition_test_gain": on_test[1] - on_test[0] if len(members) > 1 else float("nan"),
                  "pool_best_test_accuracy": float(test_accuracy[pool].max()) if pool else float("nan")})
-    final.append(correct)
-  return runs, final
+    chosen.append(correct[size - 1])
+  return runs, chosen
 
 
 def _probe_split(calibration: Predictions) -> int:

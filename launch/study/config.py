@@ -61,6 +61,10 @@ def defaults() -> ml_collections.ConfigDict:
       # Rows trained at once, each in a host thread (launch.study.zoo_stage): their programs
       # overlap; every row's weights are the same as trained alone (1 = one at a time).
       "train_threads": 2,
+      # Independent zoo draws: every row retrained with seeds of its own per replicate
+      # (zoo.registry.replicate_seed; replicate 0 = the rows' own seeds). Each claim is decided
+      # per replicate and over all of them (launch.study.verdicts.replicated_claims).
+      "replicates": 1,
       # Analysis sizes.
       "resamples": 300,                 # paired-bootstrap resamples (95% intervals)
       "theta_bins": 18,
@@ -377,7 +381,7 @@ def validate(config) -> list[str]:
     if config[field] not in allowed:
       _fail(f"config field {field!r}: {config[field]!r} is not one of {list(allowed)}.")
   for field in ("batch_size", "chunk_batches", "resamples", "theta_bins", "greedy_steps", "mixing_seeds",
-                "diversity_step", "epochs", "probe_iterations", "probe_steps", "train_threads"):
+                "diversity_step", "epochs", "probe_iterations", "probe_steps", "train_threads", "replicates"):
     if config[field] < 1:
       _fail(f"config field {field!r} must be >= 1; got {config[field]}.")
   if not config.accuracy_band > 0:

@@ -193,7 +193,7 @@ def _in_memory(embeddings: dict, names) -> dict:
 
 
 def analyse(config, names: list[str], stored: dict[str, store.LazyResults], class_names, hashes: dict[str, str],
-            located: dict, *, timings: dict | None = None) -> dict:
+            located: dict, *, timings: dict | None = None, resample_seed: int = 0) -> dict:
   """Every table of the report from the stored outputs (see :mod:`launch.study.analysis`).
 
   ``stored`` maps each role of :func:`splits_of` to its :func:`launch.store.lazy_read`
@@ -272,7 +272,9 @@ def analyse(config, names: list[str], stored: dict[str, store.LazyResults], clas
   similarity = link.similarity_section(config, test_set, calibration_set, outcomes, intervals)
   lap("similarity")
   models = analysis.model_table(test_set, temperatures, intervals, in_band)
-  claims = _quietly(decide_claims, config, names, outcomes, confidence, in_band, greedy, greedy_final, mixing)
+  claims = _quietly(decide_claims, config, names, outcomes, confidence, in_band, greedy, greedy_final, mixing,
+                    resample_seed)
+  claim_samples = [claim.pop("samples") for claim in claims]  # per-resample statistics: replicates combine them
   mixing = [{k: v for k, v in row.items() if k != "test_correct"} for row in mixing]  # per-example: claims only
   lap("claims")
   for row in models:
@@ -288,16 +290,20 @@ def analyse(config, names: list[str], stored: dict[str, store.LazyResults], clas
                              "training_key": located[n].key, "training": located[n].provenance,
                              "preprocessing": stored["test"].manifests[n]["metadata"].get("preprocessing")}
                          for n in names},
-          "claims": claims}
+          "claims": claims, "claim_samples": claim_samples}
 
 
-def decide_claims(config, names, outcomes, confidence, in_band, greedy, greedy_final, mixing) -> list[dict]:
+def decide_claims(config, names, outcomes, confidence, in_band, greedy, greedy_final, mixing,
+                  resample_seed: int = 0) -> list[dict]:
   """The five verdicts (:func:`launch.study.verdicts.claims`) from compact test arrays:
   correctness and ensemble correctness from ``outcomes``, top-1 confidences [N, E], each
-  greedy run's final correctness and the probes' per-example outcomes where their rows
-  carry them (``test_correct``); intervals flattened to numbers for the report."""
-  resamples = verdicts.draw_resamples(outcomes.num_examples, config.resamples, seed=0)
-  runs = [(names.index(r["start"]), final) for r, final in zip(greedy, greedy_final) if len(r["members"]) > 1]
+  greedy run's test correctness at its selection-chosen size (analysis.greedy_runs) and the
+  probes' per-example outcomes where their rows carry them (``test_correct``); intervals
+  flattened to numbers for the report."""
+  # Each replicate resamples the examples on its own seed (independent picks of the hierarchical bootstrap).
+  resamples = verdicts.draw_resamples(outcomes.num_examples, config.resamples, seed=resample_seed)
+  # Every run with a pool counts, those whose selection split keeps the start alone too (gain 0).
+  runs = [(names.index(r["start"]), final) for r, final in zip(greedy, greedy_final) if r["pool"]]
   greedy_note = ("no selection_split configured: greedy ensembles (Fig. 5) need a split disjoint from calibration "
                  "and test" if not config.selection_split else
                  f"no model is {100 * analysis.GREEDY_POOL_GAP:g} points below any start on the selection split")
@@ -384,6 +390,33 @@ def decode(value):
   return value
 
 
+def _analysis(config, names, cache: Path, sources, hashes, located, replicate: int) -> dict:
+  """The analysis of one replicate's rows (its bootstrap seeded by ``replicate``), cached under the
+  key of what it reads (:func:`cached_analysis`; a replicate's row names carry its index)."""
+  return cached_analysis(config, names, cache,
+                         lambda: _analysis_text(config, names, cache, sources, hashes, located, replicate))
+
+
+def combine_replicates(config, per_replicate: list[dict]) -> list[dict]:
+  """The claims over every replicate (verdicts.replicated_claims: a hierarchical bootstrap of
+  ``config.resamples`` draws over each replicate's own example resamples), flattened as
+  :func:`decide_claims` flattens; each claim lists its per-replicate estimate, interval and
+  verdict in ``per_replicate`` (text, for the report and claims.csv)."""
+  from metrics.bootstrap import Interval
+  claims = [[{**c, "statistic": Interval(c["estimate"], c["low"], c["high"], float("nan"), c["confidence"],
+                                         c["resamples"]), "samples": samples}
+             for c, samples in zip(results["claims"], results["claim_samples"])] for results in per_replicate]
+  out = verdicts.replicated_claims(claims, num_draws=config.resamples)
+  for claim in out:
+    interval = claim.pop("statistic")
+    each = claim.pop("replicates")
+    claim.update(estimate=float(interval.estimate), low=float(interval.low), high=float(interval.high),
+                 confidence=float(interval.confidence), resamples=int(interval.num_resamples),
+                 per_replicate="; ".join(f"r{i}: {e['statistic'].estimate:+.4g} [{e['statistic'].low:+.4g}, "
+                                         f"{e['statistic'].high:+.4g}] {e['verdict']}" for i, e in enumerate(each)))
+  return out
+
+
 def run(config, out_dir, *, cache_dir=None) -> dict | None:
   """Runs the study of ``config`` (a ConfigDict with the fields of
   :func:`launch.study.config.defaults`) and writes its report to ``out_dir``.
@@ -409,16 +442,25 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
     validate.check_paths(out, cache)
   say(f"overlap study: {config.name}, {len(names)} models (base {names[0]}), {jax.device_count()} devices, "
       f"cache {cache}")
+  # Every replicate's rows registered (and checked trainable) before any work.
+  replicate_rows = [zoo_stage.replicate_names(config, names, r) for r in range(config.replicates)]
   stage = _Stages()
-  stage("1/4 zoo")
-  located = zoo_stage.prepare(config, names, cache)
-  stage("2/4 evaluation")
-  hashes = evaluate_all(config, names, located, cache / "store", sources)
+  per_replicate = []
+  for replicate, rows in enumerate(replicate_rows):
+    of = f" (replicate {replicate + 1}/{config.replicates})" if config.replicates > 1 else ""
+    stage(f"1/4 zoo{of}")
+    located = zoo_stage.prepare(config, rows, cache)
+    stage(f"2/4 evaluation{of}")
+    hashes = evaluate_all(config, rows, located, cache / "store", sources)
+    if jax.process_index() != 0:
+      continue
+    stage(f"3/4 analysis{of}")
+    per_replicate.append(_analysis(config, rows, cache, sources, hashes, located, replicate))
   if jax.process_index() != 0:
     return None
-  stage("3/4 analysis")
-  results = cached_analysis(config, names, cache, lambda: _analysis_text(config, names, cache, sources, hashes,
-                                                                          located))
+  results = per_replicate[0]
+  if config.replicates > 1:
+    results = {**results, "claims": combine_replicates(config, per_replicate)}
   stage("4/4 report")
   weights_lock.annotate(results["models"], cache / weights_lock.LOCK_NAME)
   write_report(results, out, cache)
@@ -427,10 +469,10 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
   return results
 
 
-def _analysis_text(config, names, cache: Path, sources, hashes, located) -> str:
+def _analysis_text(config, names, cache: Path, sources, hashes, located, replicate: int = 0) -> str:
   stored = {role: store.lazy_read(cache / "store", dataset, split, names) for role, dataset, split in splits_of(config)}
   class_names = getattr(sources["test"], "class_names", ()) or ()
-  return json.dumps(encode(analyse(config, names, stored, class_names, hashes, located)))
+  return json.dumps(encode(analyse(config, names, stored, class_names, hashes, located, resample_seed=replicate)))
 
 
 def cached_analysis(config, names: list[str], cache: Path, compute) -> dict:

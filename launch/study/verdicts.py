@@ -23,7 +23,10 @@ of (base, X) pairs on the rank, over the categories present):
 3. trend of the θ asymmetry, mean θ(base, X) where only the base is right minus mean
    θ where only X is right (θ = atan2(conf_base, conf_X) in degrees, calibrated top-1
    confidences; positive: the right model is the more confident one);
-4. mean over greedy runs of test accuracy of the final ensemble minus its start model;
+4. mean over greedy runs of test accuracy of the ensemble of the size the selection split
+   chooses (the best point of the greedy path on the selection split, the start alone
+   included: launch.study.analysis.chosen_size) minus its start model (PAPER.md §3.8: members
+   are added while they help; forced additions the selection split rejects are not scored);
 5. probe accuracy of the best feature mixture minus the best single embedding, for
    the most divergent category mixed (re-chosen in every resample).
 
@@ -57,7 +60,8 @@ MIN_GAIN_ON_EI_SLOPE = 0.0
 MIN_CONVERSION_TREND = 0.005
 # θ asymmetry rising by 0.5° per category step (the histograms use 5° bins).
 MIN_THETA_TREND = 0.5
-# Greedy additions must raise test accuracy by at least 0.1 point (10 of 10,000 examples).
+# The selection-chosen greedy ensemble must beat its start on test by at least 0.1 point
+# (10 of 10,000 examples).
 MIN_GREEDY_GAIN = 0.001
 # The best mixture must beat the best single embedding by at least 0.1 point.
 MIN_MIXING_GAIN = 0.001
@@ -216,15 +220,18 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
     resamples: int [B, E] example indices of each joint bootstrap resample (draw_resamples).
     in_band: bool [N] or None (all): the models whose (base, X) pairs enter claims 1–3
       (the paper's accuracy band, :func:`accuracy_band`); greedy runs may use any model.
-    greedy: per greedy run, (start model index, bool [E] test correctness of the final
-      ensemble); the statistic is the final ensemble's accuracy minus the start's.
+    greedy: per greedy run, (start model index, bool [E] test correctness of the ensemble
+      of the selection-chosen size); the statistic is its accuracy minus the start's,
+      averaged over runs.
     probe_correct: {category: {base_rate: bool [S seeds, E]}}: per-example test
       correctness of the feature-mixing probes (rate 1 = base only, 0 = partner only).
     names: [N] model names for the evidence text (default: "model i").
     greedy_note, probe_note: the evidence of claims 4 and 5 when there is no greedy run
       or no probe outcome (they are then inconclusive), saying why.
   Returns:
-    one dict per claim: claim, test, statistic (an Interval), verdict, evidence.
+    one dict per claim: claim, test, statistic (an Interval), verdict, evidence, and
+    ``samples``: {part: float64 [B + 1]} the statistic on the original sample (row 0) and on
+    each resample ("statistic"; claim 2 also "gain_on_ei"), for :func:`replicated_claims`.
   """
   correct, confidence, base_ensemble_correct = _check_inputs(correct, confidence, base_ensemble_correct, categories)
   num_models, num_examples = correct.shape
@@ -251,7 +258,7 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
   for start, final in greedy:
     final = np.asarray(final, bool)
     if not 0 <= int(start) < num_models or final.shape != (num_examples,):
-      raise ValueError(f"greedy run from {start}: needs a model index in [0, {num_models}) and the final "
+      raise ValueError(f"greedy run from {start}: needs a model index in [0, {num_models}) and the chosen "
                        f"ensemble's correctness bool [{num_examples}]; got shape {final.shape}.")
     greedy_starts.append(int(start))
     greedy_columns.append((features.add(correct[int(start)]), features.add(final)))
@@ -285,7 +292,8 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
 
   out = []
   scope = f"{len(pairs)} in-band (base, X) pairs in {len(present)} categories, {num_examples} test examples"
-  statistic = _interval(trend(ei))
+  samples = {1: {"statistic": trend(ei)}}
+  statistic = _interval(samples[1]["statistic"])
   verdict = decide(statistic, MIN_EI_TREND)
   out.append(_claim("1. Errors become less correlated as training diverges (reinit → dataset): EI rises",
                     "slope of the category-mean EI(base, X) per category step > δ = "
@@ -296,9 +304,10 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
                            "the EI trend", 100, " pt/step")))
 
   pair_models = list(pairs)
-  slope_gain = _interval(_slope(np.stack([ei[m] for m in pair_models], -1), np.stack([gain[m] for m in pair_models], -1))
-                         if len(pair_models) >= 2 else np.full(len(weights), np.nan))
-  conversion_trend = _interval(trend(conversion))
+  samples[2] = {"gain_on_ei": _slope(np.stack([ei[m] for m in pair_models], -1),
+                                      np.stack([gain[m] for m in pair_models], -1))
+                if len(pair_models) >= 2 else np.full(len(weights), np.nan), "statistic": trend(conversion)}
+  slope_gain, conversion_trend = _interval(samples[2]["gain_on_ei"]), _interval(samples[2]["statistic"])
   parts = (decide(slope_gain, MIN_GAIN_ON_EI_SLOPE), decide(conversion_trend, MIN_CONVERSION_TREND))
   verdict = HOLDS if parts == (HOLDS, HOLDS) else FAILS if FAILS in parts else INCONCLUSIVE
   why = ""
@@ -315,7 +324,8 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
                     f"{_quote(conversion_trend, 100, ' pt/step')} ({parts[1]}); means "
                     + _means(present, category_means(conversion)) + why))
 
-  statistic = _interval(trend(asymmetry))
+  samples[3] = {"statistic": trend(asymmetry)}
+  statistic = _interval(samples[3]["statistic"])
   verdict = decide(statistic, MIN_THETA_TREND)
   out.append(_claim("3. Differently-trained models specialise: the correct model is the more confident one, more so "
                     "as training diverges",
@@ -329,12 +339,14 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
 
   if greedy_columns:
     gains = [mean(final) - mean(start) for start, final in greedy_columns]
-    statistic = _interval(np.mean(gains, axis=0))
+    samples[4] = {"statistic": np.mean(gains, axis=0)}
+    statistic = _interval(samples[4]["statistic"])
     runs = "; ".join(f"from {names[start]}: {_quote(_interval(g), 100, ' pt')}"
                      for start, g in zip(greedy_starts, gains))
     verdict = decide(statistic, MIN_GREEDY_GAIN)
     out.append(_claim("4. Low-accuracy models help high-accuracy ones when trained differently enough",
-                      "mean over greedy runs of test accuracy(final ensemble) − accuracy(start) > δ = "
+                      "mean over greedy runs of test accuracy(ensemble of the size chosen on the selection split, "
+                      "the start alone included) − accuracy(start) > δ = "
                       f"{_delta(MIN_GREEDY_GAIN, 100, ' pt')}", statistic, verdict,
                       f"greedy test gain {_quote(statistic, 100, ' pt')}; {runs}"
                       + _why(verdict, statistic, MIN_GREEDY_GAIN, [], None, "", f"{len(gains)} runs, {num_examples} "
@@ -354,7 +366,8 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
       gains[category] = np.max(mixtures, axis=0) - np.max(singles, axis=0)
   if gains:
     last = list(gains)[-1]
-    statistic = _interval(gains[last])
+    samples[5] = {"statistic": gains[last]}
+    statistic = _interval(samples[5]["statistic"])
     verdict = decide(statistic, MIN_MIXING_GAIN)
     out.append(_claim("5. Features overlap without superset: mixed embeddings beat either full one",
                       f"probe accuracy of the best mixture − best single embedding, most divergent category "
@@ -367,6 +380,76 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
     out.append(_claim("5. Features overlap without superset: mixed embeddings beat either full one",
                       "best-mixture − best-single probe gain", _interval(np.full(len(weights), np.nan)),
                       INCONCLUSIVE, probe_note))
+  for number, claim in enumerate(out, start=1):
+    claim["samples"] = samples.get(number, {"statistic": np.full(len(weights), np.nan)})
+  return out
+
+
+# Each claim's minimum effect per sample part (claim 2 holds only if both parts do).
+MINIMUMS = {1: {"statistic": MIN_EI_TREND}, 2: {"gain_on_ei": MIN_GAIN_ON_EI_SLOPE, "statistic": MIN_CONVERSION_TREND},
+            3: {"statistic": MIN_THETA_TREND}, 4: {"statistic": MIN_GREEDY_GAIN}, 5: {"statistic": MIN_MIXING_GAIN}}
+
+
+def draw_replicates(num_replicates: int, num_example_resamples: int, num_draws: int, seed: int = 0):
+  """The hierarchical bootstrap's draws: (replicates int [D, R], example resamples int [D, R]).
+  Draw d picks R replicates with replacement, and for its j-th pick one of that replicate's
+  own example resamples (rows 1…B of its ``samples``), independently per pick."""
+  if num_replicates < 1 or num_example_resamples < 1 or num_draws < 2:
+    raise ValueError(f"need >= 1 replicate, >= 1 example resample and >= 2 draws; got {num_replicates}, "
+                     f"{num_example_resamples}, {num_draws}.")
+  rng = np.random.default_rng(seed)
+  return (rng.integers(0, num_replicates, size=(num_draws, num_replicates)),
+          rng.integers(1, num_example_resamples + 1, size=(num_draws, num_replicates)))
+
+
+def hierarchical_samples(per_replicate, replicates, examples) -> np.ndarray:
+  """float64 [D + 1]: the mean over replicates of a statistic, row 0 its point estimate (the
+  mean of each replicate's row 0), row d the mean over draw d's picks of the picked
+  replicate's statistic on the picked example resample (:func:`draw_replicates`):
+  replicates resampled with replacement, then examples within each pick. NaN picks make
+  their draw NaN (left out of the interval, as :func:`_interval` does)."""
+  per_replicate = np.asarray(per_replicate, np.float64)  # [R, B + 1]
+  point = per_replicate[:, 0].mean()
+  return np.concatenate([[point], per_replicate[replicates, examples].mean(axis=1)])
+
+
+# How each claim's statistic is quoted (scale, unit), as :func:`claims` quotes it.
+UNITS = {1: (100, " pt/step"), 2: (100, " pt/step"), 3: (1, "°/step"), 4: (100, " pt"), 5: (100, " pt")}
+
+
+def replicated_claims(per_replicate: list[list[dict]], *, num_draws: int, seed: int = 0) -> list[dict]:
+  """The five verdicts over R independent zoo draws: each claim's per-replicate bootstrap
+  samples (:func:`claims`' ``samples``, on R independent example resamplings) combined by
+  :func:`hierarchical_samples`, decided against the claim's own δ (:data:`MINIMUMS`). Each
+  claim keeps replicate 0's claim, test and evidence text and gains ``replicates``: per
+  replicate its own Interval and verdict, so a reader sees whether the verdict rests on one
+  draw. Claim n's draws are :func:`draw_replicates` (R, B, ``num_draws``, ``seed + n``)."""
+  num_replicates = len(per_replicate)
+  if num_replicates < 1 or any(len(r) != len(per_replicate[0]) for r in per_replicate):
+    raise ValueError("replicated_claims needs the same claims for each of >= 1 replicates.")
+  out = []
+  for number, first in enumerate(per_replicate[0], start=1):
+    parts, verdicts_of_parts = {}, []
+    for part, minimum in MINIMUMS[number].items():
+      rows = [r[number - 1]["samples"].get(part) for r in per_replicate]
+      if any(row is None for row in rows):
+        continue
+      stacked = np.stack(rows)
+      replicates, examples = draw_replicates(num_replicates, stacked.shape[1] - 1, num_draws, seed + number)
+      parts[part] = _interval(hierarchical_samples(stacked, replicates, examples))
+      verdicts_of_parts.append(decide(parts[part], minimum))
+    verdict = (HOLDS if verdicts_of_parts and all(v == HOLDS for v in verdicts_of_parts) else
+               FAILS if FAILS in verdicts_of_parts else INCONCLUSIVE)
+    statistic = parts.get("statistic", _interval(np.full(num_draws + 1, np.nan)))
+    scale, unit = UNITS[number]
+    each = [(r[number - 1]["statistic"], r[number - 1]["verdict"]) for r in per_replicate]
+    evidence = (f"{num_replicates} replicates, hierarchical bootstrap: {_quote(statistic, scale, unit)}"
+                + "".join(f" ({part}: {_quote(i, scale if part == 'statistic' else 1, unit if part == 'statistic' else '')})"
+                          for part, i in parts.items() if part != "statistic")
+                + "; per replicate: " + "; ".join(f"r{i} {_quote(iv, scale, unit)} {v}" for i, (iv, v) in enumerate(each))
+                + f". Replicate 0: {first['evidence']}")
+    out.append({**{k: v for k, v in first.items() if k != "samples"}, "statistic": statistic, "verdict": verdict,
+                "evidence": evidence, "replicates": [{"statistic": iv, "verdict": v} for iv, v in each]})
   return out
 
 

@@ -30,7 +30,7 @@ import zoo
 from launch import data, locks, procedural
 from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
-from zoo import fitting, training
+from zoo import fitting, registry, training
 from zoo.loading import WeightsDamaged, abstract_build, architecture_digest, weights_sha256
 from zoo.registry import weights_path
 
@@ -53,6 +53,28 @@ def data_spec(config, name: str) -> dict | None:
     return {"kind": "procedural", "generator": name, "examples": config.pretrain_examples,
             "seed": PROCEDURAL[name][1]}
   return None
+
+
+def replicate_names(config, names: list[str], replicate: int) -> list[str]:
+  """The rows of replicate ``replicate`` (an independent zoo draw, config field ``replicates``):
+  replicate 0 is ``names`` as they are (their cached checkpoints stay valid); replicate r > 0
+  registers ``<name>@r<r>``, the row with seed zoo.registry.replicate_seed(seed, r) and its own
+  checkpoint, so every stage (training keys, the store, the analysis cache) keeps replicates
+  apart. Every row must be trainable (a row loaded from fixed weights has no other draw)."""
+  if replicate == 0:
+    return list(names)
+  out = []
+  for name in names:
+    entry = zoo.get(name)
+    if not trainable(config, entry):
+      raise ConfigError(f"config field 'replicates' = {config.replicates}: model {name!r} is not trained by the study "
+                        "(fixed weights), so it has no independent draw; use replicates = 1 or leave it out of "
+                        "'models'.")
+    name = f"{name}@r{replicate}"
+    out.append(zoo.register(dataclasses.replace(
+        registry.replicate_of(entry, replicate), name=name,
+        weights=dataclasses.replace(entry.weights, location=f"{entry.weights.location}@r{replicate}"))).name)
+  return out
 
 
 def trainable(config, entry) -> bool:
