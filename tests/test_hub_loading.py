@@ -28,6 +28,7 @@ from zoo.preprocessing import Preprocessing
 from zoo.registry import ModelEntry, WeightSource
 
 VIT_REPO, CLIP_REPO = "test-org/tiny-vit", "test-org/tiny_clip.openai"
+GELU_CLIP_REPO = "laion-like/tiny-CLIP-gelu"  # as laion/CLIP-ViT-B-32-laion2B-s34B-b79K: exact GELU
 
 
 def _saved(model, directory) -> dict[str, bytes]:
@@ -63,7 +64,25 @@ def clip(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def hub(vit, clip):
+def gelu_clip(tmp_path_factory):
+  """A small CLIP trained (here: randomised) with exact GELU, in open_clip's format with the
+  ``open_clip_config.json`` open_clip writes (its model_cfg has no ``quick_gelu``: nn.GELU)."""
+  directory = tmp_path_factory.mktemp("gelu_clip")
+  tower = dict(hidden_size=64, num_hidden_layers=1, num_attention_heads=1, intermediate_size=256, hidden_act="gelu")
+  config = T.CLIPConfig(text_config=dict(**tower, vocab_size=50, max_position_embeddings=16, eos_token_id=49),
+                        vision_config=dict(**tower, image_size=32, patch_size=8), projection_dim=24)
+  model = randomize(T.CLIPModel(config)).eval()
+  state = {k: v.detach() for k, v in model.state_dict().items() if not k.endswith("position_ids")}
+  save_file(transformers_clip_to_openai(state), directory / "open_clip_model.safetensors")
+  (directory / "open_clip_config.json").write_text(json.dumps({"model_cfg": {
+      "embed_dim": 24, "vision_cfg": {"image_size": 32, "layers": 1, "width": 64, "patch_size": 8},
+      "text_cfg": {"context_length": 16, "vocab_size": 50, "width": 64, "heads": 1, "layers": 1}},
+      "preprocess_cfg": {"mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5]}}))
+  return model, {p.name: p.read_bytes() for p in directory.iterdir()}
+
+
+@pytest.fixture(scope="module")
+def hub(vit, clip, gelu_clip):
   """The stand-in Hub, with huggingface_hub pointed at it."""
   with LocalHub() as server, server.client():
     files = vit[1]
@@ -73,6 +92,7 @@ def hub(vit, clip):
                refs=("refs/pr/1",))
     # As timm's and laion's CLIP repos: the same weights in two formats; only open_clip's is read.
     server.add(CLIP_REPO, {**clip[1], "model.safetensors": PLACEHOLDER, "open_clip_pytorch_model.bin": PLACEHOLDER})
+    server.add(GELU_CLIP_REPO, gelu_clip[1])
     yield server
 
 
@@ -111,6 +131,42 @@ def test_openai_clip_repo_downloads_one_format_and_its_tokenizer(hub, clip, tmp_
   with torch.no_grad():
     reference = model.get_text_features(input_ids=torch.as_tensor(np.asarray(ids), dtype=torch.long)).pooler_output
   assert_close(ours.encode_text(ids), reference.numpy(), "text features of the timm-hosted CLIP's tokens")
+
+
+def _clip_row(act: str) -> ModelEntry:
+  """A zero-shot row on GELU_CLIP_REPO whose builder uses activation ``act``."""
+  from zoo.architectures.clip import CLIP
+  from zoo.converters.openai_clip import clip_configs
+  shapes = {"text_projection": (64, 24), "visual.proj": (64, 24), "visual.conv1.weight": (64, 3, 8, 8),
+            "visual.positional_embedding": (17, 64), "visual.transformer.resblocks.0.x": (1,),
+            "ln_final.weight": (64,), "token_embedding.weight": (50, 64), "positional_embedding": (16, 64),
+            "transformer.resblocks.0.x": (1,)}
+  return ModelEntry(name=f"tiny_clip.{act}", builder=lambda rngs: CLIP(*clip_configs(shapes, act), rngs=rngs),
+                    weights=WeightSource("openai_clip", GELU_CLIP_REPO), preprocessing=Preprocessing(32, 1.0, "bicubic"),
+                    num_classes=10, objective="contrastive image-text", pretraining_data="x", architecture="vit")
+
+
+def test_an_open_clip_retraining_loads_with_the_activation_its_config_names(hub, gelu_clip, tmp_path):
+  """laion's ViT-B/32 was trained with exact GELU, OpenAI's with quick_gelu: the activation is
+  read from open_clip_config.json, and a row whose builder says otherwise is refused (the
+  wrong activation loads without error and gives wrong features)."""
+  images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+  with torch.no_grad():
+    reference = gelu_clip[0].get_image_features(pixel_values=images).pooler_output.numpy()
+  cache = dict(hub_cache=tmp_path / "hub")
+  assert_close(zoo.load_openai_clip(GELU_CLIP_REPO, cache_dir=tmp_path / "conv", **cache).encode_image(nhwc(images)),
+               reference, "image features, activation from open_clip_config.json")
+  assert_close(zoo.load(_clip_row("gelu"), tmp_path, **cache).encode_image(nhwc(images)), reference,
+               "image features of a row whose builder uses gelu")
+  with pytest.raises(zoo.ConversionError, match=r"asked for activation 'quick_gelu'.*trained with 'gelu'.*hidden_act"):
+    zoo.load(_clip_row("quick_gelu"), tmp_path, **cache)
+
+
+def test_the_pre_flight_check_names_an_open_clip_rows_wrong_activation(hub, tmp_path):
+  from zoo.hub_check import check_row
+  assert check_row(_clip_row("gelu"), hub_cache=tmp_path).ready
+  wrong = check_row(_clip_row("quick_gelu"), hub_cache=tmp_path)
+  assert not wrong.ready and "activation: builder 'quick_gelu' vs open_clip_config.json 'gelu'" in wrong.message
 
 
 def _entry(name, kind, location, revision=None):

@@ -17,6 +17,8 @@ import dataclasses
 import fnmatch
 import json
 
+from pathlib import Path
+
 import numpy as np
 
 from zoo.abstract import eval_shape
@@ -158,11 +160,26 @@ def check_row(entry: ModelEntry, *, revision: str | None = None, endpoint: str |
   except Exception as error:  # a header, config or build failure: say which
     return RowCheck(name, False, f"{at}: {type(error).__name__}: {error}", commit)
   differing = _builder_differences(entry, targets)
+  if weights.kind == "openai_clip" and not differing:
+    differing = _activation_difference(entry, api, repo, commit, listing, hub_cache)
   if differing:
     return RowCheck(name, False, f"{at}: the weights map onto the converter's module, but the row's builder differs "
                     f"from the published config: {differing[:3]}; fix the row's builder (zoo/catalogs).", commit)
   return RowCheck(name, True, f"{at}: {len(shapes)} tensors map onto the module "
                   f"({sum(int(np.prod(s)) for s in targets.values()) / 1e6:.1f} M values)", commit)
+
+
+def _activation_difference(entry: ModelEntry, api, repo: str, commit: str, listing: list[str], hub_cache) -> list[str]:
+  """An open_clip row's MLP activation against its ``open_clip_config.json`` (a few hundred bytes):
+  quick_gelu and gelu weights have the same shapes, so only the published config tells them apart."""
+  from zoo.converters.openai_clip import OPEN_CLIP_CONFIG, published_activation
+  from zoo.loading import abstract_build
+  if OPEN_CLIP_CONFIG not in listing:
+    return []
+  published = published_activation(Path(api.hf_hub_download(repo, OPEN_CLIP_CONFIG, revision=commit,
+                                                            cache_dir=hub_cache)).parent)
+  built = abstract_build(entry).text.config.hidden_act
+  return [] if built == published else [f"activation: builder {built!r} vs {OPEN_CLIP_CONFIG} {published!r}"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -166,7 +166,9 @@ def load(entry: ModelEntry, zoo_dir, *, revision: str | None = None, hub_cache=N
     return load_npz(entry.weights.location, model_name=entry.name, cache_dir=download_cache)
   if entry.weights.kind == "openai_clip":
     from zoo.converters.openai_clip import load_openai_clip
-    return load_openai_clip(entry.weights.location, **hub)
+    # The row's builder fixes the activation (quick_gelu for OpenAI's weights, gelu for most
+    # open_clip retrainings); the loader refuses weights whose published config says otherwise.
+    return load_openai_clip(entry.weights.location, act=abstract_build(entry).text.config.hidden_act, **hub)
   if entry.weights.kind == "timm":
     location = weights_location(entry, zoo_dir)
     if entry.weights.location.startswith("./") and not epath.Path(location).exists():

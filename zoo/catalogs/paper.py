@@ -484,8 +484,9 @@ _row("clip_vit_b32.laion2b", _openai_clip_b32("gelu"), "openai_clip", "laion/CLI
      sources=("mlfoundations/open_clip src/open_clip/pretrained.py: laion2b_s34b_b79k under _VITB32 (ViT-B-32, "
               "not -quickgelu: nn.GELU)", "https://pypi.org/project/open-clip-torch/2.9.2 (README: ViT-B/32 on LAION-2B "
               "66.6 % zero-shot top-1)"),
-     note="trained with exact GELU, not OpenAI's quick_gelu: the loader must pass act='gelu' "
-          "(zoo.converters.openai_clip.load_openai_clip); Hub listing not read here (unverified)")
+     note="trained with exact GELU, not OpenAI's quick_gelu: zoo.load passes the builder's gelu and "
+          "zoo.converters.openai_clip.load_openai_clip refuses it if open_clip_config.json says quick_gelu "
+          "(launch.zoo check compares them before any download); Hub listing not read here (unverified)")
 _row("siglip_b16.webli", functools.partial(_hf_module, "siglip", None, {"vision_config": {}, "text_config": {}}),
      "huggingface", "google/siglip-base-patch16-224", Preprocessing(224, 1.0, "bicubic", **_HALF, **_HF_SQUASH),
      objective="sigmoid contrastive image-text", data="webli", architecture="vit_base16", license=APACHE,

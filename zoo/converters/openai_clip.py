@@ -8,6 +8,7 @@ openai/CLIP's ``build_model`` does.
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -111,13 +112,40 @@ def _weight_file(source: str, revision=None, files=(), hub_cache=None) -> epath.
   return directory / WEIGHT_FILE
 
 
-def load_openai_clip(source: str, *, act: str = "quick_gelu", cache_dir=None, revision: str | None = None,
+OPEN_CLIP_CONFIG = "open_clip_config.json"
+
+
+def published_activation(directory) -> str | None:
+  """The MLP activation open_clip's own config beside the weights says the model was trained
+  with: ``"quick_gelu"`` when ``model_cfg.quick_gelu`` is true (OpenAI's models and open_clip's
+  ``-quickgelu`` ones), ``"gelu"`` otherwise (open_clip's default ``nn.GELU``: e.g. the LAION-2B
+  ViT-B/32); None when there is no ``open_clip_config.json`` (OpenAI's bare weight files)."""
+  path = epath.Path(directory) / OPEN_CLIP_CONFIG
+  if not path.exists():
+    return None
+  try:
+    model_cfg = json.loads(path.read_text())["model_cfg"]
+  except (ValueError, KeyError, TypeError) as error:
+    raise ConversionError(f"{path}: not open_clip's config (no model_cfg: {type(error).__name__}: {error}); "
+                          "download it again.") from None
+  return "quick_gelu" if model_cfg.get("quick_gelu", False) else "gelu"
+
+
+def load_openai_clip(source: str, *, act: str | None = None, cache_dir=None, revision: str | None = None,
                      files: tuple[str, ...] = (), hub_cache=None) -> CLIP:
   """A CLIP from an OpenAI-format safetensors file, a directory holding
   ``open_clip_model.safetensors``, or a Hub repo id (e.g. ``timm/resnet50_clip.openai``).
-  ``act``: OpenAI's models use quick_gelu; most open_clip retrainings use "gelu". A Hub repo
-  is downloaded at ``revision``, only ``files`` (default :data:`OPENAI_CLIP_FILES`)."""
+
+  ``act`` (the MLP activation) defaults to what ``open_clip_config.json`` beside the weights
+  says (:func:`published_activation`), else OpenAI's quick_gelu; an ``act`` that contradicts that
+  config is a ConversionError (the wrong activation loads without error and is silently wrong).
+  A Hub repo is downloaded at ``revision``, only ``files`` (default :data:`OPENAI_CLIP_FILES`)."""
   file = _weight_file(source, revision, files, hub_cache)
+  published = published_activation(file.parent)
+  if act is not None and published is not None and act != published:
+    raise ConversionError(f"model {source!r}: asked for activation {act!r}, but {file.parent / OPEN_CLIP_CONFIG} "
+                          f"says the weights were trained with {published!r}; fix the row's builder (hidden_act).")
+  act = act or published or "quick_gelu"
   from safetensors import safe_open
   try:
     with safe_open(str(file), framework="numpy") as handle:
