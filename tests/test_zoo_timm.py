@@ -12,9 +12,7 @@ full-size one at a small resolution; logits and embeddings must agree to 1e-4 in
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import jax
@@ -25,10 +23,10 @@ from safetensors.numpy import load_file, save_file
 
 import zoo
 from zoo.converters import timm as timm_converter
-from zoo.converters.mapping import load_into
+from timm_parity import assert_close, forward, timm_python  # noqa: F401 (other test files import them from here)
+import timm_parity
 
 ROOT = Path(__file__).resolve().parents[1]
-TOLERANCE = 1e-4
 
 
 def _case(name, architecture, resolution, calibration=4, **kwargs):
@@ -62,43 +60,13 @@ TRANSFORMS = [
 ]
 
 
-def timm_python() -> str:
-  python = os.environ.get("OVERLAP_TIMM_PYTHON") or str(ROOT / ".venv-timm" / "bin" / "python")
-  if not os.access(python, os.X_OK):
-    pytest.fail(f"the timm reference environment is missing ({python} not found): run `bash scripts/setup.sh "
-                "test,parity,timm` (or scripts/test.sh), or point $OVERLAP_TIMM_PYTHON at a python with the "
-                "pyproject's timm-reference pins.")
-  return python
-
-
 @pytest.fixture(scope="session")
 def reference(tmp_path_factory):
   """Runs tests/timm_reference.py once for every case; returns its output directory."""
-  out = tmp_path_factory.mktemp("timm_reference")
-  cases = out / "cases.json"
-  cases.write_text(json.dumps({"models": CASES, "shapes": SHAPES, "transforms": TRANSFORMS}))
-  env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
-  result = subprocess.run([timm_python(), str(ROOT / "tests" / "timm_reference.py"), str(cases), str(out)], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=900)
-  if result.returncode != 0:
-    pytest.fail(f"tests/timm_reference.py failed ({result.returncode}):\n{result.stderr[-4000:]}")
+  out = timm_parity.export(tmp_path_factory.mktemp("timm_reference"), CASES, SHAPES, TRANSFORMS)
   print("timm reference:", (out / "versions.json").read_text())
   yield out
   shutil.rmtree(out, ignore_errors=True)  # timm's exported checkpoints: about 1 GB
-
-
-def forward(model, images):
-  graphdef, state = nnx.split(model)
-  return jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))(state, images)
-
-
-def assert_close(ours, reference, what):
-  ours, reference = np.asarray(ours), np.asarray(reference)
-  assert ours.shape == reference.shape, f"{what}: shape {ours.shape} vs timm {reference.shape}"
-  assert np.std(reference) > 1e-2, f"{what}: degenerate reference output"
-  difference = float(np.abs(ours - reference).max())
-  print(f"parity {what}: max abs difference {difference:.2e} (reference std {np.std(reference):.2f})")
-  assert difference <= TOLERANCE, f"{what}: max abs difference {difference:.2e}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
@@ -119,13 +87,7 @@ def test_matches_timm(case, reference, tmp_path):
 def test_architecture_names_map_every_tensor(architecture, reference):
   """Each tensor of timm's default model (names and shapes, no weights) maps onto the family's
   module and fills every parameter."""
-  shapes = json.loads((reference / "shapes.json").read_text())[architecture]
-  family = timm_converter.family_of(architecture)
-  abstract = zoo.abstract.eval_shape(lambda: family.build(architecture, {"architecture": architecture, "num_classes": 1000}))
-  zero = np.zeros((), np.float32)
-  tensors = {name: np.broadcast_to(zero, shape) for name, shape in shapes.items()}
-  load_into(abstract, tensors, model_name=architecture, renames=family.renames,
-            ignore=timm_converter._ALWAYS_IGNORED + family.ignore)
+  timm_parity.assert_every_variant_maps(reference, [architecture])
 
 
 def _corrupt(reference, tmp_path, edit_tensors=None, edit_config=None) -> Path:

@@ -12,25 +12,13 @@ device: names and shapes, no weights, no FLOPs).
 
 from __future__ import annotations
 
-import json
-import os
-import pathlib
-import re
-import shutil
-import subprocess
-
-import jax
-import numpy as np
 import pytest
-from flax import nnx
 
-import zoo
 from zoo.converters import timm as timm_converter
-from zoo.converters import mapping, timm_convnets
+from zoo.converters import timm_convnets
 from zoo.converters.mapping import ConversionError
-from test_zoo_timm import assert_close, forward, timm_python  # the timm parity harness's helpers
+import timm_parity  # the timm parity harness
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 
 _SMALL_CONVNEXT = dict(depths=[1, 1, 2, 1], dims=[16, 24, 32, 40], num_classes=5)
 CASES = [
@@ -59,62 +47,20 @@ for case in CASES:
 SHAPES = sorted({*timm_convnets.CONVNEXT_VARIANTS, *timm_convnets.REGNET_VARIANTS, *timm_convnets.BIT_VARIANTS})
 
 
-@pytest.fixture(scope="module")
-def timm_exports(tmp_path_factory):
-  """timm's exports and outputs for CASES and the state-dict shapes of SHAPES (one process)."""
-  out = tmp_path_factory.mktemp("timm_convnets")
-  (out / "cases.json").write_text(json.dumps({"models": CASES, "shapes": SHAPES}))
-  env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
-  result = subprocess.run([timm_python(), str(REPO / "tests" / "timm_reference.py"), str(out / "cases.json"), str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-  assert result.returncode == 0, f"tests/timm_reference.py failed ({result.returncode}):\n{result.stderr[-4000:]}"
-  yield out
-  shutil.rmtree(out, ignore_errors=True)
-
-
-def _relative_error(ours, reference) -> float:
-  ours, reference = np.asarray(ours), np.asarray(reference)
-  return float(np.abs(ours - reference).max() / np.abs(reference).max())
+timm_exports = timm_parity.exports_fixture("timm_convnets", CASES, SHAPES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_timm_convnets_match_timm(case, timm_exports, tmp_path):
-  directory = timm_exports / case["name"]
-  model = zoo.load_timm(str(directory), cache_dir=tmp_path)
-  logits, embedding = forward(model, np.load(directory / "images.npy"))
-  reference_logits, reference_embedding = np.load(directory / "logits.npy"), np.load(directory / "pre_logits.npy")
-  print(f"{case['name']}: relative error logits {_relative_error(logits, reference_logits):.1e}, "
-        f"embedding {_relative_error(embedding, reference_embedding):.1e}")
-  assert_close(logits, reference_logits, f"{case['name']} logits")
-  assert_close(embedding, reference_embedding, f"{case['name']} embedding")
-  assert _relative_error(logits, reference_logits) <= 1e-4
-  assert _relative_error(embedding, reference_embedding) <= 1e-4
+  timm_parity.assert_matches_export(timm_exports / case["name"], case["name"], tmp_path)
 
 
 @pytest.mark.parametrize("architecture", SHAPES)
 def test_every_variant_maps_timm_state_dict(architecture, timm_exports):
-  """Each variant of the tables builds (abstractly: no memory, no FLOPs) and every tensor of
-  timm's model maps, through the family's renames and zoo.converters.mapping's layout rules,
-  onto a distinct parameter of the same shape, filling all of them. (load_into itself would
-  materialise the billion-parameter variants.)"""
-  shapes = json.loads((timm_exports / "shapes.json").read_text())[architecture]
-  family = timm_converter.family_of(architecture)
-  abstract = zoo.abstract.eval_shape(lambda: family.build(architecture, {"architecture": architecture,
-                                                                          "num_classes": 1000}))
-  targets = mapping.flatten(nnx.to_pure_dict(nnx.state(abstract)))
-  ignore = timm_converter._ALWAYS_IGNORED + family.ignore
-  filled = {}
-  for name, shape in shapes.items():
-    if any(re.search(pattern, name) for pattern in ignore):
-      continue
-    key = mapping._target_key(name, family.renames, targets)
-    assert key in targets, f"{architecture}: {name} maps to {key}, not a parameter"
-    assert key not in filled, f"{architecture}: {name} and {filled.get(key)} both map to {key}"
-    zero_view = np.broadcast_to(np.float32(0), shape)  # strides 0: transposes and unit reshapes stay views
-    converted = mapping._to_layout(zero_view, key, tuple(targets[key].shape), "torch")
-    assert converted.shape == tuple(targets[key].shape), f"{architecture}: {name} {shape} vs {key} {targets[key].shape}"
-    filled[key] = name
-  assert set(filled) == set(targets), f"{architecture}: parameters without a tensor {sorted(set(targets) - set(filled))[:5]}"
+  """Each variant builds abstractly (no memory, no FLOPs) and every tensor of timm's model maps,
+  through the family's renames and the layout rules, onto a distinct parameter of the same
+  shape, filling all of them (timm_parity.mapping_failures)."""
+  timm_parity.assert_every_variant_maps(timm_exports, [architecture])
 
 
 @pytest.mark.parametrize("architecture, model_args, message", [

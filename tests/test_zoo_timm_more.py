@@ -13,25 +13,17 @@ The architectures in SHAPES are only checked tensor by tensor against timm's sta
 
 from __future__ import annotations
 
-import json
-import os
-import pathlib
-import shutil
-import subprocess
-
-import jax
 import numpy as np
 import pytest
 import torch
 import transformers as T
-from flax import nnx
 
 import zoo
 from zoo.converters import timm as timm_converter
-from zoo.converters.mapping import ConversionError, load_into
-from test_zoo_timm import assert_close, forward, timm_python  # the timm parity harness's helpers
+from zoo.converters.mapping import ConversionError
+import timm_parity  # the timm parity harness
+from timm_parity import assert_close, forward
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 
 _TINY_VIT = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=4, num_classes=5)
 CASES = [
@@ -63,39 +55,20 @@ SHAPES = ["efficientnet_b3", "tf_efficientnet_b1", "mobilenetv2_100", "mobilenet
           "vit_tiny_patch16_384", "deit_tiny_patch16_224"]
 
 
-@pytest.fixture(scope="module")
-def timm_exports(tmp_path_factory):
-  """timm's exports and outputs for CASES and SHAPES (one reference process)."""
-  out = tmp_path_factory.mktemp("timm_more")
-  (out / "cases.json").write_text(json.dumps({"models": CASES, "shapes": SHAPES}))
-  env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
-  result = subprocess.run([timm_python(), str(REPO / "tests" / "timm_reference.py"), str(out / "cases.json"), str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-  assert result.returncode == 0, f"tests/timm_reference.py failed ({result.returncode}):\n{result.stderr[-4000:]}"
-  yield out
-  shutil.rmtree(out, ignore_errors=True)  # timm's exported checkpoints: hundreds of MB
+timm_exports = timm_parity.exports_fixture("timm_more", CASES, SHAPES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_timm_families_match_timm(case, timm_exports, tmp_path):
-  directory = timm_exports / case["name"]
-  model = zoo.load_timm(str(directory), cache_dir=tmp_path)
-  logits, embedding = forward(model, np.load(directory / "images.npy"))
-  assert_close(logits, np.load(directory / "logits.npy"), f"{case['name']} logits")
-  assert_close(embedding, np.load(directory / "pre_logits.npy"), f"{case['name']} embedding")
+  timm_parity.assert_matches_export(timm_exports / case["name"], case["name"], tmp_path)
 
 
 @pytest.mark.parametrize("architecture", SHAPES)
 def test_timm_family_tensors_match_timm_state_dict(architecture, timm_exports):
-  shapes = json.loads((timm_exports / "shapes.json").read_text())[architecture]
-  family = timm_converter.family_of(architecture)
-  abstract = zoo.abstract.eval_shape(lambda: family.build(architecture, {"architecture": architecture, "num_classes": 1000}))
-  zeros = {name: np.broadcast_to(np.float32(0), shape) for name, shape in shapes.items()}
-  # load_into raises on a tensor without a parameter, a parameter without a tensor, or a shape mismatch
-  model = load_into(abstract, zeros, model_name=architecture, renames=family.renames,
-                    ignore=(r"num_batches_tracked$",) + family.ignore)
-  assert sum(np.size(x) for x in jax.tree.leaves(nnx.state(model))) == sum(
-      int(np.prod(s)) for name, s in shapes.items() if not name.endswith("num_batches_tracked"))
+  """Each variant builds abstractly (no memory, no FLOPs) and every tensor of timm's model maps,
+  through the family's renames and the layout rules, onto a distinct parameter of the same
+  shape, filling all of them (timm_parity.mapping_failures)."""
+  timm_parity.assert_every_variant_maps(timm_exports, [architecture])
 
 
 def test_timm_family_rejects_unsupported_arguments():

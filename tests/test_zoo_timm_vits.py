@@ -14,24 +14,13 @@ the state dict of timm's default model, built on the meta device.
 
 from __future__ import annotations
 
-import json
-import os
-import pathlib
-import re
-import shutil
-import subprocess
-
-import numpy as np
 import pytest
-from flax import nnx
 
-import zoo
 from zoo.converters import timm as timm_converter
 from zoo.converters import timm_vits
-from zoo.converters.mapping import ConversionError, _target_key, _to_layout, flatten
-from test_zoo_timm import assert_close, forward, timm_python  # the timm parity harness's helpers
+from zoo.converters.mapping import ConversionError
+import timm_parity  # the timm parity harness
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 
 _TINY = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=4, num_classes=5)
 CASES = [
@@ -88,57 +77,20 @@ SHAPES = [dict(name=name, architecture=name, kwargs=dict(SHALLOW[family], num_cl
           for family, table in FAMILY_TABLES.items() for name in table]
 
 
-@pytest.fixture(scope="module")
-def timm_exports(tmp_path_factory):
-  """timm's exports and outputs for CASES, state-dict shapes for SHAPES (one reference process)."""
-  out = tmp_path_factory.mktemp("timm_vits")
-  (out / "cases.json").write_text(json.dumps({"models": CASES, "shapes": SHAPES}))
-  env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
-  result = subprocess.run([timm_python(), str(REPO / "tests" / "timm_reference.py"), str(out / "cases.json"), str(out)],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-  assert result.returncode == 0, f"tests/timm_reference.py failed ({result.returncode}):\n{result.stderr[-4000:]}"
-  yield out
-  shutil.rmtree(out, ignore_errors=True)
+timm_exports = timm_parity.exports_fixture("timm_vits", CASES, SHAPES)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_transformer_families_match_timm(case, timm_exports, tmp_path):
-  directory = timm_exports / case["name"]
-  model = zoo.load_timm(str(directory), cache_dir=tmp_path)
-  logits, embedding = forward(model, np.load(directory / "images.npy"))
-  assert_close(logits, np.load(directory / "logits.npy"), f"{case['name']} logits")
-  assert_close(embedding, np.load(directory / "pre_logits.npy"), f"{case['name']} embedding")
-
-
-def _abstract_tensors(architecture: str, kwargs: dict) -> dict[str, tuple[int, ...]]:
-  family = timm_converter.family_of(architecture)
-  model = zoo.abstract.eval_shape(lambda: family.build(architecture, {"architecture": architecture,
-                                                                      "model_args": kwargs}))
-  return {name: tuple(leaf.shape) for name, leaf in flatten(nnx.to_pure_dict(nnx.state(model))).items()}
+  timm_parity.assert_matches_export(timm_exports / case["name"], case["name"], tmp_path)
 
 
 def test_every_variant_maps_timm_state_dict(timm_exports):
   """Every tensor of timm's model of each variant (name and shape on the meta device, no
-  weights) maps onto a parameter of the variant's abstract nnx module (eval_shape, no FLOPs) with
-  that shape after the layout change, and every parameter gets one (what
-  zoo.converters.mapping.load_into checks, without materialising the weights)."""
-  shapes = json.loads((timm_exports / "shapes.json").read_text())
-  failures = []
-  for entry in SHAPES:
-    architecture = entry["architecture"]
-    targets = _abstract_tensors(architecture, entry["kwargs"])
-    family = timm_converter.family_of(architecture)
-    filled = set()
-    for name, shape in shapes[entry["name"]].items():
-      if any(re.search(p, name) for p in (r"num_batches_tracked$",) + family.ignore):
-        continue
-      key = _target_key(name, family.renames, targets)
-      converted = _to_layout(np.broadcast_to(np.float32(0), shape), key, targets.get(key, ()), "torch")
-      if key not in targets or converted.shape != targets[key]:
-        failures.append(f"{architecture}: {name} {shape} -> {key} {targets.get(key)}")
-      filled.add(key)
-    failures += [f"{architecture}: {key} has no timm tensor" for key in sorted(set(targets) - filled)]
-  assert not failures, "\n".join(failures[:20])
+weights) maps onto a parameter of the variant's abstract nnx module (eval_shape, no FLOPs) with
+that shape after the layout change, and every parameter gets one (what
+zoo.converters.mapping.load_into checks, without materialising the weights)."""
+  timm_parity.assert_every_variant_maps(timm_exports, SHAPES)
 
 
 @pytest.mark.parametrize("model_args, message", [

@@ -46,22 +46,36 @@ class MixerBlock(nnx.Module):
     return x + self.channel_mlp(self.norm2(x))
 
 
-class MlpMixer(nnx.Module):
-  def __init__(self, config: MixerConfig, *, rngs: nnx.Rngs):
+class PatchMlp(nnx.Module):
+  """The trunk MLP-Mixer and ResMLP share: patches (a stride-``patch_size`` conv) → tokens
+  [B, P, D] → ``blocks`` → ``norm`` → mean over patches (the embedding) → ``head`` (None: the
+  embedding is returned twice). Its token-mixing layers fix the image size."""
+
+  name = "an MLP on patches"
+
+  def __init__(self, config, blocks: list[nnx.Module], norm: nnx.Module, *, rngs: nnx.Rngs):
     self.config = config
     self.stem = layers.conv(config.num_channels, config.hidden_size, config.patch_size, stride=config.patch_size,
                             padding="VALID", bias=True, rngs=rngs)
-    self.blocks = nnx.List([MixerBlock(config, rngs=rngs) for _ in range(config.num_blocks)])
-    self.norm = nnx.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps, rngs=rngs)
+    self.blocks = nnx.List(blocks)
+    self.norm = norm
     self.head = nnx.Linear(config.hidden_size, config.num_classes, rngs=rngs) if config.num_classes else None
 
   def __call__(self, images):
     if images.shape[1:3] != (self.config.image_size,) * 2:
-      raise ValueError(f"Mixer expects {self.config.image_size}² images (its token MLP size); got "
-                       f"{images.shape[1]}×{images.shape[2]}.")
+      raise ValueError(f"{self.name} expects {self.config.image_size}² images (its token-mixing layers' size); got "
+                       f"{images.shape[1]}×{images.shape[2]}. Use the model's preprocessing.")
     x = self.stem(images)
     x = x.reshape(x.shape[0], -1, x.shape[-1])
     for block in self.blocks:
       x = block(x)
     embedding = jnp.mean(self.norm(x), axis=1)
     return (self.head(embedding) if self.head is not None else embedding), embedding
+
+
+class MlpMixer(PatchMlp):
+  name = "Mixer"
+
+  def __init__(self, config: MixerConfig, *, rngs: nnx.Rngs):
+    super().__init__(config, [MixerBlock(config, rngs=rngs) for _ in range(config.num_blocks)],
+                     nnx.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps, rngs=rngs), rngs=rngs)

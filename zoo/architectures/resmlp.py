@@ -11,7 +11,7 @@ import dataclasses
 import jax.numpy as jnp
 from flax import nnx
 
-from zoo.architectures import layers
+from zoo.architectures.mixer import PatchMlp
 from zoo.architectures.transformer import Mlp
 
 
@@ -57,24 +57,11 @@ class ResMlpBlock(nnx.Module):
     return x + self.ls2[...] * self.mlp_channels(self.norm2(x))
 
 
-class ResMlp(nnx.Module):
+class ResMlp(PatchMlp):
   """The embedding is the mean patch token after the final Affine (timm's pre-logits)."""
 
-  def __init__(self, config: ResMlpConfig, *, rngs: nnx.Rngs):
-    self.config = config
-    self.stem = layers.conv(config.num_channels, config.hidden_size, config.patch_size, stride=config.patch_size,
-                            padding="VALID", bias=True, rngs=rngs)
-    self.blocks = nnx.List([ResMlpBlock(config, rngs=rngs) for _ in range(config.num_blocks)])
-    self.norm = Affine(config.hidden_size)
-    self.head = nnx.Linear(config.hidden_size, config.num_classes, rngs=rngs) if config.num_classes else None
+  name = "ResMLP"
 
-  def __call__(self, images):
-    if images.shape[1:3] != (self.config.image_size,) * 2:
-      raise ValueError(f"ResMLP expects {self.config.image_size}² images (its token-mixing Linear size); got "
-                       f"{images.shape[1]}×{images.shape[2]}. Use the model's preprocessing.")
-    x = self.stem(images)
-    x = x.reshape(x.shape[0], -1, x.shape[-1])
-    for block in self.blocks:
-      x = block(x)
-    embedding = jnp.mean(self.norm(x), axis=1)
-    return (self.head(embedding) if self.head is not None else embedding), embedding
+  def __init__(self, config: ResMlpConfig, *, rngs: nnx.Rngs):
+    super().__init__(config, [ResMlpBlock(config, rngs=rngs) for _ in range(config.num_blocks)],
+                     Affine(config.hidden_size), rngs=rngs)
