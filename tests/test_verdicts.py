@@ -262,6 +262,7 @@ def test_replicated_intervals_match_a_plain_numpy_hierarchical_resampling_loop()
     own = combined["replicates"][replicate]
     assert own["statistic"].estimate == pytest.approx(chosen.mean() - start.mean(), abs=1e-12)
     assert own["verdict"] == per_replicate[replicate][3]["verdict"]
+    assert f"r{replicate} {own['quoted']} {own['verdict']}" in combined["evidence"]  # its own unit
   assert "per replicate: r0" in combined["evidence"]
   # Claim 2 decides on both of its parts, each combined the same way.
   claim2 = verdicts.replicated_claims(per_replicate, num_draws=num_draws, seed=11)[1]

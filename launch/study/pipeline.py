@@ -361,7 +361,11 @@ def analysis_key(config, names: list[str], store_dir: Path) -> str:
   every split, and the analysis code (:func:`analysis_code_sha256`)."""
   manifests = [json.loads((store.model_dir(store_dir, dataset, split, name) / "manifest.json").read_text())
                for _, dataset, split in splits_of(config) for name in names]
-  payload = {"version": ANALYSIS_VERSION, "code": analysis_code_sha256(), "config": config.to_dict(), "names": names,
+  # ``replicates`` is left out: it says how many draws a run makes, not what one draw's analysis
+  # computes (a draw is named by its rows, "<row>@r<k>", and seeds its bootstrap by k), so
+  # replicate 0 of a replicated run is served by the single run's analysis and vice versa.
+  settings = {k: v for k, v in config.to_dict().items() if k != "replicates"}
+  payload = {"version": ANALYSIS_VERSION, "code": analysis_code_sha256(), "config": settings, "names": names,
              "manifests": manifests}
   return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -412,8 +416,7 @@ def combine_replicates(config, per_replicate: list[dict]) -> list[dict]:
     each = claim.pop("replicates")
     claim.update(estimate=float(interval.estimate), low=float(interval.low), high=float(interval.high),
                  confidence=float(interval.confidence), resamples=int(interval.num_resamples),
-                 per_replicate="; ".join(f"r{i}: {e['statistic'].estimate:+.4g} [{e['statistic'].low:+.4g}, "
-                                         f"{e['statistic'].high:+.4g}] {e['verdict']}" for i, e in enumerate(each)))
+                 per_replicate="; ".join(f"r{i}: {e['quoted']} {e['verdict']}" for i, e in enumerate(each)))
   return out
 
 
@@ -458,7 +461,7 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
     per_replicate.append(_analysis(config, rows, cache, sources, hashes, located, replicate))
   if jax.process_index() != 0:
     return None
-  results = per_replicate[0]
+  results = {**per_replicate[0], "config": config.to_dict()}  # this run's config (the analysis may be a shared one)
   if config.replicates > 1:
     results = {**results, "claims": combine_replicates(config, per_replicate)}
   stage("4/4 report")

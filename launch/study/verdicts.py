@@ -423,7 +423,8 @@ def replicated_claims(per_replicate: list[list[dict]], *, num_draws: int, seed: 
   :func:`hierarchical_samples`, decided against the claim's own δ (:data:`MINIMUMS`). Each
   claim keeps replicate 0's claim, test and evidence text and gains ``replicates``: per
   replicate its own Interval and verdict, so a reader sees whether the verdict rests on one
-  draw. Claim n's draws are :func:`draw_replicates` (R, B, ``num_draws``, ``seed + n``)."""
+  draw (``quoted``: the interval in the claim's unit, as the evidence quotes it). Claim n's
+  draws are :func:`draw_replicates` (R, B, ``num_draws``, ``seed + n``)."""
   num_replicates = len(per_replicate)
   if num_replicates < 1 or any(len(r) != len(per_replicate[0]) for r in per_replicate):
     raise ValueError("replicated_claims needs the same claims for each of >= 1 replicates.")
@@ -449,7 +450,8 @@ def replicated_claims(per_replicate: list[list[dict]], *, num_draws: int, seed: 
                 + "; per replicate: " + "; ".join(f"r{i} {_quote(iv, scale, unit)} {v}" for i, (iv, v) in enumerate(each))
                 + f". Replicate 0: {first['evidence']}")
     out.append({**{k: v for k, v in first.items() if k != "samples"}, "statistic": statistic, "verdict": verdict,
-                "evidence": evidence, "replicates": [{"statistic": iv, "verdict": v} for iv, v in each]})
+                "evidence": evidence,
+                "replicates": [{"statistic": iv, "verdict": v, "quoted": _quote(iv, scale, unit)} for iv, v in each]})
   return out
 
 
