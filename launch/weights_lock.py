@@ -27,7 +27,7 @@ import threading
 from pathlib import Path
 
 from zoo.converters.big_vision import file_sha256
-from zoo.loading import download
+from zoo.loading import download, load
 
 LOCK_NAME = "weights.lock.json"
 VERSION = 1
@@ -118,6 +118,16 @@ def check(path, entry, zoo_dir, *, hub_cache=None, download_cache=None, write: b
     if found.files[file] != digest:
       raise _mismatch(entry.name, f"the sha256 of {file}", digest, found.files[file], path)
   return locked
+
+
+def load_locked(path, entry, zoo_dir, *, hub_cache=None, download_cache=None):
+  """``entry``'s model at the commit the lock at ``path`` records for it (recorded now, on a
+  first download), after :func:`check`: what the study reads of a downloaded row outside
+  evaluation (a distillation teacher), so training and evaluation see the same weights.
+  Rows that are not downloaded load as zoo.load loads them. Raises LockMismatch."""
+  locked = check(path, entry, zoo_dir, hub_cache=hub_cache, download_cache=download_cache)
+  return load(entry, zoo_dir, revision=locked.commit if locked else None, hub_cache=hub_cache,
+              download_cache=download_cache)
 
 
 def agree_across_processes(name: str, locked: Locked | None) -> None:

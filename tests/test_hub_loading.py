@@ -302,3 +302,23 @@ def test_check_reads_an_openai_clip_header_and_maps_it(hub, tmp_path):
   result = check_row(_entry("tiny_clip", "openai_clip", CLIP_REPO), hub_cache=tmp_path)
   assert result.ready, result.message
   assert hub.downloads(CLIP_REPO) == [] and hub.downloads(CLIP_REPO, ranged=True) == ["open_clip_model.safetensors"]
+
+
+def test_a_teacher_loads_at_the_locked_commit_after_its_branch_moves(hub, vit, tmp_path):
+  """What the study's training stage reads of a downloaded row (a distillation teacher:
+  launch.study.zoo_stage._teacher) is the lock's commit, as evaluation's: after main moves to
+  other weights, weights_lock.load_locked still gives the recorded model, zoo.load the new one."""
+  from safetensors.numpy import load as load_safetensors, save as save_safetensors
+  repo, lock = "test-org/tiny-vit-moving", tmp_path / "weights.lock.json"
+  hub.add(repo, vit[1])
+  entry = _entry("moving_vit", "huggingface", repo)
+  images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+  first = weights_lock.load_locked(lock, entry, tmp_path, hub_cache=tmp_path / "hub")
+  assert_close(first(nhwc(images))[0], _vit_logits(vit[0], images), "the recorded commit's logits")
+  tensors = load_safetensors(vit[1]["model.safetensors"])
+  tensors = {k: (2 * v if k.startswith("classifier.") else v) for k, v in tensors.items()}
+  hub.add(repo, {**vit[1], "model.safetensors": save_safetensors(tensors, metadata={"format": "pt"})})
+  moved = zoo.load(entry, tmp_path, hub_cache=tmp_path / "hub2")
+  assert not np.allclose(moved(nhwc(images))[0], first(nhwc(images))[0])  # main now has other weights
+  again = weights_lock.load_locked(lock, entry, tmp_path, hub_cache=tmp_path / "hub3")
+  np.testing.assert_array_equal(np.asarray(again(nhwc(images))[0]), np.asarray(first(nhwc(images))[0]))

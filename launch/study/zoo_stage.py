@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 import zoo
-from launch import data, locks, procedural
+from launch import data, locks, procedural, weights_lock
 from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
 from zoo import fitting, registry, training
@@ -220,15 +220,25 @@ def _prepare(config, names: list[str], cache: Path) -> dict[str, Located]:
 
   def taught_to_train() -> list:
     """The distilled rows' locations (the teacher's weight hash in their keys); those to train."""
-    teacher_hash = weights_sha256(zoo.load(zoo.get(names[0]), located[names[0]].zoo_dir))
+    teacher_hash = weights_sha256(_teacher(names[0], located, cache))
     return [e for e in taught if _missing(config, e, training_data, teacher_hash, cache, located)]
 
   if to_train or taught:
-    _train(config, names[0], to_train, located, training_data, taught_to_train if taught else None, len(taught))
+    _train(config, names[0], to_train, located, training_data, taught_to_train if taught else None, len(taught),
+           cache=cache)
   if jax.process_count() > 1:
     from jax.experimental import multihost_utils
     multihost_utils.sync_global_devices("overlap-study-zoo")
   return located
+
+
+def _teacher(base: str, located: dict, cache: Path):
+  """The base row's model, the distilled rows' teacher: a downloaded base at the commit the
+  study's weights lock records (what evaluation reads too), never wherever its branch points now."""
+  try:
+    return weights_lock.load_locked(cache / weights_lock.LOCK_NAME, zoo.get(base), located[base].zoo_dir)
+  except weights_lock.LockMismatch as error:
+    raise ConfigError(str(error)) from None
 
 
 def _missing(config, entry, training_data, teacher_hash, cache: Path, located: dict) -> bool:
@@ -249,7 +259,7 @@ def _missing(config, entry, training_data, teacher_hash, cache: Path, located: d
 
 
 def _train(config, base: str, entries, located, training_data: TrainingData, taught=None,
-           taught_rows: int = 0) -> None:
+           taught_rows: int = 0, *, cache: Path) -> None:
   """Trains ``entries`` (process 0 only; the others wait at the stage barrier),
   ``config.train_threads`` tasks at once (:func:`training_tasks`, longest first, the base
   first). ``taught()``, if given, locates the ``taught_rows`` distilled rows once the base
@@ -275,7 +285,7 @@ def _train(config, base: str, entries, located, training_data: TrainingData, tau
     for group in task:
       if group[0].objective == fitting.NEEDS_TEACHER:
         with teacher_lock:
-          teacher[:] = teacher or [zoo.load(zoo.get(base), located[base].zoo_dir)]
+          teacher[:] = teacher or [_teacher(base, located, cache)]
       _train_group(config, group, f"[{next(numbers)}/{total}]", located, training_data,
                    teacher[0] if teacher else None, backbones, redraw)
 
