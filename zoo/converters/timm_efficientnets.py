@@ -44,6 +44,8 @@ class BuilderArch:
   head: str = "conv_bn"
   depth_trunc: str = "ceil"
   head_min: int = 0  # tinynet: head max(head_min, scaled head)
+  head_bias: bool = True  # head "pool_conv": timm's head_bias
+  layer_scale: bool = False  # MobileNetV4 hybrid: LayerScale2d on the "uir"/"mqa" branches
 
 
 # timm 1.0.31's _gen_efficientnetv2_{base,s,m,l,xl}, _gen_efficientnet_edge and _gen_efficientnet_lite
@@ -83,6 +85,7 @@ class BuilderVariant:
   channel_multiplier: float = 1.0
   depth_multiplier: float | tuple[float, ...] = 1.0
   tf: bool = False
+  anti_alias: str | None = None  # timm's aa_layer ("avg", "blurpc"; MobileNetV4 conv_aa / conv_blur)
 
 
 # timm 1.0.31's efficientnetv2_* / tf_efficientnetv2_* entry points.
@@ -125,7 +128,8 @@ def builder_config(variant: BuilderVariant, archs: dict[str, BuilderArch], **opt
                                depth_trunc=arch.depth_trunc, round_limit=arch.round_limit, se_rule=arch.se_rule)
   head = max(arch.head_min, round_channels(arch.head_dim)) if arch.scale_head else arch.head_dim
   return MBConvNetConfig(stem, stages, head, act=arch.act, se_gate=arch.se_gate, se_act=arch.se_act,
-                         head=arch.head, **options)
+                         head=arch.head, head_bias=arch.head_bias, anti_alias=variant.anti_alias,
+                         layer_scale=arch.layer_scale, **options)
 
 
 # timm 1.0.31's _gen_mobilenet_v3 (mobilenetv3.py): hard-swish ("nre" stages ReLU; "minimal": ReLU

@@ -1,0 +1,194 @@
+"""timm's mobile families on the EfficientNet builder (``timm/models/mobilenetv3.py``,
+``hardcorenas.py``), each variant from its arch strings and served by
+:class:`zoo.architectures.efficientnet.MBConvNet` in timm's own tensor names (no renames):
+MobileNetV4 conv / hybrid (``mobilenetv4_conv_*``, ``mobilenetv4_hybrid_*``: universal inverted
+residuals, multi-query attention with layer scale, the head conv normed after pooling; the
+``conv_aa`` / ``conv_blur`` ones anti-alias their stride-2 convs), FBNetV3 (``fbnetv3_{b,d,g}``),
+``mobilenetv3_rw`` and HardCoRe-NAS (``hardcorenas_{a..f}``).
+
+``ENTRIES`` maps a regex that fully matches timm architecture names to
+``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps each in a ``TimmFamily``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flax import nnx
+
+from zoo.architectures.efficientnet import MBConvNet, SERule
+from zoo.converters.timm_efficientnets import BuilderArch, BuilderVariant, builder_config
+from zoo.converters.timm_families import _mbconv_options
+
+# timm 1.0.31's _gen_mobilenet_v4 arch_def tables (mobilenetv4.py is mobilenetv3.py): stem unscaled
+# below width 1.0, head 1280 unscaled after pooling: 1×1 conv (no bias) → BN → act.
+_MNV4 = dict(scale_head=False, fix_stem_below=1.0, head="pool_conv_bn", act="relu")
+_MNV4_MEDIUM_START = ("er_r1_k3_s2_e4_c48", ("uir_r1_a3_k5_s2_e4_c80", "uir_r1_a3_k3_s1_e2_c80"))
+_MNV4_LARGE_START = ("er_r1_k3_s2_e4_c48", ("uir_r1_a3_k5_s2_e4_c96", "uir_r1_a3_k3_s1_e4_c96"))
+_MNV4_HEAD = "cn_r1_k1_s1_c960"
+MOBILENET_V4_ARCHS = {
+    "conv_small": BuilderArch((("cn_r1_k3_s2_e1_c32", "cn_r1_k1_s1_e1_c32"), ("cn_r1_k3_s2_e1_c96", "cn_r1_k1_s1_e1_c64"),
+                               ("uir_r1_a5_k5_s2_e3_c96", "uir_r4_a0_k3_s1_e2_c96", "uir_r1_a3_k0_s1_e4_c96"),
+                               ("uir_r1_a3_k3_s2_e6_c128", "uir_r1_a5_k5_s1_e4_c128", "uir_r1_a0_k5_s1_e4_c128",
+                                "uir_r1_a0_k5_s1_e3_c128", "uir_r2_a0_k3_s1_e4_c128"), _MNV4_HEAD),
+                              32, 1280, **_MNV4),
+    "conv_medium": BuilderArch((*_MNV4_MEDIUM_START,
+                                ("uir_r1_a3_k5_s2_e6_c160", "uir_r2_a3_k3_s1_e4_c160", "uir_r1_a3_k5_s1_e4_c160",
+                                 "uir_r1_a3_k3_s1_e4_c160", "uir_r1_a3_k0_s1_e4_c160", "uir_r1_a0_k0_s1_e2_c160",
+                                 "uir_r1_a3_k0_s1_e4_c160"),
+                                ("uir_r1_a5_k5_s2_e6_c256", "uir_r1_a5_k5_s1_e4_c256", "uir_r2_a3_k5_s1_e4_c256",
+                                 "uir_r1_a0_k0_s1_e4_c256", "uir_r1_a3_k0_s1_e4_c256", "uir_r1_a3_k5_s1_e2_c256",
+                                 "uir_r1_a5_k5_s1_e4_c256", "uir_r2_a0_k0_s1_e4_c256", "uir_r1_a5_k0_s1_e2_c256"),
+                                _MNV4_HEAD), 32, 1280, **_MNV4),
+    "conv_large": BuilderArch((*_MNV4_LARGE_START,
+                               ("uir_r1_a3_k5_s2_e4_c192", "uir_r3_a3_k3_s1_e4_c192", "uir_r1_a3_k5_s1_e4_c192",
+                                "uir_r5_a5_k3_s1_e4_c192", "uir_r1_a3_k0_s1_e4_c192"),
+                               ("uir_r4_a5_k5_s2_e4_c512", "uir_r1_a5_k0_s1_e4_c512", "uir_r1_a5_k3_s1_e4_c512",
+                                "uir_r2_a5_k0_s1_e4_c512", "uir_r1_a5_k3_s1_e4_c512", "uir_r1_a5_k5_s1_e4_c512",
+                                "uir_r3_a5_k0_s1_e4_c512"), _MNV4_HEAD), 24, 1280, **_MNV4),
+    "hybrid_medium": BuilderArch((*_MNV4_MEDIUM_START,
+                                  ("uir_r1_a3_k5_s2_e6_c160", "uir_r1_a0_k0_s1_e2_c160", "uir_r1_a3_k3_s1_e4_c160",
+                                   "uir_r1_a3_k5_s1_e4_c160", "mqa_r1_k3_h4_s1_v2_d64_c160", "uir_r1_a3_k3_s1_e4_c160",
+                                   "mqa_r1_k3_h4_s1_v2_d64_c160", "uir_r1_a3_k0_s1_e4_c160",
+                                   "mqa_r1_k3_h4_s1_v2_d64_c160", "uir_r1_a3_k3_s1_e4_c160",
+                                   "mqa_r1_k3_h4_s1_v2_d64_c160", "uir_r1_a3_k0_s1_e4_c160"),
+                                  ("uir_r1_a5_k5_s2_e6_c256", "uir_r1_a5_k5_s1_e4_c256", "uir_r2_a3_k5_s1_e4_c256",
+                                   "uir_r1_a0_k0_s1_e2_c256", "uir_r1_a3_k5_s1_e2_c256", "uir_r1_a0_k0_s1_e2_c256",
+                                   "uir_r1_a0_k0_s1_e4_c256", "mqa_r1_k3_h4_s1_d64_c256", "uir_r1_a3_k0_s1_e4_c256",
+                                   "mqa_r1_k3_h4_s1_d64_c256", "uir_r1_a5_k5_s1_e4_c256", "mqa_r1_k3_h4_s1_d64_c256",
+                                   "uir_r1_a5_k0_s1_e4_c256", "mqa_r1_k3_h4_s1_d64_c256", "uir_r1_a5_k0_s1_e4_c256"),
+                                  _MNV4_HEAD), 32, 1280, layer_scale=True, **_MNV4),
+    "hybrid_large": BuilderArch((*_MNV4_LARGE_START,
+                                 ("uir_r1_a3_k5_s2_e4_c192", "uir_r3_a3_k3_s1_e4_c192", "uir_r1_a3_k5_s1_e4_c192",
+                                  "uir_r2_a5_k3_s1_e4_c192", "mqa_r1_k3_h8_s1_v2_d48_c192", "uir_r1_a5_k3_s1_e4_c192",
+                                  "mqa_r1_k3_h8_s1_v2_d48_c192", "uir_r1_a5_k3_s1_e4_c192",
+                                  "mqa_r1_k3_h8_s1_v2_d48_c192", "uir_r1_a5_k3_s1_e4_c192",
+                                  "mqa_r1_k3_h8_s1_v2_d48_c192", "uir_r1_a3_k0_s1_e4_c192"),
+                                 ("uir_r4_a5_k5_s2_e4_c512", "uir_r1_a5_k0_s1_e4_c512", "uir_r1_a5_k3_s1_e4_c512",
+                                  "uir_r2_a5_k0_s1_e4_c512", "uir_r1_a5_k3_s1_e4_c512", "uir_r1_a5_k5_s1_e4_c512",
+                                  "mqa_r1_k3_h8_s1_d64_c512", "uir_r1_a5_k0_s1_e4_c512", "mqa_r1_k3_h8_s1_d64_c512",
+                                  "uir_r1_a5_k0_s1_e4_c512", "mqa_r1_k3_h8_s1_d64_c512", "uir_r1_a5_k0_s1_e4_c512",
+                                  "mqa_r1_k3_h8_s1_d64_c512", "uir_r1_a5_k0_s1_e4_c512"),
+                                 _MNV4_HEAD), 24, 1280, layer_scale=True, **{**_MNV4, "act": "gelu"}),
+}
+# timm 1.0.31's mobilenetv4_* entry points (width multiplier; aa_layer of the conv_aa / conv_blur ones).
+MOBILENET_V4_CONV_VARIANTS = {
+    "mobilenetv4_conv_small_035": BuilderVariant("conv_small", 0.35),
+    "mobilenetv4_conv_small_050": BuilderVariant("conv_small", 0.5),
+    "mobilenetv4_conv_small": BuilderVariant("conv_small"), "mobilenetv4_conv_medium": BuilderVariant("conv_medium"),
+    "mobilenetv4_conv_large": BuilderVariant("conv_large"),
+    "mobilenetv4_conv_aa_medium": BuilderVariant("conv_medium", anti_alias="avg"),
+    "mobilenetv4_conv_blur_medium": BuilderVariant("conv_medium", anti_alias="blurpc"),
+    "mobilenetv4_conv_aa_large": BuilderVariant("conv_large", anti_alias="avg"),
+}
+MOBILENET_V4_HYBRID_VARIANTS = {
+    "mobilenetv4_hybrid_medium": BuilderVariant("hybrid_medium"), "mobilenetv4_hybrid_large": BuilderVariant("hybrid_large"),
+    "mobilenetv4_hybrid_medium_075": BuilderVariant("hybrid_medium", 0.75),
+    "mobilenetv4_hybrid_large_075": BuilderVariant("hybrid_large", 0.75),
+}
+
+# timm 1.0.31's _gen_fbnetv3 (channels and SE widths make_divisible(·, round_limit 0.95), SE from the
+# block input: ratio / expansion, with the block's activation and a hard-sigmoid gate; head 1984 without
+# bias), _gen_mobilenet_v3_rw (SE round(mid/4) with the block's activation; head without bias) and
+# _gen_hardcorenas (MobileNetV3's SE: ReLU inside, make_divisible(mid/4); stem 32).
+_FBNET_V3 = dict(scale_head=False, round_limit=0.95, act="hard_swish", head="pool_conv", head_bias=False,
+                 se_rule=SERule(make_divisible=True, round_limit=0.95), se_gate="hard_sigmoid")
+_HARDCORENAS = dict(scale_head=False, act="hard_swish", head="pool_conv", se_gate="hard_sigmoid", se_act="relu",
+                    se_rule=SERule(from_expansion=True, make_divisible=True))
+MOBILENET_V3_MORE_ARCHS = {
+    "fbnetv3_b": BuilderArch(("ds_r2_k3_s1_e1_c16", ("ir_r1_k5_s2_e4_c24", "ir_r3_k5_s1_e2_c24"),
+                              ("ir_r1_k5_s2_e5_c40_se0.25", "ir_r4_k5_s1_e3_c40_se0.25"),
+                              ("ir_r1_k5_s2_e5_c72", "ir_r4_k3_s1_e3_c72"),
+                              ("ir_r1_k3_s1_e5_c120_se0.25", "ir_r5_k5_s1_e3_c120_se0.25"),
+                              ("ir_r1_k3_s2_e6_c184_se0.25", "ir_r5_k5_s1_e4_c184_se0.25", "ir_r1_k5_s1_e6_c224_se0.25"),
+                              "cn_r1_k1_s1_c1344"), 16, 1984, **_FBNET_V3),
+    "fbnetv3_d": BuilderArch(("ds_r2_k3_s1_e1_c16", ("ir_r1_k3_s2_e5_c24", "ir_r5_k3_s1_e2_c24"),
+                              ("ir_r1_k5_s2_e4_c40_se0.25", "ir_r4_k3_s1_e3_c40_se0.25"),
+                              ("ir_r1_k3_s2_e5_c72", "ir_r4_k3_s1_e3_c72"),
+                              ("ir_r1_k3_s1_e5_c128_se0.25", "ir_r6_k5_s1_e3_c128_se0.25"),
+                              ("ir_r1_k3_s2_e6_c208_se0.25", "ir_r5_k5_s1_e5_c208_se0.25", "ir_r1_k5_s1_e6_c240_se0.25"),
+                              "cn_r1_k1_s1_c1440"), 24, 1984, **_FBNET_V3),
+    "fbnetv3_g": BuilderArch(("ds_r3_k3_s1_e1_c24", ("ir_r1_k5_s2_e4_c40", "ir_r4_k5_s1_e2_c40"),
+                              ("ir_r1_k5_s2_e4_c56_se0.25", "ir_r4_k5_s1_e3_c56_se0.25"),
+                              ("ir_r1_k5_s2_e5_c104", "ir_r4_k3_s1_e3_c104"),
+                              ("ir_r1_k3_s1_e5_c160_se0.25", "ir_r8_k5_s1_e3_c160_se0.25"),
+                              ("ir_r1_k3_s2_e6_c264_se0.25", "ir_r6_k5_s1_e5_c264_se0.25", "ir_r2_k5_s1_e6_c288_se0.25"),
+                              "cn_r1_k1_s1_c1728"), 32, 1984, **_FBNET_V3),
+    "mobilenetv3_rw": BuilderArch(("ds_r1_k3_s1_e1_c16_nre_noskip", ("ir_r1_k3_s2_e4_c24_nre", "ir_r1_k3_s1_e3_c24_nre"),
+                                   "ir_r3_k5_s2_e3_c40_se0.25_nre",
+                                   ("ir_r1_k3_s2_e6_c80", "ir_r1_k3_s1_e2.5_c80", "ir_r2_k3_s1_e2.3_c80"),
+                                   "ir_r2_k3_s1_e6_c112_se0.25", "ir_r3_k5_s2_e6_c160_se0.25", "cn_r1_k1_s1_c960"),
+                                  16, 1280, scale_head=False, act="hard_swish", head="pool_conv", head_bias=False,
+                                  se_rule=SERule(from_expansion=True), se_gate="hard_sigmoid"),
+}
+MOBILENET_V3_MORE_VARIANTS = {name: BuilderVariant(name) for name in MOBILENET_V3_MORE_ARCHS}
+
+# timm 1.0.31's hardcorenas_{a..f} arch_def tables (hardcorenas.py).
+_HARDCORENAS_HEAD = ("ds_r1_k3_s1_e1_c16_nre",)
+HARDCORENAS_ARCHS = {f"hardcorenas_{letter}": BuilderArch(_HARDCORENAS_HEAD + stages + ("cn_r1_k1_s1_c960",), 32, 1280,
+                                                          **_HARDCORENAS) for letter, stages in {
+    "a": (("ir_r1_k5_s2_e3_c24_nre", "ir_r1_k5_s1_e3_c24_nre_se0.25"),
+          ("ir_r1_k5_s2_e3_c40_nre", "ir_r1_k5_s1_e6_c40_nre_se0.25"),
+          ("ir_r1_k5_s2_e6_c80_se0.25", "ir_r1_k5_s1_e6_c80_se0.25"),
+          ("ir_r1_k5_s1_e6_c112_se0.25", "ir_r1_k5_s1_e6_c112_se0.25"),
+          ("ir_r1_k5_s2_e6_c192_se0.25", "ir_r1_k5_s1_e6_c192_se0.25")),
+    "b": (("ir_r1_k5_s2_e3_c24_nre", "ir_r1_k5_s1_e3_c24_nre_se0.25", "ir_r1_k3_s1_e3_c24_nre"),
+          ("ir_r1_k5_s2_e3_c40_nre", "ir_r1_k5_s1_e3_c40_nre", "ir_r1_k5_s1_e3_c40_nre"),
+          ("ir_r1_k5_s2_e3_c80", "ir_r1_k5_s1_e3_c80", "ir_r1_k3_s1_e3_c80", "ir_r1_k3_s1_e3_c80"),
+          ("ir_r1_k5_s1_e3_c112", "ir_r1_k3_s1_e3_c112", "ir_r1_k3_s1_e3_c112", "ir_r1_k3_s1_e3_c112"),
+          ("ir_r1_k5_s2_e6_c192_se0.25", "ir_r1_k5_s1_e6_c192_se0.25", "ir_r1_k3_s1_e3_c192_se0.25")),
+    "c": (("ir_r1_k5_s2_e3_c24_nre", "ir_r1_k5_s1_e3_c24_nre_se0.25"),
+          ("ir_r1_k5_s2_e3_c40_nre", "ir_r1_k5_s1_e3_c40_nre", "ir_r1_k5_s1_e3_c40_nre", "ir_r1_k5_s1_e3_c40_nre"),
+          ("ir_r1_k5_s2_e4_c80", "ir_r1_k5_s1_e6_c80_se0.25", "ir_r1_k3_s1_e3_c80", "ir_r1_k3_s1_e3_c80"),
+          ("ir_r1_k5_s1_e6_c112_se0.25", "ir_r1_k3_s1_e3_c112", "ir_r1_k3_s1_e3_c112", "ir_r1_k3_s1_e3_c112"),
+          ("ir_r1_k5_s2_e6_c192_se0.25", "ir_r1_k5_s1_e6_c192_se0.25", "ir_r1_k3_s1_e3_c192_se0.25")),
+    "d": (("ir_r1_k5_s2_e3_c24_nre_se0.25", "ir_r1_k5_s1_e3_c24_nre_se0.25"),
+          ("ir_r1_k5_s2_e3_c40_nre_se0.25", "ir_r1_k5_s1_e4_c40_nre_se0.25", "ir_r1_k3_s1_e3_c40_nre_se0.25"),
+          ("ir_r1_k5_s2_e4_c80_se0.25", "ir_r1_k3_s1_e3_c80_se0.25", "ir_r1_k3_s1_e3_c80_se0.25",
+           "ir_r1_k3_s1_e3_c80_se0.25"),
+          ("ir_r1_k3_s1_e4_c112_se0.25", "ir_r1_k5_s1_e4_c112_se0.25", "ir_r1_k3_s1_e3_c112_se0.25",
+           "ir_r1_k5_s1_e3_c112_se0.25"),
+          ("ir_r1_k5_s2_e6_c192_se0.25", "ir_r1_k5_s1_e6_c192_se0.25", "ir_r1_k5_s1_e6_c192_se0.25",
+           "ir_r1_k3_s1_e6_c192_se0.25")),
+    "e": (("ir_r1_k5_s2_e3_c24_nre_se0.25", "ir_r1_k5_s1_e3_c24_nre_se0.25"),
+          ("ir_r1_k5_s2_e6_c40_nre_se0.25", "ir_r1_k5_s1_e4_c40_nre_se0.25", "ir_r1_k5_s1_e4_c40_nre_se0.25",
+           "ir_r1_k3_s1_e3_c40_nre_se0.25"),
+          ("ir_r1_k5_s2_e4_c80_se0.25", "ir_r1_k3_s1_e6_c80_se0.25"),
+          ("ir_r1_k5_s1_e6_c112_se0.25", "ir_r1_k5_s1_e6_c112_se0.25", "ir_r1_k5_s1_e6_c112_se0.25",
+           "ir_r1_k5_s1_e3_c112_se0.25"),
+          ("ir_r1_k5_s2_e6_c192_se0.25", "ir_r1_k5_s1_e6_c192_se0.25", "ir_r1_k5_s1_e6_c192_se0.25",
+           "ir_r1_k3_s1_e6_c192_se0.25")),
+    "f": (("ir_r1_k5_s2_e3_c24_nre_se0.25", "ir_r1_k5_s1_e3_c24_nre_se0.25"),
+          ("ir_r1_k5_s2_e6_c40_nre_se0.25", "ir_r1_k5_s1_e6_c40_nre_se0.25"),
+          ("ir_r1_k5_s2_e6_c80_se0.25", "ir_r1_k5_s1_e6_c80_se0.25", "ir_r1_k3_s1_e3_c80_se0.25",
+           "ir_r1_k3_s1_e3_c80_se0.25"),
+          ("ir_r1_k3_s1_e6_c112_se0.25", "ir_r1_k5_s1_e6_c112_se0.25", "ir_r1_k5_s1_e6_c112_se0.25",
+           "ir_r1_k3_s1_e3_c112_se0.25"),
+          ("ir_r1_k5_s2_e6_c192_se0.25", "ir_r1_k5_s1_e6_c192_se0.25", "ir_r1_k3_s1_e6_c192_se0.25",
+           "ir_r1_k3_s1_e6_c192_se0.25")),
+}.items()}
+HARDCORENAS_VARIANTS = {name: BuilderVariant(name) for name in HARDCORENAS_ARCHS}
+
+ARCHS = {**MOBILENET_V4_ARCHS, **MOBILENET_V3_MORE_ARCHS, **HARDCORENAS_ARCHS}
+VARIANTS = {**MOBILENET_V4_CONV_VARIANTS, **MOBILENET_V4_HYBRID_VARIANTS, **MOBILENET_V3_MORE_VARIANTS,
+            **HARDCORENAS_VARIANTS}
+
+
+def build_mobile_variant(name: str, config: dict) -> nnx.Module:
+  """timm's ``mobilenetv4_*`` / ``fbnetv3_*`` / ``mobilenetv3_rw`` / ``hardcorenas_*``: the VARIANTS
+  row through zoo.converters.timm_efficientnets.builder_config; ``model_args`` bn_eps, pad_type,
+  global_pool ("avg")."""
+  variant = VARIANTS[name]
+  return MBConvNet(builder_config(variant, ARCHS, **_mbconv_options(name, config, variant.tf)), rngs=nnx.Rngs(0))
+
+
+def _pattern(variants: dict) -> str:
+  return "|".join(map(re.escape, variants))
+
+
+# One pattern per timm model file, MobileNetV4 hybrid apart (its attention blocks get their own CI check).
+ENTRIES: dict[str, dict] = {
+    _pattern({**MOBILENET_V4_CONV_VARIANTS, **MOBILENET_V3_MORE_VARIANTS}): dict(build=build_mobile_variant, renames=()),
+    _pattern(MOBILENET_V4_HYBRID_VARIANTS): dict(build=build_mobile_variant, renames=()),
+    _pattern(HARDCORENAS_VARIANTS): dict(build=build_mobile_variant, renames=()),
+}
