@@ -168,7 +168,7 @@ class MBConvNetConfig:
   se_gate: str = "sigmoid"  # MobileNetV3: "hard_sigmoid"
   se_act: str | None = None  # the SE's inner activation; None = the block's (MobileNetV3: "relu")
   head: str = "conv_bn"  # "conv_bn": 1×1 conv → BN → act, then mean; "pool_conv": mean, then 1×1 conv → act;
-  # "pool_conv_bn" (MobileNetV4): mean, then 1×1 conv (no bias) → BN → act
+  # "pool_conv_bn" (MobileNetV4): mean, then 1×1 conv (no bias) → BN → act; "none" (MobileNetV1): mean only
   head_bias: bool = True  # "pool_conv": the head conv's bias (timm's head_bias)
   anti_alias: str | None = None  # stride-2 convs of "cn"/"er"/"uir" run at stride 1, then "avg" (2×2 mean) or
   # "blurpc" (binomial 3×3 blur, zero padding 1, stride 2): timm's aa_layer
@@ -643,8 +643,8 @@ class MBConvNet(nnx.Module):
   def __init__(self, config: MBConvNetConfig, *, rngs: nnx.Rngs):
     if config.padding not in ("torch", "SAME"):
       raise ValueError(f"MBConvNet padding must be 'torch' or 'SAME', got {config.padding!r}.")
-    if config.head not in ("conv_bn", "pool_conv", "pool_conv_bn"):
-      raise ValueError(f"MBConvNet head must be 'conv_bn', 'pool_conv' or 'pool_conv_bn', got {config.head!r}.")
+    if config.head not in ("conv_bn", "pool_conv", "pool_conv_bn", "none"):
+      raise ValueError(f"MBConvNet head must be 'conv_bn', 'pool_conv', 'pool_conv_bn' or 'none', got {config.head!r}.")
     unknown = {spec.kind for stage in config.stages for spec in stage} - set(_BLOCKS)
     if unknown:
       raise ValueError(f"MBConvNet block kinds {sorted(unknown)} are not supported (supported: {sorted(_BLOCKS)}).")
@@ -655,13 +655,15 @@ class MBConvNet(nnx.Module):
     self.blocks = nnx.List([nnx.List([_BLOCKS[spec.kind](spec, config, rngs=rngs) for spec in stage])
                             for stage in config.stages])
     last = config.stages[-1][-1].out_dim
-    pooled_head = config.head != "conv_bn"
-    self.conv_head = layers.conv(last, config.head_dim, 1, padding=config.padding,
-                                 bias=config.head == "pool_conv" and config.head_bias, rngs=rngs)
-    self.bn2 = None if pooled_head else layers.batch_norm(config.head_dim, epsilon=eps, rngs=rngs)
+    self.pooled_head = config.head.startswith("pool_")  # pool before the head conv
+    self.conv_head = (layers.conv(last, config.head_dim, 1, padding=config.padding,
+                                  bias=config.head == "pool_conv" and config.head_bias, rngs=rngs)
+                      if config.head != "none" else None)
+    self.bn2 = layers.batch_norm(config.head_dim, epsilon=eps, rngs=rngs) if config.head == "conv_bn" else None
     self.norm_head = (layers.batch_norm(config.head_dim, epsilon=eps, rngs=rngs) if config.head == "pool_conv_bn"
                       else None)
-    self.classifier = nnx.Linear(config.head_dim, config.num_classes, rngs=rngs) if config.num_classes else None
+    width = last if config.head == "none" else config.head_dim
+    self.classifier = nnx.Linear(width, config.num_classes, rngs=rngs) if config.num_classes else None
 
   def forward_features(self, images):
     x = self.act(self.bn1(self.conv_stem(images)))
@@ -672,7 +674,7 @@ class MBConvNet(nnx.Module):
 
   def __call__(self, images):
     features = self.forward_features(images)
-    if self.bn2 is not None:
+    if not self.pooled_head:
       return layers.pool_and_classify(features, self.classifier)
     embedding = self.conv_head(jnp.mean(features, axis=(1, 2), keepdims=True))
     if self.norm_head is not None:

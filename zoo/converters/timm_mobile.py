@@ -4,7 +4,8 @@
 MobileNetV4 conv / hybrid (``mobilenetv4_conv_*``, ``mobilenetv4_hybrid_*``: universal inverted
 residuals, multi-query attention with layer scale, the head conv normed after pooling; the
 ``conv_aa`` / ``conv_blur`` ones anti-alias their stride-2 convs), FBNetV3 (``fbnetv3_{b,d,g}``),
-``mobilenetv3_rw`` and HardCoRe-NAS (``hardcorenas_{a..f}``).
+``mobilenetv3_rw``, HardCoRe-NAS (``hardcorenas_{a..f}``) and MobileNetV1 (``mobilenetv1_*``,
+``efficientnet.py``).
 
 ``ENTRIES`` maps a regex that fully matches timm architecture names to
 ``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps each in a ``TimmFamily``.
@@ -169,13 +170,26 @@ HARDCORENAS_ARCHS = {f"hardcorenas_{letter}": BuilderArch(_HARDCORENAS_HEAD + st
 }.items()}
 HARDCORENAS_VARIANTS = {name: BuilderVariant(name) for name in HARDCORENAS_ARCHS}
 
-ARCHS = {**MOBILENET_V4_ARCHS, **MOBILENET_V3_MORE_ARCHS, **HARDCORENAS_ARCHS}
+# timm 1.0.31's _gen_mobilenet_v1 (efficientnet.py): "dsa" blocks, ReLU6, stem 32 scaled, no head conv
+# (the pooled last stage is the embedding) unless head_conv (``mobilenetv1_100h``: 1×1 conv → BN → act,
+# max(1024, scaled 1024) channels).
+_MOBILENET_V1_STAGES = ("dsa_r1_k3_s1_c64", "dsa_r2_k3_s2_c128", "dsa_r2_k3_s2_c256", "dsa_r6_k3_s2_c512",
+                        "dsa_r2_k3_s2_c1024")
+MOBILENET_V1_ARCHS = {
+    "mobilenetv1": BuilderArch(_MOBILENET_V1_STAGES, 32, 0, scale_head=False, act="relu6", head="none"),
+    "mobilenetv1_head": BuilderArch(_MOBILENET_V1_STAGES, 32, 1024, act="relu6", head_min=1024),
+}
+MOBILENET_V1_VARIANTS = {"mobilenetv1_100": BuilderVariant("mobilenetv1"),
+                         "mobilenetv1_100h": BuilderVariant("mobilenetv1_head"),
+                         "mobilenetv1_125": BuilderVariant("mobilenetv1", 1.25)}
+
+ARCHS = {**MOBILENET_V4_ARCHS, **MOBILENET_V3_MORE_ARCHS, **HARDCORENAS_ARCHS, **MOBILENET_V1_ARCHS}
 VARIANTS = {**MOBILENET_V4_CONV_VARIANTS, **MOBILENET_V4_HYBRID_VARIANTS, **MOBILENET_V3_MORE_VARIANTS,
-            **HARDCORENAS_VARIANTS}
+            **HARDCORENAS_VARIANTS, **MOBILENET_V1_VARIANTS}
 
 
 def build_mobile_variant(name: str, config: dict) -> nnx.Module:
-  """timm's ``mobilenetv4_*`` / ``fbnetv3_*`` / ``mobilenetv3_rw`` / ``hardcorenas_*``: the VARIANTS
+  """timm's ``mobilenetv4_*`` / ``fbnetv3_*`` / ``mobilenetv3_rw`` / ``hardcorenas_*`` / ``mobilenetv1_*``: the VARIANTS
   row through zoo.converters.timm_efficientnets.builder_config; ``model_args`` bn_eps, pad_type,
   global_pool ("avg")."""
   variant = VARIANTS[name]
@@ -191,4 +205,5 @@ ENTRIES: dict[str, dict] = {
     _pattern({**MOBILENET_V4_CONV_VARIANTS, **MOBILENET_V3_MORE_VARIANTS}): dict(build=build_mobile_variant, renames=()),
     _pattern(MOBILENET_V4_HYBRID_VARIANTS): dict(build=build_mobile_variant, renames=()),
     _pattern(HARDCORENAS_VARIANTS): dict(build=build_mobile_variant, renames=()),
+    _pattern(MOBILENET_V1_VARIANTS): dict(build=build_mobile_variant, renames=()),
 }
