@@ -5,7 +5,7 @@ MobileNetV4 conv / hybrid (``mobilenetv4_conv_*``, ``mobilenetv4_hybrid_*``: uni
 residuals, multi-query attention with layer scale, the head conv normed after pooling; the
 ``conv_aa`` / ``conv_blur`` ones anti-alias their stride-2 convs), FBNetV3 (``fbnetv3_{b,d,g}``),
 ``mobilenetv3_rw``, HardCoRe-NAS (``hardcorenas_{a..f}``) and MobileNetV1 (``mobilenetv1_*``,
-``efficientnet.py``).
+``efficientnet.py``); MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit.
 
 ``ENTRIES`` maps a regex that fully matches timm architecture names to
 ``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps each in a ``TimmFamily``.
@@ -13,13 +13,15 @@ residuals, multi-query attention with layer scale, the head conv normed after po
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from flax import nnx
 
 from zoo.architectures.efficientnet import MBConvNet, SERule
+from zoo.architectures.mobilevit import MobileViT, MobileViTConfig, MobileViTStage
 from zoo.converters.timm_efficientnets import BuilderArch, BuilderVariant, builder_config
-from zoo.converters.timm_families import _mbconv_options
+from zoo.converters.timm_families import _arguments, _check_pool, _mbconv_options
 
 # timm 1.0.31's _gen_mobilenet_v4 arch_def tables (mobilenetv4.py is mobilenetv3.py): stem unscaled
 # below width 1.0, head 1280 unscaled after pooling: 1×1 conv (no bias) → BN → act.
@@ -188,12 +190,57 @@ VARIANTS = {**MOBILENET_V4_CONV_VARIANTS, **MOBILENET_V4_HYBRID_VARIANTS, **MOBI
             **HARDCORENAS_VARIANTS, **MOBILENET_V1_VARIANTS}
 
 
+# Entry points that set BN ε 1e-3 without TF padding (timm's kwargs.setdefault('bn_eps', BN_EPS_TF_DEFAULT)).
+_TF_BN_EPS = {"mobilenetv3_rw": 1e-3}
+
+
 def build_mobile_variant(name: str, config: dict) -> nnx.Module:
   """timm's ``mobilenetv4_*`` / ``fbnetv3_*`` / ``mobilenetv3_rw`` / ``hardcorenas_*`` / ``mobilenetv1_*``: the VARIANTS
   row through zoo.converters.timm_efficientnets.builder_config; ``model_args`` bn_eps, pad_type,
   global_pool ("avg")."""
   variant = VARIANTS[name]
-  return MBConvNet(builder_config(variant, ARCHS, **_mbconv_options(name, config, variant.tf)), rngs=nnx.Rngs(0))
+  options = _mbconv_options(name, config, variant.tf)
+  if name in _TF_BN_EPS and "bn_eps" not in (config.get("model_args") or {}):
+    options["batch_norm_eps"] = _TF_BN_EPS[name]
+  return MBConvNet(builder_config(variant, ARCHS, **options), rngs=nnx.Rngs(0))
+
+
+# --- MobileViT (mobilevit.py) ----------------------------------------------------------------
+
+def _mobilevit_v1(stem: int, channels: tuple[int, ...], widths: tuple[int, ...], num_features: int,
+                  ratio: float = 4.0) -> MobileViTConfig:
+  """timm's mobilevit_{xxs,xs,s} model_cfgs: inverted bottlenecks (1, 3 deep) then three stages of
+  one bottleneck + a MobileViT block (transformer depths 2, 4, 3 at ``widths``, patch 2)."""
+  stages = (MobileViTStage(1, channels[0], 1, ratio), MobileViTStage(3, channels[1], 2, ratio),
+            *(MobileViTStage(1, c, 2, ratio, depth, width) for c, width, depth in zip(channels[2:], widths, (2, 4, 3))))
+  return MobileViTConfig(1, stem, stages, num_features)
+
+
+def _mobilevit_v2(multiplier: float) -> MobileViTConfig:
+  """timm's _mobilevitv2_cfg: channels int(c · multiplier) of (64, 128, 256, 384, 512), stem
+  int(32 · multiplier), bottleneck ratio 2, transformer depths 2, 4, 3 (patch 2), no final conv."""
+  c = [int(width * multiplier) for width in (64, 128, 256, 384, 512)]
+  stages = (MobileViTStage(1, c[0], 1, 2.0), MobileViTStage(2, c[1], 2, 2.0),
+            *(MobileViTStage(1, width, 2, 2.0, depth) for width, depth in zip(c[2:], (2, 4, 3))))
+  return MobileViTConfig(2, int(32 * multiplier), stages)
+
+
+MOBILEVIT_VARIANTS = {
+    "mobilevit_xxs": _mobilevit_v1(16, (16, 24, 48, 64, 80), (64, 80, 96), 320, ratio=2.0),
+    "mobilevit_xs": _mobilevit_v1(16, (32, 48, 64, 80, 96), (96, 120, 144), 384),
+    "mobilevit_s": _mobilevit_v1(16, (32, 64, 96, 128, 160), (144, 192, 240), 640),
+    **{f"mobilevitv2_{width}": _mobilevit_v2(int(width) / 100)
+       for width in ("050", "075", "100", "125", "150", "175", "200")},
+}
+
+
+def build_mobilevit(name: str, config: dict) -> nnx.Module:
+  """``mobilevit_{xxs,xs,s}`` / ``mobilevitv2_*``: timm's ByobNet with the MOBILEVIT_VARIANTS row;
+  ``model_args`` global_pool ("avg")."""
+  arguments = _arguments(name, config, {"global_pool"})
+  _check_pool(name, arguments["global_pool"], {"avg"})
+  return MobileViT(dataclasses.replace(MOBILEVIT_VARIANTS[name], num_classes=arguments["num_classes"],
+                                       num_channels=arguments["in_chans"]), rngs=nnx.Rngs(0))
 
 
 def _pattern(variants: dict) -> str:
@@ -206,4 +253,6 @@ ENTRIES: dict[str, dict] = {
     _pattern(MOBILENET_V4_HYBRID_VARIANTS): dict(build=build_mobile_variant, renames=()),
     _pattern(HARDCORENAS_VARIANTS): dict(build=build_mobile_variant, renames=()),
     _pattern(MOBILENET_V1_VARIANTS): dict(build=build_mobile_variant, renames=()),
+    _pattern(MOBILEVIT_VARIANTS): dict(build=build_mobilevit, renames=(
+        (r"^head\.fc\.", "head."), (r"\.attn\.proj\.", ".attn.out."))),
 }
