@@ -5,7 +5,8 @@ MobileNetV4 conv / hybrid (``mobilenetv4_conv_*``, ``mobilenetv4_hybrid_*``: uni
 residuals, multi-query attention with layer scale, the head conv normed after pooling; the
 ``conv_aa`` / ``conv_blur`` ones anti-alias their stride-2 convs), FBNetV3 (``fbnetv3_{b,d,g}``),
 ``mobilenetv3_rw``, HardCoRe-NAS (``hardcorenas_{a..f}``) and MobileNetV1 (``mobilenetv1_*``,
-``efficientnet.py``); MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit.
+``efficientnet.py``); MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
+ReXNet (``rexnet.py``) by zoo.architectures.rexnet.
 
 ``ENTRIES`` maps a regex that fully matches timm architecture names to
 ``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps each in a ``TimmFamily``.
@@ -20,6 +21,7 @@ from flax import nnx
 
 from zoo.architectures.efficientnet import MBConvNet, SERule
 from zoo.architectures.mobilevit import MobileViT, MobileViTConfig, MobileViTStage
+from zoo.architectures.rexnet import RexNet, RexNetConfig
 from zoo.converters.timm_efficientnets import BuilderArch, BuilderVariant, builder_config
 from zoo.converters.timm_families import _arguments, _check_pool, _mbconv_options
 
@@ -243,6 +245,25 @@ def build_mobilevit(name: str, config: dict) -> nnx.Module:
                                        num_channels=arguments["in_chans"]), rngs=nnx.Rngs(0))
 
 
+# --- ReXNet (rexnet.py) ----------------------------------------------------------------------
+
+# timm 1.0.31's rexnet_* / rexnetr_* entry points: width_mult, ch_div.
+REXNET_VARIANTS = {
+    **{f"rexnet_{width}": RexNetConfig(int(width) / 100) for width in ("100", "130", "150", "200", "300")},
+    **{f"rexnetr_{width}": RexNetConfig(int(width) / 100, ch_div=8) for width in ("100", "130", "150", "200")},
+    "rexnetr_300": RexNetConfig(3.0, ch_div=16),
+}
+
+
+def build_rexnet(name: str, config: dict) -> nnx.Module:
+  """``rexnet_*`` / ``rexnetr_*``: timm's RexNet with the REXNET_VARIANTS row; ``model_args``
+  global_pool ("avg")."""
+  arguments = _arguments(name, config, {"global_pool"})
+  _check_pool(name, arguments["global_pool"], {"avg"})
+  return RexNet(dataclasses.replace(REXNET_VARIANTS[name], num_classes=arguments["num_classes"],
+                                    num_channels=arguments["in_chans"]), rngs=nnx.Rngs(0))
+
+
 def _pattern(variants: dict) -> str:
   return "|".join(map(re.escape, variants))
 
@@ -255,4 +276,5 @@ ENTRIES: dict[str, dict] = {
     _pattern(MOBILENET_V1_VARIANTS): dict(build=build_mobile_variant, renames=()),
     _pattern(MOBILEVIT_VARIANTS): dict(build=build_mobilevit, renames=(
         (r"^head\.fc\.", "head."), (r"\.attn\.proj\.", ".attn.out."))),
+    _pattern(REXNET_VARIANTS): dict(build=build_rexnet, renames=((r"^head\.fc\.", "head."),)),
 }
