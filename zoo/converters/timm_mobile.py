@@ -6,7 +6,8 @@ residuals, multi-query attention with layer scale, the head conv normed after po
 ``conv_aa`` / ``conv_blur`` ones anti-alias their stride-2 convs), FBNetV3 (``fbnetv3_{b,d,g}``),
 ``mobilenetv3_rw``, HardCoRe-NAS (``hardcorenas_{a..f}``) and MobileNetV1 (``mobilenetv1_*``,
 ``efficientnet.py``); MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
-ReXNet (``rexnet.py``) by zoo.architectures.rexnet.
+ReXNet (``rexnet.py``) by zoo.architectures.rexnet; GhostNet V1 / V2 (``ghostnet.py``) and
+RepGhostNet (``repghost.py``) by zoo.architectures.ghostnet.
 
 ``ENTRIES`` maps a regex that fully matches timm architecture names to
 ``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps each in a ``TimmFamily``.
@@ -20,6 +21,7 @@ import re
 from flax import nnx
 
 from zoo.architectures.efficientnet import MBConvNet, SERule
+from zoo.architectures.ghostnet import GhostNet, GhostNetConfig
 from zoo.architectures.mobilevit import MobileViT, MobileViTConfig, MobileViTStage
 from zoo.architectures.rexnet import RexNet, RexNetConfig
 from zoo.converters.timm_efficientnets import BuilderArch, BuilderVariant, builder_config
@@ -264,6 +266,25 @@ def build_rexnet(name: str, config: dict) -> nnx.Module:
                                     num_channels=arguments["in_chans"]), rngs=nnx.Rngs(0))
 
 
+# --- GhostNet V1 / V2 (ghostnet.py), RepGhostNet (repghost.py) ---------------------------------
+
+# timm 1.0.31's ghostnet_* / ghostnetv2_* / repghostnet_* entry points: width (and version).
+GHOSTNET_VARIANTS = {f"ghostnet_{width}": GhostNetConfig("v1", int(width) / 100) for width in ("050", "100", "130")}
+GHOSTNET_V2_VARIANTS = {f"ghostnetv2_{width}": GhostNetConfig("v2", int(width) / 100) for width in ("100", "130", "160")}
+REPGHOST_VARIANTS = {f"repghostnet_{width}": GhostNetConfig("rep", int(width) / 100)
+                     for width in ("050", "058", "080", "100", "111", "130", "150", "200")}
+_GHOST_TABLES = {**GHOSTNET_VARIANTS, **GHOSTNET_V2_VARIANTS, **REPGHOST_VARIANTS}
+
+
+def build_ghostnet(name: str, config: dict) -> nnx.Module:
+  """``ghostnet_*`` / ``ghostnetv2_*`` / ``repghostnet_*``: timm's GhostNet / RepGhostNet with the
+  table's row; ``model_args`` global_pool ("avg")."""
+  arguments = _arguments(name, config, {"global_pool"})
+  _check_pool(name, arguments["global_pool"], {"avg"})
+  return GhostNet(dataclasses.replace(_GHOST_TABLES[name], num_classes=arguments["num_classes"],
+                                      num_channels=arguments["in_chans"]), rngs=nnx.Rngs(0))
+
+
 def _pattern(variants: dict) -> str:
   return "|".join(map(re.escape, variants))
 
@@ -277,4 +298,7 @@ ENTRIES: dict[str, dict] = {
     _pattern(MOBILEVIT_VARIANTS): dict(build=build_mobilevit, renames=(
         (r"^head\.fc\.", "head."), (r"\.attn\.proj\.", ".attn.out."))),
     _pattern(REXNET_VARIANTS): dict(build=build_rexnet, renames=((r"^head\.fc\.", "head."),)),
+    _pattern(GHOSTNET_VARIANTS): dict(build=build_ghostnet, renames=()),
+    _pattern(GHOSTNET_V2_VARIANTS): dict(build=build_ghostnet, renames=()),  # DFC attention: its own CI check
+    _pattern(REPGHOST_VARIANTS): dict(build=build_ghostnet, renames=()),
 }
