@@ -7,7 +7,8 @@ residuals, multi-query attention with layer scale, the head conv normed after po
 ``mobilenetv3_rw``, HardCoRe-NAS (``hardcorenas_{a..f}``) and MobileNetV1 (``mobilenetv1_*``,
 ``efficientnet.py``); MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
 ReXNet (``rexnet.py``) by zoo.architectures.rexnet; GhostNet V1 / V2 (``ghostnet.py``) and
-RepGhostNet (``repghost.py``) by zoo.architectures.ghostnet.
+RepGhostNet (``repghost.py``) by zoo.architectures.ghostnet; PP-LCNetV2 (``lcnetv2.py``) by
+zoo.architectures.lcnetv2.
 
 ``ENTRIES`` maps a regex that fully matches timm architecture names to
 ``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps each in a ``TimmFamily``.
@@ -22,6 +23,7 @@ from flax import nnx
 
 from zoo.architectures.efficientnet import MBConvNet, SERule
 from zoo.architectures.ghostnet import GhostNet, GhostNetConfig
+from zoo.architectures.lcnetv2 import LCNetV2, LCNetV2Config
 from zoo.architectures.mobilevit import MobileViT, MobileViTConfig, MobileViTStage
 from zoo.architectures.rexnet import RexNet, RexNetConfig
 from zoo.converters.timm_efficientnets import BuilderArch, BuilderVariant, builder_config
@@ -285,6 +287,21 @@ def build_ghostnet(name: str, config: dict) -> nnx.Module:
                                       num_channels=arguments["in_chans"]), rngs=nnx.Rngs(0))
 
 
+# --- PP-LCNetV2 (lcnetv2.py) ------------------------------------------------------------------
+
+# timm 1.0.31's lcnetv2_* entry points: scale, depths.
+LCNETV2_VARIANTS = {"lcnetv2_small": LCNetV2Config(0.75, (2, 2, 4, 2)), "lcnetv2_base": LCNetV2Config(1.0, (2, 2, 6, 2)),
+                    "lcnetv2_large": LCNetV2Config(1.25, (2, 2, 8, 2))}
+
+
+def build_lcnetv2(name: str, config: dict) -> nnx.Module:
+  """``lcnetv2_*``: timm's LCNetV2 with the LCNETV2_VARIANTS row; ``model_args`` global_pool ("avg")."""
+  arguments = _arguments(name, config, {"global_pool"})
+  _check_pool(name, arguments["global_pool"], {"avg"})
+  return LCNetV2(dataclasses.replace(LCNETV2_VARIANTS[name], num_classes=arguments["num_classes"],
+                                     num_channels=arguments["in_chans"]), rngs=nnx.Rngs(0))
+
+
 def _pattern(variants: dict) -> str:
   return "|".join(map(re.escape, variants))
 
@@ -301,4 +318,5 @@ ENTRIES: dict[str, dict] = {
     _pattern(GHOSTNET_VARIANTS): dict(build=build_ghostnet, renames=()),
     _pattern(GHOSTNET_V2_VARIANTS): dict(build=build_ghostnet, renames=()),  # DFC attention: its own CI check
     _pattern(REPGHOST_VARIANTS): dict(build=build_ghostnet, renames=()),
+    _pattern(LCNETV2_VARIANTS): dict(build=build_lcnetv2, renames=()),
 }
