@@ -150,6 +150,7 @@ class MBConvBlockSpec:
   num_heads: int = 0  # "mqa": query heads
   key_dim: int = 0  # "mqa": the width of each head's query, the shared key and the shared value
   kv_stride: int = 1  # "mqa": keys and values from a depthwise k×k/stride conv + BN of the input
+  num_experts: int = 0  # "ir": CondConv, every conv a per-sample mix of this many expert kernels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -196,6 +197,7 @@ class StageRow:
   num_heads: int = 0  # "mqa" h
   key_dim: int = 0  # "mqa" d
   kv_stride: int = 1  # "mqa" v
+  num_experts: int = 0  # "ir" cc: CondConv experts (timm's CondConvResidual)
 
 
 _BLOCK_KINDS = ("ds", "dsa", "ir", "er", "cn", "uir", "mqa")  # the block classes of MBConvNet (_BLOCKS below)
@@ -204,7 +206,8 @@ _BLOCK_KINDS = ("ds", "dsa", "ir", "er", "cn", "uir", "mqa")  # the block classe
 _KIND_KEYS = {"uir": {"a": "start_kernel", "p": "end_kernel"},
               "mqa": {"h": "num_heads", "d": "key_dim", "v": "kv_stride"}}
 _ACT_FLAGS = {"nre": "relu", "nsw": "swish"}
-_ARCH_KEYS = {"r": ("repeats", int), "k": ("kernel_size", int), "s": ("stride", int), "e": ("expansion", float),
+_ARCH_KEYS = {"cc": ("num_experts", int),
+              "r": ("repeats", int), "k": ("kernel_size", int), "s": ("stride", int), "e": ("expansion", float),
               "c": ("channels", int), "se": ("se_ratio", float), "fc": ("force_in", int)}
 
 
@@ -212,7 +215,7 @@ def decode_stage(text: str) -> StageRow:
   """One stage of timm's arch-string notation (``_efficientnet_builder._decode_block_str``),
   e.g. ``"er_r4_k3_s2_e4_c48"`` or ``"cn_r2_k3_s1_e1_c24_skip"``: block type, then options
   r (repeats), k (kernel), s (stride), e (expansion), c (channels), se (SE ratio), fc (forced
-  expansion input channels), "uir"'s a / p (start / end depthwise kernels), "mqa"'s h / d / v
+  expansion input channels), cc (CondConv experts), "uir"'s a / p (start / end depthwise kernels), "mqa"'s h / d / v
   (heads, key width, key-value stride) and the flags
   ``skip`` / ``noskip`` / ``nre`` (ReLU) / ``nsw`` (swish); MixNet's k3.5.7 (mixed depthwise
   kernels) and a1.1 / p1.1 (grouped 1×1 expansion / projection). Options this decoder does not
@@ -238,7 +241,7 @@ def decode_stage(text: str) -> StageRow:
       fields.update({"k": {"kernel_size": sizes}, "a": {"expand_groups": len(sizes)},
                      "p": {"project_groups": len(sizes)}}[mixed[1]])
       continue
-    match = re.fullmatch(r"(se|fc|[a-z])(\d+|\d*\.\d+)", option)
+    match = re.fullmatch(r"(se|fc|cc|[a-z])(\d+|\d*\.\d+)", option)
     if match is None or match[1] not in _ARCH_KEYS or ("." in match[2] and _ARCH_KEYS[match[1]][1] is int):
       raise ValueError(f"arch string {text!r}: option {option!r} is not supported "
                        f"(supported: {sorted(_ARCH_KEYS)}, skip, noskip).")
@@ -314,7 +317,7 @@ def _block_spec(row: StageRow, in_dim: int, out_dim: int, stride: int, force_in:
   return MBConvBlockSpec(row.kind, in_dim, out_dim, row.kernel_size, stride, mid, se_dim=se_dim, skip=skip,
                          act=row.act, expand_groups=row.expand_groups, project_groups=row.project_groups,
                         start_kernel=row.start_kernel, end_kernel=row.end_kernel, num_heads=row.num_heads,
-                        key_dim=row.key_dim, kv_stride=row.kv_stride)
+                        key_dim=row.key_dim, kv_stride=row.kv_stride, num_experts=row.num_experts)
 
 
 def timm_builder_stages(rows, stem_dim: int, *, channel_multiplier: float = 1.0, depth_multiplier=1.0,
@@ -484,6 +487,53 @@ class ConvBnAct(nnx.Module):
     return x + inputs if self.skip else x
 
 
+class CondConv(nnx.Module):
+  """timm's CondConv2d: per sample, the kernel Σₑ rₑ · Wₑ of ``experts`` kernels (tensor ``weight``
+  [experts, out·in/groups·k·k], PyTorch's [out, in/groups, k, k] flattened), no bias."""
+
+  def __init__(self, in_dim: int, out_dim: int, kernel_size: int, experts: int, config: MBConvNetConfig, *,
+               stride: int = 1, groups: int = 1):
+    self.shape = (out_dim, in_dim // groups, kernel_size, kernel_size)
+    self.weight = nnx.Param(jnp.zeros((experts, math.prod(self.shape))))
+    self.stride, self.groups = stride, groups
+    self.padding = "SAME" if config.padding == "SAME" else [(kernel_size // 2, kernel_size // 2)] * 2
+
+  def __call__(self, x, routing):
+    kernels = (routing @ self.weight[...]).reshape(-1, *self.shape).transpose(0, 3, 4, 2, 1)  # [B, k, k, in/g, out]
+
+    def one(image, kernel):
+      return jax.lax.conv_general_dilated(image[None], kernel, (self.stride, self.stride), self.padding,
+                                          dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                                          feature_group_count=self.groups)[0]
+    return jax.vmap(one)(x, kernels)
+
+
+class CondConvResidual(nnx.Module):
+  """timm's CondConvResidual: InvertedResidual whose three convs are :class:`CondConv` mixed by
+  r = σ(routing_fn(mean_hw x))."""
+
+  def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
+    eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, _activation(spec.act or config.act)
+    experts = spec.num_experts
+    self.conv_pw = CondConv(spec.in_dim, mid, 1, experts, config)
+    self.bn1 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
+    self.conv_dw = CondConv(mid, mid, spec.kernel_size, experts, config, stride=spec.stride, groups=mid)
+    self.bn2 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
+    self.se = _squeeze_excite(mid, spec, config, self.act, rngs)
+    self.conv_pwl = CondConv(mid, spec.out_dim, 1, experts, config)
+    self.bn3 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
+    self.routing_fn = nnx.Linear(spec.in_dim, experts, rngs=rngs)
+
+  def __call__(self, inputs):
+    routing = jax.nn.sigmoid(self.routing_fn(jnp.mean(inputs, axis=(1, 2))))
+    x = self.act(self.bn1(self.conv_pw(inputs, routing)))
+    x = self.act(self.bn2(self.conv_dw(x, routing)))
+    if self.se is not None:
+      x = self.se(x)
+    x = self.bn3(self.conv_pwl(x, routing))
+    return x + inputs if self.skip else x
+
+
 # MobileNetV4's blocks (timm's UniversalInvertedResidual and MobileAttention) and their parts.
 
 
@@ -646,13 +696,18 @@ class MBConvNet(nnx.Module):
     if config.head not in ("conv_bn", "pool_conv", "pool_conv_bn", "none"):
       raise ValueError(f"MBConvNet head must be 'conv_bn', 'pool_conv', 'pool_conv_bn' or 'none', got {config.head!r}.")
     unknown = {spec.kind for stage in config.stages for spec in stage} - set(_BLOCKS)
+    if any(spec.num_experts and (spec.kind != "ir" or not isinstance(spec.kernel_size, int)
+                                 or spec.expand_groups * spec.project_groups > 1)
+           for stage in config.stages for spec in stage):
+      raise ValueError("MBConvNet: CondConv experts (cc) are supported on single-kernel 'ir' blocks only.")
     if unknown:
       raise ValueError(f"MBConvNet block kinds {sorted(unknown)} are not supported (supported: {sorted(_BLOCKS)}).")
     self.config = config
     eps, self.act = config.batch_norm_eps, _activation(config.act)
     self.conv_stem = layers.conv(config.num_channels, config.stem_dim, 3, stride=2, padding=config.padding, rngs=rngs)
     self.bn1 = layers.batch_norm(config.stem_dim, epsilon=eps, rngs=rngs)
-    self.blocks = nnx.List([nnx.List([_BLOCKS[spec.kind](spec, config, rngs=rngs) for spec in stage])
+    block = lambda spec: CondConvResidual if spec.num_experts else _BLOCKS[spec.kind]
+    self.blocks = nnx.List([nnx.List([block(spec)(spec, config, rngs=rngs) for spec in stage])
                             for stage in config.stages])
     last = config.stages[-1][-1].out_dim
     self.pooled_head = config.head.startswith("pool_")  # pool before the head conv

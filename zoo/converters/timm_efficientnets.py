@@ -20,7 +20,8 @@ import re
 from flax import nnx
 
 from zoo.architectures import layers
-from zoo.architectures.efficientnet import MBConvNet, MBConvNetConfig, SERule, decode_stage, timm_builder_stages
+from zoo.architectures.efficientnet import (MBConvNet, MBConvNetConfig, SERule, StageRow, decode_stage,
+                                            timm_builder_stages)
 from zoo.converters.timm_families import _mbconv_options
 
 
@@ -86,6 +87,7 @@ class BuilderVariant:
   depth_multiplier: float | tuple[float, ...] = 1.0
   tf: bool = False
   anti_alias: str | None = None  # timm's aa_layer ("avg", "blurpc"; MobileNetV4 conv_aa / conv_blur)
+  experts_multiplier: int = 1  # CondConv: the arch strings' cc experts times this (timm's experts_multiplier)
 
 
 # timm 1.0.31's efficientnetv2_* / tf_efficientnetv2_* entry points.
@@ -112,6 +114,10 @@ EFFICIENTNET_EDGE_LITE_VARIANTS = {
 }
 
 
+def _scale_experts(row: StageRow, multiplier: int) -> StageRow:
+  return dataclasses.replace(row, num_experts=row.num_experts * multiplier) if row.num_experts else row
+
+
 def builder_config(variant: BuilderVariant, archs: dict[str, BuilderArch], **options) -> MBConvNetConfig:
   """timm's ``_gen_*`` + ``EfficientNet``: stages decoded from the arch strings and scaled
   (timm_builder_stages), stem round_channels(stem) (timm's fix_stem=False), head
@@ -121,8 +127,8 @@ def builder_config(variant: BuilderVariant, archs: dict[str, BuilderArch], **opt
   round_channels = lambda c: layers.make_divisible(c * variant.channel_multiplier, round_limit=arch.round_limit)
   scale_stem = arch.scale_stem and variant.channel_multiplier >= arch.fix_stem_below
   stem = round_channels(arch.stem_dim) if scale_stem else arch.stem_dim
-  rows = tuple(decode_stage(stage) if isinstance(stage, str) else tuple(map(decode_stage, stage))
-               for stage in arch.arch)
+  decode = lambda text: _scale_experts(decode_stage(text), variant.experts_multiplier)
+  rows = tuple(decode(stage) if isinstance(stage, str) else tuple(map(decode, stage)) for stage in arch.arch)
   stages = timm_builder_stages(rows, stem, channel_multiplier=variant.channel_multiplier,
                                depth_multiplier=variant.depth_multiplier, fix_first_last=arch.fix_first_last,
                                depth_trunc=arch.depth_trunc, round_limit=arch.round_limit, se_rule=arch.se_rule)

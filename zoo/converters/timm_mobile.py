@@ -4,8 +4,8 @@
 MobileNetV4 conv / hybrid (``mobilenetv4_conv_*``, ``mobilenetv4_hybrid_*``: universal inverted
 residuals, multi-query attention with layer scale, the head conv normed after pooling; the
 ``conv_aa`` / ``conv_blur`` ones anti-alias their stride-2 convs), FBNetV3 (``fbnetv3_{b,d,g}``),
-``mobilenetv3_rw``, HardCoRe-NAS (``hardcorenas_{a..f}``) and MobileNetV1 (``mobilenetv1_*``,
-``efficientnet.py``); MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
+``mobilenetv3_rw``, HardCoRe-NAS (``hardcorenas_{a..f}``), and from ``efficientnet.py`` MobileNetV1
+(``mobilenetv1_*``), CondConv EfficientNet (``tf_efficientnet_cc_*``) and ``test_efficientnet``; MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
 ReXNet (``rexnet.py``) by zoo.architectures.rexnet; GhostNet V1 / V2 (``ghostnet.py``) and
 RepGhostNet (``repghost.py``) by zoo.architectures.ghostnet; PP-LCNetV2 (``lcnetv2.py``) by
 zoo.architectures.lcnetv2.
@@ -191,9 +191,28 @@ MOBILENET_V1_VARIANTS = {"mobilenetv1_100": BuilderVariant("mobilenetv1"),
                          "mobilenetv1_100h": BuilderVariant("mobilenetv1_head"),
                          "mobilenetv1_125": BuilderVariant("mobilenetv1", 1.25)}
 
-ARCHS = {**MOBILENET_V4_ARCHS, **MOBILENET_V3_MORE_ARCHS, **HARDCORENAS_ARCHS, **MOBILENET_V1_ARCHS}
+# timm 1.0.31's _gen_efficientnet_condconv (EfficientNet-B0's stages, CondConv with 4 experts · the
+# variant's experts_multiplier in the last three; tf_ ports: TF padding, BN ε 1e-3) and
+# _gen_test_efficientnet (a 5-stage test net, channels rounded with round_limit 0, head 256).
+EFFICIENTNET_MORE_ARCHS = {
+    "condconv": BuilderArch(("ds_r1_k3_s1_e1_c16_se0.25", "ir_r2_k3_s2_e6_c24_se0.25", "ir_r2_k5_s2_e6_c40_se0.25",
+                             "ir_r3_k3_s2_e6_c80_se0.25", "ir_r3_k5_s1_e6_c112_se0.25_cc4",
+                             "ir_r4_k5_s2_e6_c192_se0.25_cc4", "ir_r1_k3_s1_e6_c320_se0.25_cc4"), 32, 1280),
+    "test_efficientnet": BuilderArch(("cn_r1_k3_s1_e1_c16_skip", "er_r1_k3_s2_e4_c24", "er_r1_k3_s2_e4_c32",
+                                      "ir_r1_k3_s2_e4_c48_se0.25", "ir_r1_k3_s2_e4_c64_se0.25"), 24, 256,
+                                     round_limit=0.0),
+}
+CONDCONV_VARIANTS = {
+    "tf_efficientnet_cc_b0_4e": BuilderVariant("condconv", tf=True),
+    "tf_efficientnet_cc_b0_8e": BuilderVariant("condconv", tf=True, experts_multiplier=2),
+    "tf_efficientnet_cc_b1_8e": BuilderVariant("condconv", 1.0, 1.1, tf=True, experts_multiplier=2),
+}
+TEST_EFFICIENTNET_VARIANTS = {"test_efficientnet": BuilderVariant("test_efficientnet")}
+
+ARCHS = {**MOBILENET_V4_ARCHS, **MOBILENET_V3_MORE_ARCHS, **HARDCORENAS_ARCHS, **MOBILENET_V1_ARCHS,
+         **EFFICIENTNET_MORE_ARCHS}
 VARIANTS = {**MOBILENET_V4_CONV_VARIANTS, **MOBILENET_V4_HYBRID_VARIANTS, **MOBILENET_V3_MORE_VARIANTS,
-            **HARDCORENAS_VARIANTS, **MOBILENET_V1_VARIANTS}
+            **HARDCORENAS_VARIANTS, **MOBILENET_V1_VARIANTS, **CONDCONV_VARIANTS, **TEST_EFFICIENTNET_VARIANTS}
 
 
 # Entry points that set BN ε 1e-3 without TF padding (timm's kwargs.setdefault('bn_eps', BN_EPS_TF_DEFAULT)).
@@ -312,6 +331,8 @@ ENTRIES: dict[str, dict] = {
     _pattern(MOBILENET_V4_HYBRID_VARIANTS): dict(build=build_mobile_variant, renames=()),
     _pattern(HARDCORENAS_VARIANTS): dict(build=build_mobile_variant, renames=()),
     _pattern(MOBILENET_V1_VARIANTS): dict(build=build_mobile_variant, renames=()),
+    _pattern(CONDCONV_VARIANTS): dict(build=build_mobile_variant, renames=()),
+    _pattern(TEST_EFFICIENTNET_VARIANTS): dict(build=build_mobile_variant, renames=()),
     _pattern(MOBILEVIT_VARIANTS): dict(build=build_mobilevit, renames=(
         (r"^head\.fc\.", "head."), (r"\.attn\.proj\.", ".attn.out."))),
     _pattern(REXNET_VARIANTS): dict(build=build_rexnet, renames=((r"^head\.fc\.", "head."),)),
