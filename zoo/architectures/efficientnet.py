@@ -151,6 +151,7 @@ class MBConvBlockSpec:
   key_dim: int = 0  # "mqa": the width of each head's query, the shared key and the shared value
   kv_stride: int = 1  # "mqa": keys and values from a depthwise k×k/stride conv + BN of the input
   num_experts: int = 0  # "ir": CondConv, every conv a per-sample mix of this many expert kernels
+  group_size: int = 0  # "er": grouped expansion conv, mid_dim / group_size groups (MobileNet-EdgeTPU-v2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,6 +175,7 @@ class MBConvNetConfig:
   anti_alias: str | None = None  # stride-2 convs of "cn"/"er"/"uir" run at stride 1, then "avg" (2×2 mean) or
   # "blurpc" (binomial 3×3 blur, zero padding 1, stride 2): timm's aa_layer
   layer_scale: bool = False  # "uir"/"mqa": a learned per-channel scale on the branch (timm's LayerScale2d)
+  stem_kernel: int = 3  # MobileNet-EdgeTPU-v2: 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,6 +200,7 @@ class StageRow:
   key_dim: int = 0  # "mqa" d
   kv_stride: int = 1  # "mqa" v
   num_experts: int = 0  # "ir" cc: CondConv experts (timm's CondConvResidual)
+  group_size: int = 0  # "er" gs: the expansion conv in groups of this many output channels (0 = one group)
 
 
 _BLOCK_KINDS = ("ds", "dsa", "ir", "er", "cn", "uir", "mqa")  # the block classes of MBConvNet (_BLOCKS below)
@@ -206,7 +209,7 @@ _BLOCK_KINDS = ("ds", "dsa", "ir", "er", "cn", "uir", "mqa")  # the block classe
 _KIND_KEYS = {"uir": {"a": "start_kernel", "p": "end_kernel"},
               "mqa": {"h": "num_heads", "d": "key_dim", "v": "kv_stride"}}
 _ACT_FLAGS = {"nre": "relu", "nsw": "swish"}
-_ARCH_KEYS = {"cc": ("num_experts", int),
+_ARCH_KEYS = {"cc": ("num_experts", int), "gs": ("group_size", int),
               "r": ("repeats", int), "k": ("kernel_size", int), "s": ("stride", int), "e": ("expansion", float),
               "c": ("channels", int), "se": ("se_ratio", float), "fc": ("force_in", int)}
 
@@ -241,7 +244,7 @@ def decode_stage(text: str) -> StageRow:
       fields.update({"k": {"kernel_size": sizes}, "a": {"expand_groups": len(sizes)},
                      "p": {"project_groups": len(sizes)}}[mixed[1]])
       continue
-    match = re.fullmatch(r"(se|fc|cc|[a-z])(\d+|\d*\.\d+)", option)
+    match = re.fullmatch(r"(se|fc|cc|gs|[a-z])(\d+|\d*\.\d+)", option)
     if match is None or match[1] not in _ARCH_KEYS or ("." in match[2] and _ARCH_KEYS[match[1]][1] is int):
       raise ValueError(f"arch string {text!r}: option {option!r} is not supported "
                        f"(supported: {sorted(_ARCH_KEYS)}, skip, noskip).")
@@ -317,7 +320,8 @@ def _block_spec(row: StageRow, in_dim: int, out_dim: int, stride: int, force_in:
   return MBConvBlockSpec(row.kind, in_dim, out_dim, row.kernel_size, stride, mid, se_dim=se_dim, skip=skip,
                          act=row.act, expand_groups=row.expand_groups, project_groups=row.project_groups,
                         start_kernel=row.start_kernel, end_kernel=row.end_kernel, num_heads=row.num_heads,
-                        key_dim=row.key_dim, kv_stride=row.kv_stride, num_experts=row.num_experts)
+                        key_dim=row.key_dim, kv_stride=row.kv_stride, num_experts=row.num_experts,
+                        group_size=row.group_size)
 
 
 def timm_builder_stages(rows, stem_dim: int, *, channel_multiplier: float = 1.0, depth_multiplier=1.0,
@@ -454,7 +458,8 @@ class EdgeResidual(nnx.Module):
     eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, _activation(spec.act or config.act)
     self.aa = _anti_alias(config, spec.stride)
     self.conv_exp = layers.conv(spec.in_dim, mid, spec.kernel_size, stride=1 if self.aa else spec.stride,
-                                padding=config.padding, rngs=rngs)
+                                groups=mid // spec.group_size if spec.group_size else 1, padding=config.padding,
+                                rngs=rngs)
     self.bn1 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
     self.se = _squeeze_excite(mid, spec, config, self.act, rngs)
     self.conv_pwl = layers.conv(mid, spec.out_dim, 1, padding=config.padding, rngs=rngs)
@@ -700,11 +705,14 @@ class MBConvNet(nnx.Module):
                                  or spec.expand_groups * spec.project_groups > 1)
            for stage in config.stages for spec in stage):
       raise ValueError("MBConvNet: CondConv experts (cc) are supported on single-kernel 'ir' blocks only.")
+    if any(spec.group_size and spec.kind != "er" for stage in config.stages for spec in stage):
+      raise ValueError("MBConvNet: group sizes (gs) are supported on 'er' blocks only.")
     if unknown:
       raise ValueError(f"MBConvNet block kinds {sorted(unknown)} are not supported (supported: {sorted(_BLOCKS)}).")
     self.config = config
     eps, self.act = config.batch_norm_eps, _activation(config.act)
-    self.conv_stem = layers.conv(config.num_channels, config.stem_dim, 3, stride=2, padding=config.padding, rngs=rngs)
+    self.conv_stem = layers.conv(config.num_channels, config.stem_dim, config.stem_kernel, stride=2,
+                                 padding=config.padding, rngs=rngs)
     self.bn1 = layers.batch_norm(config.stem_dim, epsilon=eps, rngs=rngs)
     block = lambda spec: CondConvResidual if spec.num_experts else _BLOCKS[spec.kind]
     self.blocks = nnx.List([nnx.List([block(spec)(spec, config, rngs=rngs) for spec in stage])

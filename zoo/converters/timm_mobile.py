@@ -5,7 +5,8 @@ MobileNetV4 conv / hybrid (``mobilenetv4_conv_*``, ``mobilenetv4_hybrid_*``: uni
 residuals, multi-query attention with layer scale, the head conv normed after pooling; the
 ``conv_aa`` / ``conv_blur`` ones anti-alias their stride-2 convs), FBNetV3 (``fbnetv3_{b,d,g}``),
 ``mobilenetv3_rw``, HardCoRe-NAS (``hardcorenas_{a..f}``), and from ``efficientnet.py`` MobileNetV1
-(``mobilenetv1_*``), CondConv EfficientNet (``tf_efficientnet_cc_*``) and ``test_efficientnet``; MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
+(``mobilenetv1_*``), CondConv EfficientNet (``tf_efficientnet_cc_*``), MobileNet-EdgeTPU-v2-M and
+``test_efficientnet``; MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
 ReXNet (``rexnet.py``) by zoo.architectures.rexnet; GhostNet V1 / V2 (``ghostnet.py``) and
 RepGhostNet (``repghost.py``) by zoo.architectures.ghostnet; PP-LCNetV2 (``lcnetv2.py``) by
 zoo.architectures.lcnetv2.
@@ -191,9 +192,23 @@ MOBILENET_V1_VARIANTS = {"mobilenetv1_100": BuilderVariant("mobilenetv1"),
                          "mobilenetv1_100h": BuilderVariant("mobilenetv1_head"),
                          "mobilenetv1_125": BuilderVariant("mobilenetv1", 1.25)}
 
+def _edgetpu_v2(channels: tuple[int, ...], head: int, stem: int = 64, stem_kernel: int = 5,
+                group_size: int = 64) -> BuilderArch:
+  """timm 1.0.31's _gen_mobilenet_edgetpu for MobileNet-EdgeTPU-v2: fused "er" stages (some with
+  grouped expansions, gs), then "ir" stages; ReLU; stem 64 with a 5×5 kernel (xs: 32, 3×3)."""
+  c, gs = channels, group_size
+  return BuilderArch((f"cn_r1_k1_s1_c{c[0]}", (f"er_r1_k3_s2_e8_c{c[1]}", f"er_r1_k3_s1_e4_gs{gs}_c{c[1]}"),
+                      (f"er_r1_k3_s2_e8_c{c[2]}", f"er_r1_k3_s1_e4_gs{gs}_c{c[2]}", f"er_r1_k3_s1_e4_c{c[2]}",
+                       f"er_r1_k3_s1_e4_gs{gs}_c{c[2]}"),
+                      (f"er_r1_k3_s2_e8_c{c[3]}", f"ir_r3_k3_s1_e4_c{c[3]}"),
+                      (f"ir_r1_k3_s1_e8_c{c[4]}", f"ir_r3_k3_s1_e4_c{c[4]}"),
+                      (f"ir_r1_k3_s2_e8_c{c[5]}", f"ir_r3_k3_s1_e4_c{c[5]}"), f"ir_r1_k3_s1_e8_c{c[6]}"),
+                     stem, head, scale_head=False, act="relu", stem_kernel=stem_kernel)
+
+
 # timm 1.0.31's _gen_efficientnet_condconv (EfficientNet-B0's stages, CondConv with 4 experts · the
 # variant's experts_multiplier in the last three; tf_ ports: TF padding, BN ε 1e-3) and
-# _gen_test_efficientnet (a 5-stage test net, channels rounded with round_limit 0, head 256).
+# _gen_test_efficientnet (a 5-stage test net, channels rounded with round_limit 0, head 256); MobileNet-EdgeTPU-v2-M.
 EFFICIENTNET_MORE_ARCHS = {
     "condconv": BuilderArch(("ds_r1_k3_s1_e1_c16_se0.25", "ir_r2_k3_s2_e6_c24_se0.25", "ir_r2_k5_s2_e6_c40_se0.25",
                              "ir_r3_k3_s2_e6_c80_se0.25", "ir_r3_k5_s1_e6_c112_se0.25_cc4",
@@ -201,6 +216,7 @@ EFFICIENTNET_MORE_ARCHS = {
     "test_efficientnet": BuilderArch(("cn_r1_k3_s1_e1_c16_skip", "er_r1_k3_s2_e4_c24", "er_r1_k3_s2_e4_c32",
                                       "ir_r1_k3_s2_e4_c48_se0.25", "ir_r1_k3_s2_e4_c64_se0.25"), 24, 256,
                                      round_limit=0.0),
+    "edgetpu_v2_m": _edgetpu_v2((32, 64, 80, 160, 192, 240, 320), 1344),
 }
 CONDCONV_VARIANTS = {
     "tf_efficientnet_cc_b0_4e": BuilderVariant("condconv", tf=True),
@@ -208,11 +224,13 @@ CONDCONV_VARIANTS = {
     "tf_efficientnet_cc_b1_8e": BuilderVariant("condconv", 1.0, 1.1, tf=True, experts_multiplier=2),
 }
 TEST_EFFICIENTNET_VARIANTS = {"test_efficientnet": BuilderVariant("test_efficientnet")}
+EDGETPU_V2_VARIANTS = {"mobilenet_edgetpu_v2_m": BuilderVariant("edgetpu_v2_m")}
 
 ARCHS = {**MOBILENET_V4_ARCHS, **MOBILENET_V3_MORE_ARCHS, **HARDCORENAS_ARCHS, **MOBILENET_V1_ARCHS,
          **EFFICIENTNET_MORE_ARCHS}
 VARIANTS = {**MOBILENET_V4_CONV_VARIANTS, **MOBILENET_V4_HYBRID_VARIANTS, **MOBILENET_V3_MORE_VARIANTS,
-            **HARDCORENAS_VARIANTS, **MOBILENET_V1_VARIANTS, **CONDCONV_VARIANTS, **TEST_EFFICIENTNET_VARIANTS}
+            **HARDCORENAS_VARIANTS, **MOBILENET_V1_VARIANTS, **CONDCONV_VARIANTS, **TEST_EFFICIENTNET_VARIANTS,
+            **EDGETPU_V2_VARIANTS}
 
 
 # Entry points that set BN ε 1e-3 without TF padding (timm's kwargs.setdefault('bn_eps', BN_EPS_TF_DEFAULT)).
@@ -325,19 +343,18 @@ def _pattern(variants: dict) -> str:
   return "|".join(map(re.escape, variants))
 
 
-# One pattern per timm model file, MobileNetV4 hybrid apart (its attention blocks get their own CI check).
+# One pattern per timm model file (tests/test_timm_family_parity.py checks each pattern's smallest
+# variant in CI; benchmarks/timm_coverage.py checks every variant).
 ENTRIES: dict[str, dict] = {
-    _pattern({**MOBILENET_V4_CONV_VARIANTS, **MOBILENET_V3_MORE_VARIANTS}): dict(build=build_mobile_variant, renames=()),
-    _pattern(MOBILENET_V4_HYBRID_VARIANTS): dict(build=build_mobile_variant, renames=()),
+    _pattern({**MOBILENET_V4_CONV_VARIANTS, **MOBILENET_V4_HYBRID_VARIANTS, **MOBILENET_V3_MORE_VARIANTS}):
+        dict(build=build_mobile_variant, renames=()),  # mobilenetv3.py
     _pattern(HARDCORENAS_VARIANTS): dict(build=build_mobile_variant, renames=()),
-    _pattern(MOBILENET_V1_VARIANTS): dict(build=build_mobile_variant, renames=()),
-    _pattern(CONDCONV_VARIANTS): dict(build=build_mobile_variant, renames=()),
-    _pattern(TEST_EFFICIENTNET_VARIANTS): dict(build=build_mobile_variant, renames=()),
+    _pattern({**MOBILENET_V1_VARIANTS, **CONDCONV_VARIANTS, **EDGETPU_V2_VARIANTS, **TEST_EFFICIENTNET_VARIANTS}):
+        dict(build=build_mobile_variant, renames=()),  # efficientnet.py
     _pattern(MOBILEVIT_VARIANTS): dict(build=build_mobilevit, renames=(
         (r"^head\.fc\.", "head."), (r"\.attn\.proj\.", ".attn.out."))),
     _pattern(REXNET_VARIANTS): dict(build=build_rexnet, renames=((r"^head\.fc\.", "head."),)),
-    _pattern(GHOSTNET_VARIANTS): dict(build=build_ghostnet, renames=()),
-    _pattern(GHOSTNET_V2_VARIANTS): dict(build=build_ghostnet, renames=()),  # DFC attention: its own CI check
+    _pattern({**GHOSTNET_VARIANTS, **GHOSTNET_V2_VARIANTS}): dict(build=build_ghostnet, renames=()),
     _pattern(REPGHOST_VARIANTS): dict(build=build_ghostnet, renames=()),
     _pattern(LCNETV2_VARIANTS): dict(build=build_lcnetv2, renames=()),
 }
