@@ -176,6 +176,7 @@ class MBConvNetConfig:
   # "blurpc" (binomial 3×3 blur, zero padding 1, stride 2): timm's aa_layer
   layer_scale: bool = False  # "uir"/"mqa": a learned per-channel scale on the branch (timm's LayerScale2d)
   stem_kernel: int = 3  # MobileNet-EdgeTPU-v2: 5
+  se_layer: str = "se"  # "gc": timm's GlobalContext in place of squeeze-excite (gc_efficientnetv2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -304,6 +305,7 @@ class SERule:
   from_expansion: bool = False
   make_divisible: bool = False
   round_limit: float = 0.9  # make_divisible's (FBNetV3: 0.95)
+  divisor: int = 8  # make_divisible's (GlobalContext: 1)
 
 
 def _block_spec(row: StageRow, in_dim: int, out_dim: int, stride: int, force_in: int = 0,
@@ -313,7 +315,7 @@ def _block_spec(row: StageRow, in_dim: int, out_dim: int, stride: int, force_in:
   mid = ({"ds": in_dim, "dsa": in_dim, "cn": out_dim, "mqa": in_dim}.get(row.kind)
          or layers.make_divisible((force_in or in_dim) * row.expansion))
   ratio = row.se_ratio / (1.0 if row.kind in ("ds", "dsa", "cn") or se_rule.from_expansion else row.expansion)
-  se_dim = ((layers.make_divisible(mid * ratio, round_limit=se_rule.round_limit) if se_rule.make_divisible
+  se_dim = ((layers.make_divisible(mid * ratio, se_rule.divisor, round_limit=se_rule.round_limit) if se_rule.make_divisible
              else round(mid * ratio)) if row.se_ratio else 0)
   plain = stride == 1 and in_dim == out_dim
   skip = plain and (row.skip is True if row.kind == "cn" else row.kind != "dsa" and row.skip is not False)
@@ -372,7 +374,38 @@ def _squeeze_excite(dim: int, spec: MBConvBlockSpec, config: MBConvNetConfig, bl
   if not spec.se_dim:
     return None
   inner = _activation(config.se_act) if config.se_act else block_act
+  if config.se_layer == "gc":
+    return GlobalContext(dim, spec.se_dim, inner, rngs=rngs)
   return SqueezeExcite(dim, spec.se_dim, inner, gate=_activation(config.se_gate), rngs=rngs)
+
+
+class ConvMlpNorm(nnx.Module):
+  """timm's ConvMlp with LayerNorm2d: fc2(act(norm(fc1 x))) with 1×1 convs (biases), LayerNorm ε 1e-6
+  over channels."""
+
+  def __init__(self, dim: int, hidden: int, act, *, rngs: nnx.Rngs):
+    self.fc1 = layers.conv(dim, hidden, 1, bias=True, rngs=rngs)
+    self.norm = nnx.LayerNorm(hidden, epsilon=1e-6, rngs=rngs)
+    self.fc2 = layers.conv(hidden, dim, 1, bias=True, rngs=rngs)
+    self.act = act
+
+  def __call__(self, x):
+    return self.fc2(self.act(self.norm(self.fc1(x))))
+
+
+class GlobalContext(nnx.Module):
+  """timm's GlobalContext (GCNet) as the builder's se_layer 'gc' (fuse_scale only): context =
+  Σ_hw softmax_hw(conv_attn x) · x; x · σ(mlp_scale(context))."""
+
+  def __init__(self, dim: int, reduced: int, act, *, rngs: nnx.Rngs):
+    self.conv_attn = layers.conv(dim, 1, 1, bias=True, rngs=rngs)
+    self.mlp_scale = ConvMlpNorm(dim, reduced, act, rngs=rngs)
+
+  def __call__(self, x):
+    batch, channels = x.shape[0], x.shape[-1]
+    weights = jax.nn.softmax(self.conv_attn(x).reshape(batch, -1, 1), axis=1)
+    context = jnp.sum(x.reshape(batch, -1, channels) * weights, axis=1).reshape(batch, 1, 1, channels)
+    return x * jax.nn.sigmoid(self.mlp_scale(context))
 
 
 def _split_channels(channels: int, parts: int) -> list[int]:
@@ -698,6 +731,8 @@ class MBConvNet(nnx.Module):
   def __init__(self, config: MBConvNetConfig, *, rngs: nnx.Rngs):
     if config.padding not in ("torch", "SAME"):
       raise ValueError(f"MBConvNet padding must be 'torch' or 'SAME', got {config.padding!r}.")
+    if config.se_layer not in ("se", "gc"):
+      raise ValueError(f"MBConvNet se_layer must be 'se' or 'gc', got {config.se_layer!r}.")
     if config.head not in ("conv_bn", "pool_conv", "pool_conv_bn", "none"):
       raise ValueError(f"MBConvNet head must be 'conv_bn', 'pool_conv', 'pool_conv_bn' or 'none', got {config.head!r}.")
     unknown = {spec.kind for stage in config.stages for spec in stage} - set(_BLOCKS)

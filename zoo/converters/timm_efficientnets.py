@@ -48,6 +48,7 @@ class BuilderArch:
   head_bias: bool = True  # head "pool_conv": timm's head_bias
   layer_scale: bool = False  # MobileNetV4 hybrid: LayerScale2d on the "uir"/"mqa" branches
   stem_kernel: int = 3
+  se_layer: str = "se"  # "gc": GlobalContext (gc_efficientnetv2)
 
 
 # timm 1.0.31's _gen_efficientnetv2_{base,s,m,l,xl}, _gen_efficientnet_edge and _gen_efficientnet_lite
@@ -136,7 +137,8 @@ def builder_config(variant: BuilderVariant, archs: dict[str, BuilderArch], **opt
   head = max(arch.head_min, round_channels(arch.head_dim)) if arch.scale_head else arch.head_dim
   return MBConvNetConfig(stem, stages, head, act=arch.act, se_gate=arch.se_gate, se_act=arch.se_act,
                          head=arch.head, head_bias=arch.head_bias, anti_alias=variant.anti_alias,
-                         layer_scale=arch.layer_scale, stem_kernel=arch.stem_kernel, **options)
+                         layer_scale=arch.layer_scale, stem_kernel=arch.stem_kernel,
+                         se_layer=arch.se_layer, **options)
 
 
 # timm 1.0.31's _gen_mobilenet_v3 (mobilenetv3.py): hard-swish ("nre" stages ReLU; "minimal": ReLU

@@ -5,8 +5,8 @@ MobileNetV4 conv / hybrid (``mobilenetv4_conv_*``, ``mobilenetv4_hybrid_*``: uni
 residuals, multi-query attention with layer scale, the head conv normed after pooling; the
 ``conv_aa`` / ``conv_blur`` ones anti-alias their stride-2 convs), FBNetV3 (``fbnetv3_{b,d,g}``),
 ``mobilenetv3_rw``, HardCoRe-NAS (``hardcorenas_{a..f}``), and from ``efficientnet.py`` MobileNetV1
-(``mobilenetv1_*``), CondConv EfficientNet (``tf_efficientnet_cc_*``), MobileNet-EdgeTPU-v2-M and
-``test_efficientnet``; MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
+(``mobilenetv1_*``), CondConv EfficientNet (``tf_efficientnet_cc_*``), MobileNet-EdgeTPU-v2-M,
+``gc_efficientnetv2_rw_t`` (GlobalContext attention) and ``test_efficientnet``; MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
 ReXNet (``rexnet.py``) by zoo.architectures.rexnet; GhostNet V1 / V2 (``ghostnet.py``) and
 RepGhostNet (``repghost.py``) by zoo.architectures.ghostnet; PP-LCNetV2 (``lcnetv2.py``) by
 zoo.architectures.lcnetv2.
@@ -27,7 +27,7 @@ from zoo.architectures.ghostnet import GhostNet, GhostNetConfig
 from zoo.architectures.lcnetv2 import LCNetV2, LCNetV2Config
 from zoo.architectures.mobilevit import MobileViT, MobileViTConfig, MobileViTStage
 from zoo.architectures.rexnet import RexNet, RexNetConfig
-from zoo.converters.timm_efficientnets import BuilderArch, BuilderVariant, builder_config
+from zoo.converters.timm_efficientnets import EFFICIENTNET_ARCHS, BuilderArch, BuilderVariant, builder_config
 from zoo.converters.timm_families import _arguments, _check_pool, _mbconv_options
 
 # timm 1.0.31's _gen_mobilenet_v4 arch_def tables (mobilenetv4.py is mobilenetv3.py): stem unscaled
@@ -208,7 +208,8 @@ def _edgetpu_v2(channels: tuple[int, ...], head: int, stem: int = 64, stem_kerne
 
 # timm 1.0.31's _gen_efficientnet_condconv (EfficientNet-B0's stages, CondConv with 4 experts · the
 # variant's experts_multiplier in the last three; tf_ ports: TF padding, BN ε 1e-3) and
-# _gen_test_efficientnet (a 5-stage test net, channels rounded with round_limit 0, head 256); MobileNet-EdgeTPU-v2-M.
+# _gen_test_efficientnet (a 5-stage test net, channels rounded with round_limit 0, head 256); MobileNet-EdgeTPU-v2-M;
+# gc_efficientnetv2_rw_t.
 EFFICIENTNET_MORE_ARCHS = {
     "condconv": BuilderArch(("ds_r1_k3_s1_e1_c16_se0.25", "ir_r2_k3_s2_e6_c24_se0.25", "ir_r2_k5_s2_e6_c40_se0.25",
                              "ir_r3_k3_s2_e6_c80_se0.25", "ir_r3_k5_s1_e6_c112_se0.25_cc4",
@@ -217,6 +218,9 @@ EFFICIENTNET_MORE_ARCHS = {
                                       "ir_r1_k3_s2_e4_c48_se0.25", "ir_r1_k3_s2_e4_c64_se0.25"), 24, 256,
                                      round_limit=0.0),
     "edgetpu_v2_m": _edgetpu_v2((32, 64, 80, 160, 192, 240, 320), 1344),
+    # _gen_efficientnetv2_s with se_layer='gc': GlobalContext, make_divisible(mid · ratio / e, 1, round_limit 0)
+    "s_gc": dataclasses.replace(EFFICIENTNET_ARCHS["s"], se_layer="gc",
+                                se_rule=SERule(make_divisible=True, round_limit=0.0, divisor=1)),
 }
 CONDCONV_VARIANTS = {
     "tf_efficientnet_cc_b0_4e": BuilderVariant("condconv", tf=True),
@@ -225,12 +229,13 @@ CONDCONV_VARIANTS = {
 }
 TEST_EFFICIENTNET_VARIANTS = {"test_efficientnet": BuilderVariant("test_efficientnet")}
 EDGETPU_V2_VARIANTS = {"mobilenet_edgetpu_v2_m": BuilderVariant("edgetpu_v2_m")}
+GC_EFFICIENTNET_V2_VARIANTS = {"gc_efficientnetv2_rw_t": BuilderVariant("s_gc", 0.8, 0.9)}
 
 ARCHS = {**MOBILENET_V4_ARCHS, **MOBILENET_V3_MORE_ARCHS, **HARDCORENAS_ARCHS, **MOBILENET_V1_ARCHS,
          **EFFICIENTNET_MORE_ARCHS}
 VARIANTS = {**MOBILENET_V4_CONV_VARIANTS, **MOBILENET_V4_HYBRID_VARIANTS, **MOBILENET_V3_MORE_VARIANTS,
             **HARDCORENAS_VARIANTS, **MOBILENET_V1_VARIANTS, **CONDCONV_VARIANTS, **TEST_EFFICIENTNET_VARIANTS,
-            **EDGETPU_V2_VARIANTS}
+            **EDGETPU_V2_VARIANTS, **GC_EFFICIENTNET_V2_VARIANTS}
 
 
 # Entry points that set BN ε 1e-3 without TF padding (timm's kwargs.setdefault('bn_eps', BN_EPS_TF_DEFAULT)).
@@ -349,7 +354,8 @@ ENTRIES: dict[str, dict] = {
     _pattern({**MOBILENET_V4_CONV_VARIANTS, **MOBILENET_V4_HYBRID_VARIANTS, **MOBILENET_V3_MORE_VARIANTS}):
         dict(build=build_mobile_variant, renames=()),  # mobilenetv3.py
     _pattern(HARDCORENAS_VARIANTS): dict(build=build_mobile_variant, renames=()),
-    _pattern({**MOBILENET_V1_VARIANTS, **CONDCONV_VARIANTS, **EDGETPU_V2_VARIANTS, **TEST_EFFICIENTNET_VARIANTS}):
+    _pattern({**MOBILENET_V1_VARIANTS, **CONDCONV_VARIANTS, **EDGETPU_V2_VARIANTS, **GC_EFFICIENTNET_V2_VARIANTS,
+              **TEST_EFFICIENTNET_VARIANTS}):
         dict(build=build_mobile_variant, renames=()),  # efficientnet.py
     _pattern(MOBILEVIT_VARIANTS): dict(build=build_mobilevit, renames=(
         (r"^head\.fc\.", "head."), (r"\.attn\.proj\.", ".attn.out."))),
