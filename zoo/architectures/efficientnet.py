@@ -152,6 +152,7 @@ class MBConvBlockSpec:
   kv_stride: int = 1  # "mqa": keys and values from a depthwise k×k/stride conv + BN of the input
   num_experts: int = 0  # "ir": CondConv, every conv a per-sample mix of this many expert kernels
   group_size: int = 0  # "er": grouped expansion conv, mid_dim / group_size groups (MobileNet-EdgeTPU-v2)
+  s2d: int = 0  # "ds": 1 = 2×2/2 space-to-depth conv (4× channels) first, depthwise kernel ⌈k/2⌉; 2 = inside the region
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,6 +203,7 @@ class StageRow:
   kv_stride: int = 1  # "mqa" v
   num_experts: int = 0  # "ir" cc: CondConv experts (timm's CondConvResidual)
   group_size: int = 0  # "er" gs: the expansion conv in groups of this many output channels (0 = one group)
+  s2d: int = 0  # d1: a space-to-depth region starts here (EfficientNet-X; "ds" blocks only)
 
 
 _BLOCK_KINDS = ("ds", "dsa", "ir", "er", "cn", "uir", "mqa")  # the block classes of MBConvNet (_BLOCKS below)
@@ -210,7 +212,7 @@ _BLOCK_KINDS = ("ds", "dsa", "ir", "er", "cn", "uir", "mqa")  # the block classe
 _KIND_KEYS = {"uir": {"a": "start_kernel", "p": "end_kernel"},
               "mqa": {"h": "num_heads", "d": "key_dim", "v": "kv_stride"}}
 _ACT_FLAGS = {"nre": "relu", "nsw": "swish"}
-_ARCH_KEYS = {"cc": ("num_experts", int), "gs": ("group_size", int),
+_ARCH_KEYS = {"cc": ("num_experts", int), "gs": ("group_size", int), "d": ("s2d", int),
               "r": ("repeats", int), "k": ("kernel_size", int), "s": ("stride", int), "e": ("expansion", float),
               "c": ("channels", int), "se": ("se_ratio", float), "fc": ("force_in", int)}
 
@@ -309,21 +311,26 @@ class SERule:
 
 
 def _block_spec(row: StageRow, in_dim: int, out_dim: int, stride: int, force_in: int = 0,
-                se_rule: SERule = SERule()) -> MBConvBlockSpec:
+                se_rule: SERule = SERule(), s2d: int = 0) -> MBConvBlockSpec:
   """timm's block channels: expansion make_divisible((force_in or in)·e) ("ir"/"er"), SE
-  channels by ``se_rule``, skip when stride 1 and in = out unless "noskip" ("cn": only with "skip")."""
-  mid = ({"ds": in_dim, "dsa": in_dim, "cn": out_dim, "mqa": in_dim}.get(row.kind)
+  channels by ``se_rule``, skip when stride 1 and in = out unless "noskip" ("cn": only with "skip");
+  in a space-to-depth region (``s2d``) 4× the output channels (the first block: 4× the depthwise
+  channels, SE ratio / 4, depthwise kernel ⌈k/2⌉)."""
+  kernel_size = (row.kernel_size + 1) // 2 if s2d == 1 else row.kernel_size
+  mid = ({"ds": in_dim * (4 if s2d == 1 else 1), "dsa": in_dim, "cn": out_dim, "mqa": in_dim}.get(row.kind)
          or layers.make_divisible((force_in or in_dim) * row.expansion))
+  out_dim = out_dim * 4 if s2d else out_dim
   ratio = row.se_ratio / (1.0 if row.kind in ("ds", "dsa", "cn") or se_rule.from_expansion else row.expansion)
+  ratio = ratio / 4 if s2d == 1 else ratio
   se_dim = ((layers.make_divisible(mid * ratio, se_rule.divisor, round_limit=se_rule.round_limit) if se_rule.make_divisible
              else round(mid * ratio)) if row.se_ratio else 0)
   plain = stride == 1 and in_dim == out_dim
   skip = plain and (row.skip is True if row.kind == "cn" else row.kind != "dsa" and row.skip is not False)
-  return MBConvBlockSpec(row.kind, in_dim, out_dim, row.kernel_size, stride, mid, se_dim=se_dim, skip=skip,
+  return MBConvBlockSpec(row.kind, in_dim, out_dim, kernel_size, stride, mid, se_dim=se_dim, skip=skip,
                          act=row.act, expand_groups=row.expand_groups, project_groups=row.project_groups,
                         start_kernel=row.start_kernel, end_kernel=row.end_kernel, num_heads=row.num_heads,
                         key_dim=row.key_dim, kv_stride=row.kv_stride, num_experts=row.num_experts,
-                        group_size=row.group_size)
+                        group_size=row.group_size, s2d=s2d)
 
 
 def timm_builder_stages(rows, stem_dim: int, *, channel_multiplier: float = 1.0, depth_multiplier=1.0,
@@ -331,18 +338,23 @@ def timm_builder_stages(rows, stem_dim: int, *, channel_multiplier: float = 1.0,
                         se_rule: SERule = SERule()) -> tuple:
   """timm's decode_arch_def + EfficientNetBuilder: ``rows`` one :class:`StageRow` (or a tuple of
   them) per stage; repeats by :func:`_stage_repeats`; channels → make_divisible(c·width, 8,
-  round_limit) (timm's round_channels); block channels by :func:`_block_spec`. Returns the
-  stages of :class:`MBConvBlockSpec`."""
+  round_limit) (timm's round_channels); block channels by :func:`_block_spec`. A space-to-depth
+  region (d1) runs from its block to the next stride-2 block, which drops its stride and divides
+  its expansion by 4 (timm's builder). Returns the stages of :class:`MBConvBlockSpec`."""
   round_channels = lambda c: (layers.make_divisible(c * channel_multiplier, round_limit=round_limit)
                               if channel_multiplier else c)
-  stages, in_dim = [], stem_dim
+  stages, in_dim, space2depth = [], stem_dim, 0
   for stage, stage_repeats in zip(rows, _stage_repeats(rows, depth_multiplier, depth_trunc, fix_first_last)):
     blocks = []
     for row, repeats in zip(_stage_rows(stage), stage_repeats):
       out_dim, force_in = round_channels(row.channels), round_channels(row.force_in) if row.force_in else 0
       for j in range(repeats):
-        blocks.append(_block_spec(row, in_dim, out_dim, row.stride if j == 0 else 1, force_in, se_rule))
-        in_dim = out_dim
+        block_row, stride = row, row.stride if j == 0 else 1
+        space2depth = space2depth or (1 if row.s2d else 0)
+        if space2depth == 2 and stride == 2:  # the region ends: no stride, expansion relative to the 4× input
+          block_row, stride, space2depth = dataclasses.replace(row, expansion=row.expansion / 4), 1, 0
+        blocks.append(_block_spec(block_row, in_dim, out_dim, stride, force_in, se_rule, space2depth))
+        in_dim, space2depth = blocks[-1].out_dim, 2 if space2depth == 1 else space2depth
     stages.append(tuple(blocks))
   return tuple(stages)
 
@@ -442,16 +454,21 @@ class DepthwiseSeparable(nnx.Module):
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
     eps, self.skip, self.act = config.batch_norm_eps, spec.skip, _activation(spec.act or config.act)
-    self.pw_act = spec.kind == "dsa"
-    self.conv_dw = _mixed_conv(spec.in_dim, spec.in_dim, spec.kernel_size, config, stride=spec.stride,
-                               depthwise=True, rngs=rngs)
-    self.bn1 = layers.batch_norm(spec.in_dim, epsilon=eps, rngs=rngs)
-    self.se = _squeeze_excite(spec.in_dim, spec, config, self.act, rngs)
-    self.conv_pw = _mixed_conv(spec.in_dim, spec.out_dim, (1,) * spec.project_groups, config, rngs=rngs)
+    self.pw_act, mid = spec.kind == "dsa", spec.mid_dim
+    s2d = spec.s2d == 1  # space to depth: 2×2/2 conv (TF "SAME") → BN → act, then the depthwise conv on 4× channels
+    self.conv_s2d = layers.conv(spec.in_dim, mid, 2, stride=2, padding="SAME", rngs=rngs) if s2d else None
+    self.bn_s2d = layers.batch_norm(mid, epsilon=eps, rngs=rngs) if s2d else None
+    self.conv_dw = (layers.conv(mid, mid, spec.kernel_size, groups=mid, rngs=rngs,
+                                padding="SAME" if spec.kernel_size == 2 else config.padding) if s2d else
+                    _mixed_conv(mid, mid, spec.kernel_size, config, stride=spec.stride, depthwise=True, rngs=rngs))
+    self.bn1 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
+    self.se = _squeeze_excite(mid, spec, config, self.act, rngs)
+    self.conv_pw = _mixed_conv(mid, spec.out_dim, (1,) * spec.project_groups, config, rngs=rngs)
     self.bn2 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
 
   def __call__(self, inputs):
-    x = self.act(self.bn1(self.conv_dw(inputs)))
+    x = inputs if self.conv_s2d is None else self.act(self.bn_s2d(self.conv_s2d(inputs)))
+    x = self.act(self.bn1(self.conv_dw(x)))
     if self.se is not None:
       x = self.se(x)
     x = self.bn2(self.conv_pw(x))
@@ -742,6 +759,8 @@ class MBConvNet(nnx.Module):
       raise ValueError("MBConvNet: CondConv experts (cc) are supported on single-kernel 'ir' blocks only.")
     if any(spec.group_size and spec.kind != "er" for stage in config.stages for spec in stage):
       raise ValueError("MBConvNet: group sizes (gs) are supported on 'er' blocks only.")
+    if any(spec.s2d and spec.kind != "ds" for stage in config.stages for spec in stage):
+      raise ValueError("MBConvNet: space-to-depth (d1) regions of other than 'ds' blocks are not supported.")
     if unknown:
       raise ValueError(f"MBConvNet block kinds {sorted(unknown)} are not supported (supported: {sorted(_BLOCKS)}).")
     self.config = config

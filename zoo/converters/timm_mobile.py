@@ -6,7 +6,8 @@ residuals, multi-query attention with layer scale, the head conv normed after po
 ``conv_aa`` / ``conv_blur`` ones anti-alias their stride-2 convs), FBNetV3 (``fbnetv3_{b,d,g}``),
 ``mobilenetv3_rw``, HardCoRe-NAS (``hardcorenas_{a..f}``), and from ``efficientnet.py`` MobileNetV1
 (``mobilenetv1_*``), CondConv EfficientNet (``tf_efficientnet_cc_*``), MobileNet-EdgeTPU-v2-M,
-``gc_efficientnetv2_rw_t`` (GlobalContext attention) and ``test_efficientnet``; MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
+``gc_efficientnetv2_rw_t`` (GlobalContext attention), EfficientNet-X / -H (``efficientnet_{x,h}_b*``,
+space-to-depth) and ``test_efficientnet``; MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
 ReXNet (``rexnet.py``) by zoo.architectures.rexnet; GhostNet V1 / V2 (``ghostnet.py``) and
 RepGhostNet (``repghost.py``) by zoo.architectures.ghostnet; PP-LCNetV2 (``lcnetv2.py``) by
 zoo.architectures.lcnetv2.
@@ -218,6 +219,15 @@ EFFICIENTNET_MORE_ARCHS = {
                                       "ir_r1_k3_s2_e4_c48_se0.25", "ir_r1_k3_s2_e4_c64_se0.25"), 24, 256,
                                      round_limit=0.0),
     "edgetpu_v2_m": _edgetpu_v2((32, 64, 80, 160, 192, 240, 320), 1344),
+    # _gen_efficientnet_x version 1 / 2 (EfficientNet-X / -H): a space-to-depth first stage (d1), ReLU "er" stages
+    "efficientnet_x": BuilderArch(("ds_r1_k3_s1_e1_c16_se0.25_d1", "er_r2_k3_s2_e6_c24_se0.25_nre",
+                                   "er_r2_k5_s2_e6_c40_se0.25_nre", "ir_r3_k3_s2_e6_c80_se0.25",
+                                   "ir_r3_k5_s1_e6_c112_se0.25", "ir_r4_k5_s2_e6_c192_se0.25",
+                                   "ir_r1_k3_s1_e6_c320_se0.25"), 32, 1280),
+    "efficientnet_h": BuilderArch(("ds_r1_k3_s1_e1_c16_se0.25_d1", "er_r2_k3_s2_e4_c24_se0.25_nre",
+                                   "er_r2_k5_s2_e4_c40_se0.25_nre", "ir_r3_k3_s2_e4_c80_se0.25",
+                                   "ir_r3_k5_s1_e6_c112_se0.25", "ir_r4_k5_s2_e6_c192_se0.25",
+                                   "ir_r1_k3_s1_e6_c320_se0.25"), 32, 1280),
     # _gen_efficientnetv2_s with se_layer='gc': GlobalContext, make_divisible(mid · ratio / e, 1, round_limit 0)
     "s_gc": dataclasses.replace(EFFICIENTNET_ARCHS["s"], se_layer="gc",
                                 se_rule=SERule(make_divisible=True, round_limit=0.0, divisor=1)),
@@ -230,12 +240,15 @@ CONDCONV_VARIANTS = {
 TEST_EFFICIENTNET_VARIANTS = {"test_efficientnet": BuilderVariant("test_efficientnet")}
 EDGETPU_V2_VARIANTS = {"mobilenet_edgetpu_v2_m": BuilderVariant("edgetpu_v2_m")}
 GC_EFFICIENTNET_V2_VARIANTS = {"gc_efficientnetv2_rw_t": BuilderVariant("s_gc", 0.8, 0.9)}
+EFFICIENTNET_X_VARIANTS = {"efficientnet_x_b3": BuilderVariant("efficientnet_x", 1.2, 1.4),
+                           "efficientnet_x_b5": BuilderVariant("efficientnet_x", 1.6, 2.2),
+                           "efficientnet_h_b5": BuilderVariant("efficientnet_h", 1.92, 2.2)}
 
 ARCHS = {**MOBILENET_V4_ARCHS, **MOBILENET_V3_MORE_ARCHS, **HARDCORENAS_ARCHS, **MOBILENET_V1_ARCHS,
          **EFFICIENTNET_MORE_ARCHS}
 VARIANTS = {**MOBILENET_V4_CONV_VARIANTS, **MOBILENET_V4_HYBRID_VARIANTS, **MOBILENET_V3_MORE_VARIANTS,
             **HARDCORENAS_VARIANTS, **MOBILENET_V1_VARIANTS, **CONDCONV_VARIANTS, **TEST_EFFICIENTNET_VARIANTS,
-            **EDGETPU_V2_VARIANTS, **GC_EFFICIENTNET_V2_VARIANTS}
+            **EDGETPU_V2_VARIANTS, **GC_EFFICIENTNET_V2_VARIANTS, **EFFICIENTNET_X_VARIANTS}
 
 
 # Entry points that set BN ε 1e-3 without TF padding (timm's kwargs.setdefault('bn_eps', BN_EPS_TF_DEFAULT)).
@@ -355,7 +368,7 @@ ENTRIES: dict[str, dict] = {
         dict(build=build_mobile_variant, renames=()),  # mobilenetv3.py
     _pattern(HARDCORENAS_VARIANTS): dict(build=build_mobile_variant, renames=()),
     _pattern({**MOBILENET_V1_VARIANTS, **CONDCONV_VARIANTS, **EDGETPU_V2_VARIANTS, **GC_EFFICIENTNET_V2_VARIANTS,
-              **TEST_EFFICIENTNET_VARIANTS}):
+              **EFFICIENTNET_X_VARIANTS, **TEST_EFFICIENTNET_VARIANTS}):
         dict(build=build_mobile_variant, renames=()),  # efficientnet.py
     _pattern(MOBILEVIT_VARIANTS): dict(build=build_mobilevit, renames=(
         (r"^head\.fc\.", "head."), (r"\.attn\.proj\.", ".attn.out."))),
