@@ -178,6 +178,8 @@ class MBConvNetConfig:
   layer_scale: bool = False  # "uir"/"mqa": a learned per-channel scale on the branch (timm's LayerScale2d)
   stem_kernel: int = 3  # MobileNet-EdgeTPU-v2: 5
   se_layer: str = "se"  # "gc": timm's GlobalContext in place of squeeze-excite (gc_efficientnetv2)
+  norm: str = "batch"  # every norm: "batch", "group" (timm's GroupNormAct, groups of 8 channels) or "layer"
+  # (LayerNormAct2d, over channels); ε batch_norm_eps (timm's test_efficientnet_gn / _ln)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -364,6 +366,15 @@ def timm_builder_stages(rows, stem_dim: int, *, channel_multiplier: float = 1.0,
 _BUILDER_ACTIVATIONS = {"sigmoid": jax.nn.sigmoid, "hard_swish": jax.nn.hard_swish, "hard_sigmoid": jax.nn.hard_sigmoid}
 
 
+def _norm(dim: int, config: MBConvNetConfig, rngs: nnx.Rngs):
+  """The builder's norm layer (timm's norm_layer) over ``dim`` channels, by ``config.norm``."""
+  if config.norm == "group":
+    return nnx.GroupNorm(dim, num_groups=dim // 8, epsilon=config.batch_norm_eps, rngs=rngs)
+  if config.norm == "layer":
+    return nnx.LayerNorm(dim, epsilon=config.batch_norm_eps, rngs=rngs)
+  return layers.batch_norm(dim, epsilon=config.batch_norm_eps, rngs=rngs)
+
+
 def _activation(name: str):
   return _BUILDER_ACTIVATIONS.get(name) or layers.activation(name)
 
@@ -453,18 +464,18 @@ class DepthwiseSeparable(nnx.Module):
   (PP-LCNet): act after bn2, never a skip."""
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
-    eps, self.skip, self.act = config.batch_norm_eps, spec.skip, _activation(spec.act or config.act)
+    self.skip, self.act = spec.skip, _activation(spec.act or config.act)
     self.pw_act, mid = spec.kind == "dsa", spec.mid_dim
     s2d = spec.s2d == 1  # space to depth: 2×2/2 conv (TF "SAME") → BN → act, then the depthwise conv on 4× channels
     self.conv_s2d = layers.conv(spec.in_dim, mid, 2, stride=2, padding="SAME", rngs=rngs) if s2d else None
-    self.bn_s2d = layers.batch_norm(mid, epsilon=eps, rngs=rngs) if s2d else None
+    self.bn_s2d = _norm(mid, config, rngs) if s2d else None
     self.conv_dw = (layers.conv(mid, mid, spec.kernel_size, groups=mid, rngs=rngs,
                                 padding="SAME" if spec.kernel_size == 2 else config.padding) if s2d else
                     _mixed_conv(mid, mid, spec.kernel_size, config, stride=spec.stride, depthwise=True, rngs=rngs))
-    self.bn1 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
+    self.bn1 = _norm(mid, config, rngs)
     self.se = _squeeze_excite(mid, spec, config, self.act, rngs)
     self.conv_pw = _mixed_conv(mid, spec.out_dim, (1,) * spec.project_groups, config, rngs=rngs)
-    self.bn2 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
+    self.bn2 = _norm(spec.out_dim, config, rngs)
 
   def __call__(self, inputs):
     x = inputs if self.conv_s2d is None else self.act(self.bn_s2d(self.conv_s2d(inputs)))
@@ -482,14 +493,14 @@ class InvertedResidual(nnx.Module):
   bn3(conv_pwl ·) (+ x)."""
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
-    eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, _activation(spec.act or config.act)
+    mid, self.skip, self.act = spec.mid_dim, spec.skip, _activation(spec.act or config.act)
     self.conv_pw = _mixed_conv(spec.in_dim, mid, (1,) * spec.expand_groups, config, rngs=rngs)
-    self.bn1 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
+    self.bn1 = _norm(mid, config, rngs)
     self.conv_dw = _mixed_conv(mid, mid, spec.kernel_size, config, stride=spec.stride, depthwise=True, rngs=rngs)
-    self.bn2 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
+    self.bn2 = _norm(mid, config, rngs)
     self.se = _squeeze_excite(mid, spec, config, self.act, rngs)
     self.conv_pwl = _mixed_conv(mid, spec.out_dim, (1,) * spec.project_groups, config, rngs=rngs)
-    self.bn3 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
+    self.bn3 = _norm(spec.out_dim, config, rngs)
 
   def __call__(self, inputs):
     x = self.act(self.bn1(self.conv_pw(inputs)))
@@ -505,15 +516,15 @@ class EdgeResidual(nnx.Module):
   bn2(conv_pwl ·) (+ x)."""
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
-    eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, _activation(spec.act or config.act)
+    mid, self.skip, self.act = spec.mid_dim, spec.skip, _activation(spec.act or config.act)
     self.aa = _anti_alias(config, spec.stride)
     self.conv_exp = layers.conv(spec.in_dim, mid, spec.kernel_size, stride=1 if self.aa else spec.stride,
                                 groups=mid // spec.group_size if spec.group_size else 1, padding=config.padding,
                                 rngs=rngs)
-    self.bn1 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
+    self.bn1 = _norm(mid, config, rngs)
     self.se = _squeeze_excite(mid, spec, config, self.act, rngs)
     self.conv_pwl = layers.conv(mid, spec.out_dim, 1, padding=config.padding, rngs=rngs)
-    self.bn2 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
+    self.bn2 = _norm(spec.out_dim, config, rngs)
 
   def __call__(self, inputs):
     x = self.act(self.bn1(self.conv_exp(inputs)))
@@ -533,7 +544,7 @@ class ConvBnAct(nnx.Module):
     self.aa = _anti_alias(config, spec.stride)
     self.conv = layers.conv(spec.in_dim, spec.out_dim, spec.kernel_size, stride=1 if self.aa else spec.stride,
                             padding=config.padding, rngs=rngs)
-    self.bn1 = layers.batch_norm(spec.out_dim, epsilon=config.batch_norm_eps, rngs=rngs)
+    self.bn1 = _norm(spec.out_dim, config, rngs)
 
   def __call__(self, inputs):
     x = self.act(self.bn1(self.conv(inputs)))
@@ -568,15 +579,15 @@ class CondConvResidual(nnx.Module):
   r = σ(routing_fn(mean_hw x))."""
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
-    eps, mid, self.skip, self.act = config.batch_norm_eps, spec.mid_dim, spec.skip, _activation(spec.act or config.act)
+    mid, self.skip, self.act = spec.mid_dim, spec.skip, _activation(spec.act or config.act)
     experts = spec.num_experts
     self.conv_pw = CondConv(spec.in_dim, mid, 1, experts, config)
-    self.bn1 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
+    self.bn1 = _norm(mid, config, rngs)
     self.conv_dw = CondConv(mid, mid, spec.kernel_size, experts, config, stride=spec.stride, groups=mid)
-    self.bn2 = layers.batch_norm(mid, epsilon=eps, rngs=rngs)
+    self.bn2 = _norm(mid, config, rngs)
     self.se = _squeeze_excite(mid, spec, config, self.act, rngs)
     self.conv_pwl = CondConv(mid, spec.out_dim, 1, experts, config)
-    self.bn3 = layers.batch_norm(spec.out_dim, epsilon=eps, rngs=rngs)
+    self.bn3 = _norm(spec.out_dim, config, rngs)
     self.routing_fn = nnx.Linear(spec.in_dim, experts, rngs=rngs)
 
   def __call__(self, inputs):
@@ -625,7 +636,7 @@ class ConvNorm(nnx.Module):
     self.aa = _anti_alias(config, stride)
     self.conv = layers.conv(in_dim, out_dim, kernel_size, stride=1 if self.aa else stride, groups=groups,
                             padding=config.padding, rngs=rngs)
-    self.bn = layers.batch_norm(out_dim, epsilon=config.batch_norm_eps, rngs=rngs)
+    self.bn = _norm(out_dim, config, rngs)
     self.act = act
 
   def __call__(self, x):
@@ -684,7 +695,7 @@ class _Projection(nnx.Module):
                rngs: nnx.Rngs):
     self.down_conv = (layers.conv(dim, dim, kernel_size, stride=stride, groups=dim, padding=config.padding, rngs=rngs)
                       if stride > 1 else None)
-    self.norm = layers.batch_norm(dim, epsilon=config.batch_norm_eps, rngs=rngs) if stride > 1 else None
+    self.norm = _norm(dim, config, rngs) if stride > 1 else None
     self.proj = layers.conv(dim, out_dim, 1, rngs=rngs)
 
   def __call__(self, x):
@@ -722,7 +733,7 @@ class MobileAttention(nnx.Module):
 
   def __init__(self, spec: MBConvBlockSpec, config: MBConvNetConfig, *, rngs: nnx.Rngs):
     self.skip = spec.skip
-    self.norm = layers.batch_norm(spec.in_dim, epsilon=config.batch_norm_eps, rngs=rngs)
+    self.norm = _norm(spec.in_dim, config, rngs)
     self.attn = MultiQueryAttention2d(spec, config, rngs=rngs)
     self.layer_scale = LayerScale(spec.out_dim) if config.layer_scale else None
 
@@ -748,6 +759,8 @@ class MBConvNet(nnx.Module):
   def __init__(self, config: MBConvNetConfig, *, rngs: nnx.Rngs):
     if config.padding not in ("torch", "SAME"):
       raise ValueError(f"MBConvNet padding must be 'torch' or 'SAME', got {config.padding!r}.")
+    if config.norm not in ("batch", "group", "layer"):
+      raise ValueError(f"MBConvNet norm must be 'batch', 'group' or 'layer', got {config.norm!r}.")
     if config.se_layer not in ("se", "gc"):
       raise ValueError(f"MBConvNet se_layer must be 'se' or 'gc', got {config.se_layer!r}.")
     if config.head not in ("conv_bn", "pool_conv", "pool_conv_bn", "none"):
@@ -764,10 +777,10 @@ class MBConvNet(nnx.Module):
     if unknown:
       raise ValueError(f"MBConvNet block kinds {sorted(unknown)} are not supported (supported: {sorted(_BLOCKS)}).")
     self.config = config
-    eps, self.act = config.batch_norm_eps, _activation(config.act)
+    self.act = _activation(config.act)
     self.conv_stem = layers.conv(config.num_channels, config.stem_dim, config.stem_kernel, stride=2,
                                  padding=config.padding, rngs=rngs)
-    self.bn1 = layers.batch_norm(config.stem_dim, epsilon=eps, rngs=rngs)
+    self.bn1 = _norm(config.stem_dim, config, rngs)
     block = lambda spec: CondConvResidual if spec.num_experts else _BLOCKS[spec.kind]
     self.blocks = nnx.List([nnx.List([block(spec)(spec, config, rngs=rngs) for spec in stage])
                             for stage in config.stages])
@@ -776,8 +789,8 @@ class MBConvNet(nnx.Module):
     self.conv_head = (layers.conv(last, config.head_dim, 1, padding=config.padding,
                                   bias=config.head == "pool_conv" and config.head_bias, rngs=rngs)
                       if config.head != "none" else None)
-    self.bn2 = layers.batch_norm(config.head_dim, epsilon=eps, rngs=rngs) if config.head == "conv_bn" else None
-    self.norm_head = (layers.batch_norm(config.head_dim, epsilon=eps, rngs=rngs) if config.head == "pool_conv_bn"
+    self.bn2 = _norm(config.head_dim, config, rngs) if config.head == "conv_bn" else None
+    self.norm_head = (_norm(config.head_dim, config, rngs) if config.head == "pool_conv_bn"
                       else None)
     width = last if config.head == "none" else config.head_dim
     self.classifier = nnx.Linear(width, config.num_classes, rngs=rngs) if config.num_classes else None

@@ -90,6 +90,7 @@ class BuilderVariant:
   tf: bool = False
   anti_alias: str | None = None  # timm's aa_layer ("avg", "blurpc"; MobileNetV4 conv_aa / conv_blur)
   experts_multiplier: int = 1  # CondConv: the arch strings' cc experts times this (timm's experts_multiplier)
+  norm: str = "batch"  # timm's norm_layer: "batch", "group" (GroupNormAct, 8 channels a group), "layer"
 
 
 # timm 1.0.31's efficientnetv2_* / tf_efficientnetv2_* entry points.
@@ -138,7 +139,7 @@ def builder_config(variant: BuilderVariant, archs: dict[str, BuilderArch], **opt
   return MBConvNetConfig(stem, stages, head, act=arch.act, se_gate=arch.se_gate, se_act=arch.se_act,
                          head=arch.head, head_bias=arch.head_bias, anti_alias=variant.anti_alias,
                          layer_scale=arch.layer_scale, stem_kernel=arch.stem_kernel,
-                         se_layer=arch.se_layer, **options)
+                         se_layer=arch.se_layer, norm=variant.norm, **options)
 
 
 # timm 1.0.31's _gen_mobilenet_v3 (mobilenetv3.py): hard-swish ("nre" stages ReLU; "minimal": ReLU

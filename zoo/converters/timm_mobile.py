@@ -7,7 +7,7 @@ residuals, multi-query attention with layer scale, the head conv normed after po
 ``mobilenetv3_rw``, HardCoRe-NAS (``hardcorenas_{a..f}``), and from ``efficientnet.py`` MobileNetV1
 (``mobilenetv1_*``), CondConv EfficientNet (``tf_efficientnet_cc_*``), MobileNet-EdgeTPU-v2-M,
 ``gc_efficientnetv2_rw_t`` (GlobalContext attention), EfficientNet-X / -H (``efficientnet_{x,h}_b*``,
-space-to-depth) and ``test_efficientnet``; MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
+space-to-depth) and ``test_efficientnet`` (batch, group or layer norms); MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
 ReXNet (``rexnet.py``) by zoo.architectures.rexnet; GhostNet V1 / V2 (``ghostnet.py``) and
 RepGhostNet (``repghost.py``) by zoo.architectures.ghostnet; PP-LCNetV2 (``lcnetv2.py``) by
 zoo.architectures.lcnetv2.
@@ -237,7 +237,9 @@ CONDCONV_VARIANTS = {
     "tf_efficientnet_cc_b0_8e": BuilderVariant("condconv", tf=True, experts_multiplier=2),
     "tf_efficientnet_cc_b1_8e": BuilderVariant("condconv", 1.0, 1.1, tf=True, experts_multiplier=2),
 }
-TEST_EFFICIENTNET_VARIANTS = {"test_efficientnet": BuilderVariant("test_efficientnet")}
+TEST_EFFICIENTNET_VARIANTS = {"test_efficientnet": BuilderVariant("test_efficientnet"),
+                              "test_efficientnet_gn": BuilderVariant("test_efficientnet", norm="group"),
+                              "test_efficientnet_ln": BuilderVariant("test_efficientnet", norm="layer")}
 EDGETPU_V2_VARIANTS = {"mobilenet_edgetpu_v2_m": BuilderVariant("edgetpu_v2_m")}
 GC_EFFICIENTNET_V2_VARIANTS = {"gc_efficientnetv2_rw_t": BuilderVariant("s_gc", 0.8, 0.9)}
 EFFICIENTNET_X_VARIANTS = {"efficientnet_x_b3": BuilderVariant("efficientnet_x", 1.2, 1.4),
