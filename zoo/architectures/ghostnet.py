@@ -1,4 +1,5 @@
-"""GhostNet (Han et al. 2020), GhostNetV2 (Tang et al. 2022, DFC attention) and RepGhostNet
+"""GhostNet (Han et al. 2020), GhostNetV2 (Tang et al. 2022, DFC attention), GhostNetV3 (Liu et al.
+2024, re-parameterisable branches; :class:`GhostModuleV3`) and RepGhostNet
 (Chen et al. 2022, re-parameterisable ghost modules) as timm builds them
 (``timm/models/ghostnet.py``, ``repghost.py``; not the re-parameterised deploy form), in timm's
 tensor names (``nn.Sequential`` indices as list indices).
@@ -44,7 +45,7 @@ REPGHOST_STAGES = (
 @dataclasses.dataclass(frozen=True)
 class GhostNetConfig:
   """``version`` "v1", "v2" (DFC attention in the first ghost module of every bottleneck after
-  the second) or "rep" (RepGhost); channels make_divisible(c · ``width``, 4); the final conv
+  the second), "v3" (GhostNetV3's multi-branch training form, DFC attention as v2) or "rep" (RepGhost); channels make_divisible(c · ``width``, 4); the final conv
   make_divisible(last expansion · width · (2 for RepGhost), 4); head 1280."""
   version: str = "v1"
   width: float = 1.0
@@ -135,22 +136,79 @@ class GhostBottleneck(nnx.Module):
 
 
 class ConvBnAct(nnx.Module):
-  """timm's ConvBnAct (the last stage): ReLU(bn1(1×1 conv x))."""
+  """timm's ConvBnAct: [ReLU](bn1(conv x)) (k×k, the stride, groups)."""
 
-  def __init__(self, in_dim: int, out_dim: int, *, rngs: nnx.Rngs):
-    self.conv = layers.conv(in_dim, out_dim, 1, rngs=rngs)
+  def __init__(self, in_dim: int, out_dim: int, kernel_size: int = 1, *, stride: int = 1, groups: int = 1,
+               relu: bool = True, rngs: nnx.Rngs):
+    self.conv = layers.conv(in_dim, out_dim, kernel_size, stride=stride, groups=groups, rngs=rngs)
     self.bn1 = layers.batch_norm(out_dim, rngs=rngs)
+    self.relu = relu
 
   def __call__(self, x):
-    return jax.nn.relu(self.bn1(self.conv(x)))
+    x = self.bn1(self.conv(x))
+    return jax.nn.relu(x) if self.relu else x
+
+
+_BRANCHES = 3  # GhostNetV3's parallel conv branches (timm's num_conv_branches)
+
+
+class GhostModuleV3(nnx.Module):
+  """timm's GhostModuleV3 (training form): x₁ = act(Σ₃ BN(1×1 conv x)); x₂ = act(BN(dw 1×1 x₁) +
+  BN(x₁) + Σ₃ BN(dw 3×3 x₁)); [x₁, x₂] (mode "shortcut": cut to the output width, times the
+  DFC attention gate as in GhostModuleV2)."""
+
+  def __init__(self, in_dim: int, out_dim: int, *, relu: bool, shortcut: bool, rngs: nnx.Rngs):
+    init = math.ceil(out_dim / 2)
+    self.out_dim, self.relu = out_dim, relu
+    self.primary_rpr_conv = nnx.List([ConvBnAct(in_dim, init, relu=False, rngs=rngs) for _ in range(_BRANCHES)])
+    self.cheap_rpr_skip = layers.batch_norm(init, rngs=rngs)
+    self.cheap_rpr_conv = nnx.List([ConvBnAct(init, init, 3, groups=init, relu=False, rngs=rngs)
+                                    for _ in range(_BRANCHES)])
+    self.cheap_rpr_scale = ConvBnAct(init, init, 1, groups=init, relu=False, rngs=rngs)
+    self.short_conv = DfcAttention(in_dim, out_dim, rngs=rngs) if shortcut else None
+
+  def __call__(self, x):
+    act = jax.nn.relu if self.relu else (lambda y: y)
+    x1 = act(sum(branch(x) for branch in self.primary_rpr_conv))
+    x2 = self.cheap_rpr_scale(x1) + self.cheap_rpr_skip(x1) + sum(branch(x1) for branch in self.cheap_rpr_conv)
+    out = jnp.concatenate([x1, act(x2)], axis=-1)
+    return out if self.short_conv is None else out[..., :self.out_dim] * self.short_conv(x)
+
+
+class GhostBottleneckV3(nnx.Module):
+  """timm's GhostBottleneckV3 (training form): GhostBottleneck with GhostModuleV3s and, at stride 2,
+  the depthwise conv as BN(dw 1×1/2) + Σ₃ BN(dw k×k/2)."""
+
+  def __init__(self, in_dim: int, mid: int, out_dim: int, kernel_size: int, stride: int, se_ratio: float, *,
+               shortcut: bool, rngs: nnx.Rngs):
+    self.ghost1 = GhostModuleV3(in_dim, mid, relu=True, shortcut=shortcut, rngs=rngs)
+    strided = stride > 1
+    self.dw_rpr_conv = (nnx.List([ConvBnAct(mid, mid, kernel_size, stride=stride, groups=mid, relu=False, rngs=rngs)
+                                  for _ in range(_BRANCHES)]) if strided else None)
+    self.dw_rpr_scale = ConvBnAct(mid, mid, 1, stride=2, groups=mid, relu=False, rngs=rngs) if strided else None
+    self.se = (SqueezeExcite(mid, _div4(mid * se_ratio), jax.nn.relu, gate=jax.nn.hard_sigmoid, rngs=rngs)
+               if se_ratio else None)
+    self.ghost2 = GhostModuleV3(mid, out_dim, relu=False, shortcut=False, rngs=rngs)
+    self.shortcut = (None if in_dim == out_dim and stride == 1 else
+                     nnx.List([*_conv_bn(in_dim, in_dim, kernel_size, stride=stride, groups=in_dim, rngs=rngs),
+                               *_conv_bn(in_dim, out_dim, 1, rngs=rngs)]))
+
+  def __call__(self, inputs):
+    x = self.ghost1(inputs)
+    if self.dw_rpr_conv is not None:
+      x = self.dw_rpr_scale(x) + sum(branch(x) for branch in self.dw_rpr_conv)
+    if self.se is not None:
+      x = self.se(x)
+    x = self.ghost2(x)
+    return x + (inputs if self.shortcut is None else _run(self.shortcut, inputs))
 
 
 class GhostNet(nnx.Module):
   """conv_stem → bn1 → ReLU → blocks → mean → conv_head → ReLU (the embedding) → classifier."""
 
   def __init__(self, config: GhostNetConfig, *, rngs: nnx.Rngs):
-    if config.version not in ("v1", "v2", "rep"):
-      raise ValueError(f"GhostNet version must be 'v1', 'v2' or 'rep', got {config.version!r}.")
+    if config.version not in ("v1", "v2", "v3", "rep"):
+      raise ValueError(f"GhostNet version must be 'v1', 'v2', 'v3' or 'rep', got {config.version!r}.")
     self.config = config
     dim = _div4(16 * config.width)
     self.conv_stem = layers.conv(config.num_channels, dim, 3, stride=2, rngs=rngs)
@@ -159,10 +217,13 @@ class GhostNet(nnx.Module):
     for stage in (REPGHOST_STAGES if config.version == "rep" else GHOST_STAGES):
       blocks = []
       for kernel_size, expansion, channels, se_ratio, stride in stage:
-        kind = "rep" if config.version == "rep" else ("attn" if config.version == "v2" and index > 1 else "v1")
-        out_dim = _div4(channels * config.width)
-        blocks.append(GhostBottleneck(dim, _div4(expansion * config.width), out_dim, kernel_size, stride, se_ratio,
-                                      kind=kind, rngs=rngs))
+        out_dim, mid = _div4(channels * config.width), _div4(expansion * config.width)
+        if config.version == "v3":  # DFC attention from the third bottleneck on, as v2
+          blocks.append(GhostBottleneckV3(dim, mid, out_dim, kernel_size, stride, se_ratio, shortcut=index > 1,
+                                          rngs=rngs))
+        else:
+          kind = "rep" if config.version == "rep" else ("attn" if config.version == "v2" and index > 1 else "v1")
+          blocks.append(GhostBottleneck(dim, mid, out_dim, kernel_size, stride, se_ratio, kind=kind, rngs=rngs))
         dim, index = out_dim, index + 1
       stages.append(nnx.List(blocks))
     final = _div4(expansion * config.width * (2 if config.version == "rep" else 1))

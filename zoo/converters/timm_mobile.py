@@ -8,7 +8,7 @@ residuals, multi-query attention with layer scale, the head conv normed after po
 (``mobilenetv1_*``), CondConv EfficientNet (``tf_efficientnet_cc_*``), MobileNet-EdgeTPU-v2-M,
 ``gc_efficientnetv2_rw_t`` (GlobalContext attention), EfficientNet-X / -H (``efficientnet_{x,h}_b*``,
 space-to-depth) and ``test_efficientnet`` (batch, group or layer norms); MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
-ReXNet (``rexnet.py``) by zoo.architectures.rexnet; GhostNet V1 / V2 (``ghostnet.py``) and
+ReXNet (``rexnet.py``) by zoo.architectures.rexnet; GhostNet V1 / V2 / V3 (``ghostnet.py``) and
 RepGhostNet (``repghost.py``) by zoo.architectures.ghostnet; PP-LCNetV2 (``lcnetv2.py``) by
 zoo.architectures.lcnetv2.
 
@@ -330,13 +330,15 @@ def build_rexnet(name: str, config: dict) -> nnx.Module:
 # timm 1.0.31's ghostnet_* / ghostnetv2_* / repghostnet_* entry points: width (and version).
 GHOSTNET_VARIANTS = {f"ghostnet_{width}": GhostNetConfig("v1", int(width) / 100) for width in ("050", "100", "130")}
 GHOSTNET_V2_VARIANTS = {f"ghostnetv2_{width}": GhostNetConfig("v2", int(width) / 100) for width in ("100", "130", "160")}
+GHOSTNET_V3_VARIANTS = {f"ghostnetv3_{width}": GhostNetConfig("v3", int(width) / 100)
+                        for width in ("050", "100", "130", "160")}
 REPGHOST_VARIANTS = {f"repghostnet_{width}": GhostNetConfig("rep", int(width) / 100)
                      for width in ("050", "058", "080", "100", "111", "130", "150", "200")}
-_GHOST_TABLES = {**GHOSTNET_VARIANTS, **GHOSTNET_V2_VARIANTS, **REPGHOST_VARIANTS}
+_GHOST_TABLES = {**GHOSTNET_VARIANTS, **GHOSTNET_V2_VARIANTS, **GHOSTNET_V3_VARIANTS, **REPGHOST_VARIANTS}
 
 
 def build_ghostnet(name: str, config: dict) -> nnx.Module:
-  """``ghostnet_*`` / ``ghostnetv2_*`` / ``repghostnet_*``: timm's GhostNet / RepGhostNet with the
+  """``ghostnet_*`` / ``ghostnetv2_*`` / ``ghostnetv3_*`` / ``repghostnet_*``: timm's GhostNet / RepGhostNet with the
   table's row; ``model_args`` global_pool ("avg")."""
   arguments = _arguments(name, config, {"global_pool"})
   _check_pool(name, arguments["global_pool"], {"avg"})
@@ -375,7 +377,8 @@ ENTRIES: dict[str, dict] = {
     _pattern(MOBILEVIT_VARIANTS): dict(build=build_mobilevit, renames=(
         (r"^head\.fc\.", "head."), (r"\.attn\.proj\.", ".attn.out."))),
     _pattern(REXNET_VARIANTS): dict(build=build_rexnet, renames=((r"^head\.fc\.", "head."),)),
-    _pattern({**GHOSTNET_VARIANTS, **GHOSTNET_V2_VARIANTS}): dict(build=build_ghostnet, renames=()),
+    _pattern({**GHOSTNET_VARIANTS, **GHOSTNET_V2_VARIANTS, **GHOSTNET_V3_VARIANTS}): dict(build=build_ghostnet,
+                                                                                           renames=()),
     _pattern(REPGHOST_VARIANTS): dict(build=build_ghostnet, renames=()),
     _pattern(LCNETV2_VARIANTS): dict(build=build_lcnetv2, renames=()),
 }
