@@ -1,16 +1,18 @@
-"""timm's mobile families on the EfficientNet builder (``timm/models/mobilenetv3.py``,
-``hardcorenas.py``), each variant from its arch strings and served by
-:class:`zoo.architectures.efficientnet.MBConvNet` in timm's own tensor names (no renames):
-MobileNetV4 conv / hybrid (``mobilenetv4_conv_*``, ``mobilenetv4_hybrid_*``: universal inverted
-residuals, multi-query attention with layer scale, the head conv normed after pooling; the
-``conv_aa`` / ``conv_blur`` ones anti-alias their stride-2 convs), FBNetV3 (``fbnetv3_{b,d,g}``),
-``mobilenetv3_rw``, HardCoRe-NAS (``hardcorenas_{a..f}``), and from ``efficientnet.py`` MobileNetV1
-(``mobilenetv1_*``), CondConv EfficientNet (``tf_efficientnet_cc_*``), MobileNet-EdgeTPU-v2-M,
-``gc_efficientnetv2_rw_t`` (GlobalContext attention), EfficientNet-X / -H (``efficientnet_{x,h}_b*``,
-space-to-depth) and ``test_efficientnet`` (batch, group or layer norms); MobileViT v1 / v2 (``mobilevit.py``) by zoo.architectures.mobilevit and
-ReXNet (``rexnet.py``) by zoo.architectures.rexnet; GhostNet V1 / V2 / V3 (``ghostnet.py``) and
-RepGhostNet (``repghost.py``) by zoo.architectures.ghostnet; PP-LCNetV2 (``lcnetv2.py``) by
-zoo.architectures.lcnetv2.
+"""timm's mobile families, each a table of variants in timm 1.0.31's own arguments.
+
+On the EfficientNet builder (zoo.architectures.efficientnet.MBConvNet, from timm's arch strings,
+in timm's tensor names, no renames): from ``mobilenetv3.py`` MobileNetV4 conv / hybrid
+(``mobilenetv4_*``: universal inverted residuals, multi-query attention with layer scale, the head
+conv normed after pooling; ``conv_aa`` / ``conv_blur`` anti-alias their stride-2 convs), FBNetV3
+(``fbnetv3_{b,d,g}``) and ``mobilenetv3_rw``; HardCoRe-NAS (``hardcorenas.py``); from
+``efficientnet.py`` MobileNetV1 (``mobilenetv1_*``), CondConv EfficientNet
+(``tf_efficientnet_cc_*``), MobileNet-EdgeTPU-v2-M, ``gc_efficientnetv2_rw_t`` (GlobalContext
+attention), EfficientNet-X / -H (``efficientnet_{x,h}_b5``, space-to-depth) and
+``test_efficientnet`` (batch, group or layer norms).
+
+Their own modules: MobileViT v1 / v2 (``mobilevit.py``, zoo.architectures.mobilevit), ReXNet
+(``rexnet.py``, zoo.architectures.rexnet), GhostNet V1 / V2 / V3 (``ghostnet.py``) and RepGhostNet
+(``repghost.py``) (zoo.architectures.ghostnet), PP-LCNetV2 (``lcnetv2.py``, zoo.architectures.lcnetv2).
 
 ``ENTRIES`` maps a regex that fully matches timm architecture names to
 ``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps each in a ``TimmFamily``.
@@ -31,7 +33,7 @@ from zoo.architectures.rexnet import RexNet, RexNetConfig
 from zoo.converters.timm_efficientnets import EFFICIENTNET_ARCHS, BuilderArch, BuilderVariant, builder_config
 from zoo.converters.timm_families import _arguments, _check_pool, _mbconv_options
 
-# timm 1.0.31's _gen_mobilenet_v4 arch_def tables (mobilenetv4.py is mobilenetv3.py): stem unscaled
+# timm 1.0.31's _gen_mobilenet_v4 arch_def tables (mobilenetv3.py): stem unscaled
 # below width 1.0, head 1280 unscaled after pooling: 1×1 conv (no bias) → BN → act.
 _MNV4 = dict(scale_head=False, fix_stem_below=1.0, head="pool_conv_bn", act="relu")
 _MNV4_MEDIUM_START = ("er_r1_k3_s2_e4_c48", ("uir_r1_a3_k5_s2_e4_c80", "uir_r1_a3_k3_s1_e2_c80"))
