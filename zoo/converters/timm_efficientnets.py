@@ -20,7 +20,8 @@ import re
 from flax import nnx
 
 from zoo.architectures import layers
-from zoo.architectures.efficientnet import MBConvNet, MBConvNetConfig, SERule, decode_stage, timm_builder_stages
+from zoo.architectures.efficientnet import (MBConvNet, MBConvNetConfig, SERule, StageRow, decode_stage,
+                                            timm_builder_stages)
 from zoo.converters.timm_families import _mbconv_options
 
 
@@ -44,6 +45,10 @@ class BuilderArch:
   head: str = "conv_bn"
   depth_trunc: str = "ceil"
   head_min: int = 0  # tinynet: head max(head_min, scaled head)
+  head_bias: bool = True  # head "pool_conv": timm's head_bias
+  layer_scale: bool = False  # MobileNetV4 hybrid: LayerScale2d on the "uir"/"mqa" branches
+  stem_kernel: int = 3
+  se_layer: str = "se"  # "gc": GlobalContext (gc_efficientnetv2)
 
 
 # timm 1.0.31's _gen_efficientnetv2_{base,s,m,l,xl}, _gen_efficientnet_edge and _gen_efficientnet_lite
@@ -83,6 +88,9 @@ class BuilderVariant:
   channel_multiplier: float = 1.0
   depth_multiplier: float | tuple[float, ...] = 1.0
   tf: bool = False
+  anti_alias: str | None = None  # timm's aa_layer ("avg", "blurpc"; MobileNetV4 conv_aa / conv_blur)
+  experts_multiplier: int = 1  # CondConv: the arch strings' cc experts times this (timm's experts_multiplier)
+  norm: str = "batch"  # timm's norm_layer: "batch", "group" (GroupNormAct, 8 channels a group), "layer"
 
 
 # timm 1.0.31's efficientnetv2_* / tf_efficientnetv2_* entry points.
@@ -109,6 +117,10 @@ EFFICIENTNET_EDGE_LITE_VARIANTS = {
 }
 
 
+def _scale_experts(row: StageRow, multiplier: int) -> StageRow:
+  return dataclasses.replace(row, num_experts=row.num_experts * multiplier) if row.num_experts else row
+
+
 def builder_config(variant: BuilderVariant, archs: dict[str, BuilderArch], **options) -> MBConvNetConfig:
   """timm's ``_gen_*`` + ``EfficientNet``: stages decoded from the arch strings and scaled
   (timm_builder_stages), stem round_channels(stem) (timm's fix_stem=False), head
@@ -118,14 +130,16 @@ def builder_config(variant: BuilderVariant, archs: dict[str, BuilderArch], **opt
   round_channels = lambda c: layers.make_divisible(c * variant.channel_multiplier, round_limit=arch.round_limit)
   scale_stem = arch.scale_stem and variant.channel_multiplier >= arch.fix_stem_below
   stem = round_channels(arch.stem_dim) if scale_stem else arch.stem_dim
-  rows = tuple(decode_stage(stage) if isinstance(stage, str) else tuple(map(decode_stage, stage))
-               for stage in arch.arch)
+  decode = lambda text: _scale_experts(decode_stage(text), variant.experts_multiplier)
+  rows = tuple(decode(stage) if isinstance(stage, str) else tuple(map(decode, stage)) for stage in arch.arch)
   stages = timm_builder_stages(rows, stem, channel_multiplier=variant.channel_multiplier,
                                depth_multiplier=variant.depth_multiplier, fix_first_last=arch.fix_first_last,
                                depth_trunc=arch.depth_trunc, round_limit=arch.round_limit, se_rule=arch.se_rule)
   head = max(arch.head_min, round_channels(arch.head_dim)) if arch.scale_head else arch.head_dim
   return MBConvNetConfig(stem, stages, head, act=arch.act, se_gate=arch.se_gate, se_act=arch.se_act,
-                         head=arch.head, **options)
+                         head=arch.head, head_bias=arch.head_bias, anti_alias=variant.anti_alias,
+                         layer_scale=arch.layer_scale, stem_kernel=arch.stem_kernel,
+                         se_layer=arch.se_layer, norm=variant.norm, **options)
 
 
 # timm 1.0.31's _gen_mobilenet_v3 (mobilenetv3.py): hard-swish ("nre" stages ReLU; "minimal": ReLU
