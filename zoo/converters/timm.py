@@ -29,6 +29,7 @@ from zoo.converters.timm_efficientnets import ENTRIES as _EFFICIENTNETS
 from zoo.converters.timm_families import ENTRIES as _MORE_FAMILIES
 from zoo.converters.timm_mobile import ENTRIES as _MOBILE
 from zoo.converters.timm_more import ENTRIES as _LATER_FAMILIES
+from zoo.converters.timm_small import ENTRIES as _SMALL_FAMILIES
 from zoo.converters.timm_vits import ENTRIES as _TRANSFORMER_FAMILIES
 from zoo.preprocessing import Preprocessing
 
@@ -225,6 +226,7 @@ FAMILIES.update({pattern: TimmFamily(**entry)
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _CONVNETS.items()})  # timm_convnets: ConvNeXt, RegNet, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _EFFICIENTNETS.items()})  # EfficientNetV2, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _MOBILE.items()})  # timm_mobile: MobileNetV4, …
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _SMALL_FAMILIES.items()})  # timm_small: ConvMixer, …
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
