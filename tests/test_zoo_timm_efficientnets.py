@@ -87,8 +87,8 @@ def test_rejects_unsupported_arguments(architecture, model_args, message):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("uir_r1_k3_s1_e4_c32", "block type 'uir'"),
-    ("ir_r1_k3_s1_e4_c32_gs8", "option 'gs8'"),
+    ("mha_r1_h4_c32", "block type 'mha'"),  # timm's multi-head attention block (MobileNetV4-hybrid has mqa only)
+    ("ir_r1_k3_s1_e4_c32_x2", "option 'x2'"),
     ("ir_r1_k3_s1.5_e4_c32", "option 's1.5'"),
     ("ir_r1_k3_s1_e4_c32_a1.3", "option 'a1.3'"),
     ("er_r1_k3_s2_e4", "no output channels"),
