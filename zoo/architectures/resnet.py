@@ -1,6 +1,6 @@
 """ResNet v1.5 (He et al. 2016, torchvision/transformers layout: stride in the 3×3 conv) and
 its variants as timm names them (Bag of Tricks, He et al. 2019; SENet, Hu et al. 2018;
-ResNeXt, Xie et al. 2017).
+ECA-Net, Wang et al. 2020; ResNeXt, Xie et al. 2017).
 
 One module serves ImageNet ResNets (7×7/2 stem + max-pool), the small Fashion-MNIST
 ResNet (3×3/1 stem, no pool), ResNet-C/D/S/T (deep 3×3 stems, average-pool shortcuts),
@@ -13,6 +13,7 @@ timm's legacy SENet). Converted from transformers' ``ResNetForImageClassificatio
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
@@ -43,6 +44,8 @@ class ResNetConfig:
   se_reduction: int = 0  # squeeze-excitation after the last BN when > 0: channels / se_reduction hidden units
   se_divisor: int = 8  # hidden units rounded to a multiple of this (timm's make_divisible, round_limit 0)
   indexed_shortcut: bool = False  # shortcut layers held as a list (timm's nn.Sequential indices) not conv/bn
+  eca: bool = False  # ECA channel attention (Wang et al. 2020) after the last BN instead of SE (timm's ecaresnet*)
+  act_before_se: bool = False  # activation after the last BN, before SE (timm's legacy SEResNetBlock, basic)
 
 
 class ConvNormAct(nnx.Module):
@@ -71,6 +74,21 @@ class SqueezeExcite(nnx.Module):
     return x * jax.nn.sigmoid(self.fc2(jax.nn.relu(self.fc1(squeezed))))
 
 
+class EfficientChannelAttention(nnx.Module):
+  """x · σ(conv1d_k(mean_hw(x))) over the channel axis, zero padding, no bias (Wang et al. 2020, ECA-Net;
+  timm's ``EcaModule``): k = t or t + 1 (odd, at least 3) with t = int(|log2(channels) + 1| / 2)."""
+
+  def __init__(self, features: int, *, rngs: nnx.Rngs):
+    t = int(abs(math.log(features, 2) + 1) / 2)
+    kernel_size = max(t if t % 2 else t + 1, 3)
+    padding = (kernel_size - 1) // 2
+    self.conv = nnx.Conv(1, 1, (kernel_size,), padding=[(padding, padding)], use_bias=False, rngs=rngs)
+
+  def __call__(self, x):
+    squeezed = jnp.mean(x, axis=(1, 2))[..., None]  # (batch, channels, 1): channels as the 1-D conv's length
+    return x * jax.nn.sigmoid(self.conv(squeezed))[:, None, None, :, 0]
+
+
 class AvgPoolDown(nnx.Module):
   """The parameter-free first layer of an average-pool shortcut: 2×2/2 mean in ceil mode over
   valid pixels (PyTorch ``AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False)``)."""
@@ -91,7 +109,8 @@ def _shortcut(config: ResNetConfig, in_features: int, out_features: int, stride:
 
 
 class ResidualBlock(nnx.Module):
-  """act(se(layers(x)) + shortcut(x)); a 1×1 conv+BN shortcut (after a 2×2 average pool with
+  """act(se(layers(x)) + shortcut(x)) (the last layer ends with act too when ``act_before_se`` in a
+  basic block); a 1×1 conv+BN shortcut (after a 2×2 average pool with
   ``avg_down``) when shape changes."""
 
   def __init__(self, config: ResNetConfig, in_features: int, out_features: int, stride: int, *, rngs: nnx.Rngs):
@@ -105,13 +124,18 @@ class ResidualBlock(nnx.Module):
       if config.cardinality != 1 or config.base_width != 64:
         raise ValueError("basic ResNet blocks support only cardinality 1 and base_width 64; got "
                          f"{config.cardinality}, {config.base_width}.")
-      specs = [(in_features, out_features, 3, stride, act, 1), (out_features, out_features, 3, 1, None, 1)]
+      last_act = act if config.act_before_se else None
+      specs = [(in_features, out_features, 3, stride, act, 1), (out_features, out_features, 3, 1, last_act, 1)]
     else:
       raise ValueError(f"ResNet layer_type must be 'bottleneck' or 'basic'; got {config.layer_type!r}.")
     self.layers = nnx.List([ConvNormAct(i, o, k, stride=s, act=a, groups=g, rngs=rngs) for i, o, k, s, a, g in specs])
-    self.se = (SqueezeExcite(out_features, layers.make_divisible(out_features / config.se_reduction, config.se_divisor,
-                                                                 round_limit=0.0), rngs=rngs)
-               if config.se_reduction else None)
+    if config.eca:
+      self.se = EfficientChannelAttention(out_features, rngs=rngs)
+    elif config.se_reduction:
+      self.se = SqueezeExcite(out_features, layers.make_divisible(out_features / config.se_reduction, config.se_divisor,
+                                                                  round_limit=0.0), rngs=rngs)
+    else:
+      self.se = None
     needs_projection = in_features != out_features or stride != 1
     self.shortcut = _shortcut(config, in_features, out_features, stride, rngs) if needs_projection else None
     self.act = layers.activation(act)

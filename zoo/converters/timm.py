@@ -71,14 +71,14 @@ def num_classes(config: dict) -> int:
 _RESNET_DEPTHS = {10: ("basic", (1, 1, 1, 1)), 14: ("bottleneck", (1, 1, 1, 1)), 18: ("basic", (2, 2, 2, 2)),
                   26: ("bottleneck", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3)),
                   101: ("bottleneck", (3, 4, 23, 3)), 152: ("bottleneck", (3, 8, 36, 3)),
-                  200: ("bottleneck", (3, 24, 36, 3))}
+                  200: ("bottleneck", (3, 24, 36, 3)), 269: ("bottleneck", (3, 30, 48, 8))}
 _RESNET_VARIANTS = {"": {}, "b": {}, "c": dict(stem_width=32, stem_type="deep"),
                     "d": dict(stem_width=32, stem_type="deep", avg_down=True),
                     "e": dict(stem_width=64, stem_type="deep", avg_down=True),
                     "s": dict(stem_width=64, stem_type="deep"),
                     "t": dict(stem_width=32, stem_type="deep_tiered", avg_down=True)}
-RESNET_PATTERN = (r"(?P<se>se)?res(?:net|next)(?P<depth>10|14|18|26|34|50|101|152|200)(?P<variant>[bcdest]?)"
-                  r"(?:_(?P<cardinality>\d+)x(?P<width>\d+)d)?|wide_resnet(?P<wide>50|101)_2")
+RESNET_PATTERN = (r"(?P<attn>se|eca)?res(?:net|next)(?P<depth>10|14|18|26|34|50|101|152|200|269)(?P<variant>[bcdest]?)"
+                  r"(?:_(?P<cardinality>\d+)x(?P<width>\d+)d)?|wide_resnet(?P<wide>50|101)_2|ecaresnet(?P<light>light)")
 _RESNET_ARGS = {"layers", "channels", "cardinality", "base_width", "stem_width", "stem_type", "avg_down",
                 "block_args", "down_kernel_size", "output_stride", "act_layer"}
 
@@ -88,21 +88,24 @@ def _resnet_defaults(architecture: str) -> dict[str, Any]:
   match = re.fullmatch(RESNET_PATTERN, architecture)
   if match["wide"]:
     return dict(block="bottleneck", layers=_RESNET_DEPTHS[int(match["wide"])][1], base_width=128)
+  if match["light"]:  # timm's ecaresnetlight: 1, 1, 11, 3 bottlenecks, average-pool shortcuts, plain stem
+    return dict(block="bottleneck", layers=(1, 1, 11, 3), stem_width=32, avg_down=True,
+                block_args={"attn_layer": "eca"})
   block, depth_layers = _RESNET_DEPTHS[int(match["depth"])]
   args = dict(block=block, layers=depth_layers, **_RESNET_VARIANTS[match["variant"]])
   if match["cardinality"]:
     args.update(cardinality=int(match["cardinality"]), base_width=int(match["width"]))
-  if match["se"]:
-    args["block_args"] = {"attn_layer": "se"}
+  if match["attn"]:
+    args["block_args"] = {"attn_layer": match["attn"]}
   return args
 
 
 def _resnet(architecture: str, config: dict) -> ResNet:
   args = {**_resnet_defaults(architecture), **model_args(architecture, config, _RESNET_ARGS)}
   attention = (args.get("block_args") or {}).get("attn_layer")
-  if set(args.get("block_args") or {}) - {"attn_layer"} or attention not in (None, "se"):
+  if set(args.get("block_args") or {}) - {"attn_layer"} or attention not in (None, "se", "eca"):
     raise ConversionError(f"timm model {architecture!r}: block_args {args['block_args']} are not supported "
-                          "(only attn_layer='se').")
+                          "(only attn_layer='se' or 'eca').")
   for name, default in (("down_kernel_size", 1), ("output_stride", 32), ("act_layer", "relu")):
     if args.get(name, default) != default:
       raise ConversionError(f"timm model {architecture!r}: {name}={args[name]!r} is not supported ({default!r} only).")
@@ -116,6 +119,7 @@ def _resnet(architecture: str, config: dict) -> ResNet:
       embedding_size=stem_width * 2 if stem != "imagenet" else 64, layer_type=args["block"], stem=stem,
       stem_width=stem_width, avg_down=bool(args.get("avg_down", False)), cardinality=args.get("cardinality", 1),
       base_width=args.get("base_width", 64), se_reduction=16 if attention == "se" else 0, se_divisor=8,
+      eca=attention == "eca",
       indexed_shortcut=True, num_channels=_in_channels(config),
       num_classes=num_classes(config)), rngs=nnx.Rngs(0))
 
@@ -133,7 +137,7 @@ def _legacy_senet(architecture: str, config: dict) -> ResNet:
   return ResNet(ResNetConfig(
       depths=depth_layers, hidden_sizes=tuple(c * expansion for c in (64, 128, 256, 512)), layer_type=block,
       downsample_in_bottleneck=not resnext, cardinality=32 if resnext else 1, base_width=4 if resnext else 64,
-      stem_pool_ceil=True, se_reduction=16, se_divisor=1, indexed_shortcut=True,
+      stem_pool_ceil=True, se_reduction=16, se_divisor=1, indexed_shortcut=True, act_before_se=block == "basic",
       num_channels=_in_channels(config), num_classes=num_classes(config)), rngs=nnx.Rngs(0))
 
 
