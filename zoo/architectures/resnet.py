@@ -44,6 +44,9 @@ class ResNetConfig:
   se_reduction: int = 0  # squeeze-excitation after the last BN when > 0: channels / se_reduction hidden units
   se_divisor: int = 8  # hidden units rounded to a multiple of this (timm's make_divisible, round_limit 0)
   indexed_shortcut: bool = False  # shortcut layers held as a list (timm's nn.Sequential indices) not conv/bn
+  stem_pool: str = "max"  # after an imagenet/deep stem: 3×3/2 max-pool; "avg": 2×2/2 average pool (timm's
+  # aa_layer=nn.AvgPool2d); "conv": 3×3/2 conv+BN+act (timm's replace_stem_pool, ResNet-RS)
+  aa_pool: bool = False  # strided blocks: the strided conv runs at stride 1, then a 2×2/2 average pool (timm aa_layer)
   eca: bool = False  # ECA channel attention (Wang et al. 2020) after the last BN instead of SE (timm's ecaresnet*)
   act_before_se: bool = False  # activation after the last BN, before SE (timm's legacy SEResNetBlock, basic)
 
@@ -128,6 +131,10 @@ class ResidualBlock(nnx.Module):
       specs = [(in_features, out_features, 3, stride, act, 1), (out_features, out_features, 3, 1, last_act, 1)]
     else:
       raise ValueError(f"ResNet layer_type must be 'bottleneck' or 'basic'; got {config.layer_type!r}.")
+    strided = 0 if config.layer_type == "basic" or config.downsample_in_bottleneck else 1
+    self.aa_after = strided if config.aa_pool and stride != 1 else None  # layer index the pool follows
+    if self.aa_after is not None:
+      specs[strided] = specs[strided][:3] + (1,) + specs[strided][4:]
     self.layers = nnx.List([ConvNormAct(i, o, k, stride=s, act=a, groups=g, rngs=rngs) for i, o, k, s, a, g in specs])
     if config.eca:
       self.se = EfficientChannelAttention(out_features, rngs=rngs)
@@ -147,8 +154,10 @@ class ResidualBlock(nnx.Module):
         residual = layer(residual)
     elif self.shortcut is not None:
       residual = self.shortcut(x)
-    for layer in self.layers:
+    for index, layer in enumerate(self.layers):
       x = layer(x)
+      if index == self.aa_after:
+        x = layers.avg_pool_torch(x, 2, 2)
     if self.se is not None:
       x = self.se(x)
     return self.act(x + residual)
@@ -196,12 +205,21 @@ class ResNet(nnx.Module):
       stages.append(nnx.List(blocks))
       in_features = out_features
     self.stages = nnx.List(stages)
+    if config.stem_pool == "conv":
+      self.stem_pool = ConvNormAct(config.embedding_size, config.embedding_size, 3, stride=2, act=config.hidden_act,
+                                   rngs=rngs)
+    elif config.stem_pool not in ("max", "avg"):
+      raise ValueError(f"ResNet stem_pool must be 'max', 'avg' or 'conv'; got {config.stem_pool!r}.")
     self.head = nnx.Linear(in_features, config.num_classes, rngs=rngs) if config.num_classes else None
 
   def forward_features(self, images):
     x = self.stem(images)
     if self.config.stem_pool_ceil:
       x = layers.max_pool_torch(x, 3, 2, 0, ceil_mode=True)
+    elif self.config.stem_pool == "conv":
+      x = self.stem_pool(x)
+    elif self.config.stem_pool == "avg":
+      x = layers.avg_pool_torch(x, 2, 2)
     elif self.config.stem != "small":
       x = layers.max_pool_torch(x, 3, 2, 1)
     for stage in self.stages:
