@@ -45,8 +45,9 @@ class ResNetConfig:
   se_divisor: int = 8  # hidden units rounded to a multiple of this (timm's make_divisible, round_limit 0)
   indexed_shortcut: bool = False  # shortcut layers held as a list (timm's nn.Sequential indices) not conv/bn
   stem_pool: str = "max"  # after an imagenet/deep stem: 3×3/2 max-pool; "avg": 2×2/2 average pool (timm's
-  # aa_layer=nn.AvgPool2d); "conv": 3×3/2 conv+BN+act (timm's replace_stem_pool, ResNet-RS)
-  aa_pool: bool = False  # strided blocks: the strided conv runs at stride 1, then a 2×2/2 average pool (timm aa_layer)
+  # aa_layer=nn.AvgPool2d); "blur": 3×3/1 max-pool, then blur pool; "conv": 3×3/2 conv+BN+act (replace_stem_pool)
+  aa_pool: str = ""  # "avg" | "blur": strided blocks run the strided conv at stride 1, then this 2× downsampling
+  # (timm's aa_layer: nn.AvgPool2d 2×2/2, or BlurPool2d, Zhang 2019)
   eca: bool = False  # ECA channel attention (Wang et al. 2020) after the last BN instead of SE (timm's ecaresnet*)
   act_before_se: bool = False  # activation after the last BN, before SE (timm's legacy SEResNetBlock, basic)
 
@@ -92,6 +93,16 @@ class EfficientChannelAttention(nnx.Module):
     return x * jax.nn.sigmoid(self.conv(squeezed))[:, None, None, :, 0]
 
 
+def blur_pool(x):
+  """Stride-2 depthwise blur with the 3×3 binomial filter [1, 2, 1]ᵀ[1, 2, 1] / 16 after a reflect
+  pad of 1 (Zhang 2019; timm's ``BlurPool2d``, filt_size 3), on NHWC."""
+  padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+  height, width = (x.shape[1] - 1) // 2 + 1, (x.shape[2] - 1) // 2 + 1
+  taps = (1.0, 2.0, 1.0)
+  return sum(taps[i] * taps[j] / 16 * padded[:, i:i + 2 * height - 1:2, j:j + 2 * width - 1:2]
+             for i in range(3) for j in range(3))
+
+
 class AvgPoolDown(nnx.Module):
   """The parameter-free first layer of an average-pool shortcut: 2×2/2 mean in ceil mode over
   valid pixels (PyTorch ``AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False)``)."""
@@ -133,6 +144,7 @@ class ResidualBlock(nnx.Module):
       raise ValueError(f"ResNet layer_type must be 'bottleneck' or 'basic'; got {config.layer_type!r}.")
     strided = 0 if config.layer_type == "basic" or config.downsample_in_bottleneck else 1
     self.aa_after = strided if config.aa_pool and stride != 1 else None  # layer index the pool follows
+    self.aa_blur = config.aa_pool == "blur"
     if self.aa_after is not None:
       specs[strided] = specs[strided][:3] + (1,) + specs[strided][4:]
     self.layers = nnx.List([ConvNormAct(i, o, k, stride=s, act=a, groups=g, rngs=rngs) for i, o, k, s, a, g in specs])
@@ -157,7 +169,7 @@ class ResidualBlock(nnx.Module):
     for index, layer in enumerate(self.layers):
       x = layer(x)
       if index == self.aa_after:
-        x = layers.avg_pool_torch(x, 2, 2)
+        x = blur_pool(x) if self.aa_blur else layers.avg_pool_torch(x, 2, 2)
     if self.se is not None:
       x = self.se(x)
     return self.act(x + residual)
@@ -208,8 +220,8 @@ class ResNet(nnx.Module):
     if config.stem_pool == "conv":
       self.stem_pool = ConvNormAct(config.embedding_size, config.embedding_size, 3, stride=2, act=config.hidden_act,
                                    rngs=rngs)
-    elif config.stem_pool not in ("max", "avg"):
-      raise ValueError(f"ResNet stem_pool must be 'max', 'avg' or 'conv'; got {config.stem_pool!r}.")
+    elif config.stem_pool not in ("max", "avg", "blur"):
+      raise ValueError(f"ResNet stem_pool must be 'max', 'avg', 'blur' or 'conv'; got {config.stem_pool!r}.")
     self.head = nnx.Linear(in_features, config.num_classes, rngs=rngs) if config.num_classes else None
 
   def forward_features(self, images):
@@ -220,6 +232,8 @@ class ResNet(nnx.Module):
       x = self.stem_pool(x)
     elif self.config.stem_pool == "avg":
       x = layers.avg_pool_torch(x, 2, 2)
+    elif self.config.stem_pool == "blur":
+      x = blur_pool(layers.max_pool_torch(x, 3, 1, 1))
     elif self.config.stem != "small":
       x = layers.max_pool_torch(x, 3, 2, 1)
     for stage in self.stages:

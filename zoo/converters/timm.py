@@ -90,7 +90,7 @@ _RESNET_NAMED = {
        for depth, layers in ((50, (3, 4, 6, 3)), (101, (3, 4, 23, 3)), (152, (3, 8, 36, 3)), (200, (3, 24, 36, 3)),
                              (270, (4, 29, 53, 4)), (350, (4, 36, 72, 4)), (420, (4, 44, 87, 4)))},
 }
-RESNET_PATTERN = (r"(?P<attn>se|eca)?res(?:net|next)(?P<aa>aa)?(?P<depth>10|14|18|26|34|50|101|152|200|269)"
+RESNET_PATTERN = (r"(?P<attn>se|eca)?res(?:net|next)(?P<aa>aa|blur)?(?P<depth>10|14|18|26|34|50|101|152|200|269)"
                   r"(?P<variant>[bcdest]?)(?:_(?P<cardinality>\d+)x(?P<width>\d+)d)?|wide_resnet(?P<wide>50|101)_2|"
                   + "|".join(_RESNET_NAMED))
 _RESNET_ARGS = {"layers", "channels", "cardinality", "base_width", "stem_width", "stem_type", "avg_down",
@@ -110,8 +110,8 @@ def _resnet_defaults(architecture: str) -> dict[str, Any]:
     args.update(cardinality=int(match["cardinality"]), base_width=int(match["width"]))
   if match["attn"]:
     args["block_args"] = {"attn_layer": match["attn"]}
-  if match["aa"]:  # timm's aa_layer=nn.AvgPool2d
-    args["aa_layer"] = "avgpool"
+  if match["aa"]:  # timm's aa_layer=nn.AvgPool2d (aa) or BlurPool2d (blur)
+    args["aa_layer"] = {"aa": "avgpool", "blur": "blurpool"}[match["aa"]]
   return args
 
 
@@ -122,9 +122,10 @@ def _resnet(architecture: str, config: dict) -> ResNet:
   if set(block_args) - {"attn_layer", "rd_ratio"} or attention not in (None, "se", "eca"):
     raise ConversionError(f"timm model {architecture!r}: block_args {args['block_args']} are not supported "
                           "(only attn_layer='se' (with rd_ratio) or 'eca').")
-  if args.get("aa_layer") not in (None, "avgpool") or (args.get("aa_layer") and args.get("replace_stem_pool")):
+  aa_pool = {None: "", "avgpool": "avg", "blurpool": "blur"}.get(args.get("aa_layer"))
+  if aa_pool is None or (aa_pool and args.get("replace_stem_pool")):
     raise ConversionError(f"timm model {architecture!r}: aa_layer={args['aa_layer']!r} is not supported (only "
-                          "nn.AvgPool2d, without replace_stem_pool).")
+                          "nn.AvgPool2d or BlurPool2d, without replace_stem_pool).")
   for name, default in (("down_kernel_size", 1), ("output_stride", 32), ("act_layer", "relu")):
     if args.get(name, default) != default:
       raise ConversionError(f"timm model {architecture!r}: {name}={args[name]!r} is not supported ({default!r} only).")
@@ -139,8 +140,7 @@ def _resnet(architecture: str, config: dict) -> ResNet:
       stem_width=stem_width, avg_down=bool(args.get("avg_down", False)), cardinality=args.get("cardinality", 1),
       base_width=args.get("base_width", 64), se_divisor=8, eca=attention == "eca",
       se_reduction=round(1 / block_args.get("rd_ratio", 1 / 16)) if attention == "se" else 0,
-      stem_pool="avg" if args.get("aa_layer") else "conv" if args.get("replace_stem_pool") else "max",
-      aa_pool=bool(args.get("aa_layer")),
+      stem_pool=aa_pool or ("conv" if args.get("replace_stem_pool") else "max"), aa_pool=aa_pool,
       indexed_shortcut=True, num_channels=_in_channels(config),
       num_classes=num_classes(config)), rngs=nnx.Rngs(0))
 
