@@ -28,6 +28,7 @@ from zoo.converters.timm_convnets import ENTRIES as _CONVNETS
 from zoo.converters.timm_efficientnets import ENTRIES as _EFFICIENTNETS
 from zoo.converters.timm_families import ENTRIES as _MORE_FAMILIES
 from zoo.converters.timm_more import ENTRIES as _LATER_FAMILIES
+from zoo.converters.timm_resnets import ENTRIES as _RESNETS
 from zoo.converters.timm_vits import ENTRIES as _TRANSFORMER_FAMILIES
 from zoo.preprocessing import Preprocessing
 
@@ -249,6 +250,7 @@ FAMILIES.update({pattern: TimmFamily(**entry)
                  for pattern, entry in {**_MORE_FAMILIES, **_TRANSFORMER_FAMILIES, **_LATER_FAMILIES}.items()})
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _CONVNETS.items()})  # timm_convnets: ConvNeXt, RegNet, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _EFFICIENTNETS.items()})  # EfficientNetV2, …
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _RESNETS.items()})  # timm_resnets: ResNetV2
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:

@@ -1,0 +1,63 @@
+"""timm's non-BiT pre-activation ResNets (timm/models/resnetv2.py ``resnetv2_18/34/50/101`` and
+``resnetv2_18d/34d/50d/101d``: BatchNormAct2d + plain ``create_conv2d``) as data: each entry
+point's model_args (timm 1.0.31), the key renames onto :class:`zoo.architectures.resnetv2.ResNetV2`,
+and the ``ENTRIES`` that :mod:`zoo.converters.timm` registers.
+
+(ResNet-v1 variants with options — ECA, anti-aliasing, ResNet-RS — extend the ResNet family in
+:mod:`zoo.converters.timm` itself.)
+"""
+
+from __future__ import annotations
+
+from flax import nnx
+
+from zoo.architectures.resnetv2 import ResNetV2, ResNetV2Config
+from zoo.converters.timm_convnets import _arguments, _require
+
+_BASIC = dict(channels=(64, 128, 256, 512), basic=True, bottle_ratio=1.0)
+_D = dict(stem_type="deep", avg_down=True)
+# timm/models/resnetv2.py entry points (conv_layer=create_conv2d, norm_layer=BatchNormAct2d in all).
+RESNETV2_VARIANTS: dict[str, dict] = {
+    "resnetv2_18": dict(layers=(2, 2, 2, 2), **_BASIC),
+    "resnetv2_18d": dict(layers=(2, 2, 2, 2), **_BASIC, **_D),
+    "resnetv2_34": dict(layers=(3, 4, 6, 3), **_BASIC),
+    "resnetv2_34d": dict(layers=(3, 4, 6, 3), **_BASIC, **_D),
+    "resnetv2_50": dict(layers=(3, 4, 6, 3)),
+    "resnetv2_50d": dict(layers=(3, 4, 6, 3), **_D),
+    "resnetv2_50t": dict(layers=(3, 4, 6, 3), stem_type="tiered", avg_down=True),
+    "resnetv2_101": dict(layers=(3, 4, 23, 3)),
+    "resnetv2_101d": dict(layers=(3, 4, 23, 3), **_D),
+    "resnetv2_152": dict(layers=(3, 8, 36, 3)),
+    "resnetv2_152d": dict(layers=(3, 8, 36, 3), **_D),
+}
+_RESNETV2_ARGS = {"layers", "channels", "basic", "bottle_ratio", "stem_chs", "stem_type", "avg_down", "preact",
+                  "width_factor", "output_stride"}
+
+
+def build_resnetv2(name: str, config: dict) -> nnx.Module:
+  """timm's ``resnetv2_{depth}[d|t]`` (BatchNorm, plain convs): the nnx pre-activation ResNetV2."""
+  arguments = _arguments(name, config, RESNETV2_VARIANTS[name], _RESNETV2_ARGS)
+  _require(name, arguments, {"stem_type": ("", "deep", "tiered"), "preact": (True,), "width_factor": (1,),
+                             "output_stride": (32,)})
+  return ResNetV2(ResNetV2Config(
+      depths=tuple(arguments["layers"]), hidden_sizes=tuple(arguments.get("channels", (256, 512, 1024, 2048))),
+      layer_type="basic" if arguments.get("basic") else "bottleneck",
+      bottle_ratio=arguments.get("bottle_ratio", 0.25), stem_width=arguments.get("stem_chs", 64),
+      stem={"": "imagenet"}.get(arguments.get("stem_type", ""), arguments.get("stem_type")),
+      avg_down=bool(arguments.get("avg_down", False)), num_channels=arguments["in_chans"],
+      num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+_RESNETV2_RENAMES = (
+    (r"^stem\.conv\.", "stem.convs.0."),
+    (r"^stem\.(conv|norm)(\d)\.", lambda m: f"stem.{m[1]}s.{int(m[2]) - 1}."),
+    (r"^stages\.(\d+)\.blocks\.(\d+)\.", r"stages.\1.\2."),
+    (r"\.downsample\.conv\.", ".shortcut."),
+    (r"^(stages\.\d+\.\d+)\.(conv|norm)(\d)\.", lambda m: f"{m[1]}.{m[2]}s.{int(m[3]) - 1}."),
+    (r"^head\.fc\.", "head."),
+)
+
+
+ENTRIES: dict[str, dict] = {
+    "|".join(RESNETV2_VARIANTS): dict(build=build_resnetv2, renames=_RESNETV2_RENAMES),
+}
