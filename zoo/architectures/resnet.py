@@ -28,7 +28,8 @@ class ResNetConfig:
   depths: tuple[int, ...] = (3, 4, 6, 3)
   hidden_sizes: tuple[int, ...] = (256, 512, 1024, 2048)
   embedding_size: int = 64
-  layer_type: str = "bottleneck"  # or "basic"
+  layer_type: str = "bottleneck"  # or "basic", or "res2net" (Gao et al. 2019; timm's Bottle2neck)
+  res2net_scale: int = 4  # Res2Net: width groups of the hierarchical 3×3 convs
   hidden_act: str = "relu"
   downsample_in_first_stage: bool = False
   downsample_in_bottleneck: bool = False  # True = v1 (stride in the first 1×1 conv)
@@ -122,6 +123,15 @@ def _shortcut(config: ResNetConfig, in_features: int, out_features: int, stride:
   return ConvNormAct(in_features, out_features, 1, stride=stride, act=None, rngs=rngs)
 
 
+def _run_shortcut(shortcut, x):
+  """The shortcut branch: identity (None), one module, or a list of layers in order."""
+  if isinstance(shortcut, nnx.List):
+    for layer in shortcut:
+      x = layer(x)
+    return x
+  return x if shortcut is None else shortcut(x)
+
+
 class ResidualBlock(nnx.Module):
   """act(se(layers(x)) + shortcut(x)) (the last layer ends with act too when ``act_before_se`` in a
   basic block); a 1×1 conv+BN shortcut (after a 2×2 average pool with
@@ -160,12 +170,7 @@ class ResidualBlock(nnx.Module):
     self.act = layers.activation(act)
 
   def __call__(self, x):
-    residual = x
-    if isinstance(self.shortcut, nnx.List):
-      for layer in self.shortcut:
-        residual = layer(residual)
-    elif self.shortcut is not None:
-      residual = self.shortcut(x)
+    residual = _run_shortcut(self.shortcut, x)
     for index, layer in enumerate(self.layers):
       x = layer(x)
       if index == self.aa_after:
@@ -173,6 +178,39 @@ class ResidualBlock(nnx.Module):
     if self.se is not None:
       x = self.se(x)
     return self.act(x + residual)
+
+
+class Res2NetBlock(nnx.Module):
+  """Res2Net bottleneck (Gao et al. 2019, timm's ``Bottle2neck``): 1×1 conv+BN+act to ``scale``
+  groups of ``width`` channels; group i (i < scale − 1) goes through its own 3×3 conv+BN+act after
+  adding the previous group's output (not in a stage's first block, where each group is separate);
+  the last group passes through (3×3/stride average pool in a first block); concatenated →
+  1×1 conv+BN → + shortcut → act."""
+
+  def __init__(self, config: ResNetConfig, in_features: int, out_features: int, stride: int, *, rngs: nnx.Rngs):
+    act, scale = config.hidden_act, config.res2net_scale
+    width = int(out_features // 4 * config.base_width / 64) * config.cardinality
+    self.reduce = ConvNormAct(in_features, width * scale, 1, act=act, rngs=rngs)
+    self.scales = nnx.List([ConvNormAct(width, width, 3, stride=stride, act=act, groups=config.cardinality, rngs=rngs)
+                            for _ in range(max(1, scale - 1))])
+    self.expand = ConvNormAct(width * scale, out_features, 1, act=None, rngs=rngs)
+    needs_projection = in_features != out_features or stride != 1
+    self.shortcut = _shortcut(config, in_features, out_features, stride, rngs) if needs_projection else None
+    self.is_first = stride > 1 or needs_projection
+    self.stride, self.scale = stride, scale
+    self.act = layers.activation(act)
+
+  def __call__(self, x):
+    residual = _run_shortcut(self.shortcut, x)
+    groups = jnp.split(self.reduce(x), self.scale, axis=-1)
+    outputs, y = [], None
+    for index, layer in enumerate(self.scales):
+      y = layer(groups[index] if index == 0 or self.is_first else y + groups[index])
+      outputs.append(y)
+    if self.scale > 1:
+      last = groups[-1]
+      outputs.append(layers.avg_pool_torch(last, 3, self.stride, 1) if self.is_first else last)
+    return self.act(self.expand(jnp.concatenate(outputs, axis=-1)) + residual)
 
 
 class DeepStem(nnx.Module):
@@ -212,8 +250,9 @@ class ResNet(nnx.Module):
     stages, in_features = [], config.embedding_size
     for index, (depth, out_features) in enumerate(zip(config.depths, config.hidden_sizes)):
       stride = 2 if index > 0 or config.downsample_in_first_stage else 1
-      blocks = [ResidualBlock(config, in_features if j == 0 else out_features, out_features,
-                              stride if j == 0 else 1, rngs=rngs) for j in range(depth)]
+      block = Res2NetBlock if config.layer_type == "res2net" else ResidualBlock
+      blocks = [block(config, in_features if j == 0 else out_features, out_features,
+                      stride if j == 0 else 1, rngs=rngs) for j in range(depth)]
       stages.append(nnx.List(blocks))
       in_features = out_features
     self.stages = nnx.List(stages)

@@ -1,7 +1,8 @@
 """timm's non-BiT pre-activation ResNets (timm/models/resnetv2.py ``resnetv2_18/34/50/101`` and
-``resnetv2_18d/34d/50d/101d``: BatchNormAct2d + plain ``create_conv2d``) as data: each entry
-point's model_args (timm 1.0.31), the key renames onto :class:`zoo.architectures.resnetv2.ResNetV2`,
-and the ``ENTRIES`` that :mod:`zoo.converters.timm` registers.
+``resnetv2_18d/34d/50d/101d``: BatchNormAct2d + plain ``create_conv2d``) and Res2Nets
+(timm/models/res2net.py: timm's ResNet with ``Bottle2neck`` blocks) as data: each entry point's
+model_args (timm 1.0.31), the key renames onto :class:`zoo.architectures.resnetv2.ResNetV2` /
+:class:`zoo.architectures.resnet.ResNet`, and the ``ENTRIES`` that :mod:`zoo.converters.timm` registers.
 
 (ResNet-v1 variants with options — ECA, anti-aliasing, ResNet-RS — extend the ResNet family in
 :mod:`zoo.converters.timm` itself.)
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from flax import nnx
 
+from zoo.architectures.resnet import ResNet, ResNetConfig
 from zoo.architectures.resnetv2 import ResNetV2, ResNetV2Config
 from zoo.converters.timm_convnets import _arguments, _require
 
@@ -58,6 +60,51 @@ _RESNETV2_RENAMES = (
 )
 
 
+_R2_D = dict(stem_type="deep", avg_down=True, stem_width=32)
+# timm/models/res2net.py entry points (block=Bottle2neck; scale from block_args).
+RES2NET_VARIANTS: dict[str, dict] = {
+    "res2net50_26w_4s": dict(layers=(3, 4, 6, 3), base_width=26, scale=4),
+    "res2net101_26w_4s": dict(layers=(3, 4, 23, 3), base_width=26, scale=4),
+    "res2net50_26w_6s": dict(layers=(3, 4, 6, 3), base_width=26, scale=6),
+    "res2net50_26w_8s": dict(layers=(3, 4, 6, 3), base_width=26, scale=8),
+    "res2net50_48w_2s": dict(layers=(3, 4, 6, 3), base_width=48, scale=2),
+    "res2net50_14w_8s": dict(layers=(3, 4, 6, 3), base_width=14, scale=8),
+    "res2next50": dict(layers=(3, 4, 6, 3), base_width=4, cardinality=8, scale=4),
+    "res2net50d": dict(layers=(3, 4, 6, 3), base_width=26, scale=4, **_R2_D),
+    "res2net101d": dict(layers=(3, 4, 23, 3), base_width=26, scale=4, **_R2_D),
+}
+_RES2NET_ARGS = {"layers", "base_width", "cardinality", "stem_type", "stem_width", "avg_down", "output_stride"}
+
+
+def build_res2net(name: str, config: dict) -> nnx.Module:
+  """timm's ``res2net*`` / ``res2next50``: the nnx ResNet with Res2Net bottlenecks (expansion 4)."""
+  arguments = _arguments(name, config, RES2NET_VARIANTS[name], _RES2NET_ARGS)
+  _require(name, arguments, {"stem_type": ("", "deep"), "output_stride": (32,)})
+  deep = arguments.get("stem_type") == "deep"
+  stem_width = arguments.get("stem_width", 64)
+  return ResNet(ResNetConfig(
+      depths=tuple(arguments["layers"]), hidden_sizes=(256, 512, 1024, 2048), layer_type="res2net",
+      res2net_scale=arguments["scale"], base_width=arguments["base_width"],
+      cardinality=arguments.get("cardinality", 1), stem="deep" if deep else "imagenet", stem_width=stem_width,
+      embedding_size=2 * stem_width if deep else 64, avg_down=bool(arguments.get("avg_down", False)),
+      indexed_shortcut=True, num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]),
+      rngs=nnx.Rngs(0))
+
+
+_RES2NET_RENAMES = (
+    (r"^conv1\.weight$", "stem.conv.weight"),  # the 7×7 stem (timm's ResNet: conv1 / bn1)
+    (r"^conv1\.0\.", "stem.layers.0.conv."), (r"^conv1\.1\.", "stem.layers.0.bn."),  # the deep stem
+    (r"^conv1\.3\.", "stem.layers.1.conv."), (r"^conv1\.4\.", "stem.layers.1.bn."),
+    (r"^conv1\.6\.", "stem.conv."), (r"^bn1\.", "stem.bn."),
+    (r"^layer(\d+)\.(\d+)\.", lambda m: f"stages.{int(m[1]) - 1}.{m[2]}."),
+    (r"\.(conv|bn)1\.", r".reduce.\1."), (r"\.(conv|bn)3\.", r".expand.\1."),
+    (r"\.convs\.(\d+)\.", r".scales.\1.conv."), (r"\.bns\.(\d+)\.", r".scales.\1.bn."),
+    (r"\.downsample\.", ".shortcut."),
+    (r"^fc\.", "head."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     "|".join(RESNETV2_VARIANTS): dict(build=build_resnetv2, renames=_RESNETV2_RENAMES),
+    "|".join(RES2NET_VARIANTS): dict(build=build_res2net, renames=_RES2NET_RENAMES),
 }
