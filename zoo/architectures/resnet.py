@@ -28,8 +28,10 @@ class ResNetConfig:
   depths: tuple[int, ...] = (3, 4, 6, 3)
   hidden_sizes: tuple[int, ...] = (256, 512, 1024, 2048)
   embedding_size: int = 64
-  layer_type: str = "bottleneck"  # or "basic", or "res2net" (Gao et al. 2019; timm's Bottle2neck)
+  layer_type: str = "bottleneck"  # or "basic", "res2net" (Gao et al. 2019; timm's Bottle2neck), "resnest"
   res2net_scale: int = 4  # Res2Net: width groups of the hierarchical 3×3 convs
+  radix: int = 2  # ResNeSt ("resnest", Zhang et al. 2020): split-attention branches per cardinal group
+  avd_first: bool = False  # ResNeSt: strided blocks pool 3×3/2 before (True) or after the split attention
   hidden_act: str = "relu"
   downsample_in_first_stage: bool = False
   downsample_in_bottleneck: bool = False  # True = v1 (stride in the first 1×1 conv)
@@ -213,6 +215,60 @@ class Res2NetBlock(nnx.Module):
     return self.act(self.expand(jnp.concatenate(outputs, axis=-1)) + residual)
 
 
+class SplitAttention(nnx.Module):
+  """ResNeSt split attention (timm's ``SplitAttn``): a grouped 3×3 conv+BN+ReLU to ``radix`` branches of
+  ``features`` channels; weights = softmax over the branches (σ when radix is 1) of
+  fc2(relu(bn1(fc1(mean_hw(Σ branches))))) per cardinal group; output = Σ weight · branch."""
+
+  def __init__(self, features: int, *, cardinality: int, radix: int, rngs: nnx.Rngs):
+    hidden = layers.make_divisible(features * radix * 0.25, 8, min_value=32)  # timm: rd_ratio 1/4, min 32
+    self.conv = layers.conv(features, features * radix, 3, groups=cardinality * radix, rngs=rngs)
+    self.bn0 = layers.batch_norm(features * radix, rngs=rngs)
+    self.fc1 = layers.conv(features, hidden, 1, groups=cardinality, bias=True, rngs=rngs)
+    self.bn1 = layers.batch_norm(hidden, rngs=rngs)
+    self.fc2 = layers.conv(hidden, features * radix, 1, groups=cardinality, bias=True, rngs=rngs)
+    self.cardinality, self.radix = cardinality, radix
+
+  def __call__(self, x):
+    x = jax.nn.relu(self.bn0(self.conv(x)))
+    batch, features = x.shape[0], x.shape[-1] // self.radix
+    branches = x.reshape(*x.shape[:3], self.radix, features)
+    squeezed = jnp.mean(jnp.sum(branches, axis=3), axis=(1, 2), keepdims=True)
+    logits = self.fc2(jax.nn.relu(self.bn1(self.fc1(squeezed))))  # channels ordered (group, branch, feature)
+    if self.radix > 1:
+      weights = jax.nn.softmax(logits.reshape(batch, self.cardinality, self.radix, -1), axis=2)
+      weights = weights.transpose(0, 2, 1, 3)
+    else:
+      weights = jax.nn.sigmoid(logits)
+    return jnp.sum(branches * weights.reshape(batch, 1, 1, self.radix, features), axis=3)
+
+
+class ResNeStBlock(nnx.Module):
+  """ResNeSt bottleneck (timm's ``ResNestBottleneck`` with avd): 1×1 conv+BN+act → split attention
+  (stride 1) → 1×1 conv+BN → + shortcut → act; a strided block average-pools 3×3/2 (padding 1)
+  before or after the split attention (``avd_first``)."""
+
+  def __init__(self, config: ResNetConfig, in_features: int, out_features: int, stride: int, *, rngs: nnx.Rngs):
+    width = int(out_features // 4 * config.base_width / 64) * config.cardinality
+    self.reduce = ConvNormAct(in_features, width, 1, act=config.hidden_act, rngs=rngs)
+    self.split_attention = SplitAttention(width, cardinality=config.cardinality, radix=config.radix, rngs=rngs)
+    self.expand = ConvNormAct(width, out_features, 1, act=None, rngs=rngs)
+    needs_projection = in_features != out_features or stride != 1
+    self.shortcut = _shortcut(config, in_features, out_features, stride, rngs) if needs_projection else None
+    self.stride, self.avd_first = stride, config.avd_first
+    self.act = layers.activation(config.hidden_act)
+
+  def __call__(self, x):
+    residual = _run_shortcut(self.shortcut, x)
+    x = self.reduce(x)
+    if self.stride > 1 and self.avd_first:
+      x = layers.avg_pool_torch(x, 3, self.stride, 1)
+    x = self.split_attention(x)
+    if self.stride > 1 and not self.avd_first:
+      x = layers.avg_pool_torch(x, 3, self.stride, 1)
+    return self.act(self.expand(x) + residual)
+
+
 class DeepStem(nnx.Module):
   """Three 3×3 conv+BN+act layers, the first with stride 2 (ResNet-C/D/S/T): ``layers`` hold the
   first two, ``conv``/``bn`` the last (timm's ``conv1.6`` / ``bn1``)."""
@@ -250,7 +306,7 @@ class ResNet(nnx.Module):
     stages, in_features = [], config.embedding_size
     for index, (depth, out_features) in enumerate(zip(config.depths, config.hidden_sizes)):
       stride = 2 if index > 0 or config.downsample_in_first_stage else 1
-      block = Res2NetBlock if config.layer_type == "res2net" else ResidualBlock
+      block = {"res2net": Res2NetBlock, "resnest": ResNeStBlock}.get(config.layer_type, ResidualBlock)
       blocks = [block(config, in_features if j == 0 else out_features, out_features,
                       stride if j == 0 else 1, rngs=rngs) for j in range(depth)]
       stages.append(nnx.List(blocks))

@@ -1,6 +1,6 @@
 """timm's non-BiT pre-activation ResNets (timm/models/resnetv2.py ``resnetv2_18/34/50/101`` and
-``resnetv2_18d/34d/50d/101d``: BatchNormAct2d + plain ``create_conv2d``) and Res2Nets
-(timm/models/res2net.py: timm's ResNet with ``Bottle2neck`` blocks) as data: each entry point's
+``resnetv2_18d/34d/50d/101d``: BatchNormAct2d + plain ``create_conv2d``) Res2Nets
+(timm/models/res2net.py: timm's ResNet with ``Bottle2neck`` blocks) and ResNeSts (timm/models/resnest.py) as data: each entry point's
 model_args (timm 1.0.31), the key renames onto :class:`zoo.architectures.resnetv2.ResNetV2` /
 :class:`zoo.architectures.resnet.ResNet`, and the ``ENTRIES`` that :mod:`zoo.converters.timm` registers.
 
@@ -104,7 +104,48 @@ _RES2NET_RENAMES = (
 )
 
 
+_NEST = dict(stem_type="deep", avg_down=True, base_width=64, cardinality=1, radix=2, avd_first=False)
+# timm/models/resnest.py entry points (block=ResNestBottleneck, block_args radix / avd=True / avd_first).
+RESNEST_VARIANTS: dict[str, dict] = {
+    "resnest14d": dict(layers=(1, 1, 1, 1), stem_width=32, **_NEST),
+    "resnest26d": dict(layers=(2, 2, 2, 2), stem_width=32, **_NEST),
+    "resnest50d": dict(layers=(3, 4, 6, 3), stem_width=32, **_NEST),
+    "resnest101e": dict(layers=(3, 4, 23, 3), stem_width=64, **_NEST),
+    "resnest200e": dict(layers=(3, 24, 36, 3), stem_width=64, **_NEST),
+    "resnest269e": dict(layers=(3, 30, 48, 8), stem_width=64, **_NEST),
+    "resnest50d_4s2x40d": dict(layers=(3, 4, 6, 3), stem_width=32, **{
+        **_NEST, "base_width": 40, "cardinality": 2, "radix": 4, "avd_first": True}),
+    "resnest50d_1s4x24d": dict(layers=(3, 4, 6, 3), stem_width=32, **{
+        **_NEST, "base_width": 24, "cardinality": 4, "radix": 1, "avd_first": True}),
+}
+
+
+def build_resnest(name: str, config: dict) -> nnx.Module:
+  """timm's ``resnest*``: the nnx ResNet with ResNeSt split-attention bottlenecks (deep stem, avg_down)."""
+  arguments = _arguments(name, config, RESNEST_VARIANTS[name], _RES2NET_ARGS)
+  _require(name, arguments, {"stem_type": ("deep",), "avg_down": (True,), "output_stride": (32,)})
+  stem_width = arguments["stem_width"]
+  return ResNet(ResNetConfig(
+      depths=tuple(arguments["layers"]), hidden_sizes=(256, 512, 1024, 2048), layer_type="resnest",
+      radix=arguments["radix"], avd_first=arguments["avd_first"], base_width=arguments["base_width"],
+      cardinality=arguments["cardinality"], stem="deep", stem_width=stem_width, embedding_size=2 * stem_width,
+      avg_down=True, indexed_shortcut=True, num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]),
+      rngs=nnx.Rngs(0))
+
+
+_RESNEST_RENAMES = (
+    *_RES2NET_RENAMES[:7],  # the deep stem, as timm's ResNet names it
+    (r"^layer(\d+)\.(\d+)\.", lambda m: f"stages.{int(m[1]) - 1}.{m[2]}."),
+    (r"^(stages\.\d+\.\d+)\.(conv|bn)1\.", r"\1.reduce.\2."),
+    (r"^(stages\.\d+\.\d+)\.(conv|bn)3\.", r"\1.expand.\2."),
+    (r"^(stages\.\d+\.\d+)\.conv2\.", r"\1.split_attention."),
+    (r"\.downsample\.", ".shortcut."),
+    (r"^fc\.", "head."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     "|".join(RESNETV2_VARIANTS): dict(build=build_resnetv2, renames=_RESNETV2_RENAMES),
     "|".join(RES2NET_VARIANTS): dict(build=build_res2net, renames=_RES2NET_RENAMES),
+    "|".join(RESNEST_VARIANTS): dict(build=build_resnest, renames=_RESNEST_RENAMES),
 }
