@@ -1,7 +1,8 @@
 """timm's non-BiT pre-activation ResNets (timm/models/resnetv2.py ``resnetv2_18/34/50/101`` and
-``resnetv2_18d/34d/50d/101d``: BatchNormAct2d + plain ``create_conv2d``) Res2Nets
-(timm/models/res2net.py: timm's ResNet with ``Bottle2neck`` blocks) and ResNeSts (timm/models/resnest.py) as data: each entry point's
-model_args (timm 1.0.31), the key renames onto :class:`zoo.architectures.resnetv2.ResNetV2` /
+``resnetv2_18d/34d/50d/101d``: BatchNormAct2d + plain ``create_conv2d``), Res2Nets
+(timm/models/res2net.py: timm's ResNet with ``Bottle2neck`` blocks) and ResNeSts
+(timm/models/resnest.py: ``ResNestBottleneck``) as data: each entry point's model_args (timm
+1.0.31), the key renames onto :class:`zoo.architectures.resnetv2.ResNetV2` /
 :class:`zoo.architectures.resnet.ResNet`, and the ``ENTRIES`` that :mod:`zoo.converters.timm` registers.
 
 (ResNet-v1 variants with options — ECA, anti-aliasing, ResNet-RS — extend the ResNet family in
