@@ -67,18 +67,12 @@ def test_families_are_found():
   assert len(FAMILY_CANDIDATES) >= 10, FAMILY_CANDIDATES  # main's table had 11 families with ImageNet tags
 
 
-# Found by this test (session timm25): the converter's legacy SENet family disagrees with timm on the
-# basic-block variant (legacy_seresnet18: relative error 0.42 at 64 px; legacy_seresnet34 too), while the
-# bottleneck ones (legacy_seresnet50 ...) pass: timm's legacy SEResNetBlock (timm/models/senet.py) applies a
-# ReLU after bn2 *before* its SE module, which the nnx basic block does not. Strict: the fix makes this
-# XPASS, which fails until the mark is removed.
 # Found by session timmmore25: at this check's draw (4 calibration images, 224 px, its fixed input size)
 # LeViT-128S's timm reference is itself ill-conditioned in float32: timm's float32 logits differ from
 # the same module run in float64 by 2.4e-4 (relative), ours by 1.3e-4 from float64 and 2.1e-4 from
 # timm's float32 (tests/test_zoo_timm_more_families.py, 8 calibration images: 1.1e-5). Strict: a
 # better-conditioned draw makes this XPASS, which fails until the mark is removed.
-KNOWN_FAILURES = {"legacy_seresnet18": "legacy SENet basic blocks disagree with timm (relative error 0.42)",
-                  "levit_128s": "timm's own float32 output is 2.4e-4 from float64 at this draw (ill-conditioned)"}
+KNOWN_FAILURES = {"levit_128s": "timm's own float32 output is 2.4e-4 from float64 at this draw (ill-conditioned)"}
 
 
 def _params():

@@ -1,6 +1,6 @@
 """ResNet v1.5 (He et al. 2016, torchvision/transformers layout: stride in the 3×3 conv) and
 its variants as timm names them (Bag of Tricks, He et al. 2019; SENet, Hu et al. 2018;
-ResNeXt, Xie et al. 2017).
+ECA-Net, Wang et al. 2020; ResNeXt, Xie et al. 2017).
 
 One module serves ImageNet ResNets (7×7/2 stem + max-pool), the small Fashion-MNIST
 ResNet (3×3/1 stem, no pool), ResNet-C/D/S/T (deep 3×3 stems, average-pool shortcuts),
@@ -13,6 +13,7 @@ timm's legacy SENet). Converted from transformers' ``ResNetForImageClassificatio
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import jax
 import jax.numpy as jnp
@@ -27,7 +28,10 @@ class ResNetConfig:
   depths: tuple[int, ...] = (3, 4, 6, 3)
   hidden_sizes: tuple[int, ...] = (256, 512, 1024, 2048)
   embedding_size: int = 64
-  layer_type: str = "bottleneck"  # or "basic"
+  layer_type: str = "bottleneck"  # or "basic", "res2net" (Gao et al. 2019; timm's Bottle2neck), "resnest"
+  res2net_scale: int = 4  # Res2Net: width groups of the hierarchical 3×3 convs
+  radix: int = 2  # ResNeSt ("resnest", Zhang et al. 2020): split-attention branches per cardinal group
+  avd_first: bool = False  # ResNeSt: strided blocks pool 3×3/2 before (True) or after the split attention
   hidden_act: str = "relu"
   downsample_in_first_stage: bool = False
   downsample_in_bottleneck: bool = False  # True = v1 (stride in the first 1×1 conv)
@@ -43,6 +47,12 @@ class ResNetConfig:
   se_reduction: int = 0  # squeeze-excitation after the last BN when > 0: channels / se_reduction hidden units
   se_divisor: int = 8  # hidden units rounded to a multiple of this (timm's make_divisible, round_limit 0)
   indexed_shortcut: bool = False  # shortcut layers held as a list (timm's nn.Sequential indices) not conv/bn
+  stem_pool: str = "max"  # after an imagenet/deep stem: 3×3/2 max-pool; "avg": 2×2/2 average pool (timm's
+  # aa_layer=nn.AvgPool2d); "blur": 3×3/1 max-pool, then blur pool; "conv": 3×3/2 conv+BN+act (replace_stem_pool)
+  aa_pool: str = ""  # "avg" | "blur": strided blocks run the strided conv at stride 1, then this 2× downsampling
+  # (timm's aa_layer: nn.AvgPool2d 2×2/2, or BlurPool2d, Zhang 2019)
+  eca: bool = False  # ECA channel attention (Wang et al. 2020) after the last BN instead of SE (timm's ecaresnet*)
+  act_before_se: bool = False  # activation after the last BN, before SE (timm's legacy SEResNetBlock, basic)
 
 
 class ConvNormAct(nnx.Module):
@@ -71,6 +81,31 @@ class SqueezeExcite(nnx.Module):
     return x * jax.nn.sigmoid(self.fc2(jax.nn.relu(self.fc1(squeezed))))
 
 
+class EfficientChannelAttention(nnx.Module):
+  """x · σ(conv1d_k(mean_hw(x))) over the channel axis, zero padding, no bias (Wang et al. 2020, ECA-Net;
+  timm's ``EcaModule``): k = t or t + 1 (odd, at least 3) with t = int(|log2(channels) + 1| / 2)."""
+
+  def __init__(self, features: int, *, rngs: nnx.Rngs):
+    t = int(abs(math.log(features, 2) + 1) / 2)
+    kernel_size = max(t if t % 2 else t + 1, 3)
+    padding = (kernel_size - 1) // 2
+    self.conv = nnx.Conv(1, 1, (kernel_size,), padding=[(padding, padding)], use_bias=False, rngs=rngs)
+
+  def __call__(self, x):
+    squeezed = jnp.mean(x, axis=(1, 2))[..., None]  # (batch, channels, 1): channels as the 1-D conv's length
+    return x * jax.nn.sigmoid(self.conv(squeezed))[:, None, None, :, 0]
+
+
+def blur_pool(x):
+  """Stride-2 depthwise blur with the 3×3 binomial filter [1, 2, 1]ᵀ[1, 2, 1] / 16 after a reflect
+  pad of 1 (Zhang 2019; timm's ``BlurPool2d``, filt_size 3), on NHWC."""
+  padded = jnp.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+  height, width = (x.shape[1] - 1) // 2 + 1, (x.shape[2] - 1) // 2 + 1
+  taps = (1.0, 2.0, 1.0)
+  return sum(taps[i] * taps[j] / 16 * padded[:, i:i + 2 * height - 1:2, j:j + 2 * width - 1:2]
+             for i in range(3) for j in range(3))
+
+
 class AvgPoolDown(nnx.Module):
   """The parameter-free first layer of an average-pool shortcut: 2×2/2 mean in ceil mode over
   valid pixels (PyTorch ``AvgPool2d(2, 2, ceil_mode=True, count_include_pad=False)``)."""
@@ -90,8 +125,18 @@ def _shortcut(config: ResNetConfig, in_features: int, out_features: int, stride:
   return ConvNormAct(in_features, out_features, 1, stride=stride, act=None, rngs=rngs)
 
 
+def _run_shortcut(shortcut, x):
+  """The shortcut branch: identity (None), one module, or a list of layers in order."""
+  if isinstance(shortcut, nnx.List):
+    for layer in shortcut:
+      x = layer(x)
+    return x
+  return x if shortcut is None else shortcut(x)
+
+
 class ResidualBlock(nnx.Module):
-  """act(se(layers(x)) + shortcut(x)); a 1×1 conv+BN shortcut (after a 2×2 average pool with
+  """act(se(layers(x)) + shortcut(x)) (the last layer ends with act too when ``act_before_se`` in a
+  basic block); a 1×1 conv+BN shortcut (after a 2×2 average pool with
   ``avg_down``) when shape changes."""
 
   def __init__(self, config: ResNetConfig, in_features: int, out_features: int, stride: int, *, rngs: nnx.Rngs):
@@ -105,29 +150,123 @@ class ResidualBlock(nnx.Module):
       if config.cardinality != 1 or config.base_width != 64:
         raise ValueError("basic ResNet blocks support only cardinality 1 and base_width 64; got "
                          f"{config.cardinality}, {config.base_width}.")
-      specs = [(in_features, out_features, 3, stride, act, 1), (out_features, out_features, 3, 1, None, 1)]
+      last_act = act if config.act_before_se else None
+      specs = [(in_features, out_features, 3, stride, act, 1), (out_features, out_features, 3, 1, last_act, 1)]
     else:
       raise ValueError(f"ResNet layer_type must be 'bottleneck' or 'basic'; got {config.layer_type!r}.")
+    strided = 0 if config.layer_type == "basic" or config.downsample_in_bottleneck else 1
+    self.aa_after = strided if config.aa_pool and stride != 1 else None  # layer index the pool follows
+    self.aa_blur = config.aa_pool == "blur"
+    if self.aa_after is not None:
+      specs[strided] = specs[strided][:3] + (1,) + specs[strided][4:]
     self.layers = nnx.List([ConvNormAct(i, o, k, stride=s, act=a, groups=g, rngs=rngs) for i, o, k, s, a, g in specs])
-    self.se = (SqueezeExcite(out_features, layers.make_divisible(out_features / config.se_reduction, config.se_divisor,
-                                                                 round_limit=0.0), rngs=rngs)
-               if config.se_reduction else None)
+    if config.eca:
+      self.se = EfficientChannelAttention(out_features, rngs=rngs)
+    elif config.se_reduction:
+      self.se = SqueezeExcite(out_features, layers.make_divisible(out_features / config.se_reduction, config.se_divisor,
+                                                                  round_limit=0.0), rngs=rngs)
+    else:
+      self.se = None
     needs_projection = in_features != out_features or stride != 1
     self.shortcut = _shortcut(config, in_features, out_features, stride, rngs) if needs_projection else None
     self.act = layers.activation(act)
 
   def __call__(self, x):
-    residual = x
-    if isinstance(self.shortcut, nnx.List):
-      for layer in self.shortcut:
-        residual = layer(residual)
-    elif self.shortcut is not None:
-      residual = self.shortcut(x)
-    for layer in self.layers:
+    residual = _run_shortcut(self.shortcut, x)
+    for index, layer in enumerate(self.layers):
       x = layer(x)
+      if index == self.aa_after:
+        x = blur_pool(x) if self.aa_blur else layers.avg_pool_torch(x, 2, 2)
     if self.se is not None:
       x = self.se(x)
     return self.act(x + residual)
+
+
+class Res2NetBlock(nnx.Module):
+  """Res2Net bottleneck (Gao et al. 2019, timm's ``Bottle2neck``): 1×1 conv+BN+act to ``scale``
+  groups of ``width`` channels; group i (i < scale − 1) goes through its own 3×3 conv+BN+act after
+  adding the previous group's output (not in a stage's first block, where each group is separate);
+  the last group passes through (3×3/stride average pool in a first block); concatenated →
+  1×1 conv+BN → + shortcut → act."""
+
+  def __init__(self, config: ResNetConfig, in_features: int, out_features: int, stride: int, *, rngs: nnx.Rngs):
+    act, scale = config.hidden_act, config.res2net_scale
+    width = int(out_features // 4 * config.base_width / 64) * config.cardinality
+    self.reduce = ConvNormAct(in_features, width * scale, 1, act=act, rngs=rngs)
+    self.scales = nnx.List([ConvNormAct(width, width, 3, stride=stride, act=act, groups=config.cardinality, rngs=rngs)
+                            for _ in range(max(1, scale - 1))])
+    self.expand = ConvNormAct(width * scale, out_features, 1, act=None, rngs=rngs)
+    needs_projection = in_features != out_features or stride != 1
+    self.shortcut = _shortcut(config, in_features, out_features, stride, rngs) if needs_projection else None
+    self.is_first = stride > 1 or needs_projection
+    self.stride, self.scale = stride, scale
+    self.act = layers.activation(act)
+
+  def __call__(self, x):
+    residual = _run_shortcut(self.shortcut, x)
+    groups = jnp.split(self.reduce(x), self.scale, axis=-1)
+    outputs, y = [], None
+    for index, layer in enumerate(self.scales):
+      y = layer(groups[index] if index == 0 or self.is_first else y + groups[index])
+      outputs.append(y)
+    if self.scale > 1:
+      last = groups[-1]
+      outputs.append(layers.avg_pool_torch(last, 3, self.stride, 1) if self.is_first else last)
+    return self.act(self.expand(jnp.concatenate(outputs, axis=-1)) + residual)
+
+
+class SplitAttention(nnx.Module):
+  """ResNeSt split attention (timm's ``SplitAttn``): a grouped 3×3 conv+BN+ReLU to ``radix`` branches of
+  ``features`` channels; weights = softmax over the branches (σ when radix is 1) of
+  fc2(relu(bn1(fc1(mean_hw(Σ branches))))) per cardinal group; output = Σ weight · branch."""
+
+  def __init__(self, features: int, *, cardinality: int, radix: int, rngs: nnx.Rngs):
+    hidden = layers.make_divisible(features * radix * 0.25, 8, min_value=32)  # timm: rd_ratio 1/4, min 32
+    self.conv = layers.conv(features, features * radix, 3, groups=cardinality * radix, rngs=rngs)
+    self.bn0 = layers.batch_norm(features * radix, rngs=rngs)
+    self.fc1 = layers.conv(features, hidden, 1, groups=cardinality, bias=True, rngs=rngs)
+    self.bn1 = layers.batch_norm(hidden, rngs=rngs)
+    self.fc2 = layers.conv(hidden, features * radix, 1, groups=cardinality, bias=True, rngs=rngs)
+    self.cardinality, self.radix = cardinality, radix
+
+  def __call__(self, x):
+    x = jax.nn.relu(self.bn0(self.conv(x)))
+    batch, features = x.shape[0], x.shape[-1] // self.radix
+    branches = x.reshape(*x.shape[:3], self.radix, features)
+    squeezed = jnp.mean(jnp.sum(branches, axis=3), axis=(1, 2), keepdims=True)
+    logits = self.fc2(jax.nn.relu(self.bn1(self.fc1(squeezed))))  # channels ordered (group, branch, feature)
+    if self.radix > 1:
+      weights = jax.nn.softmax(logits.reshape(batch, self.cardinality, self.radix, -1), axis=2)
+      weights = weights.transpose(0, 2, 1, 3)
+    else:
+      weights = jax.nn.sigmoid(logits)
+    return jnp.sum(branches * weights.reshape(batch, 1, 1, self.radix, features), axis=3)
+
+
+class ResNeStBlock(nnx.Module):
+  """ResNeSt bottleneck (timm's ``ResNestBottleneck`` with avd): 1×1 conv+BN+act → split attention
+  (stride 1) → 1×1 conv+BN → + shortcut → act; a strided block average-pools 3×3/2 (padding 1)
+  before or after the split attention (``avd_first``)."""
+
+  def __init__(self, config: ResNetConfig, in_features: int, out_features: int, stride: int, *, rngs: nnx.Rngs):
+    width = int(out_features // 4 * config.base_width / 64) * config.cardinality
+    self.reduce = ConvNormAct(in_features, width, 1, act=config.hidden_act, rngs=rngs)
+    self.split_attention = SplitAttention(width, cardinality=config.cardinality, radix=config.radix, rngs=rngs)
+    self.expand = ConvNormAct(width, out_features, 1, act=None, rngs=rngs)
+    needs_projection = in_features != out_features or stride != 1
+    self.shortcut = _shortcut(config, in_features, out_features, stride, rngs) if needs_projection else None
+    self.stride, self.avd_first = stride, config.avd_first
+    self.act = layers.activation(config.hidden_act)
+
+  def __call__(self, x):
+    residual = _run_shortcut(self.shortcut, x)
+    x = self.reduce(x)
+    if self.stride > 1 and self.avd_first:
+      x = layers.avg_pool_torch(x, 3, self.stride, 1)
+    x = self.split_attention(x)
+    if self.stride > 1 and not self.avd_first:
+      x = layers.avg_pool_torch(x, 3, self.stride, 1)
+    return self.act(self.expand(x) + residual)
 
 
 class DeepStem(nnx.Module):
@@ -167,17 +306,29 @@ class ResNet(nnx.Module):
     stages, in_features = [], config.embedding_size
     for index, (depth, out_features) in enumerate(zip(config.depths, config.hidden_sizes)):
       stride = 2 if index > 0 or config.downsample_in_first_stage else 1
-      blocks = [ResidualBlock(config, in_features if j == 0 else out_features, out_features,
-                              stride if j == 0 else 1, rngs=rngs) for j in range(depth)]
+      block = {"res2net": Res2NetBlock, "resnest": ResNeStBlock}.get(config.layer_type, ResidualBlock)
+      blocks = [block(config, in_features if j == 0 else out_features, out_features,
+                      stride if j == 0 else 1, rngs=rngs) for j in range(depth)]
       stages.append(nnx.List(blocks))
       in_features = out_features
     self.stages = nnx.List(stages)
+    if config.stem_pool == "conv":
+      self.stem_pool = ConvNormAct(config.embedding_size, config.embedding_size, 3, stride=2, act=config.hidden_act,
+                                   rngs=rngs)
+    elif config.stem_pool not in ("max", "avg", "blur"):
+      raise ValueError(f"ResNet stem_pool must be 'max', 'avg', 'blur' or 'conv'; got {config.stem_pool!r}.")
     self.head = nnx.Linear(in_features, config.num_classes, rngs=rngs) if config.num_classes else None
 
   def forward_features(self, images):
     x = self.stem(images)
     if self.config.stem_pool_ceil:
       x = layers.max_pool_torch(x, 3, 2, 0, ceil_mode=True)
+    elif self.config.stem_pool == "conv":
+      x = self.stem_pool(x)
+    elif self.config.stem_pool == "avg":
+      x = layers.avg_pool_torch(x, 2, 2)
+    elif self.config.stem_pool == "blur":
+      x = blur_pool(layers.max_pool_torch(x, 3, 1, 1))
     elif self.config.stem != "small":
       x = layers.max_pool_torch(x, 3, 2, 1)
     for stage in self.stages:

@@ -29,6 +29,7 @@ from zoo.converters.timm_efficientnets import ENTRIES as _EFFICIENTNETS
 from zoo.converters.timm_families import ENTRIES as _MORE_FAMILIES
 from zoo.converters.timm_mobile import ENTRIES as _MOBILE
 from zoo.converters.timm_more import ENTRIES as _LATER_FAMILIES
+from zoo.converters.timm_resnets import ENTRIES as _RESNETS
 from zoo.converters.timm_small import ENTRIES as _SMALL_FAMILIES
 from zoo.converters.timm_vits import ENTRIES as _TRANSFORMER_FAMILIES
 from zoo.preprocessing import Preprocessing
@@ -73,20 +74,36 @@ def num_classes(config: dict) -> int:
 _RESNET_DEPTHS = {10: ("basic", (1, 1, 1, 1)), 14: ("bottleneck", (1, 1, 1, 1)), 18: ("basic", (2, 2, 2, 2)),
                   26: ("bottleneck", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3)),
                   101: ("bottleneck", (3, 4, 23, 3)), 152: ("bottleneck", (3, 8, 36, 3)),
-                  200: ("bottleneck", (3, 24, 36, 3))}
+                  200: ("bottleneck", (3, 24, 36, 3)), 269: ("bottleneck", (3, 30, 48, 8))}
 _RESNET_VARIANTS = {"": {}, "b": {}, "c": dict(stem_width=32, stem_type="deep"),
                     "d": dict(stem_width=32, stem_type="deep", avg_down=True),
                     "e": dict(stem_width=64, stem_type="deep", avg_down=True),
                     "s": dict(stem_width=64, stem_type="deep"),
                     "t": dict(stem_width=32, stem_type="deep_tiered", avg_down=True)}
-RESNET_PATTERN = (r"(?P<se>se)?res(?:net|next)(?P<depth>10|14|18|26|34|50|101|152|200)(?P<variant>[bcdest]?)"
-                  r"(?:_(?P<cardinality>\d+)x(?P<width>\d+)d)?|wide_resnet(?P<wide>50|101)_2")
+# Architectures whose names the pattern's parts do not spell out (timm's model functions, resnet.py).
+_RS_SE = {"attn_layer": "se", "rd_ratio": 0.25}  # timm's partial(get_attn('se'), rd_ratio=0.25)
+_RESNET_NAMED = {
+    "ecaresnetlight": dict(block="bottleneck", layers=(1, 1, 11, 3), stem_width=32, avg_down=True,
+                           block_args={"attn_layer": "eca"}),
+    "seresnextaa201d_32x8d": dict(block="bottleneck", layers=(3, 24, 36, 4), cardinality=32, base_width=8,
+                                  stem_width=64, stem_type="deep", avg_down=True, aa_layer="avgpool",
+                                  block_args={"attn_layer": "se"}),
+    **{f"resnetrs{depth}": dict(block="bottleneck", layers=layers, stem_width=32, stem_type="deep",
+                                replace_stem_pool=True, avg_down=True, block_args=_RS_SE)
+       for depth, layers in ((50, (3, 4, 6, 3)), (101, (3, 4, 23, 3)), (152, (3, 8, 36, 3)), (200, (3, 24, 36, 3)),
+                             (270, (4, 29, 53, 4)), (350, (4, 36, 72, 4)), (420, (4, 44, 87, 4)))},
+}
+RESNET_PATTERN = (r"(?P<attn>se|eca)?res(?:net|next)(?P<aa>aa|blur)?(?P<depth>10|14|18|26|34|50|101|152|200|269)"
+                  r"(?P<variant>[bcdest]?)(?:_(?P<cardinality>\d+)x(?P<width>\d+)d)?|wide_resnet(?P<wide>50|101)_2|"
+                  + "|".join(_RESNET_NAMED))
 _RESNET_ARGS = {"layers", "channels", "cardinality", "base_width", "stem_width", "stem_type", "avg_down",
                 "block_args", "down_kernel_size", "output_stride", "act_layer"}
 
 
 def _resnet_defaults(architecture: str) -> dict[str, Any]:
   """timm's model-function arguments for a resnet.py architecture name."""
+  if architecture in _RESNET_NAMED:
+    return dict(_RESNET_NAMED[architecture])
   match = re.fullmatch(RESNET_PATTERN, architecture)
   if match["wide"]:
     return dict(block="bottleneck", layers=_RESNET_DEPTHS[int(match["wide"])][1], base_width=128)
@@ -94,17 +111,24 @@ def _resnet_defaults(architecture: str) -> dict[str, Any]:
   args = dict(block=block, layers=depth_layers, **_RESNET_VARIANTS[match["variant"]])
   if match["cardinality"]:
     args.update(cardinality=int(match["cardinality"]), base_width=int(match["width"]))
-  if match["se"]:
-    args["block_args"] = {"attn_layer": "se"}
+  if match["attn"]:
+    args["block_args"] = {"attn_layer": match["attn"]}
+  if match["aa"]:  # timm's aa_layer=nn.AvgPool2d (aa) or BlurPool2d (blur)
+    args["aa_layer"] = {"aa": "avgpool", "blur": "blurpool"}[match["aa"]]
   return args
 
 
 def _resnet(architecture: str, config: dict) -> ResNet:
   args = {**_resnet_defaults(architecture), **model_args(architecture, config, _RESNET_ARGS)}
-  attention = (args.get("block_args") or {}).get("attn_layer")
-  if set(args.get("block_args") or {}) - {"attn_layer"} or attention not in (None, "se"):
+  block_args = args.get("block_args") or {}
+  attention = block_args.get("attn_layer")
+  if set(block_args) - {"attn_layer", "rd_ratio"} or attention not in (None, "se", "eca"):
     raise ConversionError(f"timm model {architecture!r}: block_args {args['block_args']} are not supported "
-                          "(only attn_layer='se').")
+                          "(only attn_layer='se' (with rd_ratio) or 'eca').")
+  aa_pool = {None: "", "avgpool": "avg", "blurpool": "blur"}.get(args.get("aa_layer"))
+  if aa_pool is None or (aa_pool and args.get("replace_stem_pool")):
+    raise ConversionError(f"timm model {architecture!r}: aa_layer={args['aa_layer']!r} is not supported (only "
+                          "nn.AvgPool2d or BlurPool2d, without replace_stem_pool).")
   for name, default in (("down_kernel_size", 1), ("output_stride", 32), ("act_layer", "relu")):
     if args.get(name, default) != default:
       raise ConversionError(f"timm model {architecture!r}: {name}={args[name]!r} is not supported ({default!r} only).")
@@ -117,7 +141,9 @@ def _resnet(architecture: str, config: dict) -> ResNet:
       depths=tuple(args["layers"]), hidden_sizes=tuple(c * expansion for c in args.get("channels", (64, 128, 256, 512))),
       embedding_size=stem_width * 2 if stem != "imagenet" else 64, layer_type=args["block"], stem=stem,
       stem_width=stem_width, avg_down=bool(args.get("avg_down", False)), cardinality=args.get("cardinality", 1),
-      base_width=args.get("base_width", 64), se_reduction=16 if attention == "se" else 0, se_divisor=8,
+      base_width=args.get("base_width", 64), se_divisor=8, eca=attention == "eca",
+      se_reduction=round(1 / block_args.get("rd_ratio", 1 / 16)) if attention == "se" else 0,
+      stem_pool=aa_pool or ("conv" if args.get("replace_stem_pool") else "max"), aa_pool=aa_pool,
       indexed_shortcut=True, num_channels=_in_channels(config),
       num_classes=num_classes(config)), rngs=nnx.Rngs(0))
 
@@ -135,7 +161,7 @@ def _legacy_senet(architecture: str, config: dict) -> ResNet:
   return ResNet(ResNetConfig(
       depths=depth_layers, hidden_sizes=tuple(c * expansion for c in (64, 128, 256, 512)), layer_type=block,
       downsample_in_bottleneck=not resnext, cardinality=32 if resnext else 1, base_width=4 if resnext else 64,
-      stem_pool_ceil=True, se_reduction=16, se_divisor=1, indexed_shortcut=True,
+      stem_pool_ceil=True, se_reduction=16, se_divisor=1, indexed_shortcut=True, act_before_se=block == "basic",
       num_channels=_in_channels(config), num_classes=num_classes(config)), rngs=nnx.Rngs(0))
 
 
@@ -202,6 +228,7 @@ FAMILIES: dict[str, TimmFamily] = {
         (r"^conv1\.0\.", "stem.layers.0.conv."), (r"^conv1\.1\.", "stem.layers.0.bn."),
         (r"^conv1\.3\.", "stem.layers.1.conv."), (r"^conv1\.4\.", "stem.layers.1.bn."),
         (r"^conv1\.6\.", "stem.conv."), (r"^bn1\.", "stem.bn."),
+        (r"^maxpool\.0\.", "stem_pool.conv."), (r"^maxpool\.1\.", "stem_pool.bn."),  # replace_stem_pool
         *_BLOCK_RENAMES,
         (r"^fc\.", "head."))),
     LEGACY_SENET_PATTERN: TimmFamily(_legacy_senet, (
@@ -227,6 +254,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _CONVNETS.it
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _EFFICIENTNETS.items()})  # EfficientNetV2, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _MOBILE.items()})  # timm_mobile: MobileNetV4, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _SMALL_FAMILIES.items()})  # timm_small: ConvMixer, …
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _RESNETS.items()})  # timm_resnets: ResNetV2
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
