@@ -1,7 +1,8 @@
-"""Small timm families as data: ConvMixer (zoo.architectures.convmixer).
+"""Small timm families as data: ConvMixer (zoo.architectures.convmixer), ESE-VoVNet
+(zoo.architectures.vovnet).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as
-timm 1.0.31's model function passes them to the model class (``timm/models/convmixer.py``); a
+timm 1.0.31's model function passes them to the model class (``timm/models/convmixer.py``, ``vovnet.py``); a
 checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
 matches the architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps
 each in a ``TimmFamily``.
@@ -14,6 +15,8 @@ import re
 from flax import nnx
 
 from zoo.architectures.convmixer import ConvMixer, ConvMixerConfig
+from zoo.architectures.vovnet import VovNet, VovNetConfig
+from zoo.converters.mapping import ConversionError
 from zoo.converters.timm_families import _arguments, _check_pool
 
 
@@ -48,10 +51,43 @@ CONVMIXER_RENAMES = (
 )
 
 
+# --- ESE-VoVNet (timm's vovnet.py; model_cfgs of the three with ImageNet weights) -------------------
+
+_VOVNET_WIDTHS = dict(stage_conv_chs=(128, 160, 192, 224), stage_out_chs=(256, 512, 768, 1024))
+VOVNET_VARIANTS: dict[str, dict] = {
+    "ese_vovnet19b_dw": dict(stem_chs=(64, 64, 64), layer_per_block=3, block_per_stage=(1, 1, 1, 1), depthwise=True,
+                             **_VOVNET_WIDTHS),
+    "ese_vovnet39b": dict(stem_chs=(64, 64, 128), layer_per_block=5, block_per_stage=(1, 1, 2, 2), depthwise=False,
+                          **_VOVNET_WIDTHS),
+    "ese_vovnet57b": dict(stem_chs=(64, 64, 128), layer_per_block=5, block_per_stage=(1, 1, 4, 3), depthwise=False,
+                          **_VOVNET_WIDTHS),
+}
+_VOVNET_ARGS = {"global_pool", "output_stride"}
+
+
+def build_vovnet(name: str, config: dict) -> nnx.Module:
+  """timm's VovNet with residual one-shot-aggregation blocks and effective SE (``attn='ese'``),
+  BatchNorm + ReLU, output stride 32, average pooling."""
+  arguments = _arguments(name, config, _VOVNET_ARGS)
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  if arguments.get("output_stride", 32) != 32:
+    raise ConversionError(f"timm model {name!r}: output_stride {arguments['output_stride']} is not supported (32 only).")
+  cfg = VOVNET_VARIANTS[name]
+  return VovNet(VovNetConfig(
+      stem_channels=tuple(cfg["stem_chs"]), stage_conv_channels=tuple(cfg["stage_conv_chs"]),
+      stage_out_channels=tuple(cfg["stage_out_chs"]), layers_per_block=cfg["layer_per_block"],
+      blocks_per_stage=tuple(cfg["block_per_stage"]), depthwise=cfg["depthwise"], num_channels=arguments["in_chans"],
+      num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+VOVNET_RENAMES = ((r"^head\.fc\.", "head."),)
+
+
 def _names(table) -> str:
   return "|".join(re.escape(name) for name in table)
 
 
 ENTRIES: dict[str, dict] = {
     _names(CONVMIXER_VARIANTS): dict(build=build_convmixer, renames=CONVMIXER_RENAMES),
+    _names(VOVNET_VARIANTS): dict(build=build_vovnet, renames=VOVNET_RENAMES),
 }
