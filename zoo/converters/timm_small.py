@@ -1,8 +1,8 @@
 """Small timm families as data: ConvMixer (zoo.architectures.convmixer), ESE-VoVNet
-(zoo.architectures.vovnet).
+(zoo.architectures.vovnet), SelecSLS (zoo.architectures.selecsls).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as
-timm 1.0.31's model function passes them to the model class (``timm/models/convmixer.py``, ``vovnet.py``); a
+timm 1.0.31's model function passes them to the model class (``timm/models/convmixer.py``, ``vovnet.py``, ``selecsls.py``); a
 checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
 matches the architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps
 each in a ``TimmFamily``.
@@ -15,6 +15,7 @@ import re
 from flax import nnx
 
 from zoo.architectures.convmixer import ConvMixer, ConvMixerConfig
+from zoo.architectures.selecsls import SelecSls, SelecSlsConfig
 from zoo.architectures.vovnet import VovNet, VovNetConfig
 from zoo.converters.mapping import ConversionError
 from zoo.converters.timm_families import _arguments, _check_pool
@@ -83,6 +84,39 @@ def build_vovnet(name: str, config: dict) -> nnx.Module:
 VOVNET_RENAMES = ((r"^head\.fc\.", "head."),)
 
 
+# --- SelecSLS (timm's selecsls.py: _create_selecsls's block and head lists) ----------------------------
+
+_SELECSLS_42 = ((32, 0, 64, 64, True, 2), (64, 64, 64, 128, False, 1), (128, 0, 144, 144, True, 2),
+                (144, 144, 144, 288, False, 1), (288, 0, 304, 304, True, 2), (304, 304, 304, 480, False, 1))
+_SELECSLS_60 = ((32, 0, 64, 64, True, 2), (64, 64, 64, 128, False, 1), (128, 0, 128, 128, True, 2),
+                (128, 128, 128, 128, False, 1), (128, 128, 128, 288, False, 1), (288, 0, 288, 288, True, 2),
+                (288, 288, 288, 288, False, 1), (288, 288, 288, 288, False, 1), (288, 288, 288, 416, False, 1))
+SELECSLS_VARIANTS: dict[str, dict] = {
+    "selecsls42b": dict(blocks=_SELECSLS_42, head=((480, 960, 3, 2), (960, 1024, 3, 1), (1024, 1280, 3, 2),
+                                                   (1280, 1024, 1, 1))),
+    "selecsls60": dict(blocks=_SELECSLS_60, head=((416, 756, 3, 2), (756, 1024, 3, 1), (1024, 1024, 3, 2),
+                                                  (1024, 1280, 1, 1))),
+    "selecsls60b": dict(blocks=_SELECSLS_60, head=((416, 756, 3, 2), (756, 1024, 3, 1), (1024, 1280, 3, 2),
+                                                   (1280, 1024, 1, 1))),
+}
+
+
+def build_selecsls(name: str, config: dict) -> nnx.Module:
+  """timm's SelecSls: the variant's block and head tables, average pooling."""
+  arguments = _arguments(name, config, {"global_pool"})
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  return SelecSls(SelecSlsConfig(**SELECSLS_VARIANTS[name], num_channels=arguments["in_chans"],
+                                 num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+SELECSLS_RENAMES = (
+    (r"^stem\.0\.", "stem.conv."), (r"^stem\.1\.", "stem.bn."),
+    (r"\.conv(\d)\.0\.", r".conv\1.conv."), (r"\.conv(\d)\.1\.", r".conv\1.bn."),
+    (r"^head\.(\d+)\.0\.", r"head_convs.\1.conv."), (r"^head\.(\d+)\.1\.", r"head_convs.\1.bn."),
+    (r"^fc\.", "head."),
+)
+
+
 def _names(table) -> str:
   return "|".join(re.escape(name) for name in table)
 
@@ -90,4 +124,5 @@ def _names(table) -> str:
 ENTRIES: dict[str, dict] = {
     _names(CONVMIXER_VARIANTS): dict(build=build_convmixer, renames=CONVMIXER_RENAMES),
     _names(VOVNET_VARIANTS): dict(build=build_vovnet, renames=VOVNET_RENAMES),
+    _names(SELECSLS_VARIANTS): dict(build=build_selecsls, renames=SELECSLS_RENAMES),
 }
