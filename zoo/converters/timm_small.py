@@ -1,9 +1,10 @@
 """Small timm families as data: ConvMixer (zoo.architectures.convmixer), ESE-VoVNet
-(zoo.architectures.vovnet), SelecSLS (zoo.architectures.selecsls).
+(zoo.architectures.vovnet), SelecSLS (zoo.architectures.selecsls), and timm's GLU-Mixer and gMLP on
+the MLP-Mixer trunk (zoo.architectures.mixer).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as
-timm 1.0.31's model function passes them to the model class (``timm/models/convmixer.py``, ``vovnet.py``, ``selecsls.py``); a
-checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
+timm 1.0.31's model function passes them to the model class (``timm/models/convmixer.py``,
+``vovnet.py``, ``selecsls.py``, ``mlp_mixer.py``); a checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
 matches the architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps
 each in a ``TimmFamily``.
 """
@@ -15,10 +16,11 @@ import re
 from flax import nnx
 
 from zoo.architectures.convmixer import ConvMixer, ConvMixerConfig
+from zoo.architectures.mixer import MixerConfig, MlpMixer
 from zoo.architectures.selecsls import SelecSls, SelecSlsConfig
 from zoo.architectures.vovnet import VovNet, VovNetConfig
 from zoo.converters.mapping import ConversionError
-from zoo.converters.timm_families import _arguments, _check_pool
+from zoo.converters.timm_families import _arguments, _check_pool, _square
 
 
 # --- ConvMixer (timm's convmixer.py) -------------------------------------------------------------
@@ -117,6 +119,39 @@ SELECSLS_RENAMES = (
 )
 
 
+# --- GLU-Mixer and gMLP (timm's mlp_mixer.py; the plain Mixers are in timm_families) -----------------
+
+# MlpMixer(**kwargs): mlp_ratio is (tokens, channels) for the Mixer block, one channel ratio for gMLP's.
+GATED_MIXER_VARIANTS: dict[str, dict] = {
+    "gmixer_24_224": dict(patch_size=16, num_blocks=24, embed_dim=384, mlp_ratio=(1.0, 4.0), mlp="glu",
+                          act="silu"),  # GluMlp, nn.SiLU
+    "gmlp_s16_224": dict(patch_size=16, num_blocks=30, embed_dim=256, mlp_ratio=(0.0, 6.0), mlp="gated",
+                         act="gelu"),  # SpatialGatingBlock, GatedMlp, nn.GELU
+}
+
+
+def build_gated_mixer(name: str, config: dict) -> nnx.Module:
+  """timm's MlpMixer with GluMlp blocks (gmixer) or spatial gating blocks (gMLP); LayerNorm ε 1e-6."""
+  arguments = _arguments(name, config, {"img_size", "global_pool"})
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  variant = GATED_MIXER_VARIANTS[name]
+  width = variant["embed_dim"]
+  tokens_ratio, channels_ratio = variant["mlp_ratio"]
+  return MlpMixer(MixerConfig(
+      image_size=_square(name, arguments.get("img_size", 224)), patch_size=variant["patch_size"],
+      num_channels=arguments["in_chans"], hidden_size=width, num_blocks=variant["num_blocks"],
+      tokens_mlp_dim=int(tokens_ratio * width), channels_mlp_dim=int(channels_ratio * width),
+      hidden_act=variant["act"], layer_norm_eps=1e-6, num_classes=arguments["num_classes"], mlp=variant["mlp"]),
+      rngs=nnx.Rngs(0))
+
+
+GATED_MIXER_RENAMES = (
+    (r"^stem\.proj\.", "stem."),
+    (r"^blocks\.(\d+)\.mlp_tokens\.", r"blocks.\1.token_mlp."),
+    (r"^blocks\.(\d+)\.mlp_channels\.", r"blocks.\1.channel_mlp."),
+)
+
+
 def _names(table) -> str:
   return "|".join(re.escape(name) for name in table)
 
@@ -125,4 +160,5 @@ ENTRIES: dict[str, dict] = {
     _names(CONVMIXER_VARIANTS): dict(build=build_convmixer, renames=CONVMIXER_RENAMES),
     _names(VOVNET_VARIANTS): dict(build=build_vovnet, renames=VOVNET_RENAMES),
     _names(SELECSLS_VARIANTS): dict(build=build_selecsls, renames=SELECSLS_RENAMES),
+    _names(GATED_MIXER_VARIANTS): dict(build=build_gated_mixer, renames=GATED_MIXER_RENAMES),
 }
