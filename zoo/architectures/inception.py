@@ -72,7 +72,8 @@ def _block_e(c):
 
 class Mixed(nnx.Module):
   """Parallel branches concatenated on channels; ``branches`` = ((pool, convs, fork), ...)
-  with conv specs (name, in, out[, kernel, stride, padding])."""
+  with conv specs (name, in, out[, kernel, stride, padding]); pool "avg" (3×3/1, padding
+  counted), "avg_valid" (3×3/1, padding not counted: Inception-v4), "max" (3×3/2) or ""."""
 
   def __init__(self, branches, *, rngs: nnx.Rngs):
     self.branches = tuple((pool, tuple(s[0] for s in convs), tuple(s[0] for s in fork))
@@ -85,8 +86,8 @@ class Mixed(nnx.Module):
     outputs = []
     for pool, convs, fork in self.branches:
       y = x
-      if pool == "avg":
-        y = layers.avg_pool_torch(y, 3, 1, 1)
+      if pool in ("avg", "avg_valid"):
+        y = layers.avg_pool_torch(y, 3, 1, 1, count_include_pad=pool == "avg")
       elif pool == "max":
         y = layers.max_pool_torch(y, 3, 2, 0)
       for name in convs:
@@ -132,3 +133,73 @@ class InceptionV3(nnx.Module):
 
   def __call__(self, images):
     return layers.pool_and_classify(self.forward_features(images), self.head)
+
+
+# --- Inception-v4 (Szegedy et al. 2017, "Inception-v4, Inception-ResNet and the Impact of Residual
+# Connections on Learning"), timm's inception_v4.py: branch Sequentials are named branch<i>_<j> here.
+
+def _v4_stem_mixed():
+  mixed3a = (("max", (), ()), ("", (("conv", 64, 96, 3, 2),), ()))
+  row, column = ((1, 7), 1, (0, 3)), ((7, 1), 1, (3, 0))
+  mixed4a = (("", (("branch0_0", 160, 64), ("branch0_1", 64, 96, 3)), ()),
+             ("", (("branch1_0", 160, 64), ("branch1_1", 64, 64, *row), ("branch1_2", 64, 64, *column),
+                   ("branch1_3", 64, 96, 3)), ()))
+  mixed5a = (("", (("conv", 192, 192, 3, 2),), ()), ("max", (), ()))
+  return mixed3a, mixed4a, mixed5a
+
+
+def _v4_a():
+  return (("", (("branch0", 384, 96),), ()),
+          ("", (("branch1_0", 384, 64), ("branch1_1", 64, 96, 3, 1, 1)), ()),
+          ("", (("branch2_0", 384, 64), ("branch2_1", 64, 96, 3, 1, 1), ("branch2_2", 96, 96, 3, 1, 1)), ()),
+          ("avg_valid", (("branch3_1", 384, 96),), ()))
+
+
+def _v4_reduction_a():
+  return (("", (("branch0", 384, 384, 3, 2),), ()),
+          ("", (("branch1_0", 384, 192), ("branch1_1", 192, 224, 3, 1, 1), ("branch1_2", 224, 256, 3, 2)), ()),
+          ("max", (), ()))
+
+
+def _v4_b():
+  row, column = ((1, 7), 1, (0, 3)), ((7, 1), 1, (3, 0))
+  return (("", (("branch0", 1024, 384),), ()),
+          ("", (("branch1_0", 1024, 192), ("branch1_1", 192, 224, *row), ("branch1_2", 224, 256, *column)), ()),
+          ("", (("branch2_0", 1024, 192), ("branch2_1", 192, 192, *column), ("branch2_2", 192, 224, *row),
+                ("branch2_3", 224, 224, *column), ("branch2_4", 224, 256, *row)), ()),
+          ("avg_valid", (("branch3_1", 1024, 128),), ()))
+
+
+def _v4_reduction_b():
+  row, column = ((1, 7), 1, (0, 3)), ((7, 1), 1, (3, 0))
+  return (("", (("branch0_0", 1024, 192), ("branch0_1", 192, 192, 3, 2)), ()),
+          ("", (("branch1_0", 1024, 256), ("branch1_1", 256, 256, *row), ("branch1_2", 256, 320, *column),
+                ("branch1_3", 320, 320, 3, 2)), ()),
+          ("max", (), ()))
+
+
+def _v4_c():
+  def fork(prefix, features):
+    return ((f"{prefix}a", features, 256, (1, 3), 1, (0, 1)), (f"{prefix}b", features, 256, (3, 1), 1, (1, 0)))
+  return (("", (("branch0", 1536, 256),), ()),
+          ("", (("branch1_0", 1536, 384),), fork("branch1_1", 384)),
+          ("", (("branch2_0", 1536, 384), ("branch2_1", 384, 448, (3, 1), 1, (1, 0)),
+                ("branch2_2", 448, 512, (1, 3), 1, (0, 1))), fork("branch2_3", 512)),
+          ("avg_valid", (("branch3_1", 1536, 256),), ()))
+
+
+class InceptionV4(nnx.Module):
+  """3 stem convs → Mixed 3a/4a/5a → 4 × A → reduction A → 7 × B → reduction B → 3 × C →
+  global mean (1536-d embedding) → Linear. Inputs of at least 107×107 pixels."""
+
+  def __init__(self, num_classes: int = 1000, in_channels: int = 3, *, rngs: nnx.Rngs):
+    stem = [ConvBN(in_channels, 32, 3, 2, rngs=rngs), ConvBN(32, 32, 3, rngs=rngs), ConvBN(32, 64, 3, 1, 1, rngs=rngs)]
+    blocks = [*_v4_stem_mixed(), *[_v4_a()] * 4, _v4_reduction_a(), *[_v4_b()] * 7, _v4_reduction_b(), *[_v4_c()] * 3]
+    self.features = nnx.List(stem + [Mixed(block, rngs=rngs) for block in blocks])
+    self.head = nnx.Linear(1536, num_classes, rngs=rngs) if num_classes else None
+
+  def __call__(self, images):
+    x = images
+    for layer in self.features:
+      x = layer(x)
+    return layers.pool_and_classify(x, self.head)
