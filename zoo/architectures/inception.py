@@ -203,3 +203,80 @@ class InceptionV4(nnx.Module):
     for layer in self.features:
       x = layer(x)
     return layers.pool_and_classify(x, self.head)
+
+
+# --- Inception-ResNet-v2 (the same paper), timm's inception_resnet_v2.py --------------------------------
+
+class ResidualMixed(Mixed):
+  """x + scale · conv2d(Mixed(x)) (conv2d: 1×1 with bias), then ReLU unless ``relu`` is False."""
+
+  def __init__(self, branches, in_features: int, mixed_features: int, scale: float, relu: bool = True, *,
+               rngs: nnx.Rngs):
+    super().__init__(branches, rngs=rngs)
+    self.conv2d = layers.conv(mixed_features, in_features, 1, bias=True, rngs=rngs)
+    self.scale, self.relu = scale, relu
+
+  def __call__(self, x):
+    y = x + self.scale * self.conv2d(super().__call__(x))
+    return nnx.relu(y) if self.relu else y
+
+
+def _resnet_v2_blocks():
+  row, column = ((1, 7), 1, (0, 3)), ((7, 1), 1, (3, 0))
+  mixed_5b = (("", (("branch0", 192, 96),), ()),
+              ("", (("branch1_0", 192, 48), ("branch1_1", 48, 64, 5, 1, 2)), ()),
+              ("", (("branch2_0", 192, 64), ("branch2_1", 64, 96, 3, 1, 1), ("branch2_2", 96, 96, 3, 1, 1)), ()),
+              ("avg_valid", (("branch3_1", 192, 64),), ()))
+  block35 = (("", (("branch0", 320, 32),), ()),
+             ("", (("branch1_0", 320, 32), ("branch1_1", 32, 32, 3, 1, 1)), ()),
+             ("", (("branch2_0", 320, 32), ("branch2_1", 32, 48, 3, 1, 1), ("branch2_2", 48, 64, 3, 1, 1)), ()))
+  mixed_6a = (("", (("branch0", 320, 384, 3, 2),), ()),
+              ("", (("branch1_0", 320, 256), ("branch1_1", 256, 256, 3, 1, 1), ("branch1_2", 256, 384, 3, 2)), ()),
+              ("max", (), ()))
+  block17 = (("", (("branch0", 1088, 192),), ()),
+             ("", (("branch1_0", 1088, 128), ("branch1_1", 128, 160, *row), ("branch1_2", 160, 192, *column)), ()))
+  mixed_7a = (("", (("branch0_0", 1088, 256), ("branch0_1", 256, 384, 3, 2)), ()),
+              ("", (("branch1_0", 1088, 256), ("branch1_1", 256, 288, 3, 2)), ()),
+              ("", (("branch2_0", 1088, 256), ("branch2_1", 256, 288, 3, 1, 1), ("branch2_2", 288, 320, 3, 2)), ()),
+              ("max", (), ()))
+  block8 = (("", (("branch0", 2080, 192),), ()),
+            ("", (("branch1_0", 2080, 192), ("branch1_1", 192, 224, (1, 3), 1, (0, 1)),
+                  ("branch1_2", 224, 256, (3, 1), 1, (1, 0))), ()))
+  return mixed_5b, block35, mixed_6a, block17, mixed_7a, block8
+
+
+class InceptionResNetV2(nnx.Module):
+  """stem (as Inception-v3's) → Mixed 5b → 10 × block35 (scale 0.17) → Mixed 6a → 20 × block17
+  (0.10) → Mixed 7a → 9 × block8 (0.20) → block8 (scale 1, no ReLU) → 1×1 conv to 1536 →
+  global mean (the embedding) → Linear. Names as timm's (Sequentials' members branch<i>_<j>)."""
+
+  def __init__(self, num_classes: int = 1000, in_channels: int = 3, *, rngs: nnx.Rngs):
+    mixed_5b, block35, mixed_6a, block17, mixed_7a, block8 = _resnet_v2_blocks()
+    self.conv2d_1a = ConvBN(in_channels, 32, 3, 2, rngs=rngs)
+    self.conv2d_2a = ConvBN(32, 32, 3, rngs=rngs)
+    self.conv2d_2b = ConvBN(32, 64, 3, 1, 1, rngs=rngs)
+    self.conv2d_3b = ConvBN(64, 80, 1, rngs=rngs)
+    self.conv2d_4a = ConvBN(80, 192, 3, rngs=rngs)
+    self.mixed_5b = Mixed(mixed_5b, rngs=rngs)
+    self.repeat = nnx.List([ResidualMixed(block35, 320, 128, 0.17, rngs=rngs) for _ in range(10)])
+    self.mixed_6a = Mixed(mixed_6a, rngs=rngs)
+    self.repeat_1 = nnx.List([ResidualMixed(block17, 1088, 384, 0.10, rngs=rngs) for _ in range(20)])
+    self.mixed_7a = Mixed(mixed_7a, rngs=rngs)
+    self.repeat_2 = nnx.List([ResidualMixed(block8, 2080, 448, 0.20, rngs=rngs) for _ in range(9)])
+    self.block8 = ResidualMixed(block8, 2080, 448, 1.0, relu=False, rngs=rngs)
+    self.conv2d_7b = ConvBN(2080, 1536, 1, rngs=rngs)
+    self.head = nnx.Linear(1536, num_classes, rngs=rngs) if num_classes else None
+
+  def __call__(self, images):
+    x = self.conv2d_2b(self.conv2d_2a(self.conv2d_1a(images)))
+    x = self.conv2d_4a(self.conv2d_3b(layers.max_pool_torch(x, 3, 2, 0)))
+    x = self.mixed_5b(layers.max_pool_torch(x, 3, 2, 0))
+    for block in self.repeat:
+      x = block(x)
+    x = self.mixed_6a(x)
+    for block in self.repeat_1:
+      x = block(x)
+    x = self.mixed_7a(x)
+    for block in self.repeat_2:
+      x = block(x)
+    return layers.pool_and_classify(self.conv2d_7b(self.block8(x)), self.head)

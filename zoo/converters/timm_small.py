@@ -1,10 +1,12 @@
 """Small timm families as data: ConvMixer (zoo.architectures.convmixer), ESE-VoVNet
 (zoo.architectures.vovnet), SelecSLS (zoo.architectures.selecsls), and timm's GLU-Mixer and gMLP on
-the MLP-Mixer trunk (zoo.architectures.mixer), Inception-v4 (zoo.architectures.inception).
+the MLP-Mixer trunk (zoo.architectures.mixer), Inception-v4 and Inception-ResNet-v2
+(zoo.architectures.inception).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as
 timm 1.0.31's model function passes them to the model class (``timm/models/convmixer.py``,
-``vovnet.py``, ``selecsls.py``, ``mlp_mixer.py``, ``inception_v4.py``); a checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
+``vovnet.py``, ``selecsls.py``, ``mlp_mixer.py``, ``inception_v4.py``,
+``inception_resnet_v2.py``); a checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
 matches the architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps
 each in a ``TimmFamily``.
 """
@@ -16,7 +18,7 @@ import re
 from flax import nnx
 
 from zoo.architectures.convmixer import ConvMixer, ConvMixerConfig
-from zoo.architectures.inception import InceptionV4
+from zoo.architectures.inception import InceptionResNetV2, InceptionV4
 from zoo.architectures.mixer import MixerConfig, MlpMixer
 from zoo.architectures.selecsls import SelecSls, SelecSlsConfig
 from zoo.architectures.vovnet import VovNet, VovNetConfig
@@ -153,20 +155,22 @@ GATED_MIXER_RENAMES = (
 )
 
 
-# --- Inception-v4 (timm's inception_v4.py: one architecture, no size arguments) ------------------------
+# --- Inception-v4, Inception-ResNet-v2 (timm's inception_v4.py, inception_resnet_v2.py: no size arguments) ------------------------
 
-def build_inception_v4(name: str, config: dict) -> nnx.Module:
-  """timm's InceptionV4: BatchNorm ε 1e-3 and ReLU after every conv (its defaults), average pooling."""
+def build_inception(name: str, config: dict) -> nnx.Module:
+  """timm's InceptionV4 / InceptionResnetV2: BatchNorm ε 1e-3 and ReLU after every conv (their
+  defaults), average pooling, output stride 32."""
   arguments = _arguments(name, config, {"global_pool", "output_stride"})
   _check_pool(name, arguments.get("global_pool"), {"avg"})
   if arguments.get("output_stride", 32) != 32:
     raise ConversionError(f"timm model {name!r}: output_stride {arguments['output_stride']} is not supported (32 only).")
-  return InceptionV4(arguments["num_classes"], arguments["in_chans"], rngs=nnx.Rngs(0))
+  model = {"inception_v4": InceptionV4, "inception_resnet_v2": InceptionResNetV2}[name]
+  return model(arguments["num_classes"], arguments["in_chans"], rngs=nnx.Rngs(0))
 
 
-INCEPTION_V4_RENAMES = (
+INCEPTION_RENAMES = (
     (r"\.branch(\d)\.(\d)\.", r".branch\1_\2."),  # Sequential members
-    (r"^last_linear\.", "head."),
+    (r"^(last_linear|classif)\.", "head."),
 )
 
 
@@ -179,5 +183,5 @@ ENTRIES: dict[str, dict] = {
     _names(VOVNET_VARIANTS): dict(build=build_vovnet, renames=VOVNET_RENAMES),
     _names(SELECSLS_VARIANTS): dict(build=build_selecsls, renames=SELECSLS_RENAMES),
     _names(GATED_MIXER_VARIANTS): dict(build=build_gated_mixer, renames=GATED_MIXER_RENAMES),
-    "inception_v4": dict(build=build_inception_v4, renames=INCEPTION_V4_RENAMES),
+    "inception_v4|inception_resnet_v2": dict(build=build_inception, renames=INCEPTION_RENAMES),
 }
