@@ -1,5 +1,8 @@
 """MLP-Mixer (Tolstikhin et al. 2021): patches → [token-mixing MLP, channel-mixing MLP] × depth
-→ LayerNorm → mean over patches → Linear. Google's checkpoints use flax's tanh GELU."""
+→ LayerNorm → mean over patches → Linear. Google's checkpoints use flax's tanh GELU.
+
+Also timm's variants on the same trunk: GLU MLPs (``gmixer``: x₁ · act(x₂) of fc1's halves)
+and gMLP (Liu et al. 2021, "Pay Attention to MLPs": spatial gating blocks)."""
 
 from __future__ import annotations
 
@@ -25,10 +28,61 @@ class MixerConfig:
   hidden_act: str = "gelu_new"
   layer_norm_eps: float = 1e-6
   num_classes: int = 1000
+  mlp: str = "mlp"  # "glu": timm's GluMlp (gmixer); "gated": gMLP's spatial gating blocks (channels only)
 
   @property
   def num_patches(self) -> int:
     return (self.image_size // self.patch_size) ** 2
+
+
+class GluMlp(nnx.Module):
+  """fc2(x₁ · act(x₂)) with [x₁, x₂] = fc1(x) split in halves (timm's GluMlp, gate last)."""
+
+  def __init__(self, width: int, hidden: int, act: str, *, rngs: nnx.Rngs):
+    self.fc1 = nnx.Linear(width, hidden, rngs=rngs)
+    self.fc2 = nnx.Linear(hidden // 2, width, rngs=rngs)
+    self.act = layers.activation(act)
+
+  def __call__(self, x):
+    value, gate = jnp.split(self.fc1(x), 2, axis=-1)
+    return self.fc2(value * self.act(gate))
+
+
+class SpatialGatingUnit(nnx.Module):
+  """u · (proj over tokens of norm(v))ᵀ with [u, v] the channel halves (gMLP; LayerNorm ε 1e-5)."""
+
+  def __init__(self, width: int, tokens: int, *, rngs: nnx.Rngs):
+    self.norm = nnx.LayerNorm(width // 2, epsilon=1e-5, rngs=rngs)
+    self.proj = nnx.Linear(tokens, tokens, rngs=rngs)
+
+  def __call__(self, x):
+    u, v = jnp.split(x, 2, axis=-1)
+    return u * self.proj(self.norm(v).swapaxes(1, 2)).swapaxes(1, 2)
+
+
+class GatedMlp(nnx.Module):
+  """fc2(gate(act(fc1(x)))) (timm's GatedMlp with a SpatialGatingUnit)."""
+
+  def __init__(self, width: int, hidden: int, tokens: int, act: str, *, rngs: nnx.Rngs):
+    self.fc1 = nnx.Linear(width, hidden, rngs=rngs)
+    self.gate = SpatialGatingUnit(hidden, tokens, rngs=rngs)
+    self.fc2 = nnx.Linear(hidden // 2, width, rngs=rngs)
+    self.act = layers.activation(act)
+
+  def __call__(self, x):
+    return self.fc2(self.gate(self.act(self.fc1(x))))
+
+
+class SpatialGatingBlock(nnx.Module):
+  """x + channel_mlp(norm(x)) with a gated MLP (gMLP's block)."""
+
+  def __init__(self, config: MixerConfig, *, rngs: nnx.Rngs):
+    self.norm = nnx.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps, rngs=rngs)
+    self.channel_mlp = GatedMlp(config.hidden_size, config.channels_mlp_dim, config.num_patches, config.hidden_act,
+                                rngs=rngs)
+
+  def __call__(self, x):
+    return x + self.channel_mlp(self.norm(x))
 
 
 class MixerBlock(nnx.Module):
@@ -36,10 +90,11 @@ class MixerBlock(nnx.Module):
 
   def __init__(self, config: MixerConfig, *, rngs: nnx.Rngs):
     width, eps = config.hidden_size, config.layer_norm_eps
+    mlp = {"mlp": Mlp, "glu": GluMlp}[config.mlp]
     self.norm1 = nnx.LayerNorm(width, epsilon=eps, rngs=rngs)
-    self.token_mlp = Mlp(config.num_patches, config.tokens_mlp_dim, config.hidden_act, rngs=rngs)
+    self.token_mlp = mlp(config.num_patches, config.tokens_mlp_dim, config.hidden_act, rngs=rngs)
     self.norm2 = nnx.LayerNorm(width, epsilon=eps, rngs=rngs)
-    self.channel_mlp = Mlp(width, config.channels_mlp_dim, config.hidden_act, rngs=rngs)
+    self.channel_mlp = mlp(width, config.channels_mlp_dim, config.hidden_act, rngs=rngs)
 
   def __call__(self, x):
     x = x + self.token_mlp(self.norm1(x).swapaxes(1, 2)).swapaxes(1, 2)
@@ -77,5 +132,8 @@ class MlpMixer(PatchMlp):
   name = "Mixer"
 
   def __init__(self, config: MixerConfig, *, rngs: nnx.Rngs):
-    super().__init__(config, [MixerBlock(config, rngs=rngs) for _ in range(config.num_blocks)],
+    if config.mlp not in ("mlp", "glu", "gated"):
+      raise ValueError(f"MixerConfig.mlp must be 'mlp', 'glu' or 'gated'; got {config.mlp!r}.")
+    block = SpatialGatingBlock if config.mlp == "gated" else MixerBlock
+    super().__init__(config, [block(config, rngs=rngs) for _ in range(config.num_blocks)],
                      nnx.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps, rngs=rngs), rngs=rngs)

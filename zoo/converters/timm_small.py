@@ -1,8 +1,12 @@
-"""Small timm families as data: ConvMixer (zoo.architectures.convmixer).
+"""Small timm families as data: ConvMixer (zoo.architectures.convmixer), ESE-VoVNet
+(zoo.architectures.vovnet), SelecSLS (zoo.architectures.selecsls), and timm's GLU-Mixer and gMLP on
+the MLP-Mixer trunk (zoo.architectures.mixer), Inception-v4 and Inception-ResNet-v2
+(zoo.architectures.inception).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as
-timm 1.0.31's model function passes them to the model class (``timm/models/convmixer.py``); a
-checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
+timm 1.0.31's model function passes them to the model class (``timm/models/convmixer.py``,
+``vovnet.py``, ``selecsls.py``, ``mlp_mixer.py``, ``inception_v4.py``,
+``inception_resnet_v2.py``); a checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
 matches the architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps
 each in a ``TimmFamily``.
 """
@@ -14,7 +18,12 @@ import re
 from flax import nnx
 
 from zoo.architectures.convmixer import ConvMixer, ConvMixerConfig
-from zoo.converters.timm_families import _arguments, _check_pool
+from zoo.architectures.inception import InceptionResNetV2, InceptionV4
+from zoo.architectures.mixer import MixerConfig, MlpMixer
+from zoo.architectures.selecsls import SelecSls, SelecSlsConfig
+from zoo.architectures.vovnet import VovNet, VovNetConfig
+from zoo.converters.mapping import ConversionError
+from zoo.converters.timm_families import _arguments, _check_pool, _square
 
 
 # --- ConvMixer (timm's convmixer.py) -------------------------------------------------------------
@@ -48,10 +57,131 @@ CONVMIXER_RENAMES = (
 )
 
 
+# --- ESE-VoVNet (timm's vovnet.py; model_cfgs of the three with ImageNet weights) -------------------
+
+_VOVNET_WIDTHS = dict(stage_conv_chs=(128, 160, 192, 224), stage_out_chs=(256, 512, 768, 1024))
+VOVNET_VARIANTS: dict[str, dict] = {
+    "ese_vovnet19b_dw": dict(stem_chs=(64, 64, 64), layer_per_block=3, block_per_stage=(1, 1, 1, 1), depthwise=True,
+                             **_VOVNET_WIDTHS),
+    "ese_vovnet39b": dict(stem_chs=(64, 64, 128), layer_per_block=5, block_per_stage=(1, 1, 2, 2), depthwise=False,
+                          **_VOVNET_WIDTHS),
+    "ese_vovnet57b": dict(stem_chs=(64, 64, 128), layer_per_block=5, block_per_stage=(1, 1, 4, 3), depthwise=False,
+                          **_VOVNET_WIDTHS),
+}
+_VOVNET_ARGS = {"global_pool", "output_stride"}
+
+
+def build_vovnet(name: str, config: dict) -> nnx.Module:
+  """timm's VovNet with residual one-shot-aggregation blocks and effective SE (``attn='ese'``),
+  BatchNorm + ReLU, output stride 32, average pooling."""
+  arguments = _arguments(name, config, _VOVNET_ARGS)
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  if arguments.get("output_stride", 32) != 32:
+    raise ConversionError(f"timm model {name!r}: output_stride {arguments['output_stride']} is not supported (32 only).")
+  cfg = VOVNET_VARIANTS[name]
+  return VovNet(VovNetConfig(
+      stem_channels=tuple(cfg["stem_chs"]), stage_conv_channels=tuple(cfg["stage_conv_chs"]),
+      stage_out_channels=tuple(cfg["stage_out_chs"]), layers_per_block=cfg["layer_per_block"],
+      blocks_per_stage=tuple(cfg["block_per_stage"]), depthwise=cfg["depthwise"], num_channels=arguments["in_chans"],
+      num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+VOVNET_RENAMES = ((r"^head\.fc\.", "head."),)
+
+
+# --- SelecSLS (timm's selecsls.py: _create_selecsls's block and head lists) ----------------------------
+
+_SELECSLS_42 = ((32, 0, 64, 64, True, 2), (64, 64, 64, 128, False, 1), (128, 0, 144, 144, True, 2),
+                (144, 144, 144, 288, False, 1), (288, 0, 304, 304, True, 2), (304, 304, 304, 480, False, 1))
+_SELECSLS_60 = ((32, 0, 64, 64, True, 2), (64, 64, 64, 128, False, 1), (128, 0, 128, 128, True, 2),
+                (128, 128, 128, 128, False, 1), (128, 128, 128, 288, False, 1), (288, 0, 288, 288, True, 2),
+                (288, 288, 288, 288, False, 1), (288, 288, 288, 288, False, 1), (288, 288, 288, 416, False, 1))
+SELECSLS_VARIANTS: dict[str, dict] = {
+    "selecsls42b": dict(blocks=_SELECSLS_42, head=((480, 960, 3, 2), (960, 1024, 3, 1), (1024, 1280, 3, 2),
+                                                   (1280, 1024, 1, 1))),
+    "selecsls60": dict(blocks=_SELECSLS_60, head=((416, 756, 3, 2), (756, 1024, 3, 1), (1024, 1024, 3, 2),
+                                                  (1024, 1280, 1, 1))),
+    "selecsls60b": dict(blocks=_SELECSLS_60, head=((416, 756, 3, 2), (756, 1024, 3, 1), (1024, 1280, 3, 2),
+                                                   (1280, 1024, 1, 1))),
+}
+
+
+def build_selecsls(name: str, config: dict) -> nnx.Module:
+  """timm's SelecSls: the variant's block and head tables, average pooling."""
+  arguments = _arguments(name, config, {"global_pool"})
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  return SelecSls(SelecSlsConfig(**SELECSLS_VARIANTS[name], num_channels=arguments["in_chans"],
+                                 num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+SELECSLS_RENAMES = (
+    (r"^stem\.0\.", "stem.conv."), (r"^stem\.1\.", "stem.bn."),
+    (r"\.conv(\d)\.0\.", r".conv\1.conv."), (r"\.conv(\d)\.1\.", r".conv\1.bn."),
+    (r"^head\.(\d+)\.0\.", r"head_convs.\1.conv."), (r"^head\.(\d+)\.1\.", r"head_convs.\1.bn."),
+    (r"^fc\.", "head."),
+)
+
+
+# --- GLU-Mixer and gMLP (timm's mlp_mixer.py; the plain Mixers are in timm_families) -----------------
+
+# MlpMixer(**kwargs): mlp_ratio is (tokens, channels) for the Mixer block, one channel ratio for gMLP's.
+GATED_MIXER_VARIANTS: dict[str, dict] = {
+    "gmixer_24_224": dict(patch_size=16, num_blocks=24, embed_dim=384, mlp_ratio=(1.0, 4.0), mlp="glu",
+                          act="silu"),  # GluMlp, nn.SiLU
+    "gmlp_s16_224": dict(patch_size=16, num_blocks=30, embed_dim=256, mlp_ratio=(0.0, 6.0), mlp="gated",
+                         act="gelu"),  # SpatialGatingBlock, GatedMlp, nn.GELU
+}
+
+
+def build_gated_mixer(name: str, config: dict) -> nnx.Module:
+  """timm's MlpMixer with GluMlp blocks (gmixer) or spatial gating blocks (gMLP); LayerNorm ε 1e-6."""
+  arguments = _arguments(name, config, {"img_size", "global_pool"})
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  variant = GATED_MIXER_VARIANTS[name]
+  width = variant["embed_dim"]
+  tokens_ratio, channels_ratio = variant["mlp_ratio"]
+  return MlpMixer(MixerConfig(
+      image_size=_square(name, arguments.get("img_size", 224)), patch_size=variant["patch_size"],
+      num_channels=arguments["in_chans"], hidden_size=width, num_blocks=variant["num_blocks"],
+      tokens_mlp_dim=int(tokens_ratio * width), channels_mlp_dim=int(channels_ratio * width),
+      hidden_act=variant["act"], layer_norm_eps=1e-6, num_classes=arguments["num_classes"], mlp=variant["mlp"]),
+      rngs=nnx.Rngs(0))
+
+
+GATED_MIXER_RENAMES = (
+    (r"^stem\.proj\.", "stem."),
+    (r"^blocks\.(\d+)\.mlp_tokens\.", r"blocks.\1.token_mlp."),
+    (r"^blocks\.(\d+)\.mlp_channels\.", r"blocks.\1.channel_mlp."),
+)
+
+
+# --- Inception-v4, Inception-ResNet-v2 (timm's inception_v4.py, inception_resnet_v2.py: no size arguments) ------------------------
+
+def build_inception(name: str, config: dict) -> nnx.Module:
+  """timm's InceptionV4 / InceptionResnetV2: BatchNorm ε 1e-3 and ReLU after every conv (their
+  defaults), average pooling, output stride 32."""
+  arguments = _arguments(name, config, {"global_pool", "output_stride"})
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  if arguments.get("output_stride", 32) != 32:
+    raise ConversionError(f"timm model {name!r}: output_stride {arguments['output_stride']} is not supported (32 only).")
+  model = {"inception_v4": InceptionV4, "inception_resnet_v2": InceptionResNetV2}[name]
+  return model(arguments["num_classes"], arguments["in_chans"], rngs=nnx.Rngs(0))
+
+
+INCEPTION_RENAMES = (
+    (r"\.branch(\d)\.(\d)\.", r".branch\1_\2."),  # Sequential members
+    (r"^(last_linear|classif)\.", "head."),
+)
+
+
 def _names(table) -> str:
   return "|".join(re.escape(name) for name in table)
 
 
 ENTRIES: dict[str, dict] = {
     _names(CONVMIXER_VARIANTS): dict(build=build_convmixer, renames=CONVMIXER_RENAMES),
+    _names(VOVNET_VARIANTS): dict(build=build_vovnet, renames=VOVNET_RENAMES),
+    _names(SELECSLS_VARIANTS): dict(build=build_selecsls, renames=SELECSLS_RENAMES),
+    _names(GATED_MIXER_VARIANTS): dict(build=build_gated_mixer, renames=GATED_MIXER_RENAMES),
+    "inception_v4|inception_resnet_v2": dict(build=build_inception, renames=INCEPTION_RENAMES),
 }
