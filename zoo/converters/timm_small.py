@@ -1,12 +1,12 @@
 """Small timm families as data: ConvMixer (zoo.architectures.convmixer), ESE-VoVNet
 (zoo.architectures.vovnet), SelecSLS (zoo.architectures.selecsls), and timm's GLU-Mixer and gMLP on
 the MLP-Mixer trunk (zoo.architectures.mixer), Inception-v4 and Inception-ResNet-v2
-(zoo.architectures.inception).
+(zoo.architectures.inception), FasterNet (zoo.architectures.fasternet).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as
 timm 1.0.31's model function passes them to the model class (``timm/models/convmixer.py``,
 ``vovnet.py``, ``selecsls.py``, ``mlp_mixer.py``, ``inception_v4.py``,
-``inception_resnet_v2.py``); a checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
+``inception_resnet_v2.py``, ``fasternet.py``); a checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
 matches the architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps
 each in a ``TimmFamily``.
 """
@@ -18,6 +18,7 @@ import re
 from flax import nnx
 
 from zoo.architectures.convmixer import ConvMixer, ConvMixerConfig
+from zoo.architectures.fasternet import FasterNet, FasterNetConfig
 from zoo.architectures.inception import InceptionResNetV2, InceptionV4
 from zoo.architectures.mixer import MixerConfig, MlpMixer
 from zoo.architectures.selecsls import SelecSls, SelecSlsConfig
@@ -174,6 +175,45 @@ INCEPTION_RENAMES = (
 )
 
 
+# --- FasterNet (timm's fasternet.py) -----------------------------------------------------------------
+
+FASTERNET_VARIANTS: dict[str, dict] = {
+    "fasternet_t0": dict(embed_dim=40, depths=(1, 2, 8, 2), act_layer="gelu"),  # nn.GELU
+    "fasternet_t1": dict(embed_dim=64, depths=(1, 2, 8, 2), act_layer="gelu"),
+    "fasternet_t2": dict(embed_dim=96, depths=(1, 2, 8, 2), act_layer="relu"),  # the default nn.ReLU
+    "fasternet_s": dict(embed_dim=128, depths=(1, 2, 13, 2), act_layer="relu"),
+    "fasternet_m": dict(embed_dim=144, depths=(3, 4, 18, 3), act_layer="relu"),
+    "fasternet_l": dict(embed_dim=192, depths=(3, 4, 18, 3), act_layer="relu"),
+}
+_FASTERNET_ARGS = {"embed_dim", "depths", "mlp_ratio", "n_div", "patch_size", "merge_size", "feature_dim",
+                   "global_pool", "layer_scale_init_value", "patch_norm", "pconv_fw_type"}
+
+
+def build_fasternet(name: str, config: dict) -> nnx.Module:
+  """timm's FasterNet: partial 3×3 convs and 1×1-conv MLPs with BatchNorm, a 1×1 conv head after
+  average pooling; without layer scale (the ImageNet models' 0)."""
+  arguments = _arguments(name, config, _FASTERNET_ARGS)
+  arguments = {**FASTERNET_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  for key, default in (("layer_scale_init_value", 0.0), ("patch_norm", True)):
+    if arguments.get(key, default) != default:
+      raise ConversionError(f"timm model {name!r}: {key}={arguments[key]!r} is not supported ({default!r} only).")
+  return FasterNet(FasterNetConfig(
+      embed_dim=arguments["embed_dim"], depths=tuple(arguments["depths"]), mlp_ratio=arguments.get("mlp_ratio", 2.0),
+      n_div=arguments.get("n_div", 4), patch_size=arguments.get("patch_size", 4),
+      merge_size=arguments.get("merge_size", 2), feature_dim=arguments.get("feature_dim", 1280),
+      activation=arguments["act_layer"], num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]),
+      rngs=nnx.Rngs(0))
+
+
+FASTERNET_RENAMES = (
+    (r"^patch_embed\.proj\.", "patch_embed.conv."),
+    (r"\.downsample\.reduction\.", ".downsample.conv."),
+    (r"\.spatial_mixing\.partial_conv3\.", ".partial_conv3."),
+    (r"\.mlp\.0\.", ".fc1."), (r"\.mlp\.1\.", ".norm."), (r"\.mlp\.3\.", ".fc2."),
+)
+
+
 def _names(table) -> str:
   return "|".join(re.escape(name) for name in table)
 
@@ -184,4 +224,5 @@ ENTRIES: dict[str, dict] = {
     _names(SELECSLS_VARIANTS): dict(build=build_selecsls, renames=SELECSLS_RENAMES),
     _names(GATED_MIXER_VARIANTS): dict(build=build_gated_mixer, renames=GATED_MIXER_RENAMES),
     "inception_v4|inception_resnet_v2": dict(build=build_inception, renames=INCEPTION_RENAMES),
+    _names(FASTERNET_VARIANTS): dict(build=build_fasternet, renames=FASTERNET_RENAMES),
 }
