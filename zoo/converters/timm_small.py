@@ -1,12 +1,13 @@
 """Small timm families as data: ConvMixer (zoo.architectures.convmixer), ESE-VoVNet
 (zoo.architectures.vovnet), SelecSLS (zoo.architectures.selecsls), and timm's GLU-Mixer and gMLP on
 the MLP-Mixer trunk (zoo.architectures.mixer), Inception-v4 and Inception-ResNet-v2
-(zoo.architectures.inception), FasterNet (zoo.architectures.fasternet).
+(zoo.architectures.inception), FasterNet (zoo.architectures.fasternet), DPN
+(zoo.architectures.dpn).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as
 timm 1.0.31's model function passes them to the model class (``timm/models/convmixer.py``,
 ``vovnet.py``, ``selecsls.py``, ``mlp_mixer.py``, ``inception_v4.py``,
-``inception_resnet_v2.py``, ``fasternet.py``); a checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
+``inception_resnet_v2.py``, ``fasternet.py``, ``dpn.py``); a checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
 matches the architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps
 each in a ``TimmFamily``.
 """
@@ -18,6 +19,7 @@ import re
 from flax import nnx
 
 from zoo.architectures.convmixer import ConvMixer, ConvMixerConfig
+from zoo.architectures.dpn import DPN, DpnConfig
 from zoo.architectures.fasternet import FasterNet, FasterNetConfig
 from zoo.architectures.inception import InceptionResNetV2, InceptionV4
 from zoo.architectures.mixer import MixerConfig, MlpMixer
@@ -214,6 +216,33 @@ FASTERNET_RENAMES = (
 )
 
 
+# --- Dual Path Networks (timm's dpn.py) --------------------------------------------------------------
+
+DPN_VARIANTS: dict[str, dict] = {
+    "dpn68": dict(small=True, num_init_features=10, k_r=128, groups=32, stage_depths=(3, 4, 12, 3),
+                  stage_increments=(16, 32, 32, 64)),
+    "dpn68b": dict(small=True, num_init_features=10, k_r=128, groups=32, b=True, stage_depths=(3, 4, 12, 3),
+                   stage_increments=(16, 32, 32, 64)),
+    "dpn92": dict(num_init_features=64, k_r=96, groups=32, stage_depths=(3, 4, 20, 3), stage_increments=(16, 32, 24, 128)),
+    "dpn98": dict(num_init_features=96, k_r=160, groups=40, stage_depths=(3, 6, 20, 3),
+                  stage_increments=(16, 32, 32, 128)),
+    "dpn131": dict(num_init_features=128, k_r=160, groups=40, stage_depths=(4, 8, 28, 3),
+                   stage_increments=(16, 32, 32, 128)),
+    "dpn107": dict(num_init_features=128, k_r=200, groups=50, stage_depths=(4, 8, 20, 3),
+                   stage_increments=(20, 64, 64, 128)),
+}
+
+
+def build_dpn(name: str, config: dict) -> nnx.Module:
+  """timm's DPN: ReLU (its default act_layer, also before the pool), BN ε 1e-3, a 1×1-conv classifier."""
+  arguments = _arguments(name, config, {"global_pool", "output_stride"})
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  if arguments.get("output_stride", 32) != 32:
+    raise ConversionError(f"timm model {name!r}: output_stride {arguments['output_stride']} is not supported (32 only).")
+  return DPN(DpnConfig(**DPN_VARIANTS[name], num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]),
+             rngs=nnx.Rngs(0))
+
+
 def _names(table) -> str:
   return "|".join(re.escape(name) for name in table)
 
@@ -225,4 +254,5 @@ ENTRIES: dict[str, dict] = {
     _names(GATED_MIXER_VARIANTS): dict(build=build_gated_mixer, renames=GATED_MIXER_RENAMES),
     "inception_v4|inception_resnet_v2": dict(build=build_inception, renames=INCEPTION_RENAMES),
     _names(FASTERNET_VARIANTS): dict(build=build_fasternet, renames=FASTERNET_RENAMES),
+    _names(DPN_VARIANTS): dict(build=build_dpn, renames=()),
 }
