@@ -1,12 +1,13 @@
 """Small timm families as data: ConvMixer (zoo.architectures.convmixer), ESE-VoVNet
 (zoo.architectures.vovnet), SelecSLS (zoo.architectures.selecsls), and timm's GLU-Mixer and gMLP on
 the MLP-Mixer trunk (zoo.architectures.mixer), Inception-v4 and Inception-ResNet-v2
-(zoo.architectures.inception).
+(zoo.architectures.inception), FasterNet (zoo.architectures.fasternet), DPN
+(zoo.architectures.dpn).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as
 timm 1.0.31's model function passes them to the model class (``timm/models/convmixer.py``,
 ``vovnet.py``, ``selecsls.py``, ``mlp_mixer.py``, ``inception_v4.py``,
-``inception_resnet_v2.py``); a checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
+``inception_resnet_v2.py``, ``fasternet.py``, ``dpn.py``); a checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
 matches the architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps
 each in a ``TimmFamily``.
 """
@@ -18,6 +19,8 @@ import re
 from flax import nnx
 
 from zoo.architectures.convmixer import ConvMixer, ConvMixerConfig
+from zoo.architectures.dpn import DPN, DpnConfig
+from zoo.architectures.fasternet import FasterNet, FasterNetConfig
 from zoo.architectures.inception import InceptionResNetV2, InceptionV4
 from zoo.architectures.mixer import MixerConfig, MlpMixer
 from zoo.architectures.selecsls import SelecSls, SelecSlsConfig
@@ -174,6 +177,72 @@ INCEPTION_RENAMES = (
 )
 
 
+# --- FasterNet (timm's fasternet.py) -----------------------------------------------------------------
+
+FASTERNET_VARIANTS: dict[str, dict] = {
+    "fasternet_t0": dict(embed_dim=40, depths=(1, 2, 8, 2), act_layer="gelu"),  # nn.GELU
+    "fasternet_t1": dict(embed_dim=64, depths=(1, 2, 8, 2), act_layer="gelu"),
+    "fasternet_t2": dict(embed_dim=96, depths=(1, 2, 8, 2), act_layer="relu"),  # the default nn.ReLU
+    "fasternet_s": dict(embed_dim=128, depths=(1, 2, 13, 2), act_layer="relu"),
+    "fasternet_m": dict(embed_dim=144, depths=(3, 4, 18, 3), act_layer="relu"),
+    "fasternet_l": dict(embed_dim=192, depths=(3, 4, 18, 3), act_layer="relu"),
+}
+_FASTERNET_ARGS = {"embed_dim", "depths", "mlp_ratio", "n_div", "patch_size", "merge_size", "feature_dim",
+                   "global_pool", "layer_scale_init_value", "patch_norm", "pconv_fw_type"}
+
+
+def build_fasternet(name: str, config: dict) -> nnx.Module:
+  """timm's FasterNet: partial 3×3 convs and 1×1-conv MLPs with BatchNorm, a 1×1 conv head after
+  average pooling; without layer scale (the ImageNet models' 0)."""
+  arguments = _arguments(name, config, _FASTERNET_ARGS)
+  arguments = {**FASTERNET_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  for key, default in (("layer_scale_init_value", 0.0), ("patch_norm", True)):
+    if arguments.get(key, default) != default:
+      raise ConversionError(f"timm model {name!r}: {key}={arguments[key]!r} is not supported ({default!r} only).")
+  return FasterNet(FasterNetConfig(
+      embed_dim=arguments["embed_dim"], depths=tuple(arguments["depths"]), mlp_ratio=arguments.get("mlp_ratio", 2.0),
+      n_div=arguments.get("n_div", 4), patch_size=arguments.get("patch_size", 4),
+      merge_size=arguments.get("merge_size", 2), feature_dim=arguments.get("feature_dim", 1280),
+      activation=arguments["act_layer"], num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]),
+      rngs=nnx.Rngs(0))
+
+
+FASTERNET_RENAMES = (
+    (r"^patch_embed\.proj\.", "patch_embed.conv."),
+    (r"\.downsample\.reduction\.", ".downsample.conv."),
+    (r"\.spatial_mixing\.partial_conv3\.", ".partial_conv3."),
+    (r"\.mlp\.0\.", ".fc1."), (r"\.mlp\.1\.", ".norm."), (r"\.mlp\.3\.", ".fc2."),
+)
+
+
+# --- Dual Path Networks (timm's dpn.py) --------------------------------------------------------------
+
+DPN_VARIANTS: dict[str, dict] = {
+    "dpn68": dict(small=True, num_init_features=10, k_r=128, groups=32, stage_depths=(3, 4, 12, 3),
+                  stage_increments=(16, 32, 32, 64)),
+    "dpn68b": dict(small=True, num_init_features=10, k_r=128, groups=32, b=True, stage_depths=(3, 4, 12, 3),
+                   stage_increments=(16, 32, 32, 64)),
+    "dpn92": dict(num_init_features=64, k_r=96, groups=32, stage_depths=(3, 4, 20, 3), stage_increments=(16, 32, 24, 128)),
+    "dpn98": dict(num_init_features=96, k_r=160, groups=40, stage_depths=(3, 6, 20, 3),
+                  stage_increments=(16, 32, 32, 128)),
+    "dpn131": dict(num_init_features=128, k_r=160, groups=40, stage_depths=(4, 8, 28, 3),
+                   stage_increments=(16, 32, 32, 128)),
+    "dpn107": dict(num_init_features=128, k_r=200, groups=50, stage_depths=(4, 8, 20, 3),
+                   stage_increments=(20, 64, 64, 128)),
+}
+
+
+def build_dpn(name: str, config: dict) -> nnx.Module:
+  """timm's DPN: ReLU (its default act_layer, also before the pool), BN ε 1e-3, a 1×1-conv classifier."""
+  arguments = _arguments(name, config, {"global_pool", "output_stride"})
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  if arguments.get("output_stride", 32) != 32:
+    raise ConversionError(f"timm model {name!r}: output_stride {arguments['output_stride']} is not supported (32 only).")
+  return DPN(DpnConfig(**DPN_VARIANTS[name], num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]),
+             rngs=nnx.Rngs(0))
+
+
 def _names(table) -> str:
   return "|".join(re.escape(name) for name in table)
 
@@ -184,4 +253,6 @@ ENTRIES: dict[str, dict] = {
     _names(SELECSLS_VARIANTS): dict(build=build_selecsls, renames=SELECSLS_RENAMES),
     _names(GATED_MIXER_VARIANTS): dict(build=build_gated_mixer, renames=GATED_MIXER_RENAMES),
     "inception_v4|inception_resnet_v2": dict(build=build_inception, renames=INCEPTION_RENAMES),
+    _names(FASTERNET_VARIANTS): dict(build=build_fasternet, renames=FASTERNET_RENAMES),
+    _names(DPN_VARIANTS): dict(build=build_dpn, renames=()),
 }
