@@ -2,6 +2,7 @@ r"""How much of timm's ImageNet model world ``zoo.load_timm`` loads, proven tag 
 
     .venv/bin/python benchmarks/timm_coverage.py [--families=resnet,efficientnet] [--limit=N] \
         [--jobs=2] [--per_process=4] [--max_params=400e6] [--out=benchmarks/timm_coverage]
+        [--resume | --report] [--merge=a.csv,b.csv]
 
 Every 1,000-class pretrained tag of timm 1.0.31 (zoo/data/timm_1_0_31_pretrained.json, the
 snapshot of timm's registry) is counted. A tag is **covered** when (1) a family of
@@ -18,6 +19,8 @@ Each worker process checks ``--per_process`` architectures (its timm reference i
 then the JAX side) and exits, which bounds memory; ``--jobs`` workers run at once. Prints
 covered / total overall and per timm model file ("family"), with the reason of every failure,
 and writes <out>.csv (one row per tag) and <out>.md (the tables), rewritten as workers finish.
+``--merge`` adds other runs' CSVs (e.g. one family each, run elsewhere): with ``--report`` the tables
+are rebuilt from all of them, every status re-derived from the current family table.
 """
 
 from __future__ import annotations
@@ -214,6 +217,8 @@ def main() -> int:
   parser.add_argument("--out", default=str(ROOT / "benchmarks" / "timm_coverage"), help="<out>.csv and <out>.md")
   parser.add_argument("--resume", action="store_true", help="reuse the architectures <out>.csv already checked")
   parser.add_argument("--report", action="store_true", help="only rebuild <out>.md/.csv from <out>.csv")
+  parser.add_argument("--merge", default="", help="comma-separated CSVs of other runs (e.g. one family each, on "
+                      "other machines): their checked architectures replace <out>.csv's, with --report or --resume")
   parser.add_argument("--worker", nargs=2, metavar=("CHUNK_JSON", "RESULT_JSON"), help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.worker:
@@ -229,13 +234,19 @@ def main() -> int:
   results = {a: {"status": "skipped", "reason": f"{timm_rows.parameters(a) / 1e6:.0f}M parameters > --max_params "
                                                 f"{args.max_params:.0e} (memory)"}
              for a in architectures if (timm_rows.parameters(a) or 0) > args.max_params}
+  merged = previous_results(Path(args.out))
+  for other in filter(None, args.merge.split(",")):
+    if not Path(other).is_file():
+      print(f"error: --merge: {other} is not a file (a CSV another run of this benchmark wrote).", file=sys.stderr)
+      return 2
+    merged.update(previous_results(Path(other)))  # a later file's result for an architecture wins
   if args.report:
-    rows = tag_rows(previous_results(Path(args.out)), args.families)
+    rows = tag_rows(merged, args.families)
     write(rows, Path(args.out))
     print(tables(rows))
     return 0
   if args.resume:
-    results.update({a: r for a, r in previous_results(Path(args.out)).items() if a in architectures})
+    results.update({a: r for a, r in merged.items() if a in architectures})
   architectures = [a for a in architectures if a not in results]
   chunks = [architectures[i:i + args.per_process] for i in range(0, len(architectures), args.per_process)]
   print(f"{len(architectures)} architectures in {len(chunks)} worker processes, {args.jobs} at once", flush=True)
