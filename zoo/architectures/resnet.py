@@ -53,6 +53,11 @@ class ResNetConfig:
   # (timm's aa_layer: nn.AvgPool2d 2×2/2, or BlurPool2d, Zhang 2019)
   eca: bool = False  # ECA channel attention (Wang et al. 2020) after the last BN instead of SE (timm's ecaresnet*)
   act_before_se: bool = False  # activation after the last BN, before SE (timm's legacy SEResNetBlock, basic)
+  # Selective kernel blocks ("sk_basic" / "sk_bottleneck": Li et al. 2019, timm's sknet.py): the 3×3 conv
+  # becomes two paths (3×3, 3×3 dilated 2) mixed by a softmax attention with this reduction.
+  sk_rd_ratio: float = 1 / 16
+  sk_rd_divisor: int = 8
+  sk_split_input: bool = True  # each path convolves its own half of the input channels
 
 
 class ConvNormAct(nnx.Module):
@@ -269,6 +274,79 @@ class ResNeStBlock(nnx.Module):
     return self.act(self.expand(x) + residual)
 
 
+class SelectiveKernelPath(nnx.Module):
+  """conv (3×3, ``dilation``, no bias) → BN → ReLU."""
+
+  def __init__(self, in_features: int, out_features: int, stride: int, dilation: int, groups: int, *,
+               rngs: nnx.Rngs):
+    self.conv = layers.conv(in_features, out_features, 3, stride=stride, dilation=dilation, groups=groups, rngs=rngs)
+    self.bn = layers.batch_norm(out_features, rngs=rngs)
+
+  def __call__(self, x):
+    return jax.nn.relu(self.bn(self.conv(x)))
+
+
+class SelectiveKernelAttention(nnx.Module):
+  """softmax over paths of fc_select(relu(bn(fc_reduce(mean_hw(Σ paths))))) (1×1 convs, no bias)."""
+
+  def __init__(self, features: int, paths: int, hidden: int, *, rngs: nnx.Rngs):
+    self.fc_reduce = layers.conv(features, hidden, 1, rngs=rngs)
+    self.bn = layers.batch_norm(hidden, rngs=rngs)
+    self.fc_select = layers.conv(hidden, features * paths, 1, rngs=rngs)
+    self.paths = paths
+
+  def __call__(self, stacked):
+    """stacked [B, H, W, paths, C] → weights [B, 1, 1, paths, C]."""
+    squeezed = jnp.mean(jnp.sum(stacked, axis=3), axis=(1, 2), keepdims=True)
+    logits = self.fc_select(jax.nn.relu(self.bn(self.fc_reduce(squeezed))))  # channels ordered (path, feature)
+    return jax.nn.softmax(logits.reshape(*logits.shape[:3], self.paths, -1), axis=3)
+
+
+class SelectiveKernel(nnx.Module):
+  """timm's SelectiveKernel with its defaults (kernels 3 and 5 as 3×3 with dilation 1 and 2):
+  Σ_p attention_p · path_p(x_p), x_p the p-th channel half of x (``split_input``) or x itself."""
+
+  def __init__(self, config: ResNetConfig, in_features: int, out_features: int, stride: int, groups: int, *,
+               rngs: nnx.Rngs):
+    self.split_input = config.sk_split_input
+    inputs = in_features // 2 if self.split_input else in_features
+    self.paths = nnx.List([SelectiveKernelPath(inputs, out_features, stride, dilation, min(out_features, groups),
+                                               rngs=rngs) for dilation in (1, 2)])
+    hidden = layers.make_divisible(out_features * config.sk_rd_ratio, config.sk_rd_divisor)
+    self.attn = SelectiveKernelAttention(out_features, 2, hidden, rngs=rngs)
+
+  def __call__(self, x):
+    inputs = jnp.split(x, 2, axis=-1) if self.split_input else (x, x)
+    stacked = jnp.stack([path(part) for path, part in zip(self.paths, inputs)], axis=3)
+    return jnp.sum(stacked * self.attn(stacked), axis=3)
+
+
+class SelectiveKernelBlock(nnx.Module):
+  """timm's SelectiveKernelBasic (conv1 = selective kernel, conv2 = 3×3 conv+BN) or
+  SelectiveKernelBottleneck (1×1 conv+BN+act, selective kernel, 1×1 conv+BN); + shortcut → act."""
+
+  def __init__(self, config: ResNetConfig, in_features: int, out_features: int, stride: int, *, rngs: nnx.Rngs):
+    if config.layer_type == "sk_basic":
+      self.conv1 = SelectiveKernel(config, in_features, out_features, stride, 1, rngs=rngs)
+      self.conv2 = ConvNormAct(out_features, out_features, 3, act=None, rngs=rngs)
+      self.conv3 = None
+    else:
+      width = int(out_features // 4 * config.base_width / 64) * config.cardinality
+      self.conv1 = ConvNormAct(in_features, width, 1, act=config.hidden_act, rngs=rngs)
+      self.conv2 = SelectiveKernel(config, width, width, stride, config.cardinality, rngs=rngs)
+      self.conv3 = ConvNormAct(width, out_features, 1, act=None, rngs=rngs)
+    needs_projection = in_features != out_features or stride != 1
+    self.shortcut = _shortcut(config, in_features, out_features, stride, rngs) if needs_projection else None
+    self.act = layers.activation(config.hidden_act)
+
+  def __call__(self, x):
+    residual = _run_shortcut(self.shortcut, x)
+    x = self.conv2(self.conv1(x))
+    if self.conv3 is not None:
+      x = self.conv3(x)
+    return self.act(x + residual)
+
+
 class DeepStem(nnx.Module):
   """Three 3×3 conv+BN+act layers, the first with stride 2 (ResNet-C/D/S/T): ``layers`` hold the
   first two, ``conv``/``bn`` the last (timm's ``conv1.6`` / ``bn1``)."""
@@ -306,7 +384,8 @@ class ResNet(nnx.Module):
     stages, in_features = [], config.embedding_size
     for index, (depth, out_features) in enumerate(zip(config.depths, config.hidden_sizes)):
       stride = 2 if index > 0 or config.downsample_in_first_stage else 1
-      block = {"res2net": Res2NetBlock, "resnest": ResNeStBlock}.get(config.layer_type, ResidualBlock)
+      block = {"res2net": Res2NetBlock, "resnest": ResNeStBlock, "sk_basic": SelectiveKernelBlock,
+               "sk_bottleneck": SelectiveKernelBlock}.get(config.layer_type, ResidualBlock)
       blocks = [block(config, in_features if j == 0 else out_features, out_features,
                       stride if j == 0 else 1, rngs=rngs) for j in range(depth)]
       stages.append(nnx.List(blocks))

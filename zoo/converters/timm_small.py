@@ -2,12 +2,12 @@
 (zoo.architectures.vovnet), SelecSLS (zoo.architectures.selecsls), and timm's GLU-Mixer and gMLP on
 the MLP-Mixer trunk (zoo.architectures.mixer), Inception-v4 and Inception-ResNet-v2
 (zoo.architectures.inception), FasterNet (zoo.architectures.fasternet), DPN
-(zoo.architectures.dpn).
+(zoo.architectures.dpn), selective-kernel ResNets (zoo.architectures.resnet).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as
 timm 1.0.31's model function passes them to the model class (``timm/models/convmixer.py``,
 ``vovnet.py``, ``selecsls.py``, ``mlp_mixer.py``, ``inception_v4.py``,
-``inception_resnet_v2.py``, ``fasternet.py``, ``dpn.py``); a checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
+``inception_resnet_v2.py``, ``fasternet.py``, ``dpn.py``, ``sknet.py``); a checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
 matches the architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps
 each in a ``TimmFamily``.
 """
@@ -23,6 +23,7 @@ from zoo.architectures.dpn import DPN, DpnConfig
 from zoo.architectures.fasternet import FasterNet, FasterNetConfig
 from zoo.architectures.inception import InceptionResNetV2, InceptionV4
 from zoo.architectures.mixer import MixerConfig, MlpMixer
+from zoo.architectures.resnet import ResNet, ResNetConfig
 from zoo.architectures.selecsls import SelecSls, SelecSlsConfig
 from zoo.architectures.vovnet import VovNet, VovNetConfig
 from zoo.converters.mapping import ConversionError
@@ -243,6 +244,38 @@ def build_dpn(name: str, config: dict) -> nnx.Module:
              rngs=nnx.Rngs(0))
 
 
+# --- Selective kernel ResNets (timm's sknet.py: ResNet with SelectiveKernel blocks) ----------------------
+
+SKNET_VARIANTS: dict[str, dict] = {
+    "skresnet18": dict(layer_type="sk_basic", depths=(2, 2, 2, 2), sk_rd_ratio=1 / 8, sk_rd_divisor=16,
+                       sk_split_input=True),
+    "skresnet34": dict(layer_type="sk_basic", depths=(3, 4, 6, 3), sk_rd_ratio=1 / 8, sk_rd_divisor=16,
+                       sk_split_input=True),
+    "skresnext50_32x4d": dict(layer_type="sk_bottleneck", depths=(3, 4, 6, 3), cardinality=32, base_width=4,
+                              sk_rd_ratio=1 / 16, sk_rd_divisor=32, sk_split_input=False),
+}
+
+
+def build_sknet(name: str, config: dict) -> nnx.Module:
+  """timm's ResNet with SelectiveKernelBasic / -Bottleneck blocks: 7×7 stem, max pool, 1×1 conv
+  shortcuts, average pooling."""
+  arguments = _arguments(name, config, {"global_pool"})
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  variant = SKNET_VARIANTS[name]
+  expansion = 4 if variant["layer_type"] == "sk_bottleneck" else 1
+  return ResNet(ResNetConfig(**variant, hidden_sizes=tuple(c * expansion for c in (64, 128, 256, 512)),
+                             indexed_shortcut=True, num_channels=arguments["in_chans"],
+                             num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+SKNET_RENAMES = (
+    (r"^conv1\.weight$", "stem.conv.weight"), (r"^bn1\.", "stem.bn."),
+    (r"^layer(\d+)\.(\d+)\.", lambda m: f"stages.{int(m[1]) - 1}.{m[2]}."),
+    (r"\.downsample\.", ".shortcut."),
+    (r"^fc\.", "head."),
+)
+
+
 def _names(table) -> str:
   return "|".join(re.escape(name) for name in table)
 
@@ -255,4 +288,5 @@ ENTRIES: dict[str, dict] = {
     "inception_v4|inception_resnet_v2": dict(build=build_inception, renames=INCEPTION_RENAMES),
     _names(FASTERNET_VARIANTS): dict(build=build_fasternet, renames=FASTERNET_RENAMES),
     _names(DPN_VARIANTS): dict(build=build_dpn, renames=()),
+    _names(SKNET_VARIANTS): dict(build=build_sknet, renames=SKNET_RENAMES),
 }
