@@ -42,8 +42,9 @@ import dataclasses
 import numpy as np
 
 from metrics.bootstrap import Interval
+from zoo.registry import CATEGORIES
 
-CATEGORY_ORDER = ("reinit", "hyper-parameters", "architecture", "framework", "dataset")
+CATEGORY_ORDER = CATEGORIES  # one source: the zoo's category order (§3.1), rank 0…4 of the trends
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 CONFIDENCE = 0.95  # central bootstrap interval; 95% as for every other interval in the study
 
