@@ -16,10 +16,11 @@ from pathlib import Path
 
 import ml_collections
 
+from launch.store import LOGITS_DTYPES  # one source: the dtypes the store writes
+
 BUILTIN = Path(__file__).parent / "configs"
 DEFAULT_CONFIG = f"{BUILTIN / 'fashion_mnist.py'}:default"
 PRECISIONS = ("float32", "bfloat16")
-LOGITS_DTYPES = ("float32", "float16", "bfloat16")
 LINEAR_PROBE_L2_GRID = tuple(float(10.0 ** (-6 + 11 * i / 44)) for i in range(45))  # Kornblith et al.: 1e-6 … 1e5
 
 
