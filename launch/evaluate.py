@@ -26,7 +26,7 @@ import jax
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from launch import cli
+from launch import cli, store
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Optional ml_collections config file (path.py:arg).")
 MODELS = flags.DEFINE_list("models", None, "Zoo model names or glob patterns.")
@@ -40,7 +40,7 @@ BATCH_SIZE = flags.DEFINE_integer("batch_size", 256, "Global batch (rounded up t
 CHUNK_BATCHES = flags.DEFINE_integer("chunk_batches", 8, "Batches per store chunk (the resume granularity).",
                                      lower_bound=1)
 PRECISION = flags.DEFINE_enum("precision", "float32", ["float32", "bfloat16"], "Compute dtype of the forward.")
-LOGITS_DTYPE = flags.DEFINE_enum("logits_dtype", "float32", ["float32", "float16", "bfloat16"],
+LOGITS_DTYPE = flags.DEFINE_enum("logits_dtype", "float32", list(store.LOGITS_DTYPES),
                                  "Storage dtype of the logits (float16 halves the store; metrics widen it exactly).")
 DISTRIBUTED = flags.DEFINE_bool("distributed", False, "Call jax.distributed.initialize() (auto-detect on TPU).")
 COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0 (multi-host, non-TPU).")

@@ -130,31 +130,12 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
   local_batch = global_batch // processes
   batch_sharding = NamedSharding(mesh, PartitionSpec("data"))
   replicated = NamedSharding(mesh, PartitionSpec())
-  # Through host memory: every process then places its own replicas (a committed device
-  # array would need a cross-host transfer to reach a multi-process sharding).
-  is_key = lambda p: hasattr(p, "dtype") and jax.dtypes.issubdtype(p.dtype, jax.dtypes.prng_key)
-  host_params = jax.tree.map(lambda p: p if is_key(p) else np.asarray(p), params)
-  params = jax.device_put(jax.tree.map(lambda p: p.astype(jnp.dtype(compute_dtype)) if not is_key(p) and
-                                       jnp.issubdtype(p.dtype, jnp.floating) else p, host_params), replicated)
-
+  params = _replicated_params(params, compute_dtype, replicated)
   forward = _jitted_forward(apply_fn)
-
-  # Every process must agree on which chunks to compute: process 0 decides.
-  missing = writer.missing_chunks() if process == 0 else []
-  if processes > 1:
-    flags = np.zeros(writer.num_chunks, np.int32)
-    flags[missing] = 1
-    flags = multihost_utils.broadcast_one_to_all(flags)
-    missing = np.flatnonzero(flags).tolist()
+  missing = _agreed_missing_chunks(writer, process, processes)
   steps_per_chunk = writer.chunk_size // global_batch
 
-  def local_rows(chunk: int, step: int) -> np.ndarray:
-    start = writer.rows(chunk)[0] + step * global_batch + process * local_batch
-    rows = np.arange(start, start + local_batch)
-    return np.where(rows < writer.num_examples, rows, -1)
-
-  plan = [(chunk, step) for chunk in missing for step in range(steps_per_chunk)
-          if writer.rows(chunk)[0] + step * global_batch < writer.rows(chunk)[1]]
+  plan, rows_per_step = _plan(writer, missing, steps_per_chunk, global_batch, process, local_batch)
   to_compute = sum(writer.rows(c)[1] - writer.rows(c)[0] for c in missing)
   started, examples, last_log = time.perf_counter(), 0, time.perf_counter()
   outputs: dict[str, list] = {name: [] for name in store.ARRAYS}
@@ -163,32 +144,18 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
     """Fetches one step's outputs (while the next step runs) and writes finished chunks."""
     nonlocal outputs, examples
     chunk = plan[position][0]
-    logits, embeddings = device_outputs
-    if processes > 1:
-      logits, embeddings, labels, ids, valid = multihost_utils.process_allgather(
-          (logits, embeddings, labels, ids, valid), tiled=True)
-    else:
-      logits, embeddings = jax.device_get((logits, embeddings))
-    valid = np.asarray(valid)
-    for name, value in zip(store.ARRAYS, (logits, embeddings, labels, ids)):
-      outputs[name].append(np.asarray(value)[valid])
+    values, valid = _fetch_step(*device_outputs, labels, ids, valid, processes)
+    for name, value in zip(store.ARRAYS, values):
+      outputs[name].append(value[valid])
     examples += int(valid.sum())
     if progress is not None:
       progress(examples, to_compute)
     if position + 1 == len(plan) or plan[position + 1][0] != chunk:
-      arrays = {name: np.concatenate(parts) for name, parts in outputs.items()}
+      _submit_chunk(writer, chunk, outputs, process == 0, write_pool, writes)
       outputs = {name: [] for name in store.ARRAYS}
-      if not np.all(np.isfinite(arrays["logits"])):
-        raise NonFiniteOutputs(f"NaN or infinite logits in rows {writer.rows(chunk)} of {writer.directory}.")
-      if process == 0:  # written on a background thread: hashing and I/O overlap the next steps
-        writes.append(write_pool.submit(writer.write_chunk, chunk, arrays))
 
-  # Host batches are decoded by a grain pipeline (threads, a few batches ahead, in
-  # order); each step is dispatched before the previous step's outputs are fetched,
-  # so the device never waits on the host.
-  host_batches = iter(grain.MapDataset.range(len(plan))
-                      .map(lambda position: _host_batch(source, local_rows(*plan[position]), host_transform))
-                      .to_iter_dataset(grain.ReadOptions(num_threads=decode_threads, prefetch_buffer_size=4)))
+  # Each step is dispatched before the previous one's outputs are fetched: the device never waits on the host.
+  host_batches = _host_batches(source, rows_per_step, host_transform, decode_threads)
   writes: list[concurrent.futures.Future] = []
   with concurrent.futures.ThreadPoolExecutor(1) as write_pool:
     in_flight = None
@@ -199,11 +166,7 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
         finish(*in_flight)
       in_flight = (position, device_outputs, labels, ids, valid)
       if progress is None and time.perf_counter() - last_log > log_every_s:
-        rate = examples / max(time.perf_counter() - started, 1e-9)
-        remaining = writer.num_examples - examples - sum(writer.rows(c)[1] - writer.rows(c)[0]
-                                                         for c in range(writer.num_chunks) if c not in missing)
-        logging.info("%s: %d examples, %.0f examples/s, ETA %.0f s", writer.directory.name, examples, rate,
-                     max(remaining, 0) / max(rate, 1e-9))
+        _log_rate(writer, missing, examples, started)
         last_log = time.perf_counter()
     if in_flight is not None:
       finish(*in_flight)
@@ -214,6 +177,83 @@ def evaluate(apply_fn: Callable, params: Any, source, writer: store.ChunkWriter,
   elapsed = time.perf_counter() - started
   return RunStats(computed_chunks=len(missing), skipped_chunks=writer.num_chunks - len(missing),
                   examples_per_second=examples / elapsed if elapsed > 0 else float("nan"))
+
+
+def _plan(writer: store.ChunkWriter, missing, steps_per_chunk: int, global_batch: int, process: int,
+          local_batch: int) -> tuple[list, list]:
+  """(plan: (chunk, step) of every step that holds examples, in order; per step, this process's
+  example rows, -1 past the end of the split)."""
+  def local_rows(chunk: int, step: int) -> np.ndarray:
+    start = writer.rows(chunk)[0] + step * global_batch + process * local_batch
+    rows = np.arange(start, start + local_batch)
+    return np.where(rows < writer.num_examples, rows, -1)
+
+  plan = [(chunk, step) for chunk in missing for step in range(steps_per_chunk)
+          if writer.rows(chunk)[0] + step * global_batch < writer.rows(chunk)[1]]
+  return plan, [local_rows(*step) for step in plan]
+
+
+def _fetch_step(logits, embeddings, labels, ids, valid, processes: int):
+  """One step's ((logits, embeddings, labels, ids) as host arrays, bool valid), gathered over
+  processes (each computed its own share of the global batch)."""
+  if processes > 1:
+    logits, embeddings, labels, ids, valid = multihost_utils.process_allgather(
+        (logits, embeddings, labels, ids, valid), tiled=True)
+  else:
+    logits, embeddings = jax.device_get((logits, embeddings))
+  return [np.asarray(v) for v in (logits, embeddings, labels, ids)], np.asarray(valid)
+
+
+def _submit_chunk(writer: store.ChunkWriter, chunk: int, outputs: dict, is_writer: bool, write_pool, writes) -> None:
+  """One finished chunk's arrays, checked finite and (on process 0) written on a background
+  thread, so hashing and I/O overlap the next steps.
+
+  Raises:
+    NonFiniteOutputs: NaN or infinite logits (nothing of the chunk is written).
+  """
+  arrays = {name: np.concatenate(parts) for name, parts in outputs.items()}
+  if not np.all(np.isfinite(arrays["logits"])):
+    raise NonFiniteOutputs(f"NaN or infinite logits in rows {writer.rows(chunk)} of {writer.directory}.")
+  if is_writer:
+    writes.append(write_pool.submit(writer.write_chunk, chunk, arrays))
+
+
+def _host_batches(source, rows_per_step: list, host_transform, decode_threads: int):
+  """Iterator of each step's host batch, decoded by a grain pipeline (threads, a few batches
+  ahead, in order)."""
+  return iter(grain.MapDataset.range(len(rows_per_step))
+              .map(lambda position: _host_batch(source, rows_per_step[position], host_transform))
+              .to_iter_dataset(grain.ReadOptions(num_threads=decode_threads, prefetch_buffer_size=4)))
+
+
+def _replicated_params(params, compute_dtype, replicated: NamedSharding):
+  """``params`` cast to ``compute_dtype`` (floating leaves; PRNG keys kept) and replicated. Through
+  host memory: every process then places its own replicas (a committed device array would need a
+  cross-host transfer to reach a multi-process sharding)."""
+  is_key = lambda p: hasattr(p, "dtype") and jax.dtypes.issubdtype(p.dtype, jax.dtypes.prng_key)
+  host_params = jax.tree.map(lambda p: p if is_key(p) else np.asarray(p), params)
+  return jax.device_put(jax.tree.map(lambda p: p.astype(jnp.dtype(compute_dtype)) if not is_key(p) and
+                                     jnp.issubdtype(p.dtype, jnp.floating) else p, host_params), replicated)
+
+
+def _agreed_missing_chunks(writer: store.ChunkWriter, process: int, processes: int) -> list[int]:
+  """The chunks still to compute; every process must agree on them, so process 0 decides."""
+  missing = writer.missing_chunks() if process == 0 else []
+  if processes > 1:
+    flags = np.zeros(writer.num_chunks, np.int32)
+    flags[missing] = 1
+    flags = multihost_utils.broadcast_one_to_all(flags)
+    missing = np.flatnonzero(flags).tolist()
+  return missing
+
+
+def _log_rate(writer: store.ChunkWriter, missing, examples: int, started: float) -> None:
+  """One INFO line: examples done, the rate since ``started``, and the ETA of what is left."""
+  rate = examples / max(time.perf_counter() - started, 1e-9)
+  remaining = writer.num_examples - examples - sum(writer.rows(c)[1] - writer.rows(c)[0]
+                                                   for c in range(writer.num_chunks) if c not in missing)
+  logging.info("%s: %d examples, %.0f examples/s, ETA %.0f s", writer.directory.name, examples, rate,
+               max(remaining, 0) / max(rate, 1e-9))
 
 
 def initialize_distributed(coordinator_address: str | None, num_processes: int | None, process_id: int | None,

@@ -315,6 +315,18 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
     for step, base, rows in _tile_rows(first_offset, offsets, num_models):
       counts[:, base:base + rows] = totals[:, step * num_models:step * num_models + rows]
 
+  fixes, out, num_recomputed = _recompute_undecided(stack, view, combine, undecided_pairs, undecided_examples,
+                                                    num_pairs, out, processes)
+  counts[:2] += fixes
+  return _PairTotals(counts=counts, ensemble_correct=out, num_recomputed=num_recomputed)
+
+
+def _recompute_undecided(stack, view, combine, undecided_pairs, undecided_examples, num_pairs, out, processes):
+  """The exact pass of :func:`_all_pairs`: each (pair, example) the certificate left undecided
+  is recomputed from the full probabilities. Returns (int32 [2, P] the ensemble-correct and
+  converted counts to add, the outcomes ``out`` with those cases filled in (None if not kept),
+  the number of recomputed cases), summed over processes."""
+  num_models = view.correct.shape[0]
   pairs = np.concatenate(undecided_pairs) if undecided_pairs else np.zeros(0, np.int64)
   examples = np.concatenate(undecided_examples) if undecided_examples else np.zeros(0, np.int64)
   fixes = np.zeros((2, num_pairs), np.int32)          # this process's exact ensemble-correct, converted
@@ -333,8 +345,7 @@ def _all_pairs(stack, view: candidates_lib.CandidateView, combine: str, keep_out
     num_recomputed = int(np.sum(multihost_utils.process_allgather(np.int64(num_recomputed))))
     if out is not None:
       out = np.any(multihost_utils.process_allgather(out), axis=0)
-  counts[:2] += fixes
-  return _PairTotals(counts=counts, ensemble_correct=out, num_recomputed=num_recomputed)
+  return fixes, out, num_recomputed
 
 
 def pairwise_outcomes(probs, labels, combine: str = "prob", *, num_candidates: int = 8,

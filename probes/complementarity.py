@@ -32,6 +32,7 @@ import numpy as np
 
 from metrics import bootstrap as bootstrap_lib
 from probes import _checks, ridge
+from probes.logistic import KORNBLITH_L2_GRID
 
 _HIGHEST = jax.lax.Precision.HIGHEST
 
@@ -276,7 +277,7 @@ def pairwise_complementarity(x_train, y_train, x_val, y_val, x_test, y_test, l2_
   missing = np.setdiff1d(np.arange(num_classes), y_train)
   if missing.size:
     raise ValueError(f"classes {missing[:10].tolist()} have no training example in y_train; a probe cannot learn them.")
-  grid = np.asarray(np.logspace(-6, 5, 45) if l2_grid is None else l2_grid, np.float64)
+  grid = np.asarray(KORNBLITH_L2_GRID if l2_grid is None else l2_grid, np.float64)
   num_models = len(train)
   pair_a, pair_b = (p.astype(np.int32) for p in np.triu_indices(num_models, 1))
   (single_best, single_correct), (pair_best, pair_correct) = _all_probes(

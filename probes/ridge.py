@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from probes import _checks
+from probes.logistic import KORNBLITH_L2_GRID
 
 
 def signal_directions(eigenvalues):
@@ -90,7 +91,7 @@ def ridge_probe(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid=None, *,
   if k_shot is not None:
     chosen = sample_k_shot(y_train, k_shot, seed)
     x_train, y_train = x_train[chosen], y_train[chosen]
-  grid = np.asarray(np.logspace(-6, 5, 45) if l2_grid is None else l2_grid, np.float64)
+  grid = np.asarray(KORNBLITH_L2_GRID if l2_grid is None else l2_grid, np.float64)
   weights, bias = ridge_path(x_train, jax.nn.one_hot(y_train, num_classes), grid)
   predict = lambda x: jnp.argmax(jnp.einsum("nd,ldc->lnc", jnp.asarray(x), weights) + bias[:, None], axis=-1)
   val_accuracy = np.asarray(jnp.mean(predict(x_val) == jnp.asarray(y_val)[None], axis=1))

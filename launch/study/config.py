@@ -16,10 +16,11 @@ from pathlib import Path
 
 import ml_collections
 
+from launch.store import LOGITS_DTYPES  # one source: the dtypes the store writes
+
 BUILTIN = Path(__file__).parent / "configs"
 DEFAULT_CONFIG = f"{BUILTIN / 'fashion_mnist.py'}:default"
 PRECISIONS = ("float32", "bfloat16")
-LOGITS_DTYPES = ("float32", "float16", "bfloat16")
 LINEAR_PROBE_L2_GRID = tuple(float(10.0 ** (-6 + 11 * i / 44)) for i in range(45))  # Kornblith et al.: 1e-6 … 1e5
 
 
@@ -86,28 +87,40 @@ def defaults() -> ml_collections.ConfigDict:
                                         # best-of-curve over the pairs, so every pair reaches it)
       # Fig. 4 class groups: "name:first-last,name:first-last" (class ids, inclusive); "" = none.
       "class_groups": "",
-      # Downstream linear evaluation (Fig. 7); dataset "" = none.
-      "downstream": ml_collections.ConfigDict({"dataset": "", "train_split": "train", "val_split": "validation",
-                                               "test_split": "test"}),
-      # The classifier of rows without one (head "linear-probe": DINO, DINOv2, MAE, ...): a
-      # Kornblith-protocol probe (launch.study.probe_head) fitted on ``split`` of ``dataset``, a
-      # labelled slice disjoint from every analysed split ("" = none: such rows are refused). A
-      # seeded ``validation_fraction`` of it chooses the L2 strength among ``l2_grid``, then the
-      # probe is refitted on all of it with at most ``iterations`` L-BFGS steps.
-      "linear_probe": ml_collections.ConfigDict({"split": "", "l2_grid": LINEAR_PROBE_L2_GRID, "iterations": 1000,
-                                                 "validation_fraction": 0.2, "seed": 0}),
-      # Representational similarity vs complementarity (launch.study.link; enabled false = no section).
-      "similarity": ml_collections.ConfigDict({
-          "enabled": True,
-          "k": 10,                      # neighbours of mutual k-NN and CKNNA
-          "examples": 2000,             # test examples (seeded random subset) of the k-NN measures and of every
-                                        # permutation null: those are O(E²); CKA and the gains use all of test
-          "permutations": 20,           # permutation-null draws (0 = no calibrated scores)
-          "resamples": 1000,            # model resamples of the rank correlations; test-example resamples of
-                                        # the concatenation gain's intervals
-          "kappa_draws": 10000,         # null simulations of κ's significance test (Klein et al.)
-          "seed": 0,
-      }),
+      "downstream": downstream_defaults(),
+      "linear_probe": linear_probe_defaults(),
+      "similarity": similarity_defaults(),
+  })
+
+
+def downstream_defaults() -> ml_collections.ConfigDict:
+  """Downstream linear evaluation (Fig. 7); dataset "" = none."""
+  return ml_collections.ConfigDict({"dataset": "", "train_split": "train", "val_split": "validation",
+                                    "test_split": "test"})
+
+
+def linear_probe_defaults() -> ml_collections.ConfigDict:
+  """The classifier of rows without one (head "linear-probe": DINO, DINOv2, MAE, ...): a
+  Kornblith-protocol probe (launch.study.probe_head) fitted on ``split`` of ``dataset``, a
+  labelled slice disjoint from every analysed split ("" = none: such rows are refused). A
+  seeded ``validation_fraction`` of it chooses the L2 strength among ``l2_grid``, then the
+  probe is refitted on all of it with at most ``iterations`` L-BFGS steps."""
+  return ml_collections.ConfigDict({"split": "", "l2_grid": LINEAR_PROBE_L2_GRID, "iterations": 1000,
+                                    "validation_fraction": 0.2, "seed": 0})
+
+
+def similarity_defaults() -> ml_collections.ConfigDict:
+  """Representational similarity vs complementarity (launch.study.link; enabled false = no section)."""
+  return ml_collections.ConfigDict({
+      "enabled": True,
+      "k": 10,                      # neighbours of mutual k-NN and CKNNA
+      "examples": 2000,             # test examples (seeded random subset) of the k-NN measures and of every
+                                    # permutation null: those are O(E²); CKA and the gains use all of test
+      "permutations": 20,           # permutation-null draws (0 = no calibrated scores)
+      "resamples": 1000,            # model resamples of the rank correlations; test-example resamples of
+                                    # the concatenation gain's intervals
+      "kappa_draws": 10000,         # null simulations of κ's significance test (Klein et al.)
+      "seed": 0,
   })
 
 

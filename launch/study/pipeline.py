@@ -207,10 +207,7 @@ def analyse(config, names: list[str], stored: dict[str, store.LazyResults], clas
   calibration, test = stored["calibration"], stored["test"]
   temperatures = fit_temperatures(calibration.logits, calibration.labels)
   lap("temperatures")
-  embeddings = lambda results: [results.embeddings[n] for n in names]
-  test_set = analysis.predictions(names, _calibrated(test, temperatures), test.labels, embeddings(test))
-  calibration_set = analysis.predictions(names, _calibrated(calibration, temperatures), calibration.labels,
-                                         embeddings(calibration))
+  test_set, calibration_set = (_predictions(names, split, temperatures) for split in (test, calibration))
   lap("calibrated pass (correctness, confidence, candidate views)")
   # The analysis runs on process 0 alone: its all-pairs kernel uses this process's devices,
   # not metrics' default mesh over every process (whose collectives the others never join).
@@ -241,33 +238,11 @@ def analyse(config, names: list[str], stored: dict[str, store.LazyResults], clas
     greedy, greedy_final = analysis.greedy_runs(names, _calibrated(selection, temperatures), selection.labels,
                                                 test_set, config.greedy_starts, config.greedy_steps)
   lap("greedy")
-  probe = dict(l2_grid=tuple(config.probe_l2_grid), max_iterations=config.probe_iterations)
-  # The probes read the base's and each representative's embeddings: those alone, into memory once.
-  used = [names[0]] + [names[i] for i in chosen.values()]
-  for split in (test_set, calibration_set):
-    held = _in_memory(dict(zip(names, split.embeddings)), used)
-    split.embeddings = [held.get(n, e) for n, e in zip(names, split.embeddings)]
+  _hold_probe_embeddings(names, chosen, (test_set, calibration_set))
   lap("probe embeddings read")
-  # Fig. 6: each pair's mixtures (then its diversity prefixes) fitted together, padded to one batch
-  # shape per figure, or one for both when they nearly agree (analysis.fig6_batches: one compile).
-  fig6 = dict(l2_grid=tuple(config.probe_l2_grid), steps=config.probe_steps)
-  mixing_batch, diversity_batch = analysis.fig6_batches(
-      analysis.mixing_batch(calibration_set, chosen, config.mixing_rates, config.mixing_seeds),
-      analysis.diversity_batch(calibration_set, chosen, config.diversity_step, config.diversity_ranking))
-  mixing = analysis.mixing(calibration_set, test_set, chosen, config.mixing_rates, config.mixing_seeds, **fig6,
-                           batch=mixing_batch)
-  lap("mixing probes")
-  diversity = analysis.diversity_curves(calibration_set, test_set, chosen, config.diversity_step,
-                                        config.diversity_ranking, **fig6, batch=diversity_batch)
-  needed = analysis.features_needed(diversity, config.diversity_target)
-  lap("diversity probes")
+  mixing, diversity, needed = _fig6_probes(config, calibration_set, test_set, chosen, lap)
   fit = analysis.base_fit(base_pairs)
-  downstream = None
-  if config.downstream.dataset:
-    splits = [dataclasses.replace(stored[f"downstream_{part}"], embeddings=_in_memory(  # every pair reads them
-        stored[f"downstream_{part}"].embeddings, names)) for part in ("train", "val", "test")]
-    downstream = analysis.downstream(names, *splits, correct, **probe)
-    lap("downstream")
+  downstream = _downstream(config, stored, names, correct, lap)
   from launch.study import link
   similarity = link.similarity_section(config, test_set, calibration_set, outcomes, intervals)
   lap("similarity")
@@ -286,11 +261,59 @@ def analyse(config, names: list[str], stored: dict[str, store.LazyResults], clas
           "models": models, "pairs": pairs, "categories": categories, "fit": fit, "specialisation": special,
           "class_groups": groups, "greedy": greedy, "mixing": mixing, "diversity": diversity,
           "features_needed": needed, "downstream": downstream, "similarity": similarity,
-          "provenance": {n: {"weights_sha256": hashes[n], "origin": located[n].origin,
-                             "training_key": located[n].key, "training": located[n].provenance,
-                             "preprocessing": stored["test"].manifests[n]["metadata"].get("preprocessing")}
-                         for n in names},
+          "provenance": _provenance(names, hashes, located, stored["test"].manifests),
           "claims": claims, "claim_samples": claim_samples}
+
+
+def _predictions(names, results, temperatures):
+  """analysis.predictions of one stored split: calibrated probabilities and every model's embeddings."""
+  return analysis.predictions(names, _calibrated(results, temperatures), results.labels,
+                              [results.embeddings[n] for n in names])
+
+
+def _hold_probe_embeddings(names, chosen, splits) -> None:
+  """The probes read the base's and each representative's embeddings: those alone, into memory once."""
+  used = [names[0]] + [names[i] for i in chosen.values()]
+  for split in splits:
+    held = _in_memory(dict(zip(names, split.embeddings)), used)
+    split.embeddings = [held.get(n, e) for n, e in zip(names, split.embeddings)]
+
+
+def _fig6_probes(config, calibration_set, test_set, chosen, lap):
+  """Fig. 6: (mixing rows, diversity curves, features needed). Each pair's mixtures (then its
+  diversity prefixes) are fitted together, padded to one batch shape per figure, or one for both
+  when they nearly agree (analysis.fig6_batches: one compile)."""
+  fig6 = dict(l2_grid=tuple(config.probe_l2_grid), steps=config.probe_steps)
+  mixing_batch, diversity_batch = analysis.fig6_batches(
+      analysis.mixing_batch(calibration_set, chosen, config.mixing_rates, config.mixing_seeds),
+      analysis.diversity_batch(calibration_set, chosen, config.diversity_step, config.diversity_ranking))
+  mixing = analysis.mixing(calibration_set, test_set, chosen, config.mixing_rates, config.mixing_seeds, **fig6,
+                           batch=mixing_batch)
+  lap("mixing probes")
+  diversity = analysis.diversity_curves(calibration_set, test_set, chosen, config.diversity_step,
+                                        config.diversity_ranking, **fig6, batch=diversity_batch)
+  needed = analysis.features_needed(diversity, config.diversity_target)
+  lap("diversity probes")
+  return mixing, diversity, needed
+
+
+def _downstream(config, stored, names, correct, lap):
+  """Fig. 7's downstream probes, or None when the config names no downstream dataset."""
+  if not config.downstream.dataset:
+    return None
+  probe = dict(l2_grid=tuple(config.probe_l2_grid), max_iterations=config.probe_iterations)
+  splits = [dataclasses.replace(stored[f"downstream_{part}"], embeddings=_in_memory(  # every pair reads them
+      stored[f"downstream_{part}"].embeddings, names)) for part in ("train", "val", "test")]
+  downstream = analysis.downstream(names, *splits, correct, **probe)
+  lap("downstream")
+  return downstream
+
+
+def _provenance(names, hashes, located, manifests) -> dict:
+  """Per model: its weights' hash and origin, its training key and recipe, its preprocessing."""
+  return {n: {"weights_sha256": hashes[n], "origin": located[n].origin, "training_key": located[n].key,
+              "training": located[n].provenance, "preprocessing": manifests[n]["metadata"].get("preprocessing")}
+          for n in names}
 
 
 def decide_claims(config, names, outcomes, confidence, in_band, greedy, greedy_final, mixing,

@@ -42,8 +42,9 @@ import dataclasses
 import numpy as np
 
 from metrics.bootstrap import Interval
+from zoo.registry import CATEGORIES
 
-CATEGORY_ORDER = ("reinit", "hyper-parameters", "architecture", "framework", "dataset")
+CATEGORY_ORDER = CATEGORIES  # one source: the zoo's category order (§3.1), rank 0…4 of the trends
 HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
 CONFIDENCE = 0.95  # central bootstrap interval; 95% as for every other interval in the study
 
@@ -203,11 +204,159 @@ def _theta(conf_a, conf_b):
   return np.degrees(np.arctan2(conf_a, conf_b))
 
 
+@dataclasses.dataclass(frozen=True)
+class ClaimSpec:
+  """One of the paper's claims as data: its title, the test (a template: ``{delta}`` the
+  minimum effect δ quoted in ``scale`` and ``unit``; claim 2's ``{gain_minimum}``, claim 5's
+  ``{category}``), δ itself, and the unit its statistic is quoted in. ``also`` names further
+  sample parts that must hold too (part, minimum); ``missing_test`` is the test named when
+  there is nothing to test (claims 4 and 5 without greedy runs or probes)."""
+  title: str
+  test: str
+  minimum: float
+  scale: float
+  unit: str
+  also: tuple = ()
+  missing_test: str = ""
+
+  @property
+  def minimums(self) -> dict:
+    """{sample part: δ}, "statistic" last (the part every claim has)."""
+    return {**dict(self.also), "statistic": self.minimum}
+
+  def test_text(self, **fields) -> str:
+    return self.test.format(delta=_delta(self.minimum, self.scale, self.unit), **fields)
+
+
+CLAIMS = (
+    ClaimSpec("1. Errors become less correlated as training diverges (reinit → dataset): EI rises",
+              "slope of the category-mean EI(base, X) per category step > δ = {delta}",
+              MIN_EI_TREND, 100, " pt/step"),
+    ClaimSpec("2. Ensemble gain rises with error inconsistency, and ensembles convert more of it (efficiency)",
+              "slope of ensemble gain on EI over (base, X) pairs > {gain_minimum} and slope of the "
+              "category-mean conversion rate per step > δ = {delta}",
+              MIN_CONVERSION_TREND, 100, " pt/step", also=(("gain_on_ei", MIN_GAIN_ON_EI_SLOPE),)),
+    ClaimSpec("3. Differently-trained models specialise: the correct model is the more confident one, more so "
+              "as training diverges",
+              "slope of the category-mean θ asymmetry (mean θ where only the base is right − mean θ where "
+              "only X is right) per step > δ = {delta}",
+              MIN_THETA_TREND, 1, "°/step"),
+    ClaimSpec("4. Low-accuracy models help high-accuracy ones when trained differently enough",
+              "mean over greedy runs of test accuracy(ensemble of the size chosen on the selection split, "
+              "the start alone included) − accuracy(start) > δ = {delta}",
+              MIN_GREEDY_GAIN, 100, " pt", missing_test="greedy test gain"),
+    ClaimSpec("5. Features overlap without superset: mixed embeddings beat either full one",
+              "probe accuracy of the best mixture − best single embedding, most divergent category "
+              "({category}) > δ = {delta}",
+              MIN_MIXING_GAIN, 100, " pt", missing_test="best-mixture − best-single probe gain"),
+)
+
+
+def evaluate_claim(spec: ClaimSpec, samples: dict, evidence, test_fields=None) -> dict:
+  """The one place a claim is decided: each sample part's interval (:func:`_interval`)
+  against its δ (``spec.minimums``); the claim holds if every part holds, does not hold if
+  any does not, and is inconclusive otherwise. ``evidence(intervals, verdicts)`` writes the
+  evidence text from the parts' intervals and verdicts ({part: ...})."""
+  intervals = {part: _interval(samples[part]) for part in spec.minimums}
+  parts = {part: decide(intervals[part], minimum) for part, minimum in spec.minimums.items()}
+  verdict = _combine(list(parts.values()))
+  return _claim(spec.title, spec.test_text(**(test_fields or {})), intervals["statistic"], verdict,
+                evidence(intervals, parts), samples)
+
+
+def _combine(verdicts_of_parts) -> str:
+  return (HOLDS if verdicts_of_parts and all(v == HOLDS for v in verdicts_of_parts) else
+          FAILS if FAILS in verdicts_of_parts else INCONCLUSIVE)
+
+
+def _missing(spec: ClaimSpec, num_samples: int, note: str) -> dict:
+  """A claim with nothing to test: inconclusive, the note saying why."""
+  samples = {"statistic": np.full(num_samples, np.nan)}
+  return _claim(spec.title, spec.missing_test, _interval(samples["statistic"]), INCONCLUSIVE, note, samples)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sums:
+  """Every feature column's weighted sum on the original sample (row 0) and each resample."""
+  sums: np.ndarray   # [B + 1, F]
+  total: np.ndarray  # [B + 1]
+
+  def mean(self, column):
+    return self.sums[:, column] / self.total
+
+  def ratio(self, numerator, denominator):
+    return _ratio(self.sums[:, numerator], self.sums[:, denominator])
+
+
+@dataclasses.dataclass(frozen=True)
+class _PairStatistics:
+  """The (base, X) pairs' per-resample statistics and their category means and trends."""
+  pairs: dict          # model -> {column name: column index}
+  categories: list     # per model, "base" first, "outside band" for models out of the band
+  present: list        # categories with at least one pair, in CATEGORY_ORDER
+  num_samples: int
+  scope: str
+
+  def category_means(self, values):
+    if not self.present:
+      return np.zeros((self.num_samples, 0))
+    return np.stack([np.mean([values[m] for m in self.pairs if self.categories[m] == c], axis=0)
+                     for c in self.present], axis=-1)
+
+  def trend(self, values):
+    if len(self.present) < 2:
+      return np.full(self.num_samples, np.nan)
+    rank = np.array([CATEGORY_ORDER.index(c) for c in self.present], np.float64)
+    return _slope(rank, self.category_means(values))
+
+
+def _pair_columns(features, correct, confidence, base_ensemble_correct, in_band) -> dict:
+  """Per in-band model m, the columns of the pair (base, m) that claims 1–3 sum."""
+  pairs = {}
+  for model in np.flatnonzero(in_band[1:]) + 1:
+    ensemble = base_ensemble_correct[model]
+    inconsistent = correct[0] ^ correct[model]
+    only_base, only_other = correct[0] & ~correct[model], ~correct[0] & correct[model]
+    theta = _theta(confidence[0], confidence[model])
+    pairs[model] = {key: features.add(column) for key, column in {
+        "base": correct[0], "other": correct[model], "ensemble": ensemble, "inconsistent": inconsistent,
+        "converted": inconsistent & ensemble, "only_base": only_base, "only_other": only_other,
+        "theta_only_base": theta * only_base, "theta_only_other": theta * only_other}.items()}
+  return pairs
+
+
+def _greedy_columns(features, greedy, correct) -> tuple[list, list]:
+  """(columns [(start, final)], start model indices) of the greedy runs (claim 4)."""
+  num_models, num_examples = correct.shape
+  columns, starts = [], []
+  for start, final in greedy:
+    final = np.asarray(final, bool)
+    if not 0 <= int(start) < num_models or final.shape != (num_examples,):
+      raise ValueError(f"greedy run from {start}: needs a model index in [0, {num_models}) and the chosen "
+                       f"ensemble's correctness bool [{num_examples}]; got shape {final.shape}.")
+    starts.append(int(start))
+    columns.append((features.add(correct[int(start)]), features.add(final)))
+  return columns, starts
+
+
+def _probe_columns(features, probe_correct, num_examples) -> dict:
+  """{category: {rate: [column per seed]}} of the feature-mixing probes (claim 5)."""
+  columns = {}
+  for category, rates in (probe_correct or {}).items():
+    columns[category] = {float(rate): [features.add(seed) for seed in np.asarray(per_seed, bool)]
+                         for rate, per_seed in rates.items()}
+  for category, rates in columns.items():
+    for rate, per_seed in rates.items():
+      if any(len(features.columns[c]) != num_examples for c in per_seed):
+        raise ValueError(f"probe_correct[{category!r}][{rate}] must be bool [seeds, {num_examples}].")
+  return columns
+
+
 def claims(correct, confidence, base_ensemble_correct, categories, resamples, *, in_band=None, greedy=(),
            probe_correct=None, names=None, greedy_note: str = "no greedy run",
            probe_note: str = "no probe with both single embeddings and a mixture") -> list[dict]:
-  """Verdicts on the paper's five claims from compact per-example test-split arrays
-  (nothing here needs the [N, E, K] probabilities).
+  """Verdicts on the paper's five claims (:data:`CLAIMS`) from compact per-example test-split
+  arrays (nothing here needs the [N, E, K] probabilities).
 
   Args:
     correct: bool [N, E] each model's top-1 test correctness, model 0 the base.
@@ -241,153 +390,104 @@ def claims(correct, confidence, base_ensemble_correct, categories, resamples, *,
     raise ValueError(f"in_band must be bool [{num_models}] and hold the base (model 0); got {in_band.tolist()}.")
   categories = ["base"] + [c if band else "outside band" for c, band in zip(categories[1:], in_band[1:])]
   weights = _weights(resamples, num_examples)
-  present = [c for c in CATEGORY_ORDER if c in categories[1:]]
-  rank = np.array([CATEGORY_ORDER.index(c) for c in present], np.float64)
   features = _Features()
-  pairs = {}
-  for model in np.flatnonzero(in_band[1:]) + 1:
-    ensemble = base_ensemble_correct[model]
-    inconsistent = correct[0] ^ correct[model]
-    only_base, only_other = correct[0] & ~correct[model], ~correct[0] & correct[model]
-    theta = _theta(confidence[0], confidence[model])
-    pairs[model] = {key: features.add(column) for key, column in {
-        "base": correct[0], "other": correct[model], "ensemble": ensemble, "inconsistent": inconsistent,
-        "converted": inconsistent & ensemble, "only_base": only_base, "only_other": only_other,
-        "theta_only_base": theta * only_base, "theta_only_other": theta * only_other}.items()}
-  greedy_columns, greedy_starts = [], []
-  for start, final in greedy:
-    final = np.asarray(final, bool)
-    if not 0 <= int(start) < num_models or final.shape != (num_examples,):
-      raise ValueError(f"greedy run from {start}: needs a model index in [0, {num_models}) and the chosen "
-                       f"ensemble's correctness bool [{num_examples}]; got shape {final.shape}.")
-    greedy_starts.append(int(start))
-    greedy_columns.append((features.add(correct[int(start)]), features.add(final)))
-  probe_columns = {}
-  for category, rates in (probe_correct or {}).items():
-    probe_columns[category] = {float(rate): [features.add(seed) for seed in np.asarray(per_seed, bool)]
-                               for rate, per_seed in rates.items()}
-  for category, rates in probe_columns.items():
-    for rate, columns in rates.items():
-      if any(len(features.columns[c]) != num_examples for c in columns):
-        raise ValueError(f"probe_correct[{category!r}][{rate}] must be bool [seeds, {num_examples}].")
+  pairs = _pair_columns(features, correct, confidence, base_ensemble_correct, in_band)
+  greedy_columns, greedy_starts = _greedy_columns(features, greedy, correct)
+  probe_columns = _probe_columns(features, probe_correct, num_examples)
   sums = weights @ np.stack(features.columns, axis=1) if features.columns else np.zeros((len(weights), 0))
-  total = weights.sum(1)
-  mean = lambda column: sums[:, column] / total
-  per_pair = lambda fn: {m: fn(p) for m, p in pairs.items()}
-  ei = per_pair(lambda p: mean(p["inconsistent"]))
-  gain = per_pair(lambda p: mean(p["ensemble"]) - (mean(p["base"]) + mean(p["other"])) / 2)
-  conversion = per_pair(lambda p: _ratio(sums[:, p["converted"]], sums[:, p["inconsistent"]]))
-  asymmetry = per_pair(lambda p: _ratio(sums[:, p["theta_only_base"]], sums[:, p["only_base"]])
-                       - _ratio(sums[:, p["theta_only_other"]], sums[:, p["only_other"]]))
+  sums = _Sums(sums, weights.sum(1))
+  present = [c for c in CATEGORY_ORDER if c in categories[1:]]
+  stats = _PairStatistics(pairs, categories, present, len(weights), f"{len(pairs)} in-band (base, X) pairs in "
+                          f"{len(present)} categories, {num_examples} test examples")
+  return [*_pair_claims(stats, sums),
+          _greedy_claim(sums, greedy_columns, [names[s] for s in greedy_starts], num_examples, greedy_note),
+          _mixing_claim(sums, probe_columns, num_examples, len(weights), probe_note)]
 
-  def category_means(values):
-    if not present:
-      return np.zeros((len(weights), 0))
-    return np.stack([np.mean([values[m] for m in pairs if categories[m] == c], axis=0) for c in present], axis=-1)
 
-  def trend(values):
-    if len(present) < 2:
-      return np.full(len(weights), np.nan)
-    return _slope(rank, category_means(values))
+def _pair_claims(stats: _PairStatistics, sums: _Sums) -> list[dict]:
+  """Claims 1–3, on the in-band (base, X) pairs' EI, gain, conversion and θ asymmetry."""
+  per_pair = lambda fn: {m: fn(p) for m, p in stats.pairs.items()}
+  ei = per_pair(lambda p: sums.mean(p["inconsistent"]))
+  gain = per_pair(lambda p: sums.mean(p["ensemble"]) - (sums.mean(p["base"]) + sums.mean(p["other"])) / 2)
+  conversion = per_pair(lambda p: sums.ratio(p["converted"], p["inconsistent"]))
+  asymmetry = per_pair(lambda p: sums.ratio(p["theta_only_base"], p["only_base"])
+                       - sums.ratio(p["theta_only_other"], p["only_other"]))
+  present, scope = stats.present, stats.scope
+  spec = CLAIMS[0]
+  ei_means = stats.category_means(ei)
+  first = evaluate_claim(spec, {"statistic": stats.trend(ei)}, lambda i, v: (
+      f"EI trend {_quote(i['statistic'], spec.scale, spec.unit)}; means " + _means(present, ei_means)
+      + _why(v["statistic"], i["statistic"], spec.minimum, present, ei_means, "mean EI", scope, "the EI trend",
+             spec.scale, spec.unit)))
+  pair_models = list(stats.pairs)
+  slope = (_slope(np.stack([ei[m] for m in pair_models], -1), np.stack([gain[m] for m in pair_models], -1))
+           if len(pair_models) >= 2 else np.full(stats.num_samples, np.nan))
+  second = evaluate_claim(CLAIMS[1], {"gain_on_ei": slope, "statistic": stats.trend(conversion)},
+                          lambda i, v: _efficiency_evidence(i, v, stats, stats.category_means(conversion)),
+                          {"gain_minimum": MIN_GAIN_ON_EI_SLOPE})
+  spec3 = CLAIMS[2]
+  theta_means = stats.category_means(asymmetry)
+  third = evaluate_claim(spec3, {"statistic": stats.trend(asymmetry)}, lambda i, v: (
+      f"θ-asymmetry trend {_quote(i['statistic'], spec3.scale, spec3.unit)}; means "
+      + _means(present, theta_means, 1, "°")
+      + _why(v["statistic"], i["statistic"], spec3.minimum, present, theta_means, "mean θ asymmetry", scope,
+             "the θ-asymmetry trend", spec3.scale, spec3.unit)))
+  return [first, second, third]
 
-  out = []
-  scope = f"{len(pairs)} in-band (base, X) pairs in {len(present)} categories, {num_examples} test examples"
-  samples = {1: {"statistic": trend(ei)}}
-  statistic = _interval(samples[1]["statistic"])
-  verdict = decide(statistic, MIN_EI_TREND)
-  out.append(_claim("1. Errors become less correlated as training diverges (reinit → dataset): EI rises",
-                    "slope of the category-mean EI(base, X) per category step > δ = "
-                    f"{_delta(MIN_EI_TREND, 100, ' pt/step')}",
-                    statistic, verdict,
-                    f"EI trend {_quote(statistic, 100, ' pt/step')}; means " + _means(present, category_means(ei))
-                    + _why(verdict, statistic, MIN_EI_TREND, present, category_means(ei), "mean EI", scope,
-                           "the EI trend", 100, " pt/step")))
 
-  pair_models = list(pairs)
-  samples[2] = {"gain_on_ei": _slope(np.stack([ei[m] for m in pair_models], -1),
-                                      np.stack([gain[m] for m in pair_models], -1))
-                if len(pair_models) >= 2 else np.full(len(weights), np.nan), "statistic": trend(conversion)}
-  slope_gain, conversion_trend = _interval(samples[2]["gain_on_ei"]), _interval(samples[2]["statistic"])
-  parts = (decide(slope_gain, MIN_GAIN_ON_EI_SLOPE), decide(conversion_trend, MIN_CONVERSION_TREND))
-  verdict = HOLDS if parts == (HOLDS, HOLDS) else FAILS if FAILS in parts else INCONCLUSIVE
+def _efficiency_evidence(intervals, verdicts_of_parts, stats: _PairStatistics, conversion_means) -> str:
+  """Claim 2's evidence: both parts quoted with their verdicts, and why each that failed did."""
+  spec = CLAIMS[1]
+  slope_gain, trend = intervals["gain_on_ei"], intervals["statistic"]
+  parts = (verdicts_of_parts["gain_on_ei"], verdicts_of_parts["statistic"])
   why = ""
   if parts[0] != HOLDS:
-    why += _why(parts[0], slope_gain, MIN_GAIN_ON_EI_SLOPE, [], None, "", scope, "the gain-on-EI slope")
+    why += _why(parts[0], slope_gain, MIN_GAIN_ON_EI_SLOPE, [], None, "", stats.scope, "the gain-on-EI slope")
   if parts[1] != HOLDS:
-    why += _why(parts[1], conversion_trend, MIN_CONVERSION_TREND, present, category_means(conversion),
-                "mean conversion rate", scope, "the conversion-rate trend", 100, " pt/step")
-  out.append(_claim("2. Ensemble gain rises with error inconsistency, and ensembles convert more of it (efficiency)",
-                    f"slope of ensemble gain on EI over (base, X) pairs > {MIN_GAIN_ON_EI_SLOPE} and slope of the "
-                    f"category-mean conversion rate per step > δ = {_delta(MIN_CONVERSION_TREND, 100, ' pt/step')}",
-                    conversion_trend, verdict,
-                    f"gain-on-EI slope {_quote(slope_gain)} ({parts[0]}); conversion-rate trend "
-                    f"{_quote(conversion_trend, 100, ' pt/step')} ({parts[1]}); means "
-                    + _means(present, category_means(conversion)) + why))
+    why += _why(parts[1], trend, spec.minimum, stats.present, conversion_means, "mean conversion rate",
+                stats.scope, "the conversion-rate trend", spec.scale, spec.unit)
+  return (f"gain-on-EI slope {_quote(slope_gain)} ({parts[0]}); conversion-rate trend "
+          f"{_quote(trend, spec.scale, spec.unit)} ({parts[1]}); means "
+          + _means(stats.present, conversion_means) + why)
 
-  samples[3] = {"statistic": trend(asymmetry)}
-  statistic = _interval(samples[3]["statistic"])
-  verdict = decide(statistic, MIN_THETA_TREND)
-  out.append(_claim("3. Differently-trained models specialise: the correct model is the more confident one, more so "
-                    "as training diverges",
-                    f"slope of the category-mean θ asymmetry (mean θ where only the base is right − mean θ where "
-                    f"only X is right) per step "
-                    f"> δ = {_delta(MIN_THETA_TREND, 1, '°/step')}", statistic, verdict,
-                    f"θ-asymmetry trend {_quote(statistic, 1, '°/step')}; means "
-                    + _means(present, category_means(asymmetry), 1, "°")
-                    + _why(verdict, statistic, MIN_THETA_TREND, present, category_means(asymmetry), "mean θ asymmetry",
-                           scope, "the θ-asymmetry trend", 1, "°/step")))
 
-  if greedy_columns:
-    gains = [mean(final) - mean(start) for start, final in greedy_columns]
-    samples[4] = {"statistic": np.mean(gains, axis=0)}
-    statistic = _interval(samples[4]["statistic"])
-    runs = "; ".join(f"from {names[start]}: {_quote(_interval(g), 100, ' pt')}"
-                     for start, g in zip(greedy_starts, gains))
-    verdict = decide(statistic, MIN_GREEDY_GAIN)
-    out.append(_claim("4. Low-accuracy models help high-accuracy ones when trained differently enough",
-                      "mean over greedy runs of test accuracy(ensemble of the size chosen on the selection split, "
-                      "the start alone included) − accuracy(start) > δ = "
-                      f"{_delta(MIN_GREEDY_GAIN, 100, ' pt')}", statistic, verdict,
-                      f"greedy test gain {_quote(statistic, 100, ' pt')}; {runs}"
-                      + _why(verdict, statistic, MIN_GREEDY_GAIN, [], None, "", f"{len(gains)} runs, {num_examples} "
-                             "test examples", "the greedy test gain", 100, " pt")))
-  else:
-    out.append(_claim("4. Low-accuracy models help high-accuracy ones when trained differently enough",
-                      "greedy test gain", _interval(np.full(len(weights), np.nan)), INCONCLUSIVE, greedy_note))
+def _greedy_claim(sums: _Sums, columns, start_names, num_examples, note) -> dict:
+  """Claim 4: the mean over greedy runs of the chosen ensemble's test gain over its start."""
+  spec = CLAIMS[3]
+  if not columns:
+    return _missing(spec, len(sums.total), note)
+  gains = [sums.mean(final) - sums.mean(start) for start, final in columns]
+  runs = "; ".join(f"from {name}: {_quote(_interval(g), spec.scale, spec.unit)}"
+                   for name, g in zip(start_names, gains))
+  return evaluate_claim(spec, {"statistic": np.mean(gains, axis=0)}, lambda i, v: (
+      f"greedy test gain {_quote(i['statistic'], spec.scale, spec.unit)}; {runs}"
+      + _why(v["statistic"], i["statistic"], spec.minimum, [], None, "", f"{len(gains)} runs, {num_examples} "
+             "test examples", "the greedy test gain", spec.scale, spec.unit)))
 
-  mixed = [c for c in CATEGORY_ORDER if c in probe_columns]
+
+def _mixing_claim(sums: _Sums, probe_columns, num_examples, num_samples, note) -> dict:
+  """Claim 5: best mixture − best single embedding, for the most divergent category mixed."""
+  spec = CLAIMS[4]
   gains = {}
-  for category in mixed:
-    rates = probe_columns[category]
-    accuracy = {rate: np.mean([mean(c) for c in columns], axis=0) for rate, columns in rates.items()}
+  for category in [c for c in CATEGORY_ORDER if c in probe_columns]:
+    accuracy = {rate: np.mean([sums.mean(c) for c in columns], axis=0)
+                for rate, columns in probe_columns[category].items()}
     singles = [accuracy[r] for r in (0.0, 1.0) if r in accuracy]
     mixtures = [accuracy[r] for r in accuracy if 0 < r < 1]
     if len(singles) == 2 and mixtures:
       gains[category] = np.max(mixtures, axis=0) - np.max(singles, axis=0)
-  if gains:
-    last = list(gains)[-1]
-    samples[5] = {"statistic": gains[last]}
-    statistic = _interval(samples[5]["statistic"])
-    verdict = decide(statistic, MIN_MIXING_GAIN)
-    out.append(_claim("5. Features overlap without superset: mixed embeddings beat either full one",
-                      f"probe accuracy of the best mixture − best single embedding, most divergent category "
-                      f"({last}) > δ = {_delta(MIN_MIXING_GAIN, 100, ' pt')}", statistic, verdict,
-                      "best mixture − best single: " + ", ".join(
-                          f"{c} {_quote(_interval(g), 100, ' pt')}" for c, g in gains.items())
-                      + _why(verdict, statistic, MIN_MIXING_GAIN, [], None, "", f"{num_examples} test examples",
-                             f"the {last} mixing gain", 100, " pt")))
-  else:
-    out.append(_claim("5. Features overlap without superset: mixed embeddings beat either full one",
-                      "best-mixture − best-single probe gain", _interval(np.full(len(weights), np.nan)),
-                      INCONCLUSIVE, probe_note))
-  for number, claim in enumerate(out, start=1):
-    claim["samples"] = samples.get(number, {"statistic": np.full(len(weights), np.nan)})
-  return out
+  if not gains:
+    return _missing(spec, num_samples, note)
+  last = list(gains)[-1]
+  return evaluate_claim(spec, {"statistic": gains[last]}, lambda i, v: (
+      "best mixture − best single: " + ", ".join(
+          f"{c} {_quote(_interval(g), spec.scale, spec.unit)}" for c, g in gains.items())
+      + _why(v["statistic"], i["statistic"], spec.minimum, [], None, "", f"{num_examples} test examples",
+             f"the {last} mixing gain", spec.scale, spec.unit)), {"category": last})
 
 
-# Each claim's minimum effect per sample part (claim 2 holds only if both parts do).
-MINIMUMS = {1: {"statistic": MIN_EI_TREND}, 2: {"gain_on_ei": MIN_GAIN_ON_EI_SLOPE, "statistic": MIN_CONVERSION_TREND},
-            3: {"statistic": MIN_THETA_TREND}, 4: {"statistic": MIN_GREEDY_GAIN}, 5: {"statistic": MIN_MIXING_GAIN}}
+# Each claim's minimum effect per sample part (claim 2 holds only if both parts do): from CLAIMS.
+MINIMUMS = {number: spec.minimums for number, spec in enumerate(CLAIMS, start=1)}
 
 
 def draw_replicates(num_replicates: int, num_example_resamples: int, num_draws: int, seed: int = 0):
@@ -413,8 +513,8 @@ def hierarchical_samples(per_replicate, replicates, examples) -> np.ndarray:
   return np.concatenate([[point], per_replicate[replicates, examples].mean(axis=1)])
 
 
-# How each claim's statistic is quoted (scale, unit), as :func:`claims` quotes it.
-UNITS = {1: (100, " pt/step"), 2: (100, " pt/step"), 3: (1, "°/step"), 4: (100, " pt"), 5: (100, " pt")}
+# How each claim's statistic is quoted (scale, unit), as :func:`claims` quotes it: from CLAIMS.
+UNITS = {number: (spec.scale, spec.unit) for number, spec in enumerate(CLAIMS, start=1)}
 
 
 def replicated_claims(per_replicate: list[list[dict]], *, num_draws: int, seed: int = 0) -> list[dict]:
@@ -439,8 +539,7 @@ def replicated_claims(per_replicate: list[list[dict]], *, num_draws: int, seed: 
       replicates, examples = draw_replicates(num_replicates, stacked.shape[1] - 1, num_draws, seed + number)
       parts[part] = _interval(hierarchical_samples(stacked, replicates, examples))
       verdicts_of_parts.append(decide(parts[part], minimum))
-    verdict = (HOLDS if verdicts_of_parts and all(v == HOLDS for v in verdicts_of_parts) else
-               FAILS if FAILS in verdicts_of_parts else INCONCLUSIVE)
+    verdict = _combine(verdicts_of_parts)
     statistic = parts.get("statistic", _interval(np.full(num_draws + 1, np.nan)))
     scale, unit = UNITS[number]
     each = [(r[number - 1]["statistic"], r[number - 1]["verdict"]) for r in per_replicate]
@@ -483,5 +582,6 @@ def _means(present, values, scale=100.0, unit=" %"):
   return ", ".join(f"{c} {scale * v:.2f}{unit}" for c, v in zip(present, values[0]))
 
 
-def _claim(claim, test, statistic, verdict, evidence):
-  return {"claim": claim, "test": test, "statistic": statistic, "verdict": verdict, "evidence": evidence}
+def _claim(claim, test, statistic, verdict, evidence, samples):
+  return {"claim": claim, "test": test, "statistic": statistic, "verdict": verdict, "evidence": evidence,
+          "samples": samples}
