@@ -46,6 +46,11 @@ def _check_pool(name: str, global_pool, expected: set):
     raise ConversionError(f"timm model {name!r}: global_pool {global_pool!r} is not supported (only {sorted(expected)}).")
 
 
+def _names(table) -> str:
+  """A regex that fully matches exactly the architecture names of a variants ``table``."""
+  return "|".join(re.escape(name) for name in table)
+
+
 def _square(name: str, size) -> int:
   """timm's ``img_size`` (an int or [height, width]) as one side; non-square is not supported."""
   height, width = (size, size) if isinstance(size, int) else size

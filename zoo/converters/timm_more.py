@@ -10,15 +10,13 @@ each in a ``TimmFamily``.
 
 from __future__ import annotations
 
-import re
-
 from flax import nnx
 
 from zoo.architectures.levit import Levit, LevitConfig
 from zoo.architectures.resmlp import ResMlp, ResMlpConfig
 from zoo.architectures.xcit import Xcit, XcitConfig
 from zoo.converters.mapping import ATTENTION_PROJECTIONS, ConversionError
-from zoo.converters.timm_families import _arguments, _check_pool, _square
+from zoo.converters.timm_families import _arguments, _check_pool, _names, _square
 
 
 def _check_fixed(name: str, arguments: dict, fixed: dict) -> None:
@@ -146,10 +144,6 @@ LEVIT_RENAMES = (
     (r"^stages\.(\d+)\.blocks\.(\d+)\.", r"stages.\1.\2."),
     (r"\.(proj|q)\.ln\.", r".\1."),
 )
-
-
-def _names(table) -> str:
-  return "|".join(re.escape(name) for name in table)
 
 
 ENTRIES: dict[str, dict] = {

@@ -7,14 +7,13 @@ the MLP-Mixer trunk (zoo.architectures.mixer), Inception-v4 and Inception-ResNet
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as
 timm 1.0.31's model function passes them to the model class (``timm/models/convmixer.py``,
 ``vovnet.py``, ``selecsls.py``, ``mlp_mixer.py``, ``inception_v4.py``,
-``inception_resnet_v2.py``, ``fasternet.py``, ``dpn.py``, ``sknet.py``); a checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
+``inception_resnet_v2.py``, ``fasternet.py``, ``dpn.py``, ``sknet.py``); a checkpoint's ``model_args``
+(its config.json) override them. ``ENTRIES`` maps a regex that fully
 matches the architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps
 each in a ``TimmFamily``.
 """
 
 from __future__ import annotations
-
-import re
 
 from flax import nnx
 
@@ -27,7 +26,14 @@ from zoo.architectures.resnet import ResNet, ResNetConfig
 from zoo.architectures.selecsls import SelecSls, SelecSlsConfig
 from zoo.architectures.vovnet import VovNet, VovNetConfig
 from zoo.converters.mapping import ConversionError
-from zoo.converters.timm_families import _arguments, _check_pool, _square
+from zoo.converters.timm_families import _arguments, _check_pool, _names, _square
+
+
+def _check_output_stride(name: str, arguments: dict) -> None:
+  """A ConversionError for a dilated (output stride 8 or 16) model: only stride 32 is modelled."""
+  if arguments.get("output_stride", 32) != 32:
+    raise ConversionError(f"timm model {name!r}: output_stride {arguments['output_stride']} is not supported "
+                          "(32 only).")
 
 
 # --- ConvMixer (timm's convmixer.py) -------------------------------------------------------------
@@ -56,7 +62,8 @@ def build_convmixer(name: str, config: dict) -> nnx.Module:
 
 CONVMIXER_RENAMES = (
     (r"^stem\.0\.", "stem_conv."), (r"^stem\.2\.", "stem_norm."),
-    (r"^blocks\.(\d+)\.0\.fn\.0\.", r"blocks.\1.depthwise."), (r"^blocks\.(\d+)\.0\.fn\.2\.", r"blocks.\1.depthwise_norm."),
+    (r"^blocks\.(\d+)\.0\.fn\.0\.", r"blocks.\1.depthwise."),
+    (r"^blocks\.(\d+)\.0\.fn\.2\.", r"blocks.\1.depthwise_norm."),
     (r"^blocks\.(\d+)\.1\.", r"blocks.\1.pointwise."), (r"^blocks\.(\d+)\.3\.", r"blocks.\1.pointwise_norm."),
 )
 
@@ -80,8 +87,7 @@ def build_vovnet(name: str, config: dict) -> nnx.Module:
   BatchNorm + ReLU, output stride 32, average pooling."""
   arguments = _arguments(name, config, _VOVNET_ARGS)
   _check_pool(name, arguments.get("global_pool"), {"avg"})
-  if arguments.get("output_stride", 32) != 32:
-    raise ConversionError(f"timm model {name!r}: output_stride {arguments['output_stride']} is not supported (32 only).")
+  _check_output_stride(name, arguments)
   cfg = VOVNET_VARIANTS[name]
   return VovNet(VovNetConfig(
       stem_channels=tuple(cfg["stem_chs"]), stage_conv_channels=tuple(cfg["stage_conv_chs"]),
@@ -159,15 +165,14 @@ GATED_MIXER_RENAMES = (
 )
 
 
-# --- Inception-v4, Inception-ResNet-v2 (timm's inception_v4.py, inception_resnet_v2.py: no size arguments) ------------------------
+# --- Inception-v4, Inception-ResNet-v2 (timm's inception_v4.py, inception_resnet_v2.py: no size arguments)
 
 def build_inception(name: str, config: dict) -> nnx.Module:
   """timm's InceptionV4 / InceptionResnetV2: BatchNorm ε 1e-3 and ReLU after every conv (their
   defaults), average pooling, output stride 32."""
   arguments = _arguments(name, config, {"global_pool", "output_stride"})
   _check_pool(name, arguments.get("global_pool"), {"avg"})
-  if arguments.get("output_stride", 32) != 32:
-    raise ConversionError(f"timm model {name!r}: output_stride {arguments['output_stride']} is not supported (32 only).")
+  _check_output_stride(name, arguments)
   model = {"inception_v4": InceptionV4, "inception_resnet_v2": InceptionResNetV2}[name]
   return model(arguments["num_classes"], arguments["in_chans"], rngs=nnx.Rngs(0))
 
@@ -224,7 +229,8 @@ DPN_VARIANTS: dict[str, dict] = {
                   stage_increments=(16, 32, 32, 64)),
     "dpn68b": dict(small=True, num_init_features=10, k_r=128, groups=32, b=True, stage_depths=(3, 4, 12, 3),
                    stage_increments=(16, 32, 32, 64)),
-    "dpn92": dict(num_init_features=64, k_r=96, groups=32, stage_depths=(3, 4, 20, 3), stage_increments=(16, 32, 24, 128)),
+    "dpn92": dict(num_init_features=64, k_r=96, groups=32, stage_depths=(3, 4, 20, 3),
+                  stage_increments=(16, 32, 24, 128)),
     "dpn98": dict(num_init_features=96, k_r=160, groups=40, stage_depths=(3, 6, 20, 3),
                   stage_increments=(16, 32, 32, 128)),
     "dpn131": dict(num_init_features=128, k_r=160, groups=40, stage_depths=(4, 8, 28, 3),
@@ -238,8 +244,7 @@ def build_dpn(name: str, config: dict) -> nnx.Module:
   """timm's DPN: ReLU (its default act_layer, also before the pool), BN ε 1e-3, a 1×1-conv classifier."""
   arguments = _arguments(name, config, {"global_pool", "output_stride"})
   _check_pool(name, arguments.get("global_pool"), {"avg"})
-  if arguments.get("output_stride", 32) != 32:
-    raise ConversionError(f"timm model {name!r}: output_stride {arguments['output_stride']} is not supported (32 only).")
+  _check_output_stride(name, arguments)
   return DPN(DpnConfig(**DPN_VARIANTS[name], num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]),
              rngs=nnx.Rngs(0))
 
@@ -274,10 +279,6 @@ SKNET_RENAMES = (
     (r"\.downsample\.", ".shortcut."),
     (r"^fc\.", "head."),
 )
-
-
-def _names(table) -> str:
-  return "|".join(re.escape(name) for name in table)
 
 
 ENTRIES: dict[str, dict] = {

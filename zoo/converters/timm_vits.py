@@ -16,8 +16,6 @@ pretrained config is not 224², ``norm_eps`` for a ``norm_layer=partial(LayerNor
 
 from __future__ import annotations
 
-import re
-
 from flax import nnx
 
 from zoo.architectures.beit import Beit, BeitConfig
@@ -25,7 +23,7 @@ from zoo.architectures.cait import Cait, CaitConfig
 from zoo.architectures.swin import Swin, SwinConfig
 from zoo.architectures.vit import ViTConfig, VisionTransformer
 from zoo.converters.mapping import ATTENTION_PROJECTIONS, ConversionError
-from zoo.converters.timm_families import _arguments, _square
+from zoo.converters.timm_families import _arguments, _names, _square
 
 # timm VisionTransformer(**kwargs) per architecture (timm 1.0.31's entry points).
 VIT_VARIANTS: dict[str, dict] = {
@@ -623,10 +621,6 @@ CAIT_RENAMES = (
     (r"\.attn\.proj\.", ".attn.out."),
     (r"\.attn\.([qkv])\.", lambda m: f".attn.{ATTENTION_PROJECTIONS[m[1]]}."),
 )
-
-
-def _names(table) -> str:
-  return "|".join(re.escape(name) for name in table)
 
 
 ENTRIES: dict[str, dict] = {
