@@ -28,6 +28,7 @@ import pytest
 
 from launch import locks
 from launch.study import config as config_lib, pipeline, verdicts
+from zoo import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["models=cnn.s0,cnn.s1,mlp.s0", "train_split=train[:512]", "pretrain_examples=512",
@@ -273,12 +274,14 @@ def test_locks_exclude_other_processes_and_threads(tmp_path):
   assert order == ["main", "t"]
 
 
-def test_a_replicated_study_keeps_each_draw_apart_and_replicate_0_is_the_single_run(clean, tmp_path):
+def test_a_replicated_study_keeps_each_draw_apart_and_replicate_0_is_the_single_run(clean, tmp_path, monkeypatch):
   """replicates=2 on the clean run's cache: replicate 0 is served from it (same rows, same
   analysis key), replicate 1 trains its own rows and writes its own analysis; each claim's
   combined estimate is the mean of the per-replicate estimates, which the report lists in the
   claim's own unit; replicate 0's column equals the single run's verdicts."""
   _, clean_cache, files = clean
+  # The run registers replicate 1's rows (<row>@r1) in the process-wide registry: gone after this test.
+  monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
   cache = tmp_path / "cache"
   copy_cache(clean_cache, cache)
   config = config_lib.apply_overrides(tiny_config(), ["replicates=2"])
