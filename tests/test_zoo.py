@@ -281,3 +281,20 @@ def test_read_safetensors_keeps_every_value_and_dtype_and_names_a_truncated_file
   path.write_bytes(path.read_bytes()[:-10])
   with pytest.raises(zoo.ConversionError, match="'tiny'.*truncated"):
     read_safetensors(path, "tiny")
+
+
+def test_patch_mlp_models_draw_their_initial_weights_stem_first():
+  """A trained row's weights depend on the order its initial weights are drawn; Mixer and ResMLP
+  (one PatchMlp trunk) draw the stem first, as before they shared it: the stem equals a conv
+  built alone from a fresh stream with the same seed."""
+  from flax import nnx
+  from zoo.architectures import layers
+  from zoo.architectures.mixer import MixerConfig, MlpMixer
+  from zoo.architectures.resmlp import ResMlp, ResMlpConfig
+  for model, config in ((MlpMixer, MixerConfig(image_size=28, patch_size=7, num_channels=1, hidden_size=32,
+                                              num_blocks=2, tokens_mlp_dim=16, channels_mlp_dim=64)),
+                        (ResMlp, ResMlpConfig(image_size=28, patch_size=7, num_channels=1, hidden_size=32,
+                                              num_blocks=2))):
+    alone = layers.conv(1, 32, 7, stride=7, padding="VALID", bias=True, rngs=nnx.Rngs(3))
+    np.testing.assert_array_equal(np.asarray(model(config, rngs=nnx.Rngs(3)).stem.kernel[...]),
+                                  np.asarray(alone.kernel[...]), err_msg=model.__name__)

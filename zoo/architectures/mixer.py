@@ -108,12 +108,15 @@ class PatchMlp(nnx.Module):
 
   name = "an MLP on patches"
 
-  def __init__(self, config, blocks: list[nnx.Module], norm: nnx.Module, *, rngs: nnx.Rngs):
+  def __init__(self, config, make_block, make_norm, *, rngs: nnx.Rngs):
+    """``make_block()`` / ``make_norm()`` build one block / the final norm. They are called here, after
+    the stem, so every model draws its initial weights in one order: stem, blocks, norm, head (a
+    trained row's weights depend on it)."""
     self.config = config
     self.stem = layers.conv(config.num_channels, config.hidden_size, config.patch_size, stride=config.patch_size,
                             padding="VALID", bias=True, rngs=rngs)
-    self.blocks = nnx.List(blocks)
-    self.norm = norm
+    self.blocks = nnx.List([make_block() for _ in range(config.num_blocks)])
+    self.norm = make_norm()
     self.head = nnx.Linear(config.hidden_size, config.num_classes, rngs=rngs) if config.num_classes else None
 
   def __call__(self, images):
@@ -135,5 +138,5 @@ class MlpMixer(PatchMlp):
     if config.mlp not in ("mlp", "glu", "gated"):
       raise ValueError(f"MixerConfig.mlp must be 'mlp', 'glu' or 'gated'; got {config.mlp!r}.")
     block = SpatialGatingBlock if config.mlp == "gated" else MixerBlock
-    super().__init__(config, [block(config, rngs=rngs) for _ in range(config.num_blocks)],
-                     nnx.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps, rngs=rngs), rngs=rngs)
+    super().__init__(config, lambda: block(config, rngs=rngs),
+                     lambda: nnx.LayerNorm(config.hidden_size, epsilon=config.layer_norm_eps, rngs=rngs), rngs=rngs)

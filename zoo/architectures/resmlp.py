@@ -63,5 +63,4 @@ class ResMlp(PatchMlp):
   name = "ResMLP"
 
   def __init__(self, config: ResMlpConfig, *, rngs: nnx.Rngs):
-    super().__init__(config, [ResMlpBlock(config, rngs=rngs) for _ in range(config.num_blocks)],
-                     Affine(config.hidden_size), rngs=rngs)
+    super().__init__(config, lambda: ResMlpBlock(config, rngs=rngs), lambda: Affine(config.hidden_size), rngs=rngs)
