@@ -15,6 +15,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from zoo.architectures import layers
+from zoo.architectures.resnet import ConvNormAct
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +93,8 @@ class DpnFeatures(nnx.Module):
   def __init__(self, config: DpnConfig, *, rngs: nnx.Rngs):
     act = layers.activation(config.activation)
     kernel = 3 if config.small else 7
-    self.conv1_1 = BnActConvStem(config.num_channels, config.num_init_features, kernel, act, rngs=rngs)
+    self.conv1_1 = ConvNormAct(config.num_channels, config.num_init_features, kernel, stride=2, act=config.activation,
+                               epsilon=1e-3, rngs=rngs)
     self.order = ["conv1_1"]
     width, factor = config.num_init_features, 1 if config.small else 4
     for i, (base, depth, inc) in enumerate(zip((64, 128, 256, 512), config.stage_depths, config.stage_increments)):
@@ -114,18 +116,6 @@ class DpnFeatures(nnx.Module):
     for name in self.order[1:]:
       x = getattr(self, name)(x)
     return self.conv5_bn_ac(x)
-
-
-class BnActConvStem(nnx.Module):
-  """The stem's conv → BN (ε 1e-3) → act (timm's ConvNormAct)."""
-
-  def __init__(self, in_features: int, out_features: int, kernel_size: int, act, *, rngs: nnx.Rngs):
-    self.conv = layers.conv(in_features, out_features, kernel_size, stride=2, rngs=rngs)
-    self.bn = _batch_norm(out_features, rngs)
-    self.act = act
-
-  def __call__(self, x):
-    return self.act(self.bn(self.conv(x)))
 
 
 class DPN(nnx.Module):

@@ -64,9 +64,10 @@ class ConvNormAct(nnx.Module):
   """Conv (no bias, PyTorch padding) → BatchNorm → optional activation."""
 
   def __init__(self, in_features, out_features, kernel_size, *, stride=1, act: str | None = "relu", groups=1,
-               rngs: nnx.Rngs):
-    self.conv = layers.conv(in_features, out_features, kernel_size, stride=stride, groups=groups, rngs=rngs)
-    self.bn = layers.batch_norm(out_features, rngs=rngs)
+               dilation: int = 1, epsilon: float = 1e-5, rngs: nnx.Rngs):
+    self.conv = layers.conv(in_features, out_features, kernel_size, stride=stride, groups=groups, dilation=dilation,
+                            rngs=rngs)
+    self.bn = layers.batch_norm(out_features, epsilon=epsilon, rngs=rngs)
     self.act = layers.activation(act) if act else None
 
   def __call__(self, x):
@@ -274,18 +275,6 @@ class ResNeStBlock(nnx.Module):
     return self.act(self.expand(x) + residual)
 
 
-class SelectiveKernelPath(nnx.Module):
-  """conv (3×3, ``dilation``, no bias) → BN → ReLU."""
-
-  def __init__(self, in_features: int, out_features: int, stride: int, dilation: int, groups: int, *,
-               rngs: nnx.Rngs):
-    self.conv = layers.conv(in_features, out_features, 3, stride=stride, dilation=dilation, groups=groups, rngs=rngs)
-    self.bn = layers.batch_norm(out_features, rngs=rngs)
-
-  def __call__(self, x):
-    return jax.nn.relu(self.bn(self.conv(x)))
-
-
 class SelectiveKernelAttention(nnx.Module):
   """softmax over paths of fc_select(relu(bn(fc_reduce(mean_hw(Σ paths))))) (1×1 convs, no bias)."""
 
@@ -310,8 +299,9 @@ class SelectiveKernel(nnx.Module):
                rngs: nnx.Rngs):
     self.split_input = config.sk_split_input
     inputs = in_features // 2 if self.split_input else in_features
-    self.paths = nnx.List([SelectiveKernelPath(inputs, out_features, stride, dilation, min(out_features, groups),
-                                               rngs=rngs) for dilation in (1, 2)])
+    # Each path: 3×3 conv (dilation 1 or 2) → BN → ReLU, timm's ConvNormAct.
+    self.paths = nnx.List([ConvNormAct(inputs, out_features, 3, stride=stride, dilation=dilation,
+                                       groups=min(out_features, groups), rngs=rngs) for dilation in (1, 2)])
     hidden = layers.make_divisible(out_features * config.sk_rd_ratio, config.sk_rd_divisor)
     self.attn = SelectiveKernelAttention(out_features, 2, hidden, rngs=rngs)
 
