@@ -2,14 +2,18 @@
 weights, and the runner recomputing (and saying so) when weights change under a known name."""
 
 import dataclasses
+import subprocess
+import sys
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import nnx
 
 import zoo
 from launch import data, runner, store
 from launch.study import config as config_lib, zoo_stage
+from zoo import loading
 from zoo.loading import weights_sha256
 
 
@@ -23,16 +27,20 @@ def test_weights_hash_is_of_content_not_of_the_object(tmp_path):
   assert weights_sha256(model) != weights_sha256(zoo.load(entry, tmp_path))
 
 
+class _NamedData:
+  """Content hashes by name: what TrainingData computes from the arrays."""
+
+  def __init__(self, salt=""):
+    self.salt = salt
+
+  def content_hash(self, name):
+    return f"{name}{self.salt}"
+
+
 def test_training_key_covers_recipe_data_and_teacher():
   config, _ = config_lib.load("fashion_mnist.py:smoke")
 
-  class FakeData:  # content hashes by name: what TrainingData computes from the arrays
-    def __init__(self, salt=""):
-      self.salt = salt
-
-    def content_hash(self, name):
-      return f"{name}{self.salt}"
-
+  FakeData = _NamedData
   key = lambda cfg, name="cnn.s0", data=FakeData(), teacher=None: zoo_stage.training_key(
       cfg, zoo.get(name), data, teacher)[0]
   base = key(config)
@@ -60,6 +68,40 @@ def test_training_key_covers_recipe_data_and_teacher():
       "kind": "class_subset", "dataset": "fashion_mnist", "split": "train[:1024]", "first": 0, "last": 4}
   assert zoo_stage.data_spec(config, "imagenet-1k") is None and not zoo_stage.trainable(config, zoo.get(
       "resnet50.base"))
+
+
+class _TwoLayers(nnx.Module):
+  """Two layers drawn in either order: the same graph, other initial values per order."""
+
+  def __init__(self, rngs, first_drawn="a"):
+    order = ("a", "b") if first_drawn == "a" else ("b", "a")
+    for name in order:
+      setattr(self, name, nnx.Linear(4, 4, rngs=rngs))
+
+  def __call__(self, x):
+    return self.b(self.a(x))
+
+
+def test_training_key_covers_the_order_the_initial_weights_are_drawn_in():
+  """Same structure, other draw order: other initial values (seen: the shared Mixer trunk
+  building blocks before the stem), so another training key; and the key is the same in
+  another process, or no cached checkpoint would ever be found again."""
+  config, _ = config_lib.load("fashion_mnist.py:smoke")
+  entry = zoo.get("mlp.s0")
+  a_first = dataclasses.replace(entry, builder=lambda rngs: _TwoLayers(rngs, "a"))
+  b_first = dataclasses.replace(entry, builder=lambda rngs: _TwoLayers(rngs, "b"))
+  assert loading.architecture_digest(a_first) == loading.architecture_digest(b_first)
+  built = [zoo.build(e) for e in (a_first, b_first)]
+  assert not np.array_equal(built[0].a.kernel.get_value(), built[1].a.kernel.get_value())
+  keys = [zoo_stage.training_key(config, e, _NamedData(), None)[0] for e in (a_first, b_first)]
+  assert keys[0] != keys[1]
+  assert zoo_stage.training_key(config, a_first, _NamedData(), None)[0] == keys[0]
+  script = ("import zoo, zoo.catalogs.small; from zoo import loading; "
+            "print(loading.initialisation_digest(zoo.get('cnn.s0')))")
+  other_process = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                                 check=True).stdout.split()[-1]
+  assert other_process == loading.initialisation_digest(zoo.get("cnn.s0"))
+  assert loading.initialisation_digest(zoo.get("cnn.s1")) != other_process           # the seed is in it
 
 
 def test_changed_weights_under_a_known_name_are_recomputed_and_reported(tmp_path):

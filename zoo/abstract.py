@@ -88,6 +88,13 @@ def init(builder: Callable[[nnx.Rngs], nnx.Module], seed: int) -> nnx.Module:
   return nnx.merge(graphdef[0], state)
 
 
+def init_program(builder: Callable[[nnx.Rngs], nnx.Module], seed: int):
+  """The jaxpr (``jax.make_jaxpr``) of ``nnx.state(builder(nnx.Rngs(seed)))``: the program
+  :func:`init` compiles, traced and never run, with RNG draws at O(1) each."""
+  with _cheap_rng_draws():
+    return jax.make_jaxpr(lambda: nnx.state(builder(nnx.Rngs(seed))))()
+
+
 @functools.lru_cache(maxsize=64)
 def _initialiser(builder):
   """(jitted key → state of builder(nnx.Rngs(key)), [graphdef once traced])."""

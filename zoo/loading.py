@@ -10,7 +10,7 @@ import jax
 from etils import epath
 from flax import nnx
 
-from zoo.abstract import eval_shape, init
+from zoo.abstract import eval_shape, init, init_program
 from zoo.registry import ModelEntry, weights_location, weights_path
 
 # Orbax checkpoint saves and restores one at a time: two at once from two threads of one
@@ -96,6 +96,18 @@ def architecture_digest(entry: ModelEntry) -> str:
   lines = [f"{'/'.join(map(str, path))}: {_describe(node)}" for path, node in nnx.iter_graph(model)
            if not any(str(part).startswith("_pytree__") for part in path)]
   return hashlib.sha256("\n".join(sorted(lines)).encode()).hexdigest()
+
+
+def initialisation_digest(entry: ModelEntry) -> str:
+  """sha256 of the program that draws ``entry``'s initial weights: the jaxpr of
+  ``key ↦ nnx.state(build(entry))`` (every random draw, which key it folds from, in which
+  order, its distribution and scale, every constant), traced without running it. The
+  architecture digest cannot see the order of the draws: a builder that makes the same
+  modules in another order gives every variable other initial values under the same seed
+  (seen: the shared Mixer trunk built its blocks before its stem). The text is the same in
+  every process for a given JAX version; a new JAX may print it differently, which only
+  retrains."""
+  return hashlib.sha256(str(init_program(entry.builder, entry.seed)).encode()).hexdigest()
 
 
 def save_weights(entry: ModelEntry, model: nnx.Module, zoo_dir) -> epath.Path:

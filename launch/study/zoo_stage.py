@@ -2,7 +2,8 @@
 
 A trained checkpoint lives under ``<cache>/trained/<key>/``, where ``key`` is the sha256
 of everything that produced it (:func:`training_key`): the row's training-method fields,
-the structure its builder makes (zoo.loading.architecture_digest), preprocessing and class
+the structure its builder makes (zoo.loading.architecture_digest) and the program that draws
+its initial weights (zoo.loading.initialisation_digest), preprocessing and class
 count, the recipe (epochs, seed, hyper-parameters), the data (how it is made and the
 sha256 of its content), the probing data of linearly probed rows, and the teacher's
 weight hash for distilled rows. A config that changes any of
@@ -31,10 +32,12 @@ from launch import data, locks, procedural, weights_lock
 from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
 from zoo import fitting, registry, training
-from zoo.loading import WeightsDamaged, abstract_build, architecture_digest, weights_sha256
+from zoo.loading import WeightsDamaged, abstract_build, architecture_digest, initialisation_digest, weights_sha256
 from zoo.registry import weights_path
 
-KEY_VERSION = 3  # 2: the key holds the builder's architecture digest; 3: initialisers compiled (zoo.abstract.init)
+# 2: the key holds the builder's architecture digest; 3: initialisers compiled (zoo.abstract.init);
+# 4: the key holds the initialisers' program (zoo.loading.initialisation_digest).
+KEY_VERSION = 4
 OBJECTIVES = ("supervised", fitting.NEEDS_TEACHER, "autoencoding")  # and every "contrastive*" objective
 PROCEDURAL = {"procedural_shapes": (procedural.shapes, 1), "procedural_textures": (procedural.textures, 2)}
 
@@ -154,7 +157,7 @@ def training_key(config, entry, training_data: TrainingData, teacher_sha256: str
   recipe = fitting.recipe_of(entry, config.epochs)
   provenance = {
       "version": KEY_VERSION, "model": entry.name, "training_method": json_safe(entry.training_method),
-      "architecture_sha256": architecture_digest(entry),
+      "architecture_sha256": architecture_digest(entry), "initialisation_sha256": initialisation_digest(entry),
       "num_classes": entry.num_classes, "preprocessing": json_safe(entry.preprocessing),
       "recipe": json_safe(recipe),
       "data": {**data_spec(config, entry.pretraining_data),
