@@ -160,16 +160,18 @@ def download(entry: ModelEntry, zoo_dir, *, revision: str | None = None, hub_cac
 
 
 def load(entry: ModelEntry, zoo_dir, *, revision: str | None = None, hub_cache=None, download_cache=None,
-         require_recorded_sha256: bool = False) -> nnx.Module:
+         convert_cache=None, require_recorded_sha256: bool = False) -> nnx.Module:
   """The model of ``entry`` with its weights; WeightsUnavailable names the file and the fix.
 
   Hub rows are fetched at ``revision`` (e.g. a lock file's commit) or the row's own, only the
-  row's ``files``, into ``hub_cache``; gs:// files into ``download_cache``. A checkpoint saved
+  row's ``files``, into ``hub_cache``; gs:// files into ``download_cache``. Converted weights
+  are cached under ``convert_cache`` (None: converted on every load, nothing written). A checkpoint saved
   by :func:`save_weights` is verified against the sha256 recorded beside it
   (:func:`recorded_sha256_path`): other weights raise :class:`WeightsDamaged`. One without a
   recorded hash loads unverified, unless ``require_recorded_sha256``.
   """
-  hub = dict(revision=revision or entry.weights.revision, files=entry.weights.files, hub_cache=hub_cache)
+  hub = dict(revision=revision or entry.weights.revision, files=entry.weights.files, hub_cache=hub_cache,
+             cache_dir=convert_cache)
   if entry.weights.kind == "huggingface":
     from zoo.converters.huggingface import load_pretrained
     return load_pretrained(entry.weights.location, **hub)
