@@ -12,7 +12,7 @@ from flax import nnx
 import zoo
 from launch import data, procedural
 from zoo import fitting, training
-from zoo.training import SupervisedRecipe, train_supervised
+from zoo.training import EpochDone, SupervisedRecipe, train_supervised
 
 pytestmark = pytest.mark.skipif(not (data.DEBIAN_FASHION_MNIST / "t10k-labels-idx1-ubyte.gz").exists(),
                                 reason="needs Debian's dataset-fashion-mnist")
@@ -84,7 +84,7 @@ def test_every_objective_trains_a_usable_classifier(name):
                      entry.preprocessing)
   losses = []
   model = fitting.fit_row(entry, datasets, epochs=2, probe_data="fashion_mnist", teacher=teacher,
-                          log=lambda line: losses.append(float(line.split("loss ")[1])) if "loss" in line else None)
+                          log=lambda event: losses.append(event.loss) if isinstance(event, EpochDone) else None)
   assert losses[1] < losses[0]
   assert accuracy(model, entry, held.images, held.labels) > 0.6
 

@@ -56,11 +56,12 @@ def _backbone_key(entry: ModelEntry, target: nnx.Module, recipe) -> tuple | None
 
 
 def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, probe_data: str, teacher: nnx.Module | None = None,
-            log: Callable[[str], None] | None = None, backbones: dict | None = None) -> nnx.Module:
+            log: Callable | None = None, backbones: dict | None = None) -> nnx.Module:
   """A freshly built ``entry`` trained by its objective on its pretraining data; rows
   whose module is a LinearProbed get their classifier fitted on ``datasets[probe_data]``
   afterwards, Retrained rows their top on its frozen conv features, FineTuned rows every
-  layer under a fresh classifier.
+  layer under a fresh classifier (the transfer recipes of :data:`TRANSFERS`). ``log`` gets
+  each epoch's :class:`zoo.training.EpochDone` and a few lines of text.
 
   ``backbones``: an optional dict shared across calls (a cache of trained backbone
   states): rows whose backbone would train identically (same architecture, initial

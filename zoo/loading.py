@@ -24,7 +24,9 @@ class WeightsUnavailable(FileNotFoundError):
 
 
 class WeightsDamaged(WeightsUnavailable):
-  """A checkpoint whose weights do not hash to the sha256 recorded when it was saved."""
+  """A checkpoint that is there but damaged: its weights do not hash to the sha256 recorded
+  when it was saved, its record is missing or unreadable, or orbax cannot read it. Callers
+  that retrain or re-download catch this type (never a message's wording)."""
 
 
 def recorded_sha256_path(path) -> epath.Path:
@@ -211,7 +213,7 @@ def load(entry: ModelEntry, zoo_dir, *, revision: str | None = None, hub_cache=N
       restored = ocp.StandardCheckpointer().restore(path, target)
     nnx.replace_by_pure_dict(state, restored)
   except Exception as error:  # orbax raises many types for damaged or mismatched checkpoints
-    raise WeightsUnavailable(f"model {entry.name!r}: cannot read the checkpoint at {path} "
+    raise WeightsDamaged(f"model {entry.name!r}: cannot read the checkpoint at {path} "
                              f"({type(error).__name__}: {error}); delete it and retrain.") from None
   model = nnx.merge(graphdef, jax.tree.map(lambda x: x, state))
   if record is not None:

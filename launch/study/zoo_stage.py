@@ -254,7 +254,7 @@ def _missing(config, entry, training_data, teacher_hash, cache: Path, located: d
     say(f"  {entry.name}: cached (trained checkpoint {key[:12]})")
     return False
   except zoo.WeightsUnavailable as error:
-    if isinstance(error, WeightsDamaged) or "cannot read" in str(error):
+    if isinstance(error, WeightsDamaged):
       say(f"  {entry.name}: damaged checkpoint, retraining ({error})")
     return True
 
@@ -380,8 +380,8 @@ def _train_group(config, group, number: str, located, training_data, teacher, ba
   start = time.perf_counter()
   epochs_done = [0]
 
-  def log(line):
-    if line.startswith("epoch"):
+  def log(event):  # fit_row's callback: typed progress (training.EpochDone) or a line of text
+    if isinstance(event, training.EpochDone):
       epochs_done[0] += 1
       bar.update(epochs_done[0] * len(datasets[group[0].pretraining_data][1]))
 
