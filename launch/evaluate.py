@@ -11,7 +11,8 @@ name, the others still run, and the exit status is 1.
 
 Flags can also come from an ml_collections config file (big_vision style):
 ``--config=path/to/config.py:arg`` whose ``get_config(arg)`` returns fields named
-like the flags below; explicit flags override it.
+like the flags below, and from ``--set key=value`` (typed by the flag); flags given on
+the command line win. The same mechanism and messages as launch.study (launch.configs).
 
 Multi-host (e.g. a TPU VM pod): run the same command on every worker; on TPU
 ``--distributed`` auto-detects the topology; elsewhere pass
@@ -24,11 +25,12 @@ import sys
 
 import jax
 from absl import app, flags, logging
-from ml_collections import config_flags
 
-from launch import cli, store
+from launch import cli, configs, store
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Optional ml_collections config file (path.py:arg).")
+CONFIG = flags.DEFINE_string("config", None, "Optional config file FILE.py[:ARG] whose get_config(arg) returns "
+                             "fields named like these flags.")
+OVERRIDES = flags.DEFINE_multi_string("set", [], "Override one field, key=value, parsed by the flag's type.")
 MODELS = flags.DEFINE_list("models", None, "Zoo model names or glob patterns.")
 DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "TFDS dataset name (fashion_mnist also reads IDX files).")
 SPLIT = flags.DEFINE_string("split", "test", "Split in TFDS syntax, e.g. 'validation[:10%]'.")
@@ -52,17 +54,10 @@ _OVERRIDABLE = ("models", "dataset", "split", "out", "data_dir", "zoo_dir", "bat
 
 
 def _settings() -> dict:
-  """Flag values, with the config file's fields where a flag was left at its default."""
-  settings = {name: flags.FLAGS[name].value for name in _OVERRIDABLE}
-  config = _CONFIG.value
-  if config is not None:
-    try:
-      for name in _OVERRIDABLE:
-        if name in config and not flags.FLAGS[name].present:
-          settings[name] = list(config[name]) if name == "models" else config[name]
-    except OSError as error:  # ml_collections reports a config file it could not load here, on first use
-      raise cli.BadInput(f"--config: {' '.join(str(error).split())}; pass an existing path.py[:arg] whose "
-                         "get_config returns the flags' fields.") from None
+  """Flag values, with the config file's and ``--set``'s fields where a flag was not given
+  (launch.configs.flag_settings: ConfigError for an unknown or mistyped field)."""
+  settings = configs.flag_settings(_OVERRIDABLE, CONFIG.value, OVERRIDES.value,
+                                   "`python -m launch.evaluate --help`")
   missing = [name for name in ("models", "out") if not settings[name]]
   if missing:
     raise app.UsageError(f"--{' and --'.join(missing)} must be given (or set in --config), e.g. "
@@ -148,4 +143,4 @@ def main(argv) -> int:
 
 
 if __name__ == "__main__":
-  cli.run(main, "evaluate")
+  cli.run(main, "evaluate", (configs.ConfigError,))

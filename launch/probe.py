@@ -14,19 +14,24 @@ experiment and writes a CSV table (and a PNG figure for the mixing experiments) 
 
   python -m launch.probe --store=/tmp/overlap_store --splits='train[:50000],train[50000:],test' \
       --models=small_cnn.s0,mlp.s0 --experiment=mixing --out=/tmp/probe
+
+Flags can also come from ``--config=FILE.py[:ARG]`` (``get_config(arg)`` returning fields
+named like the flags) and ``--set key=value`` (typed by the flag); flags given on the
+command line win. The same mechanism and messages as launch.study (launch.configs).
 """
 
 from __future__ import annotations
 
 import csv
 import itertools
+import types
 from pathlib import Path
 
 import numpy as np
 from absl import flags, logging
 
 import probes
-from launch import cli
+from launch import cli, configs
 
 STORE = flags.DEFINE_string("store", None, "Result store written by launch.evaluate (instead of .npz files).")
 DATASET = flags.DEFINE_string("dataset", "fashion_mnist", "Dataset in --store.")
@@ -36,7 +41,7 @@ TRAIN = flags.DEFINE_string("train", None, "Training-split .npz (without --store
 VAL = flags.DEFINE_string("val", None, "Validation-split .npz (chooses the L2 strength).")
 TEST = flags.DEFINE_string("test", None, "Test-split .npz.")
 SHARD = flags.DEFINE_bool("shard", False, "Shard training examples over all devices (logistic protocol).")
-MODELS = flags.DEFINE_list("models", None, "Models (the first is the base model).", required=True)
+MODELS = flags.DEFINE_list("models", None, "Models (the first is the base model).")
 EXPERIMENT = flags.DEFINE_enum("experiment", "single", ["single", "concat", "mixing", "diversity"], "What to run.")
 PROTOCOL = flags.DEFINE_enum("protocol", "logistic", ["logistic", "ridge", "multilabel"],
                              "logistic: L-BFGS softmax (Kornblith); ridge: closed form; multilabel: one-vs-rest + mAP.")
@@ -46,6 +51,12 @@ STEP = flags.DEFINE_integer("step", 256, "Feature-count step for --experiment=di
 RANKING = flags.DEFINE_enum("ranking", "variance", list(probes.DIVERSITY_RANKINGS), "Diversity ranking.")
 L2_GRID = flags.DEFINE_list("l2_grid", None, "L2 strengths (default: the 45-value Kornblith grid).")
 OUT = flags.DEFINE_string("out", "probe_results", "Output directory.")
+CONFIG = flags.DEFINE_string("config", None, "Optional config file FILE.py[:ARG] whose get_config(arg) returns "
+                             "fields named like these flags.")
+OVERRIDES = flags.DEFINE_multi_string("set", [], "Override one field, key=value, parsed by the flag's type.")
+# The fields a config file or --set may give (every flag of the experiment).
+_FIELDS = ("store", "dataset", "splits", "train", "val", "test", "shard", "models", "experiment", "protocol", "rates",
+           "seeds", "step", "ranking", "l2_grid", "out")
 
 
 def load_split(path: str, models: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -75,42 +86,42 @@ def load_split(path: str, models: list[str]) -> tuple[dict[str, np.ndarray], np.
   return embeddings, labels
 
 
-def load_store_split(split: str, models: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def load_store_split(split: str, models: list[str], settings) -> tuple[dict[str, np.ndarray], np.ndarray]:
   """Embeddings per model and labels of one split of the result store, aligned by id."""
   from launch import store
-  results = store.read(STORE.value, DATASET.value, split, models)
+  results = store.read(settings.store, settings.dataset, split, models)
   return results.embeddings, results.labels
 
 
-def run_probe(x_train, y_train, x_val, y_val, x_test, y_test, grid) -> tuple[float, float]:
+def run_probe(x_train, y_train, x_val, y_val, x_test, y_test, grid, settings) -> tuple[float, float]:
   """(test score, chosen λ) under the selected protocol."""
-  if PROTOCOL.value == "multilabel":
+  if settings.protocol == "multilabel":
     result = probes.multilabel_probe(x_train, y_train, x_val, y_val, x_test, y_test, grid)
     return result["test_map"], result["l2"]
-  if PROTOCOL.value == "logistic":
+  if settings.protocol == "logistic":
     from launch import runner
     result = probes.logistic_probe(x_train, y_train, x_val, y_val, x_test, y_test, grid,
-                                   mesh=runner.data_mesh() if SHARD.value else None)
+                                   mesh=runner.data_mesh() if settings.shard else None)
   else:
     result = probes.ridge_probe(x_train, y_train, x_val, y_val, x_test, y_test, grid)
   return result["test_accuracy"], result["l2"]
 
 
-def experiment_rows(splits, models, grid):
+def experiment_rows(splits, models, grid, settings):
   """Yields one result row (a dict) per probe run."""
   (train, y_train), (val, y_val), (test, y_test) = splits
-  probe = lambda pick: run_probe(pick(train), y_train, pick(val), y_val, pick(test), y_test, grid)
+  probe = lambda pick: run_probe(pick(train), y_train, pick(val), y_val, pick(test), y_test, grid, settings)
   base, others = models[0], models[1:]
-  if EXPERIMENT.value == "single":
+  if settings.experiment == "single":
     for model in models:
       score, l2 = probe(lambda split: split[model])
       yield {"features": model, "dims": train[model].shape[1], "score": score, "l2": l2}
-  elif EXPERIMENT.value == "concat":
+  elif settings.experiment == "concat":
     for a, b in itertools.combinations(models, 2):
       score, l2 = probe(lambda split: probes.concatenate([split[a], split[b]]))
       yield {"features": f"{a}+{b}", "dims": train[a].shape[1] + train[b].shape[1], "score": score, "l2": l2}
-  elif EXPERIMENT.value == "mixing":
-    for other, rate, seed in itertools.product(others, [float(r) for r in RATES.value], range(SEEDS.value)):
+  elif settings.experiment == "mixing":
+    for other, rate, seed in itertools.product(others, [float(r) for r in settings.rates], range(settings.seeds)):
       dims_a, dims_b = probes.mixture_indices(train[base].shape[1], train[other].shape[1], rate, seed=seed)
       pick = lambda split: np.concatenate([split[base][:, dims_a], split[other][:, dims_b]], axis=1)
       score, l2 = probe(pick)
@@ -118,19 +129,19 @@ def experiment_rows(splits, models, grid):
              "score": score, "l2": l2}
   else:
     for other in others:
-      order = probes.diversity_order([train[base], train[other]], RANKING.value)
-      for count in range(STEP.value, len(order) + 1, STEP.value):
+      order = probes.diversity_order([train[base], train[other]], settings.ranking)
+      for count in range(settings.step, len(order) + 1, settings.step):
         chosen = order[:count]
         pick = lambda split: probes.concatenate([split[base], split[other]])[:, chosen]
         score, l2 = probe(pick)
-        yield {"pair": f"{base}+{other}", "ranking": RANKING.value, "dims": count, "score": score, "l2": l2}
+        yield {"pair": f"{base}+{other}", "ranking": settings.ranking, "dims": count, "score": score, "l2": l2}
 
 
-def write_figure(rows, path: Path) -> None:
+def write_figure(rows, path: Path, settings) -> None:
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
-  x_key = "base_rate" if EXPERIMENT.value == "mixing" else "dims"
+  x_key = "base_rate" if settings.experiment == "mixing" else "dims"
   figure, axis = plt.subplots(figsize=(5, 3.5))
   for pair in sorted({r["pair"] for r in rows}):
     xs = sorted({r[x_key] for r in rows if r["pair"] == pair})
@@ -138,7 +149,7 @@ def write_figure(rows, path: Path) -> None:
     axis.errorbar(xs, [np.mean(s) for s in scores], yerr=[np.std(s) for s in scores], marker="o", label=pair,
                   capsize=3)
   axis.set_xlabel("share of the base model's features" if x_key == "base_rate" else "features (diversity order)")
-  axis.set_ylabel("test mAP" if PROTOCOL.value == "multilabel" else "test accuracy (linear probe)")
+  axis.set_ylabel("test mAP" if settings.protocol == "multilabel" else "test accuracy (linear probe)")
   axis.legend(fontsize=7)
   figure.tight_layout()
   figure.savefig(path, dpi=150)
@@ -157,71 +168,81 @@ def _numbers(flag: str, values, low: float, high: float, example: str) -> list[f
   return numbers
 
 
-def check_flags() -> tuple[list[str], list[float] | None]:
-  """(models, L2 grid): every flag checked before anything is read or written."""
-  models = list(MODELS.value)
+def check_flags(settings) -> tuple[list[str], list[float] | None]:
+  """(models, L2 grid): every setting checked before anything is read or written."""
+  models = list(settings.models)
   if len(set(models)) != len(models):
     raise cli.BadInput(f"--models={','.join(models)} names a model twice; name each once.")
-  if EXPERIMENT.value != "single" and len(models) < 2:
-    raise cli.BadInput(f"--experiment={EXPERIMENT.value} needs at least two models (the first is the base); got "
+  if settings.experiment != "single" and len(models) < 2:
+    raise cli.BadInput(f"--experiment={settings.experiment} needs at least two models (the first is the base); got "
                        f"--models={','.join(models)}. Add one, e.g. --models={models[0] if models else 'a'},OTHER.")
-  grid = None if L2_GRID.value is None else _numbers("l2_grid", L2_GRID.value, 1e-300, float("inf"), "1e-3,1e-1")
+  grid = None if settings.l2_grid is None else _numbers("l2_grid", settings.l2_grid, 1e-300, float("inf"), "1e-3,1e-1")
   if grid is not None and not all(np.isfinite(grid)):
-    raise cli.BadInput(f"--l2_grid={','.join(L2_GRID.value)}: strengths must be finite and > 0; write e.g. "
+    raise cli.BadInput(f"--l2_grid={','.join(settings.l2_grid)}: strengths must be finite and > 0; write e.g. "
                        "--l2_grid=1e-3,1e-1.")
-  _numbers("rates", RATES.value, 0.0, 1.0, "1,0.5,0")
-  if STORE.value:
-    if not SPLITS.value or len(SPLITS.value) != 3:
+  _numbers("rates", settings.rates, 0.0, 1.0, "1,0.5,0")
+  if settings.store:
+    if not settings.splits or len(settings.splits) != 3:
       raise cli.BadInput("--store needs --splits=TRAIN,VAL,TEST (three split names), e.g. "
                          "--splits='train[:50000],train[50000:],test'.")
-    cli.check_input_dir("store", STORE.value)
-  elif TRAIN.value and VAL.value and TEST.value:
-    for flag, path in (("train", TRAIN.value), ("val", VAL.value), ("test", TEST.value)):
+    cli.check_input_dir("store", settings.store)
+  elif settings.train and settings.val and settings.test:
+    for flag, path in (("train", settings.train), ("val", settings.val), ("test", settings.test)):
       if not Path(path).is_file():
         raise cli.BadInput(f"--{flag}={path}: no such .npz file; pass the feature file of that split.")
   else:
     raise cli.BadInput("give --store with --splits, or --train, --val and --test .npz files.")
-  cli.check_output_dir("out", OUT.value)
+  cli.check_output_dir("out", settings.out)
   return models, grid
 
 
-def _read_splits(models: list[str]):
+def _read_splits(models: list[str], settings):
   """The three splits' (embeddings, labels); an unreadable or mismatched input is BadInput."""
   import zipfile
   from launch import store
   try:
-    if STORE.value:
-      return [load_store_split(split, models) for split in SPLITS.value]
-    return [load_split(path, models) for path in (TRAIN.value, VAL.value, TEST.value)]
+    if settings.store:
+      return [load_store_split(split, models, settings) for split in settings.splits]
+    return [load_split(path, models) for path in (settings.train, settings.val, settings.test)]
   except (FileNotFoundError, ValueError, KeyError, zipfile.BadZipFile, EOFError, store.DamagedFile) as error:
     message = error.args[0] if isinstance(error, KeyError) and error.args else error
     raise cli.BadInput(f"{message}") from None
 
 
-def _check_against_data(splits, models) -> None:
+def _check_against_data(splits, models, settings) -> None:
   """What needs the data to check: the diversity step against the pairs' widths."""
   (train, _), _, _ = splits
-  if EXPERIMENT.value == "diversity":
+  if settings.experiment == "diversity":
     widest = max(train[models[0]].shape[1] + train[m].shape[1] for m in models[1:])
-    if STEP.value > widest:
-      raise cli.BadInput(f"--step={STEP.value} exceeds every pair's feature count (at most {widest}): no probe "
+    if settings.step > widest:
+      raise cli.BadInput(f"--step={settings.step} exceeds every pair's feature count (at most {widest}): no probe "
                          f"would run; write e.g. --step={max(1, widest // 4)}.")
+
+
+def _settings() -> types.SimpleNamespace:
+  """Every flag's value, with the config file's and ``--set``'s fields where a flag was not
+  given (launch.configs.flag_settings, the mechanism launch.study and launch.evaluate share)."""
+  settings = configs.flag_settings(_FIELDS, CONFIG.value, OVERRIDES.value, "`python -m launch.probe --help`")
+  if not settings["models"]:
+    raise cli.BadInput("--models must be given (or set in --config), e.g. --models=a,b (the first is the base).")
+  return types.SimpleNamespace(**settings)
 
 
 def main(argv):
   if len(argv) > 1:
     raise cli.BadInput(f"unexpected arguments {argv[1:]}; flags only (e.g. --models=a,b --store=DIR).")
-  models, grid = check_flags()
-  splits = _read_splits(models)
-  _check_against_data(splits, models)
-  out = Path(OUT.value)
+  settings = _settings()
+  models, grid = check_flags(settings)
+  splits = _read_splits(models, settings)
+  _check_against_data(splits, models, settings)
+  out = Path(settings.out)
   rows = []
-  for row in experiment_rows(splits, models, grid):
+  for row in experiment_rows(splits, models, grid, settings):
     logging.info("%s", row)
     print(", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
     rows.append(row)
   out.mkdir(parents=True, exist_ok=True)
-  table = out / f"probe_{EXPERIMENT.value}.csv"
+  table = out / f"probe_{settings.experiment}.csv"
   partial = table.with_suffix(".csv.tmp")
   with open(partial, "w", newline="") as handle:
     writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
@@ -229,11 +250,11 @@ def main(argv):
     writer.writerows(rows)
   partial.replace(table)  # never leave a half-written table behind
   print(f"wrote {table}")
-  if EXPERIMENT.value in ("mixing", "diversity"):
-    write_figure(rows, out / f"probe_{EXPERIMENT.value}.png")
-    print(f"wrote {out / f'probe_{EXPERIMENT.value}.png'}")
+  if settings.experiment in ("mixing", "diversity"):
+    write_figure(rows, out / f"probe_{settings.experiment}.png", settings)
+    print(f"wrote {out / f'probe_{settings.experiment}.png'}")
   return 0
 
 
 if __name__ == "__main__":
-  cli.run(main, "probe")
+  cli.run(main, "probe", (configs.ConfigError,))

@@ -34,7 +34,7 @@ from absl import logging
 from jax.experimental import multihost_utils
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
-from launch import store
+from launch import caches, store
 
 
 def data_mesh(devices=None) -> Mesh:
@@ -325,7 +325,7 @@ def evaluate_zoo_model(name: str, source, settings: dict, *, model=None, weights
 
   entry = zoo.get(name)
   if model is None:
-    model = zoo.load(entry, epath.Path(settings["zoo_dir"]).expanduser())
+    model = zoo.load(entry, epath.Path(settings["zoo_dir"]).expanduser(), **caches.zoo_load())
   if weights_sha256 is None:
     from zoo.loading import weights_sha256 as content_hash
     weights_sha256 = content_hash(model)

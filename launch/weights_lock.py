@@ -26,6 +26,7 @@ import os
 import threading
 from pathlib import Path
 
+from launch import caches
 from zoo.converters.big_vision import file_sha256
 from zoo.loading import download, load
 
@@ -98,7 +99,7 @@ def check(path, entry, zoo_dir, *, hub_cache=None, download_cache=None, write: b
       if expected != found:
         raise _mismatch(entry.name, field, expected, found, path)
   fetched = download(entry, zoo_dir, revision=locked.commit if locked else None, hub_cache=hub_cache,
-                     download_cache=download_cache)
+                     download_cache=download_cache or caches.downloads())
   if fetched is None:
     return None
   found = Locked(weights.kind, weights.location, weights.revision, fetched.commit,
@@ -127,7 +128,7 @@ def load_locked(path, entry, zoo_dir, *, hub_cache=None, download_cache=None):
   Rows that are not downloaded load as zoo.load loads them. Raises LockMismatch."""
   locked = check(path, entry, zoo_dir, hub_cache=hub_cache, download_cache=download_cache)
   return load(entry, zoo_dir, revision=locked.commit if locked else None, hub_cache=hub_cache,
-              download_cache=download_cache)
+              download_cache=download_cache or caches.downloads(), convert_cache=caches.converted())
 
 
 def agree_across_processes(name: str, locked: Locked | None) -> None:

@@ -19,9 +19,19 @@ OUTCOME_GROUPS = ("both_correct", "both_wrong", "only_a", "only_b")
 __doc__ += "``" + "``, ``".join(OUTCOME_GROUPS) + "``."
 
 
-@jax.jit
 def theta(conf_a, conf_b):
-  """Specialisation angle in degrees, atan2(conf_a, conf_b) ∈ [0°, 90°] (broadcasting)."""
+  """Specialisation angle in degrees, θ = atan2(conf_a, conf_b) ∈ [0°, 90°] (broadcasting).
+
+  The one definition of θ. Two float64 numpy arrays give a float64 numpy result (the host-side
+  statistics of the claims and the similarity link); anything else (jax arrays, tracers, lists)
+  a float32 jax array, so it runs inside jit."""
+  if all(isinstance(c, np.ndarray) and c.dtype == np.float64 for c in (conf_a, conf_b)):
+    return np.degrees(np.arctan2(conf_a, conf_b))
+  return _theta_float32(conf_a, conf_b)
+
+
+@jax.jit
+def _theta_float32(conf_a, conf_b):
   return jnp.degrees(jnp.arctan2(jnp.asarray(conf_a, jnp.float32), jnp.asarray(conf_b, jnp.float32)))
 
 

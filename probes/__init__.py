@@ -9,3 +9,4 @@ from probes.mixing import DIVERSITY_RANKINGS, concatenate, diversity_order, mixt
 from probes.multilabel import eleven_point_average_precision, fit_one_vs_rest, mean_average_precision, multilabel_probe
 from probes.ridge import ridge_path, ridge_probe, sample_k_shot
 from probes.complementarity import Complementarity, pairwise_complementarity
+from probes.splits import DenseClassSplit, dense_class_split

@@ -256,7 +256,7 @@ def pairwise_complementarity(x_train, y_train, x_val, y_val, x_test, y_test, l2_
   Args:
     x_train, x_val, x_test: sequences of N embedding arrays [n_split, D_i] (same examples,
       same order for every model); y_*: int class ids per split.
-    l2_grid: ridge strengths (default ``np.logspace(-6, 5, 45)`` as ridge_probe).
+    l2_grid: ridge strengths (default :data:`probes.logistic.KORNBLITH_L2_GRID`).
     num_resamples, confidence, seed: the paired bootstrap over test examples.
     group_widths: pad narrow models to half the widest width and fit pairs in groups of
       equal padded width (:func:`_width_levels`); None: when there are at least

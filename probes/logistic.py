@@ -28,8 +28,10 @@ import optax.tree_utils as otu
 
 from probes import _checks
 
-# Kornblith et al. (2019): 45 log-spaced L2 strengths in [1e-6, 1e5].
-KORNBLITH_L2_GRID = tuple(np.logspace(-6, 5, 45).tolist())
+# Kornblith et al. (2019): 45 log-spaced L2 strengths in [1e-6, 1e5], 10^(-6 + 11 i / 44). The one
+# source (the study's config default too). Python's power, not np.logspace, so the decades are exact
+# (1e-05, not 9.999999999999999e-06) and the grid reads the same in every config.json.
+KORNBLITH_L2_GRID = tuple(float(10.0 ** (-6 + 11 * i / 44)) for i in range(45))
 
 
 def standardize(train, *others, epsilon: float = 1e-8):

@@ -2,9 +2,12 @@
 deterministic hypothesis profile, the slowest files first under xdist."""
 
 import atexit
+import collections
+import json
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
@@ -54,36 +57,56 @@ def rng():
   return np.random.default_rng(0)
 
 
-# The files that take longest (measured, seconds on 2 cores), slowest first. Under
-# pytest-xdist's --dist loadfile (scripts/test.sh) a file runs whole on one worker (its
-# module fixtures are built once) and each worker takes the next file when it is nearly
-# done, so starting with the longest files lets the workers finish together.
-SLOWEST_FIRST = (
-    "test_launch_study.py",           # ~200: the smoke study, then 3 runs of a bigger config
-    "test_study_paper.py",            # ~180: the paper config on 1 device, 8 devices, 2 processes
-    "test_study_user_module.py",      # ~90
-    "test_zoo_parity.py",             # full-size EfficientNet-B0, CLIP
-    "test_zoo.py",                    # every paper-catalog row traced
-    "test_zoo_zeroshot.py",           # full-size ALIGN, SigLIP
-    "test_study_linear_probe.py",
-    "test_study_similarity.py",
-    "test_zoo_timm.py",
-    "test_zoo_timm_more.py",
-    "test_zoo_converters.py",
-    "test_zoo_parity_families.py",
-    "test_launch_evaluate.py",
-    "test_launch_probe.py",
-    "test_study_lazy.py",
-    "test_runner.py",
-)
+# Slowest files first, by measurement. Under pytest-xdist's --dist loadfile (scripts/test.sh) a
+# file runs whole on one worker (its module fixtures are built once) and each worker takes the
+# next file when it is nearly done, so starting with the longest files lets the workers finish
+# together. The seconds per file live in tests/durations.json, written by
+#   scripts/test.sh --record-durations          (or any pytest run with --record-durations)
+# which sums each file's setup + call + teardown time and merges it over the files that ran.
+# Files the durations file does not hold (new ones) go first: an unmeasured file may be slow.
+DURATIONS = Path(__file__).with_name("durations.json")
+_measured: collections.Counter = collections.Counter()
+
+
+def pytest_addoption(parser):
+  parser.addoption("--record-durations", action="store_true", default=False,
+                   help=f"write each test file's seconds to {DURATIONS} (merged over the files that ran).")
+
+
+def file_durations() -> dict[str, float]:
+  """Seconds per test file name from tests/durations.json; {} when absent or unreadable."""
+  try:
+    durations = json.loads(DURATIONS.read_text())
+  except (OSError, ValueError):
+    return {}
+  return {name: float(seconds) for name, seconds in durations.items()} if isinstance(durations, dict) else {}
+
+
+def slowest_first(names, durations: dict[str, float]) -> list[str]:
+  """``names`` ordered unmeasured first (in their given order), then by measured seconds, longest first."""
+  return sorted(names, key=lambda name: (name in durations, -durations.get(name, 0.0)))
 
 
 def pytest_collection_modifyitems(config, items):
-  """Under xdist, the slowest files first (see SLOWEST_FIRST); a file's own order is kept."""
+  """Under xdist, the slowest files first (tests/durations.json); a file's own order is kept."""
   if not os.environ.get("PYTEST_XDIST_WORKER"):
     return
-  rank = {name: index for index, name in enumerate(SLOWEST_FIRST)}
-  items.sort(key=lambda item: rank.get(item.path.name, len(SLOWEST_FIRST)))
+  names = list(dict.fromkeys(item.path.name for item in items))
+  rank = {name: index for index, name in enumerate(slowest_first(names, file_durations()))}
+  items.sort(key=lambda item: rank[item.path.name])
+
+
+def pytest_runtest_logreport(report):
+  _measured[Path(report.nodeid.split("::")[0]).name] += report.duration
+
+
+def pytest_sessionfinish(session):
+  """With --record-durations, the controller (not an xdist worker) merges this run's seconds
+  per file into tests/durations.json."""
+  if not session.config.getoption("record_durations") or os.environ.get("PYTEST_XDIST_WORKER"):
+    return
+  durations = {**file_durations(), **{name: round(seconds, 1) for name, seconds in _measured.items()}}
+  DURATIONS.write_text(json.dumps(dict(sorted(durations.items(), key=lambda kv: -kv[1])), indent=1) + "\n")
 
 
 # The parity tests write full-size checkpoints (hundreds of MB each, deleted as each test

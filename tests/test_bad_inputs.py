@@ -25,8 +25,14 @@ STUDY = ["--config=fashion_mnist.py:smoke", "--cache_dir=cache", "--out=report"]
 EVALUATE = ["--models=cnn.s0", "--out=store_out", "--zoo_dir=zoo", "--split=test[:100]"]
 NPZ = ["--train=train.npz", "--val=val.npz", "--test=test.npz", "--out=probe_out"]
 
+# One bad override every config-reading command refuses with the same message (launch.configs):
+# (command, the command's own valid arguments).
+SAME_OVERRIDE = "--set=nosuchfield=1"
+CONFIG_COMMANDS = {"study": STUDY, "evaluate": EVALUATE, "probe": [*NPZ, "--models=a,b"]}
+
 # (command, argv, a word the message must hold)
 CASES = [
+    *[(command, [*argv, SAME_OVERRIDE], "nosuchfield") for command, argv in CONFIG_COMMANDS.items()],
     # launch.study: flags, config fields, splits, paths
     ("study", ["--bogus"], "bogus"),
     ("study", [*STUDY, "extra"], "unexpected arguments"),
@@ -89,6 +95,9 @@ CASES = [
     ("evaluate", [*EVALUATE, "--data_dir=/nonexistent"], "/nonexistent"),
     ("evaluate", [*EVALUATE, "--data_dir=truncated_idx"], "truncated"),
     ("evaluate", [*EVALUATE, "--config=/nonexistent/config.py"], "config"),
+    ("evaluate", [*EVALUATE, "--set=batch_size=two"], "batch_size"),
+    ("evaluate", [*EVALUATE, "--set=batch_size=0"], "batch_size"),
+    ("evaluate", [*EVALUATE, "--set=precision=float8"], "precision"),
     # launch.probe
     ("probe", ["--bogus"], "bogus"),
     ("probe", [*NPZ], "models"),
@@ -115,6 +124,10 @@ CASES = [
     ("probe", [*NPZ, "--models=a,c"], "'c'"),
     ("probe", [*NPZ, "--models=a,b", "--out=a_file"], "a_file"),
     ("probe", [*NPZ, "--models=a,b", "--experiment=diversity", "--step=100000"], "step"),
+    ("probe", [*NPZ, "--models=a,b", "--set=seeds=two"], "seeds"),
+    ("probe", [*NPZ, "--models=a,b", "--set=seeds=0"], "seeds"),
+    ("probe", [*NPZ, "--models=a,b", "--set=experiment=nosuch"], "experiment"),
+    ("probe", [*NPZ, "--models=a,b", "--config=/nonexistent/config.py"], "no config file"),
     # launch.zoo
     ("zoo", [], "usage"),
     ("zoo", ["lst"], "usage"),
@@ -197,6 +210,41 @@ def test_a_bad_input_exits_2_with_one_paragraph_and_writes_nothing(outcomes, com
   assert len(stderr.splitlines()) == 1, stderr  # one paragraph, on one line
   assert word.lower() in stderr.lower(), stderr
   assert outcome["changed"] == [], outcome["changed"]
+
+
+def test_the_three_config_commands_refuse_one_bad_override_with_one_message(outcomes):
+  """launch.study, launch.evaluate and launch.probe read configs by one mechanism: the same
+  --set mistake gets the same sentence, apart from the list of each command's own fields."""
+  messages = {}
+  for command, argv in CONFIG_COMMANDS.items():
+    stderr = outcomes[(command, tuple([*argv, SAME_OVERRIDE]))]["stderr"].strip()
+    assert stderr.startswith(f"overlap {command}: "), stderr
+    sentence, _, fields = stderr.removeprefix(f"overlap {command}: ").partition(" one of ")
+    assert fields and "nosuchfield" not in fields, stderr
+    messages[command] = sentence
+  assert set(messages.values()) == {"--set 'nosuchfield=1': expected key=value with key"}, messages
+
+
+def test_a_config_file_feeds_evaluate_and_probe_like_the_study(tmp_path):
+  """The shared loader: a file's fields are typed by each command's fields, an unknown field is
+  refused with the study's wording, and a flag given on the command line wins over the file."""
+  from absl import flags
+  from absl.testing import flagsaver
+  from launch import configs
+  import launch.probe  # noqa: F401 (defines the probe's flags in this process)
+  config = tmp_path / "probe_config.py"
+  config.write_text("def get_config(arg):\n  return {'models': ['a', 'b'], 'seeds': int(arg), 'experiment': 'mixing'}\n")
+  fields = ("models", "seeds", "experiment", "out")
+  with flagsaver.flagsaver():  # --out given on the command line, the rest left to the file and --set
+    flags.FLAGS.unparse_flags()
+    flags.FLAGS(["launch.probe", "--out=mine"])
+    settings = configs.flag_settings(fields, f"{config}:2", ["experiment=concat"], "the probe's flags")
+  assert settings == {"models": ["a", "b"], "seeds": 2, "experiment": "concat", "out": "mine"}
+  config.write_text("def get_config():\n  return {'seeds': 'two'}\n")
+  with pytest.raises(configs.ConfigError, match=r"config field 'seeds' \(in .*probe_config.py\) must be a int"):
+    configs.flag_settings(fields, str(config), [], "the probe's flags")
+  with pytest.raises(configs.ConfigError, match="positive integer"):
+    configs.flag_settings(fields, None, ["seeds=0"], "the probe's flags")
 
 
 def test_there_are_at_least_60_cases_across_the_four_commands():

@@ -188,13 +188,13 @@ def check_row_loads(name: str, layout: dict, tmp_path, timm_reference, monkeypat
   checks its head's logits."""
   entry = zoo.get(name)
   made = make_repo(entry, layout, tmp_path / "made", timm_reference)
-  monkeypatch.setenv("OVERLAP_CACHE", str(tmp_path / "overlap"))  # the converted-weights cache
   with LocalHub() as hub, hub.client():
     commit = hub.add_layout(layout, made)
     hub_cache, lock = tmp_path / "hub", tmp_path / weights_lock.LOCK_NAME
     locked = weights_lock.check(lock, entry, tmp_path, hub_cache=hub_cache)
     assert locked.commit == commit and set(locked.files) == {n for n in made if n.endswith(".safetensors")}
-    model = zoo.load(entry, tmp_path, revision=locked.commit, hub_cache=hub_cache)
+    model = zoo.load(entry, tmp_path, revision=locked.commit, hub_cache=hub_cache,
+                     convert_cache=tmp_path / "overlap" / "converted")
     assert weights_lock.check(lock, entry, tmp_path, hub_cache=hub_cache) == locked
     weights_read = {n for n in hub.downloads(layout["repo"]) if n.endswith(".safetensors")}
     assert weights_read == set(locked.files), f"{name}: downloaded {weights_read}"

@@ -12,7 +12,7 @@ from flax import nnx
 import zoo
 from launch import data, procedural
 from zoo import fitting, training
-from zoo.training import SupervisedRecipe, train_supervised
+from zoo.training import EpochDone, SupervisedRecipe, train_supervised
 
 pytestmark = pytest.mark.skipif(not (data.DEBIAN_FASHION_MNIST / "t10k-labels-idx1-ubyte.gz").exists(),
                                 reason="needs Debian's dataset-fashion-mnist")
@@ -84,7 +84,7 @@ def test_every_objective_trains_a_usable_classifier(name):
                      entry.preprocessing)
   losses = []
   model = fitting.fit_row(entry, datasets, epochs=2, probe_data="fashion_mnist", teacher=teacher,
-                          log=lambda line: losses.append(float(line.split("loss ")[1])) if "loss" in line else None)
+                          log=lambda event: losses.append(event.loss) if isinstance(event, EpochDone) else None)
   assert losses[1] < losses[0]
   assert accuracy(model, entry, held.images, held.labels) > 0.6
 
@@ -353,3 +353,27 @@ def test_programs_with_custom_calls_train_under_the_exclusive_lock_and_others_do
     monkeypatch.setattr(concurrency, "EXCLUSIVE", lock)
     train_supervised(_Linear(eigh, nnx.Rngs(0)), images, labels, recipe)
     assert lock.entered == expected, (eigh, lock.entered)
+
+
+def test_objectives_and_transfers_are_one_table_the_zoo_stage_reads():
+  """zoo.fitting.OBJECTIVES / TRANSFERS are the only place an objective or a transfer is
+  named: the study trains exactly the rows whose objective the table has."""
+  from launch.study import config as config_lib, zoo_stage
+  from zoo.loading import abstract_build
+  from zoo.architectures.small import FineTuned, LinearProbed, Retrained
+  assert fitting.objective_of("contrastive (SimCLR)") is fitting.OBJECTIVES["contrastive"]
+  assert fitting.objective_of("supervised") is fitting.OBJECTIVES["supervised"]
+  assert fitting.objective_of("jigsaw puzzles") is None and fitting.objective_of("autoencoding (VAE)") is None
+  assert [name for name, o in fitting.OBJECTIVES.items() if o.needs_teacher] == [fitting.NEEDS_TEACHER]
+  config = config_lib.defaults()
+  config.dataset, config.train_split = "fashion_mnist", "train"
+  small = zoo.list_models(catalog="small")
+  for name in small:
+    entry = zoo.get(name)
+    assert zoo_stage.trainable(config, entry) == (fitting.objective_of(entry.objective) is not None)
+  jigsaw = dataclasses.replace(zoo.get("cnn.s0"), name="cnn.jigsaw", objective="jigsaw puzzles")
+  assert not zoo_stage.trainable(config, jigsaw)
+  for name, kind in (("cnn.simclr", LinearProbed), ("cnn.autoencoder.top", Retrained),
+                     ("cnn.shapes.finetune", FineTuned), ("cnn.s0", None)):
+    model = abstract_build(zoo.get(name))
+    assert fitting.transfer_of(model) is (fitting.TRANSFERS[kind] if kind else None), name

@@ -55,10 +55,11 @@ def test_weights_round_trip_and_clear_errors(tmp_path):
   loaded = zoo.load(entry, tmp_path)
   images = jnp.asarray(np.random.default_rng(0).random((2, 28, 28, 1)), jnp.float32)
   np.testing.assert_array_equal(np.asarray(loaded(images)[0]), np.asarray(model(images)[0]))
-  with pytest.raises(zoo.WeightsUnavailable, match="model 'mlp.s0': no checkpoint at"):
+  with pytest.raises(zoo.WeightsUnavailable, match="model 'mlp.s0': no checkpoint at") as absent:
     zoo.load(zoo.get("mlp.s0"), tmp_path)
+  assert not isinstance(absent.value, zoo.WeightsDamaged)  # missing is not damaged: nothing to retrain over
   zoo.save_weights(zoo.get("mlp.s0"), zoo.build(zoo.get("small_cnn.s0")), tmp_path)   # wrong architecture
-  with pytest.raises(zoo.WeightsUnavailable, match="model 'mlp.s0': cannot read the checkpoint"):
+  with pytest.raises(zoo.WeightsDamaged, match="model 'mlp.s0': cannot read the checkpoint"):   # a type, not a wording
     zoo.load(zoo.get("mlp.s0"), tmp_path)
 
 

@@ -90,7 +90,7 @@ def test_the_shape_table_is_timms_resnet50(reference):
   assert torchvision_import.resnet50_shapes() == expected
 
 
-def test_an_imported_row_gives_timms_logits_and_records_both_sha256(reference, source, tmp_path, monkeypatch):
+def test_an_imported_row_gives_timms_logits_and_records_both_sha256(reference, source, tmp_path):
   zoo_dir = tmp_path / "zoo"
   result = subprocess.run([sys.executable, "-m", "launch.zoo", "import", f"--source={source}", f"--row={ROW}",
                            f"--zoo_dir={zoo_dir}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -100,8 +100,7 @@ def test_an_imported_row_gives_timms_logits_and_records_both_sha256(reference, s
   assert record["source_sha256"] == _sha256(source) and record["source_sha256"] in result.stdout
   assert record["safetensors_sha256"] == _sha256(directory / "model.safetensors")
   assert zoo.timm_preprocessing(str(directory)) == zoo.get(ROW).preprocessing  # pretrained_cfg: the row's
-  monkeypatch.setenv("OVERLAP_CACHE", str(tmp_path / "cache"))
-  model = zoo.load(zoo.get(ROW), zoo_dir)
+  model = zoo.load(zoo.get(ROW), zoo_dir, convert_cache=tmp_path / "cache" / "converted")
   logits, embedding = forward(model, np.load(reference / "resnet50" / "images.npy"))
   for ours, name in ((logits, "logits"), (embedding, "pre_logits")):
     theirs = np.load(reference / "resnet50" / f"{name}.npy")

@@ -151,16 +151,16 @@ def test_preprocessing_matches_timm_transforms(case, reference):
   np.testing.assert_allclose(ours, expected, atol=1e-5)
 
 
-def test_zoo_rows_load_timm_weights(reference, tmp_path, monkeypatch):
+def test_zoo_rows_load_timm_weights(reference, tmp_path):
   """A row with WeightSource("timm", …) loads through zoo.load; build_timm gives its shapes."""
-  monkeypatch.setenv("OVERLAP_CACHE", str(tmp_path))
   directory = reference / "seresnet18_reduced"
   entry = zoo.ModelEntry(
       name="test.timm_seresnet18", builder=lambda rngs: timm_converter.build_timm(
           "seresnet18", num_classes=10, layers=[1, 1, 1, 1]), weights=zoo.WeightSource("timm", str(directory)),
       preprocessing=zoo.timm_preprocessing(str(directory)), num_classes=10, objective="supervised",
       pretraining_data="none", architecture="seresnet18")
-  loaded = zoo.load(entry, tmp_path)
+  loaded = zoo.load(entry, tmp_path, convert_cache=tmp_path / "converted")
+  assert any((tmp_path / "converted").iterdir())   # the converted state is cached where it was told
   built = zoo.build(entry)
   assert jax.tree.map(np.shape, nnx.to_pure_dict(nnx.state(loaded))) == jax.tree.map(
       np.shape, nnx.to_pure_dict(nnx.state(built)))

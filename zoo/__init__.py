@@ -8,7 +8,7 @@ from zoo.converters.huggingface import load_pretrained, load_tokenizer, pretrain
 from zoo.converters.mapping import ConversionError
 from zoo.converters.openai_clip import load_openai_clip
 from zoo.converters.timm import load_timm, timm_preprocessing
-from zoo.loading import WeightsUnavailable, build, load, save_weights
+from zoo.loading import WeightsDamaged, WeightsUnavailable, build, load, save_weights
 from zoo.preprocessing import Preprocessing
 from zoo.architectures.linear_probe import LinearProbeHead
 from zoo.architectures.prompts import IMAGENET_TEMPLATES

@@ -9,7 +9,7 @@ modules; the launcher loads data and caches checkpoints.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +20,7 @@ from zoo.architectures.small import FineTuned, LinearProbed, PatchConv, Retraine
 from zoo.loading import abstract_build, architecture_key, build, weights_sha256
 from zoo.registry import ModelEntry
 
-NEEDS_TEACHER = "distillation"
+NEEDS_TEACHER = "distillation"  # the objective whose recipe trains on a teacher's outputs (OBJECTIVES)
 # Linear probes are fitted on the first PROBE_EXAMPLES training examples: the L2 sweep of
 # L-BFGS fits costs as much as training a ConvNet on all of them, and 12,000 examples
 # (9,600 fit + 2,400 validation) already pin a 1,290-parameter probe down.
@@ -56,11 +56,12 @@ def _backbone_key(entry: ModelEntry, target: nnx.Module, recipe) -> tuple | None
 
 
 def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, probe_data: str, teacher: nnx.Module | None = None,
-            log: Callable[[str], None] | None = None, backbones: dict | None = None) -> nnx.Module:
+            log: Callable | None = None, backbones: dict | None = None) -> nnx.Module:
   """A freshly built ``entry`` trained by its objective on its pretraining data; rows
   whose module is a LinearProbed get their classifier fitted on ``datasets[probe_data]``
   afterwards, Retrained rows their top on its frozen conv features, FineTuned rows every
-  layer under a fresh classifier.
+  layer under a fresh classifier (the transfer recipes of :data:`TRANSFERS`). ``log`` gets
+  each epoch's :class:`zoo.training.EpochDone` and a few lines of text.
 
   ``backbones``: an optional dict shared across calls (a cache of trained backbone
   states): rows whose backbone would train identically (same architecture, initial
@@ -69,9 +70,7 @@ def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, probe_data: str, 
   have ended."""
   model = build(entry)
   recipe = recipe_of(entry, epochs)
-  preprocess = entry.preprocessing
-  probed = isinstance(model, LinearProbed)
-  target = model.backbone if isinstance(model, (LinearProbed, Retrained, FineTuned)) else model
+  target = model.backbone if transfer_of(model) is not None else model
   key = _backbone_key(entry, target, recipe) if backbones is not None else None
   if key is not None and key in backbones:
     nnx.update(target, backbones[key])
@@ -83,20 +82,9 @@ def fit_row(entry: ModelEntry, datasets: dict, epochs: int, *, probe_data: str, 
       # A snapshot: nnx.state holds the live Variables, which this row's fine-tuning (and
       # every later in-place update) would change under the next row sharing the backbone.
       backbones[key], backbones[key, "row"] = jax.tree.map(jnp.copy, nnx.state(target)), entry.name
-  if probed:
-    probe_images, probe_labels = datasets[probe_data]
-    result = training.fit_linear_head(model, probe_images[:PROBE_EXAMPLES], probe_labels[:PROBE_EXAMPLES],
-                                      preprocess, l2_grid=PROBE_L2_GRID)
-    if log:
-      log(f"linear probe: validation accuracy {result['test_accuracy']:.4f} (l2 {result['l2']:.1e})")
-  if isinstance(model, Retrained):
-    # Frozen conv features computed once; the dense layers above train on them alone.
-    probe_images, probe_labels = datasets[probe_data]
-    features = training.embed(model.backbone, probe_images, preprocess, output=training.conv_features)
-    training.train_supervised(model.top, features, probe_labels, recipe, log=log)
-  if isinstance(model, FineTuned):
-    probe_images, probe_labels = datasets[probe_data]
-    training.train_supervised(model, probe_images, probe_labels, finetune_recipe(entry, recipe), preprocess, log=log)
+  transfer = transfer_of(model)
+  if transfer is not None:
+    transfer(entry, model, *datasets[probe_data], recipe, log)
   return model
 
 
@@ -110,21 +98,95 @@ def finetune_recipe(entry: ModelEntry, recipe: training.SupervisedRecipe) -> tra
 
 def _train_backbone(entry: ModelEntry, target: nnx.Module, datasets: dict, recipe, teacher, log) -> None:
   """Trains ``target`` (the row's model, or its backbone) in place by the row's objective."""
-  preprocess = entry.preprocessing
+  objective = objective_of(entry.objective)
+  if objective is None:
+    raise ValueError(f"model {entry.name!r}: no recipe for objective {entry.objective!r} (zoo.fitting.OBJECTIVES "
+                     f"has {sorted(OBJECTIVES)}).")
+  if objective.needs_teacher and teacher is None:
+    raise ValueError(f"model {entry.name!r} is distilled: pass the teacher (the catalog's base model).")
   images, labels = _backbone_data(entry, datasets)
-  if entry.objective == "supervised":
-    training.train_supervised(target, images, labels, recipe, preprocess, log)
-  elif entry.objective == NEEDS_TEACHER:
-    if teacher is None:
-      raise ValueError(f"model {entry.name!r} is distilled: pass the teacher (the catalog's base model).")
-    temperature = float(dict(entry.hparams).get("distillation_temperature", 4.0))
-    training.train_distillation(target, teacher, images, recipe, preprocess, temperature=temperature, log=log)
-  elif entry.objective.startswith("contrastive"):
-    training.train_simclr(target, images, recipe, preprocess, log=log)
-  elif entry.objective == "autoencoding":
-    training.train_autoencoder(target, images, recipe, preprocess, log=log)
-  else:
-    raise ValueError(f"model {entry.name!r}: no recipe for objective {entry.objective!r}.")
+  objective.train(entry, target, images, labels, recipe, teacher, log)
+
+
+# --- The recipes: one table of objectives, one of transfers ---------------------------------------
+
+
+def _supervised(entry, target, images, labels, recipe, teacher, log):
+  training.train_supervised(target, images, labels, recipe, entry.preprocessing, log)
+
+
+def _distillation(entry, target, images, labels, recipe, teacher, log):
+  temperature = float(dict(entry.hparams).get("distillation_temperature", 4.0))
+  training.train_distillation(target, teacher, images, recipe, entry.preprocessing, temperature=temperature, log=log)
+
+
+def _contrastive(entry, target, images, labels, recipe, teacher, log):
+  training.train_simclr(target, images, recipe, entry.preprocessing, log=log)
+
+
+def _autoencoding(entry, target, images, labels, recipe, teacher, log):
+  training.train_autoencoder(target, images, recipe, entry.preprocessing, log=log)
+
+
+class Objective(NamedTuple):
+  """A training objective's recipe. ``train(entry, target, images, labels, recipe, teacher,
+  log)`` trains ``target`` in place; ``needs_teacher``: it trains on the base model's
+  outputs; ``passes``: forward passes per example (a contrastive objective's two views), the
+  zoo stage's cost estimate; ``prefix``: it names every objective starting with its key
+  (``"contrastive (SimCLR)"``)."""
+  train: Callable
+  needs_teacher: bool = False
+  passes: float = 1.0
+  prefix: bool = False
+
+
+OBJECTIVES: dict[str, Objective] = {
+    "supervised": Objective(_supervised),
+    NEEDS_TEACHER: Objective(_distillation, needs_teacher=True),
+    "contrastive": Objective(_contrastive, passes=2.0, prefix=True),
+    "autoencoding": Objective(_autoencoding),
+}
+
+
+def objective_of(name: str) -> Objective | None:
+  """The recipe of objective ``name`` (an OBJECTIVES key, or a refinement of a prefix key); None if none."""
+  if name in OBJECTIVES:
+    return OBJECTIVES[name]
+  return next((o for key, o in OBJECTIVES.items() if o.prefix and name.startswith(key)), None)
+
+
+def needs_teacher(entry: ModelEntry) -> bool:
+  """Whether ``entry``'s objective trains on the base model's outputs (distillation)."""
+  objective = objective_of(entry.objective)
+  return objective is not None and objective.needs_teacher
+
+
+def _linear_probe(entry, model, images, labels, recipe, log):
+  result = training.fit_linear_head(model, images[:PROBE_EXAMPLES], labels[:PROBE_EXAMPLES], entry.preprocessing,
+                                    l2_grid=PROBE_L2_GRID)
+  if log:
+    log(f"linear probe: validation accuracy {result['test_accuracy']:.4f} (l2 {result['l2']:.1e})")
+
+
+def _retrain_top(entry, model, images, labels, recipe, log):
+  # Frozen conv features computed once; the dense layers above train on them alone.
+  features = training.embed(model.backbone, images, entry.preprocessing, output=training.conv_features)
+  training.train_supervised(model.top, features, labels, recipe, log=log)
+
+
+def _fine_tune(entry, model, images, labels, recipe, log):
+  training.train_supervised(model, images, labels, finetune_recipe(entry, recipe), entry.preprocessing, log=log)
+
+
+# How a backbone trained on other data becomes a classifier of the probe data, by the row's
+# module type (the catalog's "transfer" hparam picks the module): ``transfer(entry, model,
+# images, labels, recipe, log)`` fits the module's top in place after its backbone trained.
+TRANSFERS: dict[type, Callable] = {LinearProbed: _linear_probe, Retrained: _retrain_top, FineTuned: _fine_tune}
+
+
+def transfer_of(model: nnx.Module) -> Callable | None:
+  """The TRANSFERS recipe of ``model``'s module type; None for a model trained as it is."""
+  return next((t for kind, t in TRANSFERS.items() if isinstance(model, kind)), None)
 
 
 def has_convolutions(model: nnx.Module) -> bool:

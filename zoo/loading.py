@@ -24,7 +24,9 @@ class WeightsUnavailable(FileNotFoundError):
 
 
 class WeightsDamaged(WeightsUnavailable):
-  """A checkpoint whose weights do not hash to the sha256 recorded when it was saved."""
+  """A checkpoint that is there but damaged: its weights do not hash to the sha256 recorded
+  when it was saved, its record is missing or unreadable, or orbax cannot read it. Callers
+  that retrain or re-download catch this type (never a message's wording)."""
 
 
 def recorded_sha256_path(path) -> epath.Path:
@@ -160,16 +162,18 @@ def download(entry: ModelEntry, zoo_dir, *, revision: str | None = None, hub_cac
 
 
 def load(entry: ModelEntry, zoo_dir, *, revision: str | None = None, hub_cache=None, download_cache=None,
-         require_recorded_sha256: bool = False) -> nnx.Module:
+         convert_cache=None, require_recorded_sha256: bool = False) -> nnx.Module:
   """The model of ``entry`` with its weights; WeightsUnavailable names the file and the fix.
 
   Hub rows are fetched at ``revision`` (e.g. a lock file's commit) or the row's own, only the
-  row's ``files``, into ``hub_cache``; gs:// files into ``download_cache``. A checkpoint saved
+  row's ``files``, into ``hub_cache``; gs:// files into ``download_cache``. Converted weights
+  are cached under ``convert_cache`` (None: converted on every load, nothing written). A checkpoint saved
   by :func:`save_weights` is verified against the sha256 recorded beside it
   (:func:`recorded_sha256_path`): other weights raise :class:`WeightsDamaged`. One without a
   recorded hash loads unverified, unless ``require_recorded_sha256``.
   """
-  hub = dict(revision=revision or entry.weights.revision, files=entry.weights.files, hub_cache=hub_cache)
+  hub = dict(revision=revision or entry.weights.revision, files=entry.weights.files, hub_cache=hub_cache,
+             cache_dir=convert_cache)
   if entry.weights.kind == "huggingface":
     from zoo.converters.huggingface import load_pretrained
     return load_pretrained(entry.weights.location, **hub)
@@ -209,7 +213,7 @@ def load(entry: ModelEntry, zoo_dir, *, revision: str | None = None, hub_cache=N
       restored = ocp.StandardCheckpointer().restore(path, target)
     nnx.replace_by_pure_dict(state, restored)
   except Exception as error:  # orbax raises many types for damaged or mismatched checkpoints
-    raise WeightsUnavailable(f"model {entry.name!r}: cannot read the checkpoint at {path} "
+    raise WeightsDamaged(f"model {entry.name!r}: cannot read the checkpoint at {path} "
                              f"({type(error).__name__}: {error}); delete it and retrain.") from None
   model = nnx.merge(graphdef, jax.tree.map(lambda x: x, state))
   if record is not None:

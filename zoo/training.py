@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -35,6 +35,19 @@ import optax
 from flax import nnx
 
 from zoo import concurrency
+
+
+class EpochDone(NamedTuple):
+  """Typed progress: what a training loop's ``log`` callback receives after each epoch
+  (``epoch`` counts from 1; ``examples`` seen in this epoch's full batches). Printed, it
+  reads as the loop's log line, so ``log=print`` still shows it."""
+  epoch: int
+  epochs: int
+  loss: float
+  examples: int
+
+  def __str__(self) -> str:
+    return f"epoch {self.epoch}/{self.epochs}: loss {self.loss:.4f}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,8 +254,11 @@ def _hashable_graphdef(model: nnx.Module):
 
 
 def train(model: nnx.Module, loss_fn: Callable, batches: Batches, data, num_examples: int,
-          recipe: SupervisedRecipe, log: Callable[[str], None] | None = None) -> list[float]:
+          recipe: SupervisedRecipe, log: Callable | None = None) -> list[float]:
   """The loop behind every objective; trains ``model`` in place, returns per-epoch mean losses.
+
+  ``log`` (optional) is called with an :class:`EpochDone` after each epoch: progress as data,
+  never to be parsed back from text.
 
   ``data``: a pytree of arrays with ``num_examples`` rows (moved to the device once);
   ``batches(data, indices, key)`` → the arrays of ``loss_fn(model, *arrays)`` for one
@@ -268,7 +284,7 @@ def train(model: nnx.Module, loss_fn: Callable, batches: Batches, data, num_exam
     state, losses = _run_epoch(program, scan, state, data, orders, jax.random.fold_in(key, epoch))
     history.append(float(jnp.mean(losses)))  # one host sync per epoch
     if log:
-      log(f"epoch {epoch + 1}/{recipe.epochs}: loss {history[-1]:.4f}")
+      log(EpochDone(epoch + 1, recipe.epochs, history[-1], steps_per_epoch * recipe.batch_size))
   _write_back(model, state)
   model.eval()
   return history
@@ -280,7 +296,7 @@ def cross_entropy_loss(model, images, labels):
 
 
 def train_supervised(model: nnx.Module, images: np.ndarray, labels: np.ndarray, recipe: SupervisedRecipe,
-                     preprocess: Callable = _identity, log: Callable[[str], None] | None = None) -> list[float]:
+                     preprocess: Callable = _identity, log: Callable | None = None) -> list[float]:
   """Trains ``model`` in place on (uint8 images [N, H, W, C], int labels [N]) with softmax
   cross-entropy; ``preprocess`` maps a raw batch to the model's input (the row's preprocessing,
   a jnp function of the batch: it runs inside the compiled epoch)."""

@@ -330,16 +330,12 @@ def _single_label_subset_outcomes(x_train, y_train, x_val, y_val, x_test, y_test
   split may miss a class, whose val/test examples no probe could get right; they are left
   out (and classes renumbered densely) and count as wrong. Splits so small that no
   validation example is of a training class choose λ on train."""
-  classes = np.unique(y_train)
-  dense = lambda y: np.searchsorted(classes, y)
-  known = lambda y: np.isin(y, classes)
-  keep_val, keep_test = known(y_val), known(y_test)
+  split = probes.dense_class_split(y_train, y_val, y_test)
+  dense, keep_test = split.dense, split.keep_test
   if not keep_test.any():
     return [(0.0, np.zeros(len(y_test), bool)) for _ in masks]
-  if not keep_val.any():
-    x_val, y_val, keep_val = x_train, y_train, np.ones(len(y_train), bool)
-  result = probes.subset_probes(x_train, dense(y_train), x_val[keep_val], dense(y_val[keep_val]), x_test[keep_test],
-                                dense(y_test[keep_test]), masks, l2_grid, iterations=steps,
+  result = probes.subset_probes(x_train, dense(y_train), *split.validation(x_train, y_train, x_val, y_val),
+                                x_test[keep_test], dense(y_test[keep_test]), masks, l2_grid, iterations=steps,
                                 refit_iterations=max(1, steps // 2))
   outcomes = []
   for predictions in np.asarray(result["test_predictions"]):
@@ -361,17 +357,14 @@ def _single_label_outcomes(x_train, y_train, x_val, y_val, x_test, y_test, l2_gr
   whose val/test examples no probe could get right; they are left out (and classes
   renumbered densely). Splits so small that no validation example is of a training class
   choose λ on train."""
-  classes = np.unique(y_train)
-  dense = lambda y: np.searchsorted(classes, y)
-  known = lambda y: np.isin(y, classes)
-  keep_val, keep_test = known(y_val), known(y_test)
+  split = probes.dense_class_split(y_train, y_val, y_test)
+  dense, keep_test = split.dense, split.keep_test
   correct = np.zeros(len(y_test), bool)   # the left-out test examples count as wrong
   if not keep_test.any():
     return 0.0, correct
-  if not keep_val.any():
-    x_val, y_val, keep_val = x_train, y_train, np.ones(len(y_train), bool)
-  result = probes.logistic_probe(x_train, dense(y_train), x_val[keep_val], dense(y_val[keep_val]), x_test[keep_test],
-                                 dense(y_test[keep_test]), l2_grid=l2_grid, max_iterations=max_iterations)
+  result = probes.logistic_probe(x_train, dense(y_train), *split.validation(x_train, y_train, x_val, y_val),
+                                 x_test[keep_test], dense(y_test[keep_test]), l2_grid=l2_grid,
+                                 max_iterations=max_iterations)
   correct[keep_test] = np.asarray(result["test_predictions"]) == dense(y_test[keep_test])
   return float(correct.mean()), correct
 

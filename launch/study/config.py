@@ -16,16 +16,14 @@ from pathlib import Path
 
 import ml_collections
 
+from launch import configs
+from launch.configs import ConfigError, apply_overrides, parse_value  # noqa: F401 (the study's API: one mechanism)
 from launch.store import LOGITS_DTYPES  # one source: the dtypes the store writes
+from probes.logistic import KORNBLITH_L2_GRID  # one source: the linear probe's default strengths
 
 BUILTIN = Path(__file__).parent / "configs"
 DEFAULT_CONFIG = f"{BUILTIN / 'fashion_mnist.py'}:default"
 PRECISIONS = ("float32", "bfloat16")
-LINEAR_PROBE_L2_GRID = tuple(float(10.0 ** (-6 + 11 * i / 44)) for i in range(45))  # Kornblith et al.: 1e-6 … 1e5
-
-
-class ConfigError(ValueError):
-  """A bad study config: printed as one paragraph, exit status 2, nothing written."""
 
 
 def defaults() -> ml_collections.ConfigDict:
@@ -105,7 +103,7 @@ def linear_probe_defaults() -> ml_collections.ConfigDict:
   labelled slice disjoint from every analysed split ("" = none: such rows are refused). A
   seeded ``validation_fraction`` of it chooses the L2 strength among ``l2_grid``, then the
   probe is refitted on all of it with at most ``iterations`` L-BFGS steps."""
-  return ml_collections.ConfigDict({"split": "", "l2_grid": LINEAR_PROBE_L2_GRID, "iterations": 1000,
+  return ml_collections.ConfigDict({"split": "", "l2_grid": KORNBLITH_L2_GRID, "iterations": 1000,
                                     "validation_fraction": 0.2, "seed": 0})
 
 
@@ -134,127 +132,15 @@ def _fail(message: str):
 
 def load(spec: str | None = None) -> tuple[ml_collections.ConfigDict, str]:
   """(config, its source) from ``FILE.py[:ARG]`` (default: the built-in fashion_mnist:default);
-  a bare name such as ``paper`` or ``paper.py`` means the built-in config of that name."""
-  spec = spec or DEFAULT_CONFIG
-  path_text, _, arg = spec.partition(":")
-  path = Path(path_text).expanduser()
-  if not path.exists() and (BUILTIN / path.name).exists() and path.parent == Path("."):
-    path = BUILTIN / path.name
-  if not path.exists() and (BUILTIN / f"{path_text}.py").exists():
-    path = BUILTIN / f"{path_text}.py"
-  if not path.is_file():
-    _fail(f"--config={spec}: no config file {path_text}. Pass a .py file defining get_config(arg), or one of the "
-          f"built-in configs {sorted(p.stem for p in BUILTIN.glob('*.py') if p.stem != '__init__')}.")
-  module_spec = importlib.util.spec_from_file_location(f"_overlap_study_config_{path.stem}", path)
-  module = importlib.util.module_from_spec(module_spec)
-  try:
-    module_spec.loader.exec_module(module)
-    if not hasattr(module, "get_config"):
-      _fail(f"--config={spec}: {path} defines no get_config(arg); add one returning an ml_collections.ConfigDict.")
-    loaded = module.get_config(arg) if arg else module.get_config()
-  except ConfigError:
-    raise
-  except Exception as error:  # the file's own error, reported as one paragraph
-    _fail(f"--config={spec}: get_config of {path} failed ({type(error).__name__}: {error}); fix the config file "
-          "or its argument.")
-  if not isinstance(loaded, (ml_collections.ConfigDict, dict)):
-    _fail(f"--config={spec}: get_config returned {type(loaded).__name__}; return an ml_collections.ConfigDict.")
-  return merge(loaded, source=str(path) + (f":{arg}" if arg else "")), f"{path}" + (f":{arg}" if arg else "")
+  a bare name such as ``paper`` or ``paper.py`` means the built-in config of that name
+  (launch.configs.load_file, the loader every command shares)."""
+  loaded, source = configs.load_file(spec or DEFAULT_CONFIG, BUILTIN)
+  return merge(loaded, source=source), source
 
 
 def merge(loaded, source: str = "the config") -> ml_collections.ConfigDict:
   """``loaded``'s fields over :func:`defaults`; an unknown or mistyped field is a ConfigError."""
-  config = defaults()
-  loaded = loaded.to_dict() if isinstance(loaded, ml_collections.ConfigDict) else dict(loaded)
-  for key, value in loaded.items():
-    if key not in config:
-      close = [k for k in config if k[:4] == key[:4]]
-      _fail(f"config field {key!r} (in {source}) is unknown{f'; did you mean {close[0]!r}' if close else ''}. "
-            f"Known fields: {', '.join(sorted(config))} (launch/study/config.py documents each).")
-    if isinstance(config[key], ml_collections.ConfigDict):
-      value = {} if value in (None, "", {}) else value
-      if not isinstance(value, dict):
-        _fail(f"config field {key!r} (in {source}) must be a dict with fields {sorted(config[key])}; got {value!r}.")
-      for sub, sub_value in value.items():
-        if sub not in config[key]:
-          _fail(f"config field '{key}.{sub}' (in {source}) is unknown. Known: "
-                f"{', '.join(f'{key}.{s}' for s in sorted(config[key]))}.")
-        config[key][sub] = _typed(f"{key}.{sub}", config[key][sub], sub_value, source)
-    else:
-      config[key] = _typed(key, config[key], value, source)
-  return config
-
-
-def _typed(key: str, default, value, source: str):
-  """``value`` checked against the type of ``default`` (ints are accepted for floats,
-  lists for tuples)."""
-  if isinstance(default, tuple):
-    if isinstance(value, str):
-      value = tuple(v.strip() for v in value.split(",") if v.strip())
-    if not isinstance(value, (tuple, list)):
-      _fail(f"config field {key!r} (in {source}) must be a tuple; got {value!r}.")
-    kind = type(default[0]) if default else None
-    return tuple(_typed(key, kind(), v, source) if kind else v for v in value)
-  if isinstance(default, bool):
-    if not isinstance(value, bool):
-      _fail(f"config field {key!r} (in {source}) must be true or false; got {value!r}.")
-    return value
-  if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-    return float(value)
-  if type(value) is not type(default):
-    _fail(f"config field {key!r} (in {source}) must be a {type(default).__name__}; got {value!r} "
-          f"({type(value).__name__}).")
-  return value
-
-
-def parse_value(key: str, current, text: str):
-  """A ``--set`` value parsed strictly by the field's type: booleans only ``true``/``false``,
-  integers and floats as Python literals, tuples comma-separated (each element by the
-  element type; an empty string is the empty tuple), strings as given."""
-  where = f"--set {key}={text}"
-  if isinstance(current, bool):
-    if text not in ("true", "false"):
-      _fail(f"{where}: {key} is a boolean; write true or false.")
-    return text == "true"
-  if isinstance(current, int):
-    try:
-      return int(text)
-    except ValueError:
-      _fail(f"{where}: {key} is an integer; write e.g. {key}={current}.")
-  if isinstance(current, float):
-    try:
-      return float(text)
-    except ValueError:
-      _fail(f"{where}: {key} is a number; write e.g. {key}={current}.")
-  if isinstance(current, tuple):
-    parts = [p.strip() for p in text.split(",")] if text.strip() else []
-    kind = type(current[0]) if current else str
-    return tuple(parse_value(key, kind(), p) if kind is not str else p for p in parts)
-  return text
-
-
-def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> ml_collections.ConfigDict:
-  """``key=value`` (``downstream.dataset=voc/2007`` for nested fields) applied to a copy."""
-  config = ml_collections.ConfigDict(config.to_dict())
-  for override in overrides:
-    key, separator, text = override.partition("=")
-    parent, _, leaf = key.rpartition(".")
-    node = config[parent] if parent and parent in config and isinstance(config[parent], ml_collections.ConfigDict) \
-        else (None if parent else config)
-    if not separator or node is None or leaf not in node or isinstance(node[leaf], ml_collections.ConfigDict):
-      _fail(f"--set {override!r}: expected key=value with key one of {', '.join(_leaf_keys(config))}.")
-    node[leaf] = parse_value(key, node[leaf], text)
-  return config
-
-
-def _leaf_keys(config, prefix="") -> list[str]:
-  keys = []
-  for key in sorted(config):
-    if isinstance(config[key], ml_collections.ConfigDict):
-      keys += _leaf_keys(config[key], f"{prefix}{key}.")
-    else:
-      keys.append(prefix + key)
-  return keys
+  return configs.merge(loaded, defaults(), source, documented="launch/study/config.py")
 
 
 def import_zoo_modules(modules) -> None:

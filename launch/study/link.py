@@ -49,7 +49,7 @@ def theta_asymmetry(confidence, correct) -> np.ndarray:
   num_models = len(correct)
   asymmetry = np.full((num_models, num_models), np.nan)
   for a in range(num_models):
-    angles = np.degrees(np.arctan2(confidence[a][None], confidence))          # [N, E]
+    angles = metrics.theta(confidence[a][None], confidence)          # [N, E]
     only_a, only_b = correct[a][None] & ~correct, ~correct[a][None] & correct
     with np.errstate(invalid="ignore", divide="ignore"):
       mean_a = np.sum(angles * only_a, 1) / only_a.sum(1)
@@ -75,20 +75,21 @@ def _concatenation(calibration, test, settings) -> tuple[probes.Complementarity 
   split = int(len(calibration.labels) * PROBE_TRAIN_SHARE)
   y_train, y_val = np.asarray(calibration.labels[:split]), np.asarray(calibration.labels[split:])
   y_test = np.asarray(test.labels)
-  classes = np.unique(y_train)
-  keep_val, keep_test = np.isin(y_val, classes), np.isin(y_test, classes)
+  classes_split = probes.dense_class_split(y_train, y_val, y_test)
+  dense, keep_test = classes_split.dense, classes_split.keep_test
   if not keep_test.any():
-    return None, (f"not computed: the probe's training part ({split} calibration examples, {len(classes)} "
-                  "classes) shares no class with any test example; enlarge calibration_split")
-  dense = lambda y: np.searchsorted(classes, y)
+    return None, (f"not computed: the probe's training part ({split} calibration examples, "
+                  f"{len(classes_split.classes)} classes) shares no class with any test example; enlarge "
+                  "calibration_split")
   embeddings = lambda p, rows: [np.asarray(e[rows], np.float32) for e in p.embeddings]
   train = embeddings(calibration, slice(0, split))
-  if keep_val.any():
-    val, y_val = [e[keep_val] for e in embeddings(calibration, slice(split, None))], y_val[keep_val]
+  if classes_split.val_from_train:
+    val, y_val = train, dense(y_train)
   else:
-    val, y_val = train, y_train
+    val = [e[classes_split.keep_val] for e in embeddings(calibration, slice(split, None))]
+    y_val = dense(y_val[classes_split.keep_val])
   return probes.pairwise_complementarity(
-      train, dense(y_train), val, dense(y_val),
+      train, dense(y_train), val, y_val,
       [e[keep_test] for e in embeddings(test, slice(None))], dense(y_test[keep_test]),
       num_resamples=settings.resamples, seed=settings.seed), ""
 

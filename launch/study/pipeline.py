@@ -17,14 +17,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
 import zoo
-from launch import data, locks, store, weights_lock
+from launch import caches, code_digest, data, locks, store, weights_lock
 from launch.study import analysis, config as config_lib, probe_head, report, validate, verdicts, zoo_stage
 from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
@@ -34,8 +33,8 @@ ANALYSIS_VERSION = 3  # bump when the analysis computes something else from the 
 
 
 def default_cache() -> Path:
-  """$OVERLAP_CACHE/study, else ~/.cache/overlap/study."""
-  return Path(os.environ.get("OVERLAP_CACHE") or Path.home() / ".cache" / "overlap") / "study"
+  """$OVERLAP_CACHE/study, else ~/.cache/overlap/study (launch.caches)."""
+  return caches.study()
 
 
 def splits_of(config) -> list[tuple[str, str, str]]:
@@ -73,7 +72,8 @@ def evaluate_all(config, names: list[str], located: dict, store_dir: Path, sourc
     entry = zoo.get(name)
     try:
       locked = _locked(store_dir.parent / weights_lock.LOCK_NAME, entry, located[name].zoo_dir)
-      model = zoo.load(entry, located[name].zoo_dir, revision=locked.commit if locked else None)
+      model = zoo.load(entry, located[name].zoo_dir, revision=locked.commit if locked else None,
+                       **caches.zoo_load())
     except zoo.WeightsUnavailable as error:
       raise ConfigError(f"{error} (config field 'zoo_dir' = {config.zoo_dir!r}: the directory holding the "
                         "checkpoints of rows the study does not train).") from None
@@ -370,12 +370,9 @@ class _Stages:
 def analysis_code_sha256(root: Path | None = None) -> str:
   """sha256 of the code that computes the analysis (every .py file of ``launch/study``,
   ``metrics`` and ``probes``, by relative path): a changed analysis never serves the
-  cached results of the old code (``ANALYSIS_VERSION`` alone relied on a manual bump)."""
-  root = Path(root) if root is not None else Path(__file__).resolve().parents[2]
-  digest = hashlib.sha256()
-  for path in sorted(p for folder in ("launch/study", "metrics", "probes") for p in (root / folder).rglob("*.py")):
-    digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
-  return digest.hexdigest()
+  cached results of the old code (``ANALYSIS_VERSION`` alone relied on a manual bump). The
+  installed packages are read (launch.code_digest), ``root`` only in tests."""
+  return code_digest.packages_sha256(("launch.study", "metrics", "probes"), root)
 
 
 def analysis_key(config, names: list[str], store_dir: Path) -> str:

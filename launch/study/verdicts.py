@@ -41,6 +41,7 @@ import dataclasses
 
 import numpy as np
 
+import metrics
 from metrics.bootstrap import Interval
 from zoo.registry import CATEGORIES
 
@@ -200,10 +201,6 @@ def _check_inputs(correct, confidence, base_ensemble_correct, categories):
   return correct, confidence, base_ensemble_correct
 
 
-def _theta(conf_a, conf_b):
-  return np.degrees(np.arctan2(conf_a, conf_b))
-
-
 @dataclasses.dataclass(frozen=True)
 class ClaimSpec:
   """One of the paper's claims as data: its title, the test (a template: ``{delta}`` the
@@ -317,7 +314,7 @@ def _pair_columns(features, correct, confidence, base_ensemble_correct, in_band)
     ensemble = base_ensemble_correct[model]
     inconsistent = correct[0] ^ correct[model]
     only_base, only_other = correct[0] & ~correct[model], ~correct[0] & correct[model]
-    theta = _theta(confidence[0], confidence[model])
+    theta = metrics.theta(confidence[0], confidence[model])
     pairs[model] = {key: features.add(column) for key, column in {
         "base": correct[0], "other": correct[model], "ensemble": ensemble, "inconsistent": inconsistent,
         "converted": inconsistent & ensemble, "only_base": only_base, "only_other": only_other,

@@ -29,7 +29,7 @@ import numpy as np
 
 import zoo
 from launch import data, locks, procedural, weights_lock
-from launch.study.config import ConfigError
+from launch.configs import ConfigError
 from launch.study.progress import Bar, say
 from zoo import fitting, registry, training
 from zoo.loading import WeightsDamaged, abstract_build, architecture_digest, initialisation_digest, weights_sha256
@@ -38,7 +38,6 @@ from zoo.registry import weights_path
 # 2: the key holds the builder's architecture digest; 3: initialisers compiled (zoo.abstract.init);
 # 4: the key holds the initialisers' program (zoo.loading.initialisation_digest).
 KEY_VERSION = 4
-OBJECTIVES = ("supervised", fitting.NEEDS_TEACHER, "autoencoding")  # and every "contrastive*" objective
 PROCEDURAL = {"procedural_shapes": (procedural.shapes, 1), "procedural_textures": (procedural.textures, 2)}
 
 
@@ -82,8 +81,7 @@ def replicate_names(config, names: list[str], replicate: int) -> list[str]:
 
 def trainable(config, entry) -> bool:
   """A checkpoint row whose objective has a recipe and whose data the study can make."""
-  objective_known = entry.objective in OBJECTIVES or entry.objective.startswith("contrastive")
-  return (entry.weights.kind == "checkpoint" and objective_known
+  return (entry.weights.kind == "checkpoint" and fitting.objective_of(entry.objective) is not None
           and data_spec(config, entry.pretraining_data) is not None)
 
 
@@ -163,7 +161,7 @@ def training_key(config, entry, training_data: TrainingData, teacher_sha256: str
       "data": {**data_spec(config, entry.pretraining_data),
                "sha256": training_data.content_hash(entry.pretraining_data)},
       "probe_data": {**data_spec(config, config.dataset), "sha256": training_data.content_hash(config.dataset)},
-      "teacher_weights_sha256": teacher_sha256 if entry.objective == fitting.NEEDS_TEACHER else None,
+      "teacher_weights_sha256": teacher_sha256 if fitting.needs_teacher(entry) else None,
   }
   key = hashlib.sha256(json.dumps(provenance, sort_keys=True).encode()).hexdigest()
   return key, provenance
@@ -216,7 +214,7 @@ def _prepare(config, names: list[str], cache: Path) -> dict[str, Located]:
     entry = zoo.get(name)
     if not trainable(config, entry) or _user_checkpoint(entry, user_dir):
       located[name] = Located(user_dir or cache / "zoo", "loaded")
-    elif entry.objective == fitting.NEEDS_TEACHER:
+    elif fitting.needs_teacher(entry):
       taught.append(entry)
     elif _missing(config, entry, training_data, None, cache, located):
       to_train.append(entry)
@@ -256,7 +254,7 @@ def _missing(config, entry, training_data, teacher_hash, cache: Path, located: d
     say(f"  {entry.name}: cached (trained checkpoint {key[:12]})")
     return False
   except zoo.WeightsUnavailable as error:
-    if isinstance(error, WeightsDamaged) or "cannot read" in str(error):
+    if isinstance(error, WeightsDamaged):
       say(f"  {entry.name}: damaged checkpoint, retraining ({error})")
     return True
 
@@ -286,7 +284,7 @@ def _train(config, base: str, entries, located, training_data: TrainingData, tau
 
   def run_task(task):
     for group in task:
-      if group[0].objective == fitting.NEEDS_TEACHER:
+      if fitting.needs_teacher(group[0]):
         with teacher_lock:
           teacher[:] = teacher or [_teacher(base, located, cache)]
       _train_group(config, group, f"[{next(numbers)}/{total}]", located, training_data,
@@ -366,7 +364,8 @@ def _row_cost(entry) -> float:
   trains ~4× more examples/s than its ConvNet), 1 otherwise. Cached: the queue is re-sorted
   when the distilled rows join it, and each cost traces the row's builder."""
   model = abstract_build(entry)
-  passes = 2.0 if entry.objective.startswith("contrastive") else 1.0
+  objective = fitting.objective_of(entry.objective)
+  passes = objective.passes if objective else 1.0
   speed = 3.0 if not training.scans_epochs(model) else 1.0 if fitting.has_convolutions(model) else 0.25
   return passes * speed
 
@@ -381,8 +380,8 @@ def _train_group(config, group, number: str, located, training_data, teacher, ba
   start = time.perf_counter()
   epochs_done = [0]
 
-  def log(line):
-    if line.startswith("epoch"):
+  def log(event):  # fit_row's callback: typed progress (training.EpochDone) or a line of text
+    if isinstance(event, training.EpochDone):
       epochs_done[0] += 1
       bar.update(epochs_done[0] * len(datasets[group[0].pretraining_data][1]))
 

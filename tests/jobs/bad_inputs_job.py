@@ -31,10 +31,8 @@ def main():
   from absl import flags
   module = importlib.import_module(module_name)
   from launch import cli
-  refused = ()
-  if command == "study":
-    from launch.study.config import ConfigError
-    refused = (ConfigError,)
+  from launch.configs import ConfigError  # every command's config mistakes (launch.configs)
+  refused = (ConfigError,)
   for argv in json.load(open(cases_path)):
     flags.FLAGS.unparse_flags()
     before = snapshot(sandbox)

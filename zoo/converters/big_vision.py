@@ -67,9 +67,9 @@ def fetch_npz(path, *, cache_dir=None, gcs_endpoint: str = GCS_HTTPS) -> epath.P
   if not text.startswith("gs://"):
     return epath.Path(path)
   bucket_path = text[len("gs://"):]
-  if cache_dir is None:
-    from zoo.converters.huggingface import default_cache_dir
-    cache_dir = default_cache_dir().parent / "downloads"
+  if cache_dir is None:  # the library picks no location of its own (launch/ passes launch.caches.downloads())
+    raise ValueError(f"{text}: a gs:// checkpoint is downloaded into cache_dir; pass cache_dir=DIR "
+                     "(e.g. launch.caches.downloads()).")
   local = epath.Path(cache_dir) / "gcs" / bucket_path
   if local.exists():
     return local

@@ -549,12 +549,6 @@ def _digest(files: list[epath.Path]) -> str:
   return digest.hexdigest()
 
 
-def default_cache_dir() -> epath.Path:
-  """$OVERLAP_CACHE/converted, else ~/.cache/overlap/converted."""
-  root = os.environ.get("OVERLAP_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "overlap")
-  return epath.Path(root) / "converted"
-
-
 def _read_config(directory: epath.Path, source: str) -> dict[str, Any]:
   config_file = directory / "config.json"
   if not config_file.exists():
@@ -576,7 +570,7 @@ def load_pretrained(source: str, *, cache_dir=None, revision: str | None = None,
   model.safetensors or a sharded index). Supported ``model_type``s: see ``FAMILIES``.
   Image classifiers return ``(logits, embedding)`` from ``model(images)`` on preprocessed
   float32 NHWC images; CLIP returns a :class:`zoo.architectures.clip.CLIP`.
-  The converted state is cached under ``cache_dir`` (default :func:`default_cache_dir`),
+  The converted state is cached under ``cache_dir`` (None: converted every call, nothing written),
   keyed by the source and the sha256 of config and weights. A Hub repo is downloaded at
   ``revision``, only ``files`` (default :data:`TRANSFORMERS_FILES`), into ``hub_cache``
   (:func:`fetch`).
@@ -605,10 +599,14 @@ def _read_all(files: list[epath.Path], model_name: str) -> dict[str, np.ndarray]
 
 def cached_conversion(source: str, files: list[epath.Path], abstract: nnx.Module,
                       convert: Callable[[nnx.Module], nnx.Module], cache_dir=None) -> nnx.Module:
-  """``convert(abstract)`` once per (source, sha256 of ``files``): later calls restore the
-  orbax checkpoint written after the first (a damaged one is converted again)."""
+  """``convert(abstract)`` once per (source, sha256 of ``files``) under ``cache_dir``: later
+  calls restore the orbax checkpoint written after the first (a damaged one is converted
+  again). ``cache_dir`` None converts every call and writes nothing (the library reads no
+  default location; launch/ passes ``$OVERLAP_CACHE/converted``, launch.caches)."""
+  if cache_dir is None:
+    return convert(abstract)
   key = _digest(files)[:20]
-  entry = epath.Path(cache_dir or default_cache_dir()) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', source)[-80:]}-{key}"
+  entry = epath.Path(cache_dir) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '_', source)[-80:]}-{key}"
   cached = _restore(abstract, entry)
   if cached is not None:
     return cached

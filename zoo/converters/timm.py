@@ -302,7 +302,7 @@ def load_timm(source: str, *, cache_dir=None, revision: str | None = None, files
   ``forward_head(forward_features(x), pre_logits=True)``. Every tensor must map onto the
   module and every parameter must get one (ConversionError naming tensor and model
   otherwise, before anything is cached). The converted state is cached under
-  ``cache_dir`` (default :func:`zoo.converters.huggingface.default_cache_dir`). A Hub repo is
+  ``cache_dir`` (None: converted every call, nothing written). A Hub repo is
   downloaded at ``revision``, only ``files`` (default :data:`TIMM_FILES`), into ``hub_cache``.
   """
   directory = _resolve(source, revision=revision, files=files, hub_cache=hub_cache, default_files=TIMM_FILES)
