@@ -1,0 +1,93 @@
+"""timm's MetaFormer-style families as data: PoolFormer v1/v2, ConvFormer and CAFormer
+(timm/models/metaformer.py, one nnx module: zoo.architectures.metaformer).
+
+Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
+1.0.31's model function passes them to the model class, with timm's layer classes written as
+names; a checkpoint's ``model_args`` (its config.json) may add only what the module models.
+``ENTRIES`` maps a regex that fully matches the architecture names to ``dict(build=...,
+renames=...)``; zoo.converters.timm wraps each in a ``TimmFamily``. This module does not import
+zoo.converters.timm (no import cycle).
+"""
+
+from __future__ import annotations
+
+from flax import nnx
+
+from zoo.architectures.metaformer import MetaFormer, MetaFormerConfig
+from zoo.converters.timm_families import _arguments, _check_pool, _names
+
+# --- MetaFormer (timm's metaformer.py) -----------------------------------------------------------
+
+# timm's model_kwargs per entry point; MetaFormer's defaults for what an entry point leaves out:
+# token_mixers=Pooling, mlp_act=StarReLU, mlp_bias=False, layer_scale_init_values=None,
+# res_scale_init_values=(None, None, 1.0, 1.0), downsample_norm=LayerNorm2dNoBias, use_mlp_head=True.
+_POOLFORMER_V1 = dict(downsample_norm=None, mlp_act="gelu", mlp_bias=True, norm_layers="groupnorm1",
+                      res_scale_init_values=None, use_mlp_head=False)
+_POOLFORMER_V2 = dict(norm_layers="groupnorm1_nobias", use_mlp_head=False)
+_CONVFORMER = dict(token_mixers=("sepconv",) * 4, norm_layers="layernorm_nobias")
+_CAFORMER = dict(token_mixers=("sepconv", "sepconv", "attention", "attention"), norm_layers="layernorm_nobias")
+_S12, _S24, _S36 = ((2, 2, 6, 2), (4, 4, 12, 4), (6, 6, 18, 6))
+_POOL_SMALL, _POOL_MEDIUM = (64, 128, 320, 512), (96, 192, 384, 768)
+_CONV_DEPTHS18, _CONV_DEPTHS36 = (3, 3, 9, 3), (3, 12, 18, 3)
+METAFORMER_VARIANTS: dict[str, dict] = {
+    "poolformer_s12": dict(depths=_S12, dims=_POOL_SMALL, layer_scale_init_values=1e-5, **_POOLFORMER_V1),
+    "poolformer_s24": dict(depths=_S24, dims=_POOL_SMALL, layer_scale_init_values=1e-5, **_POOLFORMER_V1),
+    "poolformer_s36": dict(depths=_S36, dims=_POOL_SMALL, layer_scale_init_values=1e-6, **_POOLFORMER_V1),
+    "poolformer_m36": dict(depths=_S36, dims=_POOL_MEDIUM, layer_scale_init_values=1e-6, **_POOLFORMER_V1),
+    "poolformer_m48": dict(depths=(8, 8, 24, 8), dims=_POOL_MEDIUM, layer_scale_init_values=1e-6,
+                           **_POOLFORMER_V1),
+    "poolformerv2_s12": dict(depths=_S12, dims=_POOL_SMALL, **_POOLFORMER_V2),
+    "poolformerv2_s24": dict(depths=_S24, dims=_POOL_SMALL, **_POOLFORMER_V2),
+    "poolformerv2_s36": dict(depths=_S36, dims=_POOL_SMALL, **_POOLFORMER_V2),
+    "poolformerv2_m36": dict(depths=_S36, dims=_POOL_MEDIUM, **_POOLFORMER_V2),
+    "poolformerv2_m48": dict(depths=(8, 8, 24, 8), dims=_POOL_MEDIUM, **_POOLFORMER_V2),
+    **{f"{kind}_{size}": dict(depths=depths, dims=dims, **mixers)
+       for kind, mixers in (("convformer", _CONVFORMER), ("caformer", _CAFORMER))
+       for size, depths, dims in (("s18", _CONV_DEPTHS18, (64, 128, 320, 512)),
+                                  ("s36", _CONV_DEPTHS36, (64, 128, 320, 512)),
+                                  ("m36", _CONV_DEPTHS36, (96, 192, 384, 576)),
+                                  ("b36", _CONV_DEPTHS36, (128, 256, 512, 768)))},
+}
+# timm norm class → (norm kind, bias, ε): GroupNorm1 is torch's GroupNorm (ε 1e-5); the NoBias
+# classes of metaformer.py set ε 1e-6 (LayerNormNoBias and LayerNorm2dNoBias: the same norm here).
+_METAFORMER_NORMS = {"groupnorm1": ("group", True, 1e-5), "groupnorm1_nobias": ("group", False, 1e-6),
+                     "layernorm_nobias": ("layer", False, 1e-6)}
+_METAFORMER_ARGS = {"global_pool"}
+
+
+def build_metaformer(name: str, config: dict) -> nnx.Module:
+  """timm's MetaFormer of entry point ``name`` (METAFORMER_VARIANTS); the model function fixes
+  every architecture argument, so a checkpoint's ``model_args`` may set only num_classes,
+  in_chans and the (average) global pooling."""
+  arguments = _arguments(name, config, _METAFORMER_ARGS)
+  _check_pool(name, arguments["global_pool"], {"avg"})
+  variant = METAFORMER_VARIANTS[name]
+  norm, norm_bias, norm_eps = _METAFORMER_NORMS[variant["norm_layers"]]
+  stages = len(variant["depths"])
+  res_scale = variant.get("res_scale_init_values", (None, None, 1.0, 1.0))
+  return MetaFormer(MetaFormerConfig(
+      depths=variant["depths"], dims=variant["dims"], token_mixers=variant.get("token_mixers", ("pooling",) * stages),
+      norm=norm, norm_bias=norm_bias, norm_eps=norm_eps,
+      downsample_norm=variant.get("downsample_norm", "layernorm2d_nobias") is not None,
+      # the init values only initialise the scales: a value (not None) means the scales exist
+      layer_scale=(variant.get("layer_scale_init_values") is not None,) * stages,
+      res_scale=tuple(value is not None for value in (res_scale or (None,) * stages)),
+      mlp_act=variant.get("mlp_act", "starrelu"), mlp_bias=variant.get("mlp_bias", False),
+      mlp_head=variant.get("use_mlp_head", True), num_channels=arguments["in_chans"],
+      num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+METAFORMER_RENAMES = (
+    (r"^stem\.conv\.", "stem."), (r"^stem\.norm\.", "stem_norm."),
+    (r"^stages\.(\d+)\.downsample\.norm\.", r"stages.\1.downsample_norm."),
+    (r"^stages\.(\d+)\.downsample\.conv\.", r"stages.\1.downsample."),
+    (r"\.(layer|res)_scale(\d)\.scale$", r".\1_scale\2"),
+    (r"\.token_mixer\.qkv\.", ".token_mixer.attention.qkv."),
+    (r"\.token_mixer\.proj\.", ".token_mixer.attention.out."),
+    (r"^head\.norm\.", "norm."), (r"^head\.fc\.", "head."),
+)
+
+
+ENTRIES: dict[str, dict] = {
+    _names(METAFORMER_VARIANTS): dict(build=build_metaformer, renames=METAFORMER_RENAMES),
+}
