@@ -1,5 +1,6 @@
 """timm's MetaFormer-style families as data: PoolFormer v1/v2, ConvFormer and CAFormer
-(timm/models/metaformer.py, one nnx module: zoo.architectures.metaformer).
+(timm/models/metaformer.py, one nnx module: zoo.architectures.metaformer) and InceptionNeXt
+(timm/models/inception_next.py: zoo.architectures.inception_next).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
 1.0.31's model function passes them to the model class, with timm's layer classes written as
@@ -13,8 +14,10 @@ from __future__ import annotations
 
 from flax import nnx
 
+from zoo.architectures.inception_next import InceptionNext, InceptionNextConfig
 from zoo.architectures.metaformer import MetaFormer, MetaFormerConfig
 from zoo.converters.timm_families import _arguments, _check_pool, _names
+from zoo.converters.timm_more import _check_fixed
 
 # --- MetaFormer (timm's metaformer.py) -----------------------------------------------------------
 
@@ -88,6 +91,44 @@ METAFORMER_RENAMES = (
 )
 
 
+# --- InceptionNeXt (timm's inception_next.py) ------------------------------------------------------
+
+# timm's model_args per entry point (token_mixers: InceptionDWConv2d with these arguments)
+INCEPTION_NEXT_VARIANTS: dict[str, dict] = {
+    "inception_next_atto": dict(depths=(2, 2, 6, 2), dims=(40, 80, 160, 320), band_kernel_size=9, branch_ratio=0.25),
+    "inception_next_tiny": dict(depths=(3, 3, 9, 3), dims=(96, 192, 384, 768)),
+    "inception_next_small": dict(depths=(3, 3, 27, 3), dims=(96, 192, 384, 768)),
+    "inception_next_base": dict(depths=(3, 3, 27, 3), dims=(128, 256, 512, 1024)),
+}
+_INCEPTION_NEXT_ARGS = {"depths", "dims", "mlp_ratios", "ls_init_value", "output_stride", "global_pool"}
+
+
+def build_inception_next(name: str, config: dict) -> nnx.Module:
+  """timm's MetaNeXt of entry point ``name``; ``model_args`` may override depths, dims, mlp_ratios
+  and ls_init_value (a value: the layer scale γ exists; 0 or None: it does not)."""
+  arguments = _arguments(name, config, _INCEPTION_NEXT_ARGS)
+  _check_pool(name, arguments["global_pool"], {"avg"})
+  _check_fixed(name, arguments, {"output_stride": 32})
+  arguments = {**INCEPTION_NEXT_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
+  ratios = arguments.get("mlp_ratios", (4, 4, 4, 3))
+  stages = len(arguments["depths"])
+  return InceptionNext(InceptionNextConfig(
+      depths=tuple(arguments["depths"]), dims=tuple(arguments["dims"]),
+      mlp_ratios=tuple(ratios) if isinstance(ratios, (list, tuple)) else (ratios,) * stages,
+      band_kernel_size=arguments.get("band_kernel_size", 11), branch_ratio=arguments.get("branch_ratio", 0.125),
+      layer_scale=bool((config.get("model_args") or {}).get("ls_init_value", 1e-6)),  # timm: gamma if ls_init_value
+      num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+INCEPTION_NEXT_RENAMES = (
+    (r"^stem\.0\.", "stem."), (r"^stem\.1\.", "stem_norm."),
+    (r"^stages\.(\d+)\.downsample\.0\.", r"stages.\1.downsample_norm."),
+    (r"^stages\.(\d+)\.downsample\.1\.", r"stages.\1.downsample."),
+    (r"^head\.fc1\.", "head_fc."), (r"^head\.norm\.", "head_norm."), (r"^head\.fc2\.", "head."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(METAFORMER_VARIANTS): dict(build=build_metaformer, renames=METAFORMER_RENAMES),
+    _names(INCEPTION_NEXT_VARIANTS): dict(build=build_inception_next, renames=INCEPTION_NEXT_RENAMES),
 }
