@@ -1,6 +1,7 @@
 """timm's MetaFormer-style families as data: PoolFormer v1/v2, ConvFormer and CAFormer
-(timm/models/metaformer.py, one nnx module: zoo.architectures.metaformer) and InceptionNeXt
-(timm/models/inception_next.py: zoo.architectures.inception_next).
+(timm/models/metaformer.py, one nnx module: zoo.architectures.metaformer), InceptionNeXt
+(timm/models/inception_next.py: zoo.architectures.inception_next) and EdgeNeXt
+(timm/models/edgenext.py: zoo.architectures.edgenext).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
 1.0.31's model function passes them to the model class, with timm's layer classes written as
@@ -14,8 +15,10 @@ from __future__ import annotations
 
 from flax import nnx
 
+from zoo.architectures.edgenext import EdgeNext, EdgeNextConfig
 from zoo.architectures.inception_next import InceptionNext, InceptionNextConfig
 from zoo.architectures.metaformer import MetaFormer, MetaFormerConfig
+from zoo.converters.mapping import ConversionError
 from zoo.converters.timm_families import _arguments, _check_pool, _names
 from zoo.converters.timm_more import _check_fixed
 
@@ -128,7 +131,57 @@ INCEPTION_NEXT_RENAMES = (
 )
 
 
+# --- EdgeNeXt (timm's edgenext.py) -----------------------------------------------------------------
+
+# timm's model_args per entry point; the EdgeNeXt class's defaults for the rest
+EDGENEXT_VARIANTS: dict[str, dict] = {
+    "edgenext_xx_small": dict(depths=(2, 2, 6, 2), dims=(24, 48, 88, 168), heads=(4, 4, 4, 4)),
+    "edgenext_x_small": dict(depths=(3, 3, 9, 3), dims=(32, 64, 100, 192), heads=(4, 4, 4, 4)),
+    "edgenext_small": dict(depths=(3, 3, 9, 3), dims=(48, 96, 160, 304)),
+    "edgenext_base": dict(depths=(3, 3, 9, 3), dims=(80, 160, 288, 584)),
+    "edgenext_small_rw": dict(depths=(3, 3, 9, 3), dims=(48, 96, 192, 384), downsample_block=True, conv_bias=False,
+                              stem_type="overlap"),
+}
+# timm argument → EdgeNextConfig field (per-stage tuples)
+_EDGENEXT_FIELDS = {"depths": "depths", "dims": "dims", "global_block_counts": "global_blocks",
+                    "kernel_sizes": "kernel_sizes", "heads": "heads", "d2_scales": "scales",
+                    "use_pos_emb": "pos_embeddings"}
+_EDGENEXT_ARGS = {*_EDGENEXT_FIELDS, "ls_init_value", "expand_ratio", "downsample_block", "conv_bias", "stem_type",
+                  "head_norm_first", "head_init_scale", "act_layer", "global_pool"}
+
+
+def build_edgenext(name: str, config: dict) -> nnx.Module:
+  """timm's EdgeNeXt of entry point ``name``; ``model_args`` may override its arguments except
+  those only timm's defaults are modelled for (GELU, the pooled-norm head, a layer scale: timm's
+  split-transpose block needs one)."""
+  arguments = _arguments(name, config, _EDGENEXT_ARGS)
+  _check_pool(name, arguments["global_pool"], {"avg"})
+  arguments.pop("head_init_scale", None)  # only initialises the head
+  _check_fixed(name, arguments, {"head_norm_first": False, "act_layer": "gelu"})
+  if not arguments.get("ls_init_value", 1e-6):
+    raise ConversionError(f"timm model {name!r}: ls_init_value={arguments['ls_init_value']!r} is not supported "
+                          "(timm's split-transpose block needs the layer scale: a value > 0).")
+  arguments = {**EDGENEXT_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
+  fields = {field: tuple(arguments[key]) for key, field in _EDGENEXT_FIELDS.items() if key in arguments}
+  return EdgeNext(EdgeNextConfig(
+      **fields, expand_ratio=arguments.get("expand_ratio", 4.0),
+      downsample_block=arguments.get("downsample_block", False), conv_bias=arguments.get("conv_bias", True),
+      stem=arguments.get("stem_type", "patch"), num_channels=arguments["in_chans"],
+      num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+EDGENEXT_RENAMES = (
+    (r"^stem\.0\.", "stem."), (r"^stem\.1\.", "stem_norm."),
+    (r"^stages\.(\d+)\.downsample\.0\.", r"stages.\1.downsample_norm."),
+    (r"^stages\.(\d+)\.downsample\.1\.", r"stages.\1.downsample."),
+    (r"\.pos_embd\.token_projection\.", ".pos_projection."),
+    (r"\.xca\.proj\.", ".xca.out."),
+    (r"^head\.norm\.", "head_norm."), (r"^head\.fc\.", "head."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(METAFORMER_VARIANTS): dict(build=build_metaformer, renames=METAFORMER_RENAMES),
     _names(INCEPTION_NEXT_VARIANTS): dict(build=build_inception_next, renames=INCEPTION_NEXT_RENAMES),
+    _names(EDGENEXT_VARIANTS): dict(build=build_edgenext, renames=EDGENEXT_RENAMES),
 }
