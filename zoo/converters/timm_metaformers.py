@@ -1,7 +1,8 @@
 """timm's MetaFormer-style families as data: PoolFormer v1/v2, ConvFormer and CAFormer
 (timm/models/metaformer.py, one nnx module: zoo.architectures.metaformer), InceptionNeXt
-(timm/models/inception_next.py: zoo.architectures.inception_next) and EdgeNeXt
-(timm/models/edgenext.py: zoo.architectures.edgenext).
+(timm/models/inception_next.py: zoo.architectures.inception_next), EdgeNeXt
+(timm/models/edgenext.py: zoo.architectures.edgenext) and FocalNet (timm/models/focalnet.py:
+zoo.architectures.focalnet).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
 1.0.31's model function passes them to the model class, with timm's layer classes written as
@@ -16,6 +17,7 @@ from __future__ import annotations
 from flax import nnx
 
 from zoo.architectures.edgenext import EdgeNext, EdgeNextConfig
+from zoo.architectures.focalnet import FocalNet, FocalNetConfig
 from zoo.architectures.inception_next import InceptionNext, InceptionNextConfig
 from zoo.architectures.metaformer import MetaFormer, MetaFormerConfig
 from zoo.converters.mapping import ConversionError
@@ -180,8 +182,52 @@ EDGENEXT_RENAMES = (
 )
 
 
+# --- FocalNet (timm's focalnet.py: the ImageNet-1k small / large receptive field models) ----------
+
+# timm's model_kwargs per entry point (the FocalNet class's defaults: focal_levels (2, 2, 2, 2),
+# focal_windows (3, 3, 3, 3), no post-norms, no layer scale, plain patch downsampling)
+FOCALNET_VARIANTS: dict[str, dict] = {
+    f"focalnet_{size}_{field}": dict(depths=depths, embed_dim=width, **({"focal_levels": (3, 3, 3, 3)} if field == "lrf"
+                                                                         else {}))
+    for size, depths, width in (("tiny", (2, 2, 6, 2), 96), ("small", (2, 2, 18, 2), 96), ("base", (2, 2, 18, 2), 128))
+    for field in ("srf", "lrf")}
+_FOCALNET_ARGS = {"depths", "embed_dim", "focal_levels", "focal_windows", "mlp_ratio", "use_overlap_down",
+                  "use_post_norm", "use_post_norm_in_modulation", "normalize_modulator", "head_hidden_size",
+                  "layerscale_value", "head_init_scale", "global_pool"}
+
+
+def build_focalnet(name: str, config: dict) -> nnx.Module:
+  """timm's FocalNet of entry point ``name``; ``model_args`` may override depths, embed_dim,
+  focal_levels, focal_windows and mlp_ratio; the options of the ImageNet-22k large models
+  (post-norms, overlapping downsampling, layer scale, MLP head) only at timm's defaults."""
+  arguments = _arguments(name, config, _FOCALNET_ARGS)
+  _check_pool(name, arguments["global_pool"], {"avg"})
+  arguments.pop("head_init_scale", None)  # only initialises the head
+  _check_fixed(name, arguments, {"use_overlap_down": False, "use_post_norm": False,
+                                 "use_post_norm_in_modulation": False, "normalize_modulator": False,
+                                 "head_hidden_size": None, "layerscale_value": None})
+  arguments = {**FOCALNET_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
+  stages = len(arguments["depths"])
+  return FocalNet(FocalNetConfig(
+      embed_dim=arguments["embed_dim"], depths=tuple(arguments["depths"]),
+      focal_levels=tuple(arguments.get("focal_levels", (2,) * stages)),
+      focal_windows=tuple(arguments.get("focal_windows", (3,) * stages)), mlp_ratio=arguments.get("mlp_ratio", 4.0),
+      num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+FOCALNET_RENAMES = (
+    (r"^stem\.proj\.", "stem."), (r"^stem\.norm\.", "stem_norm."),
+    (r"^layers\.(\d+)\.downsample\.proj\.", r"stages.\1.downsample."),
+    (r"^layers\.(\d+)\.downsample\.norm\.", r"stages.\1.downsample_norm."),
+    (r"^layers\.(\d+)\.blocks\.", r"stages.\1.blocks."),
+    (r"\.focal_layers\.(\d+)\.0\.", r".focal_layers.\1."),
+    (r"^head\.fc\.", "head."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(METAFORMER_VARIANTS): dict(build=build_metaformer, renames=METAFORMER_RENAMES),
     _names(INCEPTION_NEXT_VARIANTS): dict(build=build_inception_next, renames=INCEPTION_NEXT_RENAMES),
     _names(EDGENEXT_VARIANTS): dict(build=build_edgenext, renames=EDGENEXT_RENAMES),
+    _names(FOCALNET_VARIANTS): dict(build=build_focalnet, renames=FOCALNET_RENAMES),
 }
