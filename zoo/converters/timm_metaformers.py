@@ -1,8 +1,8 @@
 """timm's MetaFormer-style families as data: PoolFormer v1/v2, ConvFormer and CAFormer
 (timm/models/metaformer.py, one nnx module: zoo.architectures.metaformer), InceptionNeXt
 (timm/models/inception_next.py: zoo.architectures.inception_next), EdgeNeXt
-(timm/models/edgenext.py: zoo.architectures.edgenext) and FocalNet (timm/models/focalnet.py:
-zoo.architectures.focalnet).
+(timm/models/edgenext.py: zoo.architectures.edgenext), FocalNet (timm/models/focalnet.py:
+zoo.architectures.focalnet) and StarNet (timm/models/starnet.py: zoo.architectures.starnet).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
 1.0.31's model function passes them to the model class, with timm's layer classes written as
@@ -20,6 +20,7 @@ from zoo.architectures.edgenext import EdgeNext, EdgeNextConfig
 from zoo.architectures.focalnet import FocalNet, FocalNetConfig
 from zoo.architectures.inception_next import InceptionNext, InceptionNextConfig
 from zoo.architectures.metaformer import MetaFormer, MetaFormerConfig
+from zoo.architectures.starnet import StarNet, StarNetConfig
 from zoo.converters.mapping import ConversionError
 from zoo.converters.timm_families import _arguments, _check_pool, _names
 from zoo.converters.timm_more import _check_fixed
@@ -225,9 +226,43 @@ FOCALNET_RENAMES = (
 )
 
 
+# --- StarNet (timm's starnet.py) ---------------------------------------------------------------------
+
+# timm's model_args per entry point (mlp_ratio: the StarNet class's default 4)
+STARNET_VARIANTS: dict[str, dict] = {
+    "starnet_s1": dict(base_dim=24, depths=(2, 2, 8, 3)),
+    "starnet_s2": dict(base_dim=32, depths=(1, 2, 6, 2)),
+    "starnet_s3": dict(base_dim=32, depths=(2, 2, 8, 4)),
+    "starnet_s4": dict(base_dim=32, depths=(3, 3, 12, 5)),
+}
+_STARNET_ARGS = {"base_dim", "depths", "mlp_ratio", "act_layer", "output_stride", "global_pool"}
+
+
+def build_starnet(name: str, config: dict) -> nnx.Module:
+  """timm's StarNet of entry point ``name``; ``model_args`` may override base_dim, depths and mlp_ratio."""
+  arguments = _arguments(name, config, _STARNET_ARGS)
+  _check_pool(name, arguments["global_pool"], {"avg"})
+  _check_fixed(name, arguments, {"act_layer": "relu6", "output_stride": 32})
+  arguments = {**STARNET_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
+  return StarNet(StarNetConfig(
+      base_dim=arguments["base_dim"], depths=tuple(arguments["depths"]), mlp_ratio=arguments.get("mlp_ratio", 4),
+      num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+STARNET_RENAMES = (
+    (r"^stem\.0\.conv\.", "stem."), (r"^stem\.0\.bn\.", "stem_bn."),
+    (r"^stages\.(\d+)\.0\.conv\.", r"stages.\1.downsample."),
+    (r"^stages\.(\d+)\.0\.bn\.", r"stages.\1.downsample_bn."),
+    (r"^stages\.(\d+)\.(\d+)\.", lambda m: f"stages.{m[1]}.blocks.{int(m[2]) - 1}."),  # timm: [downsampler, *blocks]
+    (r"\.(dwconv|g)\.bn\.", r".\1_bn."),
+    (r"\.(dwconv|f1|f2|g|dwconv2)\.conv\.", r".\1."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(METAFORMER_VARIANTS): dict(build=build_metaformer, renames=METAFORMER_RENAMES),
     _names(INCEPTION_NEXT_VARIANTS): dict(build=build_inception_next, renames=INCEPTION_NEXT_RENAMES),
     _names(EDGENEXT_VARIANTS): dict(build=build_edgenext, renames=EDGENEXT_RENAMES),
     _names(FOCALNET_VARIANTS): dict(build=build_focalnet, renames=FOCALNET_RENAMES),
+    _names(STARNET_VARIANTS): dict(build=build_starnet, renames=STARNET_RENAMES),
 }
