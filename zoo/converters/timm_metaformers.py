@@ -27,9 +27,10 @@ from zoo.converters.timm_more import _check_fixed
 
 # --- MetaFormer (timm's metaformer.py) -----------------------------------------------------------
 
-# timm's model_kwargs per entry point; MetaFormer's defaults for what an entry point leaves out:
-# token_mixers=Pooling, mlp_act=StarReLU, mlp_bias=False, layer_scale_init_values=None,
-# res_scale_init_values=(None, None, 1.0, 1.0), downsample_norm=LayerNorm2dNoBias, use_mlp_head=True.
+# timm's MetaFormer class defaults (what an entry point leaves out), then its model_kwargs per entry point
+_METAFORMER_DEFAULTS = dict(token_mixers=("pooling",) * 4, mlp_act="starrelu", mlp_bias=False,
+                            layer_scale_init_values=None, res_scale_init_values=(None, None, 1.0, 1.0),
+                            downsample_norm="layernorm2d_nobias", use_mlp_head=True)
 _POOLFORMER_V1 = dict(downsample_norm=None, mlp_act="gelu", mlp_bias=True, norm_layers="groupnorm1",
                       res_scale_init_values=None, use_mlp_head=False)
 _POOLFORMER_V2 = dict(norm_layers="groupnorm1_nobias", use_mlp_head=False)
@@ -70,20 +71,18 @@ def build_metaformer(name: str, config: dict) -> nnx.Module:
   in_chans and the (average) global pooling."""
   arguments = _arguments(name, config, _METAFORMER_ARGS)
   _check_pool(name, arguments["global_pool"], {"avg"})
-  variant = METAFORMER_VARIANTS[name]
+  variant = {**_METAFORMER_DEFAULTS, **METAFORMER_VARIANTS[name]}
   norm, norm_bias, norm_eps = _METAFORMER_NORMS[variant["norm_layers"]]
-  stages = len(variant["depths"])
-  res_scale = variant.get("res_scale_init_values", (None, None, 1.0, 1.0))
+  # timm: one value (or None) for every stage, or one per stage; an init value (not None) means the scales
+  # exist, its value only initialises them
+  per_stage = lambda value: tuple(value) if isinstance(value, (list, tuple)) else (value,) * len(variant["depths"])
   return MetaFormer(MetaFormerConfig(
-      depths=variant["depths"], dims=variant["dims"], token_mixers=variant.get("token_mixers", ("pooling",) * stages),
-      norm=norm, norm_bias=norm_bias, norm_eps=norm_eps,
-      downsample_norm=variant.get("downsample_norm", "layernorm2d_nobias") is not None,
-      # the init values only initialise the scales: a value (not None) means the scales exist
-      layer_scale=(variant.get("layer_scale_init_values") is not None,) * stages,
-      res_scale=tuple(value is not None for value in (res_scale or (None,) * stages)),
-      mlp_act=variant.get("mlp_act", "starrelu"), mlp_bias=variant.get("mlp_bias", False),
-      mlp_head=variant.get("use_mlp_head", True), num_channels=arguments["in_chans"],
-      num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+      depths=variant["depths"], dims=variant["dims"], token_mixers=variant["token_mixers"],
+      norm=norm, norm_bias=norm_bias, norm_eps=norm_eps, downsample_norm=variant["downsample_norm"] is not None,
+      layer_scale=tuple(v is not None for v in per_stage(variant["layer_scale_init_values"])),
+      res_scale=tuple(v is not None for v in per_stage(variant["res_scale_init_values"])),
+      mlp_act=variant["mlp_act"], mlp_bias=variant["mlp_bias"], mlp_head=variant["use_mlp_head"],
+      num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
 
 
 METAFORMER_RENAMES = (
