@@ -30,6 +30,7 @@ FACTS = [
     ("regnety_160.swag_ft_in1k", ("instagram-3.6b", "imagenet-1k"), "weakly supervised, then fine-tuned"),
     ("vit_base_patch16_224.augreg_in21k_ft_in1k", ("imagenet-21k", "imagenet-1k"), "supervised"),
     ("deit_tiny_distilled_patch16_224.fb_in1k", ("imagenet-1k",), "distillation"),
+    ("edgenext_small.usi_in1k", ("imagenet-1k",), "distillation (USI)"),  # timm's edgenext.py: USI (arXiv 2204.03475)
     ("convnextv2_tiny.fcmae_ft_in22k_in1k", ("imagenet-21k", "imagenet-1k"), "masked autoencoding (FCMAE), then fine-tuned"),
     ("eva02_large_patch14_448.mim_m38m_ft_in22k_in1k", ("merged-38m", "imagenet-21k", "imagenet-1k"),
      "masked image modelling (EVA), then fine-tuned"),

@@ -114,6 +114,8 @@ RULES: tuple[Rule, ...] = (
          "(Kurakin et al. 2018; Tramèr et al. 2018)"),
     Rule("objective", "tag", "ssld", "distillation (SSLD)", "timm tag ssld: PaddleClas semi-supervised label "
          "distillation"),
+    Rule("objective", "tag", "usi", "distillation (USI)", "timm tag usi: USI weights (timm/models/edgenext.py cites "
+         "Ridnik et al. 2022, 'Solving ImageNet', arXiv 2204.03475: knowledge distillation from a teacher)"),
     Rule("objective", "tag", "dist|distilled", "distillation", "timm tags *_dist_* / *_distilled_*: trained "
          "with a teacher (e.g. DeiT III's fb_dist, MobileCLIP's apple_dist)"),
     Rule("objective", "architecture", "distilled", "distillation", "timm architectures *_distilled_*: DeiT-style "

@@ -17,7 +17,7 @@ class MultiHeadAttention(nnx.Module):
 
   def __init__(self, width: int, num_heads: int, *, qkv_bias: bool = True, key_bias: bool | None = None,
                fused_qkv: bool = False, talking_heads: bool = False, scale_norm_eps: float | None = None,
-               cosine: bool = False, rngs: nnx.Rngs):
+               cosine: bool = False, out_bias: bool = True, rngs: nnx.Rngs):
     if width % num_heads:
       raise ValueError(f"width {width} is not divisible by num_heads {num_heads}.")
     self.num_heads = num_heads
@@ -40,7 +40,7 @@ class MultiHeadAttention(nnx.Module):
     self.proj_w = nnx.Linear(num_heads, num_heads, rngs=rngs) if talking_heads else None
     # timm's scale_attn_norm (BEiT-3): a LayerNorm on the attended values before the output projection
     self.norm = nnx.LayerNorm(width, epsilon=scale_norm_eps, rngs=rngs) if scale_norm_eps else None
-    self.out = nnx.Linear(width, width, rngs=rngs)
+    self.out = nnx.Linear(width, width, use_bias=out_bias, rngs=rngs)  # out_bias False: MetaFormer's CAFormer
 
   def _project(self, x):
     if not self.fused_qkv:
@@ -83,13 +83,16 @@ class MultiHeadAttention(nnx.Module):
 
 
 class Mlp(nnx.Module):
-  """fc2(act(fc1(x))); with ``scale_norm_eps`` fc2(norm(act(fc1(x)))) (timm's scale_mlp_norm, BEiT-3)."""
+  """fc2(act(fc1(x))); with ``scale_norm_eps`` fc2(norm(act(fc1(x)))) (timm's scale_mlp_norm, BEiT-3).
+  ``act``: an activation name, or a module (a learned activation such as MetaFormer's StarReLU,
+  whose parameters then live under ``act``); ``bias`` False: bias-free fc1 and fc2."""
 
-  def __init__(self, width: int, hidden: int, act: str, *, scale_norm_eps: float | None = None, rngs: nnx.Rngs):
-    self.fc1 = nnx.Linear(width, hidden, rngs=rngs)
+  def __init__(self, width: int, hidden: int, act: str | nnx.Module, *, scale_norm_eps: float | None = None,
+               bias: bool = True, rngs: nnx.Rngs):
+    self.fc1 = nnx.Linear(width, hidden, use_bias=bias, rngs=rngs)
     self.norm = nnx.LayerNorm(hidden, epsilon=scale_norm_eps, rngs=rngs) if scale_norm_eps else None
-    self.fc2 = nnx.Linear(hidden, width, rngs=rngs)
-    self.act = layers.activation(act)
+    self.fc2 = nnx.Linear(hidden, width, use_bias=bias, rngs=rngs)
+    self.act = layers.activation(act) if isinstance(act, str) else act
 
   def __call__(self, x):
     x = self.act(self.fc1(x))
