@@ -60,7 +60,7 @@ def test_band_restricts_the_category_table_and_fig_1_2():
              "models": [{"model": n, "band": analysis.BAND_LABELS[bool(b)]} for n, b in zip(NAMES, in_band)]}
   assert [p["model_b"] for p in report.in_band_base_pairs(results)] == [
       n for n, b in zip(NAMES[1:], in_band[1:]) if b]
-  text = report._band_text(results)
+  text = report.band_text(results)
   assert f"{100 * low:.2f}–{100 * high:.2f}%" in text and "6 of 8 models" in text
   assert "Outside the band (greedy pool only): cnn.s2, cnn.shapes." in text
 

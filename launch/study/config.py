@@ -90,7 +90,29 @@ def defaults() -> ml_collections.ConfigDict:
       "downstream": downstream_defaults(),
       "linear_probe": linear_probe_defaults(),
       "similarity": similarity_defaults(),
+      "sections": sections_defaults(),
   })
+
+
+# The study's sections (launch/study/sections/<name>.py), in report order: a new section is one
+# file there and one line here. ``config.sections.<name>`` is its own sub-config (defaults beside
+# its code); the study-wide fields above that it reads are listed in its module (FIELDS).
+SECTIONS = (
+    "claims",          # the paper's five claims, decided on one joint bootstrap (first in the report)
+    "models",          # accuracy, temperature, category and band of each model
+    "categories",      # Fig. 1–2 and the category table
+    "specialisation",  # Fig. 3–4
+    "greedy",          # Fig. 5
+    "mixing",          # Fig. 6
+    "downstream",      # Fig. 7
+    "similarity",      # representational similarity and complementarity
+)
+
+
+def sections_defaults() -> ml_collections.ConfigDict:
+  """``config.sections``: each section's own sub-config (its module's ``defaults()``)."""
+  from launch.study import sections
+  return sections.defaults(SECTIONS)
 
 
 def downstream_defaults() -> ml_collections.ConfigDict:
@@ -179,10 +201,27 @@ def merge(loaded, source: str = "the config") -> ml_collections.ConfigDict:
         if sub not in config[key]:
           _fail(f"config field '{key}.{sub}' (in {source}) is unknown. Known: "
                 f"{', '.join(f'{key}.{s}' for s in sorted(config[key]))}.")
+        if isinstance(config[key][sub], ml_collections.ConfigDict):  # a section's own sub-config
+          config[key][sub] = _merge_section(key, sub, config[key][sub], sub_value, source)
+          continue
         config[key][sub] = _typed(f"{key}.{sub}", config[key][sub], sub_value, source)
     else:
       config[key] = _typed(key, config[key], value, source)
   return config
+
+
+def _merge_section(key: str, name: str, defaults_of, value, source: str) -> ml_collections.ConfigDict:
+  """``value``'s fields over section ``name``'s sub-config (``sections.<name>.<field>``)."""
+  value = {} if value in (None, "", {}) else value
+  value = value.to_dict() if isinstance(value, ml_collections.ConfigDict) else value
+  if not isinstance(value, dict):
+    _fail(f"config field '{key}.{name}' (in {source}) must be a dict with fields {sorted(defaults_of)}; got {value!r}.")
+  for field, field_value in value.items():
+    if field not in defaults_of:
+      _fail(f"config field '{key}.{name}.{field}' (in {source}) is unknown. Known: "
+            f"{', '.join(f'{key}.{name}.{f}' for f in sorted(defaults_of)) or 'none'}.")
+    defaults_of[field] = _typed(f"{key}.{name}.{field}", defaults_of[field], field_value, source)
+  return defaults_of
 
 
 def _typed(key: str, default, value, source: str):
@@ -239,8 +278,9 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
   for override in overrides:
     key, separator, text = override.partition("=")
     parent, _, leaf = key.rpartition(".")
-    node = config[parent] if parent and parent in config and isinstance(config[parent], ml_collections.ConfigDict) \
-        else (None if parent else config)
+    node = config
+    for part in parent.split(".") if parent else ():  # nested: downstream.dataset, sections.<name>.<field>
+      node = node[part] if isinstance(node, ml_collections.ConfigDict) and part in node else None
     if not separator or node is None or leaf not in node or isinstance(node[leaf], ml_collections.ConfigDict):
       _fail(f"--set {override!r}: expected key=value with key one of {', '.join(_leaf_keys(config))}.")
     node[leaf] = parse_value(key, node[leaf], text)
