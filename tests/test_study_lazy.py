@@ -3,6 +3,7 @@ runs) gives the tables the in-memory path gives; the lazy reader's calibrated ro
 reads and embeddings agree bit for bit; candidate views carry top-1 confidence and are
 built once per stack."""
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -245,3 +246,33 @@ def test_nan_percentiles_equal_numpy():
     expected = np.nanpercentile(draws, [2.5, 50, 97.5], axis=0)
   for got, want in zip(bootstrap.nan_percentiles(draws, (2.5, 50, 97.5)), expected):
     np.testing.assert_array_equal(got, want)
+
+
+def test_changing_one_sections_settings_recomputes_that_section_only(study_store, tmp_path, monkeypatch, capsys):
+  """Each section's result is cached under its own key: a second run with one section's setting
+  changed (greedy_steps) recomputes that section and the one that reads it (claims) and serves
+  every other from the cache, equal to the first run's; served and fresh results are equal."""
+  register_rows()
+  from launch.study import analysis, sections
+  monkeypatch.setattr(analysis.probes, "logistic_probe", nearest_mean_probe)
+  monkeypatch.setattr(analysis.probes, "subset_probes", nearest_mean_subset_probes)
+  (tmp_path / "store").symlink_to(study_store)  # the cache: <cache>/store and <cache>/analysis
+  located = {n: zoo_stage.Located(None, "loaded") for n in NAMES}
+  stored = {role: store.lazy_read(study_store, "synthetic", role, NAMES) for role in ("calibration", "selection", "test")}
+  run = lambda cfg: pipeline.analyse(cfg, NAMES, stored, [], {n: n for n in NAMES}, located, cache=tmp_path)
+  first = run(config())
+  assert "cached" not in capsys.readouterr().out
+  assert len(list((tmp_path / "analysis").glob("*.json"))) == len(config_lib.SECTIONS)
+  changed = config_lib.apply_overrides(config(), ["greedy_steps=1"])
+  second = run(changed)
+  said = capsys.readouterr().out
+  recomputed = {"greedy", "claims"}
+  for section in config_lib.SECTIONS:
+    assert (f"  {section}: cached (" in said) == (section not in recomputed), (section, said)
+  assert [len(r["members"]) for r in first["greedy"]] == [3] and [len(r["members"]) for r in second["greedy"]] == [2]
+  for section in set(config_lib.SECTIONS) - recomputed:
+    for field in dataclasses.fields(sections.get(section).Result):
+      assert_same(second[field.name], first[field.name], field.name)
+  # Fresh (no cache) equals served from the cache, field by field.
+  fresh = pipeline.analyse(changed, NAMES, stored, [], {n: n for n in NAMES}, located)
+  assert_same(fresh, second)
