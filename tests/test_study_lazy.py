@@ -78,6 +78,9 @@ def assert_same(lazy, eager, path="results"):
     assert len(lazy) == len(eager), path
     for index, (a, b) in enumerate(zip(lazy, eager)):
       assert_same(a, b, f"{path}[{index}]")
+  elif dataclasses.is_dataclass(lazy):  # a typed result or a metrics.Interval: field by field
+    for field in dataclasses.fields(lazy):
+      assert_same(getattr(lazy, field.name), getattr(eager, field.name), f"{path}.{field.name}")
   elif isinstance(lazy, np.ndarray):
     assert lazy.shape == eager.shape and lazy.dtype == eager.dtype, path
     np.testing.assert_allclose(lazy, eager, rtol=1e-5, atol=1e-7, err_msg=path)
@@ -127,18 +130,18 @@ def test_analysis_on_lazy_readers_equals_the_in_memory_analysis(study_store, mon
   temperatures = [row["temperature"] for row in lazy["models"]]
   probs = np.asarray(metrics.apply_temperature(full.logits, temperatures))
   correct = probs.argmax(-1) == full.labels
-  assert [row["accuracy"] for row in lazy["models"]] == pytest.approx(correct.mean(1).tolist(), abs=1e-6)
+  assert [row["accuracy"].estimate for row in lazy["models"]] == pytest.approx(correct.mean(1).tolist(), abs=1e-6)
   for row in lazy["pairs"]:
     a, b = NAMES.index(row["model_a"]), NAMES.index(row["model_b"])
-    assert row["ensemble_accuracy"] == pytest.approx(((probs[a] + probs[b]).argmax(-1) == full.labels).mean(),
-                                                     abs=1e-6)
-    assert row["error_inconsistency"] == pytest.approx((correct[a] != correct[b]).mean(), abs=1e-6)
+    assert row["ensemble_accuracy"].estimate == pytest.approx(
+        ((probs[a] + probs[b]).argmax(-1) == full.labels).mean(), abs=1e-6)
+    assert row["error_inconsistency"].estimate == pytest.approx((correct[a] != correct[b]).mean(), abs=1e-6)
   for row in lazy["categories"]:      # each category's mean over its (base, X) pairs
     members = [p for p in lazy["pairs"] if p["with_base"] and p["category"] == row["category"]]
     assert row["pairs"] == len(members) == 1
     for key in ("error_inconsistency", "ensemble_accuracy", "relative_improvement"):
-      assert row[key] == pytest.approx(np.mean([p[key] for p in members]), abs=1e-6)
-      assert row[f"{key}_low"] <= row[key] <= row[f"{key}_high"]
+      assert row[key].estimate == pytest.approx(np.mean([p[key].estimate for p in members]), abs=1e-6)
+      assert row[key].low <= row[key].estimate <= row[key].high
   assert len(lazy["greedy"]) == 1 and len(lazy["greedy"][0]["members"]) == 3
   assert {row["category"] for row in lazy["mixing"]} == set(zoo.CATEGORIES) - {"framework"}
 

@@ -17,16 +17,34 @@ from pathlib import Path
 import numpy as np
 
 from launch.study.analysis import CATEGORY_ORDER, GREEDY_POOL_GAP, category_colors
+from metrics.bootstrap import Interval
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
+  """A CSV of ``rows``, each :class:`metrics.Interval` cell as three columns: key, key_low, key_high."""
   if not rows:
     path.write_text("")
     return
+  rows = [_flat(row) for row in rows]
   with path.open("w", newline="") as handle:
     writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
+
+
+def _flat(row: dict) -> dict:
+  out = {}
+  for key, value in row.items():
+    if isinstance(value, Interval):
+      out.update({key: value.estimate, f"{key}_low": value.low, f"{key}_high": value.high})
+    else:
+      out[key] = value
+  return out
+
+
+def fmt_interval(interval: Interval, scale=100.0, digits=2) -> str:
+  """``estimate [low, high]`` in ``scale`` units (n/a for NaN)."""
+  return fmt(interval.estimate, interval.low, interval.high, scale=scale, digits=digits)
 
 
 def _pyplot():
@@ -53,11 +71,11 @@ def figure1(categories, base_pairs, path):
   colors = category_colors()
   figure, axis = plt.subplots(figsize=(7, 3.8))
   for index, row in enumerate(categories):
-    axis.bar(index, 100 * row["error_inconsistency"], color=colors[row["category"]], alpha=0.6)
-    axis.errorbar(index, 100 * row["error_inconsistency"], capsize=4, color="black",
-                  yerr=[[100 * (row["error_inconsistency"] - row["error_inconsistency_low"])],
-                        [100 * (row["error_inconsistency_high"] - row["error_inconsistency"])]])
-    points = [100 * p["error_inconsistency"] for p in base_pairs if p["category"] == row["category"]]
+    ei = row["error_inconsistency"]
+    axis.bar(index, 100 * ei.estimate, color=colors[row["category"]], alpha=0.6)
+    axis.errorbar(index, 100 * ei.estimate, capsize=4, color="black",
+                  yerr=[[100 * (ei.estimate - ei.low)], [100 * (ei.high - ei.estimate)]])
+    points = [100 * p["error_inconsistency"].estimate for p in base_pairs if p["category"] == row["category"]]
     axis.scatter(index + np.linspace(-0.2, 0.2, len(points)), points, color="black", s=12, zorder=3)
   axis.set_xticks(range(len(categories)), [c["category"] for c in categories], fontsize=9)
   axis.set_xlabel("category of (base, X): bars = mean with 95% CI, dots = pairs")
@@ -75,10 +93,10 @@ def figure2(base_pairs, fit, path):
   for axis, (key, label) in zip(axes, panels):
     for category in [c for c in CATEGORY_ORDER if any(p["category"] == c for p in base_pairs)]:
       chosen = [p for p in base_pairs if p["category"] == category]
-      x = [100 * p["error_inconsistency"] for p in chosen]
-      y = [100 * p[key] for p in chosen]
-      low = [100 * (p[key] - p[f"{key}_low"]) for p in chosen]
-      high = [100 * (p[f"{key}_high"] - p[key]) for p in chosen]
+      x = [100 * p["error_inconsistency"].estimate for p in chosen]
+      y = [100 * p[key].estimate for p in chosen]
+      low = [100 * (p[key].estimate - p[key].low) for p in chosen]
+      high = [100 * (p[key].high - p[key].estimate) for p in chosen]
       axis.errorbar(x, y, yerr=[low, high], fmt="o", color=colors[category], label=category, capsize=2, ms=4)
       axis.scatter([np.mean(x)], [np.nanmean(y)], marker="*", s=180, color=colors[category], edgecolor="black",
                    zorder=4)

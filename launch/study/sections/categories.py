@@ -44,8 +44,8 @@ def write(results: dict, out) -> None:
 
 
 def markdown(results: dict) -> list[str]:
-  fmt, table, fit = report.fmt, report.table, results["fit"]
-  m = lambda row, key: fmt(row[key], row[f"{key}_low"], row[f"{key}_high"])
+  table, fit = report.table, results["fit"]
+  m = lambda row, key: report.fmt_interval(row[key])
   return [
       "## Fig. 1: error inconsistency by category, in-band models (categories.csv)",
       "![](fig1_error_inconsistency.png)",
@@ -60,5 +60,5 @@ def markdown(results: dict) -> list[str]:
       table(("partner", "category", "error inconsistency", "ensemble accuracy", "gain", "conversion", "Cohen's κ"),
             [(p["model_b"], p["category"], m(p, "error_inconsistency"), m(p, "ensemble_accuracy"),
               m(p, "relative_improvement"), m(p, "conversion_rate"),
-              fmt(p["cohen_kappa"], p["cohen_kappa_low"], p["cohen_kappa_high"], scale=1, digits=3))
+              report.fmt_interval(p["cohen_kappa"], scale=1, digits=3))
              for p in report.in_band_base_pairs(results)])]

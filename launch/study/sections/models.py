@@ -51,9 +51,8 @@ def write(results: dict, out) -> None:
 
 
 def markdown(results: dict) -> list[str]:
-  fmt = report.fmt
   return ["## Models (models.csv)", report.band_text(results), report.table(
       ("model", "category vs base", "band", "objective", "pretraining data", "architecture", "accuracy", "T"),
       [(r["model"], r["category"], r["band"], r["objective"], r["pretraining_data"], r["architecture"],
-        fmt(r["accuracy"], r["accuracy_low"], r["accuracy_high"]), f"{r['temperature']:.3f}")
+        report.fmt_interval(r["accuracy"]), f"{r['temperature']:.3f}")
        for r in results["models"]])]
