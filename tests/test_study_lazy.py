@@ -5,6 +5,7 @@ built once per stack."""
 
 import dataclasses
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -279,3 +280,54 @@ def test_changing_one_sections_settings_recomputes_that_section_only(study_store
   # Fresh (no cache) equals served from the cache, field by field.
   fresh = pipeline.analyse(changed, NAMES, stored, [], {n: n for n in NAMES}, located)
   assert_same(fresh, second)
+
+
+def _readme_section(monkeypatch, tmp_path):
+  """The README's worked example (its new section file) imported as launch.study.sections.calibration_error,
+  and its one config line applied (config.SECTIONS gains it)."""
+  import importlib.util
+  import re
+  import sys
+  readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+  (code,) = re.findall(r"<!-- worked example: launch/study/sections/calibration_error.py[^\n]*-->\n```python\n(.*?)```",
+                       readme, re.S)
+  path = tmp_path / "calibration_error.py"
+  path.write_text(code)
+  spec = importlib.util.spec_from_file_location("launch.study.sections.calibration_error", path)
+  module = importlib.util.module_from_spec(spec)
+  monkeypatch.setitem(sys.modules, spec.name, module)
+  spec.loader.exec_module(module)
+  monkeypatch.setattr(config_lib, "SECTIONS", config_lib.SECTIONS + ("calibration_error",))
+  return module, len(code.splitlines())
+
+
+def test_the_readmes_worked_example_section_runs_end_to_end(study_store, tmp_path, monkeypatch):
+  """The README's new measure (one section file + one config line): its own setting is in
+  config.sections and --set-able, the study computes it, and its ECE equals a loop over the
+  stored logits; it writes its CSV and report part."""
+  register_rows()
+  from launch.study import sections
+  module, lines = _readme_section(monkeypatch, tmp_path)
+  assert lines == 48  # the README states the diff size: 48 lines of the new file + 1 config line
+  cfg = config_lib.apply_overrides(config(), ["sections.calibration_error.bins=10"])
+  assert cfg.sections.calibration_error.bins == 10 and sections.settings(cfg, "calibration_error").bins == 10
+  cfg.sections = type(cfg.sections)({"calibration_error": cfg.sections.calibration_error})  # this section alone
+  stored = {role: store.lazy_read(study_store, "synthetic", role, NAMES) for role in ("calibration", "test")}
+  located = {n: zoo_stage.Located(None, "loaded") for n in NAMES}
+  results = pipeline.analyse(cfg, NAMES, stored, [], {n: n for n in NAMES}, located)
+  assert results["sections"] == ["calibration_error"]
+  calibration, test = (store.read(study_store, "synthetic", role, NAMES) for role in ("calibration", "test"))
+  temperatures = np.asarray(metrics.fit_temperature(calibration.logits, calibration.labels))
+  probs = np.asarray(metrics.apply_temperature(test.logits, temperatures), np.float64)
+  for row, model_probs in zip(results["calibration_error"], probs):
+    confidence, correct = model_probs.max(-1), model_probs.argmax(-1) == test.labels
+    ece = 0.0
+    for b in range(10):  # the naive loop: per bin, its share of examples × |accuracy − mean confidence|
+      inside = [e for e in range(len(confidence)) if b / 10 <= confidence[e] < (b + 1) / 10 or (b == 9 and
+                                                                                               confidence[e] == 1)]
+      if inside:
+        ece += len(inside) / len(confidence) * abs(np.mean(correct[inside]) - np.mean(confidence[inside]))
+    assert row["ece"] == pytest.approx(ece, abs=2e-5), row
+  module.write(results, tmp_path)
+  assert len((tmp_path / "calibration_error.csv").read_text().splitlines()) == len(NAMES) + 1
+  assert "## Calibration error" in module.markdown(results)[0]
