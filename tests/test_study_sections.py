@@ -83,3 +83,10 @@ def test_a_section_reads_only_the_intermediates_it_declares():
     context.scoped("greedy").outcomes  # noqa: B018 (the read is the test)
   with pytest.raises(AttributeError, match="read settings"):
     context.scoped("greedy").config  # noqa: B018
+
+
+def test_a_section_reads_only_the_results_of_the_sections_it_needs():
+  context = sections.Context(config_lib.defaults(), ["a"], {}, [], {}, {})
+  context.results.update(greedy="greedy result", mixing="mixing result", models="models result")
+  assert context.scoped("claims").results == {"greedy": "greedy result", "mixing": "mixing result"}
+  assert context.scoped("models").results == {}

@@ -1,5 +1,7 @@
 """The study's report directory: report.md, one PNG per paper figure (Fig. 1–7), a CSV per
-table, config.json (the config and every model's weight hash and provenance).
+table, config.json (the config and every model's weight hash and provenance). Each section
+(:mod:`launch.study.sections`) writes its own CSVs, figures and part of report.md with the
+drawing and table helpers here; :func:`write` and :func:`markdown` put them in order.
 
 Written to a temporary directory next to ``out`` and renamed into place, so a report
 directory is always complete (never a partial result where a complete one is expected).

@@ -233,6 +233,8 @@ class _Scoped:
                            "(its cache key would miss the config fields that intermediate reads).")
     if attribute == "config":
       raise AttributeError(f"study section {self._name!r}: read settings (its frozen config view), not the config.")
+    if attribute == "results":  # the results of the sections it NEEDS (their keys are part of its own)
+      return {name: result for name, result in self._context.results.items() if name in get(self._name).NEEDS}
     return getattr(self._context, attribute)
 
 
