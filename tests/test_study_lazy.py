@@ -262,7 +262,8 @@ def test_changing_one_sections_settings_recomputes_that_section_only(study_store
   monkeypatch.setattr(analysis.probes, "subset_probes", nearest_mean_subset_probes)
   (tmp_path / "store").symlink_to(study_store)  # the cache: <cache>/store and <cache>/analysis
   located = {n: zoo_stage.Located(None, "loaded") for n in NAMES}
-  stored = {role: store.lazy_read(study_store, "synthetic", role, NAMES) for role in ("calibration", "selection", "test")}
+  stored = {role: store.lazy_read(study_store, "synthetic", role, NAMES)
+            for role in ("calibration", "selection", "test")}
   run = lambda cfg: pipeline.analyse(cfg, NAMES, stored, [], {n: n for n in NAMES}, located, cache=tmp_path)
   first = run(config())
   assert "cached" not in capsys.readouterr().out

@@ -27,7 +27,8 @@ import numpy as np
 
 import zoo
 from launch import data, locks, store, weights_lock
-from launch.study import analysis, config as config_lib, probe_head, report, sections, serial, validate, verdicts, zoo_stage
+from launch.study import (analysis, config as config_lib, probe_head, report, sections, serial, validate, verdicts,
+                          zoo_stage)
 from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
 from zoo.loading import weights_sha256

@@ -535,7 +535,8 @@ def _mixing_claim(sums: _Sums, probe_columns, num_examples, num_samples, note) -
     return _missing(spec, num_samples, note)
   last = list(gains)[-1]
   return evaluate_claim(spec, {"statistic": gains[last]}, lambda i, v: (
-      "best mixture − best single: " + ", ".join(f"{c} {spec.statistic.quote(_interval(g))}" for c, g in gains.items())
+      "best mixture − best single: "
+      + ", ".join(f"{c} {spec.statistic.quote(_interval(g))}" for c, g in gains.items())
       + spec.explain(v["statistic"], i["statistic"], f"{num_examples} test examples", category=last)),
       {"category": last})
 

@@ -39,7 +39,8 @@ def write(results: dict, out) -> None:
   report.write_csv(out / "theta.csv", [
       {"category": c, "partner": p["model"], "group": g, "theta_low": float(special["edges"][i]),
        "theta_high": float(special["edges"][i + 1]), "count": int(p["counts"][gi, i])}
-      for c, p in special["pairs"].items() for gi, g in enumerate(special["groups"]) for i in range(len(p["counts"][gi]))])
+      for c, p in special["pairs"].items() for gi, g in enumerate(special["groups"])
+      for i in range(len(p["counts"][gi]))])
   report.write_csv(out / "class_specialisation.csv", [
       {"category": c, "partner": p["model"], "class": k, "class_name": report.class_label(class_names, k),
        "specialisation": float(p["class_specialisation"][k])}
