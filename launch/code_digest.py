@@ -21,10 +21,10 @@ def package_root(package: str) -> Path:
   return Path(next(iter(spec.submodule_search_locations)))
 
 
-def packages_sha256(packages: tuple[str, ...], root: Path | None = None) -> str:
+def packages_sha256(packages: tuple[str, ...], root: Path | None = None, skip=lambda name: False) -> str:
   """sha256 over every .py file of ``packages`` in sorted package-path order, each as
-  ``<package path>/<file> NUL <bytes> NUL``. ``root`` (tests) reads ``root/<package path>``
-  instead of the installed packages."""
+  ``<package path>/<file> NUL <bytes> NUL``, leaving out the files whose package path ``skip``
+  is true for. ``root`` (tests) reads ``root/<package path>`` instead of the installed packages."""
   files = []
   for package in packages:
     folder = package.replace(".", "/")
@@ -32,5 +32,7 @@ def packages_sha256(packages: tuple[str, ...], root: Path | None = None) -> str:
     files += [(f"{folder}/{path.relative_to(directory).as_posix()}", path) for path in directory.rglob("*.py")]
   digest = hashlib.sha256()
   for name, path in sorted(files):
+    if skip(name):
+      continue
     digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
   return digest.hexdigest()

@@ -77,17 +77,28 @@ def merge(loaded, defaults: ml_collections.ConfigDict, source: str = "the config
       _fail(f"config field {key!r} (in {source}) is unknown{f'; did you mean {close[0]!r}' if close else ''}. "
             f"Known fields: {', '.join(sorted(config))}{f' ({documented} documents each)' if documented else ''}.")
     if isinstance(config[key], ml_collections.ConfigDict):
-      value = {} if value in (None, "", {}) else value
-      if not isinstance(value, dict):
-        _fail(f"config field {key!r} (in {source}) must be a dict with fields {sorted(config[key])}; got {value!r}.")
-      for sub, sub_value in value.items():
-        if sub not in config[key]:
-          _fail(f"config field '{key}.{sub}' (in {source}) is unknown. Known: "
-                f"{', '.join(f'{key}.{s}' for s in sorted(config[key]))}.")
-        config[key][sub] = _typed(f"{key}.{sub}", config[key][sub], sub_value, source)
+      config[key] = _merge_nested(key, config[key], value, source)
     else:
       config[key] = _typed(key, config[key], value, source)
   return config
+
+
+def _merge_nested(key: str, defaults_of: ml_collections.ConfigDict, value, source: str) -> ml_collections.ConfigDict:
+  """``value``'s fields over the nested config ``key`` (``similarity.k``, ``sections.<name>.<field>``),
+  recursively; an unknown or mistyped field is a ConfigError naming its dotted key."""
+  value = {} if value is None or value == "" else value
+  value = value.to_dict() if isinstance(value, ml_collections.ConfigDict) else value
+  if not isinstance(value, dict):
+    _fail(f"config field {key!r} (in {source}) must be a dict with fields {sorted(defaults_of)}; got {value!r}.")
+  for sub, sub_value in value.items():
+    if sub not in defaults_of:
+      _fail(f"config field '{key}.{sub}' (in {source}) is unknown. Known: "
+            f"{', '.join(f'{key}.{s}' for s in sorted(defaults_of)) or 'none'}.")
+    if isinstance(defaults_of[sub], ml_collections.ConfigDict):
+      defaults_of[sub] = _merge_nested(f"{key}.{sub}", defaults_of[sub], sub_value, source)
+    else:
+      defaults_of[sub] = _typed(f"{key}.{sub}", defaults_of[sub], sub_value, source)
+  return defaults_of
 
 
 def _typed(key: str, default, value, source: str):
@@ -139,13 +150,15 @@ def parse_value(key: str, current, text: str):
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> ml_collections.ConfigDict:
-  """``key=value`` (``downstream.dataset=voc/2007`` for nested fields) applied to a copy."""
+  """``key=value`` (``downstream.dataset=voc/2007``, ``sections.<name>.<field>=...`` for nested
+  fields) applied to a copy."""
   config = ml_collections.ConfigDict(config.to_dict())
   for override in overrides:
     key, separator, text = override.partition("=")
     parent, _, leaf = key.rpartition(".")
-    node = config[parent] if parent and parent in config and isinstance(config[parent], ml_collections.ConfigDict) \
-        else (None if parent else config)
+    node = config
+    for part in parent.split(".") if parent else ():  # nested: downstream.dataset, sections.<name>.<field>
+      node = node[part] if isinstance(node, ml_collections.ConfigDict) and part in node else None
     if not separator or node is None or leaf not in node or isinstance(node[leaf], ml_collections.ConfigDict):
       _fail(f"--set {override!r}: expected key=value with key one of {', '.join(leaf_keys(config))}.")
     node[leaf] = parse_value(key, node[leaf], text)

@@ -75,7 +75,7 @@ def checkpoint(cache: Path, model: str) -> Path:
 def artefacts(cache: Path) -> dict[str, Path]:
   """One file of each artefact kind, each of another model or split (their damages do not overlap)."""
   weights = max((p for p in checkpoint(cache, "cnn.s1").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
-  (analysis,) = (cache / "analysis").glob("*.json")
+  (analysis,) = (cache / "analysis").glob("claims-*.json")  # one section's result (each has its own file)
   return {"checkpoint weights": weights,
           "checkpoint sha256": checkpoint(cache, "mlp.s0").with_name("mlp.s0.sha256"),
           "store chunk": cache / STORE / "test[:400]" / "mlp.s0" / "chunk_00001.npz",
@@ -247,8 +247,10 @@ def test_two_runs_on_one_cache_compute_the_analysis_once(clean, tmp_path):
   outputs = [process.communicate(timeout=900) for process in (first, second)]
   assert [p.returncode for p in (first, second)] == [0, 0], [o[1][-2000:] for o in outputs]
   assert report_files(tmp_path / "a") == expected == report_files(tmp_path / "b")
-  cached = [o[0] for o in outputs if "  cached (" in o[0].split("3/4 analysis")[1]]
-  assert len(cached) == 1, [o[0] for o in outputs]
+  # Each section's result is computed by one run and read from the cache by the other.
+  for section in config_lib.SECTIONS:
+    cached = [o[0] for o in outputs if f"  {section}: cached (" in o[0].split("3/4 analysis")[1]]
+    assert len(cached) == 1, (section, [o[0] for o in outputs])
 
 
 def test_locks_exclude_other_processes_and_threads(tmp_path):
@@ -291,7 +293,7 @@ def test_a_replicated_study_keeps_each_draw_apart_and_replicate_0_is_the_single_
   copy_cache(clean_cache, cache)
   config = config_lib.apply_overrides(tiny_config(), ["replicates=2"])
   results = pipeline.run(config, tmp_path / "report", cache_dir=cache)
-  assert len(list((cache / "analysis").glob("*.json"))) == 2  # one per draw, none shared
+  assert len(list((cache / "analysis").glob("*.json"))) == 2 * len(config_lib.SECTIONS)  # per draw, none shared
   assert len(list((cache / "trained").iterdir())) == 2 * len(list((clean_cache / "trained").iterdir()))
   with open(tmp_path / "report" / "claims.csv") as handle:
     replicated = list(csv.DictReader(handle))

@@ -3,7 +3,9 @@ runs) gives the tables the in-memory path gives; the lazy reader's calibrated ro
 reads and embeddings agree bit for bit; candidate views carry top-1 confidence and are
 built once per stack."""
 
+import dataclasses
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,6 +79,9 @@ def assert_same(lazy, eager, path="results"):
     assert len(lazy) == len(eager), path
     for index, (a, b) in enumerate(zip(lazy, eager)):
       assert_same(a, b, f"{path}[{index}]")
+  elif dataclasses.is_dataclass(lazy):  # a typed result or a metrics.Interval: field by field
+    for field in dataclasses.fields(lazy):
+      assert_same(getattr(lazy, field.name), getattr(eager, field.name), f"{path}.{field.name}")
   elif isinstance(lazy, np.ndarray):
     assert lazy.shape == eager.shape and lazy.dtype == eager.dtype, path
     np.testing.assert_allclose(lazy, eager, rtol=1e-5, atol=1e-7, err_msg=path)
@@ -126,18 +131,18 @@ def test_analysis_on_lazy_readers_equals_the_in_memory_analysis(study_store, mon
   temperatures = [row["temperature"] for row in lazy["models"]]
   probs = np.asarray(metrics.apply_temperature(full.logits, temperatures))
   correct = probs.argmax(-1) == full.labels
-  assert [row["accuracy"] for row in lazy["models"]] == pytest.approx(correct.mean(1).tolist(), abs=1e-6)
+  assert [row["accuracy"].estimate for row in lazy["models"]] == pytest.approx(correct.mean(1).tolist(), abs=1e-6)
   for row in lazy["pairs"]:
     a, b = NAMES.index(row["model_a"]), NAMES.index(row["model_b"])
-    assert row["ensemble_accuracy"] == pytest.approx(((probs[a] + probs[b]).argmax(-1) == full.labels).mean(),
-                                                     abs=1e-6)
-    assert row["error_inconsistency"] == pytest.approx((correct[a] != correct[b]).mean(), abs=1e-6)
+    assert row["ensemble_accuracy"].estimate == pytest.approx(
+        ((probs[a] + probs[b]).argmax(-1) == full.labels).mean(), abs=1e-6)
+    assert row["error_inconsistency"].estimate == pytest.approx((correct[a] != correct[b]).mean(), abs=1e-6)
   for row in lazy["categories"]:      # each category's mean over its (base, X) pairs
     members = [p for p in lazy["pairs"] if p["with_base"] and p["category"] == row["category"]]
     assert row["pairs"] == len(members) == 1
     for key in ("error_inconsistency", "ensemble_accuracy", "relative_improvement"):
-      assert row[key] == pytest.approx(np.mean([p[key] for p in members]), abs=1e-6)
-      assert row[f"{key}_low"] <= row[key] <= row[f"{key}_high"]
+      assert row[key].estimate == pytest.approx(np.mean([p[key].estimate for p in members]), abs=1e-6)
+      assert row[key].low <= row[key].estimate <= row[key].high
   assert len(lazy["greedy"]) == 1 and len(lazy["greedy"][0]["members"]) == 3
   assert {row["category"] for row in lazy["mixing"]} == set(zoo.CATEGORIES) - {"framework"}
 
@@ -245,3 +250,85 @@ def test_nan_percentiles_equal_numpy():
     expected = np.nanpercentile(draws, [2.5, 50, 97.5], axis=0)
   for got, want in zip(bootstrap.nan_percentiles(draws, (2.5, 50, 97.5)), expected):
     np.testing.assert_array_equal(got, want)
+
+
+def test_changing_one_sections_settings_recomputes_that_section_only(study_store, tmp_path, monkeypatch, capsys):
+  """Each section's result is cached under its own key: a second run with one section's setting
+  changed (greedy_steps) recomputes that section and the one that reads it (claims) and serves
+  every other from the cache, equal to the first run's; served and fresh results are equal."""
+  register_rows()
+  from launch.study import analysis, sections
+  monkeypatch.setattr(analysis.probes, "logistic_probe", nearest_mean_probe)
+  monkeypatch.setattr(analysis.probes, "subset_probes", nearest_mean_subset_probes)
+  (tmp_path / "store").symlink_to(study_store)  # the cache: <cache>/store and <cache>/analysis
+  located = {n: zoo_stage.Located(None, "loaded") for n in NAMES}
+  stored = {role: store.lazy_read(study_store, "synthetic", role, NAMES)
+            for role in ("calibration", "selection", "test")}
+  run = lambda cfg: pipeline.analyse(cfg, NAMES, stored, [], {n: n for n in NAMES}, located, cache=tmp_path)
+  first = run(config())
+  assert "cached" not in capsys.readouterr().out
+  assert len(list((tmp_path / "analysis").glob("*.json"))) == len(config_lib.SECTIONS)
+  changed = config_lib.apply_overrides(config(), ["greedy_steps=1"])
+  second = run(changed)
+  said = capsys.readouterr().out
+  recomputed = {"greedy", "claims"}
+  for section in config_lib.SECTIONS:
+    assert (f"  {section}: cached (" in said) == (section not in recomputed), (section, said)
+  assert [len(r["members"]) for r in first["greedy"]] == [3] and [len(r["members"]) for r in second["greedy"]] == [2]
+  for section in set(config_lib.SECTIONS) - recomputed:
+    for field in dataclasses.fields(sections.get(section).Result):
+      assert_same(second[field.name], first[field.name], field.name)
+  # Fresh (no cache) equals served from the cache, field by field.
+  fresh = pipeline.analyse(changed, NAMES, stored, [], {n: n for n in NAMES}, located)
+  assert_same(fresh, second)
+
+
+def _readme_section(monkeypatch, tmp_path):
+  """The README's worked example (its new section file) imported as launch.study.sections.calibration_error,
+  and its one config line applied (config.SECTIONS gains it)."""
+  import importlib.util
+  import re
+  import sys
+  readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+  (code,) = re.findall(r"<!-- worked example: launch/study/sections/calibration_error.py[^\n]*-->\n```python\n(.*?)```",
+                       readme, re.S)
+  path = tmp_path / "calibration_error.py"
+  path.write_text(code)
+  spec = importlib.util.spec_from_file_location("launch.study.sections.calibration_error", path)
+  module = importlib.util.module_from_spec(spec)
+  monkeypatch.setitem(sys.modules, spec.name, module)
+  spec.loader.exec_module(module)
+  monkeypatch.setattr(config_lib, "SECTIONS", config_lib.SECTIONS + ("calibration_error",))
+  return module, len(code.splitlines())
+
+
+def test_the_readmes_worked_example_section_runs_end_to_end(study_store, tmp_path, monkeypatch):
+  """The README's new measure (one section file + one config line): its own setting is in
+  config.sections and --set-able, the study computes it, and its ECE equals a loop over the
+  stored logits; it writes its CSV and report part."""
+  register_rows()
+  from launch.study import sections
+  module, lines = _readme_section(monkeypatch, tmp_path)
+  assert lines == 48  # the README states the diff size: 48 lines of the new file + 1 config line
+  cfg = config_lib.apply_overrides(config(), ["sections.calibration_error.bins=10"])
+  assert cfg.sections.calibration_error.bins == 10 and sections.settings(cfg, "calibration_error").bins == 10
+  cfg.sections = type(cfg.sections)({"calibration_error": cfg.sections.calibration_error})  # this section alone
+  stored = {role: store.lazy_read(study_store, "synthetic", role, NAMES) for role in ("calibration", "test")}
+  located = {n: zoo_stage.Located(None, "loaded") for n in NAMES}
+  results = pipeline.analyse(cfg, NAMES, stored, [], {n: n for n in NAMES}, located)
+  assert results["sections"] == ["calibration_error"]
+  calibration, test = (store.read(study_store, "synthetic", role, NAMES) for role in ("calibration", "test"))
+  temperatures = np.asarray(metrics.fit_temperature(calibration.logits, calibration.labels))
+  probs = np.asarray(metrics.apply_temperature(test.logits, temperatures), np.float64)
+  for row, model_probs in zip(results["calibration_error"], probs):
+    confidence, correct = model_probs.max(-1), model_probs.argmax(-1) == test.labels
+    ece = 0.0
+    for b in range(10):  # the naive loop: per bin, its share of examples × |accuracy − mean confidence|
+      inside = [e for e in range(len(confidence)) if b / 10 <= confidence[e] < (b + 1) / 10 or (b == 9 and
+                                                                                               confidence[e] == 1)]
+      if inside:
+        ece += len(inside) / len(confidence) * abs(np.mean(correct[inside]) - np.mean(confidence[inside]))
+    assert row["ece"] == pytest.approx(ece, abs=2e-5), row
+  module.write(results, tmp_path)
+  assert len((tmp_path / "calibration_error.csv").read_text().splitlines()) == len(NAMES) + 1
+  assert "## Calibration error" in module.markdown(results)[0]

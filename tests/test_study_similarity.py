@@ -170,17 +170,17 @@ def test_subset_cap_and_disabled_setting(study):
 
 def test_report_section_link_csv_and_figure(study, tmp_path):
   _, _, _, _, section = study
-  text = report._similarity_text(section)
+  text = report.similarity_text(section)
   assert text.startswith("## Representational similarity and complementarity")
   assert "ρ with ensemble gain" in text and "ρ with concatenation gain" in text and "fig8_link.png" in text
   cka = next(c for c in section["correlations"] if c["predictor"] == "cka" and c["target"] == "ensemble_gain")
   assert f"{cka['rho']:+.2f} [{cka['low']:+.2f}, {cka['high']:+.2f}]" in text
-  report._write_similarity(section, tmp_path)
+  report.write_similarity(section, tmp_path)
   with (tmp_path / "link.csv").open() as handle:
     rows = list(csv.DictReader(handle))
   assert len(rows) == 6 and float(rows[0]["cka"]) == pytest.approx(section["pairs"][0]["cka"])
   assert (tmp_path / "link_correlations.csv").exists() and (tmp_path / "fig8_link.png").stat().st_size > 10_000
-  assert "Not computed" in report._similarity_text(None)
+  assert "Not computed" in report.similarity_text(None)
 
 
 def test_concatenation_without_a_shared_class_is_skipped_with_a_reason():

@@ -53,7 +53,7 @@ def summary(results: dict) -> str:
            f"{'category':18s} {'pairs':>5s} {'error inconsistency':>24s} {'ensemble gain':>22s} "
            f"{'conversion rate':>24s}"]
   for c in results["categories"]:
-    cell = lambda k: f"{100 * c[k]:6.2f} [{100 * c[k + '_low']:6.2f}, {100 * c[k + '_high']:6.2f}]"
+    cell = lambda k: f"{100 * c[k].estimate:6.2f} [{100 * c[k].low:6.2f}, {100 * c[k].high:6.2f}]"
     lines.append(f"{c['category']:18s} {c['pairs']:5d} {cell('error_inconsistency'):>24s} "
                  f"{cell('relative_improvement'):>22s} {cell('conversion_rate'):>24s}")
   lines.append("\nthe paper's claims at this scale:")

@@ -66,7 +66,7 @@ BAND_LABELS = {True: "in band", False: "outside band"}
 
 
 def model_table(test: Predictions, temperatures, intervals, in_band=None) -> list[dict]:
-  """A row per model: category vs the base, provenance fields, test accuracy [95% CI],
+  """A row per model: category vs the base, provenance fields, test accuracy (an Interval),
   temperature, and whether it is inside the accuracy band (``in_band`` bool [N])."""
   categories = categories_vs_base(test.names)
   in_band = np.ones(len(test.names), bool) if in_band is None else np.asarray(in_band, bool)
@@ -76,24 +76,27 @@ def model_table(test: Predictions, temperatures, intervals, in_band=None) -> lis
     rows.append({"model": name, "category": categories[index], "band": BAND_LABELS[bool(in_band[index])],
                  "objective": entry.objective,
                  "pretraining_data": entry.pretraining_data, "architecture": entry.architecture,
-                 "accuracy": float(intervals["accuracy"].estimate[index]),
-                 "accuracy_low": float(intervals["accuracy"].low[index]),
-                 "accuracy_high": float(intervals["accuracy"].high[index]),
+                 "accuracy": interval_at(intervals["accuracy"], index),
                  "temperature": float(temperatures[index])})
   return rows
 
 
+def interval_at(interval: metrics.Interval, index) -> metrics.Interval:
+  """The scalar :class:`metrics.Interval` at ``index`` of an array-valued one (Python floats;
+  a table's CSV writes it as three columns: key, key_low, key_high)."""
+  scalar = lambda values: float("nan") if values is None else float(np.asarray(values)[index])
+  return metrics.Interval(scalar(interval.estimate), scalar(interval.low), scalar(interval.high),
+                          scalar(interval.std), float(interval.confidence), int(interval.num_resamples))
+
+
 def pair_table(names: list[str], intervals) -> list[dict]:
-  """Every pair once: its derived category and each metric with its 95% interval."""
+  """Every pair once: its derived category and each metric as its 95% Interval."""
   rows = []
   for a in range(len(names)):
     for b in range(a + 1, len(names)):
       row = {"model_a": names[a], "model_b": names[b], "with_base": a == 0,
              "category": zoo.pair_category(zoo.get(names[a]), zoo.get(names[b]))}
-      for key in PAIR_METRICS:
-        interval = intervals[key]
-        row[key] = float(interval.estimate[a, b])
-        row[f"{key}_low"], row[f"{key}_high"] = float(interval.low[a, b]), float(interval.high[a, b])
+      row.update({key: interval_at(intervals[key], (a, b)) for key in PAIR_METRICS})
       rows.append(row)
   return rows
 
@@ -132,9 +135,7 @@ def category_table(names: list[str], outcomes, num_resamples: int, in_band=None)
   rows = []
   for index, category in enumerate(present):
     row = {"category": category, "pairs": int(membership[index].sum())}
-    for key, interval in intervals.items():
-      row[key] = float(interval.estimate[index])
-      row[f"{key}_low"], row[f"{key}_high"] = float(interval.low[index]), float(interval.high[index])
+    row.update({key: interval_at(interval, index) for key, interval in intervals.items()})
     rows.append(row)
   return rows
 
@@ -466,8 +467,8 @@ def probe_outcomes(mixing_rows: list[dict]) -> dict | None:
 
 def base_fit(base_pairs: list[dict]) -> dict | None:
   """Least-squares line of ensemble gain on EI over the (base, X) pairs (Fig. 2 left)."""
-  ei = np.array([p["error_inconsistency"] for p in base_pairs])
-  gain = np.array([p["relative_improvement"] for p in base_pairs])
+  ei = np.array([p["error_inconsistency"].estimate for p in base_pairs])
+  gain = np.array([p["relative_improvement"].estimate for p in base_pairs])
   if len(ei) < 3 or np.ptp(ei) == 0:
     return None
   return metrics.linear_fit(ei, gain)

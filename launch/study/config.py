@@ -88,7 +88,29 @@ def defaults() -> ml_collections.ConfigDict:
       "downstream": downstream_defaults(),
       "linear_probe": linear_probe_defaults(),
       "similarity": similarity_defaults(),
+      "sections": sections_defaults(),
   })
+
+
+# The study's sections (launch/study/sections/<name>.py), in report order: a new section is one
+# file there and one line here. ``config.sections.<name>`` is its own sub-config (defaults beside
+# its code); the study-wide fields above that it reads are listed in its module (FIELDS).
+SECTIONS = (
+    "claims",          # the paper's five claims, decided on one joint bootstrap (first in the report)
+    "models",          # accuracy, temperature, category and band of each model
+    "categories",      # Fig. 1–2 and the category table
+    "specialisation",  # Fig. 3–4
+    "greedy",          # Fig. 5
+    "mixing",          # Fig. 6
+    "downstream",      # Fig. 7
+    "similarity",      # representational similarity and complementarity
+)
+
+
+def sections_defaults() -> ml_collections.ConfigDict:
+  """``config.sections``: each section's own sub-config (its module's ``defaults()``)."""
+  from launch.study import sections
+  return sections.defaults(SECTIONS)
 
 
 def downstream_defaults() -> ml_collections.ConfigDict:

@@ -8,13 +8,15 @@ Stages, each resumable (a rerun with the same config recomputes nothing):
    the runner into the store (sharded over all devices of all processes; every process
    runs the same steps). Each manifest holds the model's weight content hash: outputs of
    other weights under the same name are recomputed, and the run says so;
-3. **analysis** (:mod:`launch.study.analysis`): pure functions of the stored arrays;
-4. **report** (:mod:`launch.study.report`), written by process 0 only.
+3. **analysis**: each configured section (:mod:`launch.study.sections`, one module per part of
+   the report) computes its typed Result from the stored arrays, each cached under a key of its
+   own inputs, settings and code (changing one section recomputes only it);
+4. **report** (:mod:`launch.study.report`): each section writes its tables, figures and part of
+   report.md; written by process 0 only.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import time
@@ -24,12 +26,11 @@ import numpy as np
 
 import zoo
 from launch import caches, code_digest, data, locks, store, weights_lock
-from launch.study import analysis, config as config_lib, probe_head, report, validate, verdicts, zoo_stage
+from launch.study import (analysis, config as config_lib, probe_head, report, sections, serial, validate, verdicts,
+                          zoo_stage)
 from launch.study.config import ConfigError
 from launch.study.progress import Bar, say
 from zoo.loading import weights_sha256
-
-ANALYSIS_VERSION = 3  # bump when the analysis computes something else from the same inputs
 
 
 def default_cache() -> Path:
@@ -164,7 +165,7 @@ def fit_temperatures(logits, labels, *, workers: int = 2) -> np.ndarray:
     return np.asarray(list(pool.map(fit, logits)), np.float64)
 
 
-def _calibrated(results, temperatures):
+def calibrated(results, temperatures):
   """Each model's calibrated probabilities softmax(z / T): a lazy per-model [E, K] reader
   for :func:`launch.store.lazy_read` results; float32 [N, E, K] for in-memory
   :func:`launch.store.read` results (small studies, tests)."""
@@ -187,169 +188,47 @@ class _Timings:
     self.started = now
 
 
-def _in_memory(embeddings: dict, names) -> dict:
-  """Per-model embeddings read into memory once (lazy readers re-read the store on every access)."""
-  return {n: np.asarray(embeddings[n], np.float32) for n in names}
-
-
 def analyse(config, names: list[str], stored: dict[str, store.LazyResults], class_names, hashes: dict[str, str],
-            located: dict, *, timings: dict | None = None, resample_seed: int = 0) -> dict:
-  """Every table of the report from the stored outputs (see :mod:`launch.study.analysis`).
+            located: dict, *, timings: dict | None = None, resample_seed: int = 0, cache: Path | None = None) -> dict:
+  """Every configured section's result (:mod:`launch.study.sections`) from the stored outputs,
+  as the report reads them: ``config``, ``sections`` (their names, in report order) and every
+  field of every section's Result.
 
-  ``stored`` maps each role of :func:`splits_of` to its :func:`launch.store.lazy_read`
-  (or anything with the same ``logits``, ``embeddings``, ``labels`` and ``manifests``):
-  models are read one at a time, calibrated probabilities are never stacked, and only
-  the embeddings the probes use are read into memory. ``timings``, if given, receives
-  the seconds of each stage.
+  ``stored`` maps each role of :func:`splits_of` to its :func:`launch.store.lazy_read` (or
+  anything with the same ``logits``, ``embeddings``, ``labels`` and ``manifests``): models are
+  read one at a time, calibrated probabilities are never stacked, and only the embeddings the
+  probes use are read into memory. With ``cache`` (the study's cache directory, holding
+  ``store``), each section's result is read from ``<cache>/analysis`` under its own key
+  (:func:`launch.study.sections.key`) or computed and stored there; without, each is computed.
+  Either way a result is the serialised form (:mod:`launch.study.serial`), so a fresh and a
+  cached run write the same report. ``timings``, if given, receives the seconds of each stage.
   """
-  import metrics
-  lap = _Timings(timings)
-  calibration, test = stored["calibration"], stored["test"]
-  temperatures = fit_temperatures(calibration.logits, calibration.labels)
-  lap("temperatures")
-  test_set, calibration_set = (_predictions(names, split, temperatures) for split in (test, calibration))
-  lap("calibrated pass (correctness, confidence, candidate views)")
-  # The analysis runs on process 0 alone: its all-pairs kernel uses this process's devices,
-  # not metrics' default mesh over every process (whose collectives the others never join).
-  import jax
-  outcomes = metrics.pairwise_outcomes(test_set.probs, test_set.labels,
-                                       mesh=metrics.example_mesh(jax.local_devices()))
-  lap("pairwise")
-  intervals = metrics.pairwise_intervals(outcomes, num_resamples=config.resamples)
-  pairs = analysis.pair_table(names, intervals)
-  correct = test_set.correct
-  accuracy = correct.mean(axis=1)
-  # The accuracy band (test accuracy, as the paper's 74–78%): Fig. 1–2, the category table
-  # and claims 1–3 use its models only; greedy runs may use any model.
-  in_band = verdicts.accuracy_band(accuracy, base=0, width=config.accuracy_band)
-  band = verdicts.band_range(accuracy, base=0, width=config.accuracy_band)
-  base_pairs = [p for p in pairs if p["with_base"] and in_band[names.index(p["model_b"])]]
-  lap("pairwise intervals")
-  categories = analysis.category_table(names, outcomes, config.resamples, in_band=in_band)
-  lap("category table")
-  chosen = analysis.representatives(names, accuracy)
-  confidence = test_set.confidence  # [N, E], read off the calibrated pass: Fig. 3 and claim 3
-  special = analysis.specialisation(test_set, correct, chosen, config.theta_bins, confidence)
-  groups = analysis.class_groups(special, config_lib.class_groups(config.class_groups))
-  lap("specialisation")
-  greedy, greedy_final = [], []
-  if config.selection_split:
-    selection = stored["selection"]
-    greedy, greedy_final = analysis.greedy_runs(names, _calibrated(selection, temperatures), selection.labels,
-                                                test_set, config.greedy_starts, config.greedy_steps)
-  lap("greedy")
-  _hold_probe_embeddings(names, chosen, (test_set, calibration_set))
-  lap("probe embeddings read")
-  mixing, diversity, needed = _fig6_probes(config, calibration_set, test_set, chosen, lap)
-  fit = analysis.base_fit(base_pairs)
-  downstream = _downstream(config, stored, names, correct, lap)
-  from launch.study import link
-  similarity = link.similarity_section(config, test_set, calibration_set, outcomes, intervals)
-  lap("similarity")
-  models = analysis.model_table(test_set, temperatures, intervals, in_band)
-  claims = _quietly(decide_claims, config, names, outcomes, confidence, in_band, greedy, greedy_final, mixing,
-                    resample_seed)
-  claim_samples = [claim.pop("samples") for claim in claims]  # per-resample statistics: replicates combine them
-  mixing = [{k: v for k, v in row.items() if k != "test_correct"} for row in mixing]  # per-example: claims only
-  lap("claims")
-  for row in models:
-    row["weights_sha256"] = hashes[row["model"]]
-    row["weights_origin"] = located[row["model"]].origin
-  return {"config": config.to_dict(), "num_test_examples": int(len(test.labels)), "class_names": list(class_names),
-          "band": {"width": float(config.accuracy_band), "low": band[0], "high": band[1],
-                   "in_band": [n for n, b in zip(names, in_band) if b]},
-          "models": models, "pairs": pairs, "categories": categories, "fit": fit, "specialisation": special,
-          "class_groups": groups, "greedy": greedy, "mixing": mixing, "diversity": diversity,
-          "features_needed": needed, "downstream": downstream, "similarity": similarity,
-          "provenance": _provenance(names, hashes, located, stored["test"].manifests),
-          "claims": claims, "claim_samples": claim_samples}
+  context = sections.Context(config, names, stored, class_names, hashes, located, resample_seed=resample_seed,
+                             lap=_Timings(timings))
+  inputs = _section_inputs(config, names, cache / "store") if cache is not None else None
+  keys = {}
+  for name in sections.compute_order(sections.order(config)):
+    module = sections.get(name)
+    compute = lambda: serial.dumps(module.compute(context.scoped(name), sections.settings(config, name)))
+    if cache is None:
+      context.results[name] = serial.loads(compute())
+      continue
+    keys[name] = sections.key(config, name, inputs, {need: keys[need] for need in module.NEEDS})
+    context.results[name] = cached_section(cache, name, keys[name], compute)
+  results = {"config": config.to_dict(), "sections": sections.order(config)}
+  for name, result in context.results.items():
+    fields = sections.fields_of(result)
+    clash = sorted(set(fields) & set(results))
+    if clash:
+      raise ValueError(f"study section {name!r}'s result fields {clash} are another section's too: rename them.")
+    results.update(fields)
+  return results
 
 
-def _predictions(names, results, temperatures):
-  """analysis.predictions of one stored split: calibrated probabilities and every model's embeddings."""
-  return analysis.predictions(names, _calibrated(results, temperatures), results.labels,
+def predictions_of(names, results, temperatures):
+  """analysis.Predictions of one stored split: calibrated probabilities and every model's embeddings."""
+  return analysis.predictions(names, calibrated(results, temperatures), results.labels,
                               [results.embeddings[n] for n in names])
-
-
-def _hold_probe_embeddings(names, chosen, splits) -> None:
-  """The probes read the base's and each representative's embeddings: those alone, into memory once."""
-  used = [names[0]] + [names[i] for i in chosen.values()]
-  for split in splits:
-    held = _in_memory(dict(zip(names, split.embeddings)), used)
-    split.embeddings = [held.get(n, e) for n, e in zip(names, split.embeddings)]
-
-
-def _fig6_probes(config, calibration_set, test_set, chosen, lap):
-  """Fig. 6: (mixing rows, diversity curves, features needed). Each pair's mixtures (then its
-  diversity prefixes) are fitted together, padded to one batch shape per figure, or one for both
-  when they nearly agree (analysis.fig6_batches: one compile)."""
-  fig6 = dict(l2_grid=tuple(config.probe_l2_grid), steps=config.probe_steps)
-  mixing_batch, diversity_batch = analysis.fig6_batches(
-      analysis.mixing_batch(calibration_set, chosen, config.mixing_rates, config.mixing_seeds),
-      analysis.diversity_batch(calibration_set, chosen, config.diversity_step, config.diversity_ranking))
-  mixing = analysis.mixing(calibration_set, test_set, chosen, config.mixing_rates, config.mixing_seeds, **fig6,
-                           batch=mixing_batch)
-  lap("mixing probes")
-  diversity = analysis.diversity_curves(calibration_set, test_set, chosen, config.diversity_step,
-                                        config.diversity_ranking, **fig6, batch=diversity_batch)
-  needed = analysis.features_needed(diversity, config.diversity_target)
-  lap("diversity probes")
-  return mixing, diversity, needed
-
-
-def _downstream(config, stored, names, correct, lap):
-  """Fig. 7's downstream probes, or None when the config names no downstream dataset."""
-  if not config.downstream.dataset:
-    return None
-  probe = dict(l2_grid=tuple(config.probe_l2_grid), max_iterations=config.probe_iterations)
-  splits = [dataclasses.replace(stored[f"downstream_{part}"], embeddings=_in_memory(  # every pair reads them
-      stored[f"downstream_{part}"].embeddings, names)) for part in ("train", "val", "test")]
-  downstream = analysis.downstream(names, *splits, correct, **probe)
-  lap("downstream")
-  return downstream
-
-
-def _provenance(names, hashes, located, manifests) -> dict:
-  """Per model: its weights' hash and origin, its training key and recipe, its preprocessing."""
-  return {n: {"weights_sha256": hashes[n], "origin": located[n].origin, "training_key": located[n].key,
-              "training": located[n].provenance, "preprocessing": manifests[n]["metadata"].get("preprocessing")}
-          for n in names}
-
-
-def decide_claims(config, names, outcomes, confidence, in_band, greedy, greedy_final, mixing,
-                  resample_seed: int = 0) -> list[dict]:
-  """The five verdicts (:func:`launch.study.verdicts.claims`) from compact test arrays:
-  correctness and ensemble correctness from ``outcomes``, top-1 confidences [N, E], each
-  greedy run's test correctness at its selection-chosen size (analysis.greedy_runs) and the
-  probes' per-example outcomes where their rows carry them (``test_correct``); intervals
-  flattened to numbers for the report."""
-  # Each replicate resamples the examples on its own seed (independent picks of the hierarchical bootstrap).
-  resamples = verdicts.draw_resamples(outcomes.num_examples, config.resamples, seed=resample_seed)
-  # Every run with a pool counts, those whose selection split keeps the start alone too (gain 0).
-  runs = [(names.index(r["start"]), final) for r, final in zip(greedy, greedy_final) if r["pool"]]
-  greedy_note = ("no selection_split configured: greedy ensembles (Fig. 5) need a split disjoint from calibration "
-                 "and test" if not config.selection_split else
-                 f"no model is {100 * analysis.GREEDY_POOL_GAP:g} points below any start on the selection split")
-  probe = analysis.probe_outcomes(mixing)
-  out = verdicts.claims(np.asarray(outcomes.correct), confidence, analysis.base_ensemble_correct(outcomes),
-                        analysis.categories_vs_base(names), resamples, in_band=in_band, greedy=runs,
-                        probe_correct=probe, names=names, greedy_note=greedy_note,
-                        probe_note="no feature-mixing probe ran (no representative partner, or config field "
-                                   "mixing_rates or mixing_seeds empty): no per-example outcome to resample")
-  for claim in out:
-    interval = claim.pop("statistic")
-    claim.update(estimate=float(interval.estimate), low=float(interval.low), high=float(interval.high),
-                 confidence=float(interval.confidence), resamples=int(interval.num_resamples))
-  return out
-
-
-def _quietly(function, *args):
-  """Calls ``function`` with NumPy's empty-slice warnings off (degenerate inputs give NaN,
-  which the report prints as n/a)."""
-  import warnings
-  with warnings.catch_warnings():
-    warnings.simplefilter("ignore", RuntimeWarning)
-    return function(*args)
 
 
 class _Stages:
@@ -370,55 +249,29 @@ class _Stages:
 def analysis_code_sha256(root: Path | None = None) -> str:
   """sha256 of the code that computes the analysis (every .py file of ``launch/study``,
   ``metrics`` and ``probes``, by relative path): a changed analysis never serves the
-  cached results of the old code (``ANALYSIS_VERSION`` alone relied on a manual bump). The
-  installed packages are read (launch.code_digest), ``root`` only in tests."""
+  cached results of the old code. The installed packages are read (launch.code_digest), ``root``
+  only in tests. Each section's own key covers less (:func:`launch.study.sections.code_sha256`:
+  no other section's file)."""
   return code_digest.packages_sha256(("launch.study", "metrics", "probes"), root)
 
 
-def analysis_key(config, names: list[str], store_dir: Path) -> str:
-  """sha256 of what the analysis reads and what computes it: the config, every stored
-  manifest (model, weight hash, preprocessing, split, example count, logits dtype) of
-  every split, and the analysis code (:func:`analysis_code_sha256`)."""
+def _section_inputs(config, names: list[str], store_dir: Path) -> dict:
+  """What every section may read: the rows, the splits and every stored manifest (model, weight
+  hash, preprocessing, split, example count, logits dtype) of every split."""
   manifests = [json.loads((store.model_dir(store_dir, dataset, split, name) / "manifest.json").read_text())
                for _, dataset, split in splits_of(config) for name in names]
-  # ``replicates`` is left out: it says how many draws a run makes, not what one draw's analysis
-  # computes (a draw is named by its rows, "<row>@r<k>", and seeds its bootstrap by k), so
-  # replicate 0 of a replicated run is served by the single run's analysis and vice versa.
-  settings = {k: v for k, v in config.to_dict().items() if k != "replicates"}
-  payload = {"version": ANALYSIS_VERSION, "code": analysis_code_sha256(), "config": settings, "names": names,
-             "manifests": manifests}
-  return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+  return {"names": names, "splits": splits_of(config), "manifests": manifests}
 
 
-def encode(value):
-  """Results as JSON: numpy arrays as {"__array__": values, "dtype": ...}, tuples as lists."""
-  if isinstance(value, np.ndarray):
-    return {"__array__": value.tolist(), "dtype": value.dtype.str}
-  if isinstance(value, np.generic):
-    return value.item()
-  if isinstance(value, dict):
-    return {k: encode(v) for k, v in value.items()}
-  if isinstance(value, (list, tuple)):
-    return [encode(v) for v in value]
-  return value
-
-
-def decode(value):
-  """Inverse of :func:`encode`."""
-  if isinstance(value, dict):
-    if "__array__" in value:
-      return np.asarray(value["__array__"], np.dtype(value["dtype"]))
-    return {k: decode(v) for k, v in value.items()}
-  if isinstance(value, list):
-    return [decode(v) for v in value]
-  return value
+encode, decode = serial.encode, serial.decode  # the one serialiser of the study's results
 
 
 def _analysis(config, names, cache: Path, sources, hashes, located, replicate: int) -> dict:
-  """The analysis of one replicate's rows (its bootstrap seeded by ``replicate``), cached under the
-  key of what it reads (:func:`cached_analysis`; a replicate's row names carry its index)."""
-  return cached_analysis(config, names, cache,
-                         lambda: _analysis_text(config, names, cache, sources, hashes, located, replicate))
+  """The analysis of one replicate's rows (its bootstrap seeded by ``replicate``), each section
+  cached under the key of what it reads (a replicate's row names carry its index)."""
+  stored = {role: store.lazy_read(cache / "store", dataset, split, names) for role, dataset, split in splits_of(config)}
+  class_names = getattr(sources["test"], "class_names", ()) or ()
+  return analyse(config, names, stored, class_names, hashes, located, resample_seed=replicate, cache=cache)
 
 
 def combine_replicates(config, per_replicate: list[dict]) -> list[dict]:
@@ -492,32 +345,26 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
   return results
 
 
-def _analysis_text(config, names, cache: Path, sources, hashes, located, replicate: int = 0) -> str:
-  stored = {role: store.lazy_read(cache / "store", dataset, split, names) for role, dataset, split in splits_of(config)}
-  class_names = getattr(sources["test"], "class_names", ()) or ()
-  return json.dumps(encode(analyse(config, names, stored, class_names, hashes, located, resample_seed=replicate)))
-
-
-def cached_analysis(config, names: list[str], cache: Path, compute) -> dict:
-  """The analysis results under :func:`analysis_key`: read from
-  ``<cache>/analysis/<key>.json`` when its checksum holds, else ``compute()`` (JSON text)
-  and stored. The file is ``sha256 of the JSON`` + newline + the JSON: a damaged or
-  edited file is reported in one line and recomputed, never used. One run computes a
-  key at a time (:func:`launch.locks.hold`); a second waits and reads its result."""
-  key = analysis_key(config, names, cache / "store")
-  cached = cache / "analysis" / f"{key[:24]}.json"
-  with locks.hold(cache, "analysis", key, on_wait=lambda: say("  waiting for another run computing this analysis")):
+def cached_section(cache: Path, name: str, key: str, compute):
+  """Section ``name``'s result under ``key``: read from ``<cache>/analysis/<name>-<key>.json`` when
+  its checksum holds, else ``compute()`` (JSON text, :mod:`launch.study.serial`) and stored. The
+  file is ``sha256 of the JSON`` + newline + the JSON: a damaged or edited file is reported in one
+  line and recomputed, never used. One run computes a key at a time (:func:`launch.locks.hold`); a
+  second waits and reads its result."""
+  cached = cache / "analysis" / f"{name}-{key[:24]}.json"
+  with locks.hold(cache, "analysis", key,
+                  on_wait=lambda: say(f"  waiting for another run computing section {name}")):
     locks.remove_stale_temporaries(cached.parent)
     text = _verified_analysis(cached)
     if text is not None:
-      say(f"  cached ({cached.name})")
+      say(f"  {name}: cached ({cached.name})")
     else:
       text = compute()
       cached.parent.mkdir(parents=True, exist_ok=True)
       temporary = cached.with_name(f".{cached.name}.tmp")
       temporary.write_text(hashlib.sha256(text.encode()).hexdigest() + "\n" + text)
       temporary.replace(cached)
-  return decode(json.loads(text))  # the cached form, so a fresh and a cached run write the same report
+  return serial.loads(text)  # the cached form, so a fresh and a cached run write the same report
 
 
 def _verified_analysis(path: Path) -> str | None:

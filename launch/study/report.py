@@ -1,5 +1,7 @@
 """The study's report directory: report.md, one PNG per paper figure (Fig. 1–7), a CSV per
-table, config.json (the config and every model's weight hash and provenance).
+table, config.json (the config and every model's weight hash and provenance). Each section
+(:mod:`launch.study.sections`) writes its own CSVs, figures and part of report.md with the
+drawing and table helpers here; :func:`write` and :func:`markdown` put them in order.
 
 Written to a temporary directory next to ``out`` and renamed into place, so a report
 directory is always complete (never a partial result where a complete one is expected).
@@ -17,16 +19,34 @@ from pathlib import Path
 import numpy as np
 
 from launch.study.analysis import CATEGORY_ORDER, GREEDY_POOL_GAP, category_colors
+from metrics.bootstrap import Interval
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
+def write_csv(path: Path, rows: list[dict]) -> None:
+  """A CSV of ``rows``, each :class:`metrics.Interval` cell as three columns: key, key_low, key_high."""
   if not rows:
     path.write_text("")
     return
+  rows = [_flat(row) for row in rows]
   with path.open("w", newline="") as handle:
     writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
     writer.writeheader()
     writer.writerows(rows)
+
+
+def _flat(row: dict) -> dict:
+  out = {}
+  for key, value in row.items():
+    if isinstance(value, Interval):
+      out.update({key: value.estimate, f"{key}_low": value.low, f"{key}_high": value.high})
+    else:
+      out[key] = value
+  return out
+
+
+def fmt_interval(interval: Interval, scale=100.0, digits=2) -> str:
+  """``estimate [low, high]`` in ``scale`` units (n/a for NaN)."""
+  return fmt(interval.estimate, interval.low, interval.high, scale=scale, digits=digits)
 
 
 def _pyplot():
@@ -53,11 +73,11 @@ def figure1(categories, base_pairs, path):
   colors = category_colors()
   figure, axis = plt.subplots(figsize=(7, 3.8))
   for index, row in enumerate(categories):
-    axis.bar(index, 100 * row["error_inconsistency"], color=colors[row["category"]], alpha=0.6)
-    axis.errorbar(index, 100 * row["error_inconsistency"], capsize=4, color="black",
-                  yerr=[[100 * (row["error_inconsistency"] - row["error_inconsistency_low"])],
-                        [100 * (row["error_inconsistency_high"] - row["error_inconsistency"])]])
-    points = [100 * p["error_inconsistency"] for p in base_pairs if p["category"] == row["category"]]
+    ei = row["error_inconsistency"]
+    axis.bar(index, 100 * ei.estimate, color=colors[row["category"]], alpha=0.6)
+    axis.errorbar(index, 100 * ei.estimate, capsize=4, color="black",
+                  yerr=[[100 * (ei.estimate - ei.low)], [100 * (ei.high - ei.estimate)]])
+    points = [100 * p["error_inconsistency"].estimate for p in base_pairs if p["category"] == row["category"]]
     axis.scatter(index + np.linspace(-0.2, 0.2, len(points)), points, color="black", s=12, zorder=3)
   axis.set_xticks(range(len(categories)), [c["category"] for c in categories], fontsize=9)
   axis.set_xlabel("category of (base, X): bars = mean with 95% CI, dots = pairs")
@@ -75,10 +95,10 @@ def figure2(base_pairs, fit, path):
   for axis, (key, label) in zip(axes, panels):
     for category in [c for c in CATEGORY_ORDER if any(p["category"] == c for p in base_pairs)]:
       chosen = [p for p in base_pairs if p["category"] == category]
-      x = [100 * p["error_inconsistency"] for p in chosen]
-      y = [100 * p[key] for p in chosen]
-      low = [100 * (p[key] - p[f"{key}_low"]) for p in chosen]
-      high = [100 * (p[f"{key}_high"] - p[key]) for p in chosen]
+      x = [100 * p["error_inconsistency"].estimate for p in chosen]
+      y = [100 * p[key].estimate for p in chosen]
+      low = [100 * (p[key].estimate - p[key].low) for p in chosen]
+      high = [100 * (p[key].high - p[key].estimate) for p in chosen]
       axis.errorbar(x, y, yerr=[low, high], fmt="o", color=colors[category], label=category, capsize=2, ms=4)
       axis.scatter([np.mean(x)], [np.nanmean(y)], marker="*", s=180, color=colors[category], edgecolor="black",
                    zorder=4)
@@ -133,7 +153,7 @@ def figure4(special, class_names, groups, path):
       axis.axvspan(first - 0.5, stop - 0.5, alpha=0.08, color="grey" if first else "green")
       axis.text((first + stop) / 2, 1.0, name, ha="center", va="top", fontsize=6, transform=axis.get_xaxis_transform())
     if len(values) <= 50:
-      axis.set_xticks(range(len(values)), [_class_label(class_names, k) for k in range(len(values))], rotation=70,
+      axis.set_xticks(range(len(values)), [class_label(class_names, k) for k in range(len(values))], rotation=70,
                       fontsize=7)
     else:
       axis.set_xlabel("class id")
@@ -216,18 +236,18 @@ def figure7(downstream, path):
   _save(plt, figure, path, left=0.7, bottom=1.0, right=0.3, wspace=0.5)
 
 
-def _class_label(class_names, index: int) -> str:
+def class_label(class_names, index: int) -> str:
   return str(class_names[index]) if index < len(class_names) else str(index)
 
 
-def _fmt(value, low=None, high=None, scale=100.0, digits=2):
+def fmt(value, low=None, high=None, scale=100.0, digits=2):
   if value is None or (isinstance(value, float) and math.isnan(value)):
     return "n/a"
   text = f"{scale * value:.{digits}f}"
   return text if low is None else f"{text} [{scale * low:.{digits}f}, {scale * high:.{digits}f}]"
 
 
-def _table(header, rows) -> str:
+def table(header, rows) -> str:
   lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
   lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
   return "\n".join(lines)
@@ -239,7 +259,7 @@ def in_band_base_pairs(results: dict) -> list[dict]:
   return [p for p in results["pairs"] if p["with_base"] and p["model_b"] in band]
 
 
-def _band_text(results) -> str:
+def band_text(results) -> str:
   band, models = results["band"], results["models"]
   outside = [r["model"] for r in models if r["band"] != "in band"]
   return (f"Accuracy band: the {band['width']:g}-point test-accuracy window holding the base with the most models, "
@@ -248,24 +268,24 @@ def _band_text(results) -> str:
           + (f"Outside the band (greedy pool only): {', '.join(outside)}." if outside else "Every model is in it."))
 
 
-def _claims_text(results) -> str:
+def claims_text(results) -> str:
   """The claims table; with replicates (config field ``replicates`` > 1) the verdict is over
   all of them (hierarchical bootstrap) and each replicate's own value and verdict stand beside it."""
   claims = results["claims"]
   if not claims or "per_replicate" not in claims[0]:
-    return _table(("claim", "test", "evidence (estimate [95% CI])", "verdict"),
+    return table(("claim", "test", "evidence (estimate [95% CI])", "verdict"),
                   [(c["claim"], c["test"], c["evidence"], f"**{c['verdict']}**") for c in claims])
   replicates = results["config"]["replicates"]
   return (f"Over {replicates} replicates (independent zoo draws: every row retrained with seeds of its own): each "
           "claim's statistic is the mean over replicates, its interval a hierarchical bootstrap (replicates "
           "resampled with replacement, then the test examples within each); the tables above are replicate 0's."
-          "\n\n" + _table(("claim", "test", "evidence (estimate [95% CI])", "per replicate (estimate [95% CI] verdict)",
+          "\n\n" + table(("claim", "test", "evidence (estimate [95% CI])", "per replicate (estimate [95% CI] verdict)",
                             "verdict"),
                            [(c["claim"], c["test"], c["evidence"], c["per_replicate"], f"**{c['verdict']}**")
                             for c in claims]))
 
 
-def _greedy_text(results) -> str:
+def greedy_text(results) -> str:
   config = results["config"]
   if not config.get("selection_split"):
     return "No selection split configured (config field selection_split): no greedy runs."
@@ -275,27 +295,28 @@ def _greedy_text(results) -> str:
           f"{100 * GREEDY_POOL_GAP:g} points below it there; "
           "accuracies are on test. The chosen size is the best point of the path on the selection split (the start "
           "alone included; ties keep the smaller ensemble): claim 4 scores that ensemble, not the last forced "
-          "addition.\n\n" + _table(
+          "addition.\n\n" + table(
               ("start", "pool (best on selection)", "added (category vs start)", "test accuracy per size",
                "chosen size (test)", "best pool model (test)"),
-              [(r["start"], f"{len(r['pool'])} models" + (f" (≤ {_fmt(r['pool_max_selection_accuracy'])})"
+              [(r["start"], f"{len(r['pool'])} models" + (f" (≤ {fmt(r['pool_max_selection_accuracy'])})"
                                                          if r["pool"] else ""),
                 " → ".join(f"{n} ({c})" for n, c in zip(r["members"][1:], r["categories_vs_start"][1:])) or "none",
-                " → ".join(_fmt(a) for a in r["test_accuracy"]),
-                f"{r['chosen_size']} ({_fmt(r['chosen_test_accuracy'])})", _fmt(r["pool_best_test_accuracy"]))
+                " → ".join(fmt(a) for a in r["test_accuracy"]),
+                f"{r['chosen_size']} ({fmt(r['chosen_test_accuracy'])})", fmt(r["pool_best_test_accuracy"]))
                for r in runs])
           + "\n\nThe paper's table: the best first addition to each start (chosen on the selection split) and its "
-          "test gain over the start alone.\n\n" + _table(
+          "test gain over the start alone.\n\n" + table(
               ("start", "best first addition (category vs start)", "start (test)", "pair (test)", "gain (pt)"),
-              [(r["start"], f"{r['best_first_addition']} ({r['categories_vs_start'][1]})", _fmt(r["test_accuracy"][0]),
-                _fmt(r["test_accuracy"][1]), f"{100 * r['best_first_addition_test_gain']:+.2f}")
+              [(r["start"], f"{r['best_first_addition']} ({r['categories_vs_start'][1]})", fmt(r["test_accuracy"][0]),
+                fmt(r["test_accuracy"][1]), f"{100 * r['best_first_addition_test_gain']:+.2f}")
                for r in runs if r["best_first_addition"] is not None]))
 
 
 def markdown(results: dict) -> str:
-  config, models, categories = results["config"], results["models"], results["categories"]
-  base_pairs = in_band_base_pairs(results)
-  m = lambda row, key: _fmt(row[key], row[f"{key}_low"], row[f"{key}_high"])
+  """report.md: the title and what the numbers are, each configured section's part in order
+  (its module's ``markdown``), the models' weights and the config."""
+  from launch.study import sections
+  config, models = results["config"], results["models"]
   parts = [
       f"# overlap: {config['name']}",
       f"Base model **{models[0]['model']}**; {len(models)} models; metrics on `{config['dataset']}` "
@@ -303,69 +324,31 @@ def markdown(results: dict) -> str:
       f"({results['num_test_examples']} examples) after temperature scaling fitted on "
       f"`{config['calibration_split']}`; 95% paired-bootstrap intervals ({config['resamples']} resamples). "
       "Tables give percentages. Every number below is in a CSV next to this file.",
-      "## Claims at this scale (claims.csv)",
-      "Each claim is decided by the stated test on a paired bootstrap of the test examples (resampled jointly "
-      "for every model; 95% percentile intervals): **holds** if the interval lies above the named minimum effect "
-      "δ, **does not hold** if below it, **inconclusive** if it contains δ (launch/study/verdicts.py names each δ).",
-      _claims_text(results),
-      "## Models (models.csv)", _band_text(results), _table(
-          ("model", "category vs base", "band", "objective", "pretraining data", "architecture", "accuracy", "T"),
-          [(r["model"], r["category"], r["band"], r["objective"], r["pretraining_data"], r["architecture"],
-            _fmt(r["accuracy"], r["accuracy_low"], r["accuracy_high"]), f"{r['temperature']:.3f}") for r in models]),
-      "## Fig. 1: error inconsistency by category, in-band models (categories.csv)",
-      "![](fig1_error_inconsistency.png)",
-      _table(("category", "pairs", "error inconsistency", "ensemble accuracy", "ensemble gain", "conversion rate"),
-             [(c["category"], c["pairs"], m(c, "error_inconsistency"), m(c, "ensemble_accuracy"),
-               m(c, "relative_improvement"), m(c, "conversion_rate")) for c in categories]),
-      "## Fig. 2: ensembles of the base with each in-band model (pairs.csv, with_base = True, lists all)",
-      "![](fig2_ensembles.png)",
-      (f"EI → ensemble gain fit over the (base, X) pairs: slope {results['fit']['slope']:.3f}, "
-       f"intercept {100 * results['fit']['intercept']:.2f} pts, Pearson r {results['fit']['pearson_r']:.3f}."
-       if results["fit"] else "Too few pairs for a fit."),
-      _table(("partner", "category", "error inconsistency", "ensemble accuracy", "gain", "conversion", "Cohen's κ"),
-             [(p["model_b"], p["category"], m(p, "error_inconsistency"), m(p, "ensemble_accuracy"),
-               m(p, "relative_improvement"), m(p, "conversion_rate"),
-               _fmt(p["cohen_kappa"], p["cohen_kappa_low"], p["cohen_kappa_high"], scale=1, digits=3))
-              for p in base_pairs]),
-      "## Fig. 3: specialisation angle θ (theta.csv)", "![](fig3_specialisation.png)",
-      _table(("category", "partner", "mean θ, only base right (°)", "mean θ, only partner right (°)"),
-             [(c, p["model"], f"{p['mean_theta_only_base']:.1f}", f"{p['mean_theta_only_other']:.1f}")
-              for c, p in results["specialisation"]["pairs"].items()]),
-      "## Fig. 4: per-class specialisation (class_specialisation.csv, class_groups.csv)",
-      "![](fig4_class_specialisation.png)", _class_groups_text(results),
-      "## Fig. 5: greedy ensembles (greedy.csv)", "![](fig5_greedy.png)", _greedy_text(results),
-      "## Fig. 6: feature mixing (mixing.csv) and diversity-ranked features (diversity.csv)", "![](fig6_mixing.png)",
-      _table(("pair", "category", "base share", "features", "probe accuracy (mean over seeds)"),
-             [(pair, cat, rate, feats, _fmt(np.mean(accs))) for (pair, cat, rate, feats), accs in
-              _group_mixing(results["mixing"]).items()]),
-      "Features needed to reach the target accuracy, diversity-ranked (features_needed.csv):",
-      _table(("category", "pair", "target accuracy", "features needed", "of", "best accuracy"),
-             [(r["category"], r["pair"], _fmt(r["target_accuracy"]),
-               "not reached" if r["features_needed"] is None else r["features_needed"], r["total_features"],
-               _fmt(r["best_accuracy"])) for r in results["features_needed"]]),
-      _downstream_text(results),
-      _similarity_text(results.get("similarity")),
+  ]
+  for name in results["sections"]:
+    parts += sections.get(name).markdown(results)
+  parts += [
       "## Models' weights (config.json lists the sha256 of each model's weights and its provenance)",
-      _table(("model", "weights sha256", "origin", "download (commit · file sha256, weights.lock.json)"),
-             [(r["model"], f"`{r['weights_sha256'][:16]}`", r["weights_origin"], r.get("weights_source") or "")
-              for r in models]),
+      table(("model", "weights sha256", "origin", "download (commit · file sha256, weights.lock.json)"),
+            [(r["model"], f"`{r['weights_sha256'][:16]}`", r["weights_origin"], r.get("weights_source") or "")
+             for r in models]),
       "## Config (config.json)", "```json\n" + json.dumps(config, indent=2) + "\n```",
   ]
   return "\n\n".join(parts) + "\n"
 
 
-def _class_groups_text(results) -> str:
+def class_groups_text(results) -> str:
   rows = results["class_groups"]
   if not rows:
     return "No class groups configured (config field class_groups)."
   return ("Class-id groups (" + ", ".join(f"{r['group']}: ids {r['first_class']}–{r['last_class']}"
                                           for r in rows if r["category"] == rows[0]["category"]) + "):\n\n"
-          + _table(("category", "partner", "group", "mean specialisation", "classes base wins", "classes partner wins"),
-                   [(r["category"], r["partner"], r["group"], _fmt(r["mean_specialisation"], scale=1, digits=3),
+          + table(("category", "partner", "group", "mean specialisation", "classes base wins", "classes partner wins"),
+                   [(r["category"], r["partner"], r["group"], fmt(r["mean_specialisation"], scale=1, digits=3),
                      r["classes_base_wins"], r["classes_partner_wins"]) for r in rows]))
 
 
-def _downstream_text(results) -> str:
+def downstream_text(results) -> str:
   down = results["downstream"]
   if not down:
     return "## Fig. 7: downstream\n\nNo downstream dataset configured (config field downstream.dataset)."
@@ -374,13 +357,13 @@ def _downstream_text(results) -> str:
   return "\n\n".join([
       f"## Fig. 7: downstream linear evaluation on {dataset} ({down['metric']}; downstream_models.csv, "
       "downstream_pairs.csv)", "![](fig7_downstream.png)",
-      _table(("model", "test accuracy", f"{dataset} {down['metric']}", "prediction diversity"),
-             [(r["model"], _fmt(r["test_accuracy"]), _fmt(r["downstream"]), _fmt(r["prediction_diversity"]))
+      table(("model", "test accuracy", f"{dataset} {down['metric']}", "prediction diversity"),
+             [(r["model"], fmt(r["test_accuracy"]), fmt(r["downstream"]), fmt(r["prediction_diversity"]))
               for r in down["models"]]),
       "Best concatenated pairs:",
-      _table(("pair", "category", down["metric"], "best single", "gain (pts)"),
-             [(f"{p['model_a']} + {p['model_b']}", p["category"], _fmt(p["downstream"]), _fmt(p["best_single"]),
-               _fmt(p["gain"])) for p in best_pairs])])
+      table(("pair", "category", down["metric"], "best single", "gain (pts)"),
+             [(f"{p['model_a']} + {p['model_b']}", p["category"], fmt(p["downstream"]), fmt(p["best_single"]),
+               fmt(p["gain"])) for p in best_pairs])])
 
 
 LINK_LABELS = {"error_inconsistency": "error inconsistency", "cohen_kappa": "Cohen's κ",
@@ -391,7 +374,7 @@ LINK_LABELS = {"error_inconsistency": "error inconsistency", "cohen_kappa": "Coh
                "ensemble_gain": "ensemble gain", "concatenation_gain": "concatenation gain"}
 
 
-def _similarity_text(section) -> str:
+def similarity_text(section) -> str:
   """The "Representational similarity and complementarity" section (launch.study.link)."""
   title = "## Representational similarity and complementarity (link.csv, link_correlations.csv)"
   if not section:
@@ -415,28 +398,28 @@ def _similarity_text(section) -> str:
   targets = list(dict.fromkeys(c["target"] for c in section["correlations"]))
   predictors = list(dict.fromkeys(c["predictor"] for c in section["correlations"]))
   rho = lambda c: "n/a" if math.isnan(c["rho"]) else f"{c['rho']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}]"
-  correlations = _table(["similarity"] + [f"ρ with {LINK_LABELS.get(t, t)}" for t in targets],
+  correlations = table(["similarity"] + [f"ρ with {LINK_LABELS.get(t, t)}" for t in targets],
                         [[LINK_LABELS.get(p, p)] + [rho(lookup[(p, t)]) for t in targets] for p in predictors])
   ranked = sorted(section["pairs"], key=lambda r: -np.nan_to_num(r["ensemble_gain"], nan=-np.inf))
   shown = ranked if len(ranked) <= 10 else ranked[:5] + ranked[-5:]
   columns = [c for c in ("error_inconsistency", "cohen_kappa", "cka", "unbiased_cka", "mutual_knn", "cknna",
                          "ensemble_gain", "concatenation_gain") if c in section["pairs"][0]]
   scale = lambda c: 100.0 if c in ("error_inconsistency", "ensemble_gain", "concatenation_gain") else 1.0
-  pairs = _table(["pair"] + [LINK_LABELS.get(c, c) + (" (pts)" if scale(c) == 100 else "") for c in columns],
-                 [[f"{r['model_a']} + {r['model_b']}"] + [_fmt(r[c], scale=scale(c), digits=2 if scale(c) == 100
+  pairs = table(["pair"] + [LINK_LABELS.get(c, c) + (" (pts)" if scale(c) == 100 else "") for c in columns],
+                 [[f"{r['model_a']} + {r['model_b']}"] + [fmt(r[c], scale=scale(c), digits=2 if scale(c) == 100
                                                                else 3) for c in columns] for r in shown])
   which = "All pairs" if len(ranked) <= 10 else "The 5 pairs with the largest and the 5 with the smallest"
   return "\n\n".join([title, intro, "![](fig8_link.png)", "How well each similarity predicts each gain:",
                        correlations, f"{which} ensemble gain:", pairs])
 
 
-def _write_similarity(section, staging: Path) -> None:
+def write_similarity(section, staging: Path) -> None:
   """link.csv (every pair), link_correlations.csv and the link figure, if the section was computed."""
   if not section:
     return
   from launch.study import link
-  _write_csv(staging / "link.csv", section["pairs"])
-  _write_csv(staging / "link_correlations.csv", section["correlations"])
+  write_csv(staging / "link.csv", section["pairs"])
+  write_csv(staging / "link_correlations.csv", section["correlations"])
   if section["correlations"]:
     from launch.study.similarity_report import DEFAULT_PREDICTORS, link_figure
     # The raw measures only (the null-calibrated ones are in the table): 16 panels draw in a few seconds.
@@ -444,7 +427,7 @@ def _write_similarity(section, staging: Path) -> None:
     figure.savefig(staging / "fig8_link.png", dpi=110)
 
 
-def _group_mixing(rows):
+def group_mixing(rows):
   grouped = {}
   for r in rows:
     grouped.setdefault((r["pair"], r["category"], r["base_rate"], r["features"]), []).append(r["test_accuracy"])
@@ -452,44 +435,20 @@ def _group_mixing(rows):
 
 
 def write(results: dict, out: Path) -> Path:
-  """Writes the whole report to ``out`` atomically (a sibling temp dir renamed into place)."""
+  """Writes the whole report to ``out`` atomically (a sibling temp dir renamed into place): each
+  configured section's CSVs and figures (its module's ``write``), config.json and report.md."""
+  from launch.study import sections
   out = Path(out)
   staging = out.with_name(out.name + ".partial")
   shutil.rmtree(staging, ignore_errors=True)
   staging.mkdir(parents=True)
-  _write_csv(staging / "models.csv", results["models"])
-  _write_csv(staging / "pairs.csv", results["pairs"])
-  _write_csv(staging / "categories.csv", results["categories"])
-  special = results["specialisation"]
-  _write_csv(staging / "theta.csv", [
-      {"category": c, "partner": p["model"], "group": g, "theta_low": float(special["edges"][i]),
-       "theta_high": float(special["edges"][i + 1]), "count": int(p["counts"][gi, i])}
-      for c, p in special["pairs"].items() for gi, g in enumerate(special["groups"]) for i in range(len(p["counts"][gi]))])
-  _write_csv(staging / "class_specialisation.csv", [
-      {"category": c, "partner": p["model"], "class": k, "class_name": _class_label(results["class_names"], k),
-       "specialisation": float(p["class_specialisation"][k])}
-      for c, p in special["pairs"].items() for k in range(len(p["class_specialisation"]))])
-  _write_csv(staging / "greedy.csv", [
-      {"start": r["start"], "step": s, "model": r["members"][s], "category_vs_start": r["categories_vs_start"][s],
-       "selection_accuracy": r["selection_accuracy"][s], "test_accuracy": r["test_accuracy"][s],
-       "chosen_on_selection": s + 1 == r["chosen_size"]}
-      for r in results["greedy"] for s in range(len(r["members"]))])
-  _write_csv(staging / "mixing.csv", results["mixing"])
-  _write_csv(staging / "diversity.csv", results["diversity"])
-  _write_csv(staging / "features_needed.csv", results["features_needed"])
-  _write_csv(staging / "class_groups.csv", results["class_groups"])
-  _write_csv(staging / "claims.csv", results["claims"])
-  if results["downstream"]:
-    _write_csv(staging / "downstream_models.csv", results["downstream"]["models"])
-    _write_csv(staging / "downstream_pairs.csv", results["downstream"]["pairs"])
-  (staging / "config.json").write_text(json.dumps({"config": results["config"], "models": results["provenance"]},
-                                                  indent=2, sort_keys=True))
-  base_pairs = in_band_base_pairs(results)
   with warnings.catch_warnings():  # NaN means (e.g. no inconsistent example) are drawn as gaps, not warned about
     warnings.simplefilter("ignore", RuntimeWarning)
     warnings.filterwarnings("ignore", message="No artists with labels")
-    _figures(results, base_pairs, special, staging)
-    _write_similarity(results.get("similarity"), staging)
+    for name in results["sections"]:
+      sections.get(name).write(results, staging)
+  (staging / "config.json").write_text(json.dumps({"config": results["config"], "models": results["provenance"]},
+                                                  indent=2, sort_keys=True))
   (staging / "report.md").write_text(markdown(results))
   if out.exists():
     previous = out.with_name(out.name + ".previous")
@@ -500,16 +459,3 @@ def write(results: dict, out: Path) -> Path:
   else:
     staging.rename(out)
   return out
-
-
-def _figures(results, base_pairs, special, staging: Path) -> None:
-  figure1(results["categories"], base_pairs, staging / "fig1_error_inconsistency.png")
-  figure2(base_pairs, results["fit"], staging / "fig2_ensembles.png")
-  figure3(special, staging / "fig3_specialisation.png")
-  groups = [(r["group"], r["first_class"], r["last_class"] + 1) for r in results["class_groups"]
-            if r["category"] == results["class_groups"][0]["category"]] if results["class_groups"] else []
-  figure4(special, results["class_names"], groups, staging / "fig4_class_specialisation.png")
-  figure5(results["greedy"], staging / "fig5_greedy.png")
-  figure6(results["mixing"], results["diversity"], results["features_needed"], staging / "fig6_mixing.png")
-  if results["downstream"]:
-    figure7(results["downstream"], staging / "fig7_downstream.png")

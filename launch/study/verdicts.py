@@ -201,51 +201,119 @@ def _check_inputs(correct, confidence, base_ensemble_correct, categories):
   return correct, confidence, base_ensemble_correct
 
 
+# The sentences saying why a claim's part did not hold, by verdict (the evidence's "Why:"): ``{name}``
+# the statistic, ``{delta}`` its δ in its unit, ``{scope}`` what it rests on, ``{reversed}`` " (it is
+# reversed)" when the whole interval lies below 0. A claim that holds needs no why.
+WHY_HOLDS = ""
+WHY_FAILS = (". Why: {name}'s whole interval lies below δ = {delta}: the effect is confidently smaller than the "
+             "least that would support the claim{reversed}")
+WHY_INCONCLUSIVE = (". Why: {name}'s interval contains δ = {delta}: at this scale ({scope}) the data cannot tell an "
+                    "effect of that size from none")
+WHY_UNDEFINED = ". Why: {name} is undefined on these inputs ({scope})"
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+  """One tested part of a claim: its sample key, minimum effect δ, the unit its interval is quoted
+  in (``scale``, ``unit``), how the sentences name it, and for a trend over categories, how they
+  name the per-category means whose falling steps the why lists."""
+  key: str
+  minimum: float
+  scale: float = 1.0
+  unit: str = ""
+  name: str = "the statistic"
+  means: str = ""
+
+  def delta(self) -> str:
+    return _delta(self.minimum, self.scale, self.unit)
+
+  def quote(self, interval: Interval) -> str:
+    return _quote(interval, self.scale, self.unit)
+
+
 @dataclasses.dataclass(frozen=True)
 class ClaimSpec:
   """One of the paper's claims as data: its title, the test (a template: ``{delta}`` the
-  minimum effect δ quoted in ``scale`` and ``unit``; claim 2's ``{gain_minimum}``, claim 5's
-  ``{category}``), δ itself, and the unit its statistic is quoted in. ``also`` names further
-  sample parts that must hold too (part, minimum); ``missing_test`` is the test named when
-  there is nothing to test (claims 4 and 5 without greedy runs or probes)."""
+  minimum effect δ of its statistic quoted in its unit, ``{<part key>}`` each further part's δ;
+  claim 5's ``{category}``), its statistic (a :class:`Part` keyed "statistic") and any further
+  parts that must hold too (``also``), the sentences of each verdict (``why``: templates by
+  verdict, :data:`WHY_FAILS` ...), and ``missing_test``: the test named when there is nothing to
+  test (claims 4 and 5 without greedy runs or probes)."""
   title: str
   test: str
-  minimum: float
-  scale: float
-  unit: str
+  statistic: Part
   also: tuple = ()
   missing_test: str = ""
+  why: tuple = ((HOLDS, WHY_HOLDS), (FAILS, WHY_FAILS), (INCONCLUSIVE, WHY_INCONCLUSIVE), ("undefined", WHY_UNDEFINED))
+
+  @property
+  def minimum(self) -> float:
+    return self.statistic.minimum
+
+  @property
+  def scale(self) -> float:
+    return self.statistic.scale
+
+  @property
+  def unit(self) -> str:
+    return self.statistic.unit
+
+  @property
+  def parts(self) -> dict:
+    """{sample key: Part}, "statistic" last (the part every claim has)."""
+    return {**{part.key: part for part in self.also}, "statistic": self.statistic}
 
   @property
   def minimums(self) -> dict:
-    """{sample part: δ}, "statistic" last (the part every claim has)."""
-    return {**dict(self.also), "statistic": self.minimum}
+    """{sample part: δ}, "statistic" last."""
+    return {key: part.minimum for key, part in self.parts.items()}
 
   def test_text(self, **fields) -> str:
-    return self.test.format(delta=_delta(self.minimum, self.scale, self.unit), **fields)
+    return self.test.format(delta=self.statistic.delta(), **{part.key: part.minimum for part in self.also}, **fields)
+
+  def explain(self, verdict: str, interval: Interval, scope: str, part: str = "statistic", *, present=(),
+              means=None, **fields) -> str:
+    """Why a part did not hold, for the evidence (this claim's sentence for ``verdict``, with the
+    interval against δ in the part's unit), and for a trend over categories which steps go the
+    wrong way (point estimates). ``fields`` fill the part's name (claim 5's ``{category}``)."""
+    spec = self.parts[part]
+    undefined = np.isnan(interval.estimate) or np.isnan(interval.low)
+    template = dict(self.why)["undefined" if verdict != HOLDS and undefined else verdict]
+    text = template.format(name=spec.name.format(**fields), delta=spec.delta(), scope=scope,
+                           reversed=" (it is reversed)" if interval.high < 0 else "")
+    if verdict != HOLDS and not undefined and present and means is not None and means.shape[-1] >= 2:
+      point = means[0]
+      down = [f"{present[i]} → {present[i + 1]}" for i in range(len(present) - 1) if point[i + 1] < point[i]]
+      if down:
+        text += f"; {spec.means} falls at " + ", ".join(down)
+    return text
 
 
 CLAIMS = (
     ClaimSpec("1. Errors become less correlated as training diverges (reinit → dataset): EI rises",
               "slope of the category-mean EI(base, X) per category step > δ = {delta}",
-              MIN_EI_TREND, 100, " pt/step"),
+              Part("statistic", MIN_EI_TREND, 100, " pt/step", "the EI trend", "mean EI")),
     ClaimSpec("2. Ensemble gain rises with error inconsistency, and ensembles convert more of it (efficiency)",
-              "slope of ensemble gain on EI over (base, X) pairs > {gain_minimum} and slope of the "
+              "slope of ensemble gain on EI over (base, X) pairs > {gain_on_ei} and slope of the "
               "category-mean conversion rate per step > δ = {delta}",
-              MIN_CONVERSION_TREND, 100, " pt/step", also=(("gain_on_ei", MIN_GAIN_ON_EI_SLOPE),)),
+              Part("statistic", MIN_CONVERSION_TREND, 100, " pt/step", "the conversion-rate trend",
+                   "mean conversion rate"),
+              also=(Part("gain_on_ei", MIN_GAIN_ON_EI_SLOPE, name="the gain-on-EI slope"),)),
     ClaimSpec("3. Differently-trained models specialise: the correct model is the more confident one, more so "
               "as training diverges",
               "slope of the category-mean θ asymmetry (mean θ where only the base is right − mean θ where "
               "only X is right) per step > δ = {delta}",
-              MIN_THETA_TREND, 1, "°/step"),
+              Part("statistic", MIN_THETA_TREND, 1, "°/step", "the θ-asymmetry trend", "mean θ asymmetry")),
     ClaimSpec("4. Low-accuracy models help high-accuracy ones when trained differently enough",
               "mean over greedy runs of test accuracy(ensemble of the size chosen on the selection split, "
               "the start alone included) − accuracy(start) > δ = {delta}",
-              MIN_GREEDY_GAIN, 100, " pt", missing_test="greedy test gain"),
+              Part("statistic", MIN_GREEDY_GAIN, 100, " pt", "the greedy test gain"),
+              missing_test="greedy test gain"),
     ClaimSpec("5. Features overlap without superset: mixed embeddings beat either full one",
               "probe accuracy of the best mixture − best single embedding, most divergent category "
               "({category}) > δ = {delta}",
-              MIN_MIXING_GAIN, 100, " pt", missing_test="best-mixture − best-single probe gain"),
+              Part("statistic", MIN_MIXING_GAIN, 100, " pt", "the {category} mixing gain"),
+              missing_test="best-mixture − best-single probe gain"),
 )
 
 
@@ -410,26 +478,20 @@ def _pair_claims(stats: _PairStatistics, sums: _Sums) -> list[dict]:
   asymmetry = per_pair(lambda p: sums.ratio(p["theta_only_base"], p["only_base"])
                        - sums.ratio(p["theta_only_other"], p["only_other"]))
   present, scope = stats.present, stats.scope
-  spec = CLAIMS[0]
-  ei_means = stats.category_means(ei)
-  first = evaluate_claim(spec, {"statistic": stats.trend(ei)}, lambda i, v: (
-      f"EI trend {_quote(i['statistic'], spec.scale, spec.unit)}; means " + _means(present, ei_means)
-      + _why(v["statistic"], i["statistic"], spec.minimum, present, ei_means, "mean EI", scope, "the EI trend",
-             spec.scale, spec.unit)))
+  ei_means, theta_means = stats.category_means(ei), stats.category_means(asymmetry)
+  first, third = CLAIMS[0], CLAIMS[2]
   pair_models = list(stats.pairs)
   slope = (_slope(np.stack([ei[m] for m in pair_models], -1), np.stack([gain[m] for m in pair_models], -1))
            if len(pair_models) >= 2 else np.full(stats.num_samples, np.nan))
-  second = evaluate_claim(CLAIMS[1], {"gain_on_ei": slope, "statistic": stats.trend(conversion)},
-                          lambda i, v: _efficiency_evidence(i, v, stats, stats.category_means(conversion)),
-                          {"gain_minimum": MIN_GAIN_ON_EI_SLOPE})
-  spec3 = CLAIMS[2]
-  theta_means = stats.category_means(asymmetry)
-  third = evaluate_claim(spec3, {"statistic": stats.trend(asymmetry)}, lambda i, v: (
-      f"θ-asymmetry trend {_quote(i['statistic'], spec3.scale, spec3.unit)}; means "
-      + _means(present, theta_means, 1, "°")
-      + _why(v["statistic"], i["statistic"], spec3.minimum, present, theta_means, "mean θ asymmetry", scope,
-             "the θ-asymmetry trend", spec3.scale, spec3.unit)))
-  return [first, second, third]
+  return [
+      evaluate_claim(first, {"statistic": stats.trend(ei)}, lambda i, v: (
+          f"EI trend {first.statistic.quote(i['statistic'])}; means " + _means(present, ei_means)
+          + first.explain(v["statistic"], i["statistic"], scope, present=present, means=ei_means))),
+      evaluate_claim(CLAIMS[1], {"gain_on_ei": slope, "statistic": stats.trend(conversion)},
+                     lambda i, v: _efficiency_evidence(i, v, stats, stats.category_means(conversion))),
+      evaluate_claim(third, {"statistic": stats.trend(asymmetry)}, lambda i, v: (
+          f"θ-asymmetry trend {third.statistic.quote(i['statistic'])}; means " + _means(present, theta_means, 1, "°")
+          + third.explain(v["statistic"], i["statistic"], scope, present=present, means=theta_means)))]
 
 
 def _efficiency_evidence(intervals, verdicts_of_parts, stats: _PairStatistics, conversion_means) -> str:
@@ -437,15 +499,10 @@ def _efficiency_evidence(intervals, verdicts_of_parts, stats: _PairStatistics, c
   spec = CLAIMS[1]
   slope_gain, trend = intervals["gain_on_ei"], intervals["statistic"]
   parts = (verdicts_of_parts["gain_on_ei"], verdicts_of_parts["statistic"])
-  why = ""
-  if parts[0] != HOLDS:
-    why += _why(parts[0], slope_gain, MIN_GAIN_ON_EI_SLOPE, [], None, "", stats.scope, "the gain-on-EI slope")
-  if parts[1] != HOLDS:
-    why += _why(parts[1], trend, spec.minimum, stats.present, conversion_means, "mean conversion rate",
-                stats.scope, "the conversion-rate trend", spec.scale, spec.unit)
-  return (f"gain-on-EI slope {_quote(slope_gain)} ({parts[0]}); conversion-rate trend "
-          f"{_quote(trend, spec.scale, spec.unit)} ({parts[1]}); means "
-          + _means(stats.present, conversion_means) + why)
+  why = (spec.explain(parts[0], slope_gain, stats.scope, "gain_on_ei")
+         + spec.explain(parts[1], trend, stats.scope, present=stats.present, means=conversion_means))
+  return (f"gain-on-EI slope {spec.parts['gain_on_ei'].quote(slope_gain)} ({parts[0]}); conversion-rate trend "
+          f"{spec.statistic.quote(trend)} ({parts[1]}); means " + _means(stats.present, conversion_means) + why)
 
 
 def _greedy_claim(sums: _Sums, columns, start_names, num_examples, note) -> dict:
@@ -454,12 +511,10 @@ def _greedy_claim(sums: _Sums, columns, start_names, num_examples, note) -> dict
   if not columns:
     return _missing(spec, len(sums.total), note)
   gains = [sums.mean(final) - sums.mean(start) for start, final in columns]
-  runs = "; ".join(f"from {name}: {_quote(_interval(g), spec.scale, spec.unit)}"
-                   for name, g in zip(start_names, gains))
+  runs = "; ".join(f"from {name}: {spec.statistic.quote(_interval(g))}" for name, g in zip(start_names, gains))
   return evaluate_claim(spec, {"statistic": np.mean(gains, axis=0)}, lambda i, v: (
-      f"greedy test gain {_quote(i['statistic'], spec.scale, spec.unit)}; {runs}"
-      + _why(v["statistic"], i["statistic"], spec.minimum, [], None, "", f"{len(gains)} runs, {num_examples} "
-             "test examples", "the greedy test gain", spec.scale, spec.unit)))
+      f"greedy test gain {spec.statistic.quote(i['statistic'])}; {runs}"
+      + spec.explain(v["statistic"], i["statistic"], f"{len(gains)} runs, {num_examples} test examples")))
 
 
 def _mixing_claim(sums: _Sums, probe_columns, num_examples, num_samples, note) -> dict:
@@ -477,10 +532,10 @@ def _mixing_claim(sums: _Sums, probe_columns, num_examples, num_samples, note) -
     return _missing(spec, num_samples, note)
   last = list(gains)[-1]
   return evaluate_claim(spec, {"statistic": gains[last]}, lambda i, v: (
-      "best mixture − best single: " + ", ".join(
-          f"{c} {_quote(_interval(g), spec.scale, spec.unit)}" for c, g in gains.items())
-      + _why(v["statistic"], i["statistic"], spec.minimum, [], None, "", f"{num_examples} test examples",
-             f"the {last} mixing gain", spec.scale, spec.unit)), {"category": last})
+      "best mixture − best single: "
+      + ", ".join(f"{c} {spec.statistic.quote(_interval(g))}" for c, g in gains.items())
+      + spec.explain(v["statistic"], i["statistic"], f"{num_examples} test examples", category=last)),
+      {"category": last})
 
 
 # Each claim's minimum effect per sample part (claim 2 holds only if both parts do): from CLAIMS.
@@ -517,7 +572,7 @@ UNITS = {number: (spec.scale, spec.unit) for number, spec in enumerate(CLAIMS, s
 def replicated_claims(per_replicate: list[list[dict]], *, num_draws: int, seed: int = 0) -> list[dict]:
   """The five verdicts over R independent zoo draws: each claim's per-replicate bootstrap
   samples (:func:`claims`' ``samples``, on R independent example resamplings) combined by
-  :func:`hierarchical_samples`, decided against the claim's own δ (:data:`MINIMUMS`). Each
+  :func:`hierarchical_samples`, decided against the claim's own δ (its parts'). Each
   claim keeps replicate 0's claim, test and evidence text and gains ``replicates``: per
   replicate its own Interval and verdict, so a reader sees whether the verdict rests on one
   draw (``quoted``: the interval in the claim's unit, as the evidence quotes it). Claim n's
@@ -527,52 +582,27 @@ def replicated_claims(per_replicate: list[list[dict]], *, num_draws: int, seed: 
     raise ValueError("replicated_claims needs the same claims for each of >= 1 replicates.")
   out = []
   for number, first in enumerate(per_replicate[0], start=1):
-    parts, verdicts_of_parts = {}, []
-    for part, minimum in MINIMUMS[number].items():
-      rows = [r[number - 1]["samples"].get(part) for r in per_replicate]
+    spec, parts, verdicts_of_parts = CLAIMS[number - 1], {}, []
+    for key, part in spec.parts.items():
+      rows = [r[number - 1]["samples"].get(key) for r in per_replicate]
       if any(row is None for row in rows):
         continue
       stacked = np.stack(rows)
       replicates, examples = draw_replicates(num_replicates, stacked.shape[1] - 1, num_draws, seed + number)
-      parts[part] = _interval(hierarchical_samples(stacked, replicates, examples))
-      verdicts_of_parts.append(decide(parts[part], minimum))
+      parts[key] = _interval(hierarchical_samples(stacked, replicates, examples))
+      verdicts_of_parts.append(decide(parts[key], part.minimum))
     verdict = _combine(verdicts_of_parts)
     statistic = parts.get("statistic", _interval(np.full(num_draws + 1, np.nan)))
-    scale, unit = UNITS[number]
+    quote = spec.statistic.quote
     each = [(r[number - 1]["statistic"], r[number - 1]["verdict"]) for r in per_replicate]
-    evidence = (f"{num_replicates} replicates, hierarchical bootstrap: {_quote(statistic, scale, unit)}"
-                + "".join(f" ({part}: {_quote(i, scale if part == 'statistic' else 1, unit if part == 'statistic' else '')})"
-                          for part, i in parts.items() if part != "statistic")
-                + "; per replicate: " + "; ".join(f"r{i} {_quote(iv, scale, unit)} {v}" for i, (iv, v) in enumerate(each))
+    evidence = (f"{num_replicates} replicates, hierarchical bootstrap: {quote(statistic)}"
+                + "".join(f" ({key}: {spec.parts[key].quote(i)})" for key, i in parts.items() if key != "statistic")
+                + "; per replicate: " + "; ".join(f"r{i} {quote(iv)} {v}" for i, (iv, v) in enumerate(each))
                 + f". Replicate 0: {first['evidence']}")
     out.append({**{k: v for k, v in first.items() if k != "samples"}, "statistic": statistic, "verdict": verdict,
                 "evidence": evidence,
-                "replicates": [{"statistic": iv, "verdict": v, "quoted": _quote(iv, scale, unit)} for iv, v in each]})
+                "replicates": [{"statistic": iv, "verdict": v, "quoted": quote(iv)} for iv, v in each]})
   return out
-
-
-def _why(verdict, interval, minimum, present, means, what, scope, name="the statistic", scale: float = 1.0,
-         unit: str = "") -> str:
-  """Why a claim did not hold, for the evidence: where the interval lies against δ (quoted in
-  the interval's ``scale`` and ``unit``, as :func:`_quote`), and for a trend over categories,
-  which steps go the wrong way (point estimates)."""
-  if verdict == HOLDS:
-    return ""
-  if np.isnan(interval.estimate) or np.isnan(interval.low):
-    return f". Why: {name} is undefined on these inputs ({scope})"
-  if verdict == FAILS:
-    text = (f". Why: {name}'s whole interval lies below δ = {_delta(minimum, scale, unit)}: the effect is "
-            "confidently smaller than the least that would support the claim"
-            + (" (it is reversed)" if interval.high < 0 else ""))
-  else:
-    text = (f". Why: {name}'s interval contains δ = {_delta(minimum, scale, unit)}: at this scale ({scope}) the "
-            "data cannot tell an effect of that size from none")
-  if present and means is not None and means.shape[-1] >= 2:
-    point = means[0]
-    down = [f"{present[i]} → {present[i + 1]}" for i in range(len(present) - 1) if point[i + 1] < point[i]]
-    if down:
-      text += f"; {what} falls at " + ", ".join(down)
-  return text
 
 
 def _means(present, values, scale=100.0, unit=" %"):

@@ -1,0 +1,241 @@
+"""A study is a list of sections (the model: big_vision's ``evaluators/common.py``, whose
+``from_config`` imports ``evaluators.<type>`` and builds it from its own sub-config).
+
+Each section is one module here, named in ``config.sections`` (launch/study/config.py, the
+sections block: one line per section, in report order). A section module defines
+
+- ``defaults()``: its own sub-config (``config.sections.<name>``, an ml_collections
+  ConfigDict; empty if the section has no settings of its own);
+- ``FIELDS``: the study-wide config fields it reads (e.g. ``resamples``);
+- ``USES``: the shared intermediates of :class:`Context` it reads (each costs work that the
+  sections share: the calibrated pass, the pairwise outcomes, ...) and ``NEEDS``: the sections
+  whose results it reads (``context.results[name]``);
+- ``Result``: a frozen dataclass (arrays, ``metrics.Interval``s, tables) and
+  ``compute(context, settings) -> Result``, ``settings`` being its frozen view of the config
+  (:func:`settings`: its own sub-config, its ``FIELDS`` and those of the intermediates it uses);
+- ``write(results, out)`` (its CSVs and figures) and ``markdown(results) -> list[str]`` (its
+  part of report.md), reading the study's results (every section's fields, and ``config``).
+
+Each section's result is cached under :func:`key`: its name, code (its own file and the code
+every section shares, never another section's file), settings, the splits and every stored
+manifest it may read, and the keys of the sections it needs. Changing one section's settings
+or file recomputes that section (and the sections that need it) only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import importlib
+import json
+from pathlib import Path
+
+import ml_collections
+import numpy as np
+
+from launch import code_digest
+
+VERSION = 4  # bump when a section computes something else from the same inputs and code
+
+# The config fields each shared intermediate of Context reads (they join the key of every section using it).
+CONTEXT_FIELDS = {"temperatures": (), "test_set": (), "calibration_set": (), "outcomes": (),
+                  "intervals": ("resamples",), "accuracy": (), "in_band": ("accuracy_band",),
+                  "band": ("accuracy_band",), "chosen": (), "probe_sets": (), "stored": ()}
+
+
+def get(name: str):
+  """The section module ``launch.study.sections.<name>`` (a ValueError naming the known ones if absent)."""
+  if not name.isidentifier():
+    raise ValueError(f"section name {name!r} is not a module name.")
+  try:
+    return importlib.import_module(f"{__name__}.{name}")
+  except ModuleNotFoundError as error:
+    if error.name != f"{__name__}.{name}":
+      raise
+    known = sorted(p.stem for p in Path(__file__).parent.glob("*.py") if p.stem != "__init__")
+    raise ValueError(f"no study section {name!r} (launch/study/sections/{name}.py); known: {', '.join(known)}.") \
+        from None
+
+
+def defaults(names) -> ml_collections.ConfigDict:
+  """``config.sections``: each named section's own sub-config (its module's ``defaults()``)."""
+  return ml_collections.ConfigDict({name: get(name).defaults() for name in names})
+
+
+def settings(config, name: str) -> ml_collections.FrozenConfigDict:
+  """The frozen view of ``config`` section ``name`` computes from: its own sub-config's fields,
+  its ``FIELDS`` and the fields of the intermediates it ``USES`` (:data:`CONTEXT_FIELDS`)."""
+  module = get(name)
+  fields = dict.fromkeys([*module.FIELDS, *(f for use in module.USES for f in CONTEXT_FIELDS[use])])
+  view = {field: config[field] for field in fields}
+  own = config.sections[name] if "sections" in config and name in config.sections else module.defaults()
+  view.update(own.to_dict() if isinstance(own, ml_collections.ConfigDict) else dict(own))
+  return ml_collections.FrozenConfigDict(view)
+
+
+def order(config) -> list[str]:
+  """The configured sections (``config.sections``) in report order (``config.SECTIONS``)."""
+  from launch.study.config import SECTIONS
+  return [n for n in SECTIONS if n in config.sections] + sorted(n for n in config.sections if n not in SECTIONS)
+
+
+def compute_order(names) -> list[str]:
+  """``names`` with every section after the sections it needs (a ValueError on a cycle or an absent one)."""
+  done, out = set(), []
+
+  def visit(name, path=()):
+    if name in done:
+      return
+    if name in path:
+      raise ValueError(f"study sections need each other in a cycle: {' → '.join(path + (name,))}.")
+    for need in get(name).NEEDS:
+      if need not in names:
+        raise ValueError(f"study section {name!r} needs section {need!r}, which the config does not list.")
+      visit(need, path + (name,))
+    done.add(name)
+    out.append(name)
+
+  for name in names:
+    visit(name)
+  return out
+
+
+def code_sha256(name: str, root: Path | None = None) -> str:
+  """sha256 of the code a section's result depends on: every .py file of ``launch/study``
+  (this package's ``__init__`` and section ``name``'s own file, no other section's),
+  ``metrics`` and ``probes``, by package path, as installed (launch.code_digest)."""
+  def other_section(package_path: str) -> bool:
+    folder, _, file = package_path.rpartition("/")
+    return folder == "launch/study/sections" and file not in ("__init__.py", f"{name}.py")
+  return code_digest.packages_sha256(("launch.study", "metrics", "probes"), root, skip=other_section)
+
+
+def key(config, name: str, inputs: dict, needs: dict[str, str]) -> str:
+  """sha256 of what section ``name`` reads and what computes it: :data:`VERSION`, its code
+  (:func:`code_sha256`), its settings, ``inputs`` (the rows, the splits and every stored
+  manifest) and the keys of the sections it needs."""
+  payload = {"version": VERSION, "section": name, "code": code_sha256(name),
+             "settings": settings(config, name).to_dict(), "inputs": inputs, "needs": needs}
+  return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Context:
+  """What every section computes from: the rows, the stored splits, and the intermediates the
+  sections share, each computed on first use only (a section served from the cache costs none).
+
+  ``stored`` maps each role of ``pipeline.splits_of`` to its ``launch.store.lazy_read`` (or
+  anything with the same ``logits``, ``embeddings``, ``labels`` and ``manifests``).
+  ``results[name]`` holds each section's Result once computed. ``lap(stage)`` records timings.
+  """
+
+  def __init__(self, config, names, stored, class_names, hashes, located, *, resample_seed: int = 0,
+               lap=lambda stage: None):
+    self.config, self.names, self.stored = config, list(names), stored
+    self.class_names, self.hashes, self.located = list(class_names), hashes, located
+    self.resample_seed, self.lap, self.results = resample_seed, lap, {}
+
+  @functools.cached_property
+  def temperatures(self) -> np.ndarray:
+    from launch.study import pipeline
+    calibration = self.stored["calibration"]
+    temperatures = pipeline.fit_temperatures(calibration.logits, calibration.labels)
+    self.lap("temperatures")
+    return temperatures
+
+  @functools.cached_property
+  def _calibrated_sets(self):
+    from launch.study import pipeline
+    sets = tuple(pipeline.predictions_of(self.names, self.stored[role], self.temperatures)
+                 for role in ("test", "calibration"))
+    self.lap("calibrated pass (correctness, confidence, candidate views)")
+    return sets
+
+  @property
+  def test_set(self):
+    """analysis.Predictions of the test split (calibrated)."""
+    return self._calibrated_sets[0]
+
+  @property
+  def calibration_set(self):
+    return self._calibrated_sets[1]
+
+  @functools.cached_property
+  def outcomes(self):
+    """metrics.pairwise_outcomes of the test split."""
+    import jax
+    import metrics
+    # The analysis runs on process 0 alone: its all-pairs kernel uses this process's devices,
+    # not metrics' default mesh over every process (whose collectives the others never join).
+    outcomes = metrics.pairwise_outcomes(self.test_set.probs, self.test_set.labels,
+                                         mesh=metrics.example_mesh(jax.local_devices()))
+    self.lap("pairwise")
+    return outcomes
+
+  @functools.cached_property
+  def intervals(self):
+    import metrics
+    intervals = metrics.pairwise_intervals(self.outcomes, num_resamples=self.config.resamples)
+    self.lap("pairwise intervals")
+    return intervals
+
+  @property
+  def accuracy(self) -> np.ndarray:
+    return self.test_set.correct.mean(axis=1)
+
+  @functools.cached_property
+  def in_band(self) -> np.ndarray:
+    """bool [N]: the accuracy band (test accuracy, as the paper's 74–78%): Fig. 1–2, the category
+    table and claims 1–3 use its models only; greedy runs may use any model."""
+    from launch.study import verdicts
+    return verdicts.accuracy_band(self.accuracy, base=0, width=self.config.accuracy_band)
+
+  @functools.cached_property
+  def band(self) -> tuple[float, float]:
+    from launch.study import verdicts
+    return verdicts.band_range(self.accuracy, base=0, width=self.config.accuracy_band)
+
+  @functools.cached_property
+  def chosen(self) -> dict[str, int]:
+    """Per category, the representative (base, X) partner of Fig. 3, 4 and 6 (analysis.representatives)."""
+    from launch.study import analysis
+    return analysis.representatives(self.names, self.accuracy)
+
+  @functools.cached_property
+  def probe_sets(self):
+    """(test_set, calibration_set) with the embeddings the probes read (the base's and each
+    representative's) held in memory, read once."""
+    used = [self.names[0]] + [self.names[i] for i in self.chosen.values()]
+    for split in (self.test_set, self.calibration_set):
+      held = {n: np.asarray(e, np.float32) for n, e in zip(self.names, split.embeddings) if n in used}
+      split.embeddings = [held.get(n, e) for n, e in zip(self.names, split.embeddings)]
+    self.lap("probe embeddings read")
+    return self.test_set, self.calibration_set
+
+  def scoped(self, name: str) -> "_Scoped":
+    """This context as section ``name`` may read it: only the intermediates its ``USES`` lists
+    (so its cache key, which holds their config fields, covers everything it reads)."""
+    return _Scoped(self, name)
+
+
+_INPUTS = ("config", "names", "class_names", "hashes", "located", "resample_seed", "lap", "results")
+
+
+class _Scoped:
+  def __init__(self, context: Context, name: str):
+    self._context, self._name, self._uses = context, name, set(get(name).USES)
+
+  def __getattr__(self, attribute):
+    if attribute in CONTEXT_FIELDS and attribute not in self._uses:
+      raise AttributeError(f"study section {self._name!r} reads context.{attribute} but its USES does not list it "
+                           "(its cache key would miss the config fields that intermediate reads).")
+    if attribute == "config":
+      raise AttributeError(f"study section {self._name!r}: read settings (its frozen config view), not the config.")
+    if attribute == "results":  # the results of the sections it NEEDS (their keys are part of its own)
+      return {name: result for name, result in self._context.results.items() if name in get(self._name).NEEDS}
+    return getattr(self._context, attribute)
+
+
+def fields_of(result) -> dict:
+  """A section Result's fields as the study's results dict holds them."""
+  return {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}

@@ -1,0 +1,48 @@
+"""Fig. 7: downstream linear evaluation of every model and every concatenated pair
+(downstream_models.csv, downstream_pairs.csv); none when the config names no downstream dataset."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import ml_collections
+import numpy as np
+
+from launch.study import analysis, report
+
+FIELDS = ("downstream", "probe_l2_grid", "probe_iterations")
+USES = ("stored", "test_set")
+NEEDS = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+  downstream: dict | None   # analysis.downstream: metric, per-model and per-pair rows; None: no dataset
+
+
+def defaults() -> ml_collections.ConfigDict:
+  return ml_collections.ConfigDict()
+
+
+def compute(context, settings) -> Result:
+  if not settings.downstream.dataset:
+    return Result(None)
+  names, stored = context.names, context.stored
+  probe = dict(l2_grid=tuple(settings.probe_l2_grid), max_iterations=settings.probe_iterations)
+  splits = [dataclasses.replace(stored[f"downstream_{part}"], embeddings={  # every pair reads them: in memory once
+      n: np.asarray(stored[f"downstream_{part}"].embeddings[n], np.float32) for n in names})
+      for part in ("train", "val", "test")]
+  downstream = analysis.downstream(names, *splits, context.test_set.correct, **probe)
+  context.lap("downstream")
+  return Result(downstream)
+
+
+def write(results: dict, out) -> None:
+  if results["downstream"]:
+    report.write_csv(out / "downstream_models.csv", results["downstream"]["models"])
+    report.write_csv(out / "downstream_pairs.csv", results["downstream"]["pairs"])
+    report.figure7(results["downstream"], out / "fig7_downstream.png")
+
+
+def markdown(results: dict) -> list[str]:
+  return [report.downstream_text(results)]
