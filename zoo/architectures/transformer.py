@@ -50,14 +50,19 @@ class MultiHeadAttention(nnx.Module):
       q, v = q + self.q_bias[...].astype(q.dtype), v + self.v_bias[...].astype(v.dtype)
     return q, k, v
 
-  def __call__(self, x, mask=None, bias=None, num_queries: int | None = None):
+  def __call__(self, x, mask=None, bias=None, num_queries: int | None = None, rotary=None):
     """x [B, T, D]; mask broadcastable to [B, heads, T, T], True = may attend; bias (same
     broadcast) is added to the scaled scores (relative position biases). ``num_queries``: only
-    the first tokens query (CaiT's class attention); the output is then [B, num_queries, D]."""
+    the first tokens query (CaiT's class attention); the output is then [B, num_queries, D].
+    ``rotary``: (sin, cos) [T, heads or 1, d_head] rotating queries and keys (:func:`rotate_pairs`;
+    sin 0, cos 1 on tokens without a position)."""
     batch, tokens, width = x.shape
     split = lambda y: y.reshape(batch, y.shape[1], self.num_heads, width // self.num_heads)
     q, k, v = self._project(x)
-    q, k, v = split(q[:, :num_queries]), split(k), split(v)
+    q, k, v = split(q), split(k), split(v)
+    if rotary is not None:
+      q, k = rotate_pairs(q, rotary), rotate_pairs(k, rotary)
+    q = q[:, :num_queries]
     if self.logit_scale is not None:
       unit = lambda y: y / jnp.maximum(jnp.linalg.norm(y, axis=-1, keepdims=True), 1e-12)  # torch F.normalize
       scale = jnp.exp(jnp.minimum(self.logit_scale[...], math.log(100.0))).astype(q.dtype)
@@ -97,46 +102,70 @@ class Mlp(nnx.Module):
 
 
 class SwiGLU(nnx.Module):
-  """weights_out(silu(gate) · up) with [gate, up] = weights_in(x) split in halves (DINOv2-giant's
-  fused feed-forward, as stored in its checkpoints)."""
+  """fc2(norm(silu(gate) · up)), timm's names: ``packed`` (DINOv2-giant, timm's GluMlp) [gate, up] =
+  fc1(x) split in halves; otherwise gate = fc1_g(x), up = fc1_x(x) (timm's SwiGLU, EVA-02's
+  feed-forward). The norm (sub-LN, timm's scale_mlp) exists only with ``scale_norm_eps``."""
 
-  def __init__(self, width: int, hidden: int, *, rngs: nnx.Rngs):
-    self.weights_in = nnx.Linear(width, 2 * hidden, rngs=rngs)
-    self.weights_out = nnx.Linear(hidden, width, rngs=rngs)
+  def __init__(self, width: int, hidden: int, *, packed: bool = True, scale_norm_eps: float | None = None,
+               rngs: nnx.Rngs):
+    if packed:
+      self.fc1 = nnx.Linear(width, 2 * hidden, rngs=rngs)
+    else:
+      self.fc1_g = nnx.Linear(width, hidden, rngs=rngs)
+      self.fc1_x = nnx.Linear(width, hidden, rngs=rngs)
+    self.packed = packed
+    self.norm = nnx.LayerNorm(hidden, epsilon=scale_norm_eps, rngs=rngs) if scale_norm_eps else None
+    self.fc2 = nnx.Linear(hidden, width, rngs=rngs)
 
   def __call__(self, x):
-    gate, up = jnp.split(self.weights_in(x), 2, axis=-1)
-    return self.weights_out(jax.nn.silu(gate) * up)
+    gate, up = jnp.split(self.fc1(x), 2, axis=-1) if self.packed else (self.fc1_g(x), self.fc1_x(x))
+    x = jax.nn.silu(gate) * up
+    return self.fc2(self.norm(x) if self.norm is not None else x)
+
+
+def rotate_pairs(x, rotary):
+  """Rotary position embedding, interleaved layout (timm's ``apply_rot_embed(half=False)``): each
+  channel pair (2i, 2i+1) rotated by its angle, x·cos + [−x₁, x₀, −x₃, x₂, …]·sin; ``rotary`` =
+  (sin, cos), each broadcastable to x [B, T, heads, d_head] with every value repeated per pair."""
+  sin, cos = rotary
+  pairs = x.reshape(*x.shape[:-1], -1, 2)
+  rotated = jnp.stack([-pairs[..., 1], pairs[..., 0]], axis=-1).reshape(x.shape)
+  return (x * cos + rotated * sin).astype(x.dtype)
 
 
 class EncoderBlock(nnx.Module):
   """x + ls1·attn(norm1(x)), then + ls2·mlp(norm2(·)) (pre-norm residual block); the
   per-channel layer scales ls1, ls2 exist only with ``layer_scale`` (DINOv2, BEiT, CaiT), the
-  feed-forward is SwiGLU with ``swiglu``, the attention mixes heads with ``talking_heads``; with
+  feed-forward is SwiGLU with ``swiglu`` (packed, or split with ``swiglu_packed=False``; with an
+  inner norm by ``scale_norms`` or ``scale_mlp_norm``), the attention mixes heads with ``talking_heads``; with
   ``post_norm`` the norms follow the branches instead (timm's ResPostBlock)."""
 
   def __init__(self, width: int, num_heads: int, mlp_hidden: int, *, act: str, epsilon: float,
                qkv_bias: bool = True, key_bias: bool | None = None, layer_scale: bool = False,
                swiglu: bool = False, fused_qkv: bool = False, talking_heads: bool = False,
-               scale_norms: bool = False, post_norm: bool = False, rngs: nnx.Rngs):
+               scale_norms: bool = False, post_norm: bool = False, scale_mlp_norm: bool = False,
+               swiglu_packed: bool = True, rngs: nnx.Rngs):
     self.post_norm = post_norm  # timm's ResPostBlock: x + norm1(attn(x)), then + norm2(mlp(·))
     self.norm1 = nnx.LayerNorm(width, epsilon=epsilon, rngs=rngs)
     scale_norm_eps = epsilon if scale_norms else None  # BEiT-3: inner norms in attention and feed-forward
     self.attn = MultiHeadAttention(width, num_heads, qkv_bias=qkv_bias, key_bias=key_bias, fused_qkv=fused_qkv,
                                    talking_heads=talking_heads, scale_norm_eps=scale_norm_eps, rngs=rngs)
     self.norm2 = nnx.LayerNorm(width, epsilon=epsilon, rngs=rngs)
-    self.mlp = (SwiGLU(width, mlp_hidden, rngs=rngs) if swiglu
-                else Mlp(width, mlp_hidden, act, scale_norm_eps=scale_norm_eps, rngs=rngs))
+    # timm's scale_mlp alone (EVA-02): the feed-forward's inner norm without the attention's
+    mlp_norm_eps = epsilon if scale_norms or scale_mlp_norm else None
+    self.mlp = (SwiGLU(width, mlp_hidden, packed=swiglu_packed, scale_norm_eps=mlp_norm_eps, rngs=rngs) if swiglu
+                else Mlp(width, mlp_hidden, act, scale_norm_eps=mlp_norm_eps, rngs=rngs))
     self.ls1 = nnx.Param(jnp.ones((width,))) if layer_scale else None
     self.ls2 = nnx.Param(jnp.ones((width,))) if layer_scale else None
 
-  def __call__(self, x, mask=None, bias=None, num_queries: int | None = None):
+  def __call__(self, x, mask=None, bias=None, num_queries: int | None = None, rotary=None):
     """``num_queries``: only the first tokens are updated (and returned), attending over all of
-    ``x`` (CaiT's class-attention blocks on [class, patches])."""
+    ``x`` (CaiT's class-attention blocks on [class, patches]); ``rotary``: the attention's rotary
+    position embedding (see :class:`MultiHeadAttention`)."""
     if self.post_norm:
-      x = x[:, :num_queries] + self.norm1(self.attn(x, mask, bias, num_queries))
+      x = x[:, :num_queries] + self.norm1(self.attn(x, mask, bias, num_queries, rotary))
       return x + self.norm2(self.mlp(x))
-    y = self.attn(self.norm1(x), mask, bias, num_queries)
+    y = self.attn(self.norm1(x), mask, bias, num_queries, rotary)
     x = x[:, :num_queries] + (y * self.ls1[...] if self.ls1 is not None else y)
     y = self.mlp(self.norm2(x))
     return x + (y * self.ls2[...] if self.ls2 is not None else y)
