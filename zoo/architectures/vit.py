@@ -8,17 +8,20 @@ models), mean-patch pooling with the final norm after the pool (timm's ``fc_norm
 multihead attention pooling (SigLIP's MAP head); and timm's eva.py options: rotary position
 embeddings (EVA-02 and timm's SBB ViTs: fixed axial frequencies; Naver's RoPE-ViT: axial or
 learned "mixed" frequencies per block and head), with or without the absolute table, q/v-only
-attention biases, a split SwiGLU with its sub-LN (timm's scale_mlp)."""
+attention biases, a split SwiGLU with its sub-LN (timm's scale_mlp); and vision_transformer_relpos.py's
+relative position biases from an MLP over log-spaced offsets, per block or shared."""
 
 from __future__ import annotations
 
 import dataclasses
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
 from zoo.architectures import layers
+from zoo.architectures.swin import window_relative_index
 from zoo.architectures.transformer import AttentionPoolingHead, EncoderBlock
 
 # Which prefix tokens (class, distillation, registers) have rows in the position table:
@@ -74,6 +77,10 @@ class ViTConfig:
   rotary_temperature: float = 10000.0
   rotary_xy: bool = False  # timm's rope_grid_indexing="xy": the (x, y) coordinate order instead of (y, x)
   rotary_reference_grid: int | None = None  # timm's ref_feat_shape: coordinates rescaled to this grid
+  # timm's RelPosMlp ("cr" mode): the hidden width of an MLP from log-spaced patch offsets to per-head
+  # attention biases, in each block or one shared by all (timm's shared_rel_pos)
+  relative_position_mlp: int | None = None
+  shared_relative_position: bool = False
 
   @property
   def num_patches(self) -> int:
@@ -110,6 +117,11 @@ class VisionTransformer(nnx.Module):
                      post_norm=config.post_norm, key_bias=config.key_bias, scale_mlp_norm=config.scale_mlp_norm,
                      swiglu_packed=config.swiglu_packed, rngs=rngs)
         for _ in range(config.num_hidden_layers)])
+    relative = lambda: RelativePositionMlp(config.relative_position_mlp, config.num_attention_heads, rngs=rngs)
+    mlp_bias, shared = config.relative_position_mlp, config.shared_relative_position
+    self.rel_pos = (nnx.List([relative() for _ in range(config.num_hidden_layers)])
+                    if mlp_bias and not shared else None)
+    self.shared_rel_pos = relative() if mlp_bias and shared else None
     # timm's init_random_2d_freqs without the random rotation (a pretrained table replaces it)
     self.rope_freqs = (nnx.Param(jnp.asarray(np.broadcast_to(
         _mixed_frequencies(self._head_dim, config.rotary_temperature),
@@ -164,8 +176,10 @@ class VisionTransformer(nnx.Module):
       x = jnp.concatenate([x[:, :len(classes)]] + registers + [x[:, len(classes):]], axis=1)
     if self.norm_pre is not None:
       x = self.norm_pre(x)
+    shared = self.shared_rel_pos(grid_h, grid_w, self.num_prefix_tokens) if self.shared_rel_pos is not None else None
     for index, block in enumerate(self.blocks):
-      x = block(x, rotary=self._rotary(grid_h, grid_w, index, x.dtype))
+      bias = self.rel_pos[index](grid_h, grid_w, self.num_prefix_tokens) if self.rel_pos is not None else shared
+      x = block(x, bias=bias, rotary=self._rotary(grid_h, grid_w, index, x.dtype))
     return x if self.config.norm_after_pool else self.norm(x)
 
   @property
@@ -234,6 +248,25 @@ class VisionTransformer(nnx.Module):
       embedding = self.projection(embedding)
     logits = self.head(embedding) if self.head is not None else embedding
     return logits, embedding
+
+
+class RelativePositionMlp(nnx.Module):
+  """timm's RelPosMlp in its "cr" mode: per-head attention biases fc2(relu(fc1(o))) of the
+  log-spaced offsets o = sign(d)·ln(1 + |d|) between two patches (row, column), gathered to
+  [1, heads, T, T]; prefix tokens (class) get bias 0."""
+
+  def __init__(self, hidden: int, num_heads: int, *, rngs: nnx.Rngs):
+    self.fc1 = nnx.Linear(2, hidden, rngs=rngs)
+    self.fc2 = nnx.Linear(hidden, num_heads, rngs=rngs)
+
+  def __call__(self, grid_h: int, grid_w: int, num_prefix: int):
+    if grid_h != grid_w:
+      raise ValueError(f"relative position biases need a square patch grid; got {grid_h}×{grid_w}.")
+    offsets = np.arange(-(grid_h - 1), grid_h, dtype=np.float32)
+    offsets = np.stack(np.meshgrid(offsets, offsets, indexing="ij"), axis=-1).reshape(-1, 2)
+    table = self.fc2(jax.nn.relu(self.fc1(jnp.asarray(np.sign(offsets) * np.log1p(np.abs(offsets))))))
+    bias = jnp.transpose(table[window_relative_index(grid_h)], (2, 0, 1))
+    return jnp.pad(bias, ((0, 0), (num_prefix, 0), (num_prefix, 0)))[None]
 
 
 def _grid_coordinates(grid_h: int, grid_w: int, xy: bool, reference: int | None) -> np.ndarray:

@@ -1,9 +1,12 @@
 """timm's further ViT model files as data, served by zoo.architectures.vit.VisionTransformer:
 ``eva.py``'s rotary-position ViTs (EVA-02, timm's SBB ViTs with RoPE, Naver's RoPE-ViT with axial
-or mixed frequencies).
+or mixed frequencies) and ``vision_transformer_relpos.py`` (relative position biases from an MLP,
+per block or shared).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
-1.0.31's model function passes them to the model class (``timm/models/eva.py``). A checkpoint's
+1.0.31's model function passes them to the model class (``timm/models/eva.py``,
+``vision_transformer_relpos.py``), with ``img_size`` where the architecture's default pretrained
+config is not 224² and ``block_fn`` by its class name. A checkpoint's
 ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully matches the
 architecture names to ``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps each
 in a ``TimmFamily``.
@@ -129,6 +132,78 @@ EVA_ROPE_RENAMES = (
 )
 
 
+# --- timm's VisionTransformerRelPos (vision_transformer_relpos.py) ----------------------------------------------
+
+VIT_RELPOS_VARIANTS: dict[str, dict] = {
+    "vit_relpos_base_patch32_plus_rpn_256": dict(img_size=256, patch_size=32, embed_dim=896, depth=12, num_heads=14,
+                                                 block_fn="ResPostRelPosBlock"),
+    "vit_relpos_small_patch16_224": dict(patch_size=16, embed_dim=384, depth=12, num_heads=6, qkv_bias=False,
+                                         fc_norm=True),
+    "vit_relpos_medium_patch16_224": dict(patch_size=16, embed_dim=512, depth=12, num_heads=8, qkv_bias=False,
+                                          fc_norm=True),
+    "vit_relpos_base_patch16_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, qkv_bias=False,
+                                        fc_norm=True),
+    "vit_srelpos_small_patch16_224": dict(patch_size=16, embed_dim=384, depth=12, num_heads=6, qkv_bias=False,
+                                          fc_norm=False, rel_pos_dim=384, shared_rel_pos=True),
+    "vit_srelpos_medium_patch16_224": dict(patch_size=16, embed_dim=512, depth=12, num_heads=8, qkv_bias=False,
+                                           fc_norm=False, rel_pos_dim=512, shared_rel_pos=True),
+    "vit_relpos_medium_patch16_cls_224": dict(patch_size=16, embed_dim=512, depth=12, num_heads=8, qkv_bias=False,
+                                              fc_norm=False, rel_pos_dim=256, class_token=True, global_pool="token"),
+    "vit_relpos_base_patch16_clsgap_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, qkv_bias=False,
+                                               fc_norm=True, class_token=True),
+    "vit_relpos_small_patch16_rpn_224": dict(patch_size=16, embed_dim=384, depth=12, num_heads=6, qkv_bias=False,
+                                             block_fn="ResPostRelPosBlock"),
+    "vit_relpos_medium_patch16_rpn_224": dict(patch_size=16, embed_dim=512, depth=12, num_heads=8, qkv_bias=False,
+                                              block_fn="ResPostRelPosBlock"),
+    "vit_relpos_base_patch16_rpn_224": dict(patch_size=16, embed_dim=768, depth=12, num_heads=12, qkv_bias=False,
+                                            block_fn="ResPostRelPosBlock"),
+}
+_VIT_RELPOS_ARGS = {"img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias", "qk_norm",
+                    "init_values", "class_token", "fc_norm", "rel_pos_type", "rel_pos_dim", "shared_rel_pos",
+                    "block_fn", "weight_init", "fix_init", "global_pool"}
+_VIT_RELPOS_FIXED = dict(qk_norm=False, rel_pos_type="mlp")
+
+
+def build_vit_relpos(name: str, config: dict) -> nnx.Module:
+  """timm's VisionTransformerRelPos as :class:`VisionTransformer`: no absolute positions, a
+  RelPosMlp ("cr" log offsets, hidden ``rel_pos_dim``, default 128) per block or shared; fused qkv,
+  LayerNorm ε 1e-6, layer scale when ``init_values`` (default 1e-6; ResPostRelPosBlock: post-norm,
+  no layer scale); mean pooling (norm before it, or after with ``fc_norm``) or the class token."""
+  arguments = {k: v for k, v in _arguments(name, config, _VIT_RELPOS_ARGS).items() if v is not None}
+  arguments = {**VIT_RELPOS_VARIANTS[name], **_pretrained_img_size(config), **arguments}
+  for key, value in _VIT_RELPOS_FIXED.items():
+    if arguments.get(key, value) != value:
+      raise ConversionError(f"timm model {name!r}: {key}={arguments[key]!r} is not supported ({value!r} only).")
+  block, pool = arguments.get("block_fn", "RelPosBlock"), arguments.get("global_pool", "avg")
+  if block not in ("RelPosBlock", "ResPostRelPosBlock") or pool not in ("avg", "token"):
+    raise ConversionError(f"timm model {name!r}: block_fn {block!r} / global_pool {pool!r} is not supported "
+                          "(RelPosBlock or ResPostRelPosBlock; 'avg' or 'token').")
+  post_norm = block == "ResPostRelPosBlock"  # init_values then only initialise its norms
+  width = arguments.get("embed_dim", 768)
+  return VisionTransformer(ViTConfig(
+      image_size=_square(name, arguments.get("img_size", 224)), patch_size=arguments.get("patch_size", 16),
+      num_channels=arguments["in_chans"], hidden_size=width, num_hidden_layers=arguments.get("depth", 12),
+      num_attention_heads=arguments.get("num_heads", 12),
+      intermediate_size=int(width * arguments.get("mlp_ratio", 4.0)), hidden_act="gelu", layer_norm_eps=1e-6,
+      qkv_bias=arguments.get("qkv_bias", True), fused_qkv=True, num_classes=arguments["num_classes"],
+      layer_scale=bool(arguments.get("init_values", 1e-6)) and not post_norm, post_norm=post_norm,
+      class_token=arguments.get("class_token", False), pooling={"avg": "avg", "token": "cls"}[pool],
+      norm_after_pool=bool(arguments.get("fc_norm", False)), absolute_positions=False,
+      relative_position_mlp=arguments.get("rel_pos_dim") or 128,
+      shared_relative_position=bool(arguments.get("shared_rel_pos", False))), rngs=nnx.Rngs(0))
+
+
+VIT_RELPOS_RENAMES = (
+    (r"^patch_embed\.proj\.", "patch_embed."),
+    (r"^blocks\.(\d+)\.attn\.proj\.", r"blocks.\1.attn.out."),
+    (r"^blocks\.(\d+)\.ls([12])\.gamma$", r"blocks.\1.ls\2"),
+    (r"^blocks\.(\d+)\.attn\.rel_pos\.mlp\.", r"rel_pos.\1."),
+    (r"^shared_rel_pos\.mlp\.", "shared_rel_pos."),
+    (r"^fc_norm\.", "norm."),  # the norm after the pool: the module's one final norm
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(EVA_ROPE_VARIANTS): dict(build=build_eva_rope, renames=EVA_ROPE_RENAMES),
+    _names(VIT_RELPOS_VARIANTS): dict(build=build_vit_relpos, renames=VIT_RELPOS_RENAMES),
 }
