@@ -81,6 +81,7 @@ class ViTConfig:
   # attention biases, in each block or one shared by all (timm's shared_rel_pos)
   relative_position_mlp: int | None = None
   shared_relative_position: bool = False
+  pool_prefix_tokens: bool = False  # timm's pool_include_prefix: "avg" / "map" over the prefix tokens too
 
   @property
   def num_patches(self) -> int:
@@ -223,7 +224,7 @@ class VisionTransformer(nnx.Module):
 
   def _pool(self, x):
     """The pooled token [B, width] (before any norm_after_pool / pre-logits / projection)."""
-    pooling, patches = self.config.pooling, x[:, self.num_prefix_tokens:]
+    pooling, patches = self.config.pooling, x[:, 0 if self.config.pool_prefix_tokens else self.num_prefix_tokens:]
     if pooling == "avg":
       return jnp.mean(patches, axis=1)
     if pooling == "map":

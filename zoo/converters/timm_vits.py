@@ -314,13 +314,19 @@ VIT_VARIANTS: dict[str, dict] = {
                                          mlp_ratio=5, class_token=False, no_embed_class=True, reg_tokens=1,
                                          global_pool='avg', img_size=256),
     "vit_xsmall_patch16_clip_224": dict(embed_dim=256, depth=10, num_heads=4, pre_norm=True, norm_eps=1e-05),
+    "test_vit": dict(patch_size=16, embed_dim=64, depth=6, num_heads=2, mlp_ratio=3, dynamic_img_size=True,
+                     img_size=160),
+    "test_vit2": dict(patch_size=16, embed_dim=64, depth=8, num_heads=2, mlp_ratio=3, class_token=False, reg_tokens=1,
+                      global_pool='avg', init_values=1e-05, dynamic_img_size=True, img_size=160),
+    "test_vit3": dict(patch_size=16, embed_dim=96, depth=9, num_heads=3, mlp_ratio=2, class_token=False, reg_tokens=1,
+                      global_pool='map', pool_include_prefix=True, init_values=1e-05, img_size=160),
 }
 
 # timm's VisionTransformer arguments this converter models (others: a ConversionError).
 _VIT_ARGS = {"img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias", "init_values",
              "class_token", "no_embed_class", "reg_tokens", "global_pool", "fc_norm", "pre_norm", "act_layer",
              "distilled", "dynamic_img_size", "weight_init", "fix_init", "scale_attn_norm", "scale_mlp_norm",
-             "block_fn"}
+             "block_fn", "pool_include_prefix"}
 # timm global_pool → ViTConfig.pooling.
 _VIT_POOLINGS = {"token": "cls", "avg": "avg", "map": "map"}
 # timm act_layer names → zoo.architectures.layers activations (timm's default: exact GELU).
@@ -342,8 +348,6 @@ def vit_arguments(name: str, config: dict) -> dict:
   arguments = {**VIT_VARIANTS[name], **_pretrained_img_size(config), **arguments}
   if arguments.get("scale_attn_norm", False) != arguments.get("scale_mlp_norm", False):
     raise ConversionError(f"timm model {name!r}: scale_attn_norm and scale_mlp_norm must agree (BEiT-3: both).")
-  if arguments.get("dynamic_img_size"):
-    raise ConversionError(f"timm model {name!r}: dynamic_img_size=True is not supported (fixed image size only).")
   if arguments.get("global_pool", "token") not in _VIT_POOLINGS:
     raise ConversionError(f"timm model {name!r}: global_pool {arguments['global_pool']!r} is not supported "
                           f"(only {sorted(_VIT_POOLINGS)}).")
@@ -379,7 +383,11 @@ def vit_config(name: str, config: dict) -> ViTConfig:
       prefix_positions="none" if arguments.get("no_embed_class") else "all",
       norm_after_pool=pool == "avg" if fc_norm is None else bool(fc_norm),
       scale_norms=bool(arguments.get("scale_attn_norm", False)), post_norm=post_norm,
-      layer_scale=bool(arguments.get("init_values")) and not post_norm)
+      layer_scale=bool(arguments.get("init_values")) and not post_norm,
+      pool_prefix_tokens=bool(arguments.get("pool_include_prefix", False)),
+      # timm's dynamic_img_size: the position table resampled to the input's grid (resample_abs_pos_embed:
+      # bicubic, antialiased)
+      position_interpolation="bicubic_antialias" if arguments.get("dynamic_img_size") else None)
 
 
 def build_vit(name: str, config: dict) -> nnx.Module:
