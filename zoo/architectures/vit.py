@@ -9,7 +9,9 @@ multihead attention pooling (SigLIP's MAP head); and timm's eva.py options: rota
 embeddings (EVA-02 and timm's SBB ViTs: fixed axial frequencies; Naver's RoPE-ViT: axial or
 learned "mixed" frequencies per block and head), with or without the absolute table, q/v-only
 attention biases, a split SwiGLU with its sub-LN (timm's scale_mlp); and vision_transformer_relpos.py's
-relative position biases from an MLP over log-spaced offsets, per block or shared."""
+relative position biases from an MLP over log-spaced offsets, per block or shared; and the hybrid
+ViT (vision_transformer_hybrid.py): patches embedded from a BiT (ResNet-V2, GroupNorm + weight
+standardisation) feature map instead of pixels."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import numpy as np
 from flax import nnx
 
 from zoo.architectures import layers
+from zoo.architectures.bit import BiT, BitConfig
 from zoo.architectures.swin import window_relative_index
 from zoo.architectures.transformer import AttentionPoolingHead, EncoderBlock
 
@@ -82,10 +85,18 @@ class ViTConfig:
   relative_position_mlp: int | None = None
   shared_relative_position: bool = False
   pool_prefix_tokens: bool = False  # timm's pool_include_prefix: "avg" / "map" over the prefix tokens too
+  # the hybrid ViT: a BiT trunk (its stem and stages, no head) whose feature map the patch embedding
+  # (patch_size on that map) turns into tokens
+  backbone: BitConfig | None = None
+
+  @property
+  def backbone_stride(self) -> int:
+    """Pixels per feature-map cell of the backbone: 4 after its stem, ×2 per stage after the first."""
+    return 1 if self.backbone is None else 4 * 2 ** max(len(self.backbone.depths) - 1, 0)
 
   @property
   def num_patches(self) -> int:
-    return (self.image_size // self.patch_size) ** 2
+    return (self.image_size // self.backbone_stride // self.patch_size) ** 2
 
 
 class VisionTransformer(nnx.Module):
@@ -103,7 +114,9 @@ class VisionTransformer(nnx.Module):
     width = config.hidden_size
     normal = nnx.initializers.normal(0.02)
     token = lambda count: nnx.Param(normal(rngs.params(), (1, count, width)))
-    self.patch_embed = layers.conv(config.num_channels, width, config.patch_size, stride=config.patch_size,
+    self.backbone = (BiT(dataclasses.replace(config.backbone, num_classes=0), rngs=rngs)
+                     if config.backbone is not None else None)
+    self.patch_embed = layers.conv(_embedded_channels(config), width, config.patch_size, stride=config.patch_size,
                                    padding="VALID", bias=config.patch_bias, rngs=rngs)
     self.cls_token = token(1) if config.class_token else None
     self.dist_token = token(1) if config.distillation_token else None
@@ -158,7 +171,7 @@ class VisionTransformer(nnx.Module):
     if images.shape[1:3] != (self.config.image_size,) * 2 and self.config.position_interpolation is None:
       raise ValueError(f"ViT expects {self.config.image_size}² images (its position embeddings); got "
                        f"{images.shape[1]}×{images.shape[2]}. Use the model's preprocessing.")
-    x = self.patch_embed(images)
+    x = self.patch_embed(self.backbone.forward_features(images) if self.backbone is not None else images)
     batch, grid_h, grid_w, width = x.shape
     x = x.reshape(batch, -1, width)
     expand = lambda t: jnp.broadcast_to(t[...], (batch,) + t.shape[1:]).astype(x.dtype)
@@ -268,6 +281,16 @@ class RelativePositionMlp(nnx.Module):
     table = self.fc2(jax.nn.relu(self.fc1(jnp.asarray(np.sign(offsets) * np.log1p(np.abs(offsets))))))
     bias = jnp.transpose(table[window_relative_index(grid_h)], (2, 0, 1))
     return jnp.pad(bias, ((0, 0), (num_prefix, 0), (num_prefix, 0)))[None]
+
+
+def _embedded_channels(config: ViTConfig) -> int:
+  """Channels the patch embedding sees: the image's, or the backbone's last stage (its stem without stages)."""
+  backbone = config.backbone
+  if backbone is None:
+    return config.num_channels
+  if not backbone.depths:
+    return backbone.embedding_size
+  return layers.make_divisible(backbone.hidden_sizes[len(backbone.depths) - 1] * backbone.width_factor)
 
 
 def _grid_coordinates(grid_h: int, grid_w: int, xy: bool, reference: int | None) -> np.ndarray:

@@ -1,11 +1,11 @@
 """timm's further ViT model files as data, served by zoo.architectures.vit.VisionTransformer:
 ``eva.py``'s rotary-position ViTs (EVA-02, timm's SBB ViTs with RoPE, Naver's RoPE-ViT with axial
-or mixed frequencies) and ``vision_transformer_relpos.py`` (relative position biases from an MLP,
-per block or shared).
+or mixed frequencies), ``vision_transformer_relpos.py`` (relative position biases from an MLP,
+per block or shared) and ``vision_transformer_hybrid.py`` (ViT on a ResNet-V2 / BiT feature map).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
 1.0.31's model function passes them to the model class (``timm/models/eva.py``,
-``vision_transformer_relpos.py``), with ``img_size`` where the architecture's default pretrained
+``vision_transformer_relpos.py``, ``vision_transformer_hybrid.py``), with ``img_size`` where the architecture's default pretrained
 config is not 224² and ``block_fn`` by its class name. A checkpoint's
 ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully matches the
 architecture names to ``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps each
@@ -15,6 +15,8 @@ in a ``TimmFamily``.
 from __future__ import annotations
 
 from flax import nnx
+
+from zoo.architectures.bit import BitConfig
 
 from zoo.architectures.vit import ViTConfig, VisionTransformer
 from zoo.converters.mapping import ATTENTION_PROJECTIONS, ConversionError
@@ -203,7 +205,61 @@ VIT_RELPOS_RENAMES = (
 )
 
 
+# --- timm's hybrid ViT (vision_transformer_hybrid.py) on a ResNetV2 trunk ----------------------------------------
+
+# ``backbone_layers``: the blocks per stage timm's ``_resnetv2(layers)`` passes to ResNetV2 (() = its stem
+# alone); the other keys are the VisionTransformer arguments (patch_size 1 on the feature map by default).
+VIT_HYBRID_VARIANTS: dict[str, dict] = {
+    "vit_tiny_r_s16_p8_224": dict(backbone_layers=(), patch_size=8, embed_dim=192, depth=12, num_heads=3),
+    "vit_tiny_r_s16_p8_384": dict(backbone_layers=(), patch_size=8, embed_dim=192, depth=12, num_heads=3,
+                                  img_size=384),
+    "vit_small_r26_s32_224": dict(backbone_layers=(2, 2, 2, 2), embed_dim=384, depth=12, num_heads=6),
+    "vit_small_r26_s32_384": dict(backbone_layers=(2, 2, 2, 2), embed_dim=384, depth=12, num_heads=6, img_size=384),
+    "vit_base_r50_s16_384": dict(backbone_layers=(3, 4, 9), embed_dim=768, depth=12, num_heads=12, img_size=384),
+    "vit_large_r50_s32_224": dict(backbone_layers=(3, 4, 6, 3), embed_dim=1024, depth=24, num_heads=16),
+    "vit_large_r50_s32_384": dict(backbone_layers=(3, 4, 6, 3), embed_dim=1024, depth=24, num_heads=16,
+                                  img_size=384),
+}
+_VIT_HYBRID_ARGS = {"img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias",
+                    "global_pool", "padding_same"}
+
+
+def build_vit_hybrid(name: str, config: dict) -> nnx.Module:
+  """timm's hybrid ViT as :class:`VisionTransformer` with a BiT trunk: ResNetV2 with preact=False
+  (post-activation bottlenecks, GroupNorm(32) + ReLU), StdConv2dSame (ε 1e-8, TF "SAME" padding)
+  and the "same" stem (7×7/2 conv, norm, 3×3/2 max pool); then a class token, positions on every
+  token, LayerNorm ε 1e-6 and class-token pooling as timm's VisionTransformer defaults."""
+  arguments = {k: v for k, v in _arguments(name, config, _VIT_HYBRID_ARGS).items() if v is not None}
+  arguments = {**VIT_HYBRID_VARIANTS[name], **_pretrained_img_size(config), **arguments}
+  if not arguments.get("padding_same", True) or arguments.get("global_pool", "token") != "token":
+    raise ConversionError(f"timm model {name!r}: padding_same={arguments.get('padding_same')!r}, global_pool "
+                          f"{arguments.get('global_pool')!r} is not supported (TF 'SAME' padding, 'token' pooling).")
+  width = arguments["embed_dim"]
+  backbone = BitConfig(depths=tuple(arguments["backbone_layers"]), layer_type="bottleneck", global_padding="SAME",
+                       embedding_dynamic_padding=True, num_channels=arguments["in_chans"], num_classes=0)
+  return VisionTransformer(ViTConfig(
+      image_size=_square(name, arguments.get("img_size", 224)), patch_size=arguments.get("patch_size", 1),
+      num_channels=arguments["in_chans"], hidden_size=width, num_hidden_layers=arguments["depth"],
+      num_attention_heads=arguments["num_heads"], intermediate_size=int(width * arguments.get("mlp_ratio", 4.0)),
+      hidden_act="gelu", layer_norm_eps=1e-6, qkv_bias=arguments.get("qkv_bias", True), fused_qkv=True,
+      prefix_positions="all", num_classes=arguments["num_classes"], backbone=backbone), rngs=nnx.Rngs(0))
+
+
+VIT_HYBRID_RENAMES = (
+    # the stem: ResNetV2's ``stem`` module, or the whole backbone when it has no stages
+    (r"^patch_embed\.backbone\.(?:stem\.)?conv\.", "backbone.stem_conv."),
+    (r"^patch_embed\.backbone\.(?:stem\.)?norm\.", "backbone.stem_norm.norm."),
+    (r"^patch_embed\.backbone\.stages\.(\d+)\.blocks\.(\d+)\.", r"backbone.stages.\1.\2."),
+    (r"\.downsample\.conv\.", ".downsample_conv."),
+    (r"\.downsample\.norm\.", ".downsample_norm.norm."),
+    (r"^(backbone\.stages\.\d+\.\d+\.norm\d)\.", r"\1.norm."),
+    (r"^patch_embed\.proj\.", "patch_embed."),
+    (r"^blocks\.(\d+)\.attn\.proj\.", r"blocks.\1.attn.out."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(EVA_ROPE_VARIANTS): dict(build=build_eva_rope, renames=EVA_ROPE_RENAMES),
     _names(VIT_RELPOS_VARIANTS): dict(build=build_vit_relpos, renames=VIT_RELPOS_RENAMES),
+    _names(VIT_HYBRID_VARIANTS): dict(build=build_vit_hybrid, renames=VIT_HYBRID_RENAMES),
 }
