@@ -70,11 +70,12 @@ for case in CASES:
 FAMILY_TABLES = {"vit": timm_vits.VIT_VARIANTS, "beit": {**timm_vits.BEIT_VARIANTS, **timm_vits.EVA_VARIANTS},
                  "swin": {**timm_vits.SWIN_VARIANTS, **timm_vits.SWINV2_VARIANTS}, "cait": timm_vits.CAIT_VARIANTS,
                  "eva_rope": timm_vit_variants.EVA_ROPE_VARIANTS, "relpos": timm_vit_variants.VIT_RELPOS_VARIANTS,
-                 "hybrid": timm_vit_variants.VIT_HYBRID_VARIANTS}
+                 "hybrid": timm_vit_variants.VIT_HYBRID_VARIANTS, "pit": timm_vit_variants.PIT_VARIANTS}
 # Every variant with one block per stage (the names, widths, heads, tokens and heads of the
 # table, at a fraction of the cost of the full depth).
 SHALLOW = {"vit": dict(depth=1), "beit": dict(depth=1), "swin": dict(depths=[1, 1, 1, 1]),
-           "cait": dict(depth=1), "eva_rope": dict(depth=1), "relpos": dict(depth=1), "hybrid": dict(depth=1)}
+           "cait": dict(depth=1), "eva_rope": dict(depth=1), "relpos": dict(depth=1), "hybrid": dict(depth=1),
+           "pit": dict(depth=[1, 1, 1])}
 SHAPES = [dict(name=name, architecture=name, kwargs=dict(SHALLOW[family], num_classes=1000))
           for family, table in FAMILY_TABLES.items() for name in table]
 

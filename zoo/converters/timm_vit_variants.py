@@ -1,11 +1,12 @@
 """timm's further ViT model files as data, served by zoo.architectures.vit.VisionTransformer:
 ``eva.py``'s rotary-position ViTs (EVA-02, timm's SBB ViTs with RoPE, Naver's RoPE-ViT with axial
 or mixed frequencies), ``vision_transformer_relpos.py`` (relative position biases from an MLP,
-per block or shared) and ``vision_transformer_hybrid.py`` (ViT on a ResNet-V2 / BiT feature map).
+per block or shared) and ``vision_transformer_hybrid.py`` (ViT on a ResNet-V2 / BiT feature map);
+and ``pit.py`` (pooling-based ViT, zoo.architectures.pit, built on the same encoder blocks).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
 1.0.31's model function passes them to the model class (``timm/models/eva.py``,
-``vision_transformer_relpos.py``, ``vision_transformer_hybrid.py``), with ``img_size`` where the architecture's default pretrained
+``vision_transformer_relpos.py``, ``vision_transformer_hybrid.py``, ``pit.py``), with ``img_size`` where the architecture's default pretrained
 config is not 224² and ``block_fn`` by its class name. A checkpoint's
 ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully matches the
 architecture names to ``dict(build=..., renames=..., ignore=...)``; zoo.converters.timm wraps each
@@ -17,6 +18,7 @@ from __future__ import annotations
 from flax import nnx
 
 from zoo.architectures.bit import BitConfig
+from zoo.architectures.pit import PiT, PiTConfig
 
 from zoo.architectures.vit import ViTConfig, VisionTransformer
 from zoo.converters.mapping import ATTENTION_PROJECTIONS, ConversionError
@@ -258,8 +260,47 @@ VIT_HYBRID_RENAMES = (
 )
 
 
+# --- timm's PoolingVisionTransformer (pit.py) ----------------------------------------------------------------
+
+_PIT_B = dict(patch_size=14, stride=7, base_dims=(64, 64, 64), depth=(3, 6, 4), heads=(4, 8, 16), mlp_ratio=4)
+_PIT_S = dict(patch_size=16, stride=8, base_dims=(48, 48, 48), depth=(2, 6, 4), heads=(3, 6, 12), mlp_ratio=4)
+_PIT_XS = dict(patch_size=16, stride=8, base_dims=(48, 48, 48), depth=(2, 6, 4), heads=(2, 4, 8), mlp_ratio=4)
+_PIT_TI = dict(patch_size=16, stride=8, base_dims=(32, 32, 32), depth=(2, 6, 4), heads=(2, 4, 8), mlp_ratio=4)
+PIT_VARIANTS: dict[str, dict] = {
+    **{f"pit_{size}_224": dict(args) for size, args in (("b", _PIT_B), ("s", _PIT_S), ("xs", _PIT_XS), ("ti", _PIT_TI))},
+    **{f"pit_{size}_distilled_224": dict(args, distilled=True)
+       for size, args in (("b", _PIT_B), ("s", _PIT_S), ("xs", _PIT_XS), ("ti", _PIT_TI))},
+}
+_PIT_ARGS = {"img_size", "patch_size", "stride", "stem_type", "base_dims", "depth", "heads", "mlp_ratio", "distilled",
+             "global_pool"}
+
+
+def build_pit(name: str, config: dict) -> nnx.Module:
+  """timm's PiT as :class:`PiT` ('token' pooling, the overlapping conv stem)."""
+  arguments = {k: v for k, v in _arguments(name, config, _PIT_ARGS).items() if v is not None}
+  arguments = {**PIT_VARIANTS[name], **_pretrained_img_size(config), **arguments}
+  if arguments.get("global_pool", "token") != "token" or arguments.get("stem_type", "overlap") != "overlap":
+    raise ConversionError(f"timm model {name!r}: global_pool {arguments.get('global_pool')!r} / stem_type "
+                          f"{arguments.get('stem_type')!r} is not supported ('token', 'overlap').")
+  return PiT(PiTConfig(
+      image_size=_square(name, arguments.get("img_size", 224)), patch_size=arguments["patch_size"],
+      stride=arguments["stride"], base_dims=tuple(arguments["base_dims"]), depths=tuple(arguments["depth"]),
+      heads=tuple(arguments["heads"]), mlp_ratio=float(arguments.get("mlp_ratio", 4)),
+      distilled=bool(arguments.get("distilled", False)), num_channels=arguments["in_chans"],
+      num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+PIT_RENAMES = (
+    (r"^patch_embed\.conv\.", "patch_embed."),
+    (r"^transformers\.(\d+)\.pool\.", r"stages.\1."),
+    (r"^transformers\.(\d+)\.blocks\.(\d+)\.attn\.proj\.", r"stages.\1.blocks.\2.attn.out."),
+    (r"^transformers\.(\d+)\.blocks\.", r"stages.\1.blocks."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(EVA_ROPE_VARIANTS): dict(build=build_eva_rope, renames=EVA_ROPE_RENAMES),
     _names(VIT_RELPOS_VARIANTS): dict(build=build_vit_relpos, renames=VIT_RELPOS_RENAMES),
     _names(VIT_HYBRID_VARIANTS): dict(build=build_vit_hybrid, renames=VIT_HYBRID_RENAMES),
+    _names(PIT_VARIANTS): dict(build=build_pit, renames=PIT_RENAMES),
 }
