@@ -97,10 +97,10 @@ zoo.converters.mapping.load_into checks, without materialising the weights)."""
 
 
 @pytest.mark.parametrize("model_args, message", [
-    ({"attn_layer": "diff"}, "attn_layer"),
+    ({"attn_layer": "flash"}, "attn_layer 'flash'"),
     ({"global_pool": "avgmax"}, "global_pool 'avgmax'"),
     ({"act_layer": "silu"}, "act_layer 'silu'"),
-    ({"block_fn": "ParallelScalingBlock"}, "block_fn"),
+    ({"block_fn": "ParallelThingsBlock"}, "block_fn"),
 ])
 def test_vit_rejects_unsupported_arguments(model_args, message):
   config = {"architecture": "vit_tiny_patch16_224", "num_classes": 5, "model_args": model_args}

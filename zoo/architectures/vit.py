@@ -11,7 +11,8 @@ learned "mixed" frequencies per block and head), with or without the absolute ta
 attention biases, a split SwiGLU with its sub-LN (timm's scale_mlp); and vision_transformer_relpos.py's
 relative position biases from an MLP over log-spaced offsets, per block or shared; and the hybrid
 ViT (vision_transformer_hybrid.py): patches embedded from a BiT (ResNet-V2, GroupNorm + weight
-standardisation) feature map instead of pixels."""
+standardisation) feature map instead of pixels; and timm's differential attention and parallel
+(attention ∥ MLP) blocks."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from flax import nnx
 from zoo.architectures import layers
 from zoo.architectures.bit import BiT, BitConfig
 from zoo.architectures.swin import window_relative_index
-from zoo.architectures.transformer import AttentionPoolingHead, EncoderBlock
+from zoo.architectures.transformer import AttentionPoolingHead, EncoderBlock, ParallelBlock
 
 # Which prefix tokens (class, distillation, registers) have rows in the position table:
 # "class": the class (and distillation) token, registers none (transformers' DINOv2);
@@ -88,6 +89,9 @@ class ViTConfig:
   # the hybrid ViT: a BiT trunk (its stem and stages, no head) whose feature map the patch embedding
   # (patch_size on that map) turns into tokens
   backbone: BitConfig | None = None
+  differential_attention: bool = False  # timm's attn_layer="diff" (λ_init from each block's index)
+  parallel_blocks: bool = False  # timm's ParallelScalingBlock: attention and MLP from one norm, summed
+  parallel_fused_out: bool = False  # one output projection of [attention, MLP] (DiffParallelScalingBlock)
 
   @property
   def backbone_stride(self) -> int:
@@ -124,13 +128,7 @@ class VisionTransformer(nnx.Module):
                       if config.absolute_positions else None)
     self.reg_token = token(config.num_register_tokens) if config.num_register_tokens else None
     self.norm_pre = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs) if config.pre_norm else None
-    self.blocks = nnx.List([
-        EncoderBlock(width, config.num_attention_heads, config.intermediate_size, act=config.hidden_act,
-                     epsilon=config.layer_norm_eps, qkv_bias=config.qkv_bias, layer_scale=config.layer_scale,
-                     swiglu=config.swiglu, fused_qkv=config.fused_qkv, scale_norms=config.scale_norms,
-                     post_norm=config.post_norm, key_bias=config.key_bias, scale_mlp_norm=config.scale_mlp_norm,
-                     swiglu_packed=config.swiglu_packed, rngs=rngs)
-        for _ in range(config.num_hidden_layers)])
+    self.blocks = nnx.List([_block(config, index, rngs) for index in range(config.num_hidden_layers)])
     relative = lambda: RelativePositionMlp(config.relative_position_mlp, config.num_attention_heads, rngs=rngs)
     mlp_bias, shared = config.relative_position_mlp, config.shared_relative_position
     self.rel_pos = (nnx.List([relative() for _ in range(config.num_hidden_layers)])
@@ -281,6 +279,21 @@ class RelativePositionMlp(nnx.Module):
     table = self.fc2(jax.nn.relu(self.fc1(jnp.asarray(np.sign(offsets) * np.log1p(np.abs(offsets))))))
     bias = jnp.transpose(table[window_relative_index(grid_h)], (2, 0, 1))
     return jnp.pad(bias, ((0, 0), (num_prefix, 0), (num_prefix, 0)))[None]
+
+
+def _block(config: ViTConfig, index: int, rngs: nnx.Rngs) -> nnx.Module:
+  """Block ``index``: the pre-norm (or post-norm) encoder block, or the parallel block."""
+  differential_depth = index if config.differential_attention else None
+  if config.parallel_blocks:
+    return ParallelBlock(config.hidden_size, config.num_attention_heads, config.intermediate_size,
+                         act=config.hidden_act, epsilon=config.layer_norm_eps, qkv_bias=config.qkv_bias,
+                         layer_scale=config.layer_scale, fused_out=config.parallel_fused_out,
+                         differential_depth=differential_depth, rngs=rngs)
+  return EncoderBlock(config.hidden_size, config.num_attention_heads, config.intermediate_size, act=config.hidden_act,
+                      epsilon=config.layer_norm_eps, qkv_bias=config.qkv_bias, layer_scale=config.layer_scale,
+                      swiglu=config.swiglu, fused_qkv=config.fused_qkv, scale_norms=config.scale_norms,
+                      post_norm=config.post_norm, key_bias=config.key_bias, scale_mlp_norm=config.scale_mlp_norm,
+                      swiglu_packed=config.swiglu_packed, differential_depth=differential_depth, rngs=rngs)
 
 
 def _embedded_channels(config: ViTConfig) -> int:
