@@ -130,10 +130,9 @@ class VisionTransformer(nnx.Module):
     self.norm_pre = nnx.LayerNorm(width, epsilon=config.layer_norm_eps, rngs=rngs) if config.pre_norm else None
     self.blocks = nnx.List([_block(config, index, rngs) for index in range(config.num_hidden_layers)])
     relative = lambda: RelativePositionMlp(config.relative_position_mlp, config.num_attention_heads, rngs=rngs)
-    mlp_bias, shared = config.relative_position_mlp, config.shared_relative_position
-    self.rel_pos = (nnx.List([relative() for _ in range(config.num_hidden_layers)])
-                    if mlp_bias and not shared else None)
-    self.shared_rel_pos = relative() if mlp_bias and shared else None
+    biased, shared = config.relative_position_mlp is not None, config.shared_relative_position
+    self.rel_pos = nnx.List([relative() for _ in range(config.num_hidden_layers)]) if biased and not shared else None
+    self.shared_rel_pos = relative() if biased and shared else None
     # timm's init_random_2d_freqs without the random rotation (a pretrained table replaces it)
     self.rope_freqs = (nnx.Param(jnp.asarray(np.broadcast_to(
         _mixed_frequencies(self._head_dim, config.rotary_temperature),
