@@ -17,7 +17,7 @@ from __future__ import annotations
 import pytest
 
 from zoo.converters import timm as timm_converter
-from zoo.converters import timm_vits
+from zoo.converters import timm_vit_variants, timm_vits
 from zoo.converters.mapping import ConversionError
 import timm_parity  # the timm parity harness
 
@@ -68,11 +68,14 @@ for case in CASES:
   case.setdefault("resolution", 32)
   case.setdefault("batch", 2)
 FAMILY_TABLES = {"vit": timm_vits.VIT_VARIANTS, "beit": {**timm_vits.BEIT_VARIANTS, **timm_vits.EVA_VARIANTS},
-                 "swin": {**timm_vits.SWIN_VARIANTS, **timm_vits.SWINV2_VARIANTS}, "cait": timm_vits.CAIT_VARIANTS}
+                 "swin": {**timm_vits.SWIN_VARIANTS, **timm_vits.SWINV2_VARIANTS}, "cait": timm_vits.CAIT_VARIANTS,
+                 "eva_rope": timm_vit_variants.EVA_ROPE_VARIANTS, "relpos": timm_vit_variants.VIT_RELPOS_VARIANTS,
+                 "hybrid": timm_vit_variants.VIT_HYBRID_VARIANTS, "pit": timm_vit_variants.PIT_VARIANTS}
 # Every variant with one block per stage (the names, widths, heads, tokens and heads of the
 # table, at a fraction of the cost of the full depth).
 SHALLOW = {"vit": dict(depth=1), "beit": dict(depth=1), "swin": dict(depths=[1, 1, 1, 1]),
-           "cait": dict(depth=1)}
+           "cait": dict(depth=1), "eva_rope": dict(depth=1), "relpos": dict(depth=1), "hybrid": dict(depth=1),
+           "pit": dict(depth=[1, 1, 1])}
 SHAPES = [dict(name=name, architecture=name, kwargs=dict(SHALLOW[family], num_classes=1000))
           for family, table in FAMILY_TABLES.items() for name in table]
 
@@ -94,12 +97,24 @@ zoo.converters.mapping.load_into checks, without materialising the weights)."""
 
 
 @pytest.mark.parametrize("model_args, message", [
-    ({"dynamic_img_size": True}, "dynamic_img_size"),
+    ({"attn_layer": "flash"}, "attn_layer 'flash'"),
     ({"global_pool": "avgmax"}, "global_pool 'avgmax'"),
     ({"act_layer": "silu"}, "act_layer 'silu'"),
-    ({"block_fn": "ParallelScalingBlock"}, "block_fn"),
+    ({"block_fn": "ParallelThingsBlock"}, "block_fn"),
 ])
 def test_vit_rejects_unsupported_arguments(model_args, message):
   config = {"architecture": "vit_tiny_patch16_224", "num_classes": 5, "model_args": model_args}
   with pytest.raises(ConversionError, match=rf"vit_tiny_patch16_224.*{message}"):
     timm_converter.family_of("vit_tiny_patch16_224").build("vit_tiny_patch16_224", config)
+
+
+@pytest.mark.parametrize("architecture, model_args, message", [
+    ("eva02_tiny_patch14_336", {"rope_type": "dinov3"}, "rope_type 'dinov3'"),
+    ("eva02_tiny_patch14_336", {"scale_attn_inner": True}, "scale_attn_inner"),
+    ("vit_small_patch16_rope_224", {"use_fc_norm": True}, "global_pool 'token' with use_fc_norm=True"),
+    ("vit_relpos_small_patch16_224", {"rel_pos_type": "bias"}, "rel_pos_type"),
+])
+def test_rotary_and_relpos_vits_reject_unsupported_arguments(architecture, model_args, message):
+  config = {"architecture": architecture, "num_classes": 5, "model_args": model_args}
+  with pytest.raises(ConversionError, match=rf"{architecture}.*{message}"):
+    timm_converter.family_of(architecture).build(architecture, config)

@@ -250,7 +250,8 @@ def _dinov2_renames(prefix):
       (layer + r"attention\.attention\.(query|key|value)\.", r"blocks.\1.attn.\2."),
       (layer + r"attention\.output\.dense\.", r"blocks.\1.attn.out."),
       (layer + r"layer_scale(\d)\.lambda1$", r"blocks.\1.ls\2"),
-      (layer, r"blocks.\1."),  # norm1, norm2, mlp.fc1/fc2 or the SwiGLU's mlp.weights_in/out
+      (layer + r"mlp\.weights_(in|out)\.", lambda m: f"blocks.{m[1]}.mlp.fc{1 if m[2] == 'in' else 2}."),  # SwiGLU
+      (layer, r"blocks.\1."),  # norm1, norm2, mlp.fc1/fc2
       (r"^layernorm\.", "norm."),
       (r"^classifier\.", "head."))
 

@@ -33,6 +33,7 @@ from zoo.converters.timm_more import ENTRIES as _LATER_FAMILIES
 from zoo.converters.timm_resnets import ENTRIES as _RESNETS
 from zoo.converters.timm_small import ENTRIES as _SMALL_FAMILIES
 from zoo.converters.timm_vits import ENTRIES as _TRANSFORMER_FAMILIES
+from zoo.converters.timm_vit_variants import ENTRIES as _VIT_VARIANTS
 from zoo.preprocessing import Preprocessing
 
 _ALWAYS_IGNORED = (r"num_batches_tracked$",)
@@ -257,6 +258,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _MOBILE.item
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _SMALL_FAMILIES.items()})  # timm_small: ConvMixer, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _RESNETS.items()})  # timm_resnets: ResNetV2
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _METAFORMERS.items()})  # timm_metaformers: PoolFormer, …
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _VIT_VARIANTS.items()})  # EVA-02, RoPE ViTs, …
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:

@@ -314,13 +314,34 @@ VIT_VARIANTS: dict[str, dict] = {
                                          mlp_ratio=5, class_token=False, no_embed_class=True, reg_tokens=1,
                                          global_pool='avg', img_size=256),
     "vit_xsmall_patch16_clip_224": dict(embed_dim=256, depth=10, num_heads=4, pre_norm=True, norm_eps=1e-05),
+    # timm's SBB ViTs with differential attention and / or parallel blocks
+    "vit_dwee_patch16_reg1_gap_256": dict(patch_size=16, embed_dim=256, depth=14, num_heads=4, init_values=1e-05,
+                                          mlp_ratio=5, class_token=False, no_embed_class=True, reg_tokens=1,
+                                          global_pool='avg', attn_layer='diff', img_size=256),
+    "vit_pwee_patch16_reg1_gap_256": dict(patch_size=16, embed_dim=256, depth=16, num_heads=4, init_values=1e-05,
+                                          mlp_ratio=5, class_token=False, no_embed_class=True, reg_tokens=1,
+                                          global_pool='avg', block_fn="ParallelScalingBlock", img_size=256),
+    "vit_dpwee_patch16_reg1_gap_256": dict(patch_size=16, embed_dim=256, depth=16, num_heads=4, init_values=1e-05,
+                                           mlp_ratio=5, class_token=False, no_embed_class=True, reg_tokens=1,
+                                           global_pool='avg', block_fn="DiffParallelScalingBlock", img_size=256),
+    "vit_dlittle_patch16_reg1_gap_256": dict(patch_size=16, embed_dim=320, depth=14, num_heads=5, init_values=1e-05,
+                                             mlp_ratio=5.6, class_token=False, no_embed_class=True, reg_tokens=1,
+                                             global_pool='avg', attn_layer='diff', img_size=256),
+    "test_vit": dict(patch_size=16, embed_dim=64, depth=6, num_heads=2, mlp_ratio=3, dynamic_img_size=True,
+                     img_size=160),
+    "test_vit2": dict(patch_size=16, embed_dim=64, depth=8, num_heads=2, mlp_ratio=3, class_token=False, reg_tokens=1,
+                      global_pool='avg', init_values=1e-05, dynamic_img_size=True, img_size=160),
+    "test_vit3": dict(patch_size=16, embed_dim=96, depth=9, num_heads=3, mlp_ratio=2, class_token=False, reg_tokens=1,
+                      global_pool='map', pool_include_prefix=True, init_values=1e-05, img_size=160),
 }
 
 # timm's VisionTransformer arguments this converter models (others: a ConversionError).
 _VIT_ARGS = {"img_size", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "qkv_bias", "init_values",
              "class_token", "no_embed_class", "reg_tokens", "global_pool", "fc_norm", "pre_norm", "act_layer",
              "distilled", "dynamic_img_size", "weight_init", "fix_init", "scale_attn_norm", "scale_mlp_norm",
-             "block_fn"}
+             "block_fn", "pool_include_prefix", "attn_layer"}
+# timm block_fn class names this converter models.
+_VIT_BLOCKS = ("Block", "ResPostBlock", "ParallelScalingBlock", "DiffParallelScalingBlock")
 # timm global_pool → ViTConfig.pooling.
 _VIT_POOLINGS = {"token": "cls", "avg": "avg", "map": "map"}
 # timm act_layer names → zoo.architectures.layers activations (timm's default: exact GELU).
@@ -342,14 +363,18 @@ def vit_arguments(name: str, config: dict) -> dict:
   arguments = {**VIT_VARIANTS[name], **_pretrained_img_size(config), **arguments}
   if arguments.get("scale_attn_norm", False) != arguments.get("scale_mlp_norm", False):
     raise ConversionError(f"timm model {name!r}: scale_attn_norm and scale_mlp_norm must agree (BEiT-3: both).")
-  if arguments.get("dynamic_img_size"):
-    raise ConversionError(f"timm model {name!r}: dynamic_img_size=True is not supported (fixed image size only).")
   if arguments.get("global_pool", "token") not in _VIT_POOLINGS:
     raise ConversionError(f"timm model {name!r}: global_pool {arguments['global_pool']!r} is not supported "
                           f"(only {sorted(_VIT_POOLINGS)}).")
-  if arguments.get("block_fn", "Block") not in ("Block", "ResPostBlock"):
+  if arguments.get("block_fn", "Block") not in _VIT_BLOCKS:
     raise ConversionError(f"timm model {name!r}: block_fn {arguments['block_fn']!r} is not supported "
-                          "(Block or ResPostBlock).")
+                          f"(only {', '.join(_VIT_BLOCKS)}).")
+  if arguments.get("attn_layer", "") not in ("", "attn", "diff"):
+    raise ConversionError(f"timm model {name!r}: attn_layer {arguments['attn_layer']!r} is not supported "
+                          "('attn' or 'diff').")
+  parallel = arguments.get("block_fn", "Block") in ("ParallelScalingBlock", "DiffParallelScalingBlock")
+  if parallel and (arguments.get("scale_attn_norm") or arguments.get("attn_layer")):
+    raise ConversionError(f"timm model {name!r}: {arguments['block_fn']} takes no scale norms or attn_layer.")
   if arguments.get("act_layer") not in _VIT_ACTIVATIONS:
     raise ConversionError(f"timm model {name!r}: act_layer {arguments['act_layer']!r} is not supported "
                           f"(only {sorted(k for k in _VIT_ACTIVATIONS if k)}).")
@@ -379,7 +404,14 @@ def vit_config(name: str, config: dict) -> ViTConfig:
       prefix_positions="none" if arguments.get("no_embed_class") else "all",
       norm_after_pool=pool == "avg" if fc_norm is None else bool(fc_norm),
       scale_norms=bool(arguments.get("scale_attn_norm", False)), post_norm=post_norm,
-      layer_scale=bool(arguments.get("init_values")) and not post_norm)
+      layer_scale=bool(arguments.get("init_values")) and not post_norm,
+      pool_prefix_tokens=bool(arguments.get("pool_include_prefix", False)),
+      parallel_blocks=arguments.get("block_fn") in ("ParallelScalingBlock", "DiffParallelScalingBlock"),
+      parallel_fused_out=arguments.get("block_fn") == "DiffParallelScalingBlock",
+      differential_attention=arguments.get("attn_layer") == "diff" or arguments.get("block_fn") == "DiffParallelScalingBlock",
+      # timm's dynamic_img_size: the position table resampled to the input's grid (resample_abs_pos_embed:
+      # bicubic, antialiased)
+      position_interpolation="bicubic_antialias" if arguments.get("dynamic_img_size") else None)
 
 
 def build_vit(name: str, config: dict) -> nnx.Module:
@@ -394,6 +426,9 @@ VIT_RENAMES = (
     (r"^fc_norm\.", "norm."),  # timm's norm after the pool: the module's one final norm
     (r"^attn_pool\.latent$", "attn_pool.probe"),
     (r"^attn_pool\.proj\.", "attn_pool.out."),
+    # differential attention's λ vectors and sub-norm (in the attention, or in a DiffParallelScalingBlock)
+    (r"^(blocks\.\d+\.(?:attn\.)?)(lambda_[qk][12]$|sub_norm\.)", r"\1differential.\2"),
+    (r"^blocks\.(\d+)\.ls\.gamma$", r"blocks.\1.ls"),  # the parallel block's one layer scale
 )
 
 
