@@ -24,6 +24,7 @@ from zoo.architectures.resnet import ResNet, ResNetConfig
 from zoo.architectures.vgg import LAYERS as VGG_LAYERS, VGG, VGGConfig
 from zoo.converters.huggingface import _read_config, _resolve, _weight_files, cached_conversion, read_safetensors
 from zoo.converters.mapping import ConversionError, load_into
+from zoo.converters.timm_byob import ENTRIES as _BYOB
 from zoo.converters.timm_convnets import ENTRIES as _CONVNETS
 from zoo.converters.timm_efficientnets import ENTRIES as _EFFICIENTNETS
 from zoo.converters.timm_families import ENTRIES as _MORE_FAMILIES
@@ -255,6 +256,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _EFFICIENTNE
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _MOBILE.items()})  # timm_mobile: MobileNetV4, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _SMALL_FAMILIES.items()})  # timm_small: ConvMixer, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _RESNETS.items()})  # timm_resnets: ResNetV2
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _BYOB.items()})  # timm_byob: ByobNet
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:

@@ -1,0 +1,338 @@
+"""timm's "bring your own blocks" network (ByobNet, timm/models/byobnet.py) as data.
+
+One module builds every ByobNet whose blocks are residual conv blocks or re-parameterisable
+branches: a stem, stages of blocks described by :class:`ByoBlock` rows, an optional 1×1
+conv+BN+act to ``num_features``, global mean (the embedding) and a Linear. Block kinds, as timm
+names them (the attention ``attn`` sits after the middle conv, or after the last conv when
+``attn_last``; every block but ``rep`` / ``one`` adds a shortcut and ends with act unless
+``linear_out``):
+
+* ``basic``: k×k (stride) → k×k (groups, no act); attn_last by default.
+* ``bottle``: 1×1 → k×k (stride, groups) [→ k×k ``extra_conv``] → 1×1 (no act); the middle width is
+  ``make_divisible((in if bottle_in else out) · bottle_ratio)``.
+* ``dark``: 1×1 → k×k (stride, groups, no act); attn_last by default.
+* ``edge``: k×k (stride, groups) → 1×1 (no act).
+* ``rep`` (RepVGG, Ding et al. 2021): act(attn(BN(x) [same shape only] + conv_bn_k×k(x) + conv_bn_1×1(x))).
+* ``one`` (MobileOne, Vasu et al. 2023): act(attn(BN(x) [same shape only] + Σ_branches conv_bn_k×k(x)
+  + conv_bn_1×1(x) [k > 1])).
+
+The shortcut is identity at equal shape, else a 1×1 conv+BN (``conv1x1``, strided), 2×2 average
+pool then 1×1 conv+BN (``avg``), or absent (``""``: RegNetZ). Channel attentions: squeeze-excite
+``se`` (Hu et al. 2018), ``eca`` (Wang et al. 2020) and ``gca`` (GCNet's context added, Cao et al. 2019).
+The training-time multi-branch form is kept (timm's checkpoints hold it; reparameterising is a
+deployment step), so the tensors map one to one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+from zoo.architectures import layers
+from zoo.architectures.efficientnet import ConvMlpNorm
+from zoo.architectures.resnet import ConvNormAct, EfficientChannelAttention, SqueezeExcite
+
+BLOCK_KINDS = ("basic", "bottle", "dark", "edge", "rep", "one")
+STEM_TYPES = ("3x3", "tiered", "deep", "quad", "quad2", "rep", "one")
+
+
+@dataclasses.dataclass(frozen=True)
+class Attention:
+  """A channel attention (timm's ``get_attn`` name and the kwargs timm's table passes): ``se``
+  (reduction ``rd_ratio`` 1/16, rounded to ``rd_divisor`` 8), ``eca`` or ``gca`` (1/8, divisor 1);
+  ``kind=""`` disables the model's attention for a block."""
+  kind: str
+  rd_ratio: float | None = None
+  rd_divisor: int | None = None
+
+
+NO_ATTENTION = Attention("")
+
+
+@dataclasses.dataclass(frozen=True)
+class BlockOptions:
+  """timm's ``block_kwargs`` (a block's options replace the model's as a whole, as in timm)."""
+  kernel_size: int = 3
+  extra_conv: bool = False
+  bottle_in: bool = False
+  linear_out: bool = False
+  num_conv_branches: int = 1
+  attn_last: bool | None = None  # None: the block kind's default (basic, dark: True)
+
+
+@dataclasses.dataclass(frozen=True)
+class ByoBlock:
+  """timm's ``ByoBlockCfg``: ``depth`` blocks of ``kind`` with ``channels`` outputs (× width_factor),
+  the first with ``stride``; ``group_size`` channels per group (0: dense, 1: depthwise);
+  ``alternate_groups`` > 0: blocks at odd positions of the stage use ``channels // alternate_groups``
+  as group size (RepVGG-g4). ``attn`` / ``options`` None: the model's."""
+  kind: str
+  depth: int
+  channels: float
+  stride: int = 2
+  group_size: int = 0
+  bottle_ratio: float = 1.0
+  alternate_groups: int = 0
+  attn: Attention | None = None
+  options: BlockOptions | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ByobConfig:
+  """timm's ``ByoModelCfg`` (the fields its ImageNet models use) plus the head's size."""
+  stages: tuple[tuple[ByoBlock, ...], ...]
+  stem_type: str = "3x3"
+  stem_pool: str = ""  # "" or "maxpool" (3×3/2, padding 1)
+  stem_channels: int = 32
+  width_factor: float = 1.0
+  num_features: int = 0  # a final 1×1 conv+BN+act to this width when > 0
+  downsample: str = "conv1x1"  # or "avg", "" (no shortcut when the shape changes)
+  act: str = "relu"
+  attn: Attention | None = None
+  options: BlockOptions = BlockOptions()
+  num_channels: int = 3
+  num_classes: int = 1000
+
+
+def _groups(group_size: int, channels: int) -> int:
+  """timm's num_groups: 1 for group_size 0, else channels / group_size (1 → depthwise)."""
+  return channels // group_size if group_size else 1
+
+
+class GlobalContextAdd(nnx.Module):
+  """timm's GlobalContext with fuse_add (``gca``): x + mlp_add(Σ_hw softmax_hw(conv_attn x) · x)."""
+
+  def __init__(self, dim: int, reduced: int, act, *, rngs: nnx.Rngs):
+    self.conv_attn = layers.conv(dim, 1, 1, bias=True, rngs=rngs)
+    self.mlp_add = ConvMlpNorm(dim, reduced, act, rngs=rngs)
+
+  def __call__(self, x):
+    batch, channels = x.shape[0], x.shape[-1]
+    weights = jax.nn.softmax(self.conv_attn(x).reshape(batch, -1, 1), axis=1)
+    context = jnp.sum(x.reshape(batch, -1, channels) * weights, axis=1).reshape(batch, 1, 1, channels)
+    return x + self.mlp_add(context)
+
+
+def attention(spec: Attention | None, channels: int, *, rngs: nnx.Rngs):
+  """The channel attention module of ``spec`` over ``channels`` (None when disabled)."""
+  if spec is None or not spec.kind:
+    return None
+  if spec.kind == "eca":
+    return EfficientChannelAttention(channels, rngs=rngs)
+  ratio, divisor = {"se": (1 / 16, 8), "gca": (1 / 8, 1)}[spec.kind]
+  hidden = layers.make_divisible(channels * (spec.rd_ratio or ratio), spec.rd_divisor or divisor, round_limit=0.0)
+  if spec.kind == "se":
+    return SqueezeExcite(channels, hidden, rngs=rngs)
+  return GlobalContextAdd(channels, hidden, jax.nn.relu, rngs=rngs)
+
+
+class AvgDownsample(nnx.Module):
+  """timm's DownsampleAvg: 2×2/2 average pool (ceil mode, valid pixels; none at stride 1) → 1×1 conv+BN."""
+
+  def __init__(self, in_features: int, out_features: int, stride: int, *, rngs: nnx.Rngs):
+    self.stride = stride
+    self.conv = ConvNormAct(in_features, out_features, 1, act=None, rngs=rngs)
+
+  def __call__(self, x):
+    if self.stride > 1:
+      x = layers.avg_pool_torch(x, 2, self.stride, ceil_mode=True, count_include_pad=False)
+    return self.conv(x)
+
+
+@dataclasses.dataclass(frozen=True)
+class _BlockArgs:
+  """What timm's create_byob_stages passes one block: widths, stride, groups and the resolved options."""
+  in_features: int
+  out_features: int
+  stride: int
+  group_size: int
+  bottle_ratio: float
+  attn: Attention | None
+  options: BlockOptions
+  downsample: str
+  act: str
+
+
+def _shortcut(args: _BlockArgs, rngs: nnx.Rngs):
+  """timm's create_shortcut: "identity" at equal shape, else the configured downsample (None: no shortcut)."""
+  if args.in_features == args.out_features and args.stride == 1:
+    return "identity"
+  if args.downsample == "avg":
+    return AvgDownsample(args.in_features, args.out_features, args.stride, rngs=rngs)
+  if args.downsample == "conv1x1":
+    return ConvNormAct(args.in_features, args.out_features, 1, stride=args.stride, act=None, rngs=rngs)
+  return None
+
+
+class ResidualBlock(nnx.Module):
+  """timm's BasicBlock / BottleneckBlock / DarkBlock / EdgeBlock: ``convs`` in order (the attention
+  after ``convs[attn_after]``), plus shortcut, then act (unless linear_out)."""
+
+  def __init__(self, kind: str, args: _BlockArgs, *, rngs: nnx.Rngs):
+    options, k = args.options, args.options.kernel_size
+    base = args.in_features if options.bottle_in and kind == "bottle" else args.out_features
+    mid = layers.make_divisible(base * args.bottle_ratio)
+    groups = _groups(args.group_size, mid)
+
+    def cna(name, cin, cout, size, stride=1, g=1, act=args.act):
+      return name, ConvNormAct(cin, cout, size, stride=stride, groups=g, act=act, rngs=rngs)
+    cin, cout, s = args.in_features, args.out_features, args.stride
+    convs = {
+        "basic": [cna("conv1_kxk", cin, mid, k, s), cna("conv2_kxk", mid, cout, k, g=groups, act=None)],
+        "bottle": [cna("conv1_1x1", cin, mid, 1), cna("conv2_kxk", mid, mid, k, s, groups)]
+                  + ([cna("conv2b_kxk", mid, mid, k, g=groups)] if options.extra_conv else [])
+                  + [cna("conv3_1x1", mid, cout, 1, act=None)],
+        "dark": [cna("conv1_1x1", cin, mid, 1), cna("conv2_kxk", mid, cout, k, s, groups, act=None)],
+        "edge": [cna("conv1_kxk", cin, mid, k, s, groups), cna("conv2_1x1", mid, cout, 1, act=None)],
+    }[kind]
+    for name, module in convs:
+      setattr(self, name, module)
+    self.conv_names = tuple(name for name, _ in convs)
+    attn_last = options.attn_last if options.attn_last is not None else kind in ("basic", "dark")
+    self.attn_after = len(convs) - 1 if attn_last else len(convs) - 2
+    self.attn = attention(args.attn, cout if attn_last else mid, rngs=rngs)
+    shortcut = _shortcut(args, rngs)
+    self.identity_shortcut = shortcut == "identity"
+    self.shortcut = None if self.identity_shortcut else shortcut
+    self.act = None if options.linear_out else layers.activation(args.act)
+
+  def __call__(self, x):
+    residual = x if self.identity_shortcut else (self.shortcut(x) if self.shortcut is not None else None)
+    for index, name in enumerate(self.conv_names):
+      x = getattr(self, name)(x)
+      if index == self.attn_after and self.attn is not None:
+        x = self.attn(x)
+    if residual is not None:
+      x = x + residual
+    return self.act(x) if self.act else x
+
+
+class RepBlock(nnx.Module):
+  """timm's RepVggBlock (``rep``) and MobileOneBlock (``one``) before reparameterisation: the sum of
+  an identity BN (same shape only), k×k conv+BN branches (``conv_kxk``: one module for rep, a list of
+  num_conv_branches for one) and a 1×1 conv+BN (``conv_1x1`` for rep; ``conv_scale`` for one, k > 1),
+  then attention and act. Groups from the input width."""
+
+  def __init__(self, kind: str, args: _BlockArgs, *, rngs: nnx.Rngs):
+    k, cin, cout, s = args.options.kernel_size, args.in_features, args.out_features, args.stride
+    groups = _groups(args.group_size, cin)
+    self.identity = layers.batch_norm(cout, rngs=rngs) if cin == cout and s == 1 else None
+
+    def branch(size):
+      return ConvNormAct(cin, cout, size, stride=s, groups=groups, act=None, rngs=rngs)
+    if kind == "rep":
+      self.conv_kxk, self.conv_1x1 = branch(k), branch(1)
+    else:
+      self.conv_kxk = nnx.List([branch(k) for _ in range(args.options.num_conv_branches)])
+      self.conv_scale = branch(1) if k > 1 else None
+    self.attn = attention(args.attn, cout, rngs=rngs)
+    self.act = layers.activation(args.act)
+
+  def __call__(self, x):
+    if isinstance(self.conv_kxk, nnx.List):
+      out = sum(conv(x) for conv in self.conv_kxk)
+      out = out + self.conv_scale(x) if self.conv_scale is not None else out
+    else:
+      out = self.conv_kxk(x) + self.conv_1x1(x)
+    if self.identity is not None:
+      out = out + self.identity(x)
+    return self.act(self.attn(out) if self.attn is not None else out)
+
+
+def _block(kind: str, args: _BlockArgs, rngs: nnx.Rngs) -> nnx.Module:
+  if kind not in BLOCK_KINDS:
+    raise ValueError(f"ByobNet block kind must be one of {BLOCK_KINDS}; got {kind!r}.")
+  return (RepBlock if kind in ("rep", "one") else ResidualBlock)(kind, args, rngs=rngs)
+
+
+class Stem(nnx.Module):
+  """timm's Stem: 3×3 convs (``convs``; the first ``plain`` ones without BN+act), the first with
+  stride 2 and, without a pool, the last too; then an optional 3×3/2 max pool."""
+
+  def __init__(self, in_features: int, widths: tuple[int, ...], pool: str, act: str, *, plain: int = 0,
+               rngs: nnx.Rngs):
+    strides = [2] + [1] * (len(widths) - 1)
+    if not pool:
+      strides[-1] = 2
+    convs, previous = [], in_features
+    for index, (width, stride) in enumerate(zip(widths, strides)):
+      convs.append(layers.conv(previous, width, 3, stride=stride, rngs=rngs) if index < plain
+                   else ConvNormAct(previous, width, 3, stride=stride, act=act, rngs=rngs))
+      previous = width
+    self.convs = nnx.List(convs)
+    self.pool = pool
+
+  def __call__(self, x):
+    for conv in self.convs:
+      x = conv(x)
+    return layers.max_pool_torch(x, 3, 2, 1) if self.pool else x
+
+
+def _stem(config: ByobConfig, rngs: nnx.Rngs):
+  """timm's create_byob_stem for ``config.stem_type`` (STEM_TYPES)."""
+  width, kind, pool, act = (int(round(config.stem_channels * config.width_factor)), config.stem_type,
+                            config.stem_pool, config.act)
+  if pool not in ("", "maxpool"):
+    raise ValueError(f"ByobNet stem_pool must be '' or 'maxpool'; got {pool!r}.")
+  if kind in ("quad", "quad2"):
+    return Stem(config.num_channels, tuple(round(width * 0.5 ** i) for i in range(4))[::-1], pool, act,
+                plain=2 if kind == "quad2" else 0, rngs=rngs)
+  if kind == "tiered":
+    return Stem(config.num_channels, (3 * width // 8, width // 2, width), pool, act, rngs=rngs)
+  if kind == "deep":
+    return Stem(config.num_channels, (width,) * 3, pool, act, rngs=rngs)
+  if kind in ("rep", "one"):
+    args = _BlockArgs(config.num_channels, width, 2, 0, 1.0, config.attn, BlockOptions(), "", act)
+    return RepBlock(kind, args, rngs=rngs)
+  if kind == "3x3":
+    return (Stem(config.num_channels, (width,), pool, act, rngs=rngs) if pool
+            else ConvNormAct(config.num_channels, width, 3, stride=2, act=act, rngs=rngs))
+  raise ValueError(f"ByobNet stem_type must be one of {STEM_TYPES}; got {kind!r}.")
+
+
+def _stage_args(config: ByobConfig, in_features: int):
+  """Each stage's _BlockArgs (timm's create_byob_stages at output stride 32, its expand_blocks_cfg)."""
+  stages = []
+  for stage in config.stages:
+    rows = [row for spec in stage for row in [spec] * spec.depth]
+    args = []
+    for index, row in enumerate(rows):
+      out = layers.make_divisible(row.channels * config.width_factor)
+      group_size = out // row.alternate_groups if row.alternate_groups and index % 2 else row.group_size
+      args.append((row.kind, _BlockArgs(
+          in_features, out, stage[0].stride if index == 0 else 1, group_size, row.bottle_ratio,
+          row.attn if row.attn is not None else config.attn, row.options or config.options, config.downsample,
+          config.act)))
+      in_features = out
+    stages.append(args)
+  return stages, in_features
+
+
+class ByobNet(nnx.Module):
+  """stem → stages → [final 1×1 conv+BN+act] → global mean (embedding) → Linear (logits)."""
+
+  def __init__(self, config: ByobConfig, *, rngs: nnx.Rngs):
+    self.config = config
+    self.stem = _stem(config, rngs)
+    stem_width = int(round(config.stem_channels * config.width_factor))
+    stage_args, features = _stage_args(config, stem_width)
+    self.stages = nnx.List([nnx.List([_block(kind, args, rngs) for kind, args in stage]) for stage in stage_args])
+    self.final_conv = None
+    if config.num_features:
+      self.final_conv = ConvNormAct(features, int(round(config.num_features * config.width_factor)), 1,
+                                    act=config.act, rngs=rngs)
+      features = self.final_conv.conv.out_features
+    self.head = nnx.Linear(features, config.num_classes, rngs=rngs) if config.num_classes else None
+
+  def forward_features(self, images):
+    x = self.stem(images)
+    for stage in self.stages:
+      for block in stage:
+        x = block(x)
+    return self.final_conv(x) if self.final_conv is not None else x
+
+  def __call__(self, images):
+    return layers.pool_and_classify(self.forward_features(images), self.head)

@@ -1,0 +1,154 @@
+"""timm's ByobNet family (timm/models/byobnet.py: GERNet, RepVGG, ResNet-*ts / *q with SE / ECA / GC
+attention, RegNetZ, MobileOne) as data for zoo.architectures.byobnet.
+
+``BYOB_VARIANTS`` is timm 1.0.31's ``model_cfgs`` table translated row by row (each architecture's
+``ByoModelCfg`` as a :class:`ByobConfig`, its ``ByoBlockCfg`` rows as :class:`ByoBlock`), with
+timm's helpers ``_rep_vgg_bcfg`` and ``_mobileone_bcfg`` re-expressed as the functions below.
+Not here: ``bat_resnext26ts`` (BatNonLocalAttn), the ``*_evos`` RegNetZs (EvoNorm2dS0a) and the
+CLIP ResNets (attention-pool heads, no 1,000-class tags): their architectures do not match the
+pattern, so ``zoo.load_timm`` names them unsupported instead of building something else.
+``ENTRIES`` maps the regex of the names to ``dict(build=..., renames=...)`` for zoo.converters.timm.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from flax import nnx
+
+from zoo.architectures.byobnet import Attention, BlockOptions, ByobConfig, ByobNet, ByoBlock
+from zoo.converters.mapping import ConversionError
+from zoo.converters.timm_families import _arguments, _check_pool, _names
+
+_SE_QUARTER = Attention("se", rd_ratio=0.25)
+
+
+def _rep_vgg(depths=(4, 6, 16, 1), widths=(1.0, 1.0, 1.0, 1.0), groups: int = 0) -> tuple:
+  """timm's _rep_vgg_bcfg: four ``rep`` stages of 64/128/256/512 · width channels; with ``groups``,
+  the odd blocks of each stage are grouped (group size channels / groups)."""
+  return tuple((ByoBlock("rep", d, c * w, alternate_groups=groups),)
+               for d, c, w in zip(depths, (64, 128, 256, 512), widths))
+
+
+def _mobileone(widths, se_blocks=(0, 0, 0, 0), branches: int = 1, depths=(2, 8, 10, 1)) -> tuple:
+  """timm's _mobileone_bcfg: each block is a depthwise k×k ``one`` block then a pointwise 1×1 one
+  (the last ``se_blocks`` of a stage with SE attention), every stage's first block with stride 2."""
+  stages, previous = [], min(64, 64 * widths[0])
+  for depth, channels, width, se in zip(depths, (64, 128, 256, 512), widths, se_blocks):
+    rows = []
+    for index in range(depth):
+      attn = Attention("se") if index >= depth - se else None
+      rows += [ByoBlock("one", 1, previous, group_size=1, attn=attn, options=BlockOptions(num_conv_branches=branches)),
+               ByoBlock("one", 1, channels * width, attn=attn,
+                        options=BlockOptions(kernel_size=1, num_conv_branches=branches))]
+      previous = channels * width
+    stages.append(tuple(rows))
+  return tuple(stages)
+
+
+def _bottles(depths, channels, group_size=0, ratio=0.25, first_stride=1) -> tuple:
+  """Four ``bottle`` stages (the ResNet-like rows of timm's table), the first with ``first_stride``."""
+  return tuple((ByoBlock("bottle", d, c, first_stride if i == 0 else 2, group_size, ratio),)
+               for i, (d, c) in enumerate(zip(depths, channels)))
+
+
+def _gernet(first, second, third, fourth, fifth) -> tuple:
+  """GERNet rows (Lin et al. 2020): two basic stages, three bottleneck stages (the last stride 1)."""
+  return ((ByoBlock("basic", first[0], first[1]),), (ByoBlock("basic", second[0], second[1]),),
+          (ByoBlock("bottle", third[0], third[1], bottle_ratio=0.25),),
+          (ByoBlock("bottle", fourth[0], fourth[1], group_size=1, bottle_ratio=3.0),),
+          (ByoBlock("bottle", fifth[0], fifth[1], 1, group_size=1, bottle_ratio=3.0),))
+
+
+_TS = dict(stem_channels=64, stem_type="tiered", act="silu")  # the "ts" models: tiered stem, SiLU
+_RESNEXT26 = dict(stages=_bottles((2, 2, 2, 2), (256, 512, 1024, 2048), 32), stem_pool="maxpool", **_TS)
+_RESNET33 = dict(stages=_bottles((2, 3, 3, 2), (256, 512, 1536, 1536)), num_features=1280, **_TS)
+_REGNETZ = dict(downsample="", act="silu", attn=_SE_QUARTER, options=BlockOptions(bottle_in=True, linear_out=True))
+
+
+def _regnetz(depths, channels, group_size, ratio, first_stride, **fields) -> ByobConfig:
+  return ByobConfig(stages=_bottles(depths, channels, group_size, ratio, first_stride), **_REGNETZ, **fields)
+
+
+BYOB_VARIANTS: dict[str, ByobConfig] = {
+    "gernet_l": ByobConfig(_gernet((1, 128), (2, 192), (6, 640), (5, 640), (4, 640)), num_features=2560),
+    "gernet_m": ByobConfig(_gernet((1, 128), (2, 192), (6, 640), (4, 640), (1, 640)), num_features=2560),
+    "gernet_s": ByobConfig(_gernet((1, 48), (3, 48), (7, 384), (2, 560), (1, 256)), stem_channels=13,
+                           num_features=1920),
+    "repvgg_a0": ByobConfig(_rep_vgg((2, 4, 14, 1), (0.75, 0.75, 0.75, 2.5)), stem_type="rep", stem_channels=48),
+    "repvgg_a1": ByobConfig(_rep_vgg((2, 4, 14, 1), (1, 1, 1, 2.5)), stem_type="rep", stem_channels=64),
+    "repvgg_a2": ByobConfig(_rep_vgg((2, 4, 14, 1), (1.5, 1.5, 1.5, 2.75)), stem_type="rep", stem_channels=64),
+    "repvgg_b0": ByobConfig(_rep_vgg(widths=(1, 1, 1, 2.5)), stem_type="rep", stem_channels=64),
+    "repvgg_b1": ByobConfig(_rep_vgg(widths=(2, 2, 2, 4)), stem_type="rep", stem_channels=64),
+    "repvgg_b1g4": ByobConfig(_rep_vgg(widths=(2, 2, 2, 4), groups=4), stem_type="rep", stem_channels=64),
+    "repvgg_b2": ByobConfig(_rep_vgg(widths=(2.5, 2.5, 2.5, 5)), stem_type="rep", stem_channels=64),
+    "repvgg_b2g4": ByobConfig(_rep_vgg(widths=(2.5, 2.5, 2.5, 5), groups=4), stem_type="rep", stem_channels=64),
+    "repvgg_b3": ByobConfig(_rep_vgg(widths=(3, 3, 3, 5)), stem_type="rep", stem_channels=64),
+    "repvgg_b3g4": ByobConfig(_rep_vgg(widths=(3, 3, 3, 5), groups=4), stem_type="rep", stem_channels=64),
+    "repvgg_d2se": ByobConfig(_rep_vgg((8, 14, 24, 1), (2.5, 2.5, 2.5, 5)), stem_type="rep", stem_channels=64,
+                              attn=Attention("se", rd_ratio=0.0625, rd_divisor=1)),
+    "resnet51q": ByobConfig(
+        ((ByoBlock("bottle", 2, 256, 1, 32, 0.25),), (ByoBlock("bottle", 4, 512, 2, 32, 0.25),),
+         (ByoBlock("bottle", 6, 1536, 2, 32, 0.25),), (ByoBlock("bottle", 4, 1536, 2, 1, 1.0),)),
+        stem_channels=128, stem_type="quad2", num_features=2048, act="silu"),
+    "resnet61q": ByobConfig(
+        ((ByoBlock("edge", 1, 256, 1, 0, 1.0, options=BlockOptions()),), (ByoBlock("bottle", 4, 512, 2, 32, 0.25),),
+         (ByoBlock("bottle", 6, 1536, 2, 32, 0.25),), (ByoBlock("bottle", 4, 1536, 2, 1, 1.0),)),
+        stem_channels=128, stem_type="quad", num_features=2048, act="silu", options=BlockOptions(extra_conv=True)),
+    "resnext26ts": ByobConfig(**_RESNEXT26),
+    "gcresnext26ts": ByobConfig(**_RESNEXT26, attn=Attention("gca")),
+    "seresnext26ts": ByobConfig(**_RESNEXT26, attn=Attention("se")),
+    "eca_resnext26ts": ByobConfig(**_RESNEXT26, attn=Attention("eca")),
+    "resnet32ts": ByobConfig(**{**_RESNET33, "num_features": 0}),
+    "resnet33ts": ByobConfig(**_RESNET33),
+    "gcresnet33ts": ByobConfig(**_RESNET33, attn=Attention("gca")),
+    "seresnet33ts": ByobConfig(**_RESNET33, attn=Attention("se")),
+    "eca_resnet33ts": ByobConfig(**_RESNET33, attn=Attention("eca")),
+    "gcresnet50t": ByobConfig(_bottles((3, 4, 6, 3), (256, 512, 1024, 2048)), stem_channels=64, stem_type="tiered",
+                              attn=Attention("gca")),
+    "gcresnext50ts": ByobConfig(_bottles((3, 4, 6, 3), (256, 512, 1024, 2048), 32), stem_pool="maxpool",
+                                attn=Attention("gca"), **_TS),
+    "regnetz_b16": _regnetz((2, 6, 12, 2), (48, 96, 192, 288), 16, 3, 2, stem_channels=32, num_features=1536),
+    "regnetz_c16": _regnetz((2, 6, 12, 2), (48, 96, 192, 288), 16, 4, 2, stem_channels=32, num_features=1536),
+    "regnetz_d32": _regnetz((3, 6, 12, 3), (64, 128, 256, 384), 32, 4, 1, stem_channels=64, stem_type="tiered",
+                            num_features=1792),
+    "regnetz_d8": _regnetz((3, 6, 12, 3), (64, 128, 256, 384), 8, 4, 1, stem_channels=64, stem_type="tiered",
+                           num_features=1792),
+    "regnetz_e8": _regnetz((3, 8, 16, 3), (96, 192, 384, 512), 8, 4, 1, stem_channels=64, stem_type="tiered",
+                           num_features=2048),
+    "mobileone_s0": ByobConfig(_mobileone((0.75, 1.0, 1.0, 2.0), branches=4), stem_type="one", stem_channels=48),
+    "mobileone_s1": ByobConfig(_mobileone((1.5, 1.5, 2.0, 2.5)), stem_type="one", stem_channels=64),
+    "mobileone_s2": ByobConfig(_mobileone((1.5, 2.0, 2.5, 4.0)), stem_type="one", stem_channels=64),
+    "mobileone_s3": ByobConfig(_mobileone((2.0, 2.5, 3.0, 4.0)), stem_type="one", stem_channels=64),
+    "mobileone_s4": ByobConfig(_mobileone((3.0, 3.5, 3.5, 4.0), se_blocks=(0, 0, 5, 1)), stem_type="one",
+                               stem_channels=64),
+    "test_byobnet": ByobConfig(
+        ((ByoBlock("edge", 1, 32, 2, 0, 0.5),), (ByoBlock("dark", 1, 64, 2, 0, 0.5),),
+         (ByoBlock("basic", 1, 128, 2, 32, 0.25),), (ByoBlock("bottle", 1, 256, 2, 64, 0.25),)),
+        stem_channels=24, downsample="avg", attn=_SE_QUARTER),
+}
+# timm's ByobNet(cfg, **kwargs): img_size sizes only self-attention blocks (none here), zero_init_last and
+# drop_block_size only training; any other keyword would overlay the cfg and is refused.
+_BYOB_ARGS = {"global_pool", "output_stride", "img_size", "zero_init_last", "drop_block_size"}
+
+
+def build_byobnet(name: str, config: dict) -> nnx.Module:
+  """timm's ByobNet for an architecture of ``BYOB_VARIANTS`` (output stride 32, average pooling)."""
+  arguments = _arguments(name, config, _BYOB_ARGS)
+  _check_pool(name, arguments["global_pool"], {"avg"})
+  if arguments.get("output_stride", 32) != 32:
+    raise ConversionError(f"timm model {name!r}: output_stride={arguments['output_stride']} is not supported "
+                          "(32 only: no dilated stages).")
+  return ByobNet(dataclasses.replace(BYOB_VARIANTS[name], num_channels=arguments["in_chans"],
+                                     num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+BYOB_RENAMES = (
+    (r"^stem\.conv(\d)\.", lambda m: f"stem.convs.{int(m[1]) - 1}."),  # timm's Stem: conv1, conv2, …
+    (r"\.attn_last\.", ".attn."),  # one attention per block: after the middle conv (attn) or the last (attn_last)
+    (r"^head\.fc\.", "head."),
+)
+
+ENTRIES: dict[str, dict] = {
+    _names(BYOB_VARIANTS): dict(build=build_byobnet, renames=BYOB_RENAMES),
+}
