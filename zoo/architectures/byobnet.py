@@ -167,35 +167,44 @@ def _shortcut(args: _BlockArgs, rngs: nnx.Rngs):
   return None
 
 
+# Each residual block kind's convs in order: (timm's name, in, out, k×k (else 1×1), strided, grouped, act).
+_LAYOUTS = {
+    "basic": (("conv1_kxk", "in", "mid", True, True, False, True),
+              ("conv2_kxk", "mid", "out", True, False, True, False)),
+    "bottle": (("conv1_1x1", "in", "mid", False, False, False, True),
+               ("conv2_kxk", "mid", "mid", True, True, True, True),
+               ("conv2b_kxk", "mid", "mid", True, False, True, True),  # only with extra_conv
+               ("conv3_1x1", "mid", "out", False, False, False, False)),
+    "dark": (("conv1_1x1", "in", "mid", False, False, False, True),
+             ("conv2_kxk", "mid", "out", True, True, True, False)),
+    "edge": (("conv1_kxk", "in", "mid", True, True, True, True),
+             ("conv2_1x1", "mid", "out", False, False, False, False)),
+}
+
+
 class ResidualBlock(nnx.Module):
   """timm's BasicBlock / BottleneckBlock / DarkBlock / EdgeBlock: ``convs`` in order (the attention
   after ``convs[attn_after]``), plus shortcut, then act (unless linear_out)."""
 
   def __init__(self, kind: str, args: _BlockArgs, *, rngs: nnx.Rngs):
-    options, k = args.options, args.options.kernel_size
+    options = args.options
     base = args.in_features if options.bottle_in and kind == "bottle" else args.out_features
     mid = layers.make_divisible(base * args.bottle_ratio)
     groups = _groups(args.group_size, mid)
-
-    def cna(name, cin, cout, size, stride=1, g=1, act=args.act):
-      return name, ConvNormAct(cin, cout, size, stride=stride, groups=g, act=act, rngs=rngs)
-    cin, cout, s = args.in_features, args.out_features, args.stride
-    convs = {
-        "basic": [cna("conv1_kxk", cin, mid, k, s), cna("conv2_kxk", mid, cout, k, g=groups, act=None)],
-        "bottle": [cna("conv1_1x1", cin, mid, 1), cna("conv2_kxk", mid, mid, k, s, groups)]
-                  + ([cna("conv2b_kxk", mid, mid, k, g=groups)] if options.extra_conv else [])
-                  + [cna("conv3_1x1", mid, cout, 1, act=None)],
-        "dark": [cna("conv1_1x1", cin, mid, 1), cna("conv2_kxk", mid, cout, k, s, groups, act=None)],
-        "edge": [cna("conv1_kxk", cin, mid, k, s, groups), cna("conv2_1x1", mid, cout, 1, act=None)],
-    }[kind]
+    widths = {"in": args.in_features, "mid": mid, "out": args.out_features}
+    convs = [(name, ConvNormAct(widths[cin], widths[cout], options.kernel_size if spatial else 1,
+                                stride=args.stride if strided else 1, groups=groups if grouped else 1,
+                                act=args.act if act else None, rngs=rngs))
+             for name, cin, cout, spatial, strided, grouped, act in _LAYOUTS[kind]
+             if name != "conv2b_kxk" or options.extra_conv]
     for name, module in convs:
       setattr(self, name, module)
     self.conv_names = tuple(name for name, _ in convs)
     attn_last = options.attn_last if options.attn_last is not None else kind in ("basic", "dark")
     self.attn_after = len(convs) - 1 if attn_last else len(convs) - 2
-    self.attn = attention(args.attn, cout if attn_last else mid, rngs=rngs)
+    self.attn = attention(args.attn, args.out_features if attn_last else mid, rngs=rngs)
     shortcut = _shortcut(args, rngs)
-    self.identity_shortcut = shortcut == "identity"
+    self.identity_shortcut = isinstance(shortcut, str)
     self.shortcut = None if self.identity_shortcut else shortcut
     self.act = None if options.linear_out else layers.activation(args.act)
 
@@ -320,11 +329,10 @@ class ByobNet(nnx.Module):
     stem_width = int(round(config.stem_channels * config.width_factor))
     stage_args, features = _stage_args(config, stem_width)
     self.stages = nnx.List([nnx.List([_block(kind, args, rngs) for kind, args in stage]) for stage in stage_args])
-    self.final_conv = None
-    if config.num_features:
-      self.final_conv = ConvNormAct(features, int(round(config.num_features * config.width_factor)), 1,
-                                    act=config.act, rngs=rngs)
-      features = self.final_conv.conv.out_features
+    num_features = int(round(config.num_features * config.width_factor))
+    self.final_conv = (ConvNormAct(features, num_features, 1, act=config.act, rngs=rngs) if num_features
+                       else None)
+    features = num_features or features
     self.head = nnx.Linear(features, config.num_classes, rngs=rngs) if config.num_classes else None
 
   def forward_features(self, images):
