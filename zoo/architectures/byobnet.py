@@ -35,7 +35,7 @@ from zoo.architectures import layers
 from zoo.architectures.efficientnet import ConvMlpNorm
 from zoo.architectures.resnet import ConvNormAct, EfficientChannelAttention, SqueezeExcite
 
-BLOCK_KINDS = ("basic", "bottle", "dark", "edge", "rep", "one")
+BLOCK_KINDS = ("basic", "bottle", "dark", "edge", "rep", "one", "self_attn")
 STEM_TYPES = ("3x3", "tiered", "deep", "quad", "quad2", "rep", "one")
 
 
@@ -78,6 +78,7 @@ class ByoBlock:
   alternate_groups: int = 0
   attn: Attention | None = None
   options: BlockOptions | None = None
+  self_attn: SelfAttention | None = None  # a self_attn block's layer (None: the model's)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +94,8 @@ class ByobConfig:
   act: str = "relu"
   attn: Attention | None = None
   options: BlockOptions = BlockOptions()
+  self_attn: SelfAttention | None = None
+  image_size: int | None = None  # the fixed input side that bottleneck / relative lambda layers need
   num_channels: int = 3
   num_classes: int = 1000
 
@@ -251,9 +254,13 @@ class RepBlock(nnx.Module):
     return self.act(self.attn(out) if self.attn is not None else out)
 
 
-def _block(kind: str, args: _BlockArgs, rngs: nnx.Rngs) -> nnx.Module:
+def _block(kind: str, args: _BlockArgs, spec, feat_size: int | None, rngs: nnx.Rngs) -> nnx.Module:
   if kind not in BLOCK_KINDS:
     raise ValueError(f"ByobNet block kind must be one of {BLOCK_KINDS}; got {kind!r}.")
+  if kind == "self_attn":
+    if spec is None:
+      raise ValueError("ByobNet: a self_attn block needs a SelfAttention (the block's or the model's).")
+    return SelfAttentionBlock(args, spec, feat_size, rngs=rngs)
   return (RepBlock if kind in ("rep", "one") else ResidualBlock)(kind, args, rngs=rngs)
 
 
@@ -302,21 +309,32 @@ def _stem(config: ByobConfig, rngs: nnx.Rngs):
   raise ValueError(f"ByobNet stem_type must be one of {STEM_TYPES}; got {kind!r}.")
 
 
+def _stem_reduction(config: ByobConfig) -> int:
+  """The stem's output stride: 2 for a single conv (or rep / one block) without pool, else 4."""
+  single = config.stem_type in ("rep", "one") or (config.stem_type == "3x3" and not config.stem_pool)
+  return 2 if single else 4
+
+
 def _stage_args(config: ByobConfig, in_features: int):
-  """Each stage's _BlockArgs (timm's create_byob_stages at output stride 32, its expand_blocks_cfg)."""
+  """Each stage's blocks as (kind, _BlockArgs, self-attention spec, input map side) — timm's
+  create_byob_stages at output stride 32 with its expand_blocks_cfg — and the final width."""
   stages = []
+  feat_size = config.image_size // _stem_reduction(config) if config.image_size else None
   for stage in config.stages:
     rows = [row for spec in stage for row in [spec] * spec.depth]
-    args = []
+    blocks = []
     for index, row in enumerate(rows):
       out = layers.make_divisible(row.channels * config.width_factor)
       group_size = out // row.alternate_groups if row.alternate_groups and index % 2 else row.group_size
-      args.append((row.kind, _BlockArgs(
-          in_features, out, stage[0].stride if index == 0 else 1, group_size, row.bottle_ratio,
+      stride = stage[0].stride if index == 0 else 1
+      blocks.append((row.kind, _BlockArgs(
+          in_features, out, stride, group_size, row.bottle_ratio,
           row.attn if row.attn is not None else config.attn, row.options or config.options, config.downsample,
-          config.act)))
+          config.act), row.self_attn or config.self_attn, feat_size))
       in_features = out
-    stages.append(args)
+      if feat_size and stride > 1:
+        feat_size //= stride
+    stages.append(blocks)
   return stages, in_features
 
 
@@ -328,7 +346,7 @@ class ByobNet(nnx.Module):
     self.stem = _stem(config, rngs)
     stem_width = int(round(config.stem_channels * config.width_factor))
     stage_args, features = _stage_args(config, stem_width)
-    self.stages = nnx.List([nnx.List([_block(kind, args, rngs) for kind, args in stage]) for stage in stage_args])
+    self.stages = nnx.List([nnx.List([_block(*block, rngs) for block in stage]) for stage in stage_args])
     num_features = int(round(config.num_features * config.width_factor))
     self.final_conv = (ConvNormAct(features, num_features, 1, act=config.act, rngs=rngs) if num_features
                        else None)
@@ -344,3 +362,235 @@ class ByobNet(nnx.Module):
 
   def __call__(self, images):
     return layers.pool_and_classify(self.forward_features(images), self.head)
+
+
+# --- self-attention blocks (timm's byoanet.py: BoTNet, HaloNet, LambdaNet) ------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SelfAttention:
+  """A ``self_attn`` block's layer (timm's ``self_attn_layer`` and ``self_attn_kwargs``; None: the
+  layer's default): ``bottleneck`` (BoTNet, Srinivas et al. 2021; 4 heads, needs the feature size),
+  ``halo`` (HaloNet, Vaswani et al. 2021; 8 heads, block 8, halo 3) or ``lambda`` (Bello 2021; 4 heads,
+  dim_head 16, local radius r 9, or r None: relative position embeddings over the feature size)."""
+  kind: str
+  num_heads: int | None = None
+  dim_head: int | None = None
+  qk_ratio: float = 1.0
+  block_size: int = 8
+  halo_size: int = 3
+  r: int | None = 9
+
+
+def relative_logits(q, height_rel, width_rel):
+  """Relative-position logits (Bello et al. 2019, timm's rel_logits_1d in both axes): for queries
+  q[..., i, j, :] of a qh × qw grid and keys of a wh × ww window (w = (len(rel) + 1) / 2),
+  q[i, j]·height_rel[kh − i + wh − 1] + q[i, j]·width_rel[kw − j + ww − 1]; shape (..., qh·qw, wh·ww)."""
+  *_, qh, qw, _ = q.shape
+  wh, ww = (height_rel.shape[0] + 1) // 2, (width_rel.shape[0] + 1) // 2
+  index_h = jnp.arange(wh)[None, :] - jnp.arange(qh)[:, None] + wh - 1
+  index_w = jnp.arange(ww)[None, :] - jnp.arange(qw)[:, None] + ww - 1
+  logits_h = jnp.einsum("...ijd,ikd->...ijk", q, height_rel[index_h])
+  logits_w = jnp.einsum("...ijd,jkd->...ijk", q, width_rel[index_w])
+  logits = logits_h[..., :, None] + logits_w[..., None, :]
+  return logits.reshape(*q.shape[:-3], qh * qw, wh * ww)
+
+
+class RelativePositions(nnx.Module):
+  """timm's PosEmbedRel tables ``height_rel`` / ``width_rel``: (2·window − 1, dim_head) each."""
+
+  def __init__(self, window_h: int, window_w: int, dim_head: int, *, rngs: nnx.Rngs):
+    self.height_rel = nnx.Param(jax.random.normal(rngs.params(), (2 * window_h - 1, dim_head)) * dim_head ** -0.5)
+    self.width_rel = nnx.Param(jax.random.normal(rngs.params(), (2 * window_w - 1, dim_head)) * dim_head ** -0.5)
+
+  def __call__(self, q):
+    return relative_logits(q, self.height_rel[...], self.width_rel[...])
+
+
+def _qk_dim(spec: SelfAttention, dim: int, heads: int) -> int:
+  return spec.dim_head or layers.make_divisible(dim * spec.qk_ratio) // heads
+
+
+def _heads_last(x, heads: int):
+  """(B, H, W, heads·d) → (B, heads, H, W, d): timm's channel order is head-major."""
+  return jnp.moveaxis(x.reshape(*x.shape[:3], heads, -1), 3, 1)
+
+
+def _merge_heads(x):
+  """(B, heads, H, W, d) → (B, H, W, heads·d)."""
+  return jnp.moveaxis(x, 1, 3).reshape(*x.shape[:1], *x.shape[2:4], -1)
+
+
+def _avg_pool2(x):
+  return layers.avg_pool_torch(x, 2, 2)
+
+
+class BottleneckAttention(nnx.Module):
+  """timm's BottleneckAttn: global multi-head attention over a fixed H × W map with 2-D relative
+  logits, softmax(q·kᵀ·d^-½ + rel(q))·v, then a 2×2 average pool at stride 2."""
+
+  def __init__(self, dim: int, spec: SelfAttention, stride: int, feat_size: int, *, rngs: nnx.Rngs):
+    self.heads = spec.num_heads or 4
+    self.dim_qk, self.dim_v = _qk_dim(spec, dim, self.heads), dim // self.heads
+    self.qkv = layers.conv(dim, self.heads * (2 * self.dim_qk + self.dim_v), 1, rngs=rngs)
+    self.pos_embed = RelativePositions(feat_size, feat_size, self.dim_qk, rngs=rngs)
+    self.feat_size, self.stride = feat_size, stride
+
+  def __call__(self, x):
+    if x.shape[1:3] != (self.feat_size, self.feat_size):
+      raise ValueError(f"BottleneckAttention holds positions for {self.feat_size}² maps; got {x.shape[1:3]} "
+                       "(the model's fixed input size decides it).")
+    q, k, v = jnp.split(self.qkv(x), [self.heads * self.dim_qk, 2 * self.heads * self.dim_qk], axis=-1)
+    q, k, v = (_heads_last(t, self.heads) for t in (q, k, v))
+    flat = lambda t: t.reshape(*t.shape[:2], -1, t.shape[-1])
+    logits = jnp.einsum("bnqd,bnkd->bnqk", flat(q), flat(k)) * self.dim_qk ** -0.5 + self.pos_embed(q)
+    out = jnp.einsum("bnqk,bnkd->bnqd", jax.nn.softmax(logits, axis=-1), flat(v)).reshape(v.shape)
+    out = _merge_heads(out)
+    return _avg_pool2(out) if self.stride == 2 else out
+
+
+class HaloAttention(nnx.Module):
+  """timm's HaloAttn: each block × block query tile (queries subsampled by the stride when the block
+  divides by it, else a 2×2 average pool after) attends to its tile plus a ``halo`` ring of keys
+  (zero-padded at the border, unmasked as in timm), with relative logits over the window."""
+
+  def __init__(self, dim: int, spec: SelfAttention, stride: int, *, rngs: nnx.Rngs):
+    self.heads = spec.num_heads or 8
+    self.dim_qk, self.dim_v = _qk_dim(spec, dim, self.heads), dim // self.heads
+    self.block, self.halo, self.window = spec.block_size, spec.halo_size, spec.block_size + 2 * spec.halo_size
+    self.pool_after = stride > 1 and spec.block_size % stride != 0
+    self.query_stride = stride if stride > 1 and not self.pool_after else 1
+    self.q = layers.conv(dim, self.heads * self.dim_qk, 1, stride=self.query_stride, rngs=rngs)
+    self.kv = layers.conv(dim, self.heads * (self.dim_qk + self.dim_v), 1, rngs=rngs)
+    self.pos_embed = RelativePositions(self.window, self.window, self.dim_qk, rngs=rngs)
+
+  def _windows(self, kv):
+    """(B, H, W, C) → (B, heads, blocks, window², dim_qk + dim_v): the haloed tile of each block."""
+    padded = layers.pad_hw(kv, self.halo, self.halo, self.halo, self.halo)
+    rows = (jnp.arange(kv.shape[1] // self.block) * self.block)[:, None] + jnp.arange(self.window)[None, :]
+    cols = (jnp.arange(kv.shape[2] // self.block) * self.block)[:, None] + jnp.arange(self.window)[None, :]
+    tiles = padded[:, rows][:, :, :, cols]  # (B, nh, window, nw, window, C)
+    tiles = jnp.transpose(tiles, (0, 1, 3, 2, 4, 5)).reshape(kv.shape[0], -1, self.window ** 2, self.heads, -1)
+    return jnp.transpose(tiles, (0, 3, 1, 2, 4))
+
+  def __call__(self, x):
+    batch, height, width, _ = x.shape
+    if height % self.block or width % self.block:
+      raise ValueError(f"HaloAttention: the {height}×{width} map does not divide into {self.block}² blocks.")
+    size, nh, nw = self.block // self.query_stride, height // self.block, width // self.block
+    q = self.q(x).reshape(batch, nh, size, nw, size, self.heads, self.dim_qk)
+    q = jnp.transpose(q, (0, 5, 1, 3, 2, 4, 6)).reshape(batch, self.heads, nh * nw, size, size, self.dim_qk)
+    k, v = jnp.split(self._windows(self.kv(x)), [self.dim_qk], axis=-1)
+    flat_q = q.reshape(*q.shape[:3], size * size, self.dim_qk)
+    logits = jnp.einsum("bnpqd,bnpkd->bnpqk", flat_q, k) * self.dim_qk ** -0.5 + self.pos_embed(q)
+    out = jnp.einsum("bnpqk,bnpkd->bnpqd", jax.nn.softmax(logits, axis=-1), v)
+    out = out.reshape(batch, self.heads, nh, nw, size, size, self.dim_v)
+    out = jnp.transpose(out, (0, 2, 4, 3, 5, 1, 6)).reshape(batch, nh * size, nw * size, -1)
+    return _avg_pool2(out) if self.pool_after else out
+
+
+class LambdaConv(nnx.Module):
+  """timm's Conv3d(1, dim_qk, (r, r, 1)) over (H, W, value channel): an r × r conv of every value
+  channel into dim_qk position lambdas (kernel kept in PyTorch's layout (dim_qk, 1, r, r, 1))."""
+
+  def __init__(self, dim_qk: int, r: int, *, rngs: nnx.Rngs):
+    self.kernel = nnx.Param(jax.random.normal(rngs.params(), (dim_qk, 1, r, r, 1)) * dim_qk ** -0.5)
+    self.bias = nnx.Param(jnp.zeros((dim_qk,)))
+    self.r = r
+
+  def __call__(self, v):
+    """v (B, H, W, dim_v) → (B, H·W, dim_qk, dim_v)."""
+    batch, height, width, dim_v = v.shape
+    images = jnp.moveaxis(v, 3, 1).reshape(batch * dim_v, height, width, 1)
+    kernel = jnp.transpose(self.kernel[...][:, 0, :, :, 0], (1, 2, 0))[:, :, None, :]
+    out = jax.lax.conv_general_dilated(images, kernel, (1, 1), layers.torch_padding(self.r),
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC")) + self.bias[...]
+    return jnp.moveaxis(out.reshape(batch, dim_v, height * width, -1), 1, 3)
+
+
+class LambdaLayer(nnx.Module):
+  """timm's LambdaLayer (intra-depth 1): content lambda softmax_M(k)ᵀ·BN(v) and position lambdas (a
+  local r × r conv of v, or relative embeddings E[n − m] over a fixed map when r is None) applied to
+  the heads' BN(q); a 2×2 average pool at stride 2."""
+
+  def __init__(self, dim: int, spec: SelfAttention, stride: int, feat_size: int | None, *, rngs: nnx.Rngs):
+    self.heads = spec.num_heads or 4
+    self.dim_qk = spec.dim_head if spec.dim_head is not None else 16
+    self.dim_v, self.stride, self.feat_size = dim // self.heads, stride, feat_size
+    self.qkv = layers.conv(dim, self.heads * self.dim_qk + self.dim_qk + self.dim_v, 1, rngs=rngs)
+    self.norm_q = layers.batch_norm(self.heads * self.dim_qk, rngs=rngs)
+    self.norm_v = layers.batch_norm(self.dim_v, rngs=rngs)
+    self.conv_lambda = LambdaConv(self.dim_qk, spec.r, rngs=rngs) if spec.r else None
+    self.pos_emb = None if spec.r else nnx.Param(
+        jax.random.normal(rngs.params(), (2 * feat_size - 1, 2 * feat_size - 1, self.dim_qk)) * 0.02)
+
+  def _position_lambdas(self, v):
+    """(B, H·W, dim_qk, dim_v): the local conv, or Σ_n E[pos n − pos m] v_n over the fixed map."""
+    if self.conv_lambda is not None:
+      return self.conv_lambda(v)
+    if v.shape[1:3] != (self.feat_size, self.feat_size):
+      raise ValueError(f"LambdaLayer holds positions for {self.feat_size}² maps; got {v.shape[1:3]}.")
+    grid = jnp.stack(jnp.meshgrid(jnp.arange(self.feat_size), jnp.arange(self.feat_size), indexing="ij")).reshape(2, -1)
+    offsets = grid[:, None, :] - grid[:, :, None] + self.feat_size - 1  # [axis, m, n] = pos_n − pos_m
+    embedding = self.pos_emb[...][offsets[0], offsets[1]]  # (M, M, dim_qk)
+    return jnp.einsum("mnk,bnv->bmkv", embedding, v.reshape(v.shape[0], -1, v.shape[-1]))
+
+  def __call__(self, x):
+    batch, height, width, _ = x.shape
+    q, k, v = jnp.split(self.qkv(x), [self.heads * self.dim_qk, (self.heads + 1) * self.dim_qk], axis=-1)
+    q = self.norm_q(q).reshape(batch, height * width, self.heads, self.dim_qk)
+    v = self.norm_v(v)
+    flat_v = v.reshape(batch, height * width, self.dim_v)
+    k = jax.nn.softmax(k.reshape(batch, height * width, self.dim_qk), axis=1)
+    content = jnp.einsum("bmhk,bkv->bmhv", q, jnp.einsum("bmk,bmv->bkv", k, flat_v))
+    position = jnp.einsum("bmhk,bmkv->bmhv", q, self._position_lambdas(v))
+    out = (content + position).reshape(batch, height, width, -1)
+    return _avg_pool2(out) if self.stride == 2 else out
+
+
+def self_attention(spec: SelfAttention, dim: int, stride: int, feat_size: int | None, *, rngs: nnx.Rngs):
+  """The self-attention layer of ``spec`` over ``dim`` channels (feat_size: the input map's side)."""
+  if spec.kind == "bottleneck":
+    if feat_size is None:
+      raise ValueError("BottleneckAttention needs the model's fixed input size (ByobConfig.image_size).")
+    return BottleneckAttention(dim, spec, stride, feat_size, rngs=rngs)
+  if spec.kind == "halo":
+    return HaloAttention(dim, spec, stride, rngs=rngs)
+  if spec.kind == "lambda":
+    if spec.r is None and feat_size is None:
+      raise ValueError("LambdaLayer with r=None needs the model's fixed input size (ByobConfig.image_size).")
+    return LambdaLayer(dim, spec, stride, feat_size, rngs=rngs)
+  raise ValueError(f"ByobNet self-attention must be 'bottleneck', 'halo' or 'lambda'; got {spec.kind!r}.")
+
+
+class SelfAttentionBlock(nnx.Module):
+  """timm's SelfAttnBlock: 1×1 conv+BN+act [→ k×k conv+BN+act, extra_conv, which then strides] →
+  self-attention (stride) → BN+act (``post_attn``) → 1×1 conv+BN; plus shortcut; act unless linear_out."""
+
+  def __init__(self, args: _BlockArgs, spec: SelfAttention, feat_size: int | None, *, rngs: nnx.Rngs):
+    options, stride = args.options, args.stride
+    mid = layers.make_divisible((args.in_features if options.bottle_in else args.out_features) * args.bottle_ratio)
+    self.conv1_1x1 = ConvNormAct(args.in_features, mid, 1, act=args.act, rngs=rngs)
+    self.conv2_kxk = None
+    if options.extra_conv:
+      self.conv2_kxk = ConvNormAct(mid, mid, options.kernel_size, stride=stride,
+                                   groups=_groups(args.group_size, mid), act=args.act, rngs=rngs)
+      stride = 1
+    self.self_attn = self_attention(spec, mid, stride, feat_size, rngs=rngs)
+    self.post_attn = layers.batch_norm(mid, rngs=rngs)
+    self.conv3_1x1 = ConvNormAct(mid, args.out_features, 1, act=None, rngs=rngs)
+    shortcut = _shortcut(args, rngs)
+    self.identity_shortcut = isinstance(shortcut, str)
+    self.shortcut = None if self.identity_shortcut else shortcut
+    self.block_act = layers.activation(args.act)
+    self.act = None if options.linear_out else self.block_act
+
+  def __call__(self, x):
+    residual = x if self.identity_shortcut else (self.shortcut(x) if self.shortcut is not None else None)
+    x = self.conv1_1x1(x)
+    if self.conv2_kxk is not None:
+      x = self.conv2_kxk(x)
+    x = self.conv3_1x1(self.block_act(self.post_attn(self.self_attn(x))))
+    if residual is not None:
+      x = x + residual
+    return self.act(x) if self.act else x

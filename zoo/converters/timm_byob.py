@@ -16,9 +16,9 @@ import dataclasses
 
 from flax import nnx
 
-from zoo.architectures.byobnet import Attention, BlockOptions, ByobConfig, ByobNet, ByoBlock
+from zoo.architectures.byobnet import Attention, BlockOptions, ByobConfig, ByobNet, ByoBlock, SelfAttention
 from zoo.converters.mapping import ConversionError
-from zoo.converters.timm_families import _arguments, _check_pool, _names
+from zoo.converters.timm_families import _arguments, _check_pool, _names, _square
 
 _SE_QUARTER = Attention("se", rd_ratio=0.25)
 
@@ -127,20 +127,91 @@ BYOB_VARIANTS: dict[str, ByobConfig] = {
          (ByoBlock("basic", 1, 128, 2, 32, 0.25),), (ByoBlock("bottle", 1, 256, 2, 64, 0.25),)),
         stem_channels=24, downsample="avg", attn=_SE_QUARTER),
 }
-# timm's ByobNet(cfg, **kwargs): img_size sizes only self-attention blocks (none here), zero_init_last and
+
+# --- ByoaNet (timm's byoanet.py: the same builder with self-attention blocks) ------------------------
+
+
+def _interleave(depth: int, channels: int, every=1, self_attn: SelfAttention | None = None, **fields) -> tuple:
+  """timm's interleave_blocks(('bottle', 'self_attn'), ...): ``depth`` single blocks, self-attention at
+  the positions ``every`` lists (an int n: every (n+1)-th from n, or the last when none)."""
+  positions = every if isinstance(every, list) else list(range(every, depth, every + 1)) or [depth - 1]
+  return tuple(ByoBlock("self_attn" if i in positions else "bottle", 1, channels, self_attn=self_attn, **fields)
+               for i in range(depth))
+
+
+def _resnet26_attn(group_size: int = 0) -> tuple:
+  """BoTNet-26 / HaloNet-26 / LambdaNet-26 rows: two bottleneck stages, an interleaved one, a self-attention one."""
+  bottle = dict(group_size=group_size, bottle_ratio=0.25)
+  return ((ByoBlock("bottle", 2, 256, 1, **bottle),), (ByoBlock("bottle", 2, 512, **bottle),),
+          _interleave(2, 1024, **bottle), (ByoBlock("self_attn", 2, 2048, **bottle),))
+
+
+def _resnet33_attn() -> tuple:
+  """SE-BoTNet-33 / SE-HaloNet-33 rows: self-attention last in stages 2-3, then a self-attention stage."""
+  bottle = dict(bottle_ratio=0.25)
+  return ((ByoBlock("bottle", 2, 256, 1, **bottle),), _interleave(3, 512, [2], **bottle),
+          _interleave(3, 1024, [2], **bottle), (ByoBlock("self_attn", 2, 1536, bottle_ratio=0.333),))
+
+
+def _resnet50_attn(second=None, third=None, fourth=None, every_second=1) -> tuple:
+  """ResNet-50 rows with interleaved self-attention in stages 2-4 (each stage's own layer, or the model's)."""
+  bottle = dict(bottle_ratio=0.25)
+  return ((ByoBlock("bottle", 3, 256, 1, **bottle),), _interleave(4, 512, every_second, second, **bottle),
+          _interleave(6, 1024, 1, third, **bottle), _interleave(3, 2048, 1, fourth, **bottle))
+
+
+_BOT, _LAMBDA = SelfAttention("bottleneck"), SelfAttention("lambda")
+_ATTN_TS = dict(stem_channels=64, stem_type="tiered", act="silu")
+_SE33 = dict(stem_channels=64, stem_type="tiered", act="silu", num_features=1280, attn=Attention("se"),
+             image_size=256)
+BYOA_VARIANTS: dict[str, ByobConfig] = {
+    "botnet26t_256": ByobConfig(_resnet26_attn(), stem_channels=64, stem_type="tiered", stem_pool="maxpool",
+                                self_attn=_BOT, image_size=256),
+    "sebotnet33ts_256": ByobConfig(_resnet33_attn(), self_attn=_BOT, **_SE33),
+    "eca_botnext26ts_256": ByobConfig(_resnet26_attn(16), stem_pool="maxpool", attn=Attention("eca"),
+                                      self_attn=SelfAttention("bottleneck", dim_head=16), image_size=256, **_ATTN_TS),
+    "halonet26t": ByobConfig(_resnet26_attn(), stem_channels=64, stem_type="tiered", stem_pool="maxpool",
+                             self_attn=SelfAttention("halo", halo_size=2)),
+    "sehalonet33ts": ByobConfig(_resnet33_attn(), self_attn=SelfAttention("halo"), **{**_SE33, "image_size": None}),
+    "halonet50ts": ByobConfig(_resnet50_attn(SelfAttention("halo", num_heads=4), every_second=4), stem_pool="maxpool",
+                              self_attn=SelfAttention("halo"), **_ATTN_TS),
+    "eca_halonext26ts": ByobConfig(_resnet26_attn(16), stem_pool="maxpool", attn=Attention("eca"),
+                                   self_attn=SelfAttention("halo", dim_head=16, halo_size=2), **_ATTN_TS),
+    "lambda_resnet26t": ByobConfig(_resnet26_attn(), stem_channels=64, stem_type="tiered", stem_pool="maxpool",
+                                   self_attn=_LAMBDA),
+    "lambda_resnet50ts": ByobConfig(_resnet50_attn(every_second=4), stem_pool="maxpool", self_attn=_LAMBDA, **_ATTN_TS),
+    "lambda_resnet26rpt_256": ByobConfig(_resnet26_attn(), stem_channels=64, stem_type="tiered", stem_pool="maxpool",
+                                         self_attn=SelfAttention("lambda", r=None), image_size=256),
+    "haloregnetz_b": ByobConfig(
+        ((ByoBlock("bottle", 2, 48, 2, 16, 3),), (ByoBlock("bottle", 6, 96, 2, 16, 3),),
+         _interleave(12, 192, 3, group_size=16, bottle_ratio=3), (ByoBlock("self_attn", 2, 288, 2, 16, 3),)),
+        stem_channels=32, downsample="", num_features=1536, act="silu", attn=_SE_QUARTER,
+        options=BlockOptions(bottle_in=True, linear_out=True),
+        self_attn=SelfAttention("halo", block_size=7, halo_size=2, qk_ratio=0.33)),
+    "lamhalobotnet50ts_256": ByobConfig(_resnet50_attn(SelfAttention("lambda", r=13), SelfAttention("halo"), _BOT),
+                                        image_size=256, **_ATTN_TS),
+    "halo2botnet50ts_256": ByobConfig(_resnet50_attn(SelfAttention("halo"), SelfAttention("halo"), _BOT),
+                                      image_size=256, **_ATTN_TS),
+}
+
+
+# timm's ByobNet(cfg, **kwargs): img_size sizes the self-attention position tables, zero_init_last and
 # drop_block_size only training; any other keyword would overlay the cfg and is refused.
 _BYOB_ARGS = {"global_pool", "output_stride", "img_size", "zero_init_last", "drop_block_size"}
 
 
 def build_byobnet(name: str, config: dict) -> nnx.Module:
-  """timm's ByobNet for an architecture of ``BYOB_VARIANTS`` (output stride 32, average pooling)."""
+  """timm's ByobNet for an architecture of ``BYOB_VARIANTS`` or ``BYOA_VARIANTS`` (output stride 32,
+  average pooling; ``img_size``, when given, replaces the table's fixed input size)."""
   arguments = _arguments(name, config, _BYOB_ARGS)
   _check_pool(name, arguments["global_pool"], {"avg"})
   if arguments.get("output_stride", 32) != 32:
     raise ConversionError(f"timm model {name!r}: output_stride={arguments['output_stride']} is not supported "
                           "(32 only: no dilated stages).")
-  return ByobNet(dataclasses.replace(BYOB_VARIANTS[name], num_channels=arguments["in_chans"],
-                                     num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+  variant = BYOB_VARIANTS.get(name) or BYOA_VARIANTS[name]
+  image_size = arguments.get("img_size") or variant.image_size
+  return ByobNet(dataclasses.replace(variant, num_channels=arguments["in_chans"], num_classes=arguments["num_classes"],
+                                     image_size=_square(name, image_size) if image_size else None), rngs=nnx.Rngs(0))
 
 
 BYOB_RENAMES = (
@@ -151,4 +222,5 @@ BYOB_RENAMES = (
 
 ENTRIES: dict[str, dict] = {
     _names(BYOB_VARIANTS): dict(build=build_byobnet, renames=BYOB_RENAMES),
+    _names(BYOA_VARIANTS): dict(build=build_byobnet, renames=BYOB_RENAMES),
 }
