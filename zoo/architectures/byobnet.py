@@ -470,7 +470,8 @@ class HaloAttention(nnx.Module):
     rows = (jnp.arange(kv.shape[1] // self.block) * self.block)[:, None] + jnp.arange(self.window)[None, :]
     cols = (jnp.arange(kv.shape[2] // self.block) * self.block)[:, None] + jnp.arange(self.window)[None, :]
     tiles = padded[:, rows][:, :, :, cols]  # (B, nh, window, nw, window, C)
-    tiles = jnp.transpose(tiles, (0, 1, 3, 2, 4, 5)).reshape(kv.shape[0], -1, self.window ** 2, self.heads, -1)
+    blocks = rows.shape[0] * cols.shape[0]
+    tiles = jnp.transpose(tiles, (0, 1, 3, 2, 4, 5)).reshape(kv.shape[0], blocks, self.window ** 2, self.heads, -1)
     return jnp.transpose(tiles, (0, 3, 1, 2, 4))
 
   def __call__(self, x):
