@@ -26,6 +26,7 @@ deployment step), so the tensors map one to one.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -92,6 +93,7 @@ class ByobConfig:
   num_features: int = 0  # a final 1×1 conv+BN+act to this width when > 0
   downsample: str = "conv1x1"  # or "avg", "" (no shortcut when the shape changes)
   act: str = "relu"
+  norm: str = "batchnorm"  # or "evonorm_s0a": timm's EvoNorm2dS0a(group_size=16) in every conv+norm+act
   attn: Attention | None = None
   options: BlockOptions = BlockOptions()
   self_attn: SelfAttention | None = None
@@ -103,6 +105,46 @@ class ByobConfig:
 def _groups(group_size: int, channels: int) -> int:
   """timm's num_groups: 1 for group_size 0, else channels / group_size (1 → depthwise)."""
   return channels // group_size if group_size else 1
+
+
+class EvoNormS0a(nnx.Module):
+  """timm's EvoNorm2dS0a (Liu et al. 2020), ε 1e-3: x·σ(v·x) (with act) / group_std(x) · scale + bias, the
+  standard deviation (biased, + ε) over each group of ``group_size`` channels and the map."""
+
+  def __init__(self, features: int, group_size: int, apply_act: bool, *, epsilon: float = 1e-3):
+    self.scale, self.bias = nnx.Param(jnp.ones((features,))), nnx.Param(jnp.zeros((features,)))
+    self.v = nnx.Param(jnp.ones((features,))) if apply_act else None
+    self.groups, self.epsilon = features // group_size, epsilon
+
+  def __call__(self, x):
+    grouped = x.reshape(*x.shape[:3], self.groups, -1)
+    std = jnp.sqrt(jnp.var(grouped, axis=(1, 2, 4), keepdims=True) + self.epsilon)
+    gated = x * jax.nn.sigmoid(x * self.v[...]) if self.v is not None else x
+    return (gated.reshape(grouped.shape) / std).reshape(x.shape) * self.scale[...] + self.bias[...]
+
+
+class ConvEvoNorm(nnx.Module):
+  """Conv (no bias) → EvoNormS0a (its own activation when ``act``; timm ignores the model's act_layer there)."""
+
+  def __init__(self, in_features, out_features, kernel_size, *, stride=1, groups=1, act: str | None, rngs: nnx.Rngs):
+    self.conv = layers.conv(in_features, out_features, kernel_size, stride=stride, groups=groups, rngs=rngs)
+    self.bn = EvoNormS0a(out_features, 16, act is not None)
+
+  def __call__(self, x):
+    return self.bn(self.conv(x))
+
+
+NORMS = ("batchnorm", "evonorm_s0a")
+
+
+def conv_norm_act(norm: str, in_features: int, out_features: int, kernel_size: int, *, stride: int = 1,
+                  groups: int = 1, act: str | None, rngs: nnx.Rngs) -> nnx.Module:
+  """timm's ConvNormAct with the model's norm layer (NORMS)."""
+  if norm == "batchnorm":
+    return ConvNormAct(in_features, out_features, kernel_size, stride=stride, groups=groups, act=act, rngs=rngs)
+  if norm == "evonorm_s0a":
+    return ConvEvoNorm(in_features, out_features, kernel_size, stride=stride, groups=groups, act=act, rngs=rngs)
+  raise ValueError(f"ByobNet norm must be one of {NORMS}; got {norm!r}.")
 
 
 class GlobalContextAdd(nnx.Module):
@@ -135,9 +177,9 @@ def attention(spec: Attention | None, channels: int, *, rngs: nnx.Rngs):
 class AvgDownsample(nnx.Module):
   """timm's DownsampleAvg: 2×2/2 average pool (ceil mode, valid pixels; none at stride 1) → 1×1 conv+BN."""
 
-  def __init__(self, in_features: int, out_features: int, stride: int, *, rngs: nnx.Rngs):
+  def __init__(self, in_features: int, out_features: int, stride: int, norm: str, *, rngs: nnx.Rngs):
     self.stride = stride
-    self.conv = ConvNormAct(in_features, out_features, 1, act=None, rngs=rngs)
+    self.conv = conv_norm_act(norm, in_features, out_features, 1, act=None, rngs=rngs)
 
   def __call__(self, x):
     if self.stride > 1:
@@ -157,6 +199,7 @@ class _BlockArgs:
   options: BlockOptions
   downsample: str
   act: str
+  norm: str = "batchnorm"
 
 
 def _shortcut(args: _BlockArgs, rngs: nnx.Rngs):
@@ -164,9 +207,9 @@ def _shortcut(args: _BlockArgs, rngs: nnx.Rngs):
   if args.in_features == args.out_features and args.stride == 1:
     return "identity"
   if args.downsample == "avg":
-    return AvgDownsample(args.in_features, args.out_features, args.stride, rngs=rngs)
+    return AvgDownsample(args.in_features, args.out_features, args.stride, args.norm, rngs=rngs)
   if args.downsample == "conv1x1":
-    return ConvNormAct(args.in_features, args.out_features, 1, stride=args.stride, act=None, rngs=rngs)
+    return conv_norm_act(args.norm, args.in_features, args.out_features, 1, stride=args.stride, act=None, rngs=rngs)
   return None
 
 
@@ -195,9 +238,9 @@ class ResidualBlock(nnx.Module):
     mid = layers.make_divisible(base * args.bottle_ratio)
     groups = _groups(args.group_size, mid)
     widths = {"in": args.in_features, "mid": mid, "out": args.out_features}
-    convs = [(name, ConvNormAct(widths[cin], widths[cout], options.kernel_size if spatial else 1,
-                                stride=args.stride if strided else 1, groups=groups if grouped else 1,
-                                act=args.act if act else None, rngs=rngs))
+    convs = [(name, conv_norm_act(args.norm, widths[cin], widths[cout], options.kernel_size if spatial else 1,
+                                  stride=args.stride if strided else 1, groups=groups if grouped else 1,
+                                  act=args.act if act else None, rngs=rngs))
              for name, cin, cout, spatial, strided, grouped, act in _LAYOUTS[kind]
              if name != "conv2b_kxk" or options.extra_conv]
     for name, module in convs:
@@ -230,6 +273,8 @@ class RepBlock(nnx.Module):
 
   def __init__(self, kind: str, args: _BlockArgs, *, rngs: nnx.Rngs):
     k, cin, cout, s = args.options.kernel_size, args.in_features, args.out_features, args.stride
+    if args.norm != "batchnorm":
+      raise ValueError(f"ByobNet {kind!r} blocks are built with batch norm only; got norm {args.norm!r}.")
     groups = _groups(args.group_size, cin)
     self.identity = layers.batch_norm(cout, rngs=rngs) if cin == cout and s == 1 else None
 
@@ -269,14 +314,14 @@ class Stem(nnx.Module):
   stride 2 and, without a pool, the last too; then an optional 3×3/2 max pool."""
 
   def __init__(self, in_features: int, widths: tuple[int, ...], pool: str, act: str, *, plain: int = 0,
-               rngs: nnx.Rngs):
+               norm: str = "batchnorm", rngs: nnx.Rngs):
     strides = [2] + [1] * (len(widths) - 1)
     if not pool:
       strides[-1] = 2
     convs, previous = [], in_features
     for index, (width, stride) in enumerate(zip(widths, strides)):
       convs.append(layers.conv(previous, width, 3, stride=stride, rngs=rngs) if index < plain
-                   else ConvNormAct(previous, width, 3, stride=stride, act=act, rngs=rngs))
+                   else conv_norm_act(norm, previous, width, 3, stride=stride, act=act, rngs=rngs))
       previous = width
     self.convs = nnx.List(convs)
     self.pool = pool
@@ -291,21 +336,21 @@ def _stem(config: ByobConfig, rngs: nnx.Rngs):
   """timm's create_byob_stem for ``config.stem_type`` (STEM_TYPES)."""
   width, kind, pool, act = (int(round(config.stem_channels * config.width_factor)), config.stem_type,
                             config.stem_pool, config.act)
+  stem = functools.partial(Stem, config.num_channels, pool=pool, act=act, norm=config.norm, rngs=rngs)
   if pool not in ("", "maxpool"):
     raise ValueError(f"ByobNet stem_pool must be '' or 'maxpool'; got {pool!r}.")
   if kind in ("quad", "quad2"):
-    return Stem(config.num_channels, tuple(round(width * 0.5 ** i) for i in range(4))[::-1], pool, act,
-                plain=2 if kind == "quad2" else 0, rngs=rngs)
+    return stem(tuple(round(width * 0.5 ** i) for i in range(4))[::-1], plain=2 if kind == "quad2" else 0)
   if kind == "tiered":
-    return Stem(config.num_channels, (3 * width // 8, width // 2, width), pool, act, rngs=rngs)
+    return stem((3 * width // 8, width // 2, width))
   if kind == "deep":
-    return Stem(config.num_channels, (width,) * 3, pool, act, rngs=rngs)
+    return stem((width,) * 3)
   if kind in ("rep", "one"):
-    args = _BlockArgs(config.num_channels, width, 2, 0, 1.0, config.attn, BlockOptions(), "", act)
+    args = _BlockArgs(config.num_channels, width, 2, 0, 1.0, config.attn, BlockOptions(), "", act, config.norm)
     return RepBlock(kind, args, rngs=rngs)
   if kind == "3x3":
-    return (Stem(config.num_channels, (width,), pool, act, rngs=rngs) if pool
-            else ConvNormAct(config.num_channels, width, 3, stride=2, act=act, rngs=rngs))
+    return (stem((width,)) if pool
+            else conv_norm_act(config.norm, config.num_channels, width, 3, stride=2, act=act, rngs=rngs))
   raise ValueError(f"ByobNet stem_type must be one of {STEM_TYPES}; got {kind!r}.")
 
 
@@ -330,7 +375,7 @@ def _stage_args(config: ByobConfig, in_features: int):
       blocks.append((row.kind, _BlockArgs(
           in_features, out, stride, group_size, row.bottle_ratio,
           row.attn if row.attn is not None else config.attn, row.options or config.options, config.downsample,
-          config.act), row.self_attn or config.self_attn, feat_size))
+          config.act, config.norm), row.self_attn or config.self_attn, feat_size))
       in_features = out
       if feat_size and stride > 1:
         feat_size //= stride
@@ -348,8 +393,8 @@ class ByobNet(nnx.Module):
     stage_args, features = _stage_args(config, stem_width)
     self.stages = nnx.List([nnx.List([_block(*block, rngs) for block in stage]) for stage in stage_args])
     num_features = int(round(config.num_features * config.width_factor))
-    self.final_conv = (ConvNormAct(features, num_features, 1, act=config.act, rngs=rngs) if num_features
-                       else None)
+    self.final_conv = (conv_norm_act(config.norm, features, num_features, 1, act=config.act, rngs=rngs)
+                       if num_features else None)
     features = num_features or features
     self.head = nnx.Linear(features, config.num_classes, rngs=rngs) if config.num_classes else None
 
@@ -570,6 +615,8 @@ class SelfAttentionBlock(nnx.Module):
 
   def __init__(self, args: _BlockArgs, spec: SelfAttention, feat_size: int | None, *, rngs: nnx.Rngs):
     options, stride = args.options, args.stride
+    if args.norm != "batchnorm":
+      raise ValueError(f"ByobNet self_attn blocks are built with batch norm only; got norm {args.norm!r}.")
     mid = layers.make_divisible((args.in_features if options.bottle_in else args.out_features) * args.bottle_ratio)
     self.conv1_1x1 = ConvNormAct(args.in_features, mid, 1, act=args.act, rngs=rngs)
     self.conv2_kxk = None

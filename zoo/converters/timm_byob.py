@@ -4,7 +4,7 @@ attention, RegNetZ, MobileOne) as data for zoo.architectures.byobnet.
 ``BYOB_VARIANTS`` is timm 1.0.31's ``model_cfgs`` table translated row by row (each architecture's
 ``ByoModelCfg`` as a :class:`ByobConfig`, its ``ByoBlockCfg`` rows as :class:`ByoBlock`), with
 timm's helpers ``_rep_vgg_bcfg`` and ``_mobileone_bcfg`` re-expressed as the functions below.
-Not here: ``bat_resnext26ts`` (BatNonLocalAttn), the ``*_evos`` RegNetZs (EvoNorm2dS0a) and the
+Not here: ``bat_resnext26ts`` (BatNonLocalAttn), ``regnetz_b16_evos`` (no pretrained tag) and the
 CLIP ResNets (attention-pool heads, no 1,000-class tags): their architectures do not match the
 pattern, so ``zoo.load_timm`` names them unsupported instead of building something else.
 ``ENTRIES`` maps the regex of the names to ``dict(build=..., renames=...)`` for zoo.converters.timm.
@@ -116,6 +116,11 @@ BYOB_VARIANTS: dict[str, ByobConfig] = {
                            num_features=1792),
     "regnetz_e8": _regnetz((3, 8, 16, 3), (96, 192, 384, 512), 8, 4, 1, stem_channels=64, stem_type="tiered",
                            num_features=2048),
+    # timm's norm_layer=partial(EvoNorm2dS0a, group_size=16); regnetz_d8_evos: a 3-conv "deep" stem
+    "regnetz_c16_evos": _regnetz((2, 6, 12, 2), (48, 96, 192, 288), 16, 4, 2, stem_channels=32, num_features=1536,
+                                 norm="evonorm_s0a"),
+    "regnetz_d8_evos": _regnetz((3, 6, 12, 3), (64, 128, 256, 384), 8, 4, 1, stem_channels=64, stem_type="deep",
+                                num_features=1792, norm="evonorm_s0a"),
     "mobileone_s0": ByobConfig(_mobileone((0.75, 1.0, 1.0, 2.0), branches=4), stem_type="one", stem_channels=48),
     "mobileone_s1": ByobConfig(_mobileone((1.5, 1.5, 2.0, 2.5)), stem_type="one", stem_channels=64),
     "mobileone_s2": ByobConfig(_mobileone((1.5, 2.0, 2.5, 4.0)), stem_type="one", stem_channels=64),
