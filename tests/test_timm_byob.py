@@ -44,9 +44,9 @@ def test_relative_logits_match_timms_pad_trick(size, window):
   np.testing.assert_allclose(ours, _timm_pos_embed_rel(q, height_rel, width_rel), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("architecture", ["bat_resnext26ts", "resnet50_clip"])
+@pytest.mark.parametrize("architecture", ["resnet50_clip", "resnet50_mlp"])
 def test_unbuilt_byobnets_are_not_matched(architecture):
-  """Bilinear attention and attention-pool heads are not modelled: named unsupported."""
+  """Attention-pool and MLP heads are not modelled: named unsupported."""
   with pytest.raises(ConversionError, match="not supported"):
     timm_converter.family_of(architecture)
 

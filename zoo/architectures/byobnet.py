@@ -43,11 +43,13 @@ STEM_TYPES = ("3x3", "tiered", "deep", "quad", "quad2", "rep", "one")
 @dataclasses.dataclass(frozen=True)
 class Attention:
   """A channel attention (timm's ``get_attn`` name and the kwargs timm's table passes): ``se``
-  (reduction ``rd_ratio`` 1/16, rounded to ``rd_divisor`` 8), ``eca`` or ``gca`` (1/8, divisor 1);
+  (reduction ``rd_ratio`` 1/16, rounded to ``rd_divisor`` 8), ``eca``, ``gca`` (1/8, divisor 1) or
+  ``bat`` (bilinear attention transform, Zheng et al. 2020; 1/4, divisor 8);
   ``kind=""`` disables the model's attention for a block."""
   kind: str
   rd_ratio: float | None = None
   rd_divisor: int | None = None
+  block_size: int = 7  # bat: the bilinear transform's block
 
 
 NO_ATTENTION = Attention("")
@@ -161,12 +163,59 @@ class GlobalContextAdd(nnx.Module):
     return x + self.mlp_add(context)
 
 
+class BilinearTransform(nnx.Module):
+  """timm's BilinearAttnTransform (2 groups): row / column max-pooled maps of a 1×1 conv+BN+ReLU give
+  per-group block × block matrices P (rows normalised) and Q (columns normalised) after a sigmoid;
+  each channel's map becomes conv2((P ⊗ I) · x · (Q ⊗ I)) (I: identity of size H / block)."""
+
+  def __init__(self, channels: int, block_size: int, groups: int = 2, *, rngs: nnx.Rngs):
+    self.conv1 = ConvNormAct(channels, groups, 1, rngs=rngs)
+    self.conv_p = nnx.Conv(groups, block_size ** 2 * groups, (block_size, 1), padding="VALID", rngs=rngs)
+    self.conv_q = nnx.Conv(groups, block_size ** 2 * groups, (1, block_size), padding="VALID", rngs=rngs)
+    self.conv2 = ConvNormAct(channels, channels, 1, rngs=rngs)
+    self.block, self.groups = block_size, groups
+
+  def _matrix(self, conv, pooled, axis: int, repeat: int):
+    """(B, channels, block·repeat, block·repeat): the group's normalised σ(conv(pooled)) ⊗ I_repeat."""
+    batch, channels = pooled.shape[0], self.conv2.conv.in_features
+    matrix = jax.nn.sigmoid(conv(pooled).reshape(batch, self.groups, self.block, self.block))
+    matrix = jnp.repeat(matrix / jnp.sum(matrix, axis=axis, keepdims=True), channels // self.groups, axis=1)
+    return jnp.kron(matrix, jnp.eye(repeat)) if repeat > 1 else matrix
+
+  def __call__(self, x):
+    batch, height, width, channels = x.shape
+    if height % self.block or width % self.block:
+      raise ValueError(f"BilinearTransform: the {height}×{width} map does not divide into {self.block}² blocks.")
+    out = self.conv1(x)
+    rows = jnp.max(out.reshape(batch, self.block, height // self.block, width, -1), axis=(2, 3))[:, :, None]
+    cols = jnp.max(out.reshape(batch, height, self.block, width // self.block, -1), axis=(1, 3))[:, None]
+    p = self._matrix(self.conv_p, rows, 3, height // self.block)
+    q = self._matrix(self.conv_q, cols, 2, width // self.block)
+    y = jnp.einsum("bcij,bjkc,bckl->bilc", p, x, q)
+    return self.conv2(y)
+
+
+class BilinearAttention(nnx.Module):
+  """timm's BatNonLocalAttn: x + conv2(BilinearTransform(conv1(x))) with 1×1 conv+BN+ReLU in and out."""
+
+  def __init__(self, channels: int, reduced: int, block_size: int, *, rngs: nnx.Rngs):
+    self.conv1 = ConvNormAct(channels, reduced, 1, rngs=rngs)
+    self.ba = BilinearTransform(reduced, block_size, rngs=rngs)
+    self.conv2 = ConvNormAct(reduced, channels, 1, rngs=rngs)
+
+  def __call__(self, x):
+    return x + self.conv2(self.ba(self.conv1(x)))
+
+
 def attention(spec: Attention | None, channels: int, *, rngs: nnx.Rngs):
   """The channel attention module of ``spec`` over ``channels`` (None when disabled)."""
   if spec is None or not spec.kind:
     return None
   if spec.kind == "eca":
     return EfficientChannelAttention(channels, rngs=rngs)
+  if spec.kind == "bat":  # timm's make_divisible with its default round_limit here
+    return BilinearAttention(channels, layers.make_divisible(channels * (spec.rd_ratio or 0.25), spec.rd_divisor or 8),
+                             spec.block_size, rngs=rngs)
   ratio, divisor = {"se": (1 / 16, 8), "gca": (1 / 8, 1)}[spec.kind]
   hidden = layers.make_divisible(channels * (spec.rd_ratio or ratio), spec.rd_divisor or divisor, round_limit=0.0)
   if spec.kind == "se":

@@ -1,13 +1,14 @@
-"""timm's ByobNet family (timm/models/byobnet.py: GERNet, RepVGG, ResNet-*ts / *q with SE / ECA / GC
-attention, RegNetZ, MobileOne) as data for zoo.architectures.byobnet.
+"""timm's ByobNet family (timm/models/byobnet.py: GERNet, RepVGG, ResNet-*ts / *q with SE / ECA / GC /
+bilinear attention, RegNetZ with batch norm or EvoNorm, MobileOne) and its self-attention models
+(timm/models/byoanet.py: BoTNet, HaloNet, LambdaNet) as data for zoo.architectures.byobnet.
 
-``BYOB_VARIANTS`` is timm 1.0.31's ``model_cfgs`` table translated row by row (each architecture's
-``ByoModelCfg`` as a :class:`ByobConfig`, its ``ByoBlockCfg`` rows as :class:`ByoBlock`), with
-timm's helpers ``_rep_vgg_bcfg`` and ``_mobileone_bcfg`` re-expressed as the functions below.
-Not here: ``bat_resnext26ts`` (BatNonLocalAttn), ``regnetz_b16_evos`` (no pretrained tag) and the
-CLIP ResNets (attention-pool heads, no 1,000-class tags): their architectures do not match the
-pattern, so ``zoo.load_timm`` names them unsupported instead of building something else.
-``ENTRIES`` maps the regex of the names to ``dict(build=..., renames=...)`` for zoo.converters.timm.
+``BYOB_VARIANTS`` / ``BYOA_VARIANTS`` are timm 1.0.31's ``model_cfgs`` tables translated row by row
+(each architecture's ``ByoModelCfg`` as a :class:`ByobConfig`, its ``ByoBlockCfg`` rows as
+:class:`ByoBlock`), with timm's helpers ``_rep_vgg_bcfg``, ``_mobileone_bcfg`` and ``interleave_blocks``
+re-expressed as the functions below. Not here: ``regnetz_b16_evos`` (no pretrained tag) and the CLIP
+ResNets (attention-pool / MLP heads, no 1,000-class tags): their names do not match the patterns, so
+``zoo.load_timm`` names them unsupported instead of building something else. ``ENTRIES`` maps the
+regex of the names to ``dict(build=..., renames=...)`` for zoo.converters.timm (one per timm file).
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ BYOB_VARIANTS: dict[str, ByobConfig] = {
     "gcresnext26ts": ByobConfig(**_RESNEXT26, attn=Attention("gca")),
     "seresnext26ts": ByobConfig(**_RESNEXT26, attn=Attention("se")),
     "eca_resnext26ts": ByobConfig(**_RESNEXT26, attn=Attention("eca")),
+    "bat_resnext26ts": ByobConfig(**_RESNEXT26, attn=Attention("bat", block_size=8)),
     "resnet32ts": ByobConfig(**{**_RESNET33, "num_features": 0}),
     "resnet33ts": ByobConfig(**_RESNET33),
     "gcresnet33ts": ByobConfig(**_RESNET33, attn=Attention("gca")),
