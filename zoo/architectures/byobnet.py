@@ -18,7 +18,9 @@ names them (the attention ``attn`` sits after the middle conv, or after the last
 
 The shortcut is identity at equal shape, else a 1×1 conv+BN (``conv1x1``, strided), 2×2 average
 pool then 1×1 conv+BN (``avg``), or absent (``""``: RegNetZ). Channel attentions: squeeze-excite
-``se`` (Hu et al. 2018), ``eca`` (Wang et al. 2020) and ``gca`` (GCNet's context added, Cao et al. 2019).
+``se`` (Hu et al. 2018), ``eca`` (Wang et al. 2020), ``gca`` (GCNet's context added, Cao et al. 2019)
+and ``bat`` (bilinear attention transform). Norm: batch norm, or EvoNorm-S0a (the ``*_evos`` RegNetZs).
+``self_attn`` blocks (timm's byoanet.py) hold a bottleneck (BoTNet), halo (HaloNet) or lambda layer.
 The training-time multi-branch form is kept (timm's checkpoints hold it; reparameterising is a
 deployment step), so the tensors map one to one.
 """
