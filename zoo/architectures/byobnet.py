@@ -185,7 +185,7 @@ class BilinearTransform(nnx.Module):
     return jnp.kron(matrix, jnp.eye(repeat)) if repeat > 1 else matrix
 
   def __call__(self, x):
-    batch, height, width, channels = x.shape
+    batch, height, width, _ = x.shape
     if height % self.block or width % self.block:
       raise ValueError(f"BilinearTransform: the {height}×{width} map does not divide into {self.block}² blocks.")
     out = self.conv1(x)
