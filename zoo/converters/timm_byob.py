@@ -18,6 +18,8 @@ import dataclasses
 from flax import nnx
 
 from zoo.architectures.byobnet import Attention, BlockOptions, ByobConfig, ByobNet, ByoBlock, SelfAttention
+from zoo.architectures.cspnet import Cs3Config, Cs3Net
+from zoo.architectures.layers import make_divisible
 from zoo.converters.mapping import ConversionError
 from zoo.converters.timm_families import _arguments, _check_pool, _names, _square
 
@@ -227,7 +229,48 @@ BYOB_RENAMES = (
     (r"^head\.fc\.", "head."),
 )
 
+# --- CSPNet cross-stage-3 models (timm's cspnet.py ``_cs3_cfg``: CS3-DarkNet / -SE-DarkNet / -EdgeNet) --------
+
+
+def _cs3(width: float = 1.0, depth: float = 1.0, focus: bool = False, **fields) -> Cs3Config:
+  """timm's _cs3_cfg: widths make_divisible(c · width) of (128, 256, 512, 1024), depths int(d · depth) of
+  (3, 6, 9, 3), a (32, 64) · width stem (or one focus conv of 64 · width), SiLU."""
+  stem = (make_divisible(64 * width),) if focus else tuple(make_divisible(c * width) for c in (32, 64))
+  return Cs3Config(stem_widths=stem, focus=focus,
+                   widths=tuple(make_divisible(c * width) for c in (128, 256, 512, 1024)),
+                   depths=tuple(int(d * depth) for d in (3, 6, 9, 3)), **fields)
+
+
+CS3_VARIANTS: dict[str, Cs3Config] = {
+    "cs3darknet_m": _cs3(0.75, 0.67), "cs3darknet_l": _cs3(), "cs3darknet_x": _cs3(1.25, 1.33),
+    "cs3darknet_focus_s": _cs3(0.5, 0.5, True), "cs3darknet_focus_m": _cs3(0.75, 0.67, True),
+    "cs3darknet_focus_l": _cs3(focus=True),
+    "cs3sedarknet_l": _cs3(se_ratio=0.25), "cs3sedarknet_x": _cs3(1.25, 1.33, se_ratio=1 / 16),
+    "cs3edgenet_x": _cs3(1.25, 1.33, bottle_ratio=1.5, block="edge"),
+    "cs3se_edgenet_x": _cs3(1.25, 1.33, bottle_ratio=1.5, block="edge", se_ratio=0.25),
+}
+
+
+def build_cs3net(name: str, config: dict) -> nnx.Module:
+  """timm's CspNet for an architecture of ``CS3_VARIANTS`` (output stride 32, average pooling)."""
+  arguments = _arguments(name, config, {"global_pool", "output_stride", "zero_init_last"})
+  _check_pool(name, arguments["global_pool"], {"avg"})
+  if arguments.get("output_stride", 32) != 32:
+    raise ConversionError(f"timm model {name!r}: output_stride={arguments['output_stride']} is not supported "
+                          "(32 only: no dilated stages).")
+  return Cs3Net(dataclasses.replace(CS3_VARIANTS[name], num_channels=arguments["in_chans"],
+                                    num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+CS3_RENAMES = (
+    (r"^stem\.conv(\d)\.", lambda m: f"stem.{int(m[1]) - 1}."),
+    (r"\.attn\.fc1\.", ".attn.conv_reduce."), (r"\.attn\.fc2\.", ".attn.conv_expand."),
+    (r"^head\.fc\.", "head."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(BYOB_VARIANTS): dict(build=build_byobnet, renames=BYOB_RENAMES),
     _names(BYOA_VARIANTS): dict(build=build_byobnet, renames=BYOB_RENAMES),
+    _names(CS3_VARIANTS): dict(build=build_cs3net, renames=CS3_RENAMES),
 }
