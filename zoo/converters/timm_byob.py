@@ -9,6 +9,8 @@ re-expressed as the functions below. Not here: ``regnetz_b16_evos`` (no pretrain
 ResNets (attention-pool / MLP heads, no 1,000-class tags): their names do not match the patterns, so
 ``zoo.load_timm`` names them unsupported instead of building something else. ``ENTRIES`` maps the
 regex of the names to ``dict(build=..., renames=...)`` for zoo.converters.timm (one per timm file).
+``CS3_VARIANTS``: timm's cspnet.py models built by ``_cs3_cfg`` (zoo.architectures.cspnet); the other
+CSPNets (DarkNet-53, CSPDarkNet-53, CSPResNet(X)-50: dark / cross stages, leaky ReLU) are not matched.
 """
 
 from __future__ import annotations
