@@ -1,4 +1,4 @@
-"""What tests/test_timm_family_parity.py (the smallest ByobNet and ByoaNet vs timm) does not reach:
+"""What tests/test_timm_family_parity.py (the smallest ByobNet, ByoaNet, CS3 CSPNet vs timm) does not reach:
 the relative-position logits of the bottleneck and halo attentions against a NumPy port of timm's
 "pad and reshape" rel_logits_1d (timm/layers/halo_attn.py; bottleneck_attn.py is its window = query
 case), and the clear errors for what the family does not build. No timm environment, no compile.
@@ -44,15 +44,16 @@ def test_relative_logits_match_timms_pad_trick(size, window):
   np.testing.assert_allclose(ours, _timm_pos_embed_rel(q, height_rel, width_rel), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("architecture", ["resnet50_clip", "resnet50_mlp"])
+@pytest.mark.parametrize("architecture", ["resnet50_clip", "resnet50_mlp", "darknet53", "cspresnet50"])
 def test_unbuilt_byobnets_are_not_matched(architecture):
-  """Attention-pool and MLP heads are not modelled: named unsupported."""
+  """Attention-pool and MLP heads, dark / cross (non-CS3) CSP stages are not modelled: named unsupported."""
   with pytest.raises(ConversionError, match="not supported"):
     timm_converter.family_of(architecture)
 
 
 def test_dilated_or_unknown_arguments_are_refused():
-  with pytest.raises(ConversionError, match="output_stride=16"):
-    timm_converter.build_timm("resnet33ts", output_stride=16)
+  for architecture in ("resnet33ts", "cs3darknet_m"):
+    with pytest.raises(ConversionError, match="output_stride=16"):
+      timm_converter.build_timm(architecture, output_stride=16)
   with pytest.raises(ConversionError, match="stem_type"):
     timm_converter.build_timm("resnet33ts", stem_type="7x7")
