@@ -256,7 +256,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _EFFICIENTNE
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _MOBILE.items()})  # timm_mobile: MobileNetV4, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _SMALL_FAMILIES.items()})  # timm_small: ConvMixer, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _RESNETS.items()})  # timm_resnets: ResNetV2
-FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _BYOB.items()})  # timm_byob: ByobNet
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _BYOB.items()})  # timm_byob: ByobNet, ByoaNet, CS3
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
