@@ -64,9 +64,9 @@ class ConvNormAct(nnx.Module):
   """Conv (no bias, PyTorch padding) → BatchNorm → optional activation."""
 
   def __init__(self, in_features, out_features, kernel_size, *, stride=1, act: str | None = "relu", groups=1,
-               dilation: int = 1, epsilon: float = 1e-5, rngs: nnx.Rngs):
+               dilation: int = 1, epsilon: float = 1e-5, padding="torch", rngs: nnx.Rngs):
     self.conv = layers.conv(in_features, out_features, kernel_size, stride=stride, groups=groups, dilation=dilation,
-                            rngs=rngs)
+                            padding=padding, rngs=rngs)
     self.bn = layers.batch_norm(out_features, epsilon=epsilon, rngs=rngs)
     self.act = layers.activation(act) if act else None
 

@@ -24,6 +24,7 @@ from zoo.architectures.resnet import ResNet, ResNetConfig
 from zoo.architectures.vgg import LAYERS as VGG_LAYERS, VGG, VGGConfig
 from zoo.converters.huggingface import _read_config, _resolve, _weight_files, cached_conversion, read_safetensors
 from zoo.converters.mapping import ConversionError, load_into
+from zoo.converters.timm_byob import ENTRIES as _BYOB
 from zoo.converters.timm_convnets import ENTRIES as _CONVNETS
 from zoo.converters.timm_efficientnets import ENTRIES as _EFFICIENTNETS
 from zoo.converters.timm_families import ENTRIES as _MORE_FAMILIES
@@ -259,6 +260,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _SMALL_FAMIL
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _RESNETS.items()})  # timm_resnets: ResNetV2
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _METAFORMERS.items()})  # timm_metaformers: PoolFormer, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _VIT_VARIANTS.items()})  # EVA-02, RoPE ViTs, …
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _BYOB.items()})  # timm_byob: ByobNet, ByoaNet, CS3
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
