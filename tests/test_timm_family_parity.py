@@ -47,13 +47,24 @@ def _family_candidates() -> dict[str, list[str]]:
 FAMILY_CANDIDATES = _family_candidates()
 # Each family's variant with the fewest parameters (timm 1.0.31's counts, in the snapshot).
 SMALLEST = {family: min(candidates, key=timm_rows.parameters) for family, candidates in FAMILY_CANDIDATES.items()}
+# The families are split over SHARDS test files (this one, SHARD 0, and test_timm_family_parity_<k>.py, which
+# import this file's test and fixture and set their own SHARD): pytest-xdist's --dist loadfile runs each file
+# whole on one worker, so the shards run side by side instead of one worker taking every family.
+SHARDS = 2
+SHARD = 0
+
+
+def shard_families(shard: int) -> list[str]:
+  """Every SHARDS-th family (sorted) from ``shard``: each shard a similar mix of families."""
+  return sorted(FAMILY_CANDIDATES)[shard::SHARDS]
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory):
-  """timm's exports of each family's smallest variant (one reference process)."""
+def exports(request, tmp_path_factory):
+  """timm's exports of the smallest variant of each family of this file's shard (one reference process)."""
   out = tmp_path_factory.mktemp("timm_family_parity")
-  (out / "cases.json").write_text(json.dumps({"architectures": sorted(set(SMALLEST.values()))}))
+  architectures = sorted({SMALLEST[f] for f in shard_families(request.module.SHARD)})
+  (out / "cases.json").write_text(json.dumps({"architectures": architectures}))
   env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": "",
          "OVERLAP_TIMM_THREADS": "2"}
   result = subprocess.run([timm_python(), str(ROOT / "benchmarks" / "timm_coverage_reference.py"),
@@ -75,12 +86,23 @@ def test_families_are_found():
 KNOWN_FAILURES = {"levit_128s": "timm's own float32 output is 2.4e-4 from float64 at this draw (ill-conditioned)"}
 
 
-def _params():
+def _params(shard: int):
   return [pytest.param(f, marks=pytest.mark.xfail(reason=KNOWN_FAILURES[SMALLEST[f]], strict=True))
-          if SMALLEST[f] in KNOWN_FAILURES else f for f in sorted(FAMILY_CANDIDATES)]
+          if SMALLEST[f] in KNOWN_FAILURES else f for f in shard_families(shard)]
 
 
-@pytest.mark.parametrize("family", _params())
+def pytest_generate_tests(metafunc):
+  """``family`` over the families of the collecting file's shard."""
+  if "family" in metafunc.fixturenames:
+    metafunc.parametrize("family", _params(metafunc.module.SHARD))
+
+
+def test_shards_hold_every_family_once():
+  shards = [shard_families(k) for k in range(SHARDS)]
+  assert sorted(sum(shards, [])) == sorted(FAMILY_CANDIDATES)
+  assert all((ROOT / "tests" / f"test_timm_family_parity_{k}.py").exists() for k in range(1, SHARDS))
+
+
 def test_smallest_variant_matches_timm(family, exports, tmp_path):
   architecture = SMALLEST[family]
   status = json.loads((exports / architecture / "status.json").read_text())
