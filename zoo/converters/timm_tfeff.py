@@ -1,0 +1,82 @@
+"""timm's efficient hybrid families as data: EfficientViT-MIT (zoo.architectures.efficientvit).
+
+Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
+1.0.31's model function passes them to the model class (``timm/models/efficientvit_mit.py``, ...);
+a checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
+matches the architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps each
+in a ``TimmFamily``.
+"""
+
+from __future__ import annotations
+
+from flax import nnx
+
+from zoo.architectures.efficientvit import EfficientVit, EfficientVitConfig
+from zoo.converters.mapping import ConversionError
+from zoo.converters.timm_families import _arguments, _check_pool, _names
+from zoo.converters.timm_more import _check_fixed
+
+
+def _merged(name: str, config: dict, variants: dict, supported: set[str]) -> dict:
+  """The variant's model-function arguments overridden by the export's ``model_args``."""
+  arguments = _arguments(name, config, supported)
+  return {**variants[name], **{k: v for k, v in arguments.items() if v is not None}}
+
+
+# --- EfficientViT-MIT (timm's efficientvit_mit.py: EfficientVit "b*", EfficientVitLarge "l*") ----------
+
+EFFICIENTVIT_MIT_VARIANTS: dict[str, dict] = {
+    "efficientvit_b0": dict(widths=(8, 16, 32, 64, 128), depths=(1, 2, 2, 2, 2), head_dim=16, head_widths=(1024, 1280)),
+    "efficientvit_b1": dict(widths=(16, 32, 64, 128, 256), depths=(1, 2, 3, 3, 4), head_dim=16,
+                            head_widths=(1536, 1600)),
+    "efficientvit_b2": dict(widths=(24, 48, 96, 192, 384), depths=(1, 3, 4, 4, 6), head_dim=32,
+                            head_widths=(2304, 2560)),
+    "efficientvit_b3": dict(widths=(32, 64, 128, 256, 512), depths=(1, 4, 6, 6, 9), head_dim=32,
+                            head_widths=(2304, 2560)),
+    "efficientvit_l1": dict(widths=(32, 64, 128, 256, 512), depths=(1, 1, 1, 6, 6), head_dim=32,
+                            head_widths=(3072, 3200), large=True),
+    "efficientvit_l2": dict(widths=(32, 64, 128, 256, 512), depths=(1, 2, 2, 8, 8), head_dim=32,
+                            head_widths=(3072, 3200), large=True),
+    "efficientvit_l3": dict(widths=(64, 128, 256, 512, 1024), depths=(1, 2, 2, 8, 8), head_dim=32,
+                            head_widths=(6144, 6400), large=True),
+}
+_EFFICIENTVIT_MIT_ARGS = {"widths", "depths", "head_dim", "head_widths", "expand_ratio", "norm_eps", "global_pool",
+                          "norm_layer", "act_layer"}
+
+
+def build_efficientvit_mit(name: str, config: dict) -> nnx.Module:
+  """timm's EfficientVit ("B": hard-swish, expand ratio 4, ε 1e-5) or EfficientVitLarge ("L": tanh
+  GELU, ε 1e-7, fused MBConvs in the first stages)."""
+  arguments = _merged(name, config, EFFICIENTVIT_MIT_VARIANTS, _EFFICIENTVIT_MIT_ARGS)
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  _check_fixed(name, arguments, {"norm_layer": None, "act_layer": None})
+  large = arguments.get("large", False)
+  if large and "expand_ratio" in arguments:
+    raise ConversionError(f"timm model {name!r}: EfficientVitLarge takes no expand_ratio (its ratios are fixed).")
+  if not large and "norm_eps" in arguments:
+    raise ConversionError(f"timm model {name!r}: EfficientVit (B) takes no norm_eps (PyTorch's defaults).")
+  return EfficientVit(EfficientVitConfig(
+      widths=tuple(arguments["widths"]), depths=tuple(arguments["depths"]), head_dim=arguments["head_dim"],
+      head_widths=tuple(arguments["head_widths"]), large=large, expand_ratio=float(arguments.get("expand_ratio", 4)),
+      activation="gelu_pytorch_tanh" if large else "hard_swish",
+      norm_eps=float(arguments.get("norm_eps", 1e-7 if large else 1e-5)), num_channels=arguments["in_chans"],
+      num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+EFFICIENTVIT_MIT_RENAMES = (
+    (r"^stem\.in_conv\.", "stem_conv."),
+    (r"^stem\.res(\d+)\.main\.", r"stem_blocks.\1."),
+    (r"^stages\.(\d+)\.blocks\.(\d+)\.context_module\.main\.", r"stages.\1.\2.context."),
+    (r"^stages\.(\d+)\.blocks\.(\d+)\.local_module\.main\.", r"stages.\1.\2.local."),
+    (r"^stages\.(\d+)\.blocks\.(\d+)\.main\.", r"stages.\1.\2."),
+    (r"^head\.in_conv\.", "head_conv."),
+    (r"^head\.classifier\.0\.", "head_linear."),
+    (r"^head\.classifier\.1\.", "head_norm."),
+    (r"^head\.classifier\.4\.", "head."),
+    (r"\.norm\.", ".bn."),
+)
+
+
+ENTRIES: dict[str, dict] = {
+    _names(EFFICIENTVIT_MIT_VARIANTS): dict(build=build_efficientvit_mit, renames=EFFICIENTVIT_MIT_RENAMES),
+}
