@@ -1,4 +1,5 @@
-"""timm's efficient hybrid families as data: EfficientViT-MIT (zoo.architectures.efficientvit).
+"""timm's efficient hybrid families as data: EfficientViT-MIT (zoo.architectures.efficientvit), RepViT
+(zoo.architectures.repvit).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
 1.0.31's model function passes them to the model class (``timm/models/efficientvit_mit.py``, ...);
@@ -12,6 +13,7 @@ from __future__ import annotations
 from flax import nnx
 
 from zoo.architectures.efficientvit import EfficientVit, EfficientVitConfig
+from zoo.architectures.repvit import RepVit, RepVitConfig
 from zoo.converters.mapping import ConversionError
 from zoo.converters.timm_families import _arguments, _check_pool, _names
 from zoo.converters.timm_more import _check_fixed
@@ -77,6 +79,47 @@ EFFICIENTVIT_MIT_RENAMES = (
 )
 
 
+# --- RepViT (timm's repvit.py) -------------------------------------------------------------------
+
+REPVIT_VARIANTS: dict[str, dict] = {
+    "repvit_m1": dict(embed_dim=(48, 96, 192, 384), depth=(2, 2, 14, 2), legacy=True),
+    "repvit_m2": dict(embed_dim=(64, 128, 256, 512), depth=(2, 2, 12, 2), legacy=True),
+    "repvit_m3": dict(embed_dim=(64, 128, 256, 512), depth=(4, 4, 18, 2), legacy=True),
+    "repvit_m0_9": dict(embed_dim=(48, 96, 192, 384), depth=(2, 2, 14, 2)),
+    "repvit_m1_0": dict(embed_dim=(56, 112, 224, 448), depth=(2, 2, 14, 2)),
+    "repvit_m1_1": dict(embed_dim=(64, 128, 256, 512), depth=(2, 2, 12, 2)),
+    "repvit_m1_5": dict(embed_dim=(64, 128, 256, 512), depth=(4, 4, 24, 4)),
+    "repvit_m2_3": dict(embed_dim=(80, 160, 320, 640), depth=(6, 6, 34, 2)),
+}
+_REPVIT_ARGS = {"img_size", "embed_dim", "depth", "mlp_ratio", "global_pool", "kernel_size", "act_layer",
+                "distillation", "legacy"}
+
+
+def build_repvit(name: str, config: dict) -> nnx.Module:
+  """timm's RepVit in its unfused form, distilled head (the mean of both heads at inference);
+  ``img_size`` only sizes timm's bookkeeping."""
+  arguments = _merged(name, config, REPVIT_VARIANTS, _REPVIT_ARGS)
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  _check_fixed(name, arguments, {"act_layer": None})
+  if arguments.get("kernel_size", 3) % 2 == 0:
+    raise ConversionError(f"timm model {name!r}: kernel_size {arguments['kernel_size']} is not supported (odd only).")
+  return RepVit(RepVitConfig(
+      embed_dims=tuple(arguments["embed_dim"]), depths=tuple(arguments["depth"]),
+      mlp_ratio=float(arguments.get("mlp_ratio", 2)), kernel_size=arguments.get("kernel_size", 3),
+      legacy=bool(arguments.get("legacy", False)), distillation=bool(arguments.get("distillation", True)),
+      num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+REPVIT_RENAMES = (
+    (r"^stem\.conv([12])\.", lambda m: f"stem.{int(m[1]) - 1}."),
+    (r"^head\.head\.", "head."),
+    (r"^head\.head_dist\.", "head_dist."),
+    (r"\.c\.", ".conv."),
+    (r"\.l\.", ".linear."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(EFFICIENTVIT_MIT_VARIANTS): dict(build=build_efficientvit_mit, renames=EFFICIENTVIT_MIT_RENAMES),
+    _names(REPVIT_VARIANTS): dict(build=build_repvit, renames=REPVIT_RENAMES),
 }
