@@ -1,5 +1,5 @@
 """timm's efficient hybrid families as data: EfficientViT-MIT (zoo.architectures.efficientvit), RepViT
-(zoo.architectures.repvit).
+(zoo.architectures.repvit), FastViT (zoo.architectures.fastvit).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
 1.0.31's model function passes them to the model class (``timm/models/efficientvit_mit.py``, ...);
@@ -13,6 +13,7 @@ from __future__ import annotations
 from flax import nnx
 
 from zoo.architectures.efficientvit import EfficientVit, EfficientVitConfig
+from zoo.architectures.fastvit import FastVit, FastVitConfig
 from zoo.architectures.repvit import RepVit, RepVitConfig
 from zoo.converters.mapping import ConversionError
 from zoo.converters.timm_families import _arguments, _check_pool, _names
@@ -119,7 +120,66 @@ REPVIT_RENAMES = (
 )
 
 
+# --- FastViT (timm's fastvit.py; the MobileCLIP "mci" image towers are not 1,000-class classifiers) ------
+
+# pos_embs: "RepConditionalPosEnc" stands for timm's partial(RepConditionalPosEnc, spatial_shape=(7, 7))
+_SA = dict(pos_embs=(None, None, None, "RepConditionalPosEnc"), token_mixers=("repmixer",) * 3 + ("attention",))
+_REPMIXER = dict(token_mixers=("repmixer",) * 4)
+FASTVIT_VARIANTS: dict[str, dict] = {
+    "fastvit_t8": dict(layers=(2, 2, 4, 2), embed_dims=(48, 96, 192, 384), mlp_ratios=(3,) * 4, **_REPMIXER),
+    "fastvit_t12": dict(layers=(2, 2, 6, 2), embed_dims=(64, 128, 256, 512), mlp_ratios=(3,) * 4, **_REPMIXER),
+    "fastvit_s12": dict(layers=(2, 2, 6, 2), embed_dims=(64, 128, 256, 512), mlp_ratios=(4,) * 4, **_REPMIXER),
+    "fastvit_sa12": dict(layers=(2, 2, 6, 2), embed_dims=(64, 128, 256, 512), mlp_ratios=(4,) * 4, **_SA),
+    "fastvit_sa24": dict(layers=(4, 4, 12, 4), embed_dims=(64, 128, 256, 512), mlp_ratios=(4,) * 4, **_SA),
+    "fastvit_sa36": dict(layers=(6, 6, 18, 6), embed_dims=(64, 128, 256, 512), mlp_ratios=(4,) * 4, **_SA),
+    "fastvit_ma36": dict(layers=(6, 6, 18, 6), embed_dims=(76, 152, 304, 608), mlp_ratios=(4,) * 4, **_SA),
+}
+_FASTVIT_ARGS = {"layers", "embed_dims", "mlp_ratios", "token_mixers", "downsamples", "se_downsamples",
+                 "repmixer_kernel_size", "down_patch_size", "down_stride", "layer_scale_init_value", "lkc_use_act",
+                 "stem_use_scale_branch", "fork_feat", "cls_ratio", "global_pool", "norm_layer", "act_layer",
+                 "inference_mode"}
+# Options the nnx family models only at timm's defaults (the pretrained 1,000-class FastViTs use them).
+_FASTVIT_FIXED = {"down_stride": 2, "lkc_use_act": False, "stem_use_scale_branch": True, "fork_feat": False,
+                  "norm_layer": None, "act_layer": None, "inference_mode": False}
+
+
+def build_fastvit(name: str, config: dict) -> nnx.Module:
+  """timm's FastVit (unfused RepMixer / MobileOne branches, attention stages, 7×7 conditional
+  position encodings); ``layer_scale_init_value`` only initialises the layer scales (None: no layer
+  scale, not supported)."""
+  arguments = _merged(name, config, FASTVIT_VARIANTS, _FASTVIT_ARGS)
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  _check_fixed(name, arguments, _FASTVIT_FIXED)
+  stages = len(arguments["layers"])
+  if "layer_scale_init_value" in arguments and arguments["layer_scale_init_value"] is None:
+    raise ConversionError(f"timm model {name!r}: layer_scale_init_value=None (no layer scales) is not supported.")
+  if any(arguments.get("se_downsamples", ())) or tuple(arguments.get("downsamples", (False,) + (True,) * (stages - 1))
+                                                       ) != (False,) + (True,) * (stages - 1):
+    raise ConversionError(f"timm model {name!r}: downsamples / se_downsamples other than timm's defaults are not "
+                          "supported.")
+  pos_embs = tuple(arguments.get("pos_embs") or (None,) * stages)  # only the table's (a module is no JSON)
+  return FastVit(FastVitConfig(
+      depths=tuple(arguments["layers"]), embed_dims=tuple(arguments["embed_dims"]),
+      mlp_ratios=tuple(float(r) for r in arguments["mlp_ratios"]), token_mixers=tuple(arguments["token_mixers"]),
+      pos_embs=tuple(p is not None for p in pos_embs), repmixer_kernel_size=arguments.get("repmixer_kernel_size", 3),
+      down_patch_size=arguments.get("down_patch_size", 7), cls_ratio=float(arguments.get("cls_ratio", 2.0)),
+      num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+FASTVIT_RENAMES = (
+    (r"\.downsample\.proj\.0\.", ".downsample."),
+    (r"\.downsample\.proj\.1\.", ".downsample.mobile_one."),
+    (r"\.pos_emb\.pos_enc\.", ".pos_emb."),
+    (r"\.token_mixer\.layer_scale\.", ".mixer_scale."),
+    (r"\.token_mixer\.(norm|mixer)\.", r".\1."),
+    (r"\.token_mixer\.qkv\.", ".attn.qkv."),
+    (r"\.token_mixer\.proj\.", ".attn.out."),
+    (r"^head\.fc\.", "head."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(EFFICIENTVIT_MIT_VARIANTS): dict(build=build_efficientvit_mit, renames=EFFICIENTVIT_MIT_RENAMES),
+    _names(FASTVIT_VARIANTS): dict(build=build_fastvit, renames=FASTVIT_RENAMES),
     _names(REPVIT_VARIANTS): dict(build=build_repvit, renames=REPVIT_RENAMES),
 }
