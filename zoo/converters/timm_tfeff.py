@@ -1,5 +1,6 @@
 """timm's efficient hybrid families as data: EfficientViT-MIT (zoo.architectures.efficientvit), RepViT
-(zoo.architectures.repvit), FastViT (zoo.architectures.fastvit).
+(zoo.architectures.repvit), FastViT (zoo.architectures.fastvit),
+EfficientViT-MSRA (zoo.architectures.efficientvit_msra).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
 1.0.31's model function passes them to the model class (``timm/models/efficientvit_mit.py``, ...);
@@ -13,10 +14,11 @@ from __future__ import annotations
 from flax import nnx
 
 from zoo.architectures.efficientvit import EfficientVit, EfficientVitConfig
+from zoo.architectures.efficientvit_msra import EfficientVitMsra, EfficientVitMsraConfig
 from zoo.architectures.fastvit import FastVit, FastVitConfig
 from zoo.architectures.repvit import RepVit, RepVitConfig
 from zoo.converters.mapping import ConversionError
-from zoo.converters.timm_families import _arguments, _check_pool, _names
+from zoo.converters.timm_families import _arguments, _check_pool, _names, _square
 from zoo.converters.timm_more import _check_fixed
 
 
@@ -178,8 +180,58 @@ FASTVIT_RENAMES = (
 )
 
 
+# --- EfficientViT-MSRA (timm's efficientvit_msra.py) ---------------------------------------------------
+
+EFFICIENTVIT_MSRA_VARIANTS: dict[str, dict] = {
+    "efficientvit_m0": dict(embed_dim=(64, 128, 192), depth=(1, 2, 3), num_heads=(4, 4, 4), kernels=(5, 5, 5, 5)),
+    "efficientvit_m1": dict(embed_dim=(128, 144, 192), depth=(1, 2, 3), num_heads=(2, 3, 3), kernels=(7, 5, 3, 3)),
+    "efficientvit_m2": dict(embed_dim=(128, 192, 224), depth=(1, 2, 3), num_heads=(4, 3, 2), kernels=(7, 5, 3, 3)),
+    "efficientvit_m3": dict(embed_dim=(128, 240, 320), depth=(1, 2, 3), num_heads=(4, 3, 4), kernels=(5, 5, 5, 5)),
+    "efficientvit_m4": dict(embed_dim=(128, 256, 384), depth=(1, 2, 3), num_heads=(4, 4, 4), kernels=(7, 5, 3, 3)),
+    "efficientvit_m5": dict(embed_dim=(192, 288, 384), depth=(1, 3, 4), num_heads=(3, 3, 4), kernels=(7, 5, 3, 3)),
+}
+_EFFICIENTVIT_MSRA_ARGS = {"img_size", "embed_dim", "key_dim", "depth", "num_heads", "window_size", "kernels",
+                           "down_ops", "global_pool"}
+
+
+def build_efficientvit_msra(name: str, config: dict) -> nnx.Module:
+  """timm's EfficientVitMsra (img_size 224 and window 7 unless model_args say otherwise: they size
+  the attention-bias tables; the model then runs at any input size)."""
+  arguments = _merged(name, config, EFFICIENTVIT_MSRA_VARIANTS, _EFFICIENTVIT_MSRA_ARGS)
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  stages = len(arguments["embed_dim"])
+  down_ops = [list(op) for op in arguments.get("down_ops", [("", 1)] + [("subsample", 2)] * (stages - 1))]
+  if down_ops != [["", 1]] + [["subsample", 2]] * (stages - 1):
+    raise ConversionError(f"timm model {name!r}: down_ops {arguments['down_ops']} are not supported (timm's "
+                          "default: no subsample in the first stage, ('subsample', 2) after).")
+  key_dims = tuple(arguments.get("key_dim", (16,) * stages))
+  heads = tuple(arguments["num_heads"])
+  if any(dim % (k * h) for dim, k, h in zip(arguments["embed_dim"], key_dims, heads)):
+    raise ConversionError(f"timm model {name!r}: embed_dim must be a multiple of key_dim · num_heads per stage "
+                          "(timm's attn_ratio would not be an integer).")
+  return EfficientVitMsra(EfficientVitMsraConfig(
+      image_size=_square(name, arguments.get("img_size", 224)), embed_dims=tuple(arguments["embed_dim"]),
+      key_dims=key_dims, depths=tuple(arguments["depth"]), num_heads=heads,
+      window_sizes=tuple(arguments.get("window_size", (7,) * stages)), kernels=tuple(arguments["kernels"]),
+      num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+EFFICIENTVIT_MSRA_RENAMES = (
+    (r"^patch_embed\.conv(\d)\.", lambda m: f"patch_embed.{int(m[1]) - 1}."),
+    (r"\.downsample\.res1\.0\.m\.", ".downsample.0.dw."),
+    (r"\.downsample\.res1\.1\.m\.", ".downsample.0.ffn."),
+    (r"\.downsample\.patchmerge\.", ".downsample.1."),
+    (r"\.downsample\.res2\.0\.m\.", ".downsample.2.dw."),
+    (r"\.downsample\.res2\.1\.m\.", ".downsample.2.ffn."),
+    (r"\.(dw0|ffn0|dw1|ffn1)\.m\.", r".\1."),
+    (r"\.mixer\.m\.attn\.", ".mixer.attn."),
+    (r"\.proj\.1\.", ".proj."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(EFFICIENTVIT_MIT_VARIANTS): dict(build=build_efficientvit_mit, renames=EFFICIENTVIT_MIT_RENAMES),
+    _names(EFFICIENTVIT_MSRA_VARIANTS): dict(build=build_efficientvit_msra, renames=EFFICIENTVIT_MSRA_RENAMES),
     _names(FASTVIT_VARIANTS): dict(build=build_fastvit, renames=FASTVIT_RENAMES),
     _names(REPVIT_VARIANTS): dict(build=build_repvit, renames=REPVIT_RENAMES),
 }
