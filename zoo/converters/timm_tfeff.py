@@ -1,6 +1,6 @@
 """timm's efficient hybrid families as data: EfficientViT-MIT (zoo.architectures.efficientvit), RepViT
 (zoo.architectures.repvit), FastViT (zoo.architectures.fastvit),
-EfficientViT-MSRA (zoo.architectures.efficientvit_msra).
+EfficientViT-MSRA (zoo.architectures.efficientvit_msra), MambaOut (zoo.architectures.mambaout).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
 1.0.31's model function passes them to the model class (``timm/models/efficientvit_mit.py``, ...);
@@ -16,6 +16,7 @@ from flax import nnx
 from zoo.architectures.efficientvit import EfficientVit, EfficientVitConfig
 from zoo.architectures.efficientvit_msra import EfficientVitMsra, EfficientVitMsraConfig
 from zoo.architectures.fastvit import FastVit, FastVitConfig
+from zoo.architectures.mambaout import MambaOut, MambaOutConfig
 from zoo.architectures.repvit import RepVit, RepVitConfig
 from zoo.converters.mapping import ConversionError
 from zoo.converters.timm_families import _arguments, _check_pool, _names, _square
@@ -229,9 +230,54 @@ EFFICIENTVIT_MSRA_RENAMES = (
 )
 
 
+# --- MambaOut (timm's mambaout.py) ----------------------------------------------------------------
+
+_MAMBAOUT_RW = dict(stem_mid_norm=False, downsample="conv_nf", ls_init_value=1e-6, head_fn="norm_mlp")
+MAMBAOUT_VARIANTS: dict[str, dict] = {
+    "mambaout_femto": dict(depths=(3, 3, 9, 3), dims=(48, 96, 192, 288)),
+    "mambaout_kobe": dict(depths=(3, 3, 15, 3), dims=(48, 96, 192, 288)),
+    "mambaout_tiny": dict(depths=(3, 3, 9, 3), dims=(96, 192, 384, 576)),
+    "mambaout_small": dict(depths=(3, 4, 27, 3), dims=(96, 192, 384, 576)),
+    "mambaout_base": dict(depths=(3, 4, 27, 3), dims=(128, 256, 512, 768)),
+    "mambaout_small_rw": dict(depths=(3, 4, 27, 3), dims=(96, 192, 384, 576), **_MAMBAOUT_RW),
+    "mambaout_base_short_rw": dict(depths=(3, 3, 25, 3), dims=(128, 256, 512, 768), expansion_ratio=3.0,
+                                   conv_ratio=1.25, **_MAMBAOUT_RW),
+    "mambaout_base_tall_rw": dict(depths=(3, 4, 30, 3), dims=(128, 256, 512, 768), expansion_ratio=2.5,
+                                  conv_ratio=1.25, **_MAMBAOUT_RW),
+    "mambaout_base_wide_rw": dict(depths=(3, 4, 27, 3), dims=(128, 256, 512, 768), expansion_ratio=3.0,
+                                  conv_ratio=1.5, act_layer="silu", **_MAMBAOUT_RW),
+    "mambaout_base_plus_rw": dict(depths=(3, 4, 30, 3), dims=(128, 256, 512, 768), expansion_ratio=3.0,
+                                  conv_ratio=1.5, act_layer="silu", **_MAMBAOUT_RW),
+}
+_MAMBAOUT_ARGS = {"depths", "dims", "norm_layer", "act_layer", "conv_ratio", "expansion_ratio", "kernel_size",
+                  "stem_mid_norm", "ls_init_value", "downsample", "head_fn", "global_pool"}
+
+
+def build_mambaout(name: str, config: dict) -> nnx.Module:
+  """timm's MambaOut; ``ls_init_value`` (not None) only initialises the layer scales."""
+  arguments = _merged(name, config, MAMBAOUT_VARIANTS, _MAMBAOUT_ARGS)
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  _check_fixed(name, arguments, {"norm_layer": None})
+  activation = arguments.get("act_layer", "gelu")
+  if activation not in ("gelu", "silu"):
+    raise ConversionError(f"timm model {name!r}: act_layer {activation!r} is not supported ('gelu' or 'silu').")
+  downsample, head = arguments.get("downsample", "conv"), arguments.get("head_fn", "default")
+  if downsample not in ("conv", "conv_nf") or head not in ("default", "norm_mlp"):
+    raise ConversionError(f"timm model {name!r}: downsample {downsample!r} / head_fn {head!r} are not supported "
+                          "(downsample 'conv' or 'conv_nf', head_fn 'default' or 'norm_mlp').")
+  return MambaOut(MambaOutConfig(
+      depths=tuple(arguments["depths"]), dims=tuple(arguments["dims"]),
+      expansion_ratio=float(arguments.get("expansion_ratio", 8 / 3)), conv_ratio=float(arguments.get("conv_ratio", 1.0)),
+      kernel_size=arguments.get("kernel_size", 7), stem_mid_norm=bool(arguments.get("stem_mid_norm", True)),
+      layer_scale=arguments.get("ls_init_value") is not None, downsample=downsample, head=head,
+      activation=activation, num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]),
+      rngs=nnx.Rngs(0))
+
+
 ENTRIES: dict[str, dict] = {
     _names(EFFICIENTVIT_MIT_VARIANTS): dict(build=build_efficientvit_mit, renames=EFFICIENTVIT_MIT_RENAMES),
     _names(EFFICIENTVIT_MSRA_VARIANTS): dict(build=build_efficientvit_msra, renames=EFFICIENTVIT_MSRA_RENAMES),
+    _names(MAMBAOUT_VARIANTS): dict(build=build_mambaout, renames=()),
     _names(FASTVIT_VARIANTS): dict(build=build_fastvit, renames=FASTVIT_RENAMES),
     _names(REPVIT_VARIANTS): dict(build=build_repvit, renames=REPVIT_RENAMES),
 }
