@@ -1,6 +1,7 @@
 """timm's efficient hybrid families as data: EfficientViT-MIT (zoo.architectures.efficientvit), RepViT
 (zoo.architectures.repvit), FastViT (zoo.architectures.fastvit),
-EfficientViT-MSRA (zoo.architectures.efficientvit_msra), MambaOut (zoo.architectures.mambaout).
+EfficientViT-MSRA (zoo.architectures.efficientvit_msra), MambaOut (zoo.architectures.mambaout),
+SHViT (zoo.architectures.shvit).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
 1.0.31's model function passes them to the model class (``timm/models/efficientvit_mit.py``, ...);
@@ -18,6 +19,7 @@ from zoo.architectures.efficientvit_msra import EfficientVitMsra, EfficientVitMs
 from zoo.architectures.fastvit import FastVit, FastVitConfig
 from zoo.architectures.mambaout import MambaOut, MambaOutConfig
 from zoo.architectures.repvit import RepVit, RepVitConfig
+from zoo.architectures.shvit import Shvit, ShvitConfig
 from zoo.converters.mapping import ConversionError
 from zoo.converters.timm_families import _arguments, _check_pool, _names, _square
 from zoo.converters.timm_more import _check_fixed
@@ -274,10 +276,49 @@ def build_mambaout(name: str, config: dict) -> nnx.Module:
       rngs=nnx.Rngs(0))
 
 
+# --- SHViT (timm's shvit.py) ------------------------------------------------------------------------
+
+SHVIT_VARIANTS: dict[str, dict] = {
+    "shvit_s1": dict(embed_dim=(128, 224, 320), depth=(2, 4, 5), partial_dim=(32, 48, 68), types=("i", "s", "s")),
+    "shvit_s2": dict(embed_dim=(128, 308, 448), depth=(2, 4, 5), partial_dim=(32, 66, 96), types=("i", "s", "s")),
+    "shvit_s3": dict(embed_dim=(192, 352, 448), depth=(3, 5, 5), partial_dim=(48, 75, 96), types=("i", "s", "s")),
+    "shvit_s4": dict(embed_dim=(224, 336, 448), depth=(4, 7, 6), partial_dim=(48, 72, 96), types=("i", "s", "s")),
+}
+_SHVIT_ARGS = {"embed_dim", "partial_dim", "qk_dim", "depth", "types", "global_pool", "norm_layer", "act_layer"}
+
+
+def build_shvit(name: str, config: dict) -> nnx.Module:
+  """timm's SHViT (GroupNorm₁ before the attention, ReLU)."""
+  arguments = _merged(name, config, SHVIT_VARIANTS, _SHVIT_ARGS)
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  _check_fixed(name, arguments, {"norm_layer": None, "act_layer": None})
+  stages = len(arguments["embed_dim"])
+  if any(t not in ("i", "s") for t in arguments["types"]):
+    raise ConversionError(f"timm model {name!r}: block types {arguments['types']} are not supported ('i' or 's').")
+  return Shvit(ShvitConfig(
+      embed_dims=tuple(arguments["embed_dim"]), partial_dims=tuple(arguments["partial_dim"]),
+      qk_dims=tuple(arguments.get("qk_dim", (16,) * stages)), depths=tuple(arguments["depth"]),
+      types=tuple(arguments["types"]), num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]),
+      rngs=nnx.Rngs(0))
+
+
+# timm's downsample Sequential: Residual(dw), Residual(FFN), PatchMerging, Residual(dw), Residual(FFN)
+_SHVIT_DOWNSAMPLE = {"0": "0.dw", "1": "0.ffn", "2": "1", "3": "2.dw", "4": "2.ffn"}
+SHVIT_RENAMES = (
+    (r"^patch_embed\.(\d)\.", lambda m: f"patch_embed.{int(m[1]) // 2}."),
+    (r"\.downsample\.(\d)\.(?:m\.)?", lambda m: f".downsample.{_SHVIT_DOWNSAMPLE[m[1]]}."),
+    (r"\.(conv|mixer|ffn)\.m\.", r".\1."),
+    (r"\.proj\.1\.", ".proj."),
+    (r"^head\.l\.", "head.linear."),
+    (r"\.c\.", ".conv."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(EFFICIENTVIT_MIT_VARIANTS): dict(build=build_efficientvit_mit, renames=EFFICIENTVIT_MIT_RENAMES),
     _names(EFFICIENTVIT_MSRA_VARIANTS): dict(build=build_efficientvit_msra, renames=EFFICIENTVIT_MSRA_RENAMES),
     _names(MAMBAOUT_VARIANTS): dict(build=build_mambaout, renames=()),
     _names(FASTVIT_VARIANTS): dict(build=build_fastvit, renames=FASTVIT_RENAMES),
     _names(REPVIT_VARIANTS): dict(build=build_repvit, renames=REPVIT_RENAMES),
+    _names(SHVIT_VARIANTS): dict(build=build_shvit, renames=SHVIT_RENAMES),
 }
