@@ -101,13 +101,20 @@ class LocalWindowAttention(nnx.Module):
     self.attn = CascadedGroupAttention(dim, key_dim, num_heads, window, kernels, rngs=rngs)
 
   def __call__(self, x):
-    batch, height, width, dim = x.shape
-    ws = self.window
-    padded = layers.pad_hw(x, 0, (ws - height % ws) % ws, 0, (ws - width % ws) % ws)
-    rows, cols = padded.shape[1] // ws, padded.shape[2] // ws
-    windows = padded.reshape(batch, rows, ws, cols, ws, dim).transpose(0, 1, 3, 2, 4, 5).reshape(-1, ws, ws, dim)
-    out = self.attn(windows).reshape(batch, rows, cols, ws, ws, dim).transpose(0, 1, 3, 2, 4, 5)
-    return out.reshape(batch, rows * ws, cols * ws, dim)[:, :height, :width]
+    return in_windows(x, self.window, self.attn)
+
+
+def in_windows(x, window: int, function):
+  """``function`` applied to each window × window tile of the NHWC map zero-padded at the bottom / right
+  to a multiple of the window ([tiles, window, window, C] in, same out), cropped back (timm's
+  EfficientViT-MSRA / TinyViT windowing: the padding takes part)."""
+  batch, height, width, dim = x.shape
+  padded = layers.pad_hw(x, 0, (window - height % window) % window, 0, (window - width % window) % window)
+  rows, cols = padded.shape[1] // window, padded.shape[2] // window
+  tiles = padded.reshape(batch, rows, window, cols, window, dim).transpose(0, 1, 3, 2, 4, 5)
+  out = function(tiles.reshape(-1, window, window, dim))
+  out = out.reshape(batch, rows, cols, window, window, -1).transpose(0, 1, 3, 2, 4, 5)
+  return out.reshape(batch, rows * window, cols * window, -1)[:, :height, :width]
 
 
 class ResidualPair(nnx.Module):

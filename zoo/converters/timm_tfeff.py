@@ -1,7 +1,7 @@
 """timm's efficient hybrid families as data: EfficientViT-MIT (zoo.architectures.efficientvit), RepViT
 (zoo.architectures.repvit), FastViT (zoo.architectures.fastvit),
 EfficientViT-MSRA (zoo.architectures.efficientvit_msra), MambaOut (zoo.architectures.mambaout),
-SHViT (zoo.architectures.shvit).
+SHViT (zoo.architectures.shvit), TinyViT (zoo.architectures.tiny_vit).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
 1.0.31's model function passes them to the model class (``timm/models/efficientvit_mit.py``, ...);
@@ -20,6 +20,7 @@ from zoo.architectures.fastvit import FastVit, FastVitConfig
 from zoo.architectures.mambaout import MambaOut, MambaOutConfig
 from zoo.architectures.repvit import RepVit, RepVitConfig
 from zoo.architectures.shvit import Shvit, ShvitConfig
+from zoo.architectures.tiny_vit import TinyVit, TinyVitConfig
 from zoo.converters.mapping import ConversionError
 from zoo.converters.timm_families import _arguments, _check_pool, _names, _square
 from zoo.converters.timm_more import _check_fixed
@@ -314,6 +315,39 @@ SHVIT_RENAMES = (
 )
 
 
+# --- TinyViT (timm's tiny_vit.py) ---------------------------------------------------------------------
+
+_TINY_VIT_DEPTHS = (2, 2, 6, 2)
+TINY_VIT_VARIANTS: dict[str, dict] = {
+    "tiny_vit_5m_224": dict(embed_dims=(64, 128, 160, 320), depths=_TINY_VIT_DEPTHS, num_heads=(2, 4, 5, 10),
+                            window_sizes=(7, 7, 14, 7)),
+    "tiny_vit_11m_224": dict(embed_dims=(64, 128, 256, 448), depths=_TINY_VIT_DEPTHS, num_heads=(2, 4, 8, 14),
+                             window_sizes=(7, 7, 14, 7)),
+    "tiny_vit_21m_224": dict(embed_dims=(96, 192, 384, 576), depths=_TINY_VIT_DEPTHS, num_heads=(3, 6, 12, 18),
+                             window_sizes=(7, 7, 14, 7)),
+    "tiny_vit_21m_384": dict(embed_dims=(96, 192, 384, 576), depths=_TINY_VIT_DEPTHS, num_heads=(3, 6, 12, 18),
+                             window_sizes=(12, 12, 24, 12)),
+    "tiny_vit_21m_512": dict(embed_dims=(96, 192, 384, 576), depths=_TINY_VIT_DEPTHS, num_heads=(3, 6, 12, 18),
+                             window_sizes=(16, 16, 32, 16)),
+}
+_TINY_VIT_ARGS = {"embed_dims", "depths", "num_heads", "window_sizes", "mlp_ratio", "mbconv_expand_ratio",
+                  "local_conv_size", "use_checkpoint", "act_layer", "global_pool"}
+
+
+def build_tiny_vit(name: str, config: dict) -> nnx.Module:
+  """timm's TinyVit (window sizes fix the attention-bias tables; the model runs at any input size)."""
+  arguments = _merged(name, config, TINY_VIT_VARIANTS, _TINY_VIT_ARGS)
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  _check_fixed(name, arguments, {"act_layer": None})
+  return TinyVit(TinyVitConfig(
+      embed_dims=tuple(arguments["embed_dims"]), depths=tuple(arguments["depths"]),
+      num_heads=tuple(arguments["num_heads"]), window_sizes=tuple(arguments["window_sizes"]),
+      mlp_ratio=float(arguments.get("mlp_ratio", 4.0)),
+      mbconv_expand_ratio=float(arguments.get("mbconv_expand_ratio", 4.0)),
+      local_conv_size=arguments.get("local_conv_size", 3), num_channels=arguments["in_chans"],
+      num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
 ENTRIES: dict[str, dict] = {
     _names(EFFICIENTVIT_MIT_VARIANTS): dict(build=build_efficientvit_mit, renames=EFFICIENTVIT_MIT_RENAMES),
     _names(EFFICIENTVIT_MSRA_VARIANTS): dict(build=build_efficientvit_msra, renames=EFFICIENTVIT_MSRA_RENAMES),
@@ -321,4 +355,5 @@ ENTRIES: dict[str, dict] = {
     _names(FASTVIT_VARIANTS): dict(build=build_fastvit, renames=FASTVIT_RENAMES),
     _names(REPVIT_VARIANTS): dict(build=build_repvit, renames=REPVIT_RENAMES),
     _names(SHVIT_VARIANTS): dict(build=build_shvit, renames=SHVIT_RENAMES),
+    _names(TINY_VIT_VARIANTS): dict(build=build_tiny_vit, renames=()),
 }
