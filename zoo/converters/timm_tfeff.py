@@ -34,6 +34,7 @@ def _merged(name: str, config: dict, variants: dict, supported: set[str]) -> dic
 
 # --- EfficientViT-MIT (timm's efficientvit_mit.py: EfficientVit "b*", EfficientVitLarge "l*") ----------
 
+# large=True: timm builds EfficientVitLarge (the l* model functions) instead of EfficientVit.
 EFFICIENTVIT_MIT_VARIANTS: dict[str, dict] = {
     "efficientvit_b0": dict(widths=(8, 16, 32, 64, 128), depths=(1, 2, 2, 2, 2), head_dim=16, head_widths=(1024, 1280)),
     "efficientvit_b1": dict(widths=(16, 32, 64, 128, 256), depths=(1, 2, 3, 3, 4), head_dim=16,
@@ -270,7 +271,8 @@ def build_mambaout(name: str, config: dict) -> nnx.Module:
                           "(downsample 'conv' or 'conv_nf', head_fn 'default' or 'norm_mlp').")
   return MambaOut(MambaOutConfig(
       depths=tuple(arguments["depths"]), dims=tuple(arguments["dims"]),
-      expansion_ratio=float(arguments.get("expansion_ratio", 8 / 3)), conv_ratio=float(arguments.get("conv_ratio", 1.0)),
+      expansion_ratio=float(arguments.get("expansion_ratio", 8 / 3)),
+      conv_ratio=float(arguments.get("conv_ratio", 1.0)),
       kernel_size=arguments.get("kernel_size", 7), stem_mid_norm=bool(arguments.get("stem_mid_norm", True)),
       layer_scale=arguments.get("ls_init_value") is not None, downsample=downsample, head=head,
       activation=activation, num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]),
