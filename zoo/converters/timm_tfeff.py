@@ -27,9 +27,11 @@ from zoo.converters.timm_more import _check_fixed
 
 
 def _merged(name: str, config: dict, variants: dict, supported: set[str]) -> dict:
-  """The variant's model-function arguments overridden by the export's ``model_args``."""
+  """The variant's model-function arguments overridden by the export's ``model_args`` (an explicit
+  None too: e.g. ``ls_init_value=None`` removes the layer scales)."""
   arguments = _arguments(name, config, supported)
-  return {**variants[name], **{k: v for k, v in arguments.items() if v is not None}}
+  explicit = config.get("model_args") or {}
+  return {**variants[name], **{k: v for k, v in arguments.items() if v is not None or k in explicit}}
 
 
 # --- EfficientViT-MIT (timm's efficientvit_mit.py: EfficientVit "b*", EfficientVitLarge "l*") ----------
