@@ -260,3 +260,8 @@ def resize_grid(grid, out_hw: tuple[int, int], mode: str = "bicubic", antialias:
   cols = jnp.asarray(torch_resize_matrix(width, out_hw[1], mode, antialias))
   return jnp.einsum("ih,hwc,jw->ijc", rows, grid.astype(jnp.float32), cols,
                     precision=jax.lax.Precision.HIGHEST).astype(grid.dtype)
+
+
+# --- added for timm's EfficientViT / RepViT / FastViT / MambaOut / SHViT families (zoo.converters.timm_tfeff) ---
+# PyTorch's nn.Hardswish: x · relu6(x + 3) / 6 (setdefault: another family may register the same name).
+ACTIVATIONS.setdefault("hard_swish", jax.nn.hard_swish)

@@ -61,17 +61,20 @@ class ResNetConfig:
 
 
 class ConvNormAct(nnx.Module):
-  """Conv (no bias, PyTorch padding) → BatchNorm → optional activation."""
+  """Conv (PyTorch padding; a bias only with ``bias``) → BatchNorm (unless ``norm`` is False) → optional
+  activation (a name of layers.ACTIVATIONS or a function)."""
 
-  def __init__(self, in_features, out_features, kernel_size, *, stride=1, act: str | None = "relu", groups=1,
-               dilation: int = 1, epsilon: float = 1e-5, padding="torch", rngs: nnx.Rngs):
+  def __init__(self, in_features, out_features, kernel_size, *, stride=1, act="relu", groups=1,
+               dilation: int = 1, epsilon: float = 1e-5, padding="torch", bias: bool = False, norm: bool = True,
+               rngs: nnx.Rngs):
     self.conv = layers.conv(in_features, out_features, kernel_size, stride=stride, groups=groups, dilation=dilation,
-                            padding=padding, rngs=rngs)
-    self.bn = layers.batch_norm(out_features, epsilon=epsilon, rngs=rngs)
-    self.act = layers.activation(act) if act else None
+                            padding=padding, bias=bias, rngs=rngs)
+    self.bn = layers.batch_norm(out_features, epsilon=epsilon, rngs=rngs) if norm else None
+    self.act = layers.activation(act) if isinstance(act, str) else act
 
   def __call__(self, x):
-    x = self.bn(self.conv(x))
+    x = self.conv(x)
+    x = self.bn(x) if self.bn is not None else x
     return self.act(x) if self.act else x
 
 

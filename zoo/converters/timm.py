@@ -33,6 +33,7 @@ from zoo.converters.timm_mobile import ENTRIES as _MOBILE
 from zoo.converters.timm_more import ENTRIES as _LATER_FAMILIES
 from zoo.converters.timm_resnets import ENTRIES as _RESNETS
 from zoo.converters.timm_small import ENTRIES as _SMALL_FAMILIES
+from zoo.converters.timm_tfeff import ENTRIES as _TFEFF
 from zoo.converters.timm_vits import ENTRIES as _TRANSFORMER_FAMILIES
 from zoo.converters.timm_vit_variants import ENTRIES as _VIT_VARIANTS
 from zoo.preprocessing import Preprocessing
@@ -261,6 +262,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _RESNETS.ite
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _METAFORMERS.items()})  # timm_metaformers: PoolFormer, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _VIT_VARIANTS.items()})  # EVA-02, RoPE ViTs, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _BYOB.items()})  # timm_byob: ByobNet, ByoaNet, CS3
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFEFF.items()})  # timm_tfeff: EfficientViT, …
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
