@@ -31,6 +31,7 @@ from zoo.converters.timm_mobile import ENTRIES as _MOBILE
 from zoo.converters.timm_more import ENTRIES as _LATER_FAMILIES
 from zoo.converters.timm_resnets import ENTRIES as _RESNETS
 from zoo.converters.timm_small import ENTRIES as _SMALL_FAMILIES
+from zoo.converters.timm_tfhg import ENTRIES as _TFHG
 from zoo.converters.timm_vits import ENTRIES as _TRANSFORMER_FAMILIES
 from zoo.preprocessing import Preprocessing
 
@@ -255,6 +256,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _EFFICIENTNE
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _MOBILE.items()})  # timm_mobile: MobileNetV4, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _SMALL_FAMILIES.items()})  # timm_small: ConvMixer, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _RESNETS.items()})  # timm_resnets: ResNetV2
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFHG.items()})  # timm_tfhg: HGNet, …
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
