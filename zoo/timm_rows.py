@@ -114,6 +114,9 @@ RULES: tuple[Rule, ...] = (
          "(Kurakin et al. 2018; Tramèr et al. 2018)"),
     Rule("objective", "tag", "ssld", "distillation (SSLD)", "timm tag ssld: PaddleClas semi-supervised label "
          "distillation"),
+    Rule("objective", "architecture", "_ssld$", "distillation (SSLD)", "timm architectures hrnet_w18_ssld / "
+         "hrnet_w48_ssld (paddle_in1k tags): PaddleClas SSLD weights; timm/models/hrnet.py cites Cui et al. 2021, "
+         "'Beyond Self-Supervision' (arXiv 2103.05959)"),
     Rule("objective", "tag", "dist|distilled", "distillation", "timm tags *_dist_* / *_distilled_*: trained "
          "with a teacher (e.g. DeiT III's fb_dist, MobileCLIP's apple_dist)"),
     Rule("objective", "architecture", "distilled", "distillation", "timm architectures *_distilled_*: DeiT-style "
