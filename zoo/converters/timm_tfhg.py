@@ -1,10 +1,10 @@
 """timm families as data: PP-HGNet / PP-HGNetV2 (zoo.architectures.hgnet), NFNet / NF-ResNet /
-NF-RegNet (zoo.architectures.nfnet), HRNet (zoo.architectures.hrnet), VOLO (zoo.architectures.volo).
+NF-RegNet (zoo.architectures.nfnet), HRNet (zoo.architectures.hrnet), VOLO (zoo.architectures.volo), CrossViT (zoo.architectures.crossvit).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's configuration as timm
 1.0.31's model function passes it to the model class (``timm/models/hgnet.py``: ``model_cfgs``
 and the ``use_lab`` keyword; ``nfnet.py``: ``model_cfgs``; ``hrnet.py``: ``cfg_cls``;
-``volo.py``: the model functions' ``model_args``); a checkpoint's ``model_args`` (its config.json) override the
+``volo.py`` / ``crossvit.py``: the model functions' ``model_args``); a checkpoint's ``model_args`` (its config.json) override the
 keywords. ``ENTRIES`` maps a regex that fully matches the architecture names to
 ``dict(build=..., renames=...)``; zoo.converters.timm wraps each in a ``TimmFamily``.
 """
@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from flax import nnx
 
+from zoo.architectures.crossvit import CrossVit, CrossVitConfig
 from zoo.architectures.hgnet import HgNet, HgNetConfig, HgStage
 from zoo.architectures.hrnet import HrNet, HrNetConfig, HrStage
 from zoo.architectures.nfnet import NfNetConfig, NormFreeNet
 from zoo.architectures.volo import Volo, VoloConfig
-from zoo.converters.mapping import ConversionError
+from zoo.converters.mapping import ATTENTION_PROJECTIONS, ConversionError
 from zoo.converters.timm_families import _arguments, _check_pool, _names, _square
 
 
@@ -239,9 +240,69 @@ VOLO_RENAMES = (
 )
 
 
+# --- CrossViT (timm's crossvit.py) ---------------------------------------------------------------
+
+_CROSSVIT_SIZES = {  # the crossvit_* model functions' model_args: embed_dim, branch depth, num_heads, mlp_ratio
+    "tiny": ((96, 192), 4, (3, 3), (4, 4, 1)), "small": ((192, 384), 4, (6, 6), (4, 4, 1)),
+    "base": ((384, 768), 4, (12, 12), (4, 4, 1)), "9": ((128, 256), 3, (4, 4), (3, 3, 1)),
+    "15": ((192, 384), 5, (6, 6), (3, 3, 1)), "18": ((224, 448), 6, (7, 7), (3, 3, 1)),
+}
+
+
+def _crossvit(size: str, resolution: int, multi_conv: bool) -> dict:
+  dims, depth, heads, ratios = _CROSSVIT_SIZES[size]
+  base = {240: 224, 408: 384}[resolution]  # img_scale=(1.0, base / resolution)
+  return dict(img_size=resolution, img_scale=(1.0, base / resolution), patch_size=(12, 16), embed_dim=dims,
+              depth=((1, depth, 0),) * 3, num_heads=heads, mlp_ratio=ratios, multi_conv=multi_conv)
+
+
+CROSSVIT_VARIANTS: dict[str, dict] = {
+    **{f"crossvit_{size}_240": _crossvit(size, 240, False) for size in _CROSSVIT_SIZES},
+    **{f"crossvit_{size}_dagger_240": _crossvit(size, 240, True) for size in ("9", "15", "18")},
+    **{f"crossvit_{size}_dagger_408": _crossvit(size, 408, True) for size in ("15", "18")},
+}
+_CROSSVIT_ARGS = {"img_size", "img_scale", "patch_size", "embed_dim", "depth", "num_heads", "mlp_ratio", "multi_conv",
+                  "crop_scale", "qkv_bias", "global_pool"}
+
+
+def _tuples(value):
+  return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
+
+
+def build_crossvit(name: str, config: dict) -> nnx.Module:
+  """timm's CrossVit (class-token pooling, bicubic rescaling of the second branch) at its fixed size."""
+  arguments = _arguments(name, config, _CROSSVIT_ARGS)
+  arguments = {**CROSSVIT_VARIANTS[name], **{k: _tuples(v) for k, v in arguments.items() if v is not None}}
+  _check_pool(name, arguments.get("global_pool"), {"token"})
+  for key, value in (("crop_scale", False), ("qkv_bias", True)):
+    if arguments.get(key, value) != value:
+      raise ConversionError(f"timm model {name!r}: {key}={arguments[key]!r} is not supported ({value!r} only).")
+  if any(depth[-1] != 0 for depth in arguments["depth"]) or set(arguments["patch_size"]) - {12, 16}:
+    raise ConversionError(f"timm model {name!r}: depth {arguments['depth']} / patch_size {arguments['patch_size']} "
+                          "are not supported (fusion depth 0, patches 12 and 16, as timm's models).")
+  size = _square(name, arguments["img_size"])
+  return CrossVit(CrossVitConfig(
+      image_size=size, branch_sizes=tuple(int(size * scale) for scale in arguments["img_scale"]),  # timm's int(s·i)
+      patch_sizes=arguments["patch_size"], embed_dims=arguments["embed_dim"], depths=arguments["depth"],
+      num_heads=arguments["num_heads"], mlp_ratios=tuple(float(r) for r in arguments["mlp_ratio"]),
+      multi_conv=bool(arguments["multi_conv"]), num_channels=arguments["in_chans"],
+      num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+CROSSVIT_RENAMES = (
+    (r"^(patch_embed\.\d+)\.proj\.(weight|bias)$", r"\1.proj.0.\2"),  # the single patch conv
+    (r"\.(projs|revert_projs)\.(\d+)\.0\.", r".\1.\2.norm."),
+    (r"\.(projs|revert_projs)\.(\d+)\.2\.", r".\1.\2.fc."),
+    (r"\.blocks\.(\d+)\.(\d+)\.attn\.proj\.", r".blocks.\1.\2.attn.out."),
+    (r"\.fusion\.(\d+)\.attn\.w([qkv])\.", lambda m: f".fusion.{m[1]}.attn.{ATTENTION_PROJECTIONS[m[2]]}."),
+    (r"\.fusion\.(\d+)\.attn\.proj\.", r".fusion.\1.attn.out."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(HGNET_VARIANTS): dict(build=build_hgnet, renames=HGNET_RENAMES),
     _names(NFNET_VARIANTS): dict(build=build_nfnet, renames=NFNET_RENAMES),
     _names(HRNET_VARIANTS): dict(build=build_hrnet, renames=HRNET_RENAMES),
     _names(VOLO_VARIANTS): dict(build=build_volo, renames=VOLO_RENAMES),
+    _names(CROSSVIT_VARIANTS): dict(build=build_crossvit, renames=CROSSVIT_RENAMES),
 }
