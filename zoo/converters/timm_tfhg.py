@@ -1,10 +1,11 @@
 """timm families as data: PP-HGNet / PP-HGNetV2 (zoo.architectures.hgnet), NFNet / NF-ResNet /
-NF-RegNet (zoo.architectures.nfnet), HRNet (zoo.architectures.hrnet), VOLO (zoo.architectures.volo), CrossViT (zoo.architectures.crossvit).
+NF-RegNet (zoo.architectures.nfnet), HRNet (zoo.architectures.hrnet), VOLO (zoo.architectures.volo), CrossViT (zoo.architectures.crossvit),
+TResNet (zoo.architectures.tresnet).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's configuration as timm
 1.0.31's model function passes it to the model class (``timm/models/hgnet.py``: ``model_cfgs``
 and the ``use_lab`` keyword; ``nfnet.py``: ``model_cfgs``; ``hrnet.py``: ``cfg_cls``;
-``volo.py`` / ``crossvit.py``: the model functions' ``model_args``); a checkpoint's ``model_args`` (its config.json) override the
+``volo.py`` / ``crossvit.py`` / ``tresnet.py``: the model functions' ``model_args``); a checkpoint's ``model_args`` (its config.json) override the
 keywords. ``ENTRIES`` maps a regex that fully matches the architecture names to
 ``dict(build=..., renames=...)``; zoo.converters.timm wraps each in a ``TimmFamily``.
 """
@@ -17,6 +18,7 @@ from zoo.architectures.crossvit import CrossVit, CrossVitConfig
 from zoo.architectures.hgnet import HgNet, HgNetConfig, HgStage
 from zoo.architectures.hrnet import HrNet, HrNetConfig, HrStage
 from zoo.architectures.nfnet import NfNetConfig, NormFreeNet
+from zoo.architectures.tresnet import TResNet, TResNetConfig
 from zoo.architectures.volo import Volo, VoloConfig
 from zoo.converters.mapping import ATTENTION_PROJECTIONS, ConversionError
 from zoo.converters.timm_families import _arguments, _check_pool, _names, _square
@@ -299,10 +301,39 @@ CROSSVIT_RENAMES = (
 )
 
 
+# --- TResNet (timm's tresnet.py) -----------------------------------------------------------------
+
+TRESNET_VARIANTS: dict[str, dict] = {  # the tresnet_* model functions' model_args
+    "tresnet_m": dict(layers=(3, 4, 11, 3)),
+    "tresnet_l": dict(layers=(4, 5, 18, 3), width_factor=1.2),
+    "tresnet_xl": dict(layers=(4, 5, 24, 3), width_factor=1.3),
+    "tresnet_v2_l": dict(layers=(3, 4, 23, 3), width_factor=1.0, v2=True),
+}
+
+
+def build_tresnet(name: str, config: dict) -> nnx.Module:
+  """timm's TResNet ('fast' global pooling = the spatial mean)."""
+  arguments = _arguments(name, config, {"layers", "width_factor", "v2", "global_pool"})
+  _check_pool(name, arguments.pop("global_pool"), {"fast", "avg"})
+  arguments = {**TRESNET_VARIANTS[name], **{k: _tuples(v) for k, v in arguments.items() if v is not None}}
+  return TResNet(TResNetConfig(
+      layers=tuple(arguments["layers"]), width_factor=float(arguments.get("width_factor", 1.0)),
+      v2=bool(arguments.get("v2", False)), num_channels=arguments["in_chans"],
+      num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+TRESNET_RENAMES = (
+    (r"^body\.conv1\.", "conv1."),
+    (r"^body\.layer(\d)\.", lambda m: f"stages.{int(m[1]) - 1}."),
+    (r"^head\.fc\.", "head."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(HGNET_VARIANTS): dict(build=build_hgnet, renames=HGNET_RENAMES),
     _names(NFNET_VARIANTS): dict(build=build_nfnet, renames=NFNET_RENAMES),
     _names(HRNET_VARIANTS): dict(build=build_hrnet, renames=HRNET_RENAMES),
     _names(VOLO_VARIANTS): dict(build=build_volo, renames=VOLO_RENAMES),
     _names(CROSSVIT_VARIANTS): dict(build=build_crossvit, renames=CROSSVIT_RENAMES),
+    _names(TRESNET_VARIANTS): dict(build=build_tresnet, renames=TRESNET_RENAMES),
 }
