@@ -7,9 +7,9 @@ Every conv is a scaled weight-standardised conv (:class:`ScaledStdConv`). A bloc
 pre-activation bottleneck: h = act(x)·β; shortcut = x, or [2×2/2 avg pool →] 1×1 conv of h when
 the shape changes; r = conv3(act(conv2b(act(conv2(act(conv1(h))))))) (conv2b in NFNets only;
 SE/ECA ×``attn_gain`` after conv2 in RegNets, after conv3 otherwise; × a learned scalar with
-skipinit); out = α·r + shortcut, with β = 1/√(expected variance) (1 at a stage's first block,
-then 1 + k·α² after k blocks of the stage, and 1 + (blocks of the previous stage)·α² entering a
-stage). The activations carry the NF gain γ (``gamma_in_act``) or the convs do (scale γ/√fan-in).
+skipinit); out = α·r + shortcut, with β = 1/√v, v = 1 + k·α² the expected variance after the k
+blocks run since the last stage start (a stage's first block counts the previous stage's blocks; the
+network's first block has v = 1). The activations carry the NF gain γ (``gamma_in_act``) or the convs do (scale γ/√fan-in).
 """
 
 from __future__ import annotations
