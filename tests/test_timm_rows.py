@@ -39,6 +39,7 @@ FACTS = [
     ("tf_efficientnet_b3.ap_in1k", ("imagenet-1k",), "adversarial propagation (AdvProp)"),
     ("inception_v3.tf_adv_in1k", ("imagenet-1k",), "adversarial training"),
     ("resmlp_12_224.fb_dino", ("imagenet-1k",), "self-distillation (DINO)"),
+    ("hrnet_w18_ssld.paddle_in1k", ("imagenet-1k",), "distillation (SSLD)"),  # SSLD in the architecture's name
     ("regnety_320.seer_ft_in1k", ("instagram (uncurated, SEER)", "imagenet-1k"), "self-supervised (SEER), then fine-tuned"),
 ]
 

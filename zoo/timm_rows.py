@@ -116,6 +116,9 @@ RULES: tuple[Rule, ...] = (
          "distillation"),
     Rule("objective", "tag", "usi", "distillation (USI)", "timm tag usi: USI weights (timm/models/edgenext.py cites "
          "Ridnik et al. 2022, 'Solving ImageNet', arXiv 2204.03475: knowledge distillation from a teacher)"),
+    Rule("objective", "architecture", "_ssld$", "distillation (SSLD)", "timm architectures hrnet_w18_ssld / "
+         "hrnet_w48_ssld (paddle_in1k tags): PaddleClas SSLD weights; timm/models/hrnet.py cites Cui et al. 2021, "
+         "'Beyond Self-Supervision' (arXiv 2103.05959)"),
     Rule("objective", "tag", "dist|distilled", "distillation", "timm tags *_dist_* / *_distilled_*: trained "
          "with a teacher (e.g. DeiT III's fb_dist, MobileCLIP's apple_dist)"),
     Rule("objective", "architecture", "distilled", "distillation", "timm architectures *_distilled_*: DeiT-style "

@@ -34,6 +34,7 @@ from zoo.converters.timm_more import ENTRIES as _LATER_FAMILIES
 from zoo.converters.timm_resnets import ENTRIES as _RESNETS
 from zoo.converters.timm_small import ENTRIES as _SMALL_FAMILIES
 from zoo.converters.timm_tfeff import ENTRIES as _TFEFF
+from zoo.converters.timm_tfhg import ENTRIES as _TFHG
 from zoo.converters.timm_vits import ENTRIES as _TRANSFORMER_FAMILIES
 from zoo.converters.timm_vit_variants import ENTRIES as _VIT_VARIANTS
 from zoo.preprocessing import Preprocessing
@@ -263,6 +264,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _METAFORMERS
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _VIT_VARIANTS.items()})  # EVA-02, RoPE ViTs, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _BYOB.items()})  # timm_byob: ByobNet, ByoaNet, CS3
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFEFF.items()})  # timm_tfeff: EfficientViT, …
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFHG.items()})  # timm_tfhg: HGNet, …
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
