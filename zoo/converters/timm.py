@@ -26,6 +26,7 @@ from zoo.converters.huggingface import _read_config, _resolve, _weight_files, ca
 from zoo.converters.mapping import ConversionError, load_into
 from zoo.converters.timm_convnets import ENTRIES as _CONVNETS
 from zoo.converters.timm_efficientnets import ENTRIES as _EFFICIENTNETS
+from zoo.converters.timm_maxxvit import ENTRIES as _MAXXVIT
 from zoo.converters.timm_families import ENTRIES as _MORE_FAMILIES
 from zoo.converters.timm_mobile import ENTRIES as _MOBILE
 from zoo.converters.timm_more import ENTRIES as _LATER_FAMILIES
@@ -255,6 +256,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _EFFICIENTNE
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _MOBILE.items()})  # timm_mobile: MobileNetV4, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _SMALL_FAMILIES.items()})  # timm_small: ConvMixer, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _RESNETS.items()})  # timm_resnets: ResNetV2
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _MAXXVIT.items()})  # timm_maxxvit: CoAtNet, MaxViT
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
