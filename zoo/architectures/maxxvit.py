@@ -356,6 +356,10 @@ class TransformerBlock(nnx.Module):
     y = self.norm1(x)
     y = _pool(y, self.down_pool, "") if self.down_pool else y
     batch, height, width, channels = y.shape
+    window = self.attn.rel_pos.window if self.attn.rel_pos is not None else height
+    if (height, width) != (window, window):
+      raise ValueError(f"MaxxViT: an attention block's position bias spans {window}² positions, "
+                       f"the feature map is {height}×{width} (feed images of the model's image_size).")
     y = self.attn(y.reshape(batch, height * width, channels)).reshape(batch, height, width, -1)
     x = shortcut + (self.ls1(y) if self.ls1 is not None else y)
     y = self.mlp(self.norm2(x))

@@ -25,7 +25,8 @@ def _rw_coat(stride_mode="pool", pool_type="avg2", conv_output_bias=False, conv_
              init_values=None, rel_pos_type="bias", rel_pos_dim=512) -> dict:
   """timm's _rw_coat_cfg: pre-norm act, expansion from the input width, SiLU MBConv, ReLU SE."""
   return dict(
-      conv=dict(stride_mode=stride_mode, pool_type=pool_type, downsample_pool_type=pool_type, pre_norm_act=True,
+      # downsample_pool_type keeps its 'avg2' default (MaxxVitConvCfg only falls back to pool_type when empty)
+      conv=dict(stride_mode=stride_mode, pool_type=pool_type, pre_norm_act=True,
                 expand_output=False, output_bias=conv_output_bias, attn_early=conv_attn_early,
                 attn_act_layer=conv_attn_act_layer, act_layer="silu"),
       transformer=dict(expand_first=False, shortcut_bias=transformer_shortcut_bias, pool_type=pool_type,
