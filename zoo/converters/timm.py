@@ -27,6 +27,7 @@ from zoo.converters.mapping import ConversionError, load_into
 from zoo.converters.timm_byob import ENTRIES as _BYOB
 from zoo.converters.timm_convnets import ENTRIES as _CONVNETS
 from zoo.converters.timm_efficientnets import ENTRIES as _EFFICIENTNETS
+from zoo.converters.timm_maxxvit import ENTRIES as _MAXXVIT
 from zoo.converters.timm_families import ENTRIES as _MORE_FAMILIES
 from zoo.converters.timm_metaformers import ENTRIES as _METAFORMERS
 from zoo.converters.timm_mobile import ENTRIES as _MOBILE
@@ -265,6 +266,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _VIT_VARIANT
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _BYOB.items()})  # timm_byob: ByobNet, ByoaNet, CS3
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFEFF.items()})  # timm_tfeff: EfficientViT, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFHG.items()})  # timm_tfhg: HGNet, …
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _MAXXVIT.items()})  # timm_maxxvit: CoAtNet, MaxViT
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
