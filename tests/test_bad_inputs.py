@@ -225,26 +225,34 @@ def test_the_three_config_commands_refuse_one_bad_override_with_one_message(outc
   assert set(messages.values()) == {"--set 'nosuchfield=1': expected key=value with key"}, messages
 
 
+_CONFIG_FILE_CHECK = """
+import sys
+import pytest
+from absl import flags
+from launch import configs
+import launch.probe  # defines the probe's flags (its own process: launch.zoo / launch.evaluate define --config too)
+config, fields = sys.argv[1], ("models", "seeds", "experiment", "out")
+flags.FLAGS(["launch.probe", "--out=mine"])  # --out given on the command line, the rest left to the file and --set
+settings = configs.flag_settings(fields, config + ":2", ["experiment=concat"], "the probe's flags")
+assert settings == {"models": ["a", "b"], "seeds": 2, "experiment": "concat", "out": "mine"}, settings
+open(config, "w").write("def get_config():\\n  return {'seeds': 'two'}\\n")
+with pytest.raises(configs.ConfigError, match=r"config field 'seeds' \\(in .*probe_config.py\\) must be a int"):
+  configs.flag_settings(fields, config, [], "the probe's flags")
+with pytest.raises(configs.ConfigError, match="positive integer"):
+  configs.flag_settings(fields, None, ["seeds=0"], "the probe's flags")
+print("checked")
+"""
+
+
 def test_a_config_file_feeds_evaluate_and_probe_like_the_study(tmp_path):
   """The shared loader: a file's fields are typed by each command's fields, an unknown field is
-  refused with the study's wording, and a flag given on the command line wins over the file."""
-  from absl import flags
-  from absl.testing import flagsaver
-  from launch import configs
-  import launch.probe  # noqa: F401 (defines the probe's flags in this process)
+  refused with the study's wording, and a flag given on the command line wins over the file.
+  In a process of its own: the commands' flags (--config in each) cannot share one."""
   config = tmp_path / "probe_config.py"
   config.write_text("def get_config(arg):\n  return {'models': ['a', 'b'], 'seeds': int(arg), 'experiment': 'mixing'}\n")
-  fields = ("models", "seeds", "experiment", "out")
-  with flagsaver.flagsaver():  # --out given on the command line, the rest left to the file and --set
-    flags.FLAGS.unparse_flags()
-    flags.FLAGS(["launch.probe", "--out=mine"])
-    settings = configs.flag_settings(fields, f"{config}:2", ["experiment=concat"], "the probe's flags")
-  assert settings == {"models": ["a", "b"], "seeds": 2, "experiment": "concat", "out": "mine"}
-  config.write_text("def get_config():\n  return {'seeds': 'two'}\n")
-  with pytest.raises(configs.ConfigError, match=r"config field 'seeds' \(in .*probe_config.py\) must be a int"):
-    configs.flag_settings(fields, str(config), [], "the probe's flags")
-  with pytest.raises(configs.ConfigError, match="positive integer"):
-    configs.flag_settings(fields, None, ["seeds=0"], "the probe's flags")
+  result = subprocess.run([sys.executable, "-c", _CONFIG_FILE_CHECK, str(config)], capture_output=True, text=True,
+                          timeout=300)
+  assert result.returncode == 0 and "checked" in result.stdout, result.stderr[-3000:]
 
 
 def test_there_are_at_least_60_cases_across_the_four_commands():

@@ -129,6 +129,8 @@ def load_into(model: nnx.Module, tensors: Mapping[str, np.ndarray], *, model_nam
   values = match_tensors(targets, tensors, model_name=model_name, renames=renames, ignore=ignore, layout=layout,
                          source=source)
   values = {key: value.astype(targets[key].dtype) for key, value in values.items()}
-  nnx.replace_by_pure_dict(state, unflatten({k: jax.numpy.asarray(v) for k, v in values.items()},
+  # One transfer for the whole tree: an asarray per tensor dispatches a jitted conversion each
+  # (about 1 ms apiece, a second for a model of a thousand tensors).
+  nnx.replace_by_pure_dict(state, unflatten(jax.device_put(values),
                                             nnx.to_pure_dict(state)))
   return nnx.merge(graphdef, state)
