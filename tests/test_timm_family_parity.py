@@ -66,7 +66,7 @@ def exports(request, tmp_path_factory):
   architectures = sorted({SMALLEST[f] for f in shard_families(request.module.SHARD)})
   (out / "cases.json").write_text(json.dumps({"architectures": architectures}))
   env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": "",
-         "OVERLAP_TIMM_THREADS": "2"}
+         "OVERLAP_TIMM_THREADS": "1"}
   result = subprocess.run([timm_python(), str(ROOT / "benchmarks" / "timm_coverage_reference.py"),
                            str(out / "cases.json"), str(out / "exports")], env=env, capture_output=True, text=True,
                           timeout=600)

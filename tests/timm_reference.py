@@ -138,7 +138,7 @@ def transform_case(case: dict, out_dir: str) -> None:
 
 def main(cases_file: str, out_dir: str) -> None:
   print(f"imports: {time.process_time():.1f}s CPU", file=sys.stderr)
-  torch.set_num_threads(int(os.environ.get("OVERLAP_TIMM_THREADS", "2")))
+  torch.set_num_threads(int(os.environ.get("OVERLAP_TIMM_THREADS", "1")))  # one: the other pytest worker holds the other core, and two OpenMP threads per core spin (the family parity export 150 s → 26 s)
   with open(cases_file) as handle:
     cases = json.load(handle)
   for case in cases.get("models", []):
