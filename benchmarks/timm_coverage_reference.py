@@ -3,14 +3,19 @@ timm environment (``.venv-timm``), never imported by the main one.
 
     .venv-timm/bin/python benchmarks/timm_coverage_reference.py cases.json out_dir
 
-cases.json: {"architectures": [...], "batch": B}. For each architecture, ``timm.create_model(architecture, pretrained=False)`` on
+cases.json: {"architectures": [...], "batch": B, "pending": P}. For each architecture, ``timm.create_model(architecture, pretrained=False)`` on
 the CPU, then at the smallest input it accepts among 64 px, 128 px and its pretrained config's
 ``input_size`` (only the latter when ``fixed_input_size``): weights, norm scales and biases and
 batch-norm statistics moved from their defaults by tests/timm_reference.py's ``randomize``, the
 model written with timm's ``save_for_hf`` to out_dir/<architecture>, with ``images.npy`` (NHWC),
 ``logits.npy`` and ``pre_logits.npy`` (``forward_head(forward_features(x), pre_logits=True)``).
 out_dir/<architecture>/status.json: {"status": "ok" | "error", "reason",
-"resolution", "seconds"} — a failure on timm's side is recorded, never raised.
+"resolution", "seconds"} — a failure on timm's side is recorded, never raised; it is written last
+(by a rename), so a reader that sees it sees the whole export.
+
+With ``pending`` P (streaming, as tests/test_timm_family_parity.py reads it): the next architecture
+waits while P finished exports are still in out_dir, the reader moving each away once it has used it,
+so at most P + 1 exports (hundreds of MB each at full size) are on disk at once.
 """
 
 import json
@@ -75,20 +80,34 @@ def run_case(architecture: str, batch: int, out_dir: Path) -> dict:
   return {"status": "error", "reason": "timm forward failed at every size: " + "; ".join(errors)}
 
 
+def _wait_for_room(out: Path, pending: int) -> None:
+  """Blocks while ``pending`` finished exports (folders with a status.json) are still in ``out``."""
+  while sum(1 for status in out.glob("*/status.json")) >= pending:
+    time.sleep(0.1)
+
+
+def _write_status(directory: Path, status: dict) -> None:
+  directory.mkdir(parents=True, exist_ok=True)
+  partial = directory / "status.json.partial"
+  partial.write_text(json.dumps(status))
+  partial.replace(directory / "status.json")  # atomic: a reader never sees half of it
+
+
 def main(cases_file: str, out_dir: str) -> None:
   torch.set_num_threads(int(os.environ.get("OVERLAP_TIMM_THREADS", "1")))
   cases = json.loads(Path(cases_file).read_text())
   out = Path(out_dir)
   out.mkdir(parents=True, exist_ok=True)
   for architecture in cases["architectures"]:
+    if cases.get("pending"):
+      _wait_for_room(out, int(cases["pending"]))
     start = time.perf_counter()
     try:
       status = run_case(architecture, int(cases.get("batch", 2)), out)
     except Exception as error:  # timm itself cannot build it: recorded for the report
       status = {"status": "error", "reason": f"timm: {type(error).__name__}: {str(error)[:200]}"}
     status.update(seconds=round(time.perf_counter() - start, 2))
-    (out / architecture).mkdir(parents=True, exist_ok=True)
-    (out / architecture / "status.json").write_text(json.dumps(status))
+    _write_status(out / architecture, status)
     print(f"{architecture}: {status['status']} {status['seconds']}s", file=sys.stderr, flush=True)
 
 

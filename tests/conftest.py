@@ -124,3 +124,33 @@ def pytest_sessionstart(session):
     print(f"\noverlap tests: only {free_gb:.1f} GB free under {tempfile.gettempdir()}; the suite needs about "
           f"{MIN_FREE_DISK_GB:.0f} GB there (full-size parity checkpoints, study caches). Free some space "
           "(old /tmp/pytest-of-* folders) or point TMPDIR at a larger disk.", flush=True)
+
+
+# What a module's fixtures write with tmp_path_factory.mktemp (timm exports, study caches and
+# stores: GBs over the suite) lives until the session ends unless removed: pytest deletes a passing
+# test's tmp_path, not a module fixture's folders. So when a test file is done and none of its tests
+# failed, the folders it added to this worker's base directory go; a failing file's stay for inspection.
+_FAILED_FILES: set[str] = set()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+  report = yield
+  if report.failed:
+    _FAILED_FILES.add(item.path.name)
+  return report
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_module_scratch(request, tmp_path_factory):
+  """Set up before, and torn down after, every other fixture of the module's scope."""
+  base = tmp_path_factory.getbasetemp()
+  before = set(base.iterdir())
+  yield
+  if request.path.name in _FAILED_FILES:
+    return
+  for path in set(base.iterdir()) - before:
+    if path.is_symlink() or not path.is_dir():
+      path.unlink(missing_ok=True)
+    else:
+      shutil.rmtree(path, ignore_errors=True)

@@ -6,7 +6,8 @@ there is tested here without editing this file): for each pattern, the architect
 one with the fewest parameters (timm's count, in the snapshot) is exported by the timm environment
 with random weights and every norm and statistic moved from its default, at the smallest input it
 accepts
-(benchmarks/timm_coverage_reference.py, one process for all families); ``zoo.load_timm`` must
+(benchmarks/timm_coverage_reference.py, one process per file, streaming each export as its test needs it:
+the test moves it into its tmp_path, deleted when it passes); ``zoo.load_timm`` must
 reproduce timm's logits and ``forward_head(..., pre_logits=True)`` embedding to a relative error
 of 1e-4 (benchmarks/timm_coverage.py's check, the coverage benchmark's criterion).
 """
@@ -16,8 +17,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,19 +62,58 @@ def shard_families(shard: int) -> list[str]:
   return sorted(FAMILY_CANDIDATES)[shard::SHARDS]
 
 
+# Exports timm's reference writes ahead of the tests that read them: each is up to hundreds of MB (vgg11: 0.5 GB),
+# so the reference waits while this many are unread instead of writing a shard's 2 GB at once.
+PENDING_EXPORTS = 2
+
+
+class ExportStream:
+  """timm's exports of one shard's families, written in test order by one reference process
+  (benchmarks/timm_coverage_reference.py, streaming): :meth:`take` waits for an architecture's
+  export and moves it into the test's tmp_path (deleted when the test passes, kept when it fails)."""
+
+  def __init__(self, out: Path, architectures: list[str]):
+    self.out, self.log = out / "exports", out / "reference.log"
+    (out / "cases.json").write_text(json.dumps({"architectures": architectures, "pending": PENDING_EXPORTS}))
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": "",
+           "OVERLAP_TIMM_THREADS": "1"}
+    with self.log.open("w") as log:
+      self.process = subprocess.Popen([timm_python(), str(ROOT / "benchmarks" / "timm_coverage_reference.py"),
+                                       str(out / "cases.json"), str(self.out)], env=env, stdout=log, stderr=log)
+
+  def take(self, architecture: str, into: Path, timeout: float = 600.0) -> Path:
+    status, deadline = self.out / architecture / "status.json", time.monotonic() + timeout
+    while not status.exists():
+      finished = self.process.poll() is not None
+      if (finished and not status.exists()) or time.monotonic() > deadline:
+        pytest.fail(f"the timm reference {'exited (' + str(self.process.returncode) + ')' if finished else 'timed out'}"
+                    f" before exporting {architecture}:\n{self.log.read_text()[-4000:]}")
+      time.sleep(0.1)
+    return Path(shutil.move(self.out / architecture, into / architecture))
+
+  def close(self) -> None:
+    if self.process.poll() is None:  # tests deselected or failed before reading every export
+      self.process.kill()
+    self.process.wait()
+
+
 @pytest.fixture(scope="module")
 def exports(request, tmp_path_factory):
-  """timm's exports of the smallest variant of each family of this file's shard (one reference process)."""
-  out = tmp_path_factory.mktemp("timm_family_parity")
-  architectures = sorted({SMALLEST[f] for f in shard_families(request.module.SHARD)})
-  (out / "cases.json").write_text(json.dumps({"architectures": architectures}))
-  env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1", "PYTHONPATH": "",
-         "OVERLAP_TIMM_THREADS": "1"}
-  result = subprocess.run([timm_python(), str(ROOT / "benchmarks" / "timm_coverage_reference.py"),
-                           str(out / "cases.json"), str(out / "exports")], env=env, capture_output=True, text=True,
-                          timeout=600)
-  assert result.returncode == 0, f"the timm reference failed ({result.returncode}):\n{result.stderr[-4000:]}"
-  return out / "exports"
+  """The stream of timm's exports of the smallest variant of each selected family of this file's shard."""
+  architectures = [SMALLEST[family] for family in _selected_families(request)]
+  stream = ExportStream(tmp_path_factory.mktemp("timm_family_parity"), list(dict.fromkeys(architectures)))
+  yield stream
+  stream.close()
+
+
+def _selected_families(request) -> list[str]:
+  """The families of this module's tests that this session runs, in their order."""
+  families = []
+  for item in request.session.items:
+    callspec = getattr(item, "callspec", None)
+    if item.module is request.module and callspec is not None and "family" in callspec.params:
+      families.append(callspec.params["family"])
+  return list(dict.fromkeys(families))
 
 
 def test_families_are_found():
@@ -105,9 +147,10 @@ def test_shards_hold_every_family_once():
 
 def test_smallest_variant_matches_timm(family, exports, tmp_path):
   architecture = SMALLEST[family]
-  status = json.loads((exports / architecture / "status.json").read_text())
+  export = exports.take(architecture, tmp_path)
+  status = json.loads((export / "status.json").read_text())
   assert status["status"] == "ok", f"{architecture}: timm side {status}"
-  result = timm_coverage.check_export(exports / architecture, tmp_path / "cache")
+  result = timm_coverage.check_export(export, tmp_path / "cache")
   print(f"{family}: {architecture} at {status['resolution']} px, {timm_rows.parameters(architecture)} "
         f"parameters: {result}")
   assert result["status"] == "ok", f"{architecture}: {result['reason']}"
