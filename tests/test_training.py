@@ -377,3 +377,29 @@ def test_objectives_and_transfers_are_one_table_the_zoo_stage_reads():
                      ("cnn.shapes.finetune", FineTuned), ("cnn.s0", None)):
     model = abstract_build(zoo.get(name))
     assert fitting.transfer_of(model) is (fitting.TRANSFERS[kind] if kind else None), name
+
+
+def test_a_probed_rows_classifier_is_the_probe_fit_the_study_uses():
+  """zoo.training.fit_probed_classifier = probes.fit_linear_head on the backbone's embeddings
+  (one probe fit in the project), written into the classifier: the model's logits equal that
+  head applied to its embeddings, and they classify the separable training data."""
+  import probes
+  from zoo.architectures.small import LinearProbed
+
+  class Backbone(nnx.Module):
+    def __init__(self):
+      self.projection = nnx.Param(jnp.asarray(np.random.default_rng(3).normal(size=(12, 6)), jnp.float32))
+
+    def __call__(self, images):
+      return None, jnp.tanh(images.reshape(len(images), -1) @ self.projection[...])
+
+  rng = np.random.default_rng(0)
+  labels = np.repeat(np.arange(3), 40)
+  images = (0.3 * rng.normal(size=(120, 2, 2, 3)) + labels[:, None, None, None] - 1).astype(np.float32)
+  model = LinearProbed(Backbone(), 6, 3, rngs=nnx.Rngs(0))
+  result = training.fit_probed_classifier(model, images, labels, l2_grid=(1e-3, 1e-1), seed=5)
+  features = training.embed(model, images)
+  head = probes.fit_linear_head(features, labels, 3, (1e-3, 1e-1), seed=5, max_iterations=300)
+  logits, _ = model(jnp.asarray(images))
+  np.testing.assert_allclose(np.asarray(logits), features @ head["weights"] + head["bias"], rtol=1e-4, atol=1e-4)
+  assert result["l2"] == head["l2"] and (np.asarray(logits).argmax(1) == labels).mean() > 0.9

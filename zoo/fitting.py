@@ -162,10 +162,10 @@ def needs_teacher(entry: ModelEntry) -> bool:
 
 
 def _linear_probe(entry, model, images, labels, recipe, log):
-  result = training.fit_linear_head(model, images[:PROBE_EXAMPLES], labels[:PROBE_EXAMPLES], entry.preprocessing,
-                                    l2_grid=PROBE_L2_GRID)
+  result = training.fit_probed_classifier(model, images[:PROBE_EXAMPLES], labels[:PROBE_EXAMPLES],
+                                         entry.preprocessing, l2_grid=PROBE_L2_GRID)
   if log:
-    log(f"linear probe: validation accuracy {result['test_accuracy']:.4f} (l2 {result['l2']:.1e})")
+    log(f"linear probe: validation accuracy {max(result['val_accuracy']):.4f} (l2 {result['l2']:.1e})")
 
 
 def _retrain_top(entry, model, images, labels, recipe, log):

@@ -18,7 +18,7 @@ Objectives:
 - SimCLR: NT-Xent between two augmented views (Chen et al. 2020);
 - autoencoding: mean squared reconstruction error;
 
-and :func:`fit_linear_head` fits the Kornblith-protocol logistic probe (probes/) on a
+and :func:`fit_probed_classifier` fits the Kornblith-protocol logistic probe (probes/) on a
 frozen backbone's embedding, giving a classifier for the non-supervised objectives.
 """
 
@@ -475,20 +475,17 @@ def embed(model: nnx.Module, images, preprocess: Callable = _identity, batch: in
   return np.asarray(out.reshape(-1, out.shape[-1])[:len(images)])
 
 
-def fit_linear_head(probed: nnx.Module, images, labels, preprocess: Callable = _identity,
-                    validation_fraction: float = 0.2, l2_grid=None) -> dict:
-  """Fits ``probed.classifier`` (a ``LinearProbed``) on the frozen backbone's embeddings
-  with the Kornblith protocol (probes.logistic_probe: standardise, L2 sweep chosen on a
-  validation slice, refit on all); the standardisation is folded into the Linear layer.
-  Returns the probe's result dict."""
-  from probes import logistic_probe
+def fit_probed_classifier(probed: nnx.Module, images, labels, preprocess: Callable = _identity,
+                          validation_fraction: float = 0.2, l2_grid=None, seed: int = 0) -> dict:
+  """Sets ``probed.classifier`` (a ``LinearProbed``'s Linear layer) to the Kornblith-protocol
+  head of the frozen backbone's embeddings: :func:`probes.fit_linear_head` (a seeded
+  ``validation_fraction`` chooses the L2 strength, then a refit on every example, the
+  standardisation folded into ``x @ weights + bias``), the one probe fit the study's
+  probed rows use too. Returns its result dict."""
+  from probes import fit_linear_head
   features = embed(probed, images, preprocess)
-  split = int(len(features) * (1 - validation_fraction))
-  result = logistic_probe(features[:split], labels[:split], features[split:], labels[split:],
-                          features[split:], labels[split:], l2_grid=l2_grid, max_iterations=300)
-  weights, bias = (np.asarray(p, np.float64) for p in result["params"])
-  mean, std = features.mean(0), features.std(0)
-  std = np.where(std < 1e-8, 1.0, std)  # as probes.standardize
-  probed.classifier.kernel[...] = jnp.asarray(weights / std[:, None], jnp.float32)
-  probed.classifier.bias[...] = jnp.asarray(bias - (mean / std) @ weights, jnp.float32)
+  result = fit_linear_head(features, np.asarray(labels), probed.classifier.kernel.shape[-1], l2_grid,
+                           validation_fraction=validation_fraction, seed=seed, max_iterations=300)
+  probed.classifier.kernel[...] = jnp.asarray(result["weights"])
+  probed.classifier.bias[...] = jnp.asarray(result["bias"])
   return result

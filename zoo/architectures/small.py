@@ -167,7 +167,7 @@ class _EmbeddingClassifier(nnx.Module):
 
 class LinearProbed(_EmbeddingClassifier):
   """A frozen backbone's embedding with a linear classifier fitted on top
-  (zoo.training.fit_linear_head): how self-supervised and other-data models classify."""
+  (zoo.training.fit_probed_classifier): how self-supervised and other-data models classify."""
 
 
 class Retrained(nnx.Module):

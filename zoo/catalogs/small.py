@@ -81,7 +81,7 @@ def _convnet(dropout=0.0, num_classes=10):
 
 
 def _probed(backbone):
-  """A backbone + the linear classifier fitted on Fashion-MNIST (zoo.training.fit_linear_head)."""
+  """A backbone + the linear classifier fitted on Fashion-MNIST (zoo.training.fit_probed_classifier)."""
   return lambda rngs: small.LinearProbed(backbone(rngs), EMBEDDING, 10, rngs=rngs)
 
 
