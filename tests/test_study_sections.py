@@ -15,6 +15,15 @@ from metrics.bootstrap import Interval
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _row(name: str):
+  """An unregistered zoo row (Context reads the rows it is given)."""
+  import zoo
+  from zoo.preprocessing import Preprocessing
+  return zoo.ModelEntry(name=name, builder=lambda rngs: None, weights=zoo.WeightSource("checkpoint", name),
+                        preprocessing=Preprocessing(32), num_classes=2, objective="supervised",
+                        pretraining_data="d", architecture="a")
+
+
 def test_serialiser_round_trips_results_with_intervals_arrays_and_nan_exactly():
   from launch.study.sections import greedy, models
   interval = Interval(np.array([0.25, np.nan], np.float32), np.array([0.1, 0.2]), np.float64(0.3), 0.01, 0.95, 300)
@@ -78,7 +87,7 @@ def test_every_section_declares_its_contract():
 
 
 def test_a_section_reads_only_the_intermediates_it_declares():
-  context = sections.Context(config_lib.defaults(), ["a"], {}, [], {}, {})
+  context = sections.Context(config_lib.defaults(), [_row("a")], {}, [], {}, {})
   with pytest.raises(AttributeError, match="USES does not list it"):
     context.scoped("greedy").outcomes  # noqa: B018 (the read is the test)
   with pytest.raises(AttributeError, match="read settings"):
@@ -86,7 +95,33 @@ def test_a_section_reads_only_the_intermediates_it_declares():
 
 
 def test_a_section_reads_only_the_results_of_the_sections_it_needs():
-  context = sections.Context(config_lib.defaults(), ["a"], {}, [], {}, {})
+  context = sections.Context(config_lib.defaults(), [_row("a")], {}, [], {}, {})
   context.results.update(greedy="greedy result", mixing="mixing result", models="models result")
   assert context.scoped("claims").results == {"greedy": "greedy result", "mixing": "mixing result"}
   assert context.scoped("models").results == {}
+
+
+def test_a_shared_intermediates_key_holds_exactly_what_computes_it():
+  """Each shared intermediate's key changes with its own config fields and the manifests of the
+  splits it reads (and those of what it is computed from), and with nothing else: no section's
+  setting, no other split."""
+  import types
+  manifests = lambda weights: {"a": {"model": "a", "weights_sha256": weights}, "b": {"model": "b"}}
+  stored = {role: types.SimpleNamespace(manifests=manifests("w")) for role in ("calibration", "test", "selection")}
+  config = config_lib.defaults()
+  keys = lambda cfg, st, code="c": {name: sections.shared_key(cfg, name, st, code) for name in sections.SHARED}
+  base = keys(config, stored)
+  assert len(set(base.values())) == len(sections.SHARED)
+
+  def changed(cfg=config, st=stored, code="c"):
+    now = keys(cfg, st, code)
+    return {name for name in now if now[name] != base[name]}
+  everything = set(sections.SHARED)
+  assert changed(config_lib.apply_overrides(config, ["resamples=7"])) == {"intervals"}
+  for override in ("greedy_steps=1", "accuracy_band=2.5", "theta_bins=5", "probe_steps=3", "similarity.k=3"):
+    assert changed(config_lib.apply_overrides(config, [override])) == set(), override
+  assert changed(st={**stored, "test": types.SimpleNamespace(manifests=manifests("other"))}) == everything - {
+      "temperatures"}
+  assert changed(st={**stored, "calibration": types.SimpleNamespace(manifests=manifests("other"))}) == everything
+  assert changed(st={**stored, "selection": types.SimpleNamespace(manifests=manifests("other"))}) == set()
+  assert changed(code="other code") == everything
