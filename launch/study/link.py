@@ -97,6 +97,14 @@ def _concatenation(calibration, test, settings) -> tuple[probes.Complementarity 
       num_resamples=settings.resamples, confidence=GAIN_CONFIDENCE, seed=settings.seed), ""
 
 
+def _gain_interval(complementarity, num_models: int, resamples: int) -> metrics.Interval:
+  """Every pair's concatenation gain as an Interval of [N, N] matrices (all NaN when not computed)."""
+  if complementarity is None:
+    nan = np.full((num_models,) * 2, np.nan)
+    return metrics.Interval(nan, nan, nan, nan, GAIN_CONFIDENCE, resamples)
+  return dataclasses.replace(complementarity.intervals["gain"], estimate=complementarity.gain)
+
+
 def similarity_section(config, test, calibration, outcomes, intervals) -> dict | None:
   """Every pair's similarity and gain measures and their link table (module docstring).
 
@@ -157,11 +165,7 @@ def similarity_section(config, test, calibration, outcomes, intervals) -> dict |
   lap("knn_and_nulls")
 
   complementarity, concatenation_note = _concatenation(calibration, test, settings)
-  if complementarity is None:
-    nan = np.full((len(names),) * 2, np.nan)
-    gain = metrics.Interval(nan, nan, nan, nan, GAIN_CONFIDENCE, settings.resamples)
-  else:
-    gain = dataclasses.replace(complementarity.intervals["gain"], estimate=complementarity.gain)
+  gain = _gain_interval(complementarity, len(names), settings.resamples)
   measures["concatenation_gain"] = np.asarray(gain.estimate, np.float64)
   lap("concatenation")
 

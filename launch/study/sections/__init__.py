@@ -201,8 +201,11 @@ class Context:
     if self.shared_cache is None:
       return compute()
     fresh = []
-    arrays = self.shared_cache(name, shared_key(self.config, name, self.stored, self._shared_code),
-                               lambda: to_arrays(fresh.append(compute()) or fresh[0]))
+
+    def compute_arrays():
+      fresh.append(compute())
+      return to_arrays(fresh[0])
+    arrays = self.shared_cache(name, shared_key(self.config, name, self.stored, self._shared_code), compute_arrays)
     if fresh:  # computed by this run: its own objects (e.g. the candidate view kept on the stack)
       return fresh[0]
     value = from_arrays(arrays)
