@@ -303,7 +303,8 @@ def test_changing_one_sections_settings_recomputes_that_section_only(study_store
 
 
 # The stage (Context's lap) each shared intermediate records when it is computed.
-SHARED_STAGES = {"temperatures": "temperatures", "calibrated": "calibrated pass (correctness, confidence, candidate views)",
+SHARED_STAGES = {"temperatures": "temperatures",
+                 "calibrated": "calibrated pass (correctness, confidence, candidate views)",
                  "outcomes": "pairwise", "intervals": "pairwise intervals"}
 
 

@@ -407,8 +407,9 @@ def similarity_text(section) -> str:
                          "ensemble_gain", "concatenation_gain") if c in section["pairs"][0]]
   scale = lambda c: 100.0 if c in ("error_inconsistency", "ensemble_gain", "concatenation_gain") else 1.0
   pairs = table(["pair"] + [LINK_LABELS.get(c, c) + (" (pts)" if scale(c) == 100 else "") for c in columns],
-                 [[f"{r['model_a']} + {r['model_b']}"] + [fmt(point_value(r[c]), scale=scale(c), digits=2 if scale(c) == 100
-                                                               else 3) for c in columns] for r in shown])
+                 [[f"{r['model_a']} + {r['model_b']}"] + [fmt(point_value(r[c]), scale=scale(c),
+                                                               digits=2 if scale(c) == 100 else 3) for c in columns]
+                  for r in shown])
   which = "All pairs" if len(ranked) <= 10 else "The 5 pairs with the largest and the 5 with the smallest"
   return "\n\n".join([title, intro, "![](fig8_link.png)", "How well each similarity predicts each gain:",
                        correlations, f"{which} ensemble gain:", pairs])
