@@ -125,3 +125,48 @@ def test_a_shared_intermediates_key_holds_exactly_what_computes_it():
   assert changed(st={**stored, "calibration": types.SimpleNamespace(manifests=manifests("other"))}) == everything
   assert changed(st={**stored, "selection": types.SimpleNamespace(manifests=manifests("other"))}) == set()
   assert changed(code="other code") == everything
+
+
+def test_shared_intermediates_round_trip_through_the_cache_files_exactly(tmp_path, capsys):
+  """pipeline.cached_arrays stores what compute() returns and reads back the same arrays (dtype and
+  every value, NaN included); the outcomes and intervals rebuilt from them equal the originals
+  field by field; a damaged file is named, recomputed and replaced."""
+  import jax
+  import metrics
+  from launch.study import pipeline
+  rng = np.random.default_rng(0)
+  correct = rng.random((3, 7)) < 0.5
+  outcomes = metrics.ensemble.PairwiseOutcomes(
+      correct=jax.device_put(correct), pair_a=np.array([0, 0, 1], np.int32), pair_b=np.array([1, 2, 2], np.int32),
+      ensemble_correct=jax.device_put(rng.random((3, 7)) < 0.5), num_recomputed=2,
+      counts={"converted": np.array([1, 0, 3], np.int32)})
+  estimate = np.array([[np.nan, 0.25], [0.5, 1.0]], np.float32)
+  intervals = {"ensemble_accuracy": Interval(estimate, estimate - 0.1, np.float64(estimate) + 0.1,
+                                             np.zeros((2, 2)), 0.95, 300)}
+  calls = []
+  for value, to_arrays, from_arrays in ((outcomes, sections._outcomes_arrays, sections._outcomes_of_arrays),
+                                        (intervals, sections._intervals_arrays, sections._intervals_of_arrays)):
+    name = "outcomes" if value is outcomes else "intervals"
+    compute = lambda: calls.append(name) or to_arrays(value)
+    stored = pipeline.cached_arrays(tmp_path, name, "k" * 64, compute)
+    again = pipeline.cached_arrays(tmp_path, name, "k" * 64, compute)   # read back: not computed again
+    assert calls.count(name) == 1 and stored.keys() == again.keys() == to_arrays(value).keys()
+    for key, array in to_arrays(value).items():
+      assert again[key].dtype == array.dtype, key
+      np.testing.assert_array_equal(again[key], array, err_msg=key)
+    rebuilt = from_arrays(again)
+    if value is outcomes:
+      assert isinstance(rebuilt.correct, jax.Array) and rebuilt.num_recomputed == 2
+      np.testing.assert_array_equal(rebuilt.correct, correct)
+      assert rebuilt.counts.keys() == {"converted"} and rebuilt.pair_a.dtype == np.int32
+    else:
+      (back,) = rebuilt.values()
+      assert (back.confidence, back.num_resamples) == (0.95, 300) and back.estimate.dtype == np.float32
+      for field in ("estimate", "low", "high", "std"):
+        np.testing.assert_array_equal(getattr(back, field), getattr(intervals["ensemble_accuracy"], field))
+  assert "shared intermediate intervals: cached (" in capsys.readouterr().out
+  (path,) = (tmp_path / "analysis" / "shared").glob("intervals-*.npz")
+  path.write_bytes(path.read_bytes()[:-10])  # truncated
+  recompute = lambda: calls.append("intervals") or sections._intervals_arrays(intervals)
+  assert pipeline.cached_arrays(tmp_path, "intervals", "k" * 64, recompute).keys() == stored.keys()
+  assert calls.count("intervals") == 2 and f"damaged analysis cache {path}" in capsys.readouterr().out
