@@ -137,7 +137,8 @@ stored = {{role: store.lazy_read(args["root"], "synthetic", role, names)
 timings = Stages()
 timings["read (lazy: ids, labels)"] = time.perf_counter() - start
 located = {{n: zoo_stage.Located(None, "loaded") for n in names}}
-results = pipeline.analyse(config, names, stored, [], {{n: n for n in names}}, located, timings=timings)
+results = pipeline.analyse(config, [zoo.get(n) for n in names], stored, [], {{n: n for n in names}}, located,
+                           timings=timings)
 analysed = time.perf_counter()
 report.write(results, args["out"])
 timings["report"] = time.perf_counter() - analysed

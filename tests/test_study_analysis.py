@@ -3,14 +3,18 @@ category table and Fig. 1–2 to its models; greedy runs start from the best mod
 selection split, draw only from models at least 2 points below the start there, choose on
 the selection split and are scored on test (each checked against a naive numpy loop)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import metrics
+import zoo
 import zoo.catalogs.small  # noqa: F401  (registers the rows named below)
 from launch.study import analysis, report, verdicts
 
 NAMES = ["cnn.s0", "cnn.s1", "cnn.s2", "cnn.lr1e-3", "mlp.s0", "small_resnet.s0", "cnn.simclr", "cnn.shapes"]
+ROWS = [zoo.get(n) for n in NAMES]  # the analysis takes rows, never looking names up
 NUM_CLASSES = 5
 
 
@@ -37,8 +41,8 @@ def test_band_restricts_the_category_table_and_fig_1_2():
   correct = probs.argmax(-1) == labels
   in_band = verdicts.accuracy_band(correct.mean(1), base=0, width=4.0)
   assert in_band.tolist() == [True, True, False, True, True, True, True, False]
-  table = analysis.category_table(NAMES, outcomes, num_resamples=20, in_band=in_band)
-  categories = analysis.categories_vs_base(NAMES)
+  table = analysis.category_table(ROWS, outcomes, num_resamples=20, in_band=in_band)
+  categories = analysis.categories_vs_base(ROWS)
   # Naive: per category, the mean EI and ensemble accuracy over its in-band (base, X) pairs.
   expected = {}
   for m in range(1, len(NAMES)):
@@ -84,7 +88,7 @@ def test_greedy_starts_from_the_best_draws_two_points_below_and_selects_on_the_s
   test_probs, test_labels = synthetic_probs(test_targets, 3000, seed=2)
   test = analysis.predictions(NAMES, test_probs, test_labels, [])
   test_accuracy = (test_probs.argmax(-1) == test_labels).mean(1)
-  runs, finals = analysis.greedy_runs(NAMES, selection, selection_labels, test, starts=2, steps=3)
+  runs, finals = analysis.greedy_runs(ROWS, selection, selection_labels, test, starts=2, steps=3)
   on_selection = (selection.argmax(-1) == selection_labels).mean(1)
   assert [r["start"] for r in runs] == [NAMES[i] for i in np.argsort(-on_selection)[:2]] == ["mlp.s0",
                                                                                               "small_resnet.s0"]
@@ -113,7 +117,7 @@ def test_greedy_starts_from_the_best_draws_two_points_below_and_selects_on_the_s
   same, same_labels = synthetic_probs([0.8], 500, seed=3)
   same = np.repeat(same, 3, axis=0)  # three identical models: equal accuracies
   alone = analysis.predictions(NAMES[:3], same, same_labels, [])
-  runs, finals = analysis.greedy_runs(NAMES[:3], same, same_labels, alone, starts=1, steps=2)
+  runs, finals = analysis.greedy_runs(ROWS[:3], same, same_labels, alone, starts=1, steps=2)
   assert runs[0]["members"] == [NAMES[0]] and runs[0]["pool"] == [] and len(runs[0]["test_accuracy"]) == 1
   np.testing.assert_array_equal(finals[0], same[0].argmax(-1) == same_labels)
 
@@ -139,7 +143,7 @@ def test_claim_4_scores_the_size_the_selection_split_chooses_not_the_forced_addi
   start = [0.8] * 9 + [0.3]
   probs, labels = _two_class([start, [0.05] * 10, [0.1] * 10])
   split = analysis.predictions(NAMES[:3], probs, labels, [])
-  runs, finals = analysis.greedy_runs(NAMES[:3], probs, labels, split, starts=1, steps=2)
+  runs, finals = analysis.greedy_runs(ROWS[:3], probs, labels, split, starts=1, steps=2)
   path = [(probs[runs_members].sum(0).argmax(-1) == 0).mean() for runs_members in ([0], [0, 1], [0, 1, 2])]
   assert path == [0.9, 0.0, 0.0] and runs[0]["test_accuracy"] == pytest.approx(path)  # numpy reference
   assert runs[0]["chosen_size"] == 1 and runs[0]["chosen_test_accuracy"] == pytest.approx(0.9)
@@ -150,7 +154,7 @@ def test_claim_4_scores_the_size_the_selection_split_chooses_not_the_forced_addi
   # loses again. The selection split picks the pair; claim 4 scores +0.1.
   probs, labels = _two_class([start, [0.05] * 10, [0.1] * 10, [0.3] * 9 + [0.9]])
   split = analysis.predictions(NAMES[:4], probs, labels, [])
-  runs, finals = analysis.greedy_runs(NAMES[:4], probs, labels, split, starts=1, steps=2)
+  runs, finals = analysis.greedy_runs(ROWS[:4], probs, labels, split, starts=1, steps=2)
   members = [NAMES.index(n) for n in runs[0]["members"]]
   assert members[:2] == [0, 3] and runs[0]["best_first_addition"] == NAMES[3]
   path = [(probs[members[:k]].sum(0).argmax(-1) == 0).mean() for k in (1, 2, 3)]
@@ -175,3 +179,41 @@ def test_probe_outcomes_group_the_mixing_rows_per_example_correctness():
   assert set(grouped) == {"reinit", "dataset"} and set(grouped["dataset"]) == {1.0, 0.5, 0.0}
   np.testing.assert_array_equal(grouped["dataset"][0.5], np.stack([rows[8]["test_correct"], rows[9]["test_correct"]]))
   assert analysis.probe_outcomes([{k: v for k, v in r.items() if k != "test_correct"} for r in rows]) is None
+
+
+def test_the_analysis_reads_the_rows_it_is_given_not_the_registry():
+  """Rows that are not registered (a notebook's own), and a registered name whose row here has
+  other fields: every table derives categories and training-method fields from the rows passed
+  (zoo.pair_category of them), never from a registry lookup (which raised KeyError before)."""
+  base = dataclasses.replace(zoo.get("cnn.s0"), name="notebook.base")
+  rows = [base, dataclasses.replace(base, name="notebook.seed", seed=7),
+          dataclasses.replace(base, name="notebook.arch", architecture="notebook-net"),
+          dataclasses.replace(base, name="notebook.data", pretraining_data="notebook-data"),
+          dataclasses.replace(zoo.get("cnn.s1"), objective="notebook-objective")]  # registered: reinit there
+  names = [row.name for row in rows]
+  assert not set(names[:4]) & set(zoo.list_models())
+  assert analysis.categories_vs_base(rows) == ["base", "reinit", "architecture", "dataset", "framework"]
+  probs, labels = synthetic_probs([0.80, 0.79, 0.77, 0.76, 0.75], 400, seed=4)
+  test = analysis.predictions(names, probs, labels, [])
+  outcomes = metrics.pairwise_outcomes(probs, labels)
+  # The tables read the intervals' values, not how they were drawn: stand-ins spare the bootstrap's compile.
+  shape = {"accuracy": (5,), **{key: (5, 5) for key in analysis.PAIR_METRICS}}
+  intervals = {key: metrics.Interval(*(np.full(s, 0.5),) * 4, 0.95, 5) for key, s in shape.items()}
+  pairs = analysis.pair_table(rows, intervals)
+  assert [(p["model_a"], p["model_b"], p["category"]) for p in pairs] == [
+      (rows[a].name, rows[b].name, zoo.pair_category(rows[a], rows[b])) for a in range(5) for b in range(a + 1, 5)]
+  assert pairs[3]["category"] == "framework" and pairs[4]["category"] == "architecture"  # base+cnn.s1, seed+arch
+  models = analysis.model_table(test, rows, np.ones(5), intervals)
+  assert [(m["model"], m["category"], m["objective"], m["architecture"], m["pretraining_data"]) for m in models] == [
+      (r.name, c, r.objective, r.architecture, r.pretraining_data)
+      for r, c in zip(rows, ["base", "reinit", "architecture", "dataset", "framework"])]
+  assert [c["category"] for c in analysis.category_table(rows, outcomes, num_resamples=5)] == [
+      "reinit", "architecture", "framework", "dataset"]
+  assert analysis.representatives(rows, test.correct.mean(1)) == {"reinit": 1, "architecture": 2, "framework": 4,
+                                                                 "dataset": 3}
+  (run,), _ = analysis.greedy_runs(rows, probs, labels, test, starts=1, steps=2)
+  assert run["start"] == "notebook.base" and len(run["members"]) == 3
+  assert run["categories_vs_start"] == ["start"] + [zoo.pair_category(base, rows[names.index(m)])
+                                                    for m in run["members"][1:]]
+  with pytest.raises(ValueError, match="not the models of the predictions"):
+    analysis.model_table(test, rows[::-1], np.ones(5), intervals)

@@ -20,17 +20,17 @@ NAMES = [f"lazytest.m{i}" for i in range(5)]
 CLASSES, DIM, CHUNK = 12, 6, 64
 
 
-def register_rows():
-  """A base and one partner per category: reinit, hyper-parameters, architecture, dataset."""
+def _rows():
+  """A base and one partner per category: reinit, hyper-parameters, architecture, dataset. Never
+  registered: the analysis reads the rows it is given, no registry."""
   fields = [dict(), dict(seed=1), dict(hparams=(("lr", 1),)), dict(architecture="b"), dict(pretraining_data="other")]
-  for name, extra in zip(NAMES, fields):
-    row = dict(name=name, builder=lambda rngs: None, weights=zoo.WeightSource("checkpoint", name),
-               preprocessing=Preprocessing(32), num_classes=CLASSES, objective="supervised", pretraining_data="in1k",
-               architecture="a", seed=0, catalog="lazytest")
-    row.update(extra)
-    entry = zoo.ModelEntry(**row)
-    if name not in zoo.list_models("lazytest.*"):
-      zoo.register(entry)
+  base = dict(builder=lambda rngs: None, preprocessing=Preprocessing(32), num_classes=CLASSES, objective="supervised",
+              pretraining_data="in1k", architecture="a", seed=0, catalog="lazytest")
+  return [zoo.ModelEntry(**{**base, "name": name, "weights": zoo.WeightSource("checkpoint", name), **extra})
+          for name, extra in zip(NAMES, fields)]
+
+
+ROWS = _rows()
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +112,6 @@ def nearest_mean_subset_probes(x_train, y_train, x_val, y_val, x_test, y_test, m
 
 
 def test_analysis_on_lazy_readers_equals_the_in_memory_analysis(study_store, monkeypatch):
-  register_rows()
   from launch.study import analysis
   monkeypatch.setattr(analysis.probes, "logistic_probe", nearest_mean_probe)
   monkeypatch.setattr(analysis.probes, "subset_probes", nearest_mean_subset_probes)
@@ -122,7 +121,7 @@ def test_analysis_on_lazy_readers_equals_the_in_memory_analysis(study_store, mon
   for mode, reader in (("lazy", store.lazy_read), ("eager", store.read)):
     stored = {role: reader(study_store, "synthetic", role, NAMES) for role in ("calibration", "selection", "test")}
     timings = {}
-    runs[mode] = pipeline.analyse(config(), NAMES, stored, [], hashes, located, timings=timings)
+    runs[mode] = pipeline.analyse(config(), ROWS, stored, [], hashes, located, timings=timings)
   assert {"temperatures", "pairwise", "greedy", "mixing probes", "claims"} <= set(timings)
   lazy, eager = runs["lazy"], runs["eager"]
   assert_same(lazy, eager)
@@ -256,7 +255,6 @@ def test_changing_one_sections_settings_recomputes_that_section_only(study_store
   """Each section's result is cached under its own key: a second run with one section's setting
   changed (greedy_steps) recomputes that section and the one that reads it (claims) and serves
   every other from the cache, equal to the first run's; served and fresh results are equal."""
-  register_rows()
   from launch.study import analysis, sections
   monkeypatch.setattr(analysis.probes, "logistic_probe", nearest_mean_probe)
   monkeypatch.setattr(analysis.probes, "subset_probes", nearest_mean_subset_probes)
@@ -264,23 +262,50 @@ def test_changing_one_sections_settings_recomputes_that_section_only(study_store
   located = {n: zoo_stage.Located(None, "loaded") for n in NAMES}
   stored = {role: store.lazy_read(study_store, "synthetic", role, NAMES)
             for role in ("calibration", "selection", "test")}
-  run = lambda cfg: pipeline.analyse(cfg, NAMES, stored, [], {n: n for n in NAMES}, located, cache=tmp_path)
+  laps = []
+
+  def run(cfg):
+    laps.append({})
+    return pipeline.analyse(cfg, ROWS, stored, [], {n: n for n in NAMES}, located, cache=tmp_path, timings=laps[-1])
   first = run(config())
   assert "cached" not in capsys.readouterr().out
   assert len(list((tmp_path / "analysis").glob("*.json"))) == len(config_lib.SECTIONS)
+  assert set(SHARED_STAGES.values()) <= set(laps[0])  # each shared intermediate computed once, then stored
+  assert len(list((tmp_path / "analysis" / "shared").glob("*.npz"))) == len(sections.SHARED)
   changed = config_lib.apply_overrides(config(), ["greedy_steps=1"])
   second = run(changed)
   said = capsys.readouterr().out
   recomputed = {"greedy", "claims"}
   for section in config_lib.SECTIONS:
     assert (f"  {section}: cached (" in said) == (section not in recomputed), (section, said)
+  # What greedy and claims read is read back, not recomputed: the temperatures, the calibrated
+  # pass and the pairwise outcomes (not the intervals: neither section reads them).
+  assert not set(SHARED_STAGES.values()) & set(laps[1]), laps[1]
+  assert {f"{name} read from the cache" for name in ("temperatures", "calibrated", "outcomes")} <= set(laps[1])
+  assert "  shared intermediate outcomes: cached (" in said
   assert [len(r["members"]) for r in first["greedy"]] == [3] and [len(r["members"]) for r in second["greedy"]] == [2]
   for section in set(config_lib.SECTIONS) - recomputed:
     for field in dataclasses.fields(sections.get(section).Result):
       assert_same(second[field.name], first[field.name], field.name)
   # Fresh (no cache) equals served from the cache, field by field.
-  fresh = pipeline.analyse(changed, NAMES, stored, [], {n: n for n in NAMES}, located)
+  fresh = pipeline.analyse(changed, ROWS, stored, [], {n: n for n in NAMES}, located)
   assert_same(fresh, second)
+  # Changing an input of an intermediate recomputes it (and what is computed from it), not what it builds on.
+  resampled = config_lib.apply_overrides(changed, ["resamples=15"])
+  third = run(resampled)
+  assert SHARED_STAGES["intervals"] in laps[2] and "outcomes read from the cache" in laps[2]
+  assert not {SHARED_STAGES[n] for n in ("temperatures", "calibrated", "outcomes")} & set(laps[2])
+  assert len(list((tmp_path / "analysis" / "shared").glob("intervals-*.npz"))) == 2
+  assert third["models"][0]["accuracy"].num_resamples == 15
+  alone = config_lib.apply_overrides(resampled, [])  # the pairs section alone, computed fresh (no cache)
+  alone.sections = type(alone.sections)({"categories": alone.sections.categories})
+  assert_same(pipeline.analyse(alone, ROWS, stored, [], {n: n for n in NAMES}, located)["pairs"], third["pairs"])
+
+
+# The stage (Context's lap) each shared intermediate records when it is computed.
+SHARED_STAGES = {"temperatures": "temperatures",
+                 "calibrated": "calibrated pass (correctness, confidence, candidate views)",
+                 "outcomes": "pairwise", "intervals": "pairwise intervals"}
 
 
 def _readme_section(monkeypatch, tmp_path):
@@ -306,7 +331,6 @@ def test_the_readmes_worked_example_section_runs_end_to_end(study_store, tmp_pat
   """The README's new measure (one section file + one config line): its own setting is in
   config.sections and --set-able, the study computes it, and its ECE equals a loop over the
   stored logits; it writes its CSV and report part."""
-  register_rows()
   from launch.study import sections
   module, lines = _readme_section(monkeypatch, tmp_path)
   assert lines == 48  # the README states the diff size: 48 lines of the new file + 1 config line
@@ -315,7 +339,7 @@ def test_the_readmes_worked_example_section_runs_end_to_end(study_store, tmp_pat
   cfg.sections = type(cfg.sections)({"calibration_error": cfg.sections.calibration_error})  # this section alone
   stored = {role: store.lazy_read(study_store, "synthetic", role, NAMES) for role in ("calibration", "test")}
   located = {n: zoo_stage.Located(None, "loaded") for n in NAMES}
-  results = pipeline.analyse(cfg, NAMES, stored, [], {n: n for n in NAMES}, located)
+  results = pipeline.analyse(cfg, ROWS, stored, [], {n: n for n in NAMES}, located)
   assert results["sections"] == ["calibration_error"]
   calibration, test = (store.read(study_store, "synthetic", role, NAMES) for role in ("calibration", "test"))
   temperatures = np.asarray(metrics.fit_temperature(calibration.logits, calibration.labels))

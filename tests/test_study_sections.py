@@ -15,6 +15,15 @@ from metrics.bootstrap import Interval
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _row(name: str):
+  """An unregistered zoo row (Context reads the rows it is given)."""
+  import zoo
+  from zoo.preprocessing import Preprocessing
+  return zoo.ModelEntry(name=name, builder=lambda rngs: None, weights=zoo.WeightSource("checkpoint", name),
+                        preprocessing=Preprocessing(32), num_classes=2, objective="supervised",
+                        pretraining_data="d", architecture="a")
+
+
 def test_serialiser_round_trips_results_with_intervals_arrays_and_nan_exactly():
   from launch.study.sections import greedy, models
   interval = Interval(np.array([0.25, np.nan], np.float32), np.array([0.1, 0.2]), np.float64(0.3), 0.01, 0.95, 300)
@@ -78,7 +87,7 @@ def test_every_section_declares_its_contract():
 
 
 def test_a_section_reads_only_the_intermediates_it_declares():
-  context = sections.Context(config_lib.defaults(), ["a"], {}, [], {}, {})
+  context = sections.Context(config_lib.defaults(), [_row("a")], {}, [], {}, {})
   with pytest.raises(AttributeError, match="USES does not list it"):
     context.scoped("greedy").outcomes  # noqa: B018 (the read is the test)
   with pytest.raises(AttributeError, match="read settings"):
@@ -86,7 +95,78 @@ def test_a_section_reads_only_the_intermediates_it_declares():
 
 
 def test_a_section_reads_only_the_results_of_the_sections_it_needs():
-  context = sections.Context(config_lib.defaults(), ["a"], {}, [], {}, {})
+  context = sections.Context(config_lib.defaults(), [_row("a")], {}, [], {}, {})
   context.results.update(greedy="greedy result", mixing="mixing result", models="models result")
   assert context.scoped("claims").results == {"greedy": "greedy result", "mixing": "mixing result"}
   assert context.scoped("models").results == {}
+
+
+def test_a_shared_intermediates_key_holds_exactly_what_computes_it():
+  """Each shared intermediate's key changes with its own config fields and the manifests of the
+  splits it reads (and those of what it is computed from), and with nothing else: no section's
+  setting, no other split."""
+  import types
+  manifests = lambda weights: {"a": {"model": "a", "weights_sha256": weights}, "b": {"model": "b"}}
+  stored = {role: types.SimpleNamespace(manifests=manifests("w")) for role in ("calibration", "test", "selection")}
+  config = config_lib.defaults()
+  keys = lambda cfg, st, code="c": {name: sections.shared_key(cfg, name, st, code) for name in sections.SHARED}
+  base = keys(config, stored)
+  assert len(set(base.values())) == len(sections.SHARED)
+
+  def changed(cfg=config, st=stored, code="c"):
+    now = keys(cfg, st, code)
+    return {name for name in now if now[name] != base[name]}
+  everything = set(sections.SHARED)
+  assert changed(config_lib.apply_overrides(config, ["resamples=7"])) == {"intervals"}
+  for override in ("greedy_steps=1", "accuracy_band=2.5", "theta_bins=5", "probe_steps=3", "similarity.k=3"):
+    assert changed(config_lib.apply_overrides(config, [override])) == set(), override
+  assert changed(st={**stored, "test": types.SimpleNamespace(manifests=manifests("other"))}) == everything - {
+      "temperatures"}
+  assert changed(st={**stored, "calibration": types.SimpleNamespace(manifests=manifests("other"))}) == everything
+  assert changed(st={**stored, "selection": types.SimpleNamespace(manifests=manifests("other"))}) == set()
+  assert changed(code="other code") == everything
+
+
+def test_shared_intermediates_round_trip_through_the_cache_files_exactly(tmp_path, capsys):
+  """pipeline.cached_arrays stores what compute() returns and reads back the same arrays (dtype and
+  every value, NaN included); the outcomes and intervals rebuilt from them equal the originals
+  field by field; a damaged file is named, recomputed and replaced."""
+  import jax
+  import metrics
+  from launch.study import pipeline
+  rng = np.random.default_rng(0)
+  correct = rng.random((3, 7)) < 0.5
+  outcomes = metrics.ensemble.PairwiseOutcomes(
+      correct=jax.device_put(correct), pair_a=np.array([0, 0, 1], np.int32), pair_b=np.array([1, 2, 2], np.int32),
+      ensemble_correct=jax.device_put(rng.random((3, 7)) < 0.5), num_recomputed=2,
+      counts={"converted": np.array([1, 0, 3], np.int32)})
+  estimate = np.array([[np.nan, 0.25], [0.5, 1.0]], np.float32)
+  intervals = {"ensemble_accuracy": Interval(estimate, estimate - 0.1, np.float64(estimate) + 0.1,
+                                             np.zeros((2, 2)), 0.95, 300)}
+  calls = []
+  for value, to_arrays, from_arrays in ((outcomes, sections._outcomes_arrays, sections._outcomes_of_arrays),
+                                        (intervals, sections._intervals_arrays, sections._intervals_of_arrays)):
+    name = "outcomes" if value is outcomes else "intervals"
+    compute = lambda: calls.append(name) or to_arrays(value)
+    stored = pipeline.cached_arrays(tmp_path, name, "k" * 64, compute)
+    again = pipeline.cached_arrays(tmp_path, name, "k" * 64, compute)   # read back: not computed again
+    assert calls.count(name) == 1 and stored.keys() == again.keys() == to_arrays(value).keys()
+    for key, array in to_arrays(value).items():
+      assert again[key].dtype == array.dtype, key
+      np.testing.assert_array_equal(again[key], array, err_msg=key)
+    rebuilt = from_arrays(again)
+    if value is outcomes:
+      assert isinstance(rebuilt.correct, jax.Array) and rebuilt.num_recomputed == 2
+      np.testing.assert_array_equal(rebuilt.correct, correct)
+      assert rebuilt.counts.keys() == {"converted"} and rebuilt.pair_a.dtype == np.int32
+    else:
+      (back,) = rebuilt.values()
+      assert (back.confidence, back.num_resamples) == (0.95, 300) and back.estimate.dtype == np.float32
+      for field in ("estimate", "low", "high", "std"):
+        np.testing.assert_array_equal(getattr(back, field), getattr(intervals["ensemble_accuracy"], field))
+  assert "shared intermediate intervals: cached (" in capsys.readouterr().out
+  (path,) = (tmp_path / "analysis" / "shared").glob("intervals-*.npz")
+  path.write_bytes(path.read_bytes()[:-10])  # truncated
+  recompute = lambda: calls.append("intervals") or sections._intervals_arrays(intervals)
+  assert pipeline.cached_arrays(tmp_path, "intervals", "k" * 64, recompute).keys() == stored.keys()
+  assert calls.count("intervals") == 2 and f"damaged analysis cache {path}" in capsys.readouterr().out

@@ -135,11 +135,16 @@ def test_concatenation_gain_uses_calibration_80_20_and_test(study):
   direct = probes.pairwise_complementarity([e[:split] for e in calibration.embeddings], calibration.labels[:split],
                                            [e[split:] for e in calibration.embeddings], calibration.labels[split:],
                                            test.embeddings, test.labels, num_resamples=40)
+  interval = direct.intervals["gain"]
   for a, b in ((0, 1), (2, 3)):
-    row = _row(section, a, b)
-    assert row["concatenation_gain"] == pytest.approx(direct.gain[a, b], abs=1e-12)
+    gain = _row(section, a, b)["concatenation_gain"]  # a typed interval, also after the cache's JSON round trip
+    assert isinstance(gain, metrics.Interval) and (gain.confidence, gain.num_resamples) == (0.95, 40)
+    assert gain.estimate == pytest.approx(direct.gain[a, b], abs=1e-12)
+    for field in ("low", "high", "std"):  # the pair's value: the mean of the [a, b] and [b, a] entries
+      matrix = np.asarray(getattr(interval, field), np.float64)
+      assert getattr(gain, field) == pytest.approx((matrix[a, b] + matrix[b, a]) / 2, abs=1e-12), field
     # (float32 bootstrap sums: the interval may miss an exact-zero gain by rounding)
-    assert row["concatenation_gain_low"] - 1e-6 <= row["concatenation_gain"] <= row["concatenation_gain_high"] + 1e-6
+    assert gain.low - 1e-6 <= gain.estimate <= gain.high + 1e-6
 
 
 def test_link_correlations_are_spearman_over_pairs(study):
@@ -148,7 +153,8 @@ def test_link_correlations_are_spearman_over_pairs(study):
   by_key = {(c["predictor"], c["target"]): c for c in section["correlations"]}
   assert set(by_key) == {(p, t) for p in link.PREDICTORS for t in link.TARGETS}
   for predictor, target in (("cka", "ensemble_gain"), ("error_inconsistency", "concatenation_gain")):
-    expected = scipy.stats.spearmanr([r[predictor] for r in rows], [r[target] for r in rows]).statistic
+    value = lambda row, key: row[key].estimate if key == "concatenation_gain" else row[key]
+    expected = scipy.stats.spearmanr([r[predictor] for r in rows], [value(r, target) for r in rows]).statistic
     assert by_key[(predictor, target)]["rho"] == pytest.approx(expected, abs=1e-12)
     assert by_key[(predictor, target)]["num_pairs"] == 6
 
@@ -179,6 +185,10 @@ def test_report_section_link_csv_and_figure(study, tmp_path):
   with (tmp_path / "link.csv").open() as handle:
     rows = list(csv.DictReader(handle))
   assert len(rows) == 6 and float(rows[0]["cka"]) == pytest.approx(section["pairs"][0]["cka"])
+  # The writer alone flattens the concatenation gain's Interval: three columns, in the measure's place.
+  assert list(rows[0])[-3:] == ["concatenation_gain", "concatenation_gain_low", "concatenation_gain_high"]
+  gain = section["pairs"][0]["concatenation_gain"]
+  assert [float(rows[0][k]) for k in list(rows[0])[-3:]] == [gain.estimate, gain.low, gain.high]
   assert (tmp_path / "link_correlations.csv").exists() and (tmp_path / "fig8_link.png").stat().st_size > 10_000
   assert "Not computed" in report.similarity_text(None)
 

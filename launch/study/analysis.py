@@ -1,6 +1,8 @@
 """The study's analysis: calibrated predictions and embeddings in, the paper's tables out.
 
-Pure functions of arrays (plus zoo rows for the derived categories); no files. Every
+Pure functions of arrays and of the zoo rows they are given (``rows``: the study's
+:class:`zoo.ModelEntry` rows, model 0 the base, resolved once by the pipeline; their
+training-method fields derive each pair's category): no files, no registry lookup. Every
 number the report prints comes from a table built here.
 """
 
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import Sequence
 
 import jax.numpy as jnp
 import numpy as np
@@ -45,40 +48,48 @@ class Predictions:
     return self.probs.num_classes
 
 
-def predictions(names: list[str], probs, labels, embeddings) -> Predictions:
+def predictions(names: list[str], probs, labels, embeddings, *, correct=None, confidence=None) -> Predictions:
   """:class:`Predictions` of calibrated ``probs`` (an [N, E, K] array or N per-model [E, K]
   array-likes): one pass over the models builds their candidate view
   (``metrics.candidates.build_candidate_view``, kept on the stack), whose per-model
-  correctness and row maxima are ``correct`` and ``confidence``."""
+  correctness and row maxima are ``correct`` and ``confidence``. Given both (that pass's
+  arrays, kept from an earlier run), no pass is made."""
   stack = metrics.PredictionStack(probs, "probs")
+  if correct is not None and confidence is not None:
+    return Predictions(list(names), stack, np.asarray(labels), list(embeddings), np.asarray(correct),
+                       np.asarray(confidence))
   view = metrics.candidates.build_candidate_view(stack, labels)
   return Predictions(list(names), stack, np.asarray(labels), list(embeddings), np.asarray(view.correct),
                      np.asarray(view.confidence))
 
 
-def categories_vs_base(names: list[str]) -> list[str]:
-  """The derived category of (base, X) for every model; "base" for the base."""
-  base = zoo.get(names[0])
-  return ["base"] + [zoo.pair_category(base, zoo.get(n)) for n in names[1:]]
+def names_of(rows: Sequence[zoo.ModelEntry]) -> list[str]:
+  """The rows' model names, in order."""
+  return [row.name for row in rows]
+
+
+def categories_vs_base(rows: Sequence[zoo.ModelEntry]) -> list[str]:
+  """The derived category (zoo.pair_category) of (base, X) for every row X; "base" for the base (row 0)."""
+  return ["base"] + [zoo.pair_category(rows[0], row) for row in rows[1:]]
 
 
 BAND_LABELS = {True: "in band", False: "outside band"}
 
 
-def model_table(test: Predictions, temperatures, intervals, in_band=None) -> list[dict]:
-  """A row per model: category vs the base, provenance fields, test accuracy (an Interval),
-  temperature, and whether it is inside the accuracy band (``in_band`` bool [N])."""
-  categories = categories_vs_base(test.names)
-  in_band = np.ones(len(test.names), bool) if in_band is None else np.asarray(in_band, bool)
-  rows = []
-  for index, name in enumerate(test.names):
-    entry = zoo.get(name)
-    rows.append({"model": name, "category": categories[index], "band": BAND_LABELS[bool(in_band[index])],
-                 "objective": entry.objective,
-                 "pretraining_data": entry.pretraining_data, "architecture": entry.architecture,
-                 "accuracy": interval_at(intervals["accuracy"], index),
-                 "temperature": float(temperatures[index])})
-  return rows
+def model_table(test: Predictions, rows: Sequence[zoo.ModelEntry], temperatures, intervals,
+                in_band=None) -> list[dict]:
+  """A row per model (``rows``, in ``test``'s order): category vs the base, training-method
+  fields, test accuracy (an Interval), temperature, and whether it is inside the accuracy band
+  (``in_band`` bool [N])."""
+  if names_of(rows) != list(test.names):
+    raise ValueError(f"model_table: the rows {names_of(rows)} are not the models of the predictions {test.names}.")
+  categories = categories_vs_base(rows)
+  in_band = np.ones(len(rows), bool) if in_band is None else np.asarray(in_band, bool)
+  return [{"model": entry.name, "category": categories[index], "band": BAND_LABELS[bool(in_band[index])],
+           "objective": entry.objective, "pretraining_data": entry.pretraining_data,
+           "architecture": entry.architecture, "accuracy": interval_at(intervals["accuracy"], index),
+           "temperature": float(temperatures[index])}
+          for index, entry in enumerate(rows)]
 
 
 def interval_at(interval: metrics.Interval, index) -> metrics.Interval:
@@ -89,16 +100,16 @@ def interval_at(interval: metrics.Interval, index) -> metrics.Interval:
                           scalar(interval.std), float(interval.confidence), int(interval.num_resamples))
 
 
-def pair_table(names: list[str], intervals) -> list[dict]:
-  """Every pair once: its derived category and each metric as its 95% Interval."""
-  rows = []
-  for a in range(len(names)):
-    for b in range(a + 1, len(names)):
-      row = {"model_a": names[a], "model_b": names[b], "with_base": a == 0,
-             "category": zoo.pair_category(zoo.get(names[a]), zoo.get(names[b]))}
+def pair_table(rows: Sequence[zoo.ModelEntry], intervals) -> list[dict]:
+  """Every pair of ``rows`` once: its derived category and each metric as its 95% Interval."""
+  table = []
+  for a in range(len(rows)):
+    for b in range(a + 1, len(rows)):
+      row = {"model_a": rows[a].name, "model_b": rows[b].name, "with_base": a == 0,
+             "category": zoo.pair_category(rows[a], rows[b])}
       row.update({key: interval_at(intervals[key], (a, b)) for key in PAIR_METRICS})
-      rows.append(row)
-  return rows
+      table.append(row)
+  return table
 
 
 def _category_means(data, weights):
@@ -113,13 +124,13 @@ def _category_means(data, weights):
   return out
 
 
-def category_table(names: list[str], outcomes, num_resamples: int, in_band=None) -> list[dict]:
+def category_table(rows: Sequence[zoo.ModelEntry], outcomes, num_resamples: int, in_band=None) -> list[dict]:
   """Per category (paper order): number of (base, X) pairs and the mean of each metric
   with a paired-bootstrap interval of that mean (examples resampled jointly). Only the
   partners X with ``in_band`` (bool [N]; default all) count, as the paper keeps its
   category comparisons to one accuracy band."""
-  categories = categories_vs_base(names)
-  in_band = np.ones(len(names), bool) if in_band is None else np.asarray(in_band, bool)
+  categories = categories_vs_base(rows)
+  in_band = np.ones(len(rows), bool) if in_band is None else np.asarray(in_band, bool)
   present = [c for c in CATEGORY_ORDER if any(cat == c and band for cat, band in zip(categories, in_band))]
   if not present:           # no partner in the band: no category to compare
     return []
@@ -140,10 +151,10 @@ def category_table(names: list[str], outcomes, num_resamples: int, in_band=None)
   return rows
 
 
-def representatives(names: list[str], accuracy: np.ndarray) -> dict[str, int]:
-  """Per category, the (base, X) partner X with the highest accuracy (the paper shows one
-  representative pair per category in Fig. 3, 4 and 6)."""
-  categories = categories_vs_base(names)
+def representatives(rows: Sequence[zoo.ModelEntry], accuracy: np.ndarray) -> dict[str, int]:
+  """Per category, the (base, X) partner X (an index into ``rows``) with the highest accuracy
+  (the paper shows one representative pair per category in Fig. 3, 4 and 6)."""
+  categories = categories_vs_base(rows)
   chosen = {}
   for category in CATEGORY_ORDER:
     members = [i for i, c in enumerate(categories) if c == category]
@@ -226,8 +237,8 @@ def base_ensemble_correct(outcomes) -> np.ndarray:
   return rows
 
 
-def greedy_runs(names, selection_probs, selection_labels, test: Predictions, starts: int, steps: int,
-                gap: float = GREEDY_POOL_GAP) -> tuple[list[dict], list[np.ndarray]]:
+def greedy_runs(rows: Sequence[zoo.ModelEntry], selection_probs, selection_labels, test: Predictions, starts: int,
+                steps: int, gap: float = GREEDY_POOL_GAP) -> tuple[list[dict], list[np.ndarray]]:
   """Fig. 5: greedy selection (metrics.greedy_selection) from each of the ``starts`` best
   models on the selection split, over the models at least ``gap`` below that start
   (:func:`greedy_plan`). Members are chosen on the selection split (disjoint from
@@ -242,6 +253,7 @@ def greedy_runs(names, selection_probs, selection_labels, test: Predictions, sta
   Returns (rows, chosen): a row per run, and per run the test correctness bool [E] of the
   ensemble of the chosen size (for the claim-4 bootstrap; kept out of the rows).
   """
+  names = names_of(rows)
   # One candidate-view pass over the selection split: each model's accuracy, and the view
   # every greedy run below reuses (kept on the stack).
   selection = predictions(names, selection_probs, selection_labels, [])
@@ -256,7 +268,7 @@ def greedy_runs(names, selection_probs, selection_labels, test: Predictions, sta
       members, on_selection = [start], [float(selection_accuracy[start])]
     on_test, correct = ensemble_path(test.probs, test.labels, members)
     size = chosen_size(on_selection)
-    categories = [zoo.pair_category(zoo.get(names[start]), zoo.get(names[m])) for m in members]
+    categories = [zoo.pair_category(rows[start], rows[m]) for m in members]
     runs.append({"start": names[start], "members": [names[m] for m in members],
                  "categories_vs_start": ["start"] + categories[1:], "pool": [names[m] for m in pool],
                  "pool_max_selection_accuracy": float(selection_accuracy[pool].max()) if pool else float("nan"),
@@ -552,11 +564,13 @@ def _downstream_score(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid, m
   return _single_label_score(x_train, y_train, x_val, y_val, x_test, y_test, l2_grid, max_iterations)
 
 
-def downstream(names: list[str], train, val, test, correct: np.ndarray, l2_grid, max_iterations: int = 300) -> dict:
+def downstream(rows: Sequence[zoo.ModelEntry], train, val, test, correct: np.ndarray, l2_grid,
+               max_iterations: int = 300) -> dict:
   """Fig. 7: linear evaluation on a downstream dataset (train / val chooses L2 / test) of
   every model's embedding and of every concatenated pair (stacked generalisation);
   11-point mAP for multi-label datasets (VOC 2007), accuracy otherwise. Also each model's
   accuracy and prediction diversity on the study's test split."""
+  names = names_of(rows)
   metric = "11-point mAP" if np.ndim(test.labels) == 2 else "accuracy"
   # Every single and pair probe padded to the widest pair: one compiled probe for all.
   dims = sorted((train.embeddings[n].shape[1] for n in names), reverse=True)
@@ -575,6 +589,6 @@ def downstream(names: list[str], train, val, test, correct: np.ndarray, l2_grid,
       score = _downstream_score(*args(both))
       best = max(single[names[a]], single[names[b]])
       pairs.append({"model_a": names[a], "model_b": names[b],
-                    "category": zoo.pair_category(zoo.get(names[a]), zoo.get(names[b])),
+                    "category": zoo.pair_category(rows[a], rows[b]),
                     "downstream": score, "best_single": best, "gain": score - best})
   return {"metric": metric, "models": models, "pairs": pairs}

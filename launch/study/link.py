@@ -19,12 +19,14 @@
   calibration split's embeddings, λ chosen on the other 20%, scored on test);
 
 and then how well each similarity predicts each gain (:func:`similarity_report.link_table`:
-Spearman ρ over pairs, intervals resampling models). Pure: arrays and the config in, a
-JSON-encodable dict out.
+Spearman ρ over pairs, intervals resampling models). Pure: arrays and the config in, a dict
+of rows out (each pair's concatenation gain a :class:`metrics.Interval`: the CSV writer
+flattens it into concatenation_gain, _low and _high).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -39,6 +41,7 @@ PREDICTORS = similarity_report.DEFAULT_PREDICTORS + ("unbiased_kappa", "cka_cali
 TARGETS = similarity_report.DEFAULT_TARGETS
 PROBE_TRAIN_SHARE = 0.8  # the study's probe convention: 80% of the calibration split fits, 20% chooses λ
 CALIBRATED = ("cka", "mutual_knn", "cknna")  # measures calibrated against the permutation null
+GAIN_CONFIDENCE = 0.95  # the concatenation gain's paired-bootstrap interval (central mass)
 
 
 def theta_asymmetry(confidence, correct) -> np.ndarray:
@@ -91,7 +94,15 @@ def _concatenation(calibration, test, settings) -> tuple[probes.Complementarity 
   return probes.pairwise_complementarity(
       train, dense(y_train), val, y_val,
       [e[keep_test] for e in embeddings(test, slice(None))], dense(y_test[keep_test]),
-      num_resamples=settings.resamples, seed=settings.seed), ""
+      num_resamples=settings.resamples, confidence=GAIN_CONFIDENCE, seed=settings.seed), ""
+
+
+def _gain_interval(complementarity, num_models: int, resamples: int) -> metrics.Interval:
+  """Every pair's concatenation gain as an Interval of [N, N] matrices (all NaN when not computed)."""
+  if complementarity is None:
+    nan = np.full((num_models,) * 2, np.nan)
+    return metrics.Interval(nan, nan, nan, nan, GAIN_CONFIDENCE, resamples)
+  return dataclasses.replace(complementarity.intervals["gain"], estimate=complementarity.gain)
 
 
 def similarity_section(config, test, calibration, outcomes, intervals) -> dict | None:
@@ -154,15 +165,12 @@ def similarity_section(config, test, calibration, outcomes, intervals) -> dict |
   lap("knn_and_nulls")
 
   complementarity, concatenation_note = _concatenation(calibration, test, settings)
-  if complementarity is None:
-    gain = low = high = np.full((len(names),) * 2, np.nan)
-  else:
-    gain, low, high = complementarity.gain, complementarity.intervals["gain"].low, complementarity.intervals["gain"].high
-  measures.update(concatenation_gain=np.asarray(gain, np.float64), concatenation_gain_low=np.asarray(low, np.float64),
-                  concatenation_gain_high=np.asarray(high, np.float64))
+  gain = _gain_interval(complementarity, len(names), settings.resamples)
+  measures["concatenation_gain"] = np.asarray(gain.estimate, np.float64)
   lap("concatenation")
 
   table = _link(measures, names, settings)
+  pairs = _with_interval(table, "concatenation_gain", gain)
   lap("link_table")
   return {"models": names, "settings": {"k": settings.k, "examples": int(len(rows)), "test_examples": int(len(test.labels)),
                        "permutations": settings.permutations, "resamples": settings.resamples,
@@ -171,7 +179,7 @@ def similarity_section(config, test, calibration, outcomes, intervals) -> dict |
                        "probe_train_examples": int(len(calibration.labels) * PROBE_TRAIN_SHARE),
                        "probe_val_examples": int(len(calibration.labels)) - int(len(calibration.labels)
                                                                                 * PROBE_TRAIN_SHARE)},
-          "pairs": table.rows(), "correlations": table.correlation_rows(), "seconds": seconds}
+          "pairs": pairs, "correlations": table.correlation_rows(), "seconds": seconds}
 
 
 def _link(measures, names, settings) -> similarity_report.LinkTable:
@@ -183,12 +191,31 @@ def _link(measures, names, settings) -> similarity_report.LinkTable:
   return similarity_report.LinkTable(tuple(names), np.array([0]), np.array([1]), values, ())
 
 
+def _with_interval(table: similarity_report.LinkTable, key: str, interval: metrics.Interval) -> list[dict]:
+  """The table's pair rows with measure ``key`` as a :class:`metrics.Interval` (``interval``
+  holds [N, N] matrices; a pair's bounds and std are symmetrised as the table symmetrises its
+  measures: (M[a, b] + M[b, a]) / 2)."""
+  symmetric = {field: np.asarray(getattr(interval, field), np.float64) for field in ("low", "high", "std")}
+  symmetric = {field: (m + m.T) / 2.0 for field, m in symmetric.items()}
+  rows = table.rows()
+  for row, a, b in zip(rows, table.pair_a, table.pair_b):
+    row[key] = metrics.Interval(row[key], *(float(symmetric[f][a, b]) for f in ("low", "high", "std")),
+                                float(interval.confidence), int(interval.num_resamples))
+  return rows
+
+
+def point_value(cell) -> float:
+  """A pair row's measure as a number: an Interval's estimate, else the value."""
+  return cell.estimate if isinstance(cell, metrics.Interval) else cell
+
+
 def table_of(section: dict) -> similarity_report.LinkTable:
-  """The :class:`similarity_report.LinkTable` of a (JSON round-tripped) section, for its figure."""
+  """The :class:`similarity_report.LinkTable` of a (JSON round-tripped) section, for its figure
+  (an Interval measure by its estimate)."""
   pairs, names = section["pairs"], section["models"]
   index = {n: i for i, n in enumerate(names)}
   keys = [k for k in pairs[0] if k not in ("model_a", "model_b")] if pairs else []
-  values = {k: np.asarray([p[k] for p in pairs], np.float64) for k in keys}
+  values = {k: np.asarray([point_value(p[k]) for p in pairs], np.float64) for k in keys}
   correlations = tuple(similarity_report.Correlation(**c) for c in section["correlations"])
   return similarity_report.LinkTable(tuple(names), np.asarray([index[p["model_a"]] for p in pairs]),
                                      np.asarray([index[p["model_b"]] for p in pairs]), values, correlations)

@@ -17,7 +17,9 @@ Stages, each resumable (a rerun with the same config recomputes nothing):
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import json
 import time
 from pathlib import Path
@@ -188,11 +190,12 @@ class _Timings:
     self.started = now
 
 
-def analyse(config, names: list[str], stored: dict[str, store.LazyResults], class_names, hashes: dict[str, str],
+def analyse(config, rows: list, stored: dict[str, store.LazyResults], class_names, hashes: dict[str, str],
             located: dict, *, timings: dict | None = None, resample_seed: int = 0, cache: Path | None = None) -> dict:
-  """Every configured section's result (:mod:`launch.study.sections`) from the stored outputs,
-  as the report reads them: ``config``, ``sections`` (their names, in report order) and every
-  field of every section's Result.
+  """Every configured section's result (:mod:`launch.study.sections`) from the stored outputs of
+  the models ``rows`` (their zoo rows, :class:`zoo.ModelEntry`, the base first), as the report
+  reads them: ``config``, ``sections`` (their names, in report order) and every field of every
+  section's Result.
 
   ``stored`` maps each role of :func:`splits_of` to its :func:`launch.store.lazy_read` (or
   anything with the same ``logits``, ``embeddings``, ``labels`` and ``manifests``): models are
@@ -201,11 +204,15 @@ def analyse(config, names: list[str], stored: dict[str, store.LazyResults], clas
   ``store``), each section's result is read from ``<cache>/analysis`` under its own key
   (:func:`launch.study.sections.key`) or computed and stored there; without, each is computed.
   Either way a result is the serialised form (:mod:`launch.study.serial`), so a fresh and a
-  cached run write the same report. ``timings``, if given, receives the seconds of each stage.
+  cached run write the same report. With ``cache``, the intermediates the sections share
+  (:data:`launch.study.sections.SHARED`) are kept in ``<cache>/analysis/shared`` under keys of
+  their own (:func:`cached_arrays`): a section recomputed for its own setting reads them back.
+  ``timings``, if given, receives the seconds of each stage.
   """
-  context = sections.Context(config, names, stored, class_names, hashes, located, resample_seed=resample_seed,
-                             lap=_Timings(timings))
-  inputs = _section_inputs(config, names, cache / "store") if cache is not None else None
+  shared_cache = functools.partial(cached_arrays, cache) if cache is not None else None
+  context = sections.Context(config, rows, stored, class_names, hashes, located, resample_seed=resample_seed,
+                             lap=_Timings(timings), shared_cache=shared_cache)
+  inputs = _section_inputs(config, rows, cache / "store") if cache is not None else None
   keys = {}
   for name in sections.compute_order(sections.order(config)):
     module = sections.get(name)
@@ -225,10 +232,11 @@ def analyse(config, names: list[str], stored: dict[str, store.LazyResults], clas
   return results
 
 
-def predictions_of(names, results, temperatures):
-  """analysis.Predictions of one stored split: calibrated probabilities and every model's embeddings."""
+def predictions_of(names, results, temperatures, *, correct=None, confidence=None):
+  """analysis.Predictions of one stored split: calibrated probabilities and every model's
+  embeddings (``correct`` and ``confidence``: the calibrated pass's arrays, if kept)."""
   return analysis.predictions(names, calibrated(results, temperatures), results.labels,
-                              [results.embeddings[n] for n in names])
+                              [results.embeddings[n] for n in names], correct=correct, confidence=confidence)
 
 
 class _Stages:
@@ -255,12 +263,15 @@ def analysis_code_sha256(root: Path | None = None) -> str:
   return code_digest.packages_sha256(("launch.study", "metrics", "probes"), root)
 
 
-def _section_inputs(config, names: list[str], store_dir: Path) -> dict:
-  """What every section may read: the rows, the splits and every stored manifest (model, weight
-  hash, preprocessing, split, example count, logits dtype) of every split."""
+def _section_inputs(config, rows: list, store_dir: Path) -> dict:
+  """What every section may read: the rows (names and training methods, from which categories
+  derive), the splits and every stored manifest (model, weight hash, preprocessing, split,
+  example count, logits dtype) of every split."""
+  names = [row.name for row in rows]
   manifests = [json.loads((store.model_dir(store_dir, dataset, split, name) / "manifest.json").read_text())
                for _, dataset, split in splits_of(config) for name in names]
-  return {"names": names, "splits": splits_of(config), "manifests": manifests}
+  return {"names": names, "training_methods": [row.training_method for row in rows], "splits": splits_of(config),
+          "manifests": manifests}
 
 
 encode, decode = serial.encode, serial.decode  # the one serialiser of the study's results
@@ -271,7 +282,8 @@ def _analysis(config, names, cache: Path, sources, hashes, located, replicate: i
   cached under the key of what it reads (a replicate's row names carry its index)."""
   stored = {role: store.lazy_read(cache / "store", dataset, split, names) for role, dataset, split in splits_of(config)}
   class_names = getattr(sources["test"], "class_names", ()) or ()
-  return analyse(config, names, stored, class_names, hashes, located, resample_seed=replicate, cache=cache)
+  rows = [zoo.get(name) for name in names]  # resolved once: the analysis reads no registry
+  return analyse(config, rows, stored, class_names, hashes, located, resample_seed=replicate, cache=cache)
 
 
 def combine_replicates(config, per_replicate: list[dict]) -> list[dict]:
@@ -347,40 +359,60 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
 
 def cached_section(cache: Path, name: str, key: str, compute):
   """Section ``name``'s result under ``key``: read from ``<cache>/analysis/<name>-<key>.json`` when
-  its checksum holds, else ``compute()`` (JSON text, :mod:`launch.study.serial`) and stored. The
-  file is ``sha256 of the JSON`` + newline + the JSON: a damaged or edited file is reported in one
-  line and recomputed, never used. One run computes a key at a time (:func:`launch.locks.hold`); a
-  second waits and reads its result."""
-  cached = cache / "analysis" / f"{name}-{key[:24]}.json"
-  with locks.hold(cache, "analysis", key,
-                  on_wait=lambda: say(f"  waiting for another run computing section {name}")):
-    locks.remove_stale_temporaries(cached.parent)
-    text = _verified_analysis(cached)
-    if text is not None:
-      say(f"  {name}: cached ({cached.name})")
-    else:
-      text = compute()
-      cached.parent.mkdir(parents=True, exist_ok=True)
-      temporary = cached.with_name(f".{cached.name}.tmp")
-      temporary.write_text(hashlib.sha256(text.encode()).hexdigest() + "\n" + text)
-      temporary.replace(cached)
+  its checksum holds, else ``compute()`` (JSON text, :mod:`launch.study.serial`) and stored
+  (:func:`_cached_bytes`: checksummed, atomic, one run computing a key at a time)."""
+  text = _cached_bytes(cache, cache / "analysis" / f"{name}-{key[:24]}.json", key, f"section {name}",
+                       lambda: compute().encode()).decode()
   return serial.loads(text)  # the cached form, so a fresh and a cached run write the same report
 
 
-def _verified_analysis(path: Path) -> str | None:
-  """The JSON text of a cached analysis whose checksum line matches; None (said in one
+def cached_arrays(cache: Path, name: str, key: str, compute) -> dict[str, np.ndarray]:
+  """Shared intermediate ``name``'s arrays under ``key`` (:func:`launch.study.sections.shared_key`):
+  read from ``<cache>/analysis/shared/<name>-<key>.npz`` when its checksum holds, else ``compute()``
+  (a dict of numpy arrays, stored as an .npz: no pickle) and stored (:func:`_cached_bytes`)."""
+  def arrays_bytes() -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **compute())
+    return buffer.getvalue()
+  data = _cached_bytes(cache, cache / "analysis" / "shared" / f"{name}-{key[:24]}.npz", key,
+                       f"shared intermediate {name}", arrays_bytes)
+  with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+    return {field: arrays[field] for field in arrays.files}
+
+
+def _cached_bytes(cache: Path, cached: Path, key: str, what: str, compute) -> bytes:
+  """The content under ``key`` at ``cached``: read when its checksum holds, else ``compute()``
+  (bytes) and stored. The file is ``sha256 of the content`` + newline + the content: a damaged or
+  edited file is reported in one line and recomputed, never used. One run computes a key at a
+  time (:func:`launch.locks.hold`); a second waits and reads its result."""
+  with locks.hold(cache, "analysis", key, on_wait=lambda: say(f"  waiting for another run computing {what}")):
+    locks.remove_stale_temporaries(cached.parent)
+    data = _verified_analysis(cached)
+    if data is not None:
+      say(f"  {what.removeprefix('section ')}: cached ({cached.name})")
+    else:
+      data = compute()
+      cached.parent.mkdir(parents=True, exist_ok=True)
+      temporary = cached.with_name(f".{cached.name}.tmp")
+      temporary.write_bytes(hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
+      temporary.replace(cached)
+  return data
+
+
+def _verified_analysis(path: Path) -> bytes | None:
+  """The content of a cached analysis file whose checksum line matches; None (said in one
   line naming the file) if it is absent, damaged or edited."""
   try:
-    checksum, _, text = path.read_text().partition("\n")
+    checksum, _, data = path.read_bytes().partition(b"\n")
   except FileNotFoundError:
     return None
-  except (OSError, UnicodeDecodeError) as error:
+  except OSError as error:
     say(f"  damaged analysis cache {path} ({error}); recomputing it")
     return None
-  if hashlib.sha256(text.encode()).hexdigest() != checksum:
+  if hashlib.sha256(data).hexdigest().encode() != checksum:
     say(f"  damaged analysis cache {path} (checksum mismatch: truncated or edited); recomputing it")
     return None
-  return text
+  return data
 
 
 def write_report(results: dict, out: Path, cache: Path) -> Path:

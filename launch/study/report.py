@@ -400,14 +400,16 @@ def similarity_text(section) -> str:
   rho = lambda c: "n/a" if math.isnan(c["rho"]) else f"{c['rho']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}]"
   correlations = table(["similarity"] + [f"ρ with {LINK_LABELS.get(t, t)}" for t in targets],
                         [[LINK_LABELS.get(p, p)] + [rho(lookup[(p, t)]) for t in targets] for p in predictors])
+  from launch.study.link import point_value
   ranked = sorted(section["pairs"], key=lambda r: -np.nan_to_num(r["ensemble_gain"], nan=-np.inf))
   shown = ranked if len(ranked) <= 10 else ranked[:5] + ranked[-5:]
   columns = [c for c in ("error_inconsistency", "cohen_kappa", "cka", "unbiased_cka", "mutual_knn", "cknna",
                          "ensemble_gain", "concatenation_gain") if c in section["pairs"][0]]
   scale = lambda c: 100.0 if c in ("error_inconsistency", "ensemble_gain", "concatenation_gain") else 1.0
   pairs = table(["pair"] + [LINK_LABELS.get(c, c) + (" (pts)" if scale(c) == 100 else "") for c in columns],
-                 [[f"{r['model_a']} + {r['model_b']}"] + [fmt(r[c], scale=scale(c), digits=2 if scale(c) == 100
-                                                               else 3) for c in columns] for r in shown])
+                 [[f"{r['model_a']} + {r['model_b']}"] + [fmt(point_value(r[c]), scale=scale(c),
+                                                               digits=2 if scale(c) == 100 else 3) for c in columns]
+                  for r in shown])
   which = "All pairs" if len(ranked) <= 10 else "The 5 pairs with the largest and the 5 with the smallest"
   return "\n\n".join([title, intro, "![](fig8_link.png)", "How well each similarity predicts each gain:",
                        correlations, f"{which} ensemble gain:", pairs])

@@ -28,9 +28,9 @@ def defaults() -> ml_collections.ConfigDict:
 
 def compute(context, settings) -> Result:
   names, in_band = context.names, context.in_band
-  pairs = analysis.pair_table(names, context.intervals)
+  pairs = analysis.pair_table(context.rows, context.intervals)
   base_pairs = [p for p in pairs if p["with_base"] and in_band[names.index(p["model_b"])]]
-  categories = analysis.category_table(names, context.outcomes, settings.resamples, in_band=in_band)
+  categories = analysis.category_table(context.rows, context.outcomes, settings.resamples, in_band=in_band)
   context.lap("category table")
   return Result(pairs, categories, analysis.base_fit(base_pairs))
 

@@ -33,7 +33,7 @@ def compute(context, settings) -> Result:
   greedy, mixing = context.results["greedy"], context.results["mixing"]
   with warnings.catch_warnings():  # degenerate inputs give NaN, which the report prints as n/a
     warnings.simplefilter("ignore", RuntimeWarning)
-    claims = decide(settings, context.names, context.outcomes, context.test_set.confidence, context.in_band,
+    claims = decide(settings, context.rows, context.outcomes, context.test_set.confidence, context.in_band,
                     greedy.greedy, greedy.greedy_final, mixing_section.rows_with_outcomes(mixing),
                     context.resample_seed)
   samples = [claim.pop("samples") for claim in claims]  # per-resample statistics: replicates combine them
@@ -41,14 +41,16 @@ def compute(context, settings) -> Result:
   return Result(claims, samples)
 
 
-def decide(settings, names, outcomes, confidence, in_band, greedy, greedy_final, mixing,
+def decide(settings, rows, outcomes, confidence, in_band, greedy, greedy_final, mixing,
            resample_seed: int = 0) -> list[dict]:
-  """The five verdicts (:func:`launch.study.verdicts.claims`) from compact test arrays:
+  """The five verdicts (:func:`launch.study.verdicts.claims`) of the models ``rows`` (zoo rows,
+  the base first: their categories vs the base) from compact test arrays:
   correctness and ensemble correctness from ``outcomes``, top-1 confidences [N, E], each
   greedy run's test correctness at its selection-chosen size (analysis.greedy_runs) and the
   probes' per-example outcomes where their rows carry them (``test_correct``); intervals
   flattened to numbers for the report."""
   # Each replicate resamples the examples on its own seed (independent picks of the hierarchical bootstrap).
+  names = analysis.names_of(rows)
   resamples = verdicts.draw_resamples(outcomes.num_examples, settings.resamples, seed=resample_seed)
   # Every run with a pool counts, those whose selection split keeps the start alone too (gain 0).
   runs = [(names.index(r["start"]), final) for r, final in zip(greedy, greedy_final) if r["pool"]]
@@ -57,7 +59,7 @@ def decide(settings, names, outcomes, confidence, in_band, greedy, greedy_final,
                  f"no model is {100 * analysis.GREEDY_POOL_GAP:g} points below any start on the selection split")
   probe = analysis.probe_outcomes(mixing)
   out = verdicts.claims(np.asarray(outcomes.correct), confidence, analysis.base_ensemble_correct(outcomes),
-                        analysis.categories_vs_base(names), resamples, in_band=in_band, greedy=runs,
+                        analysis.categories_vs_base(rows), resamples, in_band=in_band, greedy=runs,
                         probe_correct=probe, names=names, greedy_note=greedy_note,
                         probe_note="no feature-mixing probe ran (no representative partner, or config field "
                                    "mixing_rates or mixing_seeds empty): no per-example outcome to resample")

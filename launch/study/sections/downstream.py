@@ -32,7 +32,7 @@ def compute(context, settings) -> Result:
   splits = [dataclasses.replace(stored[f"downstream_{part}"], embeddings={  # every pair reads them: in memory once
       n: np.asarray(stored[f"downstream_{part}"].embeddings[n], np.float32) for n in names})
       for part in ("train", "val", "test")]
-  downstream = analysis.downstream(names, *splits, context.test_set.correct, **probe)
+  downstream = analysis.downstream(context.rows, *splits, context.test_set.correct, **probe)
   context.lap("downstream")
   return Result(downstream)
 

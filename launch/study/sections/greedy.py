@@ -29,7 +29,7 @@ def compute(context, settings) -> Result:
   if settings.selection_split:
     from launch.study import pipeline
     selection = context.stored["selection"]
-    greedy, final = analysis.greedy_runs(context.names, pipeline.calibrated(selection, context.temperatures),
+    greedy, final = analysis.greedy_runs(context.rows, pipeline.calibrated(selection, context.temperatures),
                                          selection.labels, context.test_set, settings.greedy_starts,
                                          settings.greedy_steps)
   context.lap("greedy")

@@ -29,7 +29,7 @@ def defaults() -> ml_collections.ConfigDict:
 
 def compute(context, settings) -> Result:
   names, in_band = context.names, context.in_band
-  models = analysis.model_table(context.test_set, context.temperatures, context.intervals, in_band)
+  models = analysis.model_table(context.test_set, context.rows, context.temperatures, context.intervals, in_band)
   for row in models:
     row["weights_sha256"] = context.hashes[row["model"]]
     row["weights_origin"] = context.located[row["model"]].origin
