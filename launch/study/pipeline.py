@@ -385,15 +385,17 @@ def _cached_bytes(cache: Path, cached: Path, key: str, what: str, compute) -> by
   (bytes) and stored. The file is ``sha256 of the content`` + newline + the content: a damaged or
   edited file is reported in one line and recomputed, never used. One run computes a key at a
   time (:func:`launch.locks.hold`); a second waits and reads its result."""
+  temporary = cached.with_name(f".{cached.name}.tmp")
   with locks.hold(cache, "analysis", key, on_wait=lambda: say(f"  waiting for another run computing {what}")):
-    locks.remove_stale_temporaries(cached.parent)
+    # Under this key's lock a temporary of this file is a killed run's leftover; another key's (a
+    # run beside this one writing its own file in the same folder) is not this run's to remove.
+    temporary.unlink(missing_ok=True)
     data = _verified_analysis(cached)
     if data is not None:
       say(f"  {what.removeprefix('section ')}: cached ({cached.name})")
     else:
       data = compute()
       cached.parent.mkdir(parents=True, exist_ok=True)
-      temporary = cached.with_name(f".{cached.name}.tmp")
       temporary.write_bytes(hashlib.sha256(data).hexdigest().encode() + b"\n" + data)
       temporary.replace(cached)
   return data
