@@ -94,11 +94,12 @@ def _concatenation(calibration, test, settings) -> tuple[probes.Complementarity 
       num_resamples=settings.resamples, seed=settings.seed), ""
 
 
-def similarity_section(config, test, calibration, outcomes, intervals) -> dict | None:
+def similarity_section(settings, test, calibration, outcomes, intervals) -> dict | None:
   """Every pair's similarity and gain measures and their link table (module docstring).
 
   Args:
-    config: the study config (fields ``similarity.*``); ``similarity.enabled`` false → None.
+    settings: the similarity section's settings (``config.sections.similarity``: enabled, k,
+      examples, permutations, resamples, kappa_draws, seed); ``enabled`` false → None.
     test, calibration: :class:`launch.study.analysis.Predictions` of the two splits
       (calibrated probabilities, labels, per-model embeddings, model 0 the base).
     outcomes: the study's :func:`metrics.pairwise_outcomes` on test (its ``correct``).
@@ -109,7 +110,6 @@ def similarity_section(config, test, calibration, outcomes, intervals) -> dict |
     "correlations" (one row per predictor × target; empty with fewer than 3 models),
     "seconds" (per part)}, all JSON-encodable.
   """
-  settings = config.similarity
   if not settings.enabled:
     return None
   names = list(test.names)
@@ -140,8 +140,8 @@ def similarity_section(config, test, calibration, outcomes, intervals) -> dict |
 
   rows = _subset(len(test.labels), settings.examples, settings.seed)
   if len(rows) <= settings.k:
-    raise ValueError(f"config field 'similarity.k' ({settings.k}) needs more test examples than k; the test split "
-                     f"has {len(rows)}.")
+    raise ValueError(f"config field 'sections.similarity.k' ({settings.k}) needs more test examples than k; the "
+                     f"test split has {len(rows)}.")
   subset = [np.asarray(e[rows], np.float32) for e in test.embeddings]
   if settings.permutations:
     nulls = {m: metrics.permutation_null(m, subset, num_permutations=settings.permutations, seed=settings.seed,
