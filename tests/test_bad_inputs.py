@@ -66,6 +66,7 @@ CASES = [
     ("study", [*STUDY, "--set=sections.specialisation.class_groups=bad"],
      "sections.specialisation.class_groups"),
     ("study", [*STUDY, "--set=greedy_steps=3"], "moved to 'sections.greedy.steps'"),  # an old flat name
+    ("study", [*STUDY, "--set=sections.greedy.steps=0"], "--set sections.greedy.steps=5 (its default)"),
     ("study", [*STUDY, "--set=sections.similarity.seed=-1"], "sections.similarity.seed"),
     ("study", [*STUDY, "--set=calibration_split=test[:500]"], "share"),
     ("study", [*STUDY, "--out=a_file"], "a_file"),

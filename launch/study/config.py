@@ -354,11 +354,13 @@ def _check_sections(config) -> None:
   """The settings of each configured section (``sections.<name>.<field>``; their types are
   checked by :func:`merge`, the ranges left open here by launch.study.validate.check_ranges)."""
   import probes
+  from launch.study import sections
   for name, fields in _COUNTS.items():
     own = section_settings(config, name)
     for field in fields if own is not None else ():
       if own[field] < 1:
-        _fail(f"config field 'sections.{name}.{field}' must be >= 1; got {own[field]}.")
+        _fail(f"config field 'sections.{name}.{field}' must be >= 1; got {own[field]}; write e.g. "
+              f"--set sections.{name}.{field}={sections.get(name).defaults()[field]} (its default).")
   mixing = section_settings(config, "mixing")
   if mixing is not None and mixing.diversity_ranking not in probes.DIVERSITY_RANKINGS:
     _fail(f"config field 'sections.mixing.diversity_ranking': {mixing.diversity_ranking!r} is not one of "
