@@ -19,7 +19,7 @@ writes the store there once and reuses it on later runs (``--write_only`` stops 
 so writing and analysing fit separate 6-minute holds of the heavy lock).
 
 Not measured: Fig. 7 (the paper config's VOC 2007 downstream probes: linear probes of 82
-models and 3,321 pairs, a separate budget; the benchmark sets ``downstream.dataset`` empty)
+models and 3,321 pairs, a separate budget; the benchmark sets ``sections.downstream.dataset`` empty)
 and the evaluation itself. ``--dim`` is every model's embedding width; the paper's
 ResNet-50 has 2,048 (82 models × 60,000 × 2,048 float32 = 40 GB of store, more than
 this machine's shared disk holds, so full-size runs here use less and say so).
@@ -102,7 +102,7 @@ for i, name in enumerate(names):  # model i's category vs the base m00, by i % 5
       architecture="b" if kind == 3 else "a", hparams=(("lr", int(kind == 2)),), seed=i, catalog="synthetic"))
 fields = dict(name="scale", catalog="synthetic", models="m*", base="m00", dataset="synthetic",
               calibration_split="calibration", selection_split="selection", test_split="test",
-              downstream=dict(dataset=""), **args["analysis"])
+              **args["analysis"])
 config = config_lib.merge(fields)
 
 
@@ -145,19 +145,35 @@ timings["report"] = time.perf_counter() - analysed
 print(json.dumps({{"done": True}}), flush=True)
 """
 
-PAPER_ANALYSIS = ("resamples", "greedy_starts", "greedy_steps", "mixing_rates", "mixing_seeds", "probe_l2_grid",
-                  "probe_iterations", "diversity_step", "diversity_target", "class_groups")
+PAPER_ANALYSIS = ("resamples", "probe_l2_grid", "sections.greedy.starts", "sections.greedy.steps",
+                  "sections.mixing.rates", "sections.mixing.seeds", "sections.mixing.diversity_step",
+                  "sections.mixing.diversity_target", "sections.downstream.iterations",
+                  "sections.specialisation.class_groups")
+
+
+def _put(fields: dict, dotted: str, value) -> None:
+  """``fields[a][b][c] = value`` for ``dotted`` = ``a.b.c`` (a config file's nesting)."""
+  *parents, leaf = dotted.split(".")
+  for part in parents:
+    fields = fields.setdefault(part, {})
+  fields[leaf] = list(value) if isinstance(value, tuple) else value
 
 
 def analysis_fields(probes: str, dim: int, resamples: int | None) -> dict:
-  """The paper config's analysis sizes (``light``: cheaper probes)."""
+  """The paper config's analysis sizes (``light``: cheaper probes), no downstream dataset."""
+  from launch.study import config as config_lib
   from launch.study.configs import paper
   config = paper.get_config()
-  fields = {key: list(config[key]) if isinstance(config[key], tuple) else config[key] for key in PAPER_ANALYSIS}
-  if probes == "light":
-    fields.update(mixing_seeds=1, probe_l2_grid=[1e-2], probe_iterations=100, diversity_step=max(1, dim // 8))
+  fields = {}
+  for key in PAPER_ANALYSIS:
+    _put(fields, key, config_lib.value_of(config, key))
+  light = {"sections.mixing.seeds": 1, "probe_l2_grid": [1e-2], "sections.downstream.iterations": 100,
+           "sections.mixing.diversity_step": max(1, dim // 8)}
+  for key, value in (light.items() if probes == "light" else ()):
+    _put(fields, key, value)
   if resamples:
     fields["resamples"] = resamples
+  _put(fields, "sections.downstream.dataset", "")
   return fields
 
 
@@ -174,7 +190,7 @@ def main() -> None:
   parser.add_argument("--probes", choices=("paper", "light"), default="paper")
   parser.add_argument("--skip_probes", action="store_true")
   parser.add_argument("--skip_similarity", action="store_true",
-                      help="similarity.enabled false: no representational-similarity section (its own budget)")
+                      help="sections.similarity.enabled false: no representational-similarity section (its own budget)")
   parser.add_argument("--keep", default=None, help="a directory to write the store once and reuse")
   parser.add_argument("--write_only", action="store_true", help="with --keep: write the store, analyse nothing")
   parser.add_argument("--analyse_models", type=int, default=None, help="analyse the first n of the --models")
@@ -209,7 +225,7 @@ def main() -> None:
           f"{time.perf_counter() - start:.0f} s; load average {os.getloadavg()[0]:.2f}", flush=True)
     fields = analysis_fields(args.probes, args.dim, args.resamples)
     if args.skip_similarity:
-      fields["similarity"] = {"enabled": False}
+      fields["sections"]["similarity"] = {"enabled": False}
     analysed = args.analyse_models or args.models
     payload = json.dumps({"root": str(root), "out": str(scratch / "report"), "models": analysed,
                           "classes": args.classes, "analysis": fields, "skip_probes": args.skip_probes,

@@ -84,7 +84,7 @@ def merge(loaded, defaults: ml_collections.ConfigDict, source: str = "the config
 
 
 def _merge_nested(key: str, defaults_of: ml_collections.ConfigDict, value, source: str) -> ml_collections.ConfigDict:
-  """``value``'s fields over the nested config ``key`` (``similarity.k``, ``sections.<name>.<field>``),
+  """``value``'s fields over the nested config ``key`` (``linear_probe.split``, ``sections.<name>.<field>``),
   recursively; an unknown or mistyped field is a ConfigError naming its dotted key."""
   value = {} if value is None or value == "" else value
   value = value.to_dict() if isinstance(value, ml_collections.ConfigDict) else value
@@ -150,14 +150,14 @@ def parse_value(key: str, current, text: str):
 
 
 def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> ml_collections.ConfigDict:
-  """``key=value`` (``downstream.dataset=voc/2007``, ``sections.<name>.<field>=...`` for nested
+  """``key=value`` (``linear_probe.split=train``, ``sections.<name>.<field>=...`` for nested
   fields) applied to a copy."""
   config = ml_collections.ConfigDict(config.to_dict())
   for override in overrides:
     key, separator, text = override.partition("=")
     parent, _, leaf = key.rpartition(".")
     node = config
-    for part in parent.split(".") if parent else ():  # nested: downstream.dataset, sections.<name>.<field>
+    for part in parent.split(".") if parent else ():  # nested: linear_probe.split, sections.<name>.<field>
       node = node[part] if isinstance(node, ml_collections.ConfigDict) and part in node else None
     if not separator or node is None or leaf not in node or isinstance(node[leaf], ml_collections.ConfigDict):
       _fail(f"--set {override!r}: expected key=value with key one of {', '.join(leaf_keys(config))}.")
@@ -166,7 +166,7 @@ def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> 
 
 
 def leaf_keys(config, prefix="") -> list[str]:
-  """Every settable field of ``config``, nested ones dotted (``similarity.k``), sorted."""
+  """Every settable field of ``config``, nested ones dotted (``sections.greedy.steps``), sorted."""
   keys = []
   for key in sorted(config):
     if isinstance(config[key], ml_collections.ConfigDict):

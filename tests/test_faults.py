@@ -33,8 +33,9 @@ from zoo import registry
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["models=cnn.s0,cnn.s1,mlp.s0", "train_split=train[:512]", "pretrain_examples=512",
         "selection_split=train[59000:59400]", "calibration_split=train[59400:]", "test_split=test[:400]",
-        "similarity.enabled=false", "diversity_step=128", "probe_l2_grid=1e-2", "probe_iterations=50",
-        "probe_steps=30", "mixing_rates=1.0,0.0", "resamples=20", "batch_size=200", "chunk_batches=1"]
+        "sections.similarity.enabled=false", "sections.mixing.diversity_step=128", "probe_l2_grid=1e-2",
+        "sections.downstream.iterations=50", "sections.mixing.probe_steps=30", "sections.mixing.rates=1.0,0.0",
+        "resamples=20", "batch_size=200", "chunk_batches=1"]
 STORE = "store/fashion_mnist"
 
 

@@ -19,7 +19,8 @@ from launch.study.config import SECTIONS
 FIGURES = ("fig1_error_inconsistency", "fig2_ensembles", "fig3_specialisation", "fig4_class_specialisation",
            "fig5_greedy", "fig6_mixing")
 # Cheaper analysis than the smoke config's (the training and the code paths are the same).
-LIGHT = ["--set", "diversity_step=128", "--set", "probe_l2_grid=1e-2", "--set", "probe_iterations=100"]
+LIGHT = ["--set", "sections.mixing.diversity_step=128", "--set", "probe_l2_grid=1e-2", "--set",
+         "sections.downstream.iterations=100"]
 BIGGER = ["--config=fashion_mnist.py:smoke", "--set", "models=cnn.s0,cnn.s1,mlp.s0", "--set", "epochs=2", *LIGHT]
 REPORT_FILES = ("report.md", "config.json", "models.csv", "pairs.csv", "categories.csv", "mixing.csv",
                 "diversity.csv", "features_needed.csv", "greedy.csv", "theta.csv", "class_specialisation.csv")

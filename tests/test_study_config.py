@@ -1,6 +1,7 @@
 """Study configs: loading FILE.py[:ARG], strict typed --set, and bad configs refused as one
 paragraph naming the field and the fix, with nothing written (exit status 2 from the CLI)."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -33,21 +34,24 @@ def test_builtin_configs_load_with_their_arguments():
   smoke, _ = config_lib.load("fashion_mnist.py:smoke")
   assert smoke.epochs == 1 and smoke.test_split == "test[:1000]" and smoke.batch_size == default.batch_size
   paper, _ = config_lib.load("paper")
-  assert (paper.base, paper.dataset, paper.downstream.dataset) == ("resnet50.base", "imagenet2012", "voc/2007")
+  assert (paper.base, paper.dataset, paper.sections.downstream.dataset) == ("resnet50.base", "imagenet2012",
+                                                                     "voc/2007")
   assert paper.calibration_split == "train[-10000:]" and paper.test_split == "validation"
   assert config_lib.load("paper:calibration=5000")[0].calibration_split == "train[-5000:]"
-  assert config_lib.class_groups(paper.class_groups) == [("nature (animals)", 0, 398), ("man-made", 398, 1000)]
+  assert config_lib.class_groups(paper.sections.specialisation.class_groups) == [("nature (animals)", 0, 398),
+                                                                                 ("man-made", 398, 1000)]
 
 
 def test_set_parses_strictly_by_the_fields_type():
   config, _ = config_lib.load("fashion_mnist.py:smoke")
   config.update({"name": "x"})
   parsed = config_lib.apply_overrides(config, [
-      "epochs=3", "diversity_target=0.5", "mixing_rates=1,0.25", "models=cnn.*,mlp.s0", "zoo_modules=",
-      "downstream.dataset=voc/2007", "probe_l2_grid=1e-3"])
+      "epochs=3", "sections.mixing.diversity_target=0.5", "sections.mixing.rates=1,0.25", "models=cnn.*,mlp.s0",
+      "zoo_modules=", "sections.downstream.dataset=voc/2007", "probe_l2_grid=1e-3"])
   assert parsed.epochs == 3 and isinstance(parsed.epochs, int)
-  assert parsed.diversity_target == 0.5 and parsed.mixing_rates == (1.0, 0.25)
-  assert parsed.models == "cnn.*,mlp.s0" and parsed.zoo_modules == () and parsed.downstream.dataset == "voc/2007"
+  assert parsed.sections.mixing.diversity_target == 0.5 and parsed.sections.mixing.rates == (1.0, 0.25)
+  assert parsed.models == "cnn.*,mlp.s0" and parsed.zoo_modules == ()
+  assert parsed.sections.downstream.dataset == "voc/2007"
   assert parsed.probe_l2_grid == (1e-3,)
   assert config.epochs == 1  # a copy: the input is not modified
   assert config_lib.parse_value("flag", False, "true") is True
@@ -69,8 +73,8 @@ def test_set_parses_strictly_by_the_fields_type():
     (GOOD, ["base=cnn.s1"], "config field 'base': 'cnn.s1' is not among the models"),
     (GOOD, ["dataset=imagenet9"], "config field 'dataset': no dataset 'imagenet9'"),
     (GOOD, ["test_split=test[:10"], "config field 'test_split': 'test[:10' is not a split in TFDS syntax"),
-    (GOOD, ["downstream.dataset=voc/2007", "downstream.val_split=val[a:b]"],
-     "config field 'downstream.val_split'"),
+    (GOOD, ["sections.downstream.dataset=voc/2007", "sections.downstream.val_split=val[a:b]"],
+     "config field 'sections.downstream.val_split'"),
     (GOOD, ["zoo_modules=no_such_module_xyz"], "config field 'zoo_modules': importing 'no_such_module_xyz' failed"),
     (GOOD, ["models=cnn.s0,resnet999*"], "config field 'models': ['resnet999*'] match no registered model"),
     (GOOD, ["precision=float16"], "config field 'precision'"),
@@ -79,8 +83,17 @@ def test_set_parses_strictly_by_the_fields_type():
     (GOOD, ["catalog=paper", "zoo_modules=zoo.catalogs.paper", "models=resnet50.base,dino_*", "base=resnet50.base"],
      "config field 'linear_probe.split': ['dino_vitb16.in1k', 'dino_vits16.in1k'] have no classifier (head "
      "'linear-probe')"),
-    ("return ml_collections.ConfigDict(dict(downstream=dict(datset='voc/2007')))", [],
-     "config field 'downstream.datset'"),
+    ("return ml_collections.ConfigDict(dict(sections=dict(downstream=dict(datset='voc/2007'))))", [],
+     "config field 'sections.downstream.datset'"),
+    ("return ml_collections.ConfigDict(dict(sections=dict(greedy=dict(steps='3'))))", [],
+     "config field 'sections.greedy.steps' (in "),
+    # A setting that moved into its section's sub-config: the old flat name names the new place.
+    (GOOD.replace("base='cnn.s0',", "base='cnn.s0', greedy_steps=3,"), [],
+     "has moved to 'sections.greedy.steps': it belongs to the 'greedy' section"),
+    (GOOD.replace("base='cnn.s0',", "base='cnn.s0', similarity=dict(k=5),"), [],
+     "has moved to 'sections.similarity': it belongs to the 'similarity' section"),
+    (GOOD, ["downstream.dataset=voc/2007"], "config field 'downstream.dataset' (in --set downstream.dataset=voc/2007) "
+     "has moved to 'sections.downstream.dataset'"),
     # Splits of one dataset must not share examples (sizes of fashion_mnist known: 60,000 / 10,000).
     (GOOD, ["selection_split=train[58000:59500]"], "config fields 'selection_split' ('train[58000:59500]') and "
      "'calibration_split' ('train[59000:]') share 500 examples of fashion_mnist"),
@@ -100,6 +113,23 @@ def test_bad_config_is_one_paragraph_naming_the_field_and_writes_nothing(tmp_pat
     pipeline.run(config_lib.apply_overrides(config, overrides), tmp_path / "out", cache_dir=tmp_path / "cache")
   assert message in str(error.value) and "\n" not in str(error.value)
   assert sorted(p.name for p in tmp_path.iterdir()) == ["study_config.py"]
+
+
+def test_every_old_flat_name_is_refused_naming_its_new_place():
+  """config.MOVED: each old name is no study-wide field any more, its new place is a field of
+  its section's sub-config, and a config file or --set using it is a ConfigError naming that place."""
+  defaults = config_lib.defaults()
+  assert {"greedy_steps", "mixing_rates", "probe_iterations", "theta_bins", "downstream", "similarity"} <= set(
+      config_lib.MOVED)
+  for old, new in config_lib.MOVED.items():
+    assert old not in defaults and new.startswith("sections.")
+    config_lib.value_of(defaults, new)  # a KeyError if the table names a place that does not exist
+    moved = f"has moved to {new!r}"
+    with pytest.raises(config_lib.ConfigError, match=re.escape(f"config field {old!r} (in my.py) {moved}")):
+      config_lib.merge({old: 1}, "my.py")
+    leaf = old if "." in new[len("sections."):] else f"{old}.k"
+    with pytest.raises(config_lib.ConfigError, match=re.escape(f"(in --set {leaf}=1) has moved to")):
+      config_lib.apply_overrides(defaults, [f"{leaf}=1"])
 
 
 def test_failing_zoo_module_file_is_named(tmp_path):

@@ -60,9 +60,10 @@ def study_store(tmp_path_factory):
 def config():
   return config_lib.merge(dict(
       name="lazy", catalog="lazytest", models="lazytest.*", base=NAMES[0], dataset="synthetic",
-      calibration_split="calibration", selection_split="selection", test_split="test", resamples=20, greedy_starts=1, greedy_steps=2,
-      mixing_rates=(1.0, 0.5, 0.0), mixing_seeds=1, probe_l2_grid=(1e-2,), probe_iterations=20, diversity_step=4,
-      class_groups="low:0-5,high:6-11"))
+      calibration_split="calibration", selection_split="selection", test_split="test", resamples=20,
+      probe_l2_grid=(1e-2,),
+      sections=dict(greedy=dict(starts=1, steps=2), mixing=dict(rates=(1.0, 0.5, 0.0), seeds=1, diversity_step=4),
+                    downstream=dict(iterations=20), specialisation=dict(class_groups="low:0-5,high:6-11"))))
 
 
 def assert_same(lazy, eager, path="results"):
@@ -253,7 +254,7 @@ def test_nan_percentiles_equal_numpy():
 
 def test_changing_one_sections_settings_recomputes_that_section_only(study_store, tmp_path, monkeypatch, capsys):
   """Each section's result is cached under its own key: a second run with one section's setting
-  changed (greedy_steps) recomputes that section and the one that reads it (claims) and serves
+  changed (sections.greedy.steps) recomputes that section and the one that reads it (claims) and serves
   every other from the cache, equal to the first run's; served and fresh results are equal."""
   from launch.study import analysis, sections
   monkeypatch.setattr(analysis.probes, "logistic_probe", nearest_mean_probe)
@@ -272,7 +273,7 @@ def test_changing_one_sections_settings_recomputes_that_section_only(study_store
   assert len(list((tmp_path / "analysis").glob("*.json"))) == len(config_lib.SECTIONS)
   assert set(SHARED_STAGES.values()) <= set(laps[0])  # each shared intermediate computed once, then stored
   assert len(list((tmp_path / "analysis" / "shared").glob("*.npz"))) == len(sections.SHARED)
-  changed = config_lib.apply_overrides(config(), ["greedy_steps=1"])
+  changed = config_lib.apply_overrides(config(), ["sections.greedy.steps=1"])
   second = run(changed)
   said = capsys.readouterr().out
   recomputed = {"greedy", "claims"}

@@ -64,8 +64,9 @@ def make_config(tmp_path, **fields):
   config = dict(
       name="probe", zoo_modules=(str(tmp_path.parent / "lp_models.py"),), catalog="lp", models="lp.*", base="lp.base",
       dataset="fashion_mnist", calibration_split="train[59000:59400]", test_split="test[:300]",
-      zoo_dir=str(tmp_path / "weights"), batch_size=100, resamples=10, greedy_starts=1, greedy_steps=1,
-      mixing_rates=(1.0, 0.0), mixing_seeds=1, probe_l2_grid=(1e-2,), probe_iterations=30, diversity_step=8,
+      zoo_dir=str(tmp_path / "weights"), batch_size=100, resamples=10, probe_l2_grid=(1e-2,),
+      sections=dict(greedy=dict(starts=1, steps=1), mixing=dict(rates=(1.0, 0.0), seeds=1, diversity_step=8),
+                    downstream=dict(iterations=30)),
       linear_probe=dict(split="train[:1500]", l2_grid=(1e-3, 1e-1), iterations=200, validation_fraction=0.25))
   config.update(fields)
   return config_lib.merge(config)

@@ -21,9 +21,10 @@ ROOT = Path(__file__).parent.parent
 MODELS = "standin.resnet50,standin.resnet50.s1,standin.vit,standin.vit.in21k"
 FLAGS = ["--config=paper", "--set", f"zoo_modules={JOBS / 'paper_standins.py'}", "--set", "catalog=standin",
          "--set", f"models={MODELS}", "--set", "base=standin.resnet50", "--set", "batch_size=16",
-         "--set", "chunk_batches=1", "--set", "resamples=20", "--set", "greedy_steps=1", "--set", "mixing_seeds=1",
-         "--set", "mixing_rates=1,0", "--set", "probe_l2_grid=0.01", "--set", "probe_iterations=30",
-         "--set", "diversity_step=32", "--set", "precision=float32",
+         "--set", "chunk_batches=1", "--set", "resamples=20", "--set", "sections.greedy.steps=1",
+         "--set", "sections.mixing.seeds=1", "--set", "sections.mixing.rates=1,0", "--set", "probe_l2_grid=0.01",
+         "--set", "sections.downstream.iterations=30", "--set", "sections.mixing.diversity_step=32",
+         "--set", "precision=float32",
          "--set", "selection_split=train[:20]"]  # the config's train[-20000:-10000] needs more than 40 examples
 EXAMPLES = "40"  # per split of every mocked dataset
 SPLITS = (("imagenet2012", "train[-10000:]"), ("imagenet2012", "validation"), ("voc/2007", "train"),
@@ -93,8 +94,8 @@ def test_paper_report_on_mocked_imagenet_and_voc(runs):
   stored = store.read(tmp / "one" / "cache" / "store", "voc/2007", "test")
   assert stored.labels.shape == (40, 20) and stored.logits.dtype == np.float16  # the paper's storage dtype
   config = json.loads((report / "config.json").read_text())
-  assert config["config"]["calibration_split"] == "train[-10000:]" and config["config"]["downstream"]["dataset"] == \
-      "voc/2007"
+  assert config["config"]["calibration_split"] == "train[-10000:]"
+  assert config["config"]["sections"]["downstream"]["dataset"] == "voc/2007"
   assert all(len(m["weights_sha256"]) == 64 for m in config["models"].values())
   assert "report" not in outputs["two_worker"]  # process 0 alone writes the report
   assert not (tmp / "two" / "report.partial").exists()

@@ -3,9 +3,11 @@ results, each section's code key (its own file and the shared code, no other sec
 compute order (a section after those it needs), and clear errors for an unknown section."""
 
 import dataclasses
+import re
 import shutil
 from pathlib import Path
 
+import ml_collections
 import numpy as np
 import pytest
 
@@ -118,7 +120,8 @@ def test_a_shared_intermediates_key_holds_exactly_what_computes_it():
     return {name for name in now if now[name] != base[name]}
   everything = set(sections.SHARED)
   assert changed(config_lib.apply_overrides(config, ["resamples=7"])) == {"intervals"}
-  for override in ("greedy_steps=1", "accuracy_band=2.5", "theta_bins=5", "probe_steps=3", "similarity.k=3"):
+  for override in ("sections.greedy.steps=1", "accuracy_band=2.5", "sections.specialisation.theta_bins=5",
+                   "sections.mixing.probe_steps=3", "sections.similarity.k=3"):
     assert changed(config_lib.apply_overrides(config, [override])) == set(), override
   assert changed(st={**stored, "test": types.SimpleNamespace(manifests=manifests("other"))}) == everything - {
       "temperatures"}
@@ -170,3 +173,67 @@ def test_shared_intermediates_round_trip_through_the_cache_files_exactly(tmp_pat
   recompute = lambda: calls.append("intervals") or sections._intervals_arrays(intervals)
   assert pipeline.cached_arrays(tmp_path, "intervals", "k" * 64, recompute).keys() == stored.keys()
   assert calls.count("intervals") == 2 and f"damaged analysis cache {path}" in capsys.readouterr().out
+
+
+def _read_outside_the_sections(field: str) -> bool:
+  """Whether code of launch/study other than the section modules and the config's defaults reads
+  config field ``field`` (``config.<field>``, ``config["<field>"]``, ``config[field]`` over a
+  tuple naming it), or a shared intermediate of sections.Context does (CONTEXT_FIELDS)."""
+  if any(field in fields for fields in sections.CONTEXT_FIELDS.values()):
+    return True
+  sources = [p.read_text() for p in (ROOT / "launch" / "study").glob("*.py") if p.name != "config.py"]
+  pattern = re.compile(rf"""config\.{field}\b|config\[["']{field}["']\]|["']{field}["']""")
+  return any(pattern.search(text) for text in sources)
+
+
+def test_each_sections_own_settings_live_beside_its_code_and_nowhere_study_wide():
+  """config.sections.<name> is its module's defaults(); the study-wide fields a section reads
+  (FIELDS) are shared ones: read by another section or outside the sections too (a field only one
+  section reads belongs in that section's defaults()); every moved setting is in its section's
+  defaults() and no longer study-wide. (A section's own setting may share a study-wide field's
+  name, as downstream.test_split and test_split: it is another setting.)"""
+  study_wide = config_lib.defaults()
+  shared = set(study_wide) - {"sections"}
+  for name in config_lib.SECTIONS:
+    module = sections.get(name)
+    own = module.defaults()
+    assert study_wide.sections[name].to_dict() == own.to_dict(), name
+    assert set(module.FIELDS) <= shared and not set(module.FIELDS) & set(config_lib.MOVED), name
+  readers = {field: [n for n in config_lib.SECTIONS if field in sections.get(n).FIELDS] for field in shared}
+  for field, names in readers.items():
+    if len(names) == 1:
+      assert _read_outside_the_sections(field), (f"study-wide field {field!r} is read by section {names[0]!r} alone: "
+                                                 "move it into that section's defaults()")
+  for old, new in config_lib.MOVED.items():  # the moved settings are in their section's defaults, typed as before
+    _, section, *leaf = new.split(".")
+    assert old not in study_wide and (not leaf or leaf[0] in sections.get(section).defaults()), old
+  for name, expected in {"greedy": {"starts", "steps"}, "specialisation": {"theta_bins", "class_groups"},
+                         "mixing": {"rates", "seeds", "probe_steps", "diversity_ranking", "diversity_step",
+                                    "diversity_target"},
+                         "downstream": {"dataset", "train_split", "val_split", "test_split", "iterations"},
+                         "similarity": {"enabled", "k", "examples", "permutations", "resamples", "kappa_draws",
+                                        "seed"}}.items():
+    assert set(sections.get(name).defaults()) == expected, name
+
+
+def test_a_sections_settings_are_its_own_and_its_fields_and_its_key_covers_what_it_reads():
+  config = config_lib.apply_overrides(config_lib.defaults(), ["sections.greedy.steps=3", "resamples=7"])
+  greedy = sections.settings(config, "greedy")
+  assert greedy.to_dict() == {"selection_split": "", "starts": 2, "steps": 3}
+  with pytest.raises(AttributeError):
+    greedy.steps = 4  # frozen
+  # The similarity section's own resamples are its own; the study-wide ones (its intervals) join its key.
+  assert sections.settings(config, "similarity").resamples == 1000
+  assert sections.context_fields(config, "similarity") == {"resamples": 7}
+  inputs = {"names": ["a"], "splits": [], "manifests": []}
+  base = sections.key(config, "similarity", inputs, {})
+  for override in ("resamples=8", "sections.similarity.resamples=999"):
+    assert sections.key(config_lib.apply_overrides(config, [override]), "similarity", inputs, {}) != base, override
+  assert sections.key(config_lib.apply_overrides(config, ["sections.greedy.steps=4"]), "similarity", inputs,
+                      {}) == base
+  shadowing = type("Shadowing", (), {"FIELDS": ("resamples",), "USES": (), "NEEDS": (),
+                                     "defaults": staticmethod(lambda: ml_collections.ConfigDict({"resamples": 3}))})
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(sections, "get", lambda name: shadowing)
+    with pytest.raises(ValueError, match=r"own settings \['resamples'\] have the names of study-wide fields"):
+      sections.settings(config, "shadowing")

@@ -31,8 +31,9 @@ def _predictions(rng, names, num_examples, shared):
 
 
 def _config(**similarity):
+  """The similarity section's settings (config.sections.similarity) with these fields."""
   settings = {"k": 5, "examples": 60, "permutations": 3, "resamples": 40, "kappa_draws": 200, **similarity}
-  return config_lib.merge({"similarity": settings})
+  return config_lib.merge({"sections": {"similarity": settings}}).sections.similarity
 
 
 def _point_intervals(outcomes):
@@ -168,10 +169,10 @@ def test_subset_cap_and_disabled_setting(study):
   assert no_null["pairs"][0]["cknna"] == pytest.approx(_row(study[4], 0, 1)["cknna"], abs=1e-12)
   everything = link._subset(len(test.labels), 10_000, seed=0)
   assert np.array_equal(everything, np.arange(len(test.labels)))
-  with pytest.raises(config_lib.ConfigError, match="similarity.examples"):
-    config_lib.check_similarity(_config(examples=5).similarity)
-  with pytest.raises(config_lib.ConfigError, match="similarity.k"):
-    config_lib.merge({"similarity": {"k": "ten"}})
+  with pytest.raises(config_lib.ConfigError, match=r"config field 'sections\.similarity\.examples' \(5\) must exceed"):
+    config_lib.check_similarity(_config(examples=5))
+  with pytest.raises(config_lib.ConfigError, match=r"config field 'sections\.similarity\.k' \(in the config\) must be"):
+    config_lib.merge({"sections": {"similarity": {"k": "ten"}}})
 
 
 def test_report_section_link_csv_and_figure(study, tmp_path):
@@ -201,7 +202,7 @@ def test_concatenation_without_a_shared_class_is_skipped_with_a_reason():
   names = [f"m{i}" for i in range(len(WIDTHS))]
   shared = rng.normal(size=(NUM_CLASSES, 16))
   calibration, test = _predictions(rng, names, 50, shared), _predictions(rng, names, 40, shared)
-  settings = _config().similarity
+  settings = _config()
   calibration.labels = np.zeros(50, np.int64)       # train part: class 0 only
   test.labels = np.full(40, 1, np.int64)            # test: class 1 only
   gains, note = link._concatenation(calibration, test, settings)

@@ -46,10 +46,10 @@ def get_config(arg="default"):
   return ml_collections.ConfigDict(dict(
       name="my models", zoo_modules=("{module}",), catalog="mine", models="mine.*", base="mine.w32.s0",
       dataset="fashion_mnist", calibration_split="train[59000:59500]", test_split="test[:400]", zoo_dir="{zoo}",
-      batch_size=100, resamples=20, greedy_starts=1, greedy_steps=1, mixing_rates=(1.0, 0.0), mixing_seeds=1,
-      probe_l2_grid=(1e-2,), probe_iterations=50, diversity_step=48,
-      downstream=dict(dataset="fashion_mnist", train_split="train[:400]", val_split="train[400:600]",
-                      test_split="test[400:700]")))
+      batch_size=100, resamples=20, probe_l2_grid=(1e-2,),
+      sections=dict(greedy=dict(starts=1, steps=1), mixing=dict(rates=(1.0, 0.0), seeds=1, diversity_step=48),
+                    downstream=dict(dataset="fashion_mnist", train_split="train[:400]", val_split="train[400:600]",
+                                    test_split="test[400:700]", iterations=50))))
 '''
 
 

@@ -149,7 +149,7 @@ def test_timm_world_config_resolves_every_covered_tag():
   names = config_lib.resolve_models(config)
   assert names[0] == "timm:resnet50.a1_in1k"
   assert sorted(names) == sorted(timm_rows.PREFIX + t for t in timm_rows.imagenet_tags())
-  assert not config.similarity.enabled and not config.downstream.dataset
+  assert not config.sections.similarity.enabled and not config.sections.downstream.dataset
 
 
 def test_timm_world_config_reads_the_coverage_csv(tmp_path):

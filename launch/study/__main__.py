@@ -28,7 +28,7 @@ from launch import cli
 CONFIG = flags.DEFINE_string("config", None, "Study config FILE.py[:ARG] (default: the built-in "
                              "fashion_mnist.py:default; a bare name picks a built-in config).")
 OVERRIDES = flags.DEFINE_multi_string("set", [], "Override one config field, key=value, parsed by the field's type "
-                                      "(booleans true/false; tuples comma-separated; nested: downstream.dataset=...).")
+                                      "(booleans true/false; tuples comma-separated; nested: sections.greedy.steps=3).")
 OUT = flags.DEFINE_string("out", "overlap_study", "Report directory: new, empty or a previous report (replaced as a "
                           "whole when the study ends; a directory holding anything else is refused).")
 CACHE = flags.DEFINE_string("cache_dir", None, "Trained checkpoints and the result store "

@@ -2,8 +2,10 @@
 
 A config file (big_vision style) defines ``get_config(arg)`` returning an
 ``ml_collections.ConfigDict`` with some of the fields of :func:`defaults`; the rest keep
-their defaults. Every check here runs before the study writes anything, and every
-failure is a :class:`ConfigError`: one paragraph naming the field and the fix.
+their defaults. The study-wide fields are here; each section's own settings are its
+sub-config ``sections.<name>``, whose defaults are beside its code (``defaults()`` of
+launch/study/sections/<name>.py). Every check here runs before the study writes anything,
+and every failure is a :class:`ConfigError`: one paragraph naming the field and the fix.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import ml_collections
 
 from launch import configs
-from launch.configs import ConfigError, apply_overrides, parse_value  # noqa: F401 (the study's API: one mechanism)
+from launch.configs import ConfigError, parse_value  # noqa: F401 (the study's API: one mechanism)
 from launch.store import LOGITS_DTYPES  # one source: the dtypes the store writes
 from probes.logistic import KORNBLITH_L2_GRID  # one source: the linear probe's default strengths
 
@@ -64,30 +66,14 @@ def defaults() -> ml_collections.ConfigDict:
       # (zoo.registry.replicate_seed; replicate 0 = the rows' own seeds). Each claim is decided
       # per replicate and over all of them (launch.study.verdicts.replicated_claims).
       "replicates": 1,
-      # Analysis sizes.
+      # Analysis settings that several sections share (each section's own are config.sections.<name>).
       "resamples": 300,                 # paired-bootstrap resamples (95% intervals)
-      "theta_bins": 18,
       # Width (points) of the accuracy window holding the base (the paper: 74–78%): only its
       # models enter Fig. 1–2, the per-category table and claims 1–3.
       "accuracy_band": 4.0,
-      "greedy_starts": 2,               # best models (selection-split accuracy) that start a greedy run
-      "greedy_steps": 5,
-      "mixing_rates": (1.0, 0.75, 0.5, 0.25, 0.0),
-      "mixing_seeds": 2,
+      # L2 strengths of the linear probes of Fig. 6 (section mixing) and Fig. 7 (section downstream).
       "probe_l2_grid": (1e-4, 1e-3, 1e-2, 1e-1, 1.0),
-      "probe_iterations": 300,         # L-BFGS iteration cap of the downstream probes (Fig. 7)
-      # Accelerated majorise–minimise steps of each Fig. 6 probe fit (probes.subset_probes; the refit
-      # on train+val takes half, warm-started): a fixed count, so every probe of a pair runs in one batch.
-      "probe_steps": 100,
-      "diversity_ranking": "variance",  # probes.diversity_order ranking for Fig. 6 right
-      "diversity_step": 256,            # features added per step (the paper: multiples of 256)
-      "diversity_target": 0.0,          # accuracy the "features needed" table asks for (0: the lowest
-                                        # best-of-curve over the pairs, so every pair reaches it)
-      # Fig. 4 class groups: "name:first-last,name:first-last" (class ids, inclusive); "" = none.
-      "class_groups": "",
-      "downstream": downstream_defaults(),
       "linear_probe": linear_probe_defaults(),
-      "similarity": similarity_defaults(),
       "sections": sections_defaults(),
   })
 
@@ -113,12 +99,6 @@ def sections_defaults() -> ml_collections.ConfigDict:
   return sections.defaults(SECTIONS)
 
 
-def downstream_defaults() -> ml_collections.ConfigDict:
-  """Downstream linear evaluation (Fig. 7); dataset "" = none."""
-  return ml_collections.ConfigDict({"dataset": "", "train_split": "train", "val_split": "validation",
-                                    "test_split": "test"})
-
-
 def linear_probe_defaults() -> ml_collections.ConfigDict:
   """The classifier of rows without one (head "linear-probe": DINO, DINOv2, MAE, ...): a
   Kornblith-protocol probe (launch.study.probe_head) fitted on ``split`` of ``dataset``, a
@@ -129,27 +109,47 @@ def linear_probe_defaults() -> ml_collections.ConfigDict:
                                     "validation_fraction": 0.2, "seed": 0})
 
 
-def similarity_defaults() -> ml_collections.ConfigDict:
-  """Representational similarity vs complementarity (launch.study.link; enabled false = no section)."""
-  return ml_collections.ConfigDict({
-      "enabled": True,
-      "k": 10,                      # neighbours of mutual k-NN and CKNNA
-      "examples": 2000,             # test examples (seeded random subset) of the k-NN measures and of every
-                                    # permutation null: those are O(E²); CKA and the gains use all of test
-      "permutations": 20,           # permutation-null draws (0 = no calibrated scores)
-      "resamples": 1000,            # model resamples of the rank correlations; test-example resamples of
-                                    # the concatenation gain's intervals
-      "kappa_draws": 10000,         # null simulations of κ's significance test (Klein et al.)
-      "seed": 0,
-  })
-
-
 REQUIRED = ("models", "base", "dataset", "calibration_split", "test_split")
 ZERO_SHOT_CLASS_NAMES = ("dataset", "imagenet")
 
 
 def _fail(message: str):
   raise ConfigError(message)
+
+
+# Settings that were study-wide fields and are now a section's own (config.sections.<name>):
+# a config file or --set that still names the old field is told the new place.
+MOVED = {
+    "theta_bins": "sections.specialisation.theta_bins",
+    "class_groups": "sections.specialisation.class_groups",
+    "greedy_starts": "sections.greedy.starts",
+    "greedy_steps": "sections.greedy.steps",
+    "mixing_rates": "sections.mixing.rates",
+    "mixing_seeds": "sections.mixing.seeds",
+    "probe_steps": "sections.mixing.probe_steps",
+    "diversity_ranking": "sections.mixing.diversity_ranking",
+    "diversity_step": "sections.mixing.diversity_step",
+    "diversity_target": "sections.mixing.diversity_target",
+    "probe_iterations": "sections.downstream.iterations",
+    "downstream": "sections.downstream",      # and downstream.<field> → sections.downstream.<field>
+    "similarity": "sections.similarity",      # and similarity.<field> → sections.similarity.<field>
+}
+
+
+def moved_field(key: str, source: str) -> None:
+  """ConfigError if ``key`` (a field, dotted for nested ones) is one of :data:`MOVED`'s old names."""
+  head, dot, rest = key.partition(".")
+  if head not in MOVED:
+    return
+  new = MOVED[head] + dot + rest
+  parts = new.split(".")
+  section = parts[1]
+  nested = "{...}" if len(parts) == 2 else "..."
+  for part in reversed(parts):
+    nested = f'{{"{part}": {nested}}}'
+  setting = f"--set {new}=..." if len(parts) > 2 else f"--set {new}.<field>=..."
+  _fail(f"config field {key!r} (in {source}) has moved to {new!r}: it belongs to the {section!r} section, whose "
+        f"defaults are in launch/study/sections/{section}.py. Write {setting} or, in a config file, {nested}.")
 
 
 def load(spec: str | None = None) -> tuple[ml_collections.ConfigDict, str]:
@@ -161,8 +161,33 @@ def load(spec: str | None = None) -> tuple[ml_collections.ConfigDict, str]:
 
 
 def merge(loaded, source: str = "the config") -> ml_collections.ConfigDict:
-  """``loaded``'s fields over :func:`defaults`; an unknown or mistyped field is a ConfigError."""
-  return configs.merge(loaded, defaults(), source, documented="launch/study/config.py")
+  """``loaded``'s fields over :func:`defaults`; an unknown, moved (:data:`MOVED`) or mistyped
+  field is a ConfigError."""
+  for key in (loaded.keys() if hasattr(loaded, "keys") else ()):
+    moved_field(key, source)
+  return configs.merge(loaded, defaults(), source,
+                       documented="launch/study/config.py and, for sections.<name>, launch/study/sections/<name>.py")
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str]) -> ml_collections.ConfigDict:
+  """``--set key=value`` overrides (launch.configs.apply_overrides: ``sections.greedy.steps=3``);
+  an old field name (:data:`MOVED`) is a ConfigError naming its new place."""
+  for override in overrides:
+    moved_field(override.partition("=")[0], f"--set {override}")
+  return configs.apply_overrides(config, overrides)
+
+
+def value_of(config, dotted: str):
+  """The value of field ``dotted`` (``resamples``, ``sections.greedy.steps``) of ``config``."""
+  node = config
+  for part in dotted.split("."):
+    node = node[part]
+  return node
+
+
+def section_settings(config, name: str):
+  """``config.sections.<name>``, or None where the config does not run section ``name``."""
+  return config.sections[name] if "sections" in config and name in config.sections else None
 
 
 def import_zoo_modules(modules) -> None:
@@ -301,33 +326,54 @@ def validate(config) -> list[str]:
                          ("zero_shot_class_names", ZERO_SHOT_CLASS_NAMES)):
     if config[field] not in allowed:
       _fail(f"config field {field!r}: {config[field]!r} is not one of {list(allowed)}.")
-  for field in ("batch_size", "chunk_batches", "resamples", "theta_bins", "greedy_steps", "mixing_seeds",
-                "diversity_step", "epochs", "probe_iterations", "probe_steps", "train_threads", "replicates"):
+  for field in ("batch_size", "chunk_batches", "resamples", "epochs", "train_threads", "replicates"):
     if config[field] < 1:
       _fail(f"config field {field!r} must be >= 1; got {config[field]}.")
   if not config.accuracy_band > 0:
     _fail(f"config field 'accuracy_band' (points) must be > 0; got {config.accuracy_band}.")
   if not config.probe_l2_grid:
     _fail("config field 'probe_l2_grid' must hold at least one L2 strength.")
-  import probes
-  if config.diversity_ranking not in probes.DIVERSITY_RANKINGS:
-    _fail(f"config field 'diversity_ranking': {config.diversity_ranking!r} is not one of "
-          f"{list(probes.DIVERSITY_RANKINGS)}.")
   _check_linear_probe(config.linear_probe)
-  class_groups(config.class_groups)
-  check_similarity(config.similarity)
+  _check_sections(config)
   _check_dataset("dataset", config.dataset)
   for field in SPLIT_FIELDS:
     if config[field]:
       _check_split(field, config[field])
-  if config.downstream.dataset:
-    _check_dataset("downstream.dataset", config.downstream.dataset)
-    for split in ("train_split", "val_split", "test_split"):
-      _check_split(f"downstream.{split}", config.downstream[split])
   import_zoo_modules(config.zoo_modules)
   names = resolve_models(config)
   check_disjoint_splits(config, names)
   return names
+
+
+# Section settings that count something (>= 1), by section.
+_COUNTS = {"specialisation": ("theta_bins",), "greedy": ("steps",),
+           "mixing": ("seeds", "diversity_step", "probe_steps"), "downstream": ("iterations",)}
+
+
+def _check_sections(config) -> None:
+  """The settings of each configured section (``sections.<name>.<field>``; their types are
+  checked by :func:`merge`, the ranges left open here by launch.study.validate.check_ranges)."""
+  import probes
+  from launch.study import sections
+  for name, fields in _COUNTS.items():
+    own = section_settings(config, name)
+    for field in fields if own is not None else ():
+      if own[field] < 1:
+        _fail(f"config field 'sections.{name}.{field}' must be >= 1; got {own[field]}; write e.g. "
+              f"--set sections.{name}.{field}={sections.get(name).defaults()[field]} (its default).")
+  mixing = section_settings(config, "mixing")
+  if mixing is not None and mixing.diversity_ranking not in probes.DIVERSITY_RANKINGS:
+    _fail(f"config field 'sections.mixing.diversity_ranking': {mixing.diversity_ranking!r} is not one of "
+          f"{list(probes.DIVERSITY_RANKINGS)}.")
+  if section_settings(config, "specialisation") is not None:
+    class_groups(config.sections.specialisation.class_groups)
+  if section_settings(config, "similarity") is not None:
+    check_similarity(config.sections.similarity)
+  downstream = section_settings(config, "downstream")
+  if downstream is not None and downstream.dataset:
+    _check_dataset("sections.downstream.dataset", downstream.dataset)
+    for split in ("train_split", "val_split", "test_split"):
+      _check_split(f"sections.downstream.{split}", downstream[split])
 
 
 def _check_linear_probe(probe) -> None:
@@ -353,19 +399,19 @@ def class_groups(text: str) -> list[tuple[str, int, int]]:
     try:
       groups.append((name, int(first), int(last) + 1))
     except ValueError:
-      _fail(f"config field 'class_groups': {part!r} is not name:first-last (class ids, inclusive), e.g. "
-            "'nature:0-397,man-made:398-999'.")
+      _fail(f"config field 'sections.specialisation.class_groups': {part!r} is not name:first-last (class ids, "
+            "inclusive), e.g. 'nature:0-397,man-made:398-999'.")
     if not name or groups[-1][1] >= groups[-1][2]:
-      _fail(f"config field 'class_groups': {part!r} needs a name and first <= last.")
+      _fail(f"config field 'sections.specialisation.class_groups': {part!r} needs a name and first <= last.")
   return groups
 
 
 def check_similarity(similarity) -> None:
-  """The ``similarity`` sub-config's ranges (its types are checked by :func:`merge`)."""
+  """The ``sections.similarity`` sub-config's ranges (its types are checked by :func:`merge`)."""
   minimums = {"k": 2, "examples": 4, "permutations": 0, "resamples": 2, "kappa_draws": 1}
   for field, minimum in minimums.items():
     if similarity[field] < minimum:
-      _fail(f"config field 'similarity.{field}' must be >= {minimum}; got {similarity[field]}.")
+      _fail(f"config field 'sections.similarity.{field}' must be >= {minimum}; got {similarity[field]}.")
   if similarity.examples <= similarity.k:
-    _fail(f"config field 'similarity.examples' ({similarity.examples}) must exceed similarity.k ({similarity.k}): "
-          "each example needs k neighbours besides itself.")
+    _fail(f"config field 'sections.similarity.examples' ({similarity.examples}) must exceed sections.similarity.k "
+          f"({similarity.k}): each example needs k neighbours besides itself.")

@@ -8,7 +8,7 @@
   mean_{only a right} θ_ab − mean_{only b right} θ_ab with θ_ab = atan2(c_a, c_b)
   (degrees; positive: the right model is the more confident one; symmetric in a, b);
 - from the embeddings: linear CKA and unbiased CKA on all test examples, mutual k-NN
-  and CKNNA on a seeded random subset of ``similarity.examples`` test examples (they
+  and CKNNA on a seeded random subset of ``sections.similarity.examples`` test examples (they
   are O(E²)), and on that subset the permutation-null calibrated scores
   score − mean(null) with their one-sided p-values of CKA, mutual k-NN and CKNNA
   (unbiased CKA is left out: its null expectation is 0 by construction);
@@ -105,11 +105,12 @@ def _gain_interval(complementarity, num_models: int, resamples: int) -> metrics.
   return dataclasses.replace(complementarity.intervals["gain"], estimate=complementarity.gain)
 
 
-def similarity_section(config, test, calibration, outcomes, intervals) -> dict | None:
+def similarity_section(settings, test, calibration, outcomes, intervals) -> dict | None:
   """Every pair's similarity and gain measures and their link table (module docstring).
 
   Args:
-    config: the study config (fields ``similarity.*``); ``similarity.enabled`` false → None.
+    settings: the similarity section's settings (``config.sections.similarity``: enabled, k,
+      examples, permutations, resamples, kappa_draws, seed); ``enabled`` false → None.
     test, calibration: :class:`launch.study.analysis.Predictions` of the two splits
       (calibrated probabilities, labels, per-model embeddings, model 0 the base).
     outcomes: the study's :func:`metrics.pairwise_outcomes` on test (its ``correct``).
@@ -120,7 +121,6 @@ def similarity_section(config, test, calibration, outcomes, intervals) -> dict |
     "correlations" (one row per predictor × target; empty with fewer than 3 models),
     "seconds" (per part)}, all JSON-encodable.
   """
-  settings = config.similarity
   if not settings.enabled:
     return None
   names = list(test.names)
@@ -151,8 +151,8 @@ def similarity_section(config, test, calibration, outcomes, intervals) -> dict |
 
   rows = _subset(len(test.labels), settings.examples, settings.seed)
   if len(rows) <= settings.k:
-    raise ValueError(f"config field 'similarity.k' ({settings.k}) needs more test examples than k; the test split "
-                     f"has {len(rows)}.")
+    raise ValueError(f"config field 'sections.similarity.k' ({settings.k}) needs more test examples than k; the "
+                     f"test split has {len(rows)}.")
   subset = [np.asarray(e[rows], np.float32) for e in test.embeddings]
   if settings.permutations:
     nulls = {m: metrics.permutation_null(m, subset, num_permutations=settings.permutations, seed=settings.seed,

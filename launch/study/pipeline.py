@@ -41,12 +41,14 @@ def default_cache() -> Path:
 
 
 def splits_of(config) -> list[tuple[str, str, str]]:
-  """(role, dataset, split) of every split the study evaluates."""
+  """(role, dataset, split) of every split the study evaluates: the study dataset's, and the
+  downstream dataset's where the config runs the downstream section with one (sections.downstream)."""
   splits = [("calibration", config.dataset, config.calibration_split), ("test", config.dataset, config.test_split)]
   if config.selection_split:
     splits.append(("selection", config.dataset, config.selection_split))
-  if config.downstream.dataset:
-    splits += [(f"downstream_{part}", config.downstream.dataset, config.downstream[f"{part}_split"])
+  downstream = config_lib.section_settings(config, "downstream")
+  if downstream is not None and downstream.dataset:
+    splits += [(f"downstream_{part}", downstream.dataset, downstream[f"{part}_split"])
                for part in ("train", "val", "test")]
   return splits
 
@@ -57,9 +59,9 @@ def _sources(config):
     try:
       sources[role] = data.load_source(dataset, split, config.data_dir or None)
     except (FileNotFoundError, ValueError) as error:
-      field = "dataset" if dataset == config.dataset else "downstream.dataset"
-      split_field = (f"{role}_split" if not role.startswith("downstream_")
-                     else f"downstream.{role.removeprefix('downstream_')}_split")
+      downstream = role.startswith("downstream_")
+      field = "sections.downstream.dataset" if downstream else "dataset"
+      split_field = f"sections.downstream.{role.removeprefix('downstream_')}_split" if downstream else f"{role}_split"
       raise ConfigError(f"{error} (config fields {field!r} = {dataset!r} and {split_field!r} = {split!r}: write a "
                         f"split of that dataset, e.g. {split_field}='test[:1000]', and set data_dir to where the "
                         "dataset is prepared).") from None
@@ -318,7 +320,8 @@ def run(config, out_dir, *, cache_dir=None) -> dict | None:
   """
   import jax
   start = time.perf_counter()
-  config = config_lib.merge(config, "the config") if not hasattr(config, "downstream") else config
+  if set(config.keys()) != set(config_lib.defaults().keys()):  # a partial config: its fields over the defaults
+    config = config_lib.merge(config, "the config")
   validate.check_ranges(config)
   names = config_lib.validate(config)
   out = Path(out_dir).expanduser()

@@ -291,7 +291,7 @@ def greedy_text(results) -> str:
     return "No selection split configured (config field selection_split): no greedy runs."
   runs = results["greedy"]
   return (f"Members are chosen greedily on `{config['selection_split']}` (disjoint from calibration and test), from "
-          f"each of the {config['greedy_starts']} best models there, over the models at least "
+          f"each of the {config['sections']['greedy']['starts']} best models there, over the models at least "
           f"{100 * GREEDY_POOL_GAP:g} points below it there; "
           "accuracies are on test. The chosen size is the best point of the path on the selection split (the start "
           "alone included; ties keep the smaller ensemble): claim 4 scores that ensemble, not the last forced "
@@ -340,7 +340,7 @@ def markdown(results: dict) -> str:
 def class_groups_text(results) -> str:
   rows = results["class_groups"]
   if not rows:
-    return "No class groups configured (config field class_groups)."
+    return "No class groups configured (config field sections.specialisation.class_groups)."
   return ("Class-id groups (" + ", ".join(f"{r['group']}: ids {r['first_class']}–{r['last_class']}"
                                           for r in rows if r["category"] == rows[0]["category"]) + "):\n\n"
           + table(("category", "partner", "group", "mean specialisation", "classes base wins", "classes partner wins"),
@@ -351,8 +351,8 @@ def class_groups_text(results) -> str:
 def downstream_text(results) -> str:
   down = results["downstream"]
   if not down:
-    return "## Fig. 7: downstream\n\nNo downstream dataset configured (config field downstream.dataset)."
-  dataset = results["config"]["downstream"]["dataset"]
+    return "## Fig. 7: downstream\n\nNo downstream dataset configured (config field sections.downstream.dataset)."
+  dataset = results["config"]["sections"]["downstream"]["dataset"]
   best_pairs = sorted(down["pairs"], key=lambda p: -p["downstream"])[:10]
   return "\n\n".join([
       f"## Fig. 7: downstream linear evaluation on {dataset} ({down['metric']}; downstream_models.csv, "
@@ -378,7 +378,7 @@ def similarity_text(section) -> str:
   """The "Representational similarity and complementarity" section (launch.study.link)."""
   title = "## Representational similarity and complementarity (link.csv, link_correlations.csv)"
   if not section:
-    return f"{title}\n\nNot computed (config field similarity.enabled is false)."
+    return f"{title}\n\nNot computed (config field sections.similarity.enabled is false)."
   s = section["settings"]
   intro = (f"Every pair of the {len(section['models'])} models on the test split. EI, κ, conversion rate and the "
            "ensemble gain (ensemble − mean member accuracy) come from the pairwise outcomes above; unbiased κ "

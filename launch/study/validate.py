@@ -19,7 +19,7 @@ import os
 import uuid
 from pathlib import Path
 
-from launch.study.config import ConfigError
+from launch.study.config import ConfigError, section_settings, value_of
 
 REPORT_MARKER = ".overlap-report"  # written into every report directory: only such a directory is replaced
 # Files of a report written before the marker existed (launch/study/report.py): a directory
@@ -34,19 +34,19 @@ def _fail(message: str):
 
 def check_ranges(config) -> None:
   """Ranges :func:`launch.study.config.validate` leaves open: mixing rates and the
-  diversity target in [0, 1], greedy_starts >= 0, pretrain_examples >= 1, L2 strengths
-  finite and > 0, seeds >= 0."""
-  rates = tuple(config.mixing_rates)
-  bad = [r for r in rates if not 0.0 <= r <= 1.0]
+  diversity target in [0, 1], greedy starts >= 0, pretrain_examples >= 1, L2 strengths
+  finite and > 0, seeds >= 0 (a section's settings only where the config runs it)."""
+  mixing, greedy = section_settings(config, "mixing"), section_settings(config, "greedy")
+  bad = [r for r in (mixing.rates if mixing is not None else ()) if not 0.0 <= r <= 1.0]
   if bad:
-    _fail(f"config field 'mixing_rates': {bad} lie outside [0, 1] (each is the share of the base model's "
-          "features); write e.g. mixing_rates=1.0,0.5,0.0.")
-  if not 0.0 <= config.diversity_target <= 1.0:
-    _fail(f"config field 'diversity_target' is an accuracy in [0, 1] (0: the lowest best-of-curve); got "
-          f"{config.diversity_target}; write e.g. diversity_target=0.0.")
-  if config.greedy_starts < 0:
-    _fail(f"config field 'greedy_starts' must be >= 0 (0: no greedy runs); got {config.greedy_starts}; write e.g. "
-          "greedy_starts=2.")
+    _fail(f"config field 'sections.mixing.rates': {bad} lie outside [0, 1] (each is the share of the base model's "
+          "features); write e.g. --set sections.mixing.rates=1.0,0.5,0.0.")
+  if mixing is not None and not 0.0 <= mixing.diversity_target <= 1.0:
+    _fail(f"config field 'sections.mixing.diversity_target' is an accuracy in [0, 1] (0: the lowest best-of-curve); "
+          f"got {mixing.diversity_target}; write e.g. --set sections.mixing.diversity_target=0.0.")
+  if greedy is not None and greedy.starts < 0:
+    _fail(f"config field 'sections.greedy.starts' must be >= 0 (0: no greedy runs); got {greedy.starts}; write e.g. "
+          "--set sections.greedy.starts=2.")
   if config.pretrain_examples < 1:
     _fail(f"config field 'pretrain_examples' must be >= 1; got {config.pretrain_examples}; write e.g. "
           "pretrain_examples=10000.")
@@ -56,33 +56,35 @@ def check_ranges(config) -> None:
   if not math.isfinite(config.accuracy_band):
     _fail(f"config field 'accuracy_band' must be a finite width in points; got {config.accuracy_band}; write e.g. "
           "accuracy_band=4.0.")
-  for field in ("similarity.seed", "linear_probe.seed"):
-    section, leaf = field.split(".")
-    if config[section][leaf] < 0:
-      _fail(f"config field {field!r} must be >= 0; got {config[section][leaf]}; write e.g. {field}=0.")
+  seeds = (["sections.similarity.seed"] if section_settings(config, "similarity") is not None else []) + \
+      ["linear_probe.seed"]
+  for field in seeds:
+    if value_of(config, field) < 0:
+      _fail(f"config field {field!r} must be >= 0; got {value_of(config, field)}; write e.g. --set {field}=0.")
 
 
 def check_split_sizes(config, sources: dict) -> None:
   """Every split the study reads (``sources``: role → source, as loaded by the pipeline)
-  holds examples, and enough of them: test more than similarity.k (each example needs k
+  holds examples, and enough of them: test more than sections.similarity.k (each example needs k
   neighbours besides itself) and at least 2 (paired bootstrap), calibration at least 2
   (temperatures; the probes' train and validation halves)."""
   fields = {"calibration": "calibration_split", "test": "test_split", "selection": "selection_split",
-            "downstream_train": "downstream.train_split", "downstream_val": "downstream.val_split",
-            "downstream_test": "downstream.test_split"}
+            "downstream_train": "sections.downstream.train_split", "downstream_val": "sections.downstream.val_split",
+            "downstream_test": "sections.downstream.test_split"}
   minimums = {"calibration": 2, "test": 2}
-  if config.similarity.enabled:
-    minimums["test"] = max(2, config.similarity.k + 1)
+  similarity = section_settings(config, "similarity")
+  similar = similarity is not None and similarity.enabled
+  if similar:
+    minimums["test"] = max(2, similarity.k + 1)
   for role, source in sources.items():
     field = fields.get(role)
     if field is None:
       continue
-    section, _, leaf = field.rpartition(".")
-    spec = config[section][leaf] if section else config[field]
+    spec = value_of(config, field)
     size, needed = len(source), minimums.get(role, 1)
     if size < needed:
-      why = (f"the similarity section needs more than similarity.k={config.similarity.k} examples"
-             if role == "test" and config.similarity.enabled and needed > 2 else f"the study needs at least {needed}")
+      why = (f"the similarity section needs more than sections.similarity.k={similarity.k} examples"
+             if role == "test" and similar and needed > 2 else f"the study needs at least {needed}")
       _fail(f"config field {field!r}: {spec!r} holds {size} examples; {why}. Write a larger slice, e.g. "
             f"{field}='test' or '{spec.split('[')[0]}[:1000]'.")
 

@@ -50,22 +50,22 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
       "batch_size": 250,
       "chunk_batches": 8,
       "resamples": 300,
-      "theta_bins": 18,
-      "greedy_starts": 2,
-      "greedy_steps": 5,
-      "mixing_rates": (1.0, 0.75, 0.5, 0.25, 0.0),
-      "mixing_seeds": 2,
       "probe_l2_grid": (1e-4, 1e-3, 1e-2, 1e-1, 1.0),
-      "diversity_step": 32,              # the ConvNet's embedding is 128-d
-      # Similarity ↔ complementarity: k-NN measures and nulls on 1,000 of the 10,000 test examples
-      # (measured: the nulls and the all-pairs ridge probes dominate the section's time).
-      "similarity": {"enabled": True, "k": 10, "examples": 1000, "permutations": 5, "resamples": 1000,
-                     "kappa_draws": 10000, "seed": 0},
+      "sections": {
+          "specialisation": {"theta_bins": 18},
+          "greedy": {"starts": 2, "steps": 5},
+          "mixing": {"rates": (1.0, 0.75, 0.5, 0.25, 0.0), "seeds": 2,
+                     "diversity_step": 32},           # the ConvNet's embedding is 128-d
+          # Similarity ↔ complementarity: k-NN measures and nulls on 1,000 of the 10,000 test examples
+          # (measured: the nulls and the all-pairs ridge probes dominate the section's time).
+          "similarity": {"enabled": True, "k": 10, "examples": 1000, "permutations": 5, "resamples": 1000,
+                         "kappa_draws": 10000, "seed": 0},
+      },
   })
   if arg == "smoke":
     # The dataset row is the default's (its dense layers retrained: one small program; the
     # linear transfer's L-BFGS sweep and refit compile two, 1.5 s here; tests/test_training.py
-    # trains the linear transfers). diversity_step 128: 3 prefixes of the widest pair, the
+    # trains the linear transfers). Mixing's diversity_step 128: 3 prefixes of the widest pair, the
     # mixing stage's 3 mixtures, so both Fig. 6 stages share one compiled probe
     # (launch.study.analysis.fig6_batches).
     config.update({
@@ -73,11 +73,13 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
         "models": "cnn.s0,cnn.s1,cnn.lr1e-3,mlp.s0,cnn.distilled,cnn.fmnist0-4.top",
         "train_split": "train[:1024]", "pretrain_examples": 1024, "epochs": 1,
         "selection_split": "train[58000:59000]", "calibration_split": "train[59000:]", "test_split": "test[:1000]",
-        "resamples": 30,
-        "greedy_starts": 1, "greedy_steps": 2, "mixing_rates": (1.0, 0.5, 0.0), "mixing_seeds": 1,
-        "probe_l2_grid": (1e-3, 1e-1), "diversity_step": 128,
-        "similarity": {"enabled": True, "k": 10, "examples": 1000, "permutations": 5, "resamples": 200,
-                       "kappa_draws": 2000, "seed": 0},
+        "resamples": 30, "probe_l2_grid": (1e-3, 1e-1),
+        "sections": {  # merged into the default's sections (ConfigDict.update is recursive)
+            "greedy": {"starts": 1, "steps": 2},
+            "mixing": {"rates": (1.0, 0.5, 0.0), "seeds": 1, "diversity_step": 128},
+            "similarity": {"enabled": True, "k": 10, "examples": 1000, "permutations": 5, "resamples": 200,
+                           "kappa_draws": 2000, "seed": 0},
+        },
     })
   elif arg == "replicated":
     # The default study drawn 3 times (every row retrained with seeds of its own per

@@ -88,21 +88,19 @@ def get_config(arg: str = "default") -> ml_collections.ConfigDict:
       "precision": "bfloat16",
       "logits_dtype": "float16",          # 82 × 50,000 × 1,000 logits: 8.2 GB instead of 16.4
       "resamples": 1000,
-      "greedy_starts": 4,
-      "greedy_steps": 10,
-      "mixing_rates": (1.0, 0.75, 0.5, 0.25, 0.0),
-      "mixing_seeds": 3,
       "probe_l2_grid": tuple(10.0 ** e for e in range(-6, 6)),
-      "probe_iterations": 1000,
-      "diversity_step": 256,
-      "diversity_target": 0.76,
-      "class_groups": "nature (animals):0-397,man-made:398-999",
-      "downstream": {"dataset": "voc/2007", "train_split": "train", "val_split": "validation",
-                     "test_split": "test"},
-      # Similarity ↔ complementarity: CKA on all 50,000 validation images, the k-NN measures and
-      # their permutation nulls on 5,000 of them (O(E²) each).
-      "similarity": {"enabled": True, "k": 10, "examples": 5000, "permutations": 20, "resamples": 1000,
-                     "kappa_draws": 10000, "seed": 0},
+      "sections": {
+          "specialisation": {"class_groups": "nature (animals):0-397,man-made:398-999"},
+          "greedy": {"starts": 4, "steps": 10},
+          "mixing": {"rates": (1.0, 0.75, 0.5, 0.25, 0.0), "seeds": 3, "diversity_step": 256,
+                     "diversity_target": 0.76},
+          "downstream": {"dataset": "voc/2007", "train_split": "train", "val_split": "validation",
+                         "test_split": "test", "iterations": 1000},
+          # Similarity ↔ complementarity: CKA on all 50,000 validation images, the k-NN measures and
+          # their permutation nulls on 5,000 of them (O(E²) each).
+          "similarity": {"enabled": True, "k": 10, "examples": 5000, "permutations": 20, "resamples": 1000,
+                         "kappa_draws": 10000, "seed": 0},
+      },
   })
 
 

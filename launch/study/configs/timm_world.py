@@ -82,14 +82,12 @@ def get_config(arg: str = "") -> ml_collections.ConfigDict:
       "precision": "bfloat16",
       "logits_dtype": "float16",          # N × 50,000 × 1,000 logits: 100 GB at N = 1,000 instead of 200
       "resamples": 200,                   # all-pairs intervals at P ≈ 500,000 (docstring)
-      "greedy_starts": 4,
-      "greedy_steps": 10,
-      "mixing_rates": (1.0, 0.75, 0.5, 0.25, 0.0),
-      "mixing_seeds": 3,
       "probe_l2_grid": tuple(10.0 ** e for e in range(-6, 6)),
-      "probe_iterations": 1000,
-      "diversity_step": 256,
-      "class_groups": "nature (animals):0-397,man-made:398-999",
-      "downstream": {"dataset": ""},      # Fig. 7 off at this N (docstring)
-      "similarity": {"enabled": False},   # all-pairs similarity off at this N (docstring)
+      "sections": {
+          "specialisation": {"class_groups": "nature (animals):0-397,man-made:398-999"},
+          "greedy": {"starts": 4, "steps": 10},
+          "mixing": {"rates": (1.0, 0.75, 0.5, 0.25, 0.0), "seeds": 3, "diversity_step": 256},
+          "downstream": {"dataset": "", "iterations": 1000},   # Fig. 7 off at this N (docstring)
+          "similarity": {"enabled": False},                    # all-pairs similarity off at this N (docstring)
+      },
   })

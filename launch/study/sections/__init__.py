@@ -5,14 +5,16 @@ Each section is one module here, named in ``config.sections`` (launch/study/conf
 sections block: one line per section, in report order). A section module defines
 
 - ``defaults()``: its own sub-config (``config.sections.<name>``, an ml_collections
-  ConfigDict; empty if the section has no settings of its own);
-- ``FIELDS``: the study-wide config fields it reads (e.g. ``resamples``);
+  ConfigDict; empty if the section has no settings of its own): every setting that this
+  section alone reads lives here, beside its code, with the comment that documents it;
+- ``FIELDS``: the study-wide config fields it reads (e.g. ``resamples``): only fields that
+  other sections or the study's other stages read too (splits, resamples, ...);
 - ``USES``: the shared intermediates of :class:`Context` it reads (each costs work that the
   sections share: the calibrated pass, the pairwise outcomes, ...) and ``NEEDS``: the sections
   whose results it reads (``context.results[name]``);
 - ``Result``: a frozen dataclass (arrays, ``metrics.Interval``s, tables) and
   ``compute(context, settings) -> Result``, ``settings`` being its frozen view of the config
-  (:func:`settings`: its own sub-config, its ``FIELDS`` and those of the intermediates it uses);
+  (:func:`settings`: its own sub-config's fields and its ``FIELDS``, flat: ``settings.steps``);
 - ``write(results, out)`` (its CSVs and figures) and ``markdown(results) -> list[str]`` (its
   part of report.md), reading the study's results (every section's fields, and ``config``).
 
@@ -90,14 +92,24 @@ def defaults(names) -> ml_collections.ConfigDict:
 
 
 def settings(config, name: str) -> ml_collections.FrozenConfigDict:
-  """The frozen view of ``config`` section ``name`` computes from: its own sub-config's fields,
-  its ``FIELDS`` and the fields of the intermediates it ``USES`` (:data:`CONTEXT_FIELDS`)."""
+  """The frozen view of ``config`` section ``name`` computes from: its own sub-config's fields
+  (``config.sections.<name>``) and the study-wide fields it reads (its ``FIELDS``). A ValueError
+  if one of its own settings has the name of one of its ``FIELDS`` (the view would hide one)."""
   module = get(name)
-  fields = dict.fromkeys([*module.FIELDS, *(f for use in module.USES for f in CONTEXT_FIELDS[use])])
-  view = {field: config[field] for field in fields}
   own = config.sections[name] if "sections" in config and name in config.sections else module.defaults()
-  view.update(own.to_dict() if isinstance(own, ml_collections.ConfigDict) else dict(own))
-  return ml_collections.FrozenConfigDict(view)
+  own = own.to_dict() if isinstance(own, ml_collections.ConfigDict) else dict(own)
+  shadowed = sorted(set(own) & set(module.FIELDS))
+  if shadowed:
+    raise ValueError(f"study section {name!r}: its own settings {shadowed} have the names of study-wide fields it "
+                     "reads (FIELDS); rename them in its defaults().")
+  return ml_collections.FrozenConfigDict({**{field: config[field] for field in module.FIELDS}, **own})
+
+
+def context_fields(config, name: str) -> dict:
+  """The study-wide fields the intermediates section ``name`` ``USES`` read (:data:`CONTEXT_FIELDS`):
+  part of its key, not of its settings (it reads them only through those intermediates)."""
+  module = get(name)
+  return {field: config[field] for use in module.USES for field in CONTEXT_FIELDS[use]}
 
 
 def order(config) -> list[str]:
@@ -166,10 +178,12 @@ def shared_key(config, name: str, stored, code: str) -> str:
 
 def key(config, name: str, inputs: dict, needs: dict[str, str]) -> str:
   """sha256 of what section ``name`` reads and what computes it: :data:`VERSION`, its code
-  (:func:`code_sha256`), its settings, ``inputs`` (the rows' names and training methods, the
-  splits and every stored manifest) and the keys of the sections it needs."""
+  (:func:`code_sha256`), its settings, the fields of the intermediates it uses
+  (:func:`context_fields`), ``inputs`` (the rows' names and training methods, the splits and every
+  stored manifest) and the keys of the sections it needs."""
   payload = {"version": VERSION, "section": name, "code": code_sha256(name),
-             "settings": settings(config, name).to_dict(), "inputs": inputs, "needs": needs}
+             "settings": settings(config, name).to_dict(), "context": context_fields(config, name),
+             "inputs": inputs, "needs": needs}
   return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -10,7 +10,7 @@ import ml_collections
 
 from launch.study import analysis, report
 
-FIELDS = ()
+FIELDS = ("resamples",)
 USES = ("outcomes", "intervals", "in_band")
 NEEDS = ()
 

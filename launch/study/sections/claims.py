@@ -62,7 +62,7 @@ def decide(settings, rows, outcomes, confidence, in_band, greedy, greedy_final, 
                         analysis.categories_vs_base(rows), resamples, in_band=in_band, greedy=runs,
                         probe_correct=probe, names=names, greedy_note=greedy_note,
                         probe_note="no feature-mixing probe ran (no representative partner, or config field "
-                                   "mixing_rates or mixing_seeds empty): no per-example outcome to resample")
+                                   "sections.mixing.rates empty): no per-example outcome to resample")
   for claim in out:
     interval = claim.pop("statistic")
     claim.update(estimate=float(interval.estimate), low=float(interval.low), high=float(interval.high),

@@ -10,7 +10,7 @@ import numpy as np
 
 from launch.study import analysis, report
 
-FIELDS = ("downstream", "probe_l2_grid", "probe_iterations")
+FIELDS = ("probe_l2_grid",)
 USES = ("stored", "test_set")
 NEEDS = ()
 
@@ -21,14 +21,18 @@ class Result:
 
 
 def defaults() -> ml_collections.ConfigDict:
-  return ml_collections.ConfigDict()
+  """``config.sections.downstream``: the downstream dataset and its splits (evaluated into the
+  store beside the study's own: launch.study.pipeline.splits_of; dataset "" = no Fig. 7) and
+  the probes' L-BFGS iteration cap (the L2 strengths are the study-wide ``probe_l2_grid``)."""
+  return ml_collections.ConfigDict({"dataset": "", "train_split": "train", "val_split": "validation",
+                                    "test_split": "test", "iterations": 300})
 
 
 def compute(context, settings) -> Result:
-  if not settings.downstream.dataset:
+  if not settings.dataset:
     return Result(None)
   names, stored = context.names, context.stored
-  probe = dict(l2_grid=tuple(settings.probe_l2_grid), max_iterations=settings.probe_iterations)
+  probe = dict(l2_grid=tuple(settings.probe_l2_grid), max_iterations=settings.iterations)
   splits = [dataclasses.replace(stored[f"downstream_{part}"], embeddings={  # every pair reads them: in memory once
       n: np.asarray(stored[f"downstream_{part}"].embeddings[n], np.float32) for n in names})
       for part in ("train", "val", "test")]

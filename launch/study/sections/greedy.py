@@ -9,7 +9,7 @@ import ml_collections
 
 from launch.study import analysis, report
 
-FIELDS = ("selection_split", "greedy_starts", "greedy_steps")
+FIELDS = ("selection_split",)
 USES = ("test_set", "temperatures", "stored")
 NEEDS = ()
 
@@ -21,7 +21,11 @@ class Result:
 
 
 def defaults() -> ml_collections.ConfigDict:
-  return ml_collections.ConfigDict()
+  """``config.sections.greedy``."""
+  return ml_collections.ConfigDict({
+      "starts": 2,   # best models (selection-split accuracy) that start a greedy run (0: none)
+      "steps": 5,    # members added to each start
+  })
 
 
 def compute(context, settings) -> Result:
@@ -30,8 +34,8 @@ def compute(context, settings) -> Result:
     from launch.study import pipeline
     selection = context.stored["selection"]
     greedy, final = analysis.greedy_runs(context.rows, pipeline.calibrated(selection, context.temperatures),
-                                         selection.labels, context.test_set, settings.greedy_starts,
-                                         settings.greedy_steps)
+                                         selection.labels, context.test_set, settings.starts,
+                                         settings.steps)
   context.lap("greedy")
   return Result(greedy, list(final))
 

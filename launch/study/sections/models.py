@@ -9,7 +9,7 @@ import ml_collections
 
 from launch.study import analysis, report
 
-FIELDS = ()
+FIELDS = ("accuracy_band",)
 USES = ("test_set", "temperatures", "intervals", "in_band", "band", "stored")
 NEEDS = ()
 

@@ -1,6 +1,6 @@
 """Representational similarity and complementarity (launch.study.link): every pair's similarity
 measures and gains (link.csv), how well each similarity predicts each gain (link_correlations.csv)
-and the link figure; none when similarity.enabled is false."""
+and the link figure; none when sections.similarity.enabled is false."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import ml_collections
 
 from launch.study import link, report
 
-FIELDS = ("similarity",)
+FIELDS = ()
 USES = ("test_set", "calibration_set", "outcomes", "intervals")
 NEEDS = ()
 
@@ -21,11 +21,22 @@ class Result:
 
 
 def defaults() -> ml_collections.ConfigDict:
-  return ml_collections.ConfigDict()
+  """``config.sections.similarity`` (launch.study.link; enabled false = no section)."""
+  return ml_collections.ConfigDict({
+      "enabled": True,
+      "k": 10,                      # neighbours of mutual k-NN and CKNNA
+      "examples": 2000,             # test examples (seeded random subset) of the k-NN measures and of every
+                                    # permutation null: those are O(E²); CKA and the gains use all of test
+      "permutations": 20,           # permutation-null draws (0 = no calibrated scores)
+      "resamples": 1000,            # model resamples of the rank correlations; test-example resamples of
+                                    # the concatenation gain's intervals
+      "kappa_draws": 10000,         # null simulations of κ's significance test (Klein et al.)
+      "seed": 0,
+  })
 
 
 def compute(context, settings) -> Result:
-  if not settings.similarity.enabled:
+  if not settings.enabled:
     return Result(None)
   section = link.similarity_section(settings, context.test_set, context.calibration_set, context.outcomes,
                                     context.intervals)

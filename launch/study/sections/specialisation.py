@@ -10,7 +10,7 @@ import ml_collections
 
 from launch.study import analysis, config as config_lib, report
 
-FIELDS = ("theta_bins", "class_groups")
+FIELDS = ()
 USES = ("test_set", "chosen")
 NEEDS = ()
 
@@ -22,7 +22,12 @@ class Result:
 
 
 def defaults() -> ml_collections.ConfigDict:
-  return ml_collections.ConfigDict()
+  """``config.sections.specialisation``."""
+  return ml_collections.ConfigDict({
+      "theta_bins": 18,     # bins of the θ histogram over [0°, 90°] (Fig. 3)
+      # Fig. 4 class groups: "name:first-last,name:first-last" (class ids, inclusive); "" = none.
+      "class_groups": "",
+  })
 
 
 def compute(context, settings) -> Result:
