@@ -307,7 +307,7 @@ def test_a_replicated_study_keeps_each_draw_apart_and_replicate_0_is_the_single_
     assert per_replicate[0][2] == alone["verdict"]  # replicate 0 is the single run
     scale = verdicts.UNITS[int(claim["claim"].split(".")[0])][0]
     estimates = [float(value) / scale for _, value, _ in per_replicate]
-    if all(map(math.isfinite, estimates)) and math.isfinite(claim["estimate"]):
-      assert claim["estimate"] == pytest.approx(sum(estimates) / 2, rel=5e-3, abs=1e-3 / scale)
+    if all(map(math.isfinite, estimates)) and math.isfinite(claim["statistic"].estimate):
+      assert claim["statistic"].estimate == pytest.approx(sum(estimates) / 2, rel=5e-3, abs=1e-3 / scale)
       checked += 1
   assert checked >= 1  # at this size some claims are undefined (NaN) in a draw; not all

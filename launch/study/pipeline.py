@@ -290,20 +290,15 @@ def _analysis(config, names, cache: Path, sources, hashes, located, replicate: i
 
 def combine_replicates(config, per_replicate: list[dict]) -> list[dict]:
   """The claims over every replicate (verdicts.replicated_claims: a hierarchical bootstrap of
-  ``config.resamples`` draws over each replicate's own example resamples), flattened as
-  :func:`decide_claims` flattens; each claim lists its per-replicate estimate, interval and
-  verdict in ``per_replicate`` (text, for the report and claims.csv)."""
-  from metrics.bootstrap import Interval
-  claims = [[{**c, "statistic": Interval(c["estimate"], c["low"], c["high"], float("nan"), c["confidence"],
-                                         c["resamples"]), "samples": samples}
-             for c, samples in zip(results["claims"], results["claim_samples"])] for results in per_replicate]
+  ``config.resamples`` draws over each replicate's own example resamples), each with its
+  ``statistic`` Interval and its per-replicate estimate, interval and verdict in ``per_replicate``
+  (text, for the report and claims.csv)."""
+  claims = [[{**claim, "samples": samples} for claim, samples in zip(results["claims"], results["claim_samples"])]
+            for results in per_replicate]
   out = verdicts.replicated_claims(claims, num_draws=config.resamples)
   for claim in out:
-    interval = claim.pop("statistic")
     each = claim.pop("replicates")
-    claim.update(estimate=float(interval.estimate), low=float(interval.low), high=float(interval.high),
-                 confidence=float(interval.confidence), resamples=int(interval.num_resamples),
-                 per_replicate="; ".join(f"r{i}: {e['quoted']} {e['verdict']}" for i, e in enumerate(each)))
+    claim["per_replicate"] = "; ".join(f"r{i}: {e['quoted']} {e['verdict']}" for i, e in enumerate(each))
   return out
 
 

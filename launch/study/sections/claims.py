@@ -47,8 +47,8 @@ def decide(settings, rows, outcomes, confidence, in_band, greedy, greedy_final, 
   the base first: their categories vs the base) from compact test arrays:
   correctness and ensemble correctness from ``outcomes``, top-1 confidences [N, E], each
   greedy run's test correctness at its selection-chosen size (analysis.greedy_runs) and the
-  probes' per-example outcomes where their rows carry them (``test_correct``); intervals
-  flattened to numbers for the report."""
+  probes' per-example outcomes where their rows carry them (``test_correct``). Each claim's
+  ``statistic`` stays a ``metrics.Interval`` (:func:`csv_row` flattens it for claims.csv only)."""
   # Each replicate resamples the examples on its own seed (independent picks of the hierarchical bootstrap).
   names = analysis.names_of(rows)
   resamples = verdicts.draw_resamples(outcomes.num_examples, settings.resamples, seed=resample_seed)
@@ -63,15 +63,23 @@ def decide(settings, rows, outcomes, confidence, in_band, greedy, greedy_final, 
                         probe_correct=probe, names=names, greedy_note=greedy_note,
                         probe_note="no feature-mixing probe ran (no representative partner, or config field "
                                    "sections.mixing.rates empty): no per-example outcome to resample")
-  for claim in out:
-    interval = claim.pop("statistic")
-    claim.update(estimate=float(interval.estimate), low=float(interval.low), high=float(interval.high),
-                 confidence=float(interval.confidence), resamples=int(interval.num_resamples))
   return out
 
 
+def csv_row(claim: dict) -> dict:
+  """A claim as claims.csv's columns: its fields, its ``statistic`` Interval as estimate, low, high,
+  confidence and resamples, then (over replicates) ``per_replicate``."""
+  statistic = claim["statistic"]
+  row = {key: value for key, value in claim.items() if key not in ("statistic", "per_replicate")}
+  row.update(estimate=float(statistic.estimate), low=float(statistic.low), high=float(statistic.high),
+             confidence=float(statistic.confidence), resamples=int(statistic.num_resamples))
+  if "per_replicate" in claim:
+    row["per_replicate"] = claim["per_replicate"]
+  return row
+
+
 def write(results: dict, out) -> None:
-  report.write_csv(out / "claims.csv", results["claims"])
+  report.write_csv(out / "claims.csv", [csv_row(claim) for claim in results["claims"]])
 
 
 def markdown(results: dict) -> list[str]:
