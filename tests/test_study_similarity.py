@@ -12,6 +12,7 @@ import scipy.stats
 import metrics
 import probes
 from launch.study import analysis, config as config_lib, link, pipeline, report
+from launch.study.sections import similarity as similarity_section
 from tests.conftest import random_probs
 
 NUM_CLASSES = 4
@@ -170,7 +171,7 @@ def test_subset_cap_and_disabled_setting(study):
   everything = link._subset(len(test.labels), 10_000, seed=0)
   assert np.array_equal(everything, np.arange(len(test.labels)))
   with pytest.raises(config_lib.ConfigError, match=r"config field 'sections\.similarity\.examples' \(5\) must exceed"):
-    config_lib.check_similarity(_config(examples=5))
+    similarity_section.check(_config(examples=5))
   with pytest.raises(config_lib.ConfigError, match=r"config field 'sections\.similarity\.k' \(in the config\) must be"):
     config_lib.merge({"sections": {"similarity": {"k": "ten"}}})
 

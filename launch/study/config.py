@@ -214,7 +214,7 @@ def import_zoo_modules(modules) -> None:
             "the error it raises.")
 
 
-def _check_split(field: str, spec: str) -> None:
+def check_split(field: str, spec: str) -> None:
   import tensorflow_datasets as tfds
   try:
     tfds.core.ReadInstruction.from_spec(spec)
@@ -265,7 +265,7 @@ def check_disjoint_splits(config, names=()) -> None:
               "selection_split='train[45000:55000]', calibration_split='train[55000:]', test_split='test').")
 
 
-def _check_dataset(field: str, name: str) -> None:
+def check_dataset(field: str, name: str) -> None:
   from launch import data
   if name in data.OFFLINE_SOURCES:
     return
@@ -335,52 +335,41 @@ def validate(config) -> list[str]:
     _fail("config field 'probe_l2_grid' must hold at least one L2 strength.")
   _check_linear_probe(config.linear_probe)
   _check_sections(config)
-  _check_dataset("dataset", config.dataset)
+  check_dataset("dataset", config.dataset)
   for field in SPLIT_FIELDS:
     if config[field]:
-      _check_split(field, config[field])
+      check_split(field, config[field])
   import_zoo_modules(config.zoo_modules)
   names = resolve_models(config)
   check_disjoint_splits(config, names)
   return names
 
 
-# Section settings that count something (>= 1), by section.
-_COUNTS = {"specialisation": ("theta_bins",), "greedy": ("steps",),
-           "mixing": ("seeds", "diversity_step", "probe_steps"), "downstream": ("iterations",)}
-
-
 def _check_sections(config) -> None:
-  """The settings of each configured section (``sections.<name>.<field>``; their types are
-  checked by :func:`merge`, the ranges left open here by launch.study.validate.check_ranges)."""
-  import probes
+  """Each configured section's own settings (``sections.<name>.<field>``): its module's
+  ``check(own)``, where it has one, checks their values (their types are checked by :func:`merge`;
+  the ranges that need the data, by launch.study.validate.check_ranges)."""
   from launch.study import sections
-  for name, fields in _COUNTS.items():
-    own = section_settings(config, name)
-    for field in fields if own is not None else ():
-      if own[field] < 1:
-        _fail(f"config field 'sections.{name}.{field}' must be >= 1; got {own[field]}; write e.g. "
-              f"--set sections.{name}.{field}={sections.get(name).defaults()[field]} (its default).")
-  mixing = section_settings(config, "mixing")
-  if mixing is not None and mixing.diversity_ranking not in probes.DIVERSITY_RANKINGS:
-    _fail(f"config field 'sections.mixing.diversity_ranking': {mixing.diversity_ranking!r} is not one of "
-          f"{list(probes.DIVERSITY_RANKINGS)}.")
-  if section_settings(config, "specialisation") is not None:
-    class_groups(config.sections.specialisation.class_groups)
-  if section_settings(config, "similarity") is not None:
-    check_similarity(config.sections.similarity)
-  downstream = section_settings(config, "downstream")
-  if downstream is not None and downstream.dataset:
-    _check_dataset("sections.downstream.dataset", downstream.dataset)
-    for split in ("train_split", "val_split", "test_split"):
-      _check_split(f"sections.downstream.{split}", downstream[split])
+  for name in config.sections:
+    check = getattr(sections.get(name), "check", None)
+    if check is not None:
+      check(config.sections[name])
+
+
+def check_counts(section: str, own, fields, defaults) -> None:
+  """ConfigError unless each of section ``section``'s settings ``fields`` (counts) is >= 1; the
+  message gives its default (``defaults``: the section's ``defaults()``) as the fix."""
+  for field in fields:
+    if own[field] < 1:
+      _fail(f"config field 'sections.{section}.{field}' must be >= 1; got {own[field]}; write e.g. "
+            f"--set sections.{section}.{field}={defaults[field]} (its default).")
 
 
 def _check_linear_probe(probe) -> None:
   """The linear_probe sub-config's settings (its split's disjointness needs the data: see
   launch.study.probe_head.check_disjoint)."""
   if probe.split:
-    _check_split("linear_probe.split", probe.split)
+    check_split("linear_probe.split", probe.split)
   if probe.iterations < 1:
     _fail(f"config field 'linear_probe.iterations' must be >= 1; got {probe.iterations}.")
   if not 0 < probe.validation_fraction < 1:
@@ -405,13 +394,3 @@ def class_groups(text: str) -> list[tuple[str, int, int]]:
       _fail(f"config field 'sections.specialisation.class_groups': {part!r} needs a name and first <= last.")
   return groups
 
-
-def check_similarity(similarity) -> None:
-  """The ``sections.similarity`` sub-config's ranges (its types are checked by :func:`merge`)."""
-  minimums = {"k": 2, "examples": 4, "permutations": 0, "resamples": 2, "kappa_draws": 1}
-  for field, minimum in minimums.items():
-    if similarity[field] < minimum:
-      _fail(f"config field 'sections.similarity.{field}' must be >= {minimum}; got {similarity[field]}.")
-  if similarity.examples <= similarity.k:
-    _fail(f"config field 'sections.similarity.examples' ({similarity.examples}) must exceed sections.similarity.k "
-          f"({similarity.k}): each example needs k neighbours besides itself.")

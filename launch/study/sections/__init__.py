@@ -7,6 +7,8 @@ sections block: one line per section, in report order). A section module defines
 - ``defaults()``: its own sub-config (``config.sections.<name>``, an ml_collections
   ConfigDict; empty if the section has no settings of its own): every setting that this
   section alone reads lives here, beside its code, with the comment that documents it;
+- ``check(own)`` (optional): a ConfigError for a value of its own settings out of range (the
+  config's validation calls it before the study writes anything; merge checks the types);
 - ``FIELDS``: the study-wide config fields it reads (e.g. ``resamples``): only fields that
   other sections or the study's other stages read too (splits, resamples, ...);
 - ``USES``: the shared intermediates of :class:`Context` it reads (each costs work that the

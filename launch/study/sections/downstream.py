@@ -8,7 +8,7 @@ import dataclasses
 import ml_collections
 import numpy as np
 
-from launch.study import analysis, report
+from launch.study import config as config_lib, analysis, report
 
 FIELDS = ("probe_l2_grid",)
 USES = ("stored", "test_set")
@@ -26,6 +26,15 @@ def defaults() -> ml_collections.ConfigDict:
   the probes' L-BFGS iteration cap (the L2 strengths are the study-wide ``probe_l2_grid``)."""
   return ml_collections.ConfigDict({"dataset": "", "train_split": "train", "val_split": "validation",
                                     "test_split": "test", "iterations": 300})
+
+
+def check(own) -> None:
+  """ConfigError for a setting out of range, an unknown dataset or a split TFDS cannot parse."""
+  config_lib.check_counts("downstream", own, ("iterations",), defaults())
+  if own.dataset:
+    config_lib.check_dataset("sections.downstream.dataset", own.dataset)
+    for split in ("train_split", "val_split", "test_split"):
+      config_lib.check_split(f"sections.downstream.{split}", own[split])
 
 
 def compute(context, settings) -> Result:

@@ -7,7 +7,7 @@ import dataclasses
 
 import ml_collections
 
-from launch.study import analysis, report
+from launch.study import config as config_lib, analysis, report
 
 FIELDS = ("selection_split",)
 USES = ("test_set", "temperatures", "stored")
@@ -26,6 +26,11 @@ def defaults() -> ml_collections.ConfigDict:
       "starts": 2,   # best models (selection-split accuracy) that start a greedy run (0: none)
       "steps": 5,    # members added to each start
   })
+
+
+def check(own) -> None:
+  """ConfigError for a setting out of range."""
+  config_lib.check_counts("greedy", own, ("steps",), defaults())
 
 
 def compute(context, settings) -> Result:

@@ -9,7 +9,7 @@ import dataclasses
 import ml_collections
 import numpy as np
 
-from launch.study import analysis, report
+from launch.study import config as config_lib, analysis, report
 
 FIELDS = ("probe_l2_grid",)
 USES = ("probe_sets", "chosen")
@@ -37,6 +37,15 @@ def defaults() -> ml_collections.ConfigDict:
       "diversity_target": 0.0,                # accuracy the "features needed" table asks for (0: the lowest
                                               # best-of-curve over the pairs, so every pair reaches it)
   })
+
+
+def check(own) -> None:
+  """ConfigError for a setting out of range or an unknown ranking."""
+  import probes
+  config_lib.check_counts("mixing", own, ("seeds", "diversity_step", "probe_steps"), defaults())
+  if own.diversity_ranking not in probes.DIVERSITY_RANKINGS:
+    raise config_lib.ConfigError(f"config field 'sections.mixing.diversity_ranking': {own.diversity_ranking!r} is "
+                                 f"not one of {list(probes.DIVERSITY_RANKINGS)}.")
 
 
 def compute(context, settings) -> Result:

@@ -8,7 +8,7 @@ import dataclasses
 
 import ml_collections
 
-from launch.study import link, report
+from launch.study import config as config_lib, link, report
 
 FIELDS = ()
 USES = ("test_set", "calibration_set", "outcomes", "intervals")
@@ -33,6 +33,17 @@ def defaults() -> ml_collections.ConfigDict:
       "kappa_draws": 10000,         # null simulations of κ's significance test (Klein et al.)
       "seed": 0,
   })
+
+
+def check(own) -> None:
+  """ConfigError for a setting out of range (its types are checked by the config's merge)."""
+  minimums = {"k": 2, "examples": 4, "permutations": 0, "resamples": 2, "kappa_draws": 1}
+  for field, minimum in minimums.items():
+    if own[field] < minimum:
+      raise config_lib.ConfigError(f"config field 'sections.similarity.{field}' must be >= {minimum}; got {own[field]}.")
+  if own.examples <= own.k:
+    raise config_lib.ConfigError(f"config field 'sections.similarity.examples' ({own.examples}) must exceed "
+                                 f"sections.similarity.k ({own.k}): each example needs k neighbours besides itself.")
 
 
 def compute(context, settings) -> Result:

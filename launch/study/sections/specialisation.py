@@ -30,6 +30,12 @@ def defaults() -> ml_collections.ConfigDict:
   })
 
 
+def check(own) -> None:
+  """ConfigError for a setting out of range or class groups that do not parse."""
+  config_lib.check_counts("specialisation", own, ("theta_bins",), defaults())
+  config_lib.class_groups(own.class_groups)
+
+
 def compute(context, settings) -> Result:
   test_set = context.test_set
   special = analysis.specialisation(test_set, test_set.correct, context.chosen, settings.theta_bins,
