@@ -1,8 +1,9 @@
-"""timm families as data: Next-ViT (zoo.architectures.nextvit).
+"""timm families as data: Next-ViT (zoo.architectures.nextvit), EfficientFormer
+(zoo.architectures.efficientformer).
 
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
-1.0.31's model function passes them to the model class (``timm/models/nextvit.py``: the
-``nextvit_*`` functions' ``model_args``); a checkpoint's ``model_args`` (its config.json) override
+1.0.31's model function passes them to the model class (``timm/models/nextvit.py`` /
+``efficientformer.py``: the model functions' ``model_args``); a checkpoint's ``model_args`` (its config.json) override
 them. ``ENTRIES`` maps a regex that fully matches the architecture names to
 ``dict(build=..., renames=...)``; zoo.converters.timm wraps each in a ``TimmFamily``.
 """
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 from flax import nnx
 
+from zoo.architectures.efficientformer import EfficientFormer, EfficientFormerConfig
 from zoo.architectures.nextvit import NextVit, NextVitConfig
 from zoo.converters.mapping import ConversionError
-from zoo.converters.timm_families import _arguments, _check_pool, _names
+from zoo.converters.timm_families import _arguments, _check_pool, _names, _square
 from zoo.converters.timm_more import _check_fixed
 
 
@@ -56,6 +58,43 @@ NEXTVIT_RENAMES = (
 )
 
 
+# --- EfficientFormer (timm's efficientformer.py) --------------------------------------------------
+
+# timm's EfficientFormer_depth / EfficientFormer_width tables and each model function's num_vit.
+EFFICIENTFORMER_VARIANTS: dict[str, dict] = {
+    "efficientformer_l1": dict(depths=(3, 2, 6, 4), embed_dims=(48, 96, 224, 448), num_vit=1),
+    "efficientformer_l3": dict(depths=(4, 4, 12, 6), embed_dims=(64, 128, 320, 512), num_vit=4),
+    "efficientformer_l7": dict(depths=(6, 6, 18, 8), embed_dims=(96, 192, 384, 768), num_vit=8),
+}
+_EFFICIENTFORMER_ARGS = {"depths", "embed_dims", "num_vit", "mlp_ratios", "downsamples", "pool_size", "act_layer",
+                         "norm_layer", "norm_layer_cl", "layer_scale_init_value", "img_size", "global_pool"}
+
+
+def build_efficientformer(name: str, config: dict) -> nnx.Module:
+  """timm's EfficientFormer of entry point ``name``; ``model_args`` may override depths, embed_dims, num_vit
+  (≥ 1) and mlp_ratios (pool 3, GELU, BN / LayerNorm, downsampling in stages 2-4 and a 224 px input only;
+  layer_scale_init_value only initialises)."""
+  arguments = _arguments(name, config, _EFFICIENTFORMER_ARGS)
+  _check_pool(name, arguments["global_pool"], {"avg"})
+  _check_fixed(name, arguments, {"pool_size": 3, "act_layer": None, "norm_layer": None, "norm_layer_cl": None,
+                                 "downsamples": None})
+  # timm accepts and ignores img_size (the builder passes it for fixed-size models): the 7×7 bias grid is 224 px
+  if arguments.get("img_size") is not None and _square(name, arguments["img_size"]) != 224:
+    raise ConversionError(f"timm model {name!r}: img_size {arguments['img_size']} is not supported (224 only: "
+                          "the attention biases are fixed on a 7×7 grid).")
+  arguments = {**EFFICIENTFORMER_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
+  if len(arguments["depths"]) != 4 or int(arguments["num_vit"]) < 1:
+    raise ConversionError(f"timm model {name!r}: depths {arguments['depths']} / num_vit {arguments['num_vit']} "
+                          "are not supported (four stages, the 7×7 attention grid of the last one, num_vit ≥ 1).")
+  return EfficientFormer(EfficientFormerConfig(
+      depths=tuple(arguments["depths"]), widths=tuple(arguments["embed_dims"]), num_vit=int(arguments["num_vit"]),
+      mlp_ratio=float(arguments.get("mlp_ratios", 4)), num_channels=arguments["in_chans"],
+      num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
 ENTRIES: dict[str, dict] = {
     _names(NEXTVIT_VARIANTS): dict(build=build_nextvit, renames=NEXTVIT_RENAMES),
+    # timm's module names are the nnx paths; attention_bias_idxs is a persistent index buffer (recomputed here)
+    _names(EFFICIENTFORMER_VARIANTS): dict(build=build_efficientformer, renames=(),
+                                           ignore=(r"attention_bias_idxs$",)),
 }
