@@ -4,8 +4,9 @@
 Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
 1.0.31's model function passes them to the model class (``timm/models/nextvit.py`` /
 ``efficientformer.py`` / ``efficientformer_v2.py``: the model functions' ``model_args``); a
-checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully matches the architecture names to
-``dict(build=..., renames=...)``; zoo.converters.timm wraps each in a ``TimmFamily``.
+checkpoint's ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully
+matches the architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps each
+in a ``TimmFamily``.
 """
 
 from __future__ import annotations
