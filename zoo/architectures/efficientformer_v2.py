@@ -10,8 +10,9 @@ Attn (all on NHWC maps; "ConvNorm" = biased conv → BN): q, k, v 1×1 ConvNorms
 bias[h, |Δrow|·W + |Δcol|], mixed across heads by a 1×1 conv ("talking heads") before and after the
 softmax; out = attended + dw3×3 ConvNorm(v), then GELU → proj ConvNorm. In stage 3 the map is first
 reduced by a dw 3×3/2 ConvNorm and the output bilinearly upsampled ×2. The attention downsample
-(stage 4) queries from dw3×3/2(x) + x[::2, ::2] (→ 1×1 ConvNorm), keys and values at full resolution (key width 16), v_local strided, no talking heads.
-The bias grids are fixed by ``img_size`` (timm's default 224).
+(stage 4) queries from dw3×3/2(x) + x[::2, ::2] (→ 1×1 ConvNorm), keys and values at full resolution
+(key width 16), v_local strided, no talking heads. The bias grids are fixed by ``img_size`` (timm's
+default 224).
 """
 
 from __future__ import annotations
