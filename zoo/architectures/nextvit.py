@@ -125,6 +125,9 @@ class EfficientAttention(nnx.Module):
     q, context = split(self.q(tokens)), tokens
     if self.norm is not None:  # PyTorch AvgPool1d(sr², sr²): floor mode drops the trailing remainder
       kept = count // self.pool
+      if not kept:  # timm's AvgPool1d refuses a window longer than the sequence
+        raise ValueError(f"Next-ViT attention: {count} tokens are fewer than its key pooling window {self.pool}; "
+                         "the input image is too small.")
       context = self.norm(tokens[:, :kept * self.pool].reshape(batch, kept, self.pool, width).mean(axis=2))
     k, v = split(self.k(context)), split(self.v(context))
     scores = jnp.einsum("bqhd,bkhd->bhqk", q, k) * (width // self.num_heads) ** -0.5

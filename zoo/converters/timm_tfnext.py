@@ -29,8 +29,8 @@ NEXTVIT_VARIANTS: dict[str, dict] = {
     "nextvit_base": dict(depths=(3, 4, 20, 3)),
     "nextvit_large": dict(depths=(3, 4, 30, 3)),
 }
-_NEXTVIT_ARGS = {"depths", "stem_chs", "strides", "sr_ratios", "head_dim", "mix_block_ratio", "attn_drop_rate",
-                 "norm_layer", "act_layer", "global_pool"}
+_NEXTVIT_ARGS = {"depths", "stem_chs", "strides", "sr_ratios", "head_dim", "mix_block_ratio", "norm_layer",
+                 "act_layer", "global_pool"}
 
 
 def build_nextvit(name: str, config: dict) -> nnx.Module:
