@@ -37,6 +37,7 @@ from zoo.converters.timm_small import ENTRIES as _SMALL_FAMILIES
 from zoo.converters.timm_tfeff import ENTRIES as _TFEFF
 from zoo.converters.timm_tfhg import ENTRIES as _TFHG
 from zoo.converters.timm_tfpvt import ENTRIES as _TFPVT
+from zoo.converters.timm_tfnext import ENTRIES as _TFNEXT
 from zoo.converters.timm_vits import ENTRIES as _TRANSFORMER_FAMILIES
 from zoo.converters.timm_vit_variants import ENTRIES as _VIT_VARIANTS
 from zoo.preprocessing import Preprocessing
@@ -269,6 +270,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFEFF.items
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFHG.items()})  # timm_tfhg: HGNet, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _MAXXVIT.items()})  # timm_maxxvit: CoAtNet, MaxViT
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFPVT.items()})  # timm_tfpvt: PVT v2, Twins
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFNEXT.items()})  # timm_tfnext: Next-ViT, …
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
