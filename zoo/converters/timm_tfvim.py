@@ -1,7 +1,7 @@
-"""timm's GCViT (zoo.architectures.gcvit) as data.
+"""timm's GCViT (zoo.architectures.gcvit) and EfficientViM (zoo.architectures.efficientvim) as data.
 
-The family is a table of architectures (``GCVIT_VARIANTS``): each name's keyword arguments as timm
-1.0.31's model function passes them to GlobalContextVit (``timm/models/gcvit.py``); a checkpoint's
+Each family is a table of architectures (``*_VARIANTS``): each name's keyword arguments as timm
+1.0.31's model function passes them to the model class (``timm/models/gcvit.py``, ``efficientvim.py``); a checkpoint's
 ``model_args`` (its config.json) override them. ``ENTRIES`` maps a regex that fully matches the
 architecture names to ``dict(build=..., renames=...)``; zoo.converters.timm wraps each in a ``TimmFamily``.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flax import nnx
 
+from zoo.architectures.efficientvim import EfficientVim, EfficientVimConfig
 from zoo.architectures.gcvit import GcVit, GcVitConfig
 from zoo.converters.mapping import ConversionError
 from zoo.converters.timm_families import _arguments, _check_pool, _names, _square
@@ -78,6 +79,43 @@ GCVIT_RENAMES = (
 )
 
 
+# --- EfficientViM (timm's efficientvim.py; ``*_dist``: EfficientViMDistilled) ---------------------
+
+_EFFICIENTVIM_SIZES = {  # timm's model functions' model_args
+    "m1": dict(embed_dim=(128, 192, 320), depths=(2, 2, 2), state_dim=(49, 25, 9)),
+    "m2": dict(embed_dim=(128, 256, 512), depths=(2, 2, 2), state_dim=(49, 25, 9)),
+    "m3": dict(embed_dim=(224, 320, 512), depths=(2, 2, 2), state_dim=(49, 25, 9)),
+    "m4": dict(embed_dim=(224, 320, 512), depths=(3, 4, 2), state_dim=(64, 32, 16)),
+}
+EFFICIENTVIM_VARIANTS: dict[str, dict] = {f"efficientvim_{size}{dist}": dict(args, distilled=bool(dist))
+                                          for size, args in _EFFICIENTVIM_SIZES.items() for dist in ("", "_dist")}
+_EFFICIENTVIM_ARGS = {"embed_dim", "depths", "state_dim", "mlp_ratio", "ssd_expand", "global_pool"}
+
+
+def build_efficientvim(name: str, config: dict) -> nnx.Module:
+  """timm's EfficientViM / EfficientViMDistilled (resolution-free: any input size)."""
+  arguments = _arguments(name, config, _EFFICIENTVIM_ARGS)
+  arguments = {**EFFICIENTVIM_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  dims, depths, states = (tuple(arguments[k]) for k in ("embed_dim", "depths", "state_dim"))
+  if not len(dims) == len(depths) == len(states):
+    raise ConversionError(f"timm model {name!r}: embed_dim, depths and state_dim need one value per stage "
+                          f"(got {dims}, {depths}, {states}).")
+  return EfficientVim(EfficientVimConfig(
+      embed_dims=dims, depths=depths, state_dims=states, mlp_ratio=arguments.get("mlp_ratio", 4.0),
+      ssd_expand=arguments.get("ssd_expand", 1.0), distilled=arguments["distilled"],
+      num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+EFFICIENTVIM_RENAMES = (
+    (r"^patch_embed\.conv\.", "patch_embed."),
+    (r"\.(BCdt_proj|hz_proj|out_proj)\.conv\.weight$", r".\1.weight"),
+    (r"\.conv\.2\.fc1\.", ".conv.2.conv_reduce."),  # PatchMerging's SqueezeExcite
+    (r"\.conv\.2\.fc2\.", ".conv.2.conv_expand."),
+)
+
+
 ENTRIES: dict[str, dict] = {
     _names(GCVIT_VARIANTS): dict(build=build_gcvit, renames=GCVIT_RENAMES),
+    _names(EFFICIENTVIM_VARIANTS): dict(build=build_efficientvim, renames=EFFICIENTVIM_RENAMES),
 }
