@@ -47,6 +47,16 @@ def _window_sizes(name: str, arguments: dict, image_size: int, stages: int) -> t
   return tuple(image_size // ratio for ratio in ratios)
 
 
+def _check_windows(name: str, image_size: int, windows: tuple[int, ...]) -> None:
+  """Each stage's map (image_size / 4, halved per later stage) must tile into its windows."""
+  feature_size = image_size // 4
+  for index, window in enumerate(windows):
+    feature_size = feature_size // 2 if index else feature_size
+    if window < 1 or feature_size % window:
+      raise ConversionError(f"timm model {name!r}: stage {index}'s {feature_size}² map does not divide into "
+                            f"{window}² windows (window_ratio / window_size do not fit img_size {image_size}).")
+
+
 def build_gcvit(name: str, config: dict) -> nnx.Module:
   """timm's GlobalContextVit at its fixed input size (``img_size``, timm's default 224): GELU,
   LayerNorm ε ``norm_eps`` (1e-5), 'conv' downsampling; ``weight_init`` and ``attn_drop_rate``
@@ -59,16 +69,15 @@ def build_gcvit(name: str, config: dict) -> nnx.Module:
       raise ConversionError(f"timm model {name!r}: {key}={arguments[key]!r} is not supported ({value!r} only).")
   image_size = _square(name, arguments.get("img_size", 224))
   depths = tuple(arguments["depths"])
+  windows = _window_sizes(name, arguments, image_size, len(depths))
+  _check_windows(name, image_size, windows)
   model_config = GcVitConfig(
       embed_dim=arguments.get("embed_dim", 64), depths=depths, num_heads=tuple(arguments["num_heads"]),
-      window_sizes=_window_sizes(name, arguments, image_size, len(depths)), mlp_ratio=arguments.get("mlp_ratio", 3.0),
+      window_sizes=windows, mlp_ratio=arguments.get("mlp_ratio", 3.0),
       qkv_bias=arguments.get("qkv_bias", True), layer_scale=arguments.get("layer_scale"),
       norm_eps=arguments.get("norm_eps", 1e-5), image_size=image_size, num_channels=arguments["in_chans"],
       num_classes=arguments["num_classes"])
-  try:
-    return GcVit(model_config, rngs=nnx.Rngs(0))
-  except ValueError as error:  # a window that does not tile its stage's map
-    raise ConversionError(f"timm model {name!r}: {error}") from None
+  return GcVit(model_config, rngs=nnx.Rngs(0))
 
 
 GCVIT_RENAMES = (
