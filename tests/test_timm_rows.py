@@ -40,6 +40,8 @@ FACTS = [
     ("inception_v3.tf_adv_in1k", ("imagenet-1k",), "adversarial training"),
     ("resmlp_12_224.fb_dino", ("imagenet-1k",), "self-distillation (DINO)"),
     ("hrnet_w18_ssld.paddle_in1k", ("imagenet-1k",), "distillation (SSLD)"),  # SSLD in the architecture's name
+    ("efficientvim_m1_dist.in1k", ("imagenet-1k",), "distillation"),  # timm: EfficientViMDistilled's heads_dist
+    ("efficientvim_m1.e450_in1k", ("imagenet-1k",), "supervised"),  # the same model without the distillation head
     ("regnety_320.seer_ft_in1k", ("instagram (uncurated, SEER)", "imagenet-1k"), "self-supervised (SEER), then fine-tuned"),
 ]
 

@@ -123,6 +123,9 @@ RULES: tuple[Rule, ...] = (
          "with a teacher (e.g. DeiT III's fb_dist, MobileCLIP's apple_dist)"),
     Rule("objective", "architecture", "distilled", "distillation", "timm architectures *_distilled_*: DeiT-style "
          "distillation token (Touvron et al. 2021)"),
+    Rule("objective", "architecture", r"^efficientvim_m\d_dist$", "distillation", "timm architectures "
+         "efficientvim_m*_dist: EfficientViMDistilled, a second (distillation) head trained against a teacher "
+         "(timm/models/efficientvim.py: 'EfficientViM-M1, distilled', heads_dist, 'mirroring LevitDistilled')"),
     Rule("objective", "tag", ".*", "supervised", "default: a timm ImageNet classifier tag naming no other method"),
 )
 FIELDS = ("dataset", "objective")

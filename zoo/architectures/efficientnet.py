@@ -380,11 +380,12 @@ def _activation(name: str):
 
 
 class SqueezeExcite(nnx.Module):
-  """x · gate(conv_expand(act(conv_reduce(mean_hw(x))))), gate σ unless given."""
+  """x · gate(conv_expand(act(conv_reduce(mean_hw(x))))), gate σ unless given; ``bias`` False:
+  bias-free 1×1 convs (timm's SEModule(bias=False), GCViT)."""
 
-  def __init__(self, dim: int, reduced: int, act, *, gate=jax.nn.sigmoid, rngs: nnx.Rngs):
-    self.conv_reduce = layers.conv(dim, reduced, 1, bias=True, rngs=rngs)
-    self.conv_expand = layers.conv(reduced, dim, 1, bias=True, rngs=rngs)
+  def __init__(self, dim: int, reduced: int, act, *, gate=jax.nn.sigmoid, bias: bool = True, rngs: nnx.Rngs):
+    self.conv_reduce = layers.conv(dim, reduced, 1, bias=bias, rngs=rngs)
+    self.conv_expand = layers.conv(reduced, dim, 1, bias=bias, rngs=rngs)
     self.act, self.gate = act, gate
 
   def __call__(self, x):

@@ -38,6 +38,7 @@ from zoo.converters.timm_tfeff import ENTRIES as _TFEFF
 from zoo.converters.timm_tfhg import ENTRIES as _TFHG
 from zoo.converters.timm_tfpvt import ENTRIES as _TFPVT
 from zoo.converters.timm_tfnext import ENTRIES as _TFNEXT
+from zoo.converters.timm_tfvim import ENTRIES as _TFVIM
 from zoo.converters.timm_vits import ENTRIES as _TRANSFORMER_FAMILIES
 from zoo.converters.timm_vit_variants import ENTRIES as _VIT_VARIANTS
 from zoo.preprocessing import Preprocessing
@@ -271,6 +272,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFHG.items(
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _MAXXVIT.items()})  # timm_maxxvit: CoAtNet, MaxViT
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFPVT.items()})  # timm_tfpvt: PVT v2, Twins
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFNEXT.items()})  # timm_tfnext: Next-ViT, …
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFVIM.items()})  # timm_tfvim: GCViT, EfficientViM
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
