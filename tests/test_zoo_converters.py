@@ -371,3 +371,23 @@ def test_openai_format_resnet_clip_tower_matches_a_pytorch_reference(tmp_path):
   ours = zoo.load_openai_clip(str(tmp_path / "rn.safetensors"), cache_dir=tmp_path / "cache")
   assert ours.vision.config.layers == layers and ours.vision.config.image_size == resolution
   assert_close(ours.encode_image(nhwc(images)), reference, "CLIP modified-ResNet image features")
+
+
+@pytest.mark.parametrize("out_channels,kernel", [(6, 3), (4, 3), (4, 1)])
+def test_a_pytorch_conv1d_weight_loads_as_its_own_kernel_not_transposed(out_channels, kernel):
+  """torch Conv1d weight [out, in, k] → flax kernel [k, in, out] (zoo.converters.mapping), the square
+  pointwise case included: left unmoved, [4, 4, 1] would pass as a [4, 4] kernel, silently transposed.
+  The loaded nnx layer (Conv, or Linear for k = 1) must equal torch's own conv1d."""
+  from flax import nnx
+  from zoo.converters import mapping
+  torch.manual_seed(0)
+  conv = torch.nn.Conv1d(4, out_channels, kernel)
+  x = torch.randn(2, 4, 9)
+  with torch.no_grad():
+    expected = conv(x).permute(0, 2, 1).numpy()                        # [batch, length, out]
+  holder = nnx.Dict(layer=nnx.Linear(4, out_channels, rngs=nnx.Rngs(0)) if kernel == 1 else
+                    nnx.Conv(4, out_channels, (kernel,), padding="VALID", rngs=nnx.Rngs(0)))
+  loaded = mapping.load_into(holder, {"layer.weight": conv.weight.detach().numpy(),
+                                      "layer.bias": conv.bias.detach().numpy()}, model_name="conv1d")
+  ours = loaded["layer"](jnp.asarray(x.permute(0, 2, 1).numpy()))
+  np.testing.assert_allclose(np.asarray(ours), expected, rtol=1e-5, atol=1e-5)

@@ -2,7 +2,7 @@
 
 Every family's converter is data: regex renames from the checkpoint's tensor names to
 the module's dotted state paths, plus names to ignore. Layouts are fixed here once:
-PyTorch conv ``weight`` [out, in, h, w] → flax ``kernel`` [h, w, in, out]; Linear
+PyTorch conv ``weight`` [out, in, *spatial] → flax ``kernel`` [*spatial, in, out]; Linear
 ``weight`` [out, in] → ``kernel`` [in, out]; norm ``weight`` → ``scale``;
 ``running_mean/var`` → ``mean/var``; ``nn.Embedding.weight`` → ``embedding``.
 """
@@ -69,10 +69,10 @@ def _target_key(name: str, renames: Sequence[tuple[str, str]], targets: Mapping[
 
 def _to_layout(tensor: np.ndarray, key: str, target_shape: tuple[int, ...], layout: str) -> np.ndarray:
   if key.endswith(".kernel") and layout == "torch":
-    if tensor.ndim == 4:
-      tensor = tensor.transpose(2, 3, 1, 0)
-    elif tensor.ndim == 2:
-      tensor = tensor.T
+    # PyTorch keeps [out, in, *spatial] (Linear: [out, in]); flax [*spatial, in, out]. Every rank is
+    # moved, Conv1d's [out, in, k] too: left as it is, a square [C, C, 1] would pass the unit-axis
+    # reshape below as a [C, C] kernel, silently transposed.
+    tensor = tensor.transpose(*range(2, tensor.ndim), 1, 0) if tensor.ndim >= 2 else tensor
   if tensor.shape != target_shape and [d for d in tensor.shape if d != 1] == [d for d in target_shape if d != 1]:
     tensor = tensor.reshape(target_shape)  # only unit axes differ (e.g. CLIP's class_embedding [D] vs [1, 1, D])
   if layout == "flax" and tensor.shape != target_shape and tensor.size == math.prod(target_shape) and (
