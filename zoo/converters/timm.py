@@ -35,6 +35,7 @@ from zoo.converters.timm_more import ENTRIES as _LATER_FAMILIES
 from zoo.converters.timm_resnets import ENTRIES as _RESNETS
 from zoo.converters.timm_small import ENTRIES as _SMALL_FAMILIES
 from zoo.converters.timm_tfeff import ENTRIES as _TFEFF
+from zoo.converters.timm_tfcsp import ENTRIES as _TFCSP
 from zoo.converters.timm_tfhg import ENTRIES as _TFHG
 from zoo.converters.timm_vits import ENTRIES as _TRANSFORMER_FAMILIES
 from zoo.converters.timm_vit_variants import ENTRIES as _VIT_VARIANTS
@@ -267,6 +268,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _BYOB.items(
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFEFF.items()})  # timm_tfeff: EfficientViT, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFHG.items()})  # timm_tfhg: HGNet, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _MAXXVIT.items()})  # timm_maxxvit: CoAtNet, MaxViT
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFCSP.items()})  # timm_tfcsp: Aligned Xception
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
