@@ -268,7 +268,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _BYOB.items(
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFEFF.items()})  # timm_tfeff: EfficientViT, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFHG.items()})  # timm_tfhg: HGNet, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _MAXXVIT.items()})  # timm_maxxvit: CoAtNet, MaxViT
-FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFCSP.items()})  # timm_tfcsp: Aligned Xception
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFCSP.items()})  # timm_tfcsp: Aligned Xception, CSPNeXt
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
