@@ -90,7 +90,11 @@ def build_cspnext(name: str, config: dict) -> nnx.Module:
       num_channels=arguments["in_chans"], num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
 
 
-CSPNEXT_RENAMES = ((r"^head\.fc\.", "head."),)
+# timm's cspnext.checkpoint_filter_fn: an OpenMMLab checkpoint's 'backbone.' prefix dropped, its 'stageN.' as
+# 'stages.(N-1).' (timm-format files pass unchanged)
+CSPNEXT_RENAMES = (
+    (r"^backbone\.", ""), (r"^stage(\d+)\.", lambda m: f"stages.{int(m[1]) - 1}."), (r"^head\.fc\.", "head."),
+)
 
 ENTRIES: dict[str, dict] = {
     _names(XCEPTION_VARIANTS): dict(build=build_xception_aligned, renames=XCEPTION_RENAMES),
