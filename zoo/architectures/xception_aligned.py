@@ -53,9 +53,9 @@ class SeparableConv(nnx.Module):
     self.act = act
 
   def __call__(self, x):
-    activate = nnx.relu if self.act else (lambda y: y)
-    x = activate(self.bn_dw(self.conv_dw(x)))
-    return activate(self.bn_pw(self.conv_pw(x)))
+    x = self.bn_dw(self.conv_dw(x))
+    x = self.bn_pw(self.conv_pw(nnx.relu(x) if self.act else x))
+    return nnx.relu(x) if self.act else x
 
 
 class PreSeparableConv(nnx.Module):
