@@ -160,8 +160,9 @@ class CspBottleneck(nnx.Module):
 def _down_conv(in_features: int, out_features: int, stage: CspStage, *, rngs: nnx.Rngs) -> ConvNormAct:
   """A stage's downsampling conv: a strided 3×3 conv+BN+act, or (``avg_down``) the 1×1 one after a 2×2
   average pool (timm's ``conv_down.1``; the stage applies the pool, see :func:`_down`)."""
-  return ConvNormAct(in_features, out_features, 1 if stage.avg_down else 3, stride=1 if stage.avg_down else stage.stride,
-                     groups=stage.groups, act=leaky_relu, rngs=rngs)
+  kernel_size, stride = (1, 1) if stage.avg_down else (3, stage.stride)
+  return ConvNormAct(in_features, out_features, kernel_size, stride=stride, groups=stage.groups, act=leaky_relu,
+                     rngs=rngs)
 
 
 def _down(conv_down: ConvNormAct, avg_pool: bool, x):
