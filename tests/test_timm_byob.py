@@ -44,15 +44,16 @@ def test_relative_logits_match_timms_pad_trick(size, window):
   np.testing.assert_allclose(ours, _timm_pos_embed_rel(q, height_rel, width_rel), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("architecture", ["resnet50_clip", "resnet50_mlp", "darknet53", "cspresnet50"])
+@pytest.mark.parametrize("architecture", ["resnet50_clip", "resnet50_mlp", "cspresnet50d", "sedarknet21"])
 def test_unbuilt_byobnets_are_not_matched(architecture):
-  """Attention-pool and MLP heads, dark / cross (non-CS3) CSP stages are not modelled: named unsupported."""
+  """Attention-pool and MLP heads and the CSPNets without a pretrained tag (deep-stem CSPResNet, SE-DarkNet)
+  are not modelled: named unsupported."""
   with pytest.raises(ConversionError, match="not supported"):
     timm_converter.family_of(architecture)
 
 
 def test_dilated_or_unknown_arguments_are_refused():
-  for architecture in ("resnet33ts", "cs3darknet_m"):
+  for architecture in ("resnet33ts", "cs3darknet_m", "darknet53", "cspresnet50", "xception41", "cspnext_tiny"):
     with pytest.raises(ConversionError, match="output_stride=16"):
       timm_converter.build_timm(architecture, output_stride=16)
   with pytest.raises(ConversionError, match="stem_type"):

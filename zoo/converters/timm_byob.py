@@ -9,8 +9,9 @@ re-expressed as the functions below. Not here: ``regnetz_b16_evos`` (no pretrain
 ResNets (attention-pool / MLP heads, no 1,000-class tags): their names do not match the patterns, so
 ``zoo.load_timm`` names them unsupported instead of building something else. ``ENTRIES`` maps the
 regex of the names to ``dict(build=..., renames=...)`` for zoo.converters.timm (one per timm file).
-``CS3_VARIANTS``: timm's cspnet.py models built by ``_cs3_cfg`` (zoo.architectures.cspnet); the other
-CSPNets (DarkNet-53, CSPDarkNet-53, CSPResNet(X)-50: dark / cross stages, leaky ReLU) are not matched.
+``CS3_VARIANTS``: timm's cspnet.py models built by ``_cs3_cfg`` (zoo.architectures.cspnet's Cs3Net);
+``CSP_VARIANTS``: its other pretrained CSPNets (DarkNet-53, DarkNet-AA-53, CSPDarkNet-53, CSPResNet(X)-50:
+dark / cross stages, leaky ReLU; zoo.architectures.cspnet's CspNet), timm's ``model_cfgs`` rows translated.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import dataclasses
 from flax import nnx
 
 from zoo.architectures.byobnet import Attention, BlockOptions, ByobConfig, ByobNet, ByoBlock, SelfAttention
-from zoo.architectures.cspnet import Cs3Config, Cs3Net
+from zoo.architectures.cspnet import Cs3Config, Cs3Net, CspConfig, CspNet, CspStage
 from zoo.architectures.layers import make_divisible
 from zoo.converters.mapping import ConversionError
 from zoo.converters.timm_families import _arguments, _check_pool, _names, _square
@@ -271,8 +272,57 @@ CS3_RENAMES = (
 )
 
 
+# --- The original CSPNets (timm's cspnet.py ``model_cfgs`` with 'csp' / 'dark' stages) ------------------------
+
+
+def _stages(kind: str, depths, widths, strides, **per_stage) -> tuple[CspStage, ...]:
+  """timm's CspStagesCfg: each field one value per stage (a tuple) or for all (a scalar); timm pads a short
+  tuple with its last value (``_pad_arg``), as ``strides`` = (1, 2) means (1, 2, 2, 2) here."""
+  count = len(depths)
+
+  def pad(value):
+    values = value if isinstance(value, tuple) else (value,)
+    return values + (values[-1],) * (count - len(values))
+
+  fields = {key: pad(value) for key, value in per_stage.items()}
+  return tuple(CspStage(kind, depth, width, stride, **{key: values[i] for key, values in fields.items()})
+               for i, (depth, width, stride) in enumerate(zip(depths, widths, pad(strides))))
+
+
+_DARKNET53 = dict(depths=(1, 2, 8, 8, 4), widths=(64, 128, 256, 512, 1024), strides=2)
+_CSPRESNET = dict(stem_width=64, stem_kernel=7, stem_stride=2, stem_pool=True)  # timm: stride=4, pool='max'
+CSP_VARIANTS: dict[str, CspConfig] = {
+    "cspresnet50": CspConfig(_stages("csp", (3, 3, 5, 2), (128, 256, 512, 1024), (1, 2), expand_ratio=2.0,
+                                     bottle_ratio=0.5, cross_linear=True), **_CSPRESNET),
+    "cspresnext50": CspConfig(_stages("csp", (3, 3, 5, 2), (256, 512, 1024, 2048), (1, 2), groups=32,
+                                      block_ratio=0.5, cross_linear=True), **_CSPRESNET),
+    "cspdarknet53": CspConfig(_stages("csp", **_DARKNET53, block="dark", expand_ratio=(2.0, 1.0),
+                                      bottle_ratio=(0.5, 1.0), block_ratio=(1.0, 0.5), down_growth=True)),
+    "darknet53": CspConfig(_stages("dark", **_DARKNET53, block="dark", bottle_ratio=0.5)),
+    "darknetaa53": CspConfig(_stages("dark", **_DARKNET53, block="dark", bottle_ratio=0.5, avg_down=True)),
+}
+
+
+def build_cspnet(name: str, config: dict) -> nnx.Module:
+  """timm's CspNet for an architecture of ``CSP_VARIANTS`` (output stride 32, average pooling)."""
+  arguments = _arguments(name, config, {"global_pool", "output_stride", "zero_init_last"})
+  _check_pool(name, arguments["global_pool"], {"avg"})
+  if arguments.get("output_stride", 32) != 32:
+    raise ConversionError(f"timm model {name!r}: output_stride={arguments['output_stride']} is not supported "
+                          "(32 only: no dilated stages).")
+  return CspNet(dataclasses.replace(CSP_VARIANTS[name], num_channels=arguments["in_chans"],
+                                    num_classes=arguments["num_classes"]), rngs=nnx.Rngs(0))
+
+
+CSP_RENAMES = (
+    (r"^stem\.conv1\.", "stem.0."),
+    (r"\.conv_down\.1\.", ".conv_down."),  # avg_down: Sequential(AvgPool2d, ConvNormAct)
+    (r"^head\.fc\.", "head."),
+)
+
 ENTRIES: dict[str, dict] = {
     _names(BYOB_VARIANTS): dict(build=build_byobnet, renames=BYOB_RENAMES),
     _names(BYOA_VARIANTS): dict(build=build_byobnet, renames=BYOB_RENAMES),
     _names(CS3_VARIANTS): dict(build=build_cs3net, renames=CS3_RENAMES),
+    _names(CSP_VARIANTS): dict(build=build_cspnet, renames=CSP_RENAMES),
 }
