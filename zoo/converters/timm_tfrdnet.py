@@ -63,7 +63,7 @@ def build_rdnet(name: str, config: dict) -> nnx.Module:
         bottleneck_width_ratio=arguments.get("bottleneck_width_ratio", 4.0),
         transition_compression_ratio=arguments.get("transition_compression_ratio", 0.5),
         patch_size=arguments.get("patch_size", 4), num_init_features=arguments.get("num_init_features", 64),
-        norm_eps=arguments.get("norm_eps") or 1e-6, num_channels=arguments["in_chans"],
+        norm_eps=arguments.get("norm_eps", 1e-6), num_channels=arguments["in_chans"],
         num_classes=arguments["num_classes"])
   except ValueError as error:
     raise ConversionError(f"timm model {name!r}: {error}") from None
