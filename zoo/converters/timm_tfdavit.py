@@ -21,15 +21,13 @@ from zoo.converters.timm_more import _check_fixed
 
 # timm's model_args per entry point; the class defaults: window_size 7, mlp_ratio 4, qkv_bias True,
 # attn_types (spatial, channel), ffn True, cpe_act False, down_kernel_size 2, channel_attn_v2 False.
-# davit_*_fl (Florence-2: window 12, 3×3 downsampling, ChannelAttentionV2) are not ImageNet tags and
-# not listed.
+# Only the entry points with pretrained ImageNet tags (the ones the parity check covers): davit_large /
+# _huge / _giant have no weights in timm 1.0.31, davit_*_fl (Florence-2: window 12, 3×3 downsampling,
+# ChannelAttentionV2) are no 1,000-class tags.
 DAVIT_VARIANTS: dict[str, dict] = {
     "davit_tiny": dict(depths=(1, 1, 3, 1), embed_dims=(96, 192, 384, 768), num_heads=(3, 6, 12, 24)),
     "davit_small": dict(depths=(1, 1, 9, 1), embed_dims=(96, 192, 384, 768), num_heads=(3, 6, 12, 24)),
     "davit_base": dict(depths=(1, 1, 9, 1), embed_dims=(128, 256, 512, 1024), num_heads=(4, 8, 16, 32)),
-    "davit_large": dict(depths=(1, 1, 9, 1), embed_dims=(192, 384, 768, 1536), num_heads=(6, 12, 24, 48)),
-    "davit_huge": dict(depths=(1, 1, 9, 1), embed_dims=(256, 512, 1024, 2048), num_heads=(8, 16, 32, 64)),
-    "davit_giant": dict(depths=(1, 1, 12, 3), embed_dims=(384, 768, 1536, 3072), num_heads=(12, 24, 48, 96)),
 }
 _DAVIT_ARGS = {"depths", "embed_dims", "num_heads", "window_size", "mlp_ratio", "global_pool"}
 
