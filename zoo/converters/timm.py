@@ -41,6 +41,7 @@ from zoo.converters.timm_tfpvt import ENTRIES as _TFPVT
 from zoo.converters.timm_tfnext import ENTRIES as _TFNEXT
 from zoo.converters.timm_tfvim import ENTRIES as _TFVIM
 from zoo.converters.timm_tfrdnet import ENTRIES as _TFRDNET
+from zoo.converters.timm_tfdavit import ENTRIES as _TFDAVIT
 from zoo.converters.timm_vits import ENTRIES as _TRANSFORMER_FAMILIES
 from zoo.converters.timm_vit_variants import ENTRIES as _VIT_VARIANTS
 from zoo.preprocessing import Preprocessing
@@ -277,6 +278,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFNEXT.item
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFVIM.items()})  # timm_tfvim: GCViT, EfficientViM
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFCSP.items()})  # timm_tfcsp: Aligned Xception, CSPNeXt
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFRDNET.items()})  # timm_tfrdnet: RDNet
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFDAVIT.items()})  # timm_tfdavit: DaViT, SwiftFormer
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
