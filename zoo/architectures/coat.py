@@ -155,7 +155,7 @@ def resize_tokens(x, from_hw: tuple[int, int], to_hw: tuple[int, int]):
   (height, width), (out_height, out_width) = from_hw, to_hw
   if not (out_height * width == out_width * height and max(height, out_height) % min(height, out_height) == 0):
     raise ValueError(f"CoaT's parallel blocks need stage maps that halve exactly; got {from_hw} → {to_hw} "
-                     "(the input size must be a multiple of 32 × the stage-1 map's stride).")
+                     "(the input side must be a multiple of 8 × patch_size, e.g. 32 for patch 4).")
   rows = jnp.asarray(layers.torch_resize_matrix(height, out_height, "bilinear"))
   cols = jnp.asarray(layers.torch_resize_matrix(width, out_width, "bilinear"))
   image = x[:, 1:].reshape(x.shape[0], height, width, x.shape[-1])
