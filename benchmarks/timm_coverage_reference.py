@@ -25,9 +25,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import safetensors.torch
 import timm
 import torch
 from timm.models import save_for_hf
+from timm.models._hub import save_config_for_hf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from timm_reference import randomize  # noqa: E402  (the parity tests' own perturbation)
@@ -56,6 +58,20 @@ def _randomized(model, images: torch.Tensor) -> None:
       raise
 
 
+def _save(model, directory: Path) -> None:
+  """timm's save_for_hf (config.json + model.safetensors). Its safetensors save_file refuses tensors
+  shared by several modules (CoaT's per-stage cpe / crpe, registered in every block of the stage): such a
+  model's weights go through safetensors.torch.save_model instead, which keeps one name per shared tensor
+  (the first in sorted order: CoaT's cpe1…, crpe1…), and its config through timm's save_config_for_hf."""
+  pointers = [t.data_ptr() for t in model.state_dict().values() if t.numel()]
+  if len(pointers) == len(set(pointers)):
+    save_for_hf(model, str(directory), safe_serialization=True)
+    return
+  directory.mkdir(parents=True, exist_ok=True)
+  safetensors.torch.save_model(model, str(directory / "model.safetensors"))
+  save_config_for_hf(model, str(directory / "config.json"))
+
+
 def run_case(architecture: str, batch: int, out_dir: Path) -> dict:
   model = timm.create_model(architecture, pretrained=False)
   errors = []
@@ -72,7 +88,7 @@ def run_case(architecture: str, batch: int, out_dir: Path) -> dict:
       errors.append(f"{size} px: {type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}")
       continue
     directory = out_dir / architecture
-    save_for_hf(model, str(directory), safe_serialization=True)
+    _save(model, directory)
     np.save(directory / "images.npy", images.permute(0, 2, 3, 1).numpy())
     np.save(directory / "logits.npy", logits.numpy())
     np.save(directory / "pre_logits.npy", pre_logits.numpy())

@@ -36,6 +36,7 @@ from zoo.converters.timm_resnets import ENTRIES as _RESNETS
 from zoo.converters.timm_small import ENTRIES as _SMALL_FAMILIES
 from zoo.converters.timm_tfeff import ENTRIES as _TFEFF
 from zoo.converters.timm_tfcsp import ENTRIES as _TFCSP
+from zoo.converters.timm_tfcoat import ENTRIES as _TFCOAT
 from zoo.converters.timm_tfhg import ENTRIES as _TFHG
 from zoo.converters.timm_tfpvt import ENTRIES as _TFPVT
 from zoo.converters.timm_tfnext import ENTRIES as _TFNEXT
@@ -279,6 +280,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFVIM.items
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFCSP.items()})  # timm_tfcsp: Aligned Xception, CSPNeXt
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFRDNET.items()})  # timm_tfrdnet: RDNet
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFDAVIT.items()})  # timm_tfdavit: DaViT, SwiftFormer
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFCOAT.items()})  # timm_tfcoat: CoaT-Lite
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
