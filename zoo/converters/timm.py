@@ -36,6 +36,7 @@ from zoo.converters.timm_resnets import ENTRIES as _RESNETS
 from zoo.converters.timm_small import ENTRIES as _SMALL_FAMILIES
 from zoo.converters.timm_tfeff import ENTRIES as _TFEFF
 from zoo.converters.timm_tfcsp import ENTRIES as _TFCSP
+from zoo.converters.timm_tfcpu import ENTRIES as _TFCPU
 from zoo.converters.timm_tfhg import ENTRIES as _TFHG
 from zoo.converters.timm_tfpvt import ENTRIES as _TFPVT
 from zoo.converters.timm_tfnext import ENTRIES as _TFNEXT
@@ -275,6 +276,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFPVT.items
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFNEXT.items()})  # timm_tfnext: Next-ViT, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFVIM.items()})  # timm_tfvim: GCViT, EfficientViM
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFCSP.items()})  # timm_tfcsp: Aligned Xception, CSPNeXt
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFCPU.items()})  # timm_tfcpu: CPUBone
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
