@@ -76,14 +76,15 @@ class FusedMbConv(nnx.Module):
 
 
 class MbConv(nnx.Module):
-  """1×1 expand (``groups`` groups)-hardswish, depthwise 2×2-hardswish, 1×1 project; BN where
+  """1×1 expand (``groups`` groups)-hardswish, depthwise k×k (2×2)-hardswish, 1×1 project; BN where
   ``norms`` says, a conv bias where it does not (timm's CPUBoneBlock local MBConv)."""
 
-  def __init__(self, dim: int, *, ratio: float, groups: int, norms: tuple[bool, bool, bool], rngs: nnx.Rngs):
+  def __init__(self, dim: int, *, ratio: float, groups: int, norms: tuple[bool, bool, bool], kernel_size: int = 2,
+               rngs: nnx.Rngs):
     mid = round(dim * ratio)
     expand, depthwise, project = norms
     self.inverted_conv = ConvLayer(dim, mid, 1, groups=groups, bias=not expand, norm=expand, rngs=rngs)
-    self.depth_conv = ConvLayer(mid, mid, 2, groups=mid, bias=not depthwise, norm=depthwise, rngs=rngs)
+    self.depth_conv = ConvLayer(mid, mid, kernel_size, groups=mid, bias=not depthwise, norm=depthwise, rngs=rngs)
     self.point_conv = ConvLayer(mid, dim, 1, bias=not project, norm=project, act=False, rngs=rngs)
 
   def __call__(self, x):

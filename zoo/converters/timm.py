@@ -276,7 +276,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFPVT.items
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFNEXT.items()})  # timm_tfnext: Next-ViT, …
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFVIM.items()})  # timm_tfvim: GCViT, EfficientViM
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFCSP.items()})  # timm_tfcsp: Aligned Xception, CSPNeXt
-FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFCPU.items()})  # timm_tfcpu: CPUBone
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFCPU.items()})  # timm_tfcpu: CPUBone, LowFormer
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
