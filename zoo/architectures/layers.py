@@ -282,9 +282,9 @@ class TorchConvTranspose(nnx.Module):
     self.stride, self.padding, self.kernel_size = stride, padding, kernel_size
 
   def __call__(self, x):
-    kernel = jnp.flip(self.kernel.value, (0, 1)).swapaxes(2, 3)  # → HWIO of the equivalent direct conv
+    kernel = jnp.flip(self.kernel[...], (0, 1)).swapaxes(2, 3)  # → HWIO of the equivalent direct conv
     pad = self.kernel_size - 1 - self.padding
     y = jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (1, 1), ((pad, pad), (pad, pad)),
                                      lhs_dilation=(self.stride, self.stride),
                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
-    return y + self.bias.value.astype(x.dtype)
+    return y + self.bias[...].astype(x.dtype)
