@@ -265,3 +265,26 @@ def resize_grid(grid, out_hw: tuple[int, int], mode: str = "bicubic", antialias:
 # --- added for timm's EfficientViT / RepViT / FastViT / MambaOut / SHViT families (zoo.converters.timm_tfeff) ---
 # PyTorch's nn.Hardswish: x · relu6(x + 3) / 6 (setdefault: another family may register the same name).
 ACTIVATIONS.setdefault("hard_swish", jax.nn.hard_swish)
+
+
+# --- added for timm's LowFormer (zoo.architectures.lowformer) ---
+class TorchConvTranspose(nnx.Module):
+  """PyTorch's ``nn.ConvTranspose2d`` (groups 1) on NHWC: y = conv(x dilated by ``stride``,
+  the spatially flipped kernel, padding k − 1 − ``padding`` each side) + bias, so the output side
+  is (n − 1)·stride − 2·padding + k. ``kernel`` holds torch's [in, out, kh, kw] weight in the
+  loader's [kh, kw, out, in] layout (mapping's conv transpose)."""
+
+  def __init__(self, in_features: int, out_features: int, kernel_size: int, *, stride: int, padding: int,
+               rngs: nnx.Rngs):
+    shape = (kernel_size, kernel_size, out_features, in_features)
+    self.kernel = nnx.Param(nnx.initializers.lecun_normal()(rngs.params(), shape))
+    self.bias = nnx.Param(jnp.zeros((out_features,)))
+    self.stride, self.padding, self.kernel_size = stride, padding, kernel_size
+
+  def __call__(self, x):
+    kernel = jnp.flip(self.kernel[...], (0, 1)).swapaxes(2, 3)  # → HWIO of the equivalent direct conv
+    pad = self.kernel_size - 1 - self.padding
+    y = jax.lax.conv_general_dilated(x, kernel.astype(x.dtype), (1, 1), ((pad, pad), (pad, pad)),
+                                     lhs_dilation=(self.stride, self.stride),
+                                     dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    return y + self.bias[...].astype(x.dtype)

@@ -37,6 +37,7 @@ from zoo.converters.timm_small import ENTRIES as _SMALL_FAMILIES
 from zoo.converters.timm_tfeff import ENTRIES as _TFEFF
 from zoo.converters.timm_tfcsp import ENTRIES as _TFCSP
 from zoo.converters.timm_tfcoat import ENTRIES as _TFCOAT
+from zoo.converters.timm_tfcpu import ENTRIES as _TFCPU
 from zoo.converters.timm_tfhg import ENTRIES as _TFHG
 from zoo.converters.timm_tfpvt import ENTRIES as _TFPVT
 from zoo.converters.timm_tfnext import ENTRIES as _TFNEXT
@@ -281,6 +282,7 @@ FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFCSP.items
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFRDNET.items()})  # timm_tfrdnet: RDNet
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFDAVIT.items()})  # timm_tfdavit: DaViT, SwiftFormer
 FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFCOAT.items()})  # timm_tfcoat: CoaT-Lite
+FAMILIES.update({pattern: TimmFamily(**entry) for pattern, entry in _TFCPU.items()})  # timm_tfcpu: CPUBone, LowFormer
 
 
 def family_of(architecture: str, source: str = "") -> TimmFamily:
