@@ -5,7 +5,9 @@ pipeline (timm's pretrained-config fields): resize the shorter side to
 ``resolution / crop_fraction`` with the given interpolation, centre-crop
 ``resolution``², scale to [0, 1], normalise by mean/std per channel. timm's other crop
 modes: "squash" resizes both sides to ``resolution / crop_fraction`` (aspect not kept),
-"border" resizes the longer side to it and pads the rest with the mean colour.
+"border" resizes the longer side to it and pads the rest with the mean colour. A crop_fraction
+above 1 (timm's crop_pct > 1, e.g. VOLO's 1.15) resizes below ``resolution`` and pads: with
+black in "center" / "squash" (torchvision's CenterCrop), with the mean colour in "border".
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ _PIL_METHODS = {"bilinear": 2, "linear": 2, "bicubic": 3, "cubic": 3, "nearest":
 
 @dataclasses.dataclass(frozen=True)
 class Preprocessing:
-  """resolution: output side; crop_fraction: crop/resize ratio (timm's crop_pct);
+  """resolution: output side; crop_fraction: crop/resize ratio (timm's crop_pct; above 1 the
+  resized image is smaller than the crop and is padded, which needs torchvision_sizes);
   interpolation: bilinear | bicubic | nearest; mean/std: per channel on [0, 1] pixels;
   channels: 1 or 3 (grey images are repeated to 3 channels when 3 are asked for);
   crop_mode: center | squash | border (timm's crop_mode); torchvision_sizes: sizes as timm's
@@ -47,8 +50,11 @@ class Preprocessing:
   def __post_init__(self):
     if self.interpolation not in _METHODS:
       raise ValueError(f"interpolation must be one of {sorted(_METHODS)}; got {self.interpolation!r}.")
-    if not 0 < self.crop_fraction <= 1:
-      raise ValueError(f"crop_fraction must be in (0, 1]; got {self.crop_fraction}.")
+    if not self.crop_fraction > 0:
+      raise ValueError(f"crop_fraction must be positive; got {self.crop_fraction}.")
+    if self.crop_fraction > 1 and not self.torchvision_sizes:  # the padding rule checked is torchvision's
+      raise ValueError(f"crop_fraction {self.crop_fraction} > 1 (resize below the crop, then pad) follows "
+                       "torchvision's CenterCrop: set torchvision_sizes=True.")
     if self.crop_mode not in _CROP_MODES:
       raise ValueError(f"crop_mode must be one of {_CROP_MODES}; got {self.crop_mode!r}.")
     if self.torchvision_sizes and self.transformers_sizes:
@@ -78,7 +84,10 @@ class Preprocessing:
     return int(round(excess / 2.0)) if self.torchvision_sizes else excess // 2
 
   def _fill(self) -> np.ndarray:
-    """The border colour on [0, 1] pixels: timm's round(255 · mean)."""
+    """The padding colour on [0, 1] pixels: timm's round(255 · mean) for "border"
+    (CenterCropOrPad), black for the other modes (torchvision's CenterCrop pads with 0)."""
+    if self.crop_mode != "border":
+      return np.zeros(len(self.mean), np.float32)
     return np.asarray([round(255 * m) for m in self.mean], np.float32) / 255.0
 
   def host_resize(self, image: np.ndarray) -> np.ndarray:
@@ -95,8 +104,7 @@ class Preprocessing:
     pil = pil.resize((new_w, new_h), _PIL_METHODS[self.interpolation])
     out = np.asarray(pil)
     out = out[..., None] if out.ndim == 2 else out
-    if self.crop_mode == "border":
-      out = _pad_to(out[None], self.resolution, np.round(self._fill() * 255).astype(out.dtype))[0]
+    out = _pad_to(out[None], self.resolution, np.round(self._fill()[:out.shape[-1]] * 255).astype(out.dtype))[0]
     top, left = self._crop_offset(out.shape[0]), self._crop_offset(out.shape[1])
     return out[top:top + self.resolution, left:left + self.resolution]
 
@@ -115,8 +123,7 @@ class Preprocessing:
     new_h, new_w = self._resized_size(height, width)
     if (new_h, new_w) != (height, width):
       x = jax.image.resize(x, (x.shape[0], new_h, new_w, x.shape[-1]), _METHODS[self.interpolation], antialias=True)
-    if self.crop_mode == "border":
-      x = _pad_to(x, self.resolution, jnp.asarray(self._fill()[:x.shape[-1]]))
+    x = _pad_to(x, self.resolution, jnp.asarray(self._fill()[:x.shape[-1]]))
     top, left = self._crop_offset(x.shape[1]), self._crop_offset(x.shape[2])
     x = x[:, top:top + self.resolution, left:left + self.resolution]
     return (x - jnp.asarray(self.mean)) / jnp.asarray(self.std)
@@ -124,7 +131,8 @@ class Preprocessing:
 
 def _pad_to(images, size: int, fill):
   """Pads [B, H, W, C] images centrally to at least size × size with the colour ``fill``
-  (torchvision's CenterCropOrPad: the odd pixel goes after)."""
+  (torchvision's CenterCrop / timm's CenterCropOrPad: the odd pixel goes after); a side
+  already at least ``size`` is left as it is (the crop then takes its centre)."""
   xp = jnp if isinstance(images, jax.Array) else np
   pad_h, pad_w = max(size - images.shape[1], 0), max(size - images.shape[2], 0)
   if not (pad_h or pad_w):

@@ -371,7 +371,8 @@ def preprocessing_from_cfg(cfg: dict, source: str) -> Preprocessing:
   """The evaluation preprocessing of a timm ``pretrained_cfg``:
   resize to ⌊input_size / crop_pct⌋ (shorter side for crop_mode "center", both sides for
   "squash", longer side then pad for "border") with its interpolation, centre-crop
-  input_size², normalise with mean / std (timm's defaults where a field is absent)."""
+  input_size² (crop_pct > 1: zero-padding the sides below it first, as torchvision's CenterCrop),
+  normalise with mean / std (timm's defaults where a field is absent)."""
   channels, height, width = cfg.get("input_size", (3, 224, 224))
   if height != width:
     raise ValueError(f"timm model {source!r}: non-square input_size {cfg['input_size']} is not supported.")
@@ -380,9 +381,8 @@ def preprocessing_from_cfg(cfg: dict, source: str) -> Preprocessing:
     raise ValueError(f"timm model {source!r}: interpolation {interpolation!r} is not supported "
                      f"({sorted(_INTERPOLATIONS)}).")
   crop_pct = float(cfg.get("crop_pct") or 0.875)
-  if not 0 < crop_pct <= 1:
-    raise ValueError(f"timm model {source!r}: crop_pct {crop_pct} > 1 (resize below the crop, then pad) is not "
-                     "supported.")
+  if not crop_pct > 0:
+    raise ValueError(f"timm model {source!r}: crop_pct {crop_pct} must be positive.")
   return Preprocessing(resolution=int(height), crop_fraction=crop_pct,
                        interpolation=_INTERPOLATIONS[interpolation], crop_mode=cfg.get("crop_mode") or "center",
                        torchvision_sizes=True, mean=tuple(cfg.get("mean", (0.485, 0.456, 0.406))),

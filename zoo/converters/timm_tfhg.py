@@ -205,9 +205,9 @@ _VOLO_SIZES = {  # the volo_d* model functions' model_args (D5: mlp_ratio 4, ste
     "d5": dict(layers=(12, 12, 20, 4), embed_dims=(384, 768, 768, 768), num_heads=(12, 16, 16, 16), mlp_ratio=4.0,
                stem_hidden_dim=128),
 }
-# volo_d4_448, volo_d5_448 and volo_d5_512 are left out: their only tags' pretrained_cfg has crop_pct 1.15 (resize
-# below the crop, then pad), which zoo.preprocessing does not do, so none of their rows could be made.
-_VOLO_RESOLUTIONS = {"d1": (224, 384), "d2": (224, 384), "d3": (224, 448), "d4": (224,), "d5": (224,)}
+# volo_d4_448, volo_d5_448 and volo_d5_512's tags have crop_pct 1.15 (resize below the crop, zero-pad: see
+# zoo.preprocessing).
+_VOLO_RESOLUTIONS = {"d1": (224, 384), "d2": (224, 384), "d3": (224, 448), "d4": (224, 448), "d5": (224, 448, 512)}
 VOLO_VARIANTS: dict[str, dict] = {f"volo_{size}_{resolution}": dict(_VOLO_SIZES[size], img_size=resolution)
                                   for size, resolutions in _VOLO_RESOLUTIONS.items() for resolution in resolutions}
 _VOLO_ARGS = {"img_size", "layers", "embed_dims", "num_heads", "mlp_ratio", "stem_hidden_dim", "global_pool",
