@@ -201,10 +201,16 @@ class CpuBone(nnx.Module):
     self.head = ClsHead(config, rngs)
 
   def __call__(self, pixel_values):
-    x = pixel_values
-    for layer in self.stem:
-      x = layer(x)
-    for stage in self.stages:
-      for block in stage:
-        x = block(x)
-    return self.head(x)
+    return forward(self, pixel_values)
+
+
+def forward(model: nnx.Module, pixel_values):
+  """(logits, embedding) of a CPUBone-shaped model (CPUBone, LowFormer): its ``stem`` layers, each
+  block of each of its ``stages``, then its ``head``."""
+  x = pixel_values
+  for layer in model.stem:
+    x = layer(x)
+  for stage in model.stages:
+    for block in stage:
+      x = block(x)
+  return model.head(x)

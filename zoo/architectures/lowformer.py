@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from flax import nnx
 
 from zoo.architectures import layers
-from zoo.architectures.cpubone import ClsHead, ConvLayer, FusedMbConv, MbConv, Residual
+from zoo.architectures.cpubone import ClsHead, ConvLayer, FusedMbConv, MbConv, Residual, forward
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,10 +125,4 @@ class LowFormer(nnx.Module):
     self.head = ClsHead(config, rngs)
 
   def __call__(self, pixel_values):
-    x = pixel_values
-    for layer in self.stem:
-      x = layer(x)
-    for stage in self.stages:
-      for block in stage:
-        x = block(x)
-    return self.head(x)
+    return forward(self, pixel_values)

@@ -52,18 +52,25 @@ def _check_fixed(name: str, arguments: dict) -> None:
                           f"{sorted(LOCAL_MBCONV_NORMS)}.")
 
 
-def build_cpubone(name: str, config: dict) -> nnx.Module:
-  """timm's CPUBone (resolution-free: any input size); ``proj_drop_rate`` only changes training."""
-  arguments = _arguments(name, config, _CPUBONE_ARGS)
-  arguments = {**CPUBONE_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
-  _check_pool(name, arguments.get("global_pool"), {"avg"})
-  _check_fixed(name, arguments)
+def _stage_lists(name: str, arguments: dict) -> tuple:
+  """(width_list, depth_list, expand_ratio, downsample_expand_ratios) of a CPUBone / LowFormer
+  model: 5 widths and depths (stem + 4 stages), 4 downsample ratios (default: expand_ratio each)."""
   widths, depths = tuple(arguments["width_list"]), tuple(arguments["depth_list"])
   expand_ratio = arguments.get("expand_ratio", 4.0)
   downsample = tuple(arguments.get("downsample_expand_ratios") or (expand_ratio,) * (len(widths) - 1))
   if len(widths) != 5 or len(depths) != 5 or len(downsample) != 4:
     raise ConversionError(f"timm model {name!r}: width_list and depth_list need 5 values (stem + 4 stages) and "
                           f"downsample_expand_ratios 4 (got {widths}, {depths}, {downsample}).")
+  return widths, depths, expand_ratio, downsample
+
+
+def build_cpubone(name: str, config: dict) -> nnx.Module:
+  """timm's CPUBone (resolution-free: any input size); ``proj_drop_rate`` only changes training."""
+  arguments = _arguments(name, config, _CPUBONE_ARGS)
+  arguments = {**CPUBONE_VARIANTS[name], **{k: v for k, v in arguments.items() if v is not None}}
+  _check_pool(name, arguments.get("global_pool"), {"avg"})
+  _check_fixed(name, arguments)
+  widths, depths, expand_ratio, downsample = _stage_lists(name, arguments)
   return CpuBone(CpuBoneConfig(
       width_list=widths, depth_list=depths, head_widths=tuple(arguments.get("head_widths", (1536, 1600))),
       expand_ratio=expand_ratio, stem_expand_ratio=arguments.get("stem_expand_ratio", 2.0),
@@ -114,12 +121,7 @@ def build_lowformer(name: str, config: dict) -> nnx.Module:
   for key, value in _LOWFORMER_FIXED.items():
     if str(arguments.get(key, value)).lower() != str(value).lower():
       raise ConversionError(f"timm model {name!r}: {key}={arguments[key]!r} is not supported ({value!r} only).")
-  widths, depths = tuple(arguments["width_list"]), tuple(arguments["depth_list"])
-  expand_ratio = arguments.get("expand_ratio", 4.0)
-  downsample = tuple(arguments.get("downsample_expand_ratios") or (expand_ratio,) * (len(widths) - 1))
-  if len(widths) != 5 or len(depths) != 5 or len(downsample) != 4:
-    raise ConversionError(f"timm model {name!r}: width_list and depth_list need 5 values (stem + 4 stages) and "
-                          f"downsample_expand_ratios 4 (got {widths}, {depths}, {downsample}).")
+  widths, depths, expand_ratio, downsample = _stage_lists(name, arguments)
   return LowFormer(LowFormerConfig(
       width_list=widths, depth_list=depths, head_widths=tuple(arguments.get("head_widths", (1536, 1600))),
       expand_ratio=expand_ratio, stem_expand_ratio=arguments.get("stem_expand_ratio", 2.0),
